@@ -1,0 +1,1 @@
+"""Local TRON devnet: a java-tron HTTP API simulator. Imports nothing of tronrent."""

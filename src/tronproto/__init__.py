@@ -1,0 +1,1 @@
+"""TRON protocol primitives shared by tronrent and trondevnet: addresses, keys, protobuf, txID."""

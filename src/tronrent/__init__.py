@@ -1,0 +1,1 @@
+"""TRON energy rental platform."""
