@@ -1,0 +1,36 @@
+# Two commands: `make run` (service on the embedded default) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## Install what is needed, migrate the embedded SQLite database and run the service.
+run: $(STAMP)
+	$(BIN)/tronrent migrate
+	$(BIN)/tronrent serve --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+## Install what is needed and run lint, types and the whole test suite (SQLite; plus PostgreSQL
+## and Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set).
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
