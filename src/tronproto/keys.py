@@ -1,0 +1,123 @@
+"""secp256k1 keys, TRON addresses from public keys, recoverable signatures over txIDs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from coincurve import PrivateKey as _CCPrivateKey
+from coincurve import PublicKey as _CCPublicKey
+from Crypto.Hash import keccak
+
+from tronproto.address import to_base58
+
+TIP191_PREFIX = b"\x19TRON Signed Message:\n"
+
+
+class BadSignatureError(ValueError):
+    """Raised when a signature is malformed or does not recover to a public key."""
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 (Ethereum flavour, not SHA3-256)."""
+    return keccak.new(digest_bits=256, data=data).digest()
+
+
+def public_key_to_address(public_key64: bytes) -> bytes:
+    """64-byte uncompressed public key (no 0x04 prefix) -> 21-byte TRON address."""
+    return b"\x41" + keccak256(public_key64)[-20:]
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """A secp256k1 private key (32 bytes)."""
+
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != 32:
+            raise ValueError("private key must be 32 bytes")
+
+    @classmethod
+    def from_hex(cls, text: str) -> PrivateKey:
+        return cls(bytes.fromhex(text.removeprefix("0x")))
+
+    @classmethod
+    def random(cls) -> PrivateKey:
+        while True:
+            secret = os.urandom(32)
+            try:
+                _CCPrivateKey(secret)
+            except ValueError:
+                continue
+            return cls(secret)
+
+    def hex(self) -> str:
+        return self.secret.hex()
+
+    @property
+    def public_key(self) -> bytes:
+        """64-byte uncompressed public key without the 0x04 prefix."""
+        return _CCPrivateKey(self.secret).public_key.format(compressed=False)[1:]
+
+    @property
+    def address(self) -> bytes:
+        """21-byte raw address."""
+        return public_key_to_address(self.public_key)
+
+    @property
+    def address_hex(self) -> str:
+        return self.address.hex()
+
+    @property
+    def address_base58(self) -> str:
+        return to_base58(self.address)
+
+    def sign_hash(self, msg_hash: bytes) -> bytes:
+        """Deterministic (RFC 6979) recoverable signature r||s||v, v in {0, 1}."""
+        return sign_hash(self.secret, msg_hash)
+
+    def sign_message(self, message: bytes) -> bytes:
+        """TIP-191 message signature with v in {27, 28} (TronWeb signMessageV2)."""
+        sig = sign_hash(self.secret, tip191_hash(message))
+        return sig[:64] + bytes([sig[64] + 27])
+
+
+def sign_hash(secret: bytes, msg_hash: bytes) -> bytes:
+    """Sign a 32-byte hash; returns 65 bytes r||s||v with v in {0, 1}."""
+    if len(msg_hash) != 32:
+        raise ValueError("message hash must be 32 bytes")
+    return bytes(_CCPrivateKey(secret).sign_recoverable(msg_hash, hasher=None))
+
+
+def recover_public_key(signature: bytes, msg_hash: bytes) -> bytes:
+    """Recover the 64-byte public key from a 65-byte signature (v in {0,1} or {27,28})."""
+    if len(signature) != 65 or len(msg_hash) != 32:
+        raise BadSignatureError("signature must be 65 bytes and hash 32 bytes")
+    v = signature[64]
+    if v >= 27:
+        v -= 27
+    if v not in (0, 1, 2, 3):
+        raise BadSignatureError(f"bad recovery id {signature[64]}")
+    try:
+        pub = _CCPublicKey.from_signature_and_message(
+            signature[:64] + bytes([v]), msg_hash, hasher=None
+        )
+    except Exception as exc:
+        raise BadSignatureError(str(exc) or "cannot recover public key") from exc
+    return bytes(pub.format(compressed=False)[1:])
+
+
+def recover_address(signature: bytes, msg_hash: bytes) -> bytes:
+    """Recover the 21-byte TRON address that signed msg_hash."""
+    return public_key_to_address(recover_public_key(signature, msg_hash))
+
+
+def tip191_hash(message: bytes) -> bytes:
+    """keccak256('\\x19TRON Signed Message:\\n' + len(message) + message)."""
+    return keccak256(TIP191_PREFIX + str(len(message)).encode() + message)
+
+
+def recover_message_address(message: bytes, signature: bytes) -> bytes:
+    """Recover the signer of a TIP-191 message signature."""
+    return recover_address(signature, tip191_hash(message))

@@ -1,0 +1,371 @@
+"""Transaction.raw <-> java-tron/tronpy JSON `raw_data`, txID, signed Transaction bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from hashlib import sha256
+from typing import Any, Final
+
+from tronproto.address import InvalidAddressError, to_base58, to_raw
+from tronproto.pb import (
+    WIRE_LEN,
+    WIRE_VARINT,
+    DecodeError,
+    field_bytes,
+    field_varint,
+    iter_fields,
+    to_int64,
+    varint,
+)
+
+TYPE_URL_PREFIX: Final = "type.googleapis.com/protocol."
+
+# Field kinds: A address (21 bytes), I int64, B bytes (hex in JSON), E ResourceCode, Z bool.
+ADDR, INT, BYTES, ENUM, BOOL = "A", "I", "B", "E", "Z"
+
+RESOURCE_NAMES: Final = ("BANDWIDTH", "ENERGY", "TRON_POWER")
+RESOURCE_CODES: Final = {name: i for i, name in enumerate(RESOURCE_NAMES)}
+
+FieldSpec = tuple[str, int, str]
+
+CONTRACT_SPECS: Final[dict[str, tuple[int, tuple[FieldSpec, ...]]]] = {
+    "TransferContract": (
+        1,
+        (("owner_address", 1, ADDR), ("to_address", 2, ADDR), ("amount", 3, INT)),
+    ),
+    "TriggerSmartContract": (
+        31,
+        (
+            ("owner_address", 1, ADDR),
+            ("contract_address", 2, ADDR),
+            ("call_value", 3, INT),
+            ("data", 4, BYTES),
+            ("call_token_value", 5, INT),
+            ("token_id", 6, INT),
+        ),
+    ),
+    "FreezeBalanceV2Contract": (
+        54,
+        (("owner_address", 1, ADDR), ("frozen_balance", 2, INT), ("resource", 3, ENUM)),
+    ),
+    "UnfreezeBalanceV2Contract": (
+        55,
+        (("owner_address", 1, ADDR), ("unfreeze_balance", 2, INT), ("resource", 3, ENUM)),
+    ),
+    "WithdrawExpireUnfreezeContract": (56, (("owner_address", 1, ADDR),)),
+    "DelegateResourceContract": (
+        57,
+        (
+            ("owner_address", 1, ADDR),
+            ("resource", 2, ENUM),
+            ("balance", 3, INT),
+            ("receiver_address", 4, ADDR),
+            ("lock", 5, BOOL),
+            ("lock_period", 6, INT),
+        ),
+    ),
+    "UnDelegateResourceContract": (
+        58,
+        (
+            ("owner_address", 1, ADDR),
+            ("resource", 2, ENUM),
+            ("balance", 3, INT),
+            ("receiver_address", 4, ADDR),
+        ),
+    ),
+    "CancelAllUnfreezeV2Contract": (59, (("owner_address", 1, ADDR),)),
+}
+CONTRACT_TYPE_BY_NUMBER: Final = {num: name for name, (num, _) in CONTRACT_SPECS.items()}
+_FIELDS_BY_NUMBER: Final = {
+    name: {num: (fname, kind) for fname, num, kind in fields}
+    for name, (_, fields) in CONTRACT_SPECS.items()
+}
+
+
+class TxFormatError(ValueError):
+    """Raised when raw_data JSON or bytes cannot be encoded/decoded."""
+
+
+def _hexbytes(value: Any, what: str) -> bytes:
+    if value is None or value == "":
+        return b""
+    if not isinstance(value, str):
+        raise TxFormatError(f"{what} must be a hex string")
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError as exc:
+        raise TxFormatError(f"{what} is not valid hex: {value!r}") from exc
+
+
+def _address(value: Any, what: str) -> bytes:
+    if value is None or value == "":
+        return b""
+    if isinstance(value, str) and len(value) == 42:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raw = b""
+        if raw[:1] == b"\x41":
+            return raw
+    try:
+        return to_raw(value)
+    except InvalidAddressError as exc:
+        raise TxFormatError(f"{what}: invalid address {value!r}") from exc
+
+
+def _int(value: Any, what: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        result = int(value)
+    except (TypeError, ValueError) as exc:
+        raise TxFormatError(f"{what} must be an integer") from exc
+    if not -(1 << 63) <= result < (1 << 63):
+        raise TxFormatError(f"{what} out of int64 range")
+    return result
+
+
+def _enum(value: Any, what: str) -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        if value in RESOURCE_CODES:
+            return RESOURCE_CODES[value]
+        raise TxFormatError(f"{what}: unknown resource {value!r}")
+    return _int(value, what)
+
+
+def contract_value_to_bytes(contract_type: str, value: Mapping[str, Any]) -> bytes:
+    """Encode the `parameter.value` JSON of one contract."""
+    spec = CONTRACT_SPECS.get(contract_type)
+    if spec is None:
+        raise TxFormatError(f"unsupported contract type {contract_type!r}")
+    out = bytearray()
+    for fname, num, kind in spec[1]:
+        v = value.get(fname)
+        if v is None:
+            continue
+        if kind == ADDR:
+            out += field_bytes(num, _address(v, fname))
+        elif kind == INT:
+            out += field_varint(num, _int(v, fname))
+        elif kind == BYTES:
+            out += field_bytes(num, _hexbytes(v, fname))
+        elif kind == ENUM:
+            out += field_varint(num, _enum(v, fname))
+        else:
+            out += field_varint(num, 1 if v else 0)
+    return bytes(out)
+
+
+def contract_to_bytes(contract: Mapping[str, Any]) -> bytes:
+    """Encode one Transaction.Contract from JSON."""
+    ctype = contract.get("type")
+    if not isinstance(ctype, str):
+        raise TxFormatError("contract.type missing")
+    spec = CONTRACT_SPECS.get(ctype)
+    if spec is None:
+        raise TxFormatError(f"unsupported contract type {ctype!r}")
+    param = contract.get("parameter") or {}
+    type_url = param.get("type_url") or TYPE_URL_PREFIX + ctype
+    value = contract_value_to_bytes(ctype, param.get("value") or {})
+    any_bytes = field_bytes(1, type_url.encode()) + field_bytes(2, value)
+    out = field_varint(1, spec[0]) + field_bytes(2, any_bytes)
+    if contract.get("provider"):
+        out += field_bytes(3, _hexbytes(contract["provider"], "provider"))
+    if contract.get("ContractName"):
+        out += field_bytes(4, _hexbytes(contract["ContractName"], "ContractName"))
+    pid = _int(contract.get("Permission_id"), "Permission_id")
+    if pid:
+        out += field_varint(5, pid)
+    return out
+
+
+def _memo_bytes(value: Any) -> bytes:
+    if not value:
+        return b""
+    if not isinstance(value, str):
+        raise TxFormatError("data must be a string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return value.encode()
+
+
+def raw_data_to_bytes(raw_data: Mapping[str, Any]) -> bytes:
+    """Protobuf bytes of Transaction.raw from java-tron/tronpy JSON `raw_data`."""
+    if not isinstance(raw_data, Mapping):
+        raise TxFormatError("raw_data must be an object")
+    out = bytearray()
+    out += field_bytes(1, _hexbytes(raw_data.get("ref_block_bytes"), "ref_block_bytes"))
+    out += field_varint(3, _int(raw_data.get("ref_block_num"), "ref_block_num"))
+    out += field_bytes(4, _hexbytes(raw_data.get("ref_block_hash"), "ref_block_hash"))
+    out += field_varint(8, _int(raw_data.get("expiration"), "expiration"))
+    out += field_bytes(10, _memo_bytes(raw_data.get("data")))
+    contracts = raw_data.get("contract") or []
+    if not isinstance(contracts, Sequence):
+        raise TxFormatError("contract must be a list")
+    for contract in contracts:
+        out += field_bytes(11, contract_to_bytes(contract))
+    if raw_data.get("scripts"):
+        out += field_bytes(12, _hexbytes(raw_data["scripts"], "scripts"))
+    out += field_varint(14, _int(raw_data.get("timestamp"), "timestamp"))
+    out += field_varint(18, _int(raw_data.get("fee_limit"), "fee_limit"))
+    return bytes(out)
+
+
+def txid_bytes(raw_bytes: bytes) -> bytes:
+    """txID = sha256(Transaction.raw bytes)."""
+    return sha256(raw_bytes).digest()
+
+
+def txid(raw_data: Mapping[str, Any]) -> str:
+    """txID hex of a JSON raw_data."""
+    return sha256(raw_data_to_bytes(raw_data)).hexdigest()
+
+
+def _addr_json(raw: bytes, visible: bool) -> str:
+    return to_base58(raw) if visible else raw.hex()
+
+
+def contract_value_from_bytes(contract_type: str, buf: bytes, visible: bool) -> dict[str, Any]:
+    """Decode a contract's `parameter.value` bytes to JSON (defaults omitted)."""
+    by_num = _FIELDS_BY_NUMBER[contract_type]
+    out: dict[str, Any] = {}
+    for num, wire, v in iter_fields(buf):
+        spec = by_num.get(num)
+        if spec is None:
+            continue
+        fname, kind = spec
+        if kind in (ADDR, BYTES):
+            if wire != WIRE_LEN or not isinstance(v, bytes):
+                raise DecodeError(f"{fname}: wrong wire type")
+            if kind == ADDR:
+                if len(v) != 21:
+                    raise DecodeError(f"{fname}: address must be 21 bytes")
+                out[fname] = _addr_json(v, visible)
+            else:
+                out[fname] = v.hex()
+        else:
+            if wire != WIRE_VARINT or not isinstance(v, int):
+                raise DecodeError(f"{fname}: wrong wire type")
+            if kind == INT:
+                out[fname] = to_int64(v)
+            elif kind == ENUM:
+                out[fname] = RESOURCE_NAMES[v] if v < len(RESOURCE_NAMES) else v
+            else:
+                out[fname] = bool(v)
+    return out
+
+
+def contract_from_bytes(buf: bytes, visible: bool) -> dict[str, Any]:
+    """Decode one Transaction.Contract."""
+    ctype_num = 0
+    param = b""
+    pid = 0
+    for num, _wire, v in iter_fields(buf):
+        if num == 1 and isinstance(v, int):
+            ctype_num = v
+        elif num == 2 and isinstance(v, bytes):
+            param = v
+        elif num == 5 and isinstance(v, int):
+            pid = v
+    ctype = CONTRACT_TYPE_BY_NUMBER.get(ctype_num)
+    if ctype is None:
+        raise DecodeError(f"unsupported contract type number {ctype_num}")
+    type_url = TYPE_URL_PREFIX + ctype
+    value = b""
+    for num, _wire, v in iter_fields(param):
+        if num == 1 and isinstance(v, bytes):
+            type_url = v.decode()
+        elif num == 2 and isinstance(v, bytes):
+            value = v
+    out: dict[str, Any] = {
+        "parameter": {
+            "value": contract_value_from_bytes(ctype, value, visible),
+            "type_url": type_url,
+        },
+        "type": ctype,
+    }
+    if pid:
+        out["Permission_id"] = pid
+    return out
+
+
+def raw_data_from_bytes(buf: bytes, visible: bool = False) -> dict[str, Any]:
+    """Decode Transaction.raw bytes to java-tron style JSON `raw_data`."""
+    out: dict[str, Any] = {}
+    contracts: list[dict[str, Any]] = []
+    for num, _wire, v in iter_fields(buf):
+        if isinstance(v, bytes):
+            if num == 1:
+                out["ref_block_bytes"] = v.hex()
+            elif num == 4:
+                out["ref_block_hash"] = v.hex()
+            elif num == 10:
+                out["data"] = v.hex()
+            elif num == 11:
+                contracts.append(contract_from_bytes(v, visible))
+        elif num == 3:
+            out["ref_block_num"] = to_int64(v)
+        elif num == 8:
+            out["expiration"] = to_int64(v)
+        elif num == 14:
+            out["timestamp"] = to_int64(v)
+        elif num == 18:
+            out["fee_limit"] = to_int64(v)
+    out["contract"] = contracts
+    return out
+
+
+CONTRACT_RESULTS: Final = (
+    "DEFAULT",
+    "SUCCESS",
+    "REVERT",
+    "BAD_JUMP_DESTINATION",
+    "OUT_OF_MEMORY",
+    "PRECOMPILED_CONTRACT",
+    "STACK_TOO_SMALL",
+    "STACK_TOO_LARGE",
+    "ILLEGAL_OPERATION",
+    "STACK_OVERFLOW",
+    "OUT_OF_ENERGY",
+    "OUT_OF_TIME",
+    "JVM_STACK_OVER_FLOW",
+    "UNKNOWN",
+    "TRANSFER_FAILED",
+    "INVALID_CODE",
+)
+CONTRACT_RESULT_CODES: Final = {name: i for i, name in enumerate(CONTRACT_RESULTS)}
+
+
+def transaction_to_bytes(
+    raw_bytes: bytes, signatures: Sequence[bytes], contract_ret: str | None = None
+) -> bytes:
+    """Protobuf bytes of a whole Transaction (raw_data, signatures, optional ret)."""
+    out = bytearray(field_bytes(1, raw_bytes))
+    for sig in signatures:
+        out += varint((2 << 3) | WIRE_LEN) + varint(len(sig)) + sig
+    if contract_ret is not None:
+        result = field_varint(3, CONTRACT_RESULT_CODES.get(contract_ret, 0))
+        out += varint((5 << 3) | WIRE_LEN) + varint(len(result)) + result
+    return bytes(out)
+
+
+def transaction_from_bytes(buf: bytes) -> tuple[bytes, list[bytes]]:
+    """Split Transaction bytes into (raw bytes, [signatures])."""
+    raw = b""
+    sigs: list[bytes] = []
+    for num, _wire, v in iter_fields(buf):
+        if num == 1 and isinstance(v, bytes):
+            raw = v
+        elif num == 2 and isinstance(v, bytes):
+            sigs.append(v)
+    return raw, sigs
+
+
+def ref_block_fields(block_id_hex: str) -> tuple[str, str]:
+    """(ref_block_bytes, ref_block_hash) for a reference block ID (TaPoS)."""
+    return block_id_hex[12:16], block_id_hex[16:32]
