@@ -1,0 +1,421 @@
+"""Settings from the environment (and an optional ``.env``), validated once at start-up.
+
+Every variable of seed 000 section 7.1 and seed 001 section 8.2 keeps its name; the field name
+is the variable name in lower case. A bad value stops start-up with one line naming the variable
+(:func:`format_validation_error`). Imports nothing from the project.
+
+The embedded default (no variables at all) runs with no servers: SQLite under ``DATA_DIR``, no
+Redis, the devnet started in-process. ``SECRET_KEYS`` and ``JWT_SECRET`` are then generated once
+into ``DATA_DIR/secrets.json`` (mode 0600, see :func:`ensure_local_secrets`); with
+``ENVIRONMENT=production`` they must come from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_log = logging.getLogger("tronrent.config")
+
+LOCAL_SECRETS_FILE = "secrets.json"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg")
+_LOG_LEVELS = {"debug", "info", "warn", "warning", "error", "critical"}
+
+
+def _env(default: Any, expect: str, doc: str, **kwargs: Any) -> Any:
+    """A field with its documentation and the phrase used in error messages ("must be ...")."""
+    return Field(default, description=doc, json_schema_extra={"expect": expect}, **kwargs)
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _check_http_url(url: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """All configuration. Field name == environment variable name, lower case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    # --- deployment ---------------------------------------------------------------------------
+    environment: Literal["development", "production"] = _env(
+        "development",
+        "'development' or 'production'",
+        "production requires SECRET_KEYS and JWT_SECRET from the environment",
+    )
+    data_dir: Path = _env(
+        Path("data"),
+        "a directory path",
+        "embedded SQLite database, generated local secrets and other state",
+    )
+    api_host: str = _env("127.0.0.1", "a host name or IP address", "HTTP API bind address")
+    api_port: int = _env(8000, "a TCP port (1-65535)", "HTTP API port", ge=1, le=65535)
+    rate_limit_per_minute: int = _env(
+        600, "a non-negative integer", "requests per minute per client IP (0 = off)", ge=0
+    )
+
+    # --- database (seed 001 8.2) ----------------------------------------------------------------
+    database_url: str = _env(
+        "",
+        "a sqlite:// or postgresql:// URL",
+        "empty = SQLite file DATA_DIR/tronrent.db; postgresql://user:pass@host/db in production",
+    )
+    db_app_role: str = _env(
+        "tron_app",
+        "a SQL identifier (letters, digits, underscore)",
+        "PostgreSQL role the migrations grant least-privilege access to (seed 000)",
+    )
+    db_pool_size: int = _env(10, "a positive integer", "PostgreSQL connection pool size", ge=1)
+    db_max_overflow: int = _env(
+        10, "a non-negative integer", "extra pool connections under burst load", ge=0
+    )
+
+    # --- Redis (seed 000 7.1) ---------------------------------------------------------------------
+    redis_url: str | None = _env(
+        None,
+        "a redis://, rediss:// or unix:// URL",
+        "empty = embedded in-process cache and job queue",
+    )
+    redis_payment_monitoring_key_prefix: str = _env(
+        "payment_monitoring:", "a non-empty string", "key prefix of payment monitoring state"
+    )
+    redis_cache_ttl: int = _env(3600, "a positive integer (seconds)", "cache TTL in seconds", ge=1)
+
+    # --- TRON chain ----------------------------------------------------------------------------
+    tron_node_urls: Annotated[list[str], NoDecode] = _env(
+        [],
+        "a comma-separated list of http(s) URLs",
+        "full-node HTTP API URLs, failover in order; empty = start the devnet in-process",
+    )
+    tron_api_key: SecretStr | None = _env(
+        None, "a string", "TRON-PRO-API-KEY header sent to the nodes (TronGrid)"
+    )
+    tron_devnet_port: int = _env(
+        8090, "a TCP port (1-65535)", "port of the in-process devnet", ge=1, le=65535
+    )
+    block_interval_ms: int = _env(
+        3000, "a positive integer (milliseconds)", "block interval of the chain", ge=1
+    )
+    confirmations: int = _env(
+        0,
+        "an integer from 0 to 100",
+        "blocks on top of a payment before acting (0 = on inclusion, 19 = solidified)",
+        ge=0,
+        le=100,
+    )
+
+    # --- payment monitoring (seed 000 7.1) ------------------------------------------------------
+    tron_payment_address: str | None = _env(
+        None,
+        "a TRON base58 address (T...)",
+        "flash payment address; empty = the first pool account's address",
+    )
+    payment_monitoring_interval: int = _env(
+        10000, "a positive integer (milliseconds)", "payment monitoring poll interval", ge=1
+    )
+    payment_timeout: int = _env(
+        1_800_000, "a positive integer (milliseconds)", "payment window of an order", ge=1
+    )
+    max_concurrent_monitoring: int = _env(
+        100, "a positive integer", "most payment watches open at once", ge=1
+    )
+
+    # --- energy flash (seed 000 7.1) ------------------------------------------------------------
+    energy_flash_enabled: bool = _env(True, "true or false", "accept flash rental payments")
+    default_energy_per_transaction: int = _env(
+        65_000,
+        "a positive integer (energy)",
+        "energy per USDT transfer when no resource config says otherwise",
+        ge=1,
+    )
+    energy_flash_default_expiry_hours: int = _env(
+        1, "a positive integer (hours)", "flash rental duration", ge=1
+    )
+    energy_margin_percent: Decimal = _env(
+        Decimal(2),
+        "a decimal from 0 to 50 (percent)",
+        "extra energy delegated for energy/TRX ratio drift",
+        ge=0,
+        le=50,
+    )
+
+    # --- security ------------------------------------------------------------------------------
+    secret_keys: Annotated[list[SecretStr], NoDecode] = _env(
+        [],
+        "a comma-separated list of Fernet keys (url-safe base64 of 32 bytes)",
+        "keys encrypting private keys and bot tokens at rest; first encrypts, all decrypt",
+    )
+    jwt_secret: SecretStr | None = _env(
+        None, "a string of at least 32 characters", "HS256 key of admin access tokens"
+    )
+    jwt_ttl_seconds: int = _env(
+        900, "a positive integer (seconds)", "lifetime of an admin access token", ge=1, le=86_400
+    )
+
+    # --- Telegram (seed 001 8.2) ----------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = _env(
+        None, "a Telegram bot token (123456:ABC...)", "token of the default bot"
+    )
+    telegram_api_url: str = _env(
+        "https://api.telegram.org", "an http(s) URL", "Bot API server (self-hosted or test)"
+    )
+    telegram_admin_chat_id: int | None = _env(
+        None, "an integer chat id", "chat receiving operator alerts"
+    )
+
+    # --- logging (seed 000 7.1) -----------------------------------------------------------------
+    log_level: str = _env("info", "one of debug, info, warn, error, critical", "log level")
+    log_payment_monitoring: bool = _env(True, "true or false", "info logs of payment monitoring")
+    log_energy_delegation: bool = _env(True, "true or false", "info logs of energy delegation")
+
+    # --- validators ----------------------------------------------------------------------------
+    @field_validator("tron_node_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("tron_node_urls")
+    @classmethod
+    def _check_node_urls(cls, value: list[str]) -> list[str]:
+        return [_check_http_url(url) for url in value]
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_telegram_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _check_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(value):
+            try:
+                Fernet(key.get_secret_value().encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raise ValueError(f"key #{index + 1} is not a valid Fernet key") from None
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("too short")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and value.split("://", 1)[0].lower() not in _DB_SCHEMES:
+            raise ValueError("unknown scheme")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(rediss?|unix)://", value):
+            raise ValueError("unknown scheme")
+        return value
+
+    @field_validator("db_app_role")
+    @classmethod
+    def _check_role(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError("not an identifier")
+        return value
+
+    @field_validator("redis_payment_monitoring_key_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value:
+            raise ValueError("empty")
+        return value
+
+    @field_validator("tron_payment_address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        # format only; the base58 checksum is verified by tronproto when the address is used
+        if value is not None and not re.match(r"^T[1-9A-HJ-NP-Za-km-z]{33}$", value):
+            raise ValueError("not a TRON address")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in _LOG_LEVELS:
+            raise ValueError("unknown level")
+        return "warning" if level == "warn" else level
+
+    @model_validator(mode="after")
+    def _derive(self) -> Self:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'tronrent.db'}"
+        if self.environment == "production":
+            missing = [
+                name
+                for name, present in (
+                    ("SECRET_KEYS", bool(self.secret_keys)),
+                    ("JWT_SECRET", self.jwt_secret is not None),
+                )
+                if not present
+            ]
+            if missing:
+                raise ValueError(f"{' and '.join(missing)} must be set when ENVIRONMENT=production")
+        return self
+
+    # --- derived values ------------------------------------------------------------------------
+    @property
+    def embedded_chain(self) -> bool:
+        """True when no node URL is configured: the devnet runs in-process."""
+        return not self.tron_node_urls
+
+    @property
+    def redis_enabled(self) -> bool:
+        return self.redis_url is not None
+
+    @property
+    def database_is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def payment_timeout_seconds(self) -> float:
+        return self.payment_timeout / 1000
+
+    @property
+    def block_interval_seconds(self) -> float:
+        return self.block_interval_ms / 1000
+
+    @property
+    def quiet_loggers(self) -> tuple[str, ...]:
+        """Logger names whose info logs the LOG_* switches turn off."""
+        names: list[str] = []
+        if not self.log_payment_monitoring:
+            names += ["tronrent.payment", "tronrent.scanner"]
+        if not self.log_energy_delegation:
+            names += ["tronrent.delegation"]
+        return tuple(names)
+
+
+def field_docs() -> dict[str, str]:
+    """Environment variable name -> description (for ``.env.example`` and the README)."""
+    return {name.upper(): field.description or "" for name, field in Settings.model_fields.items()}
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line naming each bad variable, what it must be and what it got (secrets masked)."""
+    parts: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = item.get("loc") or ()
+        name = str(loc[0]) if loc else ""
+        field = Settings.model_fields.get(name)
+        if field is None:
+            message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(message)
+            continue
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        expect = str(extra.get("expect", "valid"))
+        secret = "secret" in name or "token" in name or "key" in name
+        value = item.get("input")
+        got = "(hidden)" if secret else repr(value)
+        detail = str(item.get("msg", "")).removeprefix("Value error, ")
+        reason = f" ({detail})" if item.get("type") == "value_error" and not secret else ""
+        parts.append(f"{name.upper()}: must be {expect}, got {got}{reason}")
+    return "; ".join(parts)
+
+
+def _read_local_secrets(path: Path) -> dict[str, str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _create_local_secrets(path: Path) -> dict[str, str]:
+    """Write new secrets with mode 0600; first writer wins when processes race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "secret_keys": Fernet.generate_key().decode("ascii"),
+        "jwt_secret": secrets.token_urlsafe(48),
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _read_local_secrets(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _log.warning(
+        "config.local_secrets_generated: SECRET_KEYS/JWT_SECRET not set, generated %s "
+        "(development only: set them in the environment for production)",
+        path,
+    )
+    return data
+
+
+def ensure_local_secrets(settings: Settings) -> Settings:
+    """Fill missing SECRET_KEYS / JWT_SECRET from ``DATA_DIR/secrets.json`` (created if absent).
+
+    Development only: production settings never get here without both (validation refuses).
+    """
+    if settings.secret_keys and settings.jwt_secret is not None:
+        return settings
+    path = settings.data_dir / LOCAL_SECRETS_FILE
+    data = _read_local_secrets(path) if path.exists() else _create_local_secrets(path)
+    update: dict[str, Any] = {}
+    if not settings.secret_keys:
+        update["secret_keys"] = [SecretStr(k) for k in _split_csv(data["secret_keys"])]
+    if settings.jwt_secret is None:
+        update["jwt_secret"] = SecretStr(data["jwt_secret"])
+    _log.warning(
+        "config.local_secrets_in_use: using %s from %s (set them in the environment for "
+        "production)",
+        " and ".join(k.upper() for k in update),
+        path,
+    )
+    return settings.model_copy(update=update)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (raises pydantic ``ValidationError`` on bad values)."""
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (validated, local secrets filled in), cached."""
+    return ensure_local_secrets(load_settings())
