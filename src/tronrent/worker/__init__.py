@@ -1,0 +1,55 @@
+"""Job queue wrapper (taskiq): `actor`, `enqueue_job` (after commit), retries, dead letters."""
+
+from tronrent.worker._context import (
+    WorkerContext,
+    WorkerNotConfigured,
+    get_worker_context,
+    set_worker_context,
+)
+from tronrent.worker._cron import run_periodic
+from tronrent.worker._enqueue import (
+    NoJobScope,
+    PendingJob,
+    enqueue_job,
+    has_job_scope,
+    install_session_events,
+    job_scope,
+)
+from tronrent.worker._queue import (
+    ActorSpec,
+    JobQueue,
+    Priority,
+    Retry,
+    actor,
+    all_actors,
+    get_actor,
+    get_job_queue,
+    run_job,
+    set_job_queue,
+)
+from tronrent.worker._sqlalchemy import AsyncSessionMaker
+
+__all__ = [
+    "ActorSpec",
+    "AsyncSessionMaker",
+    "JobQueue",
+    "NoJobScope",
+    "PendingJob",
+    "Priority",
+    "Retry",
+    "WorkerContext",
+    "WorkerNotConfigured",
+    "actor",
+    "all_actors",
+    "enqueue_job",
+    "get_actor",
+    "get_job_queue",
+    "get_worker_context",
+    "has_job_scope",
+    "install_session_events",
+    "job_scope",
+    "run_job",
+    "run_periodic",
+    "set_job_queue",
+    "set_worker_context",
+]

@@ -1,0 +1,254 @@
+"""A thin layer over taskiq: named actors, one queue per priority, retries, dead letters.
+
+One taskiq broker per priority (separate in-memory executors, or separate Redis lists), so a
+flood of low-priority jobs (notifications, pool sync) never delays a delegation. Retries run
+inside the job runner with exponential backoff; a job that exhausts its retries is recorded
+in `job_failures` (the dead letter) by the configured recorder. Jobs take ids only and reload
+their state: any job may run twice (a lost ack, a sweeper), so each one checks idempotency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, ParamSpec, TypeVar
+
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.kicker import AsyncKicker
+
+from tronrent.worker._enqueue import JobArg, PendingJob, job_scope
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Priority(IntEnum):
+    """Queue of an actor: HIGH (payments, delegations), MEDIUM (reclaim, refund), LOW (rest)."""
+
+    HIGH = 0
+    MEDIUM = 1
+    LOW = 2
+
+
+class Retry(Exception):
+    """Raise to retry the job later without counting as an error in the logs."""
+
+    def __init__(self, reason: str = "", delay_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    name: str
+    fn: Callable[..., Awaitable[Any]]
+    priority: Priority
+    max_retries: int
+    min_backoff_s: float
+    max_backoff_s: float
+    period_s: float | None  # a periodic actor is enqueued every period_s by the scheduler
+
+
+_ACTORS: dict[str, ActorSpec] = {}
+
+
+def actor(
+    name: str,
+    *,
+    priority: Priority = Priority.MEDIUM,
+    max_retries: int = 5,
+    min_backoff_s: float = 0.2,
+    max_backoff_s: float = 30.0,
+    period_s: float | None = None,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Declare job `name` (`domain.verb_object`); the function takes ids only."""
+
+    def register(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        if name in _ACTORS and _ACTORS[name].fn is not fn:
+            raise ValueError(f"actor {name!r} declared twice")
+        _ACTORS[name] = ActorSpec(
+            name, fn, priority, max_retries, min_backoff_s, max_backoff_s, period_s
+        )
+        return fn
+
+    return register
+
+
+def get_actor(name: str) -> ActorSpec:
+    try:
+        return _ACTORS[name]
+    except KeyError:
+        raise KeyError(f"unknown job {name!r}; is its tasks module imported?") from None
+
+
+def all_actors() -> dict[str, ActorSpec]:
+    return dict(_ACTORS)
+
+
+def backoff_delay(spec: ActorSpec, attempt: int) -> float:
+    """Exponential backoff with jitter: min * 2**(attempt-1), capped, +-25 %."""
+    base = min(spec.max_backoff_s, spec.min_backoff_s * (2 ** max(0, attempt - 1)))
+    return base * random.uniform(0.75, 1.25)
+
+
+FailureRecorder = Callable[[ActorSpec, tuple[JobArg, ...], BaseException, int], Awaitable[None]]
+
+
+async def run_job(
+    spec: ActorSpec, args: tuple[JobArg, ...], recorder: FailureRecorder | None
+) -> bool:
+    """Run a job with retries in this process; True on success, False if dead-lettered."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            async with job_scope():
+                await spec.fn(*args)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            delay = exc.delay_s if isinstance(exc, Retry) and exc.delay_s else None
+            if attempt > spec.max_retries:
+                log.error(
+                    "job %s%r failed after %d attempts: %s",
+                    spec.name,
+                    args,
+                    attempt,
+                    exc,
+                    exc_info=not isinstance(exc, Retry),
+                )
+                if recorder is not None:
+                    try:
+                        await recorder(spec, args, exc, attempt)
+                    except Exception:
+                        log.exception("could not record the failure of job %s", spec.name)
+                return False
+            wait = delay if delay is not None else backoff_delay(spec, attempt)
+            log.warning(
+                "job %s%r attempt %d failed (%s: %s); retrying in %.2fs",
+                spec.name,
+                args,
+                attempt,
+                type(exc).__name__,
+                exc,
+                wait,
+            )
+            await asyncio.sleep(wait)
+
+
+class JobQueue:
+    """The brokers of this process, one per priority."""
+
+    def __init__(
+        self,
+        brokers: dict[Priority, AsyncBroker],
+        recorder: FailureRecorder | None = None,
+    ) -> None:
+        self.brokers = brokers
+        self.recorder = recorder
+        self.sent = 0
+        self._registered: set[tuple[Priority, str]] = set()
+        self.register_all()
+
+    @classmethod
+    def in_memory(cls, recorder: FailureRecorder | None = None, concurrency: int = 50) -> JobQueue:
+        brokers: dict[Priority, AsyncBroker] = {
+            p: InMemoryBroker(max_async_tasks=concurrency, propagate_exceptions=False)
+            for p in Priority
+        }
+        return cls(brokers, recorder)
+
+    @classmethod
+    def redis(
+        cls, url: str, recorder: FailureRecorder | None = None, prefix: str = "tronrent"
+    ) -> JobQueue:
+        from taskiq_redis import ListQueueBroker
+
+        brokers: dict[Priority, AsyncBroker] = {
+            p: ListQueueBroker(url, queue_name=f"{prefix}:jobs:{p.name.lower()}") for p in Priority
+        }
+        return cls(brokers, recorder)
+
+    @property
+    def is_in_memory(self) -> bool:
+        return all(isinstance(b, InMemoryBroker) for b in self.brokers.values())
+
+    def register_all(self) -> None:
+        """Register every declared actor on its broker (call again after importing tasks)."""
+        for spec in _ACTORS.values():
+            key = (spec.priority, spec.name)
+            if key in self._registered:
+                continue
+            self.brokers[spec.priority].register_task(self._runner(spec), task_name=spec.name)
+            self._registered.add(key)
+
+    def _runner(self, spec: ActorSpec) -> Callable[..., Awaitable[None]]:
+        async def runner(*args: JobArg) -> None:
+            await run_job(spec, tuple(args), self.recorder)
+
+        runner.__name__ = spec.name.replace(".", "_")
+        return runner
+
+    async def send(self, job: PendingJob) -> None:
+        """Send a job to its queue now (prefer `enqueue_job`, which waits for the commit)."""
+        self.register_all()
+        spec = get_actor(job.name)
+        broker = self.brokers[spec.priority]
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=spec.name, broker=broker, labels={})
+        await kicker.kiq(*job.args)
+        self.sent += 1
+
+    async def startup(self) -> None:
+        for b in self.brokers.values():
+            await b.startup()
+
+    async def shutdown(self) -> None:
+        for b in self.brokers.values():
+            await b.shutdown()
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Wait until no in-memory job is running (jobs started by jobs included)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            running: list[asyncio.Task[Any]] = []
+            for b in self.brokers.values():
+                if isinstance(b, InMemoryBroker):
+                    running.extend(b._running_tasks)
+            if not running:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"{len(running)} job(s) still running")
+            await asyncio.wait(running, timeout=max(0.01, deadline - loop.time()))
+
+    async def listen(self, stop: asyncio.Event, concurrency: int = 20) -> None:
+        """Consume the Redis queues until `stop` is set (a worker process)."""
+        from taskiq.receiver import Receiver
+
+        receivers = [
+            Receiver(b, max_async_tasks=concurrency, propagate_exceptions=False)
+            for b in self.brokers.values()
+        ]
+        await asyncio.gather(*(r.listen(stop) for r in receivers))
+
+
+_queue: list[JobQueue] = []
+
+
+def set_job_queue(queue: JobQueue | None) -> None:
+    _queue.clear()
+    if queue is not None:
+        _queue.append(queue)
+
+
+def get_job_queue() -> JobQueue:
+    if not _queue:
+        raise RuntimeError("job queue not configured (set_job_queue)")
+    return _queue[0]

@@ -1,0 +1,24 @@
+"""The session a job owns: committed when the block succeeds, rolled back when it raises."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.worker._context import get_worker_context
+
+
+@asynccontextmanager
+async def AsyncSessionMaker() -> AsyncIterator[AsyncSession]:
+    """`async with AsyncSessionMaker() as session:` - one transaction, committed on success."""
+    maker = get_worker_context().session_maker
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
