@@ -1,0 +1,183 @@
+"""Block JSON (java-tron `getblockbylimitnext`) -> the transfers the platform cares about.
+
+Pure: no I/O. One pass over a block finds every TRX transfer and every TRC20 `transfer(...)` call
+whose recipient is in the watched set, so the cost of a block does not depend on how many orders
+or addresses are watched (a set lookup per transfer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tronproto.address import InvalidAddressError, to_base58
+
+TRC20_TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
+TRC20_TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+class TransferAsset(StrEnum):
+    TRX = "TRX"
+    TRC20 = "TRC20"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A successful transfer to a watched address seen in a block."""
+
+    tx_hash: str
+    asset: TransferAsset
+    token_contract: str | None  # base58 contract address for TRC20, None for TRX
+    from_address: str
+    to_address: str
+    amount: int  # sun, or token base units
+    block_number: int
+    block_hash: str
+    block_timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractAction:
+    """A stake/delegation transaction seen in a block (lets callers confirm their own txs)."""
+
+    tx_hash: str
+    contract_type: str
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedBlock:
+    number: int
+    block_hash: str
+    parent_hash: str
+    timestamp_ms: int
+    transfers: tuple[Transfer, ...]
+    tx_hashes: frozenset[str]
+    pending_trc20: tuple[str, ...]  # tx hashes of watched TRC20 calls whose logs must be read
+
+
+def _addr(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return to_base58(value)
+    except (InvalidAddressError, ValueError):
+        return None
+
+
+def _succeeded(tx: Mapping[str, Any]) -> bool:
+    ret = tx.get("ret") or [{}]
+    first = ret[0] if isinstance(ret, list) and ret else {}
+    # java-tron omits contractRet only for system contracts that cannot fail after validation
+    return bool(first.get("contractRet", "SUCCESS") == "SUCCESS")
+
+
+def decode_trc20_transfer(data_hex: str) -> tuple[str, int] | None:
+    """`transfer(address,uint256)` call data -> (recipient base58, amount), or None."""
+    data = data_hex.lower().removeprefix("0x")
+    if not data.startswith(TRC20_TRANSFER_SELECTOR) or len(data) < 8 + 128:
+        return None
+    to_word, amount_word = data[8:72], data[72:136]
+    try:
+        to = to_base58("41" + to_word[-40:])
+        amount = int(amount_word, 16)
+    except (InvalidAddressError, ValueError):
+        return None
+    return to, amount
+
+
+def parse_block(
+    block: Mapping[str, Any],
+    watched: frozenset[str] | set[str],
+    trc20_contracts: frozenset[str] | set[str] = frozenset(),
+) -> ScannedBlock:
+    """Extract transfers to `watched` addresses (base58) from one block's JSON."""
+    header = block.get("block_header", {}).get("raw_data", {})
+    number = int(header.get("number", 0))
+    block_hash = str(block.get("blockID", ""))
+    parent = str(header.get("parentHash", ""))
+    ts = int(header.get("timestamp", 0))
+    transfers: list[Transfer] = []
+    pending: list[str] = []
+    hashes: set[str] = set()
+    for tx in block.get("transactions") or ():
+        txid = str(tx.get("txID", ""))
+        hashes.add(txid)
+        contracts = tx.get("raw_data", {}).get("contract") or []
+        if len(contracts) != 1:
+            continue
+        contract = contracts[0]
+        ctype = contract.get("type")
+        value = contract.get("parameter", {}).get("value", {})
+        if ctype == "TransferContract":
+            to = _addr(value.get("to_address"))
+            if to is None or to not in watched or not _succeeded(tx):
+                continue
+            sender = _addr(value.get("owner_address"))
+            amount = value.get("amount", 0)
+            if sender is None or not isinstance(amount, int) or amount <= 0:
+                continue
+            transfers.append(
+                Transfer(txid, TransferAsset.TRX, None, sender, to, amount, number, block_hash, ts)
+            )
+        elif ctype == "TriggerSmartContract" and trc20_contracts:
+            token = _addr(value.get("contract_address"))
+            if token is None or token not in trc20_contracts:
+                continue
+            decoded = decode_trc20_transfer(str(value.get("data", "")))
+            if decoded is not None and decoded[0] in watched and _succeeded(tx):
+                pending.append(txid)
+    return ScannedBlock(
+        number, block_hash, parent, ts, tuple(transfers), frozenset(hashes), tuple(pending)
+    )
+
+
+def trc20_transfers_from_infos(
+    block: ScannedBlock,
+    infos: Iterable[Mapping[str, Any]],
+    watched: frozenset[str] | set[str],
+    trc20_contracts: frozenset[str] | set[str],
+) -> list[Transfer]:
+    """TRC20 `Transfer` events to watched addresses from `gettransactioninfobyblocknum`."""
+    wanted = set(block.pending_trc20)
+    out: list[Transfer] = []
+    for info in infos:
+        txid = str(info.get("id", ""))
+        if txid not in wanted or info.get("result") == "FAILED":
+            continue
+        receipt = info.get("receipt") or {}
+        if receipt.get("result", "SUCCESS") != "SUCCESS":
+            continue
+        for log in info.get("log") or ():
+            token = _addr("41" + str(log.get("address", ""))[-40:])
+            topics: Sequence[str] = log.get("topics") or ()
+            if token not in trc20_contracts or len(topics) < 3:
+                continue
+            if topics[0].lower() != TRC20_TRANSFER_TOPIC:
+                continue
+            sender = _addr("41" + topics[1][-40:])
+            to = _addr("41" + topics[2][-40:])
+            if sender is None or to is None or to not in watched:
+                continue
+            try:
+                amount = int(str(log.get("data", "0")) or "0", 16)
+            except ValueError:
+                continue
+            if amount <= 0:
+                continue
+            out.append(
+                Transfer(
+                    txid,
+                    TransferAsset.TRC20,
+                    token,
+                    sender,
+                    to,
+                    amount,
+                    block.number,
+                    block.block_hash,
+                    block.timestamp_ms,
+                )
+            )
+    return out
