@@ -1,0 +1,244 @@
+"""Database plumbing shared by every domain: the declarative ``Base``, engines, sessions, types.
+
+Both supported databases are first-class: SQLite (embedded default, via aiosqlite) and PostgreSQL
+(production, via asyncpg). Everything here produces the same schema and the same Python values
+on both, so models and migrations never branch on the dialect.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Uuid, event, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Constraint names follow PostgreSQL's own defaults (``orders_pkey``, ``users_email_key``,
+# ``orders_user_id_fkey``, ``orders_energy_amount_check``) so the seed's named constraints keep
+# their names and both databases carry identical, stable names that migrations can address.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ORM model (``tronrent.models``)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- portable column types -------------------------------------------------------------------
+
+#: JSON document: ``JSONB`` on PostgreSQL (indexable, compact), JSON text on SQLite.
+PortableJSON: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+#: 64-bit surrogate key that autoincrements on both databases (SQLite only autoincrements a
+#: column declared exactly ``INTEGER PRIMARY KEY``).
+BigIntPK: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+#: UUID: native ``uuid`` on PostgreSQL, ``CHAR(32)`` hex on SQLite.
+UUIDType: TypeEngine[uuid.UUID] = Uuid(as_uuid=True)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetime on both databases.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones: values are converted to UTC and
+    stored naive, and read back as aware UTC. Naive values are refused on the way in - they are
+    always a bug (local time sneaking in).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A ``StrEnum`` stored as ``VARCHAR(length)``; the allowed values are a CHECK constraint
+    (see :func:`enum_check`), not a native PostgreSQL enum, so adding a value is a plain migration
+    on both databases. Plain strings are accepted on the way in, members come back out."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[E], length: int = 20) -> None:
+        super().__init__(length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self.enum_class(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        if value is None:
+            return None
+        return self.enum_class(value)
+
+
+def in_check(column: str, values: Iterable[str]) -> str:
+    """SQL text ``column IN ('a', 'b')`` for a CHECK constraint."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def enum_check(column: str, enum_class: type[enum.StrEnum]) -> str:
+    """SQL text of the CHECK constraint that restricts ``column`` to the members of a StrEnum."""
+    return in_check(column, (member.value for member in enum_class))
+
+
+# --- engines and sessions --------------------------------------------------------------------
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn what operators write into an async SQLAlchemy URL.
+
+    ``postgres://``, ``postgresql://`` and ``postgresql+psycopg2://`` become
+    ``postgresql+asyncpg://``; ``sqlite://`` becomes ``sqlite+aiosqlite://``; a bare file path
+    (``./data/tronrent.db``) becomes an aiosqlite URL for that file.
+    """
+    url = url.strip()
+    if not url:
+        raise ValueError("empty database URL")
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{Path(url).expanduser()}"
+    scheme, rest = url.split("://", 1)
+    base = scheme.split("+", 1)[0].lower()
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: use postgresql:// or sqlite://")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Take transaction control away from the driver (it would BEGIN lazily, DEFERRED, and
+    # never around DDL); ``_sqlite_on_begin`` emits the BEGIN instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front. A DEFERRED transaction that reads and then
+    # writes fails at once with "database is locked" when another writer got in between - the
+    # busy timeout cannot help there - so read-then-write code (reservations, state machines)
+    # would see spurious errors under concurrency. SQLite has a single writer anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An ``AsyncEngine`` for ``url`` (normalized first).
+
+    SQLite: foreign keys enforced, WAL journal (readers never block the writer), a busy timeout
+    instead of immediate ``database is locked`` errors, and the parent directory created.
+    PostgreSQL: a bounded pool with pre-ping so connections dropped by the server are replaced.
+    """
+    sa_url = make_url(normalize_database_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        database = sa_url.database or ""
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        if not in_memory:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        # Python-side busy wait in addition to the PRAGMA (seconds).
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_async_engine(
+        sa_url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        **kwargs,
+    )
+
+
+def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Session factory. ``expire_on_commit=False``: objects stay readable after the caller
+    commits (async code cannot lazy-load a refresh)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def dialect_name(engine: AsyncEngine) -> str:
+    """``"sqlite"`` or ``"postgresql"``."""
+    return engine.dialect.name
+
+
+# --- column helpers shared by models ---------------------------------------------------------
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CreatedAtMixin:
+    """``created_at``: set in Python (readable without a refresh) and by the server for raw SQL."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=_utcnow, server_default=func.now(), nullable=False
+    )
+
+
+class TimestampMixin(CreatedAtMixin):
+    """``created_at`` plus ``updated_at``, bumped on every ORM update."""
+
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=_utcnow, onupdate=_utcnow, server_default=func.now(), nullable=False
+    )

@@ -1,0 +1,114 @@
+"""``chain_transactions``: signed transactions stored BEFORE broadcast (exactly-once)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tronrent.kit.db import (
+    Base,
+    BigIntPK,
+    PortableJSON,
+    StrEnumType,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDType,
+    enum_check,
+)
+
+
+class ChainTxPurpose(enum.StrEnum):
+    DELEGATE = "delegate"
+    UNDELEGATE = "undelegate"
+    REFUND = "refund"
+    TRANSFER = "transfer"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    WITHDRAW = "withdraw"
+
+
+class ChainTxStatus(enum.StrEnum):
+    SIGNED = "signed"  # stored, maybe broadcast (a crash may have hit in between)
+    BROADCAST = "broadcast"  # the node accepted it
+    CONFIRMED = "confirmed"  # in a block, succeeded
+    FAILED = "failed"  # rejected or in a block with a failed result
+    EXPIRED = "expired"  # past expiration and provably absent from the chain
+
+
+#: statuses of a transaction that may still land on chain
+LIVE_CHAIN_TX_STATUSES = (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST, ChainTxStatus.CONFIRMED)
+_LIVE_SQL = "status IN ('signed', 'broadcast', 'confirmed')"
+
+
+class ChainTransaction(TimestampMixin, Base):
+    """A transaction we signed. Store it (txid recomputed from ``raw_data``) and commit, THEN
+    broadcast; on restart, look up rows in ``signed``/``broadcast`` by txid and re-broadcast the
+    same bytes, or mark them ``expired`` once ``expiration_ms`` has passed and the chain does not
+    know them. ``txid`` is UNIQUE; partial unique indexes allow at most ONE live transaction per
+    delegation and purpose and per refunded payment, so two workers can never both sign a
+    delegation (a different txid) for the same thing."""
+
+    __tablename__ = "chain_transactions"
+    __table_args__ = (
+        CheckConstraint(enum_check("purpose", ChainTxPurpose), name="purpose"),
+        CheckConstraint(enum_check("status", ChainTxStatus), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("amount_sun >= 0", name="amount"),
+        Index("idx_chain_transactions_status", "status"),
+        Index("idx_chain_transactions_order_id", "order_id"),
+        Index("idx_chain_transactions_delegation_id", "delegation_id"),
+        Index(
+            "uq_chain_transactions_live_delegation",
+            "delegation_id",
+            "purpose",
+            unique=True,
+            postgresql_where=text(f"delegation_id IS NOT NULL AND {_LIVE_SQL}"),
+            sqlite_where=text(f"delegation_id IS NOT NULL AND {_LIVE_SQL}"),
+        ),
+        Index(
+            "uq_chain_transactions_live_refund",
+            "payment_id",
+            unique=True,
+            postgresql_where=text(f"purpose = 'refund' AND {_LIVE_SQL}"),
+            sqlite_where=text(f"purpose = 'refund' AND {_LIVE_SQL}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    purpose: Mapped[ChainTxPurpose] = mapped_column(StrEnumType(ChainTxPurpose))
+    txid: Mapped[str] = mapped_column(String(64), unique=True)
+    owner_address: Mapped[str] = mapped_column(String(50))
+    to_address: Mapped[str | None] = mapped_column(String(50))
+    amount_sun: Mapped[int | None] = mapped_column(BigInteger)
+    raw_data: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    raw_data_hex: Mapped[str] = mapped_column(Text)
+    signatures: Mapped[list[str]] = mapped_column(PortableJSON)
+    expiration_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[ChainTxStatus] = mapped_column(
+        StrEnumType(ChainTxStatus),
+        default=ChainTxStatus.SIGNED,
+        server_default=ChainTxStatus.SIGNED.value,
+    )
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(String(100), ForeignKey("orders.id"))
+    delegation_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("energy_delegations.id"))
+    payment_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("payments.id"))
+    pool_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType, ForeignKey("energy_pools.id"))
+    broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

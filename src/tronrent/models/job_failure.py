@@ -1,0 +1,27 @@
+"""``job_failures``: dead letters - jobs that exhausted their retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tronrent.kit.db import Base, BigIntPK, PortableJSON, UTCDateTime
+from tronrent.kit.time import utcnow
+
+
+class JobFailure(Base):
+    __tablename__ = "job_failures"
+    __table_args__ = (Index("idx_job_failures_job_name", "job_name", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(100))
+    args: Mapped[dict[str, Any] | list[Any] | None] = mapped_column(PortableJSON)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
