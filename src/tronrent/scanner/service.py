@@ -1,0 +1,339 @@
+"""The block scanner: one active leader follows the chain from a durable checkpoint.
+
+Per poll: one `getblockbylimitnext` for up to 100 blocks, plus one `gettransactioninfobyblocknum`
+only for a block holding a TRC20 call to a watched address - so at most 2 node requests per
+scanned block, whatever the number of open orders (watched addresses are an in-memory set,
+refreshed from the database each poll). Every batch is one transaction: the new payments
+(INSERT ... ON CONFLICT DO NOTHING on the tx hash, a job enqueued only for a new row) and the
+checkpoint advance commit together, fenced by the leader lease, so a crash replays the batch and
+the replay inserts nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tronrent.kit.time import from_ms, utcnow
+from tronrent.models.common import Currency
+from tronrent.models.order import Order, OrderStatus
+from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
+from tronrent.models.scanner_checkpoint import ScannerCheckpoint
+from tronrent.payment import repository as payment_repo
+from tronrent.scanner.blocks import (
+    Transfer,
+    TransferAsset,
+    parse_block,
+    trc20_transfers_from_infos,
+)
+from tronrent.worker import enqueue_job, job_scope
+
+log = logging.getLogger("tronrent.scanner")
+
+MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
+PROCESS_PAYMENT_JOB = "payment.process_payment"
+
+
+class BlockSource(Protocol):
+    """What the scanner needs from the chain gateway."""
+
+    async def get_blocks(self, start: int, end: int) -> Sequence[Mapping[str, Any]]:
+        """Blocks [start, end) that exist (at most 100), in order."""
+        ...
+
+    async def get_transaction_infos(self, block_number: int) -> Sequence[Mapping[str, Any]]:
+        """All transaction infos (with logs) of one block."""
+        ...
+
+    async def get_head_block_number(self) -> int:
+        """Number of the latest block."""
+        ...
+
+
+class LeaseLost(RuntimeError):
+    """Another scanner took the lease; this one must stop writing."""
+
+
+@dataclass
+class ScannerConfig:
+    name: str = "main"
+    confirmations: int = 0
+    batch_size: int = MAX_BATCH
+    block_interval_s: float = 3.0
+    lease_s: float = 30.0
+    reorg_depth: int = 30
+    start_block: int | None = None  # None: start at the head on the first run
+    fixed_addresses: frozenset[str] = frozenset()  # flash address(es), always watched
+    usdt_contract: str | None = None
+
+
+@dataclass
+class ScanStats:
+    polls: int = 0
+    node_requests: int = 0
+    blocks: int = 0
+    payments: int = 0
+    forks: int = 0
+    orphaned: int = 0
+
+
+@dataclass
+class _Cursor:
+    number: int
+    block_id: str | None
+
+
+WatchedLoader = Callable[[AsyncSession], Awaitable[set[str]]]
+
+
+async def load_watched_addresses(session: AsyncSession) -> set[str]:
+    """Addresses of open orders and active payment watches (one query each, no per-order I/O)."""
+    orders = await session.execute(
+        select(Order.payment_address)
+        .where(Order.status == OrderStatus.PENDING, Order.payment_address.is_not(None))
+        .distinct()
+    )
+    watches = await session.execute(
+        select(PaymentMonitoringLog.payment_address)
+        .where(PaymentMonitoringLog.status == MonitoringStatus.MONITORING)
+        .distinct()
+    )
+    return {a for (a,) in orders if a} | {a for (a,) in watches if a}
+
+
+@dataclass
+class BlockScanner:
+    source: BlockSource
+    session_maker: async_sessionmaker[AsyncSession]
+    config: ScannerConfig = field(default_factory=ScannerConfig)
+    watched_loader: WatchedLoader = load_watched_addresses
+    scanner_id: str = field(default_factory=lambda: f"scanner-{uuid.uuid4().hex[:12]}")
+    stats: ScanStats = field(default_factory=ScanStats)
+    _cursor: _Cursor | None = None
+    _watched: frozenset[str] = frozenset()
+    _last_block_ms: int = 0
+
+    # --- lease and checkpoint ------------------------------------------------------------
+    async def acquire(self) -> bool:
+        """Take (or renew) the leader lease; creates the checkpoint on the first run."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.config.lease_s)
+        async with self.session_maker() as session:
+            row = await session.get(ScannerCheckpoint, self.config.name)
+            if row is None:
+                start = self.config.start_block
+                if start is None:
+                    self.stats.node_requests += 1
+                    start = max(0, await self.source.get_head_block_number() - 1)
+                stmt = (
+                    payment_repo.upsert_insert(session, ScannerCheckpoint)
+                    .values(name=self.config.name, block_number=start, block_id=None)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+                await session.execute(stmt)
+            result = await session.execute(
+                update(ScannerCheckpoint)
+                .where(
+                    ScannerCheckpoint.name == self.config.name,
+                    or_(
+                        ScannerCheckpoint.leader_id.is_(None),
+                        ScannerCheckpoint.leader_id == self.scanner_id,
+                        ScannerCheckpoint.lease_until < now,
+                    ),
+                )
+                .values(leader_id=self.scanner_id, lease_until=until)
+                .returning(ScannerCheckpoint.block_number, ScannerCheckpoint.block_id)
+            )
+            got = result.first()
+            await session.commit()
+        if got is None:
+            self._cursor = None
+            return False
+        if self._cursor is None:
+            self._cursor = _Cursor(int(got[0]), got[1])
+        return True
+
+    async def release(self) -> None:
+        async with self.session_maker() as session:
+            await session.execute(
+                update(ScannerCheckpoint)
+                .where(
+                    ScannerCheckpoint.name == self.config.name,
+                    ScannerCheckpoint.leader_id == self.scanner_id,
+                )
+                .values(leader_id=None, lease_until=None)
+            )
+            await session.commit()
+        self._cursor = None
+
+    async def _advance(self, session: AsyncSession, old: _Cursor, new: _Cursor) -> None:
+        until = utcnow() + timedelta(seconds=self.config.lease_s)
+        result = await session.execute(
+            update(ScannerCheckpoint)
+            .where(
+                ScannerCheckpoint.name == self.config.name,
+                ScannerCheckpoint.leader_id == self.scanner_id,
+                ScannerCheckpoint.block_number == old.number,
+            )
+            .values(block_number=new.number, block_id=new.block_id, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise LeaseLost(f"{self.scanner_id} lost the scanner lease")
+
+    # --- scanning --------------------------------------------------------------------------
+    async def refresh_watched(self) -> frozenset[str]:
+        async with self.session_maker() as session:
+            dynamic = await self.watched_loader(session)
+        self._watched = frozenset(dynamic) | self.config.fixed_addresses
+        return self._watched
+
+    async def poll(self) -> int:
+        """Scan what is new; the number of blocks processed (0: caught up or not the leader)."""
+        self.stats.polls += 1
+        if self._cursor is None and not await self.acquire():
+            return 0
+        cursor = self._cursor
+        assert cursor is not None
+        await self.refresh_watched()
+        start = cursor.number + 1
+        self.stats.node_requests += 1
+        raw = list(await self.source.get_blocks(start, start + self.config.batch_size))
+        if not raw:
+            await self.acquire()  # renew the lease while idle
+            return 0
+        blocks = [parse_block(b, self._watched, self._trc20) for b in raw]
+        head = blocks[-1].number
+        last_usable = head - self.config.confirmations
+        usable = [b for b in blocks if b.number <= last_usable]
+        if not usable:
+            await self.acquire()
+            return 0
+        expected_parent = cursor.block_id
+        for b in usable:
+            if expected_parent is not None and b.parent_hash != expected_parent:
+                await self._handle_fork(cursor)
+                return 0
+            expected_parent = b.block_hash
+        transfers: list[Transfer] = []
+        for b in usable:
+            transfers.extend(b.transfers)
+            if b.pending_trc20:
+                self.stats.node_requests += 1
+                infos = await self.source.get_transaction_infos(b.number)
+                transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
+        new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
+        await self._commit_batch(cursor, new_cursor, transfers)
+        self._last_block_ms = blocks[-1].timestamp_ms
+        self._cursor = new_cursor
+        self.stats.blocks += len(usable)
+        return len(usable)
+
+    @property
+    def _trc20(self) -> frozenset[str]:
+        c = self.config.usdt_contract
+        return frozenset({c}) if c else frozenset()
+
+    async def _commit_batch(
+        self, old: _Cursor, new: _Cursor, transfers: Sequence[Transfer]
+    ) -> None:
+        async with job_scope(), self.session_maker() as session:
+            try:
+                for t in transfers:
+                    await self._intake(session, t)
+                await self._advance(session, old, new)
+                await session.commit()
+            except LeaseLost:
+                await session.rollback()
+                self._cursor = None
+                raise
+
+    async def _intake(self, session: AsyncSession, t: Transfer) -> None:
+        block = {
+            "block_number": t.block_number,
+            "block_id": t.block_hash,
+            "block_timestamp": from_ms(t.block_timestamp_ms) if t.block_timestamp_ms else None,
+        }
+        new_id = await payment_repo.insert_payment_if_new(
+            session,
+            tx_hash=t.tx_hash,
+            event_index=0,
+            asset=Currency.TRX if t.asset is TransferAsset.TRX else Currency.USDT,
+            token_contract=t.token_contract,
+            from_address=t.from_address,
+            to_address=t.to_address,
+            amount_units=t.amount,
+            **block,
+        )
+        if new_id is not None:
+            self.stats.payments += 1
+            enqueue_job(PROCESS_PAYMENT_JOB, new_id)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "payment seen: %s %s -> %s amount=%d block=%d",
+                    t.tx_hash,
+                    t.from_address,
+                    t.to_address,
+                    t.amount,
+                    t.block_number,
+                )
+            return
+        restored = await payment_repo.restore_orphaned(session, t.tx_hash, **block)
+        if restored is not None and restored.handled_at is None:
+            enqueue_job(PROCESS_PAYMENT_JOB, restored.id)
+
+    async def _handle_fork(self, cursor: _Cursor) -> None:
+        """The chain no longer extends our checkpoint: rewind and flag vanished payments."""
+        self.stats.forks += 1
+        rewind = max(0, cursor.number - self.config.reorg_depth)
+        self.stats.node_requests += 1
+        raw = await self.source.get_blocks(rewind, cursor.number + 1)
+        canonical = {int(b["block_header"]["raw_data"]["number"]): str(b["blockID"]) for b in raw}
+        anchor_id = canonical.get(rewind)
+        async with job_scope(), self.session_maker() as session:
+            gone = await payment_repo.orphan_payments(session, rewind + 1, canonical)
+            await self._advance(session, cursor, _Cursor(rewind, anchor_id))
+            await session.commit()
+        self.stats.orphaned += len(gone)
+        log.warning(
+            "fork below block %d: rewound to %d, %d payment(s) orphaned",
+            cursor.number,
+            rewind,
+            len(gone),
+        )
+        self._cursor = _Cursor(rewind, anchor_id)
+
+    def _idle_wait(self, interval: float) -> float:
+        """Sleep until just after the next block is due (one request per block, low latency)."""
+        if not self._last_block_ms:
+            return interval
+        due_s = (self._last_block_ms / 1000 + interval) - time.time() + interval * 0.1
+        return min(interval, max(interval * 0.1, due_s))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop`: at once while behind, about once per block when caught up."""
+        idle = self.config.block_interval_s
+        while not stop.is_set():
+            try:
+                n = await self.poll()
+            except LeaseLost:
+                log.warning("scanner %s lost its lease; standing by", self.scanner_id)
+                n = 0
+            except Exception:
+                log.exception("scanner poll failed; retrying")
+                n = 0
+            if n >= self.config.batch_size - self.config.confirmations and n > 0:
+                continue  # behind: the next batch at once
+            wait = self._idle_wait(idle) if self._cursor is not None else self.config.lease_s / 3
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
