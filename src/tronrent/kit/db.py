@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -150,18 +150,21 @@ def normalize_database_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme {scheme!r}: use postgresql:// or sqlite://")
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # Take transaction control away from the driver (it would BEGIN lazily, DEFERRED, and
-    # never around DDL); ``_sqlite_on_begin`` emits the BEGIN instead.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
+def _sqlite_pragmas(foreign_keys: bool) -> Callable[[Any, ConnectionPoolEntry], None]:
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control away from the driver (it would BEGIN lazily, DEFERRED, and
+        # never around DDL); ``_sqlite_on_begin`` emits the BEGIN instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
@@ -178,12 +181,15 @@ def create_engine(
     echo: bool = False,
     pool_size: int = 10,
     max_overflow: int = 10,
+    foreign_keys: bool = True,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An ``AsyncEngine`` for ``url`` (normalized first).
 
     SQLite: foreign keys enforced, WAL journal (readers never block the writer), a busy timeout
     instead of immediate ``database is locked`` errors, and the parent directory created.
+    ``foreign_keys=False`` is for the migration runner only: SQLite table rebuilds ("batch"
+    migrations) must run with enforcement off; the runner checks integrity afterwards.
     PostgreSQL: a bounded pool with pre-ping so connections dropped by the server are replaced.
     """
     sa_url = make_url(normalize_database_url(url))
@@ -196,7 +202,7 @@ def create_engine(
         # Python-side busy wait in addition to the PRAGMA (seconds).
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
     return create_async_engine(

@@ -1,0 +1,1 @@
+"""Storage lifecycle: schema migrations (``tronrent.storage.migrations``)."""
