@@ -160,6 +160,8 @@ def _render_json(_: WrappedLogger, __: str, event_dict: EventDict) -> str:
 
 
 _HANDLER_FLAG: Final = "_tronrent_handler"
+#: third-party loggers whose info lines say nothing useful
+_NOISY: Final = ("alembic.runtime.plugins", "aiosqlite", "asyncio")
 
 
 def configure_logging(
@@ -205,7 +207,7 @@ def configure_logging(
         logging.getLogger(name).propagate = True
     # requests are logged by our middleware with their request id
     logging.getLogger("uvicorn.access").disabled = True
-    for name in quiet:
+    for name in (*_NOISY, *quiet):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     structlog.configure(
@@ -236,6 +238,11 @@ def get_logger(name: str = "tronrent", **bound: Any) -> structlog.stdlib.BoundLo
 def bind_context(**values: Any) -> None:
     """Bind values (e.g. ``request_id``) to every log line of the current task/context."""
     structlog.contextvars.bind_contextvars(**values)
+
+
+def unbind_context(*keys: str) -> None:
+    """Remove values bound with :func:`bind_context`."""
+    structlog.contextvars.unbind_contextvars(*keys)
 
 
 def clear_context() -> None:

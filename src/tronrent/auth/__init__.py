@@ -1,0 +1,1 @@
+"""Admin accounts (roles admin/operator), argon2 password hashes, short-lived JWT bearer tokens."""
