@@ -1,0 +1,37 @@
+"""Per-process flash settings the flows need (built from `Settings` by the entrypoints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tronrent.config import Settings
+from tronrent.payment.matching import DEFAULT_TAIL_GRANULARITY_SUN
+
+
+@dataclass(frozen=True, slots=True)
+class FlashRuntime:
+    payment_address: str
+    payment_timeout_s: float = 1800.0
+    block_interval_ms: int = 3000
+    default_energy: int = 65_000
+    margin_bp: int = 200
+    tail_granularity_sun: int = DEFAULT_TAIL_GRANULARITY_SUN
+    max_concurrent_monitoring: int = 100
+    #: a payment matching an order that expired less than this ago is still honoured
+    late_payment_grace_s: float = 600.0
+    #: how long to wait for a delegation/refund to be included before looking again
+    confirm_timeout_s: float = 60.0
+    enabled: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings, payment_address: str) -> FlashRuntime:
+        return cls(
+            payment_address=payment_address,
+            payment_timeout_s=settings.payment_timeout_seconds,
+            block_interval_ms=settings.block_interval_ms,
+            default_energy=settings.default_energy_per_transaction,
+            margin_bp=int(settings.energy_margin_percent * Decimal(100)),
+            max_concurrent_monitoring=settings.max_concurrent_monitoring,
+            enabled=settings.energy_flash_enabled,
+        )

@@ -1,0 +1,244 @@
+"""Flash orders: create (ordered), create from a payment (walk-in), cancel, expire, read.
+
+Services take the session first and never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronproto.address import is_valid_base58
+from tronrent.kit.time import now_ms, utcnow
+from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
+from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
+from tronrent.order import ids
+from tronrent.order.errors import (
+    FlashDisabled,
+    InvalidRecipient,
+    NoPaymentTailAvailable,
+    OrderNotCancellable,
+    OrderNotFound,
+)
+from tronrent.order.flash_config import FlashConfig, load_flash_config
+from tronrent.order.notify import notify_order
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.state import transition
+from tronrent.payment.matching import TailsExhausted, choose_tail
+
+
+def validate_address(address: str, what: str = "recipientAddress") -> str:
+    """A base58 TRON address with a valid checksum, else `InvalidRecipient`."""
+    address = address.strip()
+    if not is_valid_base58(address):
+        raise InvalidRecipient(
+            f"{what} is not a valid TRON address (base58 starting with T, valid checksum)"
+        )
+    return address
+
+
+class FlashOrderService:
+    async def config(self, session: AsyncSession, rt: FlashRuntime) -> FlashConfig:
+        return await load_flash_config(
+            session, default_energy=rt.default_energy, default_margin_bp=rt.margin_bp
+        )
+
+    async def get(self, session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
+        stmt = select(Order).where(Order.id == order_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        order = (await session.execute(stmt)).scalar_one_or_none()
+        if order is None:
+            raise OrderNotFound(f"order {order_id} not found")
+        return order
+
+    async def open_tails(self, session: AsyncSession, payment_address: str) -> set[int]:
+        rows = await session.execute(
+            select(Order.amount_tail_units).where(
+                Order.status == OrderStatus.PENDING,
+                Order.payment_address == payment_address,
+                Order.amount_tail_units.is_not(None),
+            )
+        )
+        return {int(t) for (t,) in rows if t}
+
+    async def create_order(
+        self,
+        session: AsyncSession,
+        rt: FlashRuntime,
+        *,
+        recipient_address: str,
+        chat_id: int | None,
+        user_id: object | None = None,
+        bot_id: object | None = None,
+    ) -> tuple[Order, FlashConfig]:
+        """An order waiting for payment, with a unique amount tail (see payment.matching)."""
+        if not rt.enabled:
+            raise FlashDisabled("energy flash rental is disabled")
+        recipient = validate_address(recipient_address)
+        cfg = await self.config(session, rt)
+        granularity = min(rt.tail_granularity_sun, cfg.price.single_price_sun)
+        try:
+            tail = choose_tail(await self.open_tails(session, rt.payment_address), granularity)
+        except TailsExhausted:
+            raise NoPaymentTailAvailable("too many open orders, try again shortly") from None
+        now = utcnow()
+        order_id = ids.new_flash_order_id(now_ms())
+        order = Order(
+            id=order_id,
+            order_number=order_id,
+            order_type=OrderType.ENERGY_FLASH,
+            status=OrderStatus.PENDING,
+            payment_status=OrderPaymentStatus.PENDING,
+            user_id=user_id,
+            bot_id=bot_id,
+            chat_id=chat_id,
+            target_address=recipient,
+            payment_address=rt.payment_address,
+            expected_amount_units=cfg.price.single_price_sun + tail,
+            amount_tail_units=tail,
+            energy_per_transaction=cfg.energy_per_transaction,
+            duration_hours=cfg.price.expiry_hours,
+            price_config=cfg.raw,
+            expires_at=now + timedelta(seconds=rt.payment_timeout_s),
+        )
+        session.add(order)
+        session.add(
+            PaymentMonitoringLog(
+                order_id=order_id,
+                payment_address=rt.payment_address,
+                monitoring_started_at=now,
+                timeout_at=order.expires_at,
+                expected_amount_units=order.expected_amount_units,
+            )
+        )
+        await session.flush()
+        await notify_order(
+            session,
+            order,
+            "order_created",
+            {
+                "payment_address": rt.payment_address,
+                "single_price_sun": cfg.price.single_price_sun,
+                "max_transactions": cfg.price.max_transactions,
+                "tail_sun": tail,
+                "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+            },
+        )
+        return order, cfg
+
+    async def create_walk_in(
+        self,
+        session: AsyncSession,
+        rt: FlashRuntime,
+        cfg: FlashConfig,
+        *,
+        sender: str,
+        tx_hash: str,
+    ) -> Order:
+        """The order of a payment no open order claims: energy goes to the sender."""
+        order_id = ids.new_flash_order_id(now_ms())
+        order = Order(
+            id=order_id,
+            order_number=order_id,
+            order_type=OrderType.ENERGY_FLASH,
+            status=OrderStatus.PENDING,
+            target_address=sender,
+            from_address=sender,
+            payment_address=rt.payment_address,
+            energy_per_transaction=cfg.energy_per_transaction,
+            duration_hours=cfg.price.expiry_hours,
+            price_config=cfg.raw,
+            tron_tx_hash=tx_hash,
+            status_reason="walk-in payment",
+        )
+        session.add(order)
+        await session.flush()
+        return order
+
+    async def cancel(self, session: AsyncSession, order_id: str) -> Order:
+        """Cancel an order that was not paid yet (409 otherwise)."""
+        order = await self.get(session, order_id)
+        if not await transition(
+            session,
+            order_id,
+            OrderStatus.PENDING,
+            OrderStatus.CANCELLED,
+            status_reason="cancelled by the customer",
+        ):
+            raise OrderNotCancellable(
+                f"order {order_id} is {order.status.value}; only unpaid orders can be cancelled"
+            )
+        await stop_monitoring(session, order_id, MonitoringStatus.COMPLETED, "order cancelled")
+        await session.refresh(order)
+        return order
+
+    async def expire_overdue(self, session: AsyncSession, limit: int = 500) -> Sequence[str]:
+        """Pending orders whose payment window passed -> expired (customer told)."""
+        now = utcnow()
+        rows = (
+            (
+                await session.execute(
+                    select(Order)
+                    .where(Order.status == OrderStatus.PENDING, Order.expires_at < now)
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        done: list[str] = []
+        for order in rows:
+            if await transition(
+                session,
+                order.id,
+                OrderStatus.PENDING,
+                OrderStatus.EXPIRED,
+                status_reason="payment window passed",
+            ):
+                await stop_monitoring(session, order.id, MonitoringStatus.TIMEOUT, None)
+                await notify_order(session, order, "order_expired", {})
+                done.append(order.id)
+        return done
+
+
+async def stop_monitoring(
+    session: AsyncSession,
+    order_id: str,
+    status: MonitoringStatus,
+    message: str | None,
+    *,
+    tx_hash: str | None = None,
+    amount: int | None = None,
+    sender: str | None = None,
+) -> int:
+    """Close the order's open payment watches; the number closed."""
+    rows = (
+        (
+            await session.execute(
+                select(PaymentMonitoringLog).where(
+                    PaymentMonitoringLog.order_id == order_id,
+                    PaymentMonitoringLog.status == MonitoringStatus.MONITORING,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    now = utcnow()
+    for row in rows:
+        row.status = status
+        row.monitoring_stopped_at = now
+        if message and status is MonitoringStatus.ERROR:
+            row.error_message = message
+        if tx_hash:
+            row.detected_tx_hash = tx_hash
+            row.detected_amount_units = amount
+            row.detected_from_address = sender
+    return len(rows)
+
+
+order = FlashOrderService()
