@@ -73,6 +73,10 @@ class TestStakeSunForEnergy:
         # 1000 energy per TRX: 1500 energy needs 2 TRX even with no margin.
         assert stake_sun_for_energy(1500, 1000, 1) == 2 * TRX
 
+    def test_exact_boundary_gets_one_more_trx(self) -> None:
+        # 2000 energy is exactly 2 TRX at 1000/TRX; a double product may truncate to 1999.
+        assert stake_sun_for_energy(2000, 1000, 1) == 3 * TRX
+
     @pytest.mark.parametrize(("energy", "margin"), [(0, 0), (-5, 0), (1, -1)])
     def test_invalid(self, energy: int, margin: int) -> None:
         with pytest.raises(ValueError):
@@ -93,7 +97,9 @@ class TestStakeSunForEnergy:
             assert energy_for_stake_sun(stake + TRX, limit, weight) > max_energy
         else:
             # The window holds no whole TRX: the smallest stake that is enough (or 1 TRX).
-            assert stake == TRX or energy_for_stake_sun(stake - TRX, limit, weight) < energy
+            # (exact boundaries get one TRX more, against java-tron's double rounding).
+            assert stake == TRX or stake - TRX <= energy * weight // limit * TRX
+            assert stake == TRX or energy_for_stake_sun(stake - TRX, limit, weight) <= energy
 
     @given(sold=sold_energies, weight=realistic_weights, margin=st.integers(0, 200))
     def test_realistic_within_100_102_percent(self, sold: int, weight: int, margin: int) -> None:

@@ -48,9 +48,10 @@ def stake_sun_for_energy(
 
     The result is the largest whole-TRX amount whose energy does not exceed
     ``floor(energy * (1 + margin))`` - the margin absorbs a drop of the ratio between this
-    computation and the delegation - but never less than the smallest amount giving ``energy``
-    and never less than 1 TRX. So the energy delivered lies in ``[energy, energy * (1 + margin)]``
-    whenever one TRX of energy (``Limit / Weight``) fits within the margin.
+    computation and the delegation - but at least the smallest amount whose exact energy is
+    strictly above ``energy`` (never exactly on it, see below), and at least 1 TRX. So the energy
+    delivered lies in ``[energy, energy * (1 + margin)]`` whenever one TRX of energy
+    (``Limit / Weight``) fits in the margin, else it exceeds ``energy`` by under one TRX's worth.
     """
     if energy < 1:
         raise ValueError("energy must be at least 1")
@@ -58,8 +59,10 @@ def stake_sun_for_energy(
         raise ValueError("margin must not be negative")
     _check_totals(total_energy_limit, total_energy_weight)
     limit, weight = total_energy_limit, total_energy_weight
-    # Smallest trx with floor(trx * limit / weight) >= energy  <=>  trx * limit >= energy * weight.
-    min_trx = _ceil_div(energy * weight, limit)
+    # Smallest trx with trx * limit > energy * weight: strictly above, because java-tron computes
+    # ``(long) (trx * ((double) limit / weight))`` and a double product landing exactly on an
+    # integer may truncate to one less.
+    min_trx = energy * weight // limit + 1
     # Largest trx with floor(trx * limit / weight) <= max_e  <=>  trx * limit < (max_e+1) * weight.
     max_energy = energy * (BP_PER_UNIT + margin_bp) // BP_PER_UNIT
     max_trx = ((max_energy + 1) * weight - 1) // limit
