@@ -1,0 +1,188 @@
+"""Shared test fixtures.
+
+Database fixtures (SQLite always; PostgreSQL too when ``TEST_DATABASE_URL`` is set - then an
+unreachable server is an ERROR, never a skip):
+
+- ``db_backend``: ``"sqlite"`` / ``"postgres"``; parametrizes every test that uses the fixtures
+  below, so such a test runs once per backend.
+- ``database_url``: a fresh, fully migrated database of its own for this test (a copy of a
+  template migrated once per test session: SQLite file copy, PostgreSQL ``CREATE DATABASE ...
+  TEMPLATE``). Commit freely; it is dropped afterwards. Other developers' databases on the same
+  server are never touched: every database we create is named ``tronrent_test_<pid>_<random>``.
+- ``engine``: an ``AsyncEngine`` on ``database_url``.
+- ``session_maker``: ``async_sessionmaker`` on ``engine`` (for code that owns its transactions).
+- ``session``: an ``AsyncSession`` on ``engine``; commit or not, the database is private.
+- ``empty_database_url``: a fresh database with NO schema (migration tests).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tronrent.kit.db import create_engine, create_session_maker, normalize_database_url
+from tronrent.storage.migrations import upgrade
+
+# --- databases -------------------------------------------------------------------------------
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+DB_BACKENDS = ["sqlite", *(["postgres"] if TEST_DATABASE_URL else [])]
+
+
+class _PostgresServer:
+    """Creates and drops uniquely named databases on the ``TEST_DATABASE_URL`` server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(normalize_database_url(url))
+        self.prefix = f"tronrent_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self._count = 0
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def new_name(self) -> str:
+        self._count += 1
+        return f"{self.prefix}_{self._count}"
+
+    async def _admin(self, sql: str) -> None:
+        engine = _sa_create_async_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql(sql)
+        finally:
+            await engine.dispose()
+
+    async def create(self, name: str, template: str | None = None) -> str:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await self._admin(f'CREATE DATABASE "{name}"{suffix}')
+        return self.url_for(name)
+
+    async def drop(self, name: str) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=DB_BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> _PostgresServer | None:
+    return _PostgresServer(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+
+
+def _remove_sqlite_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+
+
+class _DatabaseFactory:
+    """Makes fresh databases for one backend: empty ones, or copies of the migrated template."""
+
+    def __init__(self, backend: str, tmp: Path, server: _PostgresServer | None) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self.server = server
+        self.template: str | None = None  # sqlite: file path; postgres: database name
+        self._made: list[str] = []
+
+    async def empty(self) -> str:
+        if self.backend == "sqlite":
+            path = self.tmp / f"{uuid.uuid4().hex}.db"
+            self._made.append(str(path))
+            return f"sqlite+aiosqlite:///{path}"
+        assert self.server is not None
+        name = self.server.new_name()
+        self._made.append(name)
+        return await self.server.create(name)
+
+    async def migrated(self) -> str:
+        if self.template is None:
+            url = await self.empty()
+            upgrade(url)
+            self.template = self._made.pop()
+        if self.backend == "sqlite":
+            path = self.tmp / f"{uuid.uuid4().hex}.db"
+            shutil.copyfile(self.template, path)
+            self._made.append(str(path))
+            return f"sqlite+aiosqlite:///{path}"
+        assert self.server is not None
+        name = self.server.new_name()
+        self._made.append(name)
+        return await self.server.create(name, template=self.template)
+
+    async def cleanup(self, *, everything: bool = False) -> None:
+        made, self._made = self._made, []
+        if everything and self.template:
+            made.append(self.template)
+            self.template = None
+        for item in made:
+            if self.backend == "sqlite":
+                _remove_sqlite_files(item)
+            else:
+                assert self.server is not None
+                await self.server.drop(item)
+
+
+@pytest.fixture(scope="session")
+async def _database_factory(
+    db_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    _postgres_server: _PostgresServer | None,
+) -> AsyncIterator[_DatabaseFactory]:
+    factory = _DatabaseFactory(db_backend, tmp_path_factory.mktemp(f"db-{db_backend}"), None)
+    if db_backend == "postgres":
+        factory.server = _postgres_server
+    try:
+        yield factory
+    finally:
+        await factory.cleanup(everything=True)
+
+
+@pytest.fixture
+async def database_url(_database_factory: _DatabaseFactory) -> AsyncIterator[str]:
+    """URL of a fresh, migrated database private to this test."""
+    try:
+        yield await _database_factory.migrated()
+    finally:
+        await _database_factory.cleanup()
+
+
+@pytest.fixture
+async def empty_database_url(_database_factory: _DatabaseFactory) -> AsyncIterator[str]:
+    """URL of a fresh database with no schema at all."""
+    try:
+        yield await _database_factory.empty()
+    finally:
+        await _database_factory.cleanup()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_maker(engine)
+
+
+@pytest.fixture
+async def session(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with session_maker() as session:
+        yield session
