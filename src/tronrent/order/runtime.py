@@ -23,6 +23,20 @@ class FlashRuntime:
     #: how long to wait for a delegation/refund to be included before looking again
     confirm_timeout_s: float = 60.0
     enabled: bool = True
+    #: rental length override in seconds (tests, demos); None = the config's expiry_hours
+    rental_duration_s: float | None = None
+    #: delegation attempts over different pools before an order fails (and is refunded)
+    max_pool_attempts: int = 4
+
+    def rental_ms(self, duration_hours: int) -> int:
+        if self.rental_duration_s is not None:
+            return int(self.rental_duration_s * 1000)
+        return duration_hours * 3_600_000
+
+    @property
+    def poll_s(self) -> float:
+        """How often to look for a transaction in a block: a third of a block."""
+        return max(0.02, self.block_interval_ms / 3000)
 
     @classmethod
     def from_settings(cls, settings: Settings, payment_address: str) -> FlashRuntime:
