@@ -1,0 +1,51 @@
+"""Chain gateway: ``ChainPort`` (port.py) implemented over tronpy by ``gateway.TronGateway``.
+
+Only the port and errors are re-exported here, so importing them does not load tronpy; the
+entrypoints import ``tronrent.adapters.tron.gateway`` explicitly.
+"""
+
+from tronrent.adapters.tron.errors import (
+    ChainError,
+    ChainUnavailable,
+    InvalidChainInput,
+    SignerKeyMismatch,
+    TransactionRejected,
+    TxidMismatch,
+)
+from tronrent.adapters.tron.port import (
+    Account,
+    AccountResource,
+    BlockHeader,
+    BroadcastResult,
+    ChainParameters,
+    ChainPort,
+    ChainTransaction,
+    DelegatedResource,
+    SignedTx,
+    TransactionInfo,
+    TxLookup,
+    TxState,
+    UnsignedTx,
+)
+
+__all__ = [
+    "Account",
+    "AccountResource",
+    "BlockHeader",
+    "BroadcastResult",
+    "ChainError",
+    "ChainParameters",
+    "ChainPort",
+    "ChainTransaction",
+    "ChainUnavailable",
+    "DelegatedResource",
+    "InvalidChainInput",
+    "SignedTx",
+    "SignerKeyMismatch",
+    "TransactionInfo",
+    "TransactionRejected",
+    "TxLookup",
+    "TxState",
+    "TxidMismatch",
+    "UnsignedTx",
+]

@@ -1,0 +1,290 @@
+"""What the domains need from the chain, as a Protocol and frozen dataclasses.
+
+Domains depend on ``ChainPort`` only; ``gateway.TronGateway`` implements it over tronpy. Amounts
+are integer sun, energy integer units, times integer milliseconds, addresses base58 (``T...``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from hashlib import sha256
+from typing import Any, Protocol
+
+from tronproto.tx import raw_data_to_bytes
+from tronrent.adapters.tron.errors import TxidMismatch
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """``getaccount``: balance and Stake 2.0 figures of an existing account."""
+
+    address: str
+    balance_sun: int
+    frozen_energy_sun: int
+    """Own stake for energy (``frozenV2`` ENERGY), including what is delegated out."""
+    frozen_bandwidth_sun: int
+    delegated_energy_sun: int
+    """Stake for energy delegated to others (``delegated_frozenV2_balance_for_energy``)."""
+    acquired_energy_sun: int
+    """Stake for energy delegated to this account by others."""
+    energy_usage: int
+    create_time_ms: int
+    unfreezing_sun: int
+    """Sum of pending ``unfrozenV2`` amounts."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResource:
+    """``getaccountresource``: the account's limits and the network totals (energy ratio)."""
+
+    energy_limit: int
+    energy_used: int
+    net_limit: int
+    net_used: int
+    free_net_limit: int
+    free_net_used: int
+    total_energy_limit: int
+    total_energy_weight: int
+    total_net_limit: int
+    total_net_weight: int
+
+    @property
+    def energy_available(self) -> int:
+        return max(0, self.energy_limit - self.energy_used)
+
+    @property
+    def bandwidth_available(self) -> int:
+        return max(0, self.net_limit - self.net_used) + max(
+            0, self.free_net_limit - self.free_net_used
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParameters:
+    """``getchainparameters`` as ``{key: value}``; a few named accessors for what we use."""
+
+    values: Mapping[str, int]
+
+    def get(self, key: str, default: int = 0) -> int:
+        return self.values.get(key, default)
+
+    @property
+    def energy_fee_sun(self) -> int:
+        """Sun burnt per energy unit when none is available (``getEnergyFee``)."""
+        return self.get("getEnergyFee")
+
+    @property
+    def transaction_fee_sun(self) -> int:
+        """Sun burnt per bandwidth byte (``getTransactionFee``)."""
+        return self.get("getTransactionFee")
+
+    @property
+    def max_delegate_lock_period(self) -> int:
+        """Longest ``lock_period`` in blocks (``getMaxDelegateLockPeriod``)."""
+        return self.get("getMaxDelegateLockPeriod")
+
+
+@dataclass(frozen=True, slots=True)
+class DelegatedResource:
+    """One ``getdelegatedresourcev2`` record (owner -> receiver)."""
+
+    from_address: str
+    to_address: str
+    energy_sun: int
+    energy_expire_time_ms: int
+    """0 for an unlocked delegation; else when the lock ends (undelegatable after it)."""
+    bandwidth_sun: int
+    bandwidth_expire_time_ms: int
+
+    def energy_locked_at(self, now_ms: int) -> bool:
+        return self.energy_expire_time_ms > now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    number: int
+    block_id: str
+    parent_hash: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionInfo:
+    """``gettransactioninfobyid`` of a transaction included in a block."""
+
+    txid: str
+    block_number: int
+    block_timestamp_ms: int
+    fee_sun: int
+    failed: bool
+    """``result: FAILED`` (a contract execution failure)."""
+    message: str
+    receipt: Mapping[str, Any]
+    logs: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTransaction:
+    """``gettransactionbyid``: a transaction included in a block, first contract decoded."""
+
+    txid: str
+    contract_type: str
+    parameter: Mapping[str, Any]
+    """The first contract's ``parameter.value``, addresses in base58."""
+    contract_ret: str
+    """``SUCCESS``, ``REVERT``, ``OUT_OF_ENERGY``... (``SUCCESS`` when the node omits it)."""
+    raw_data: Mapping[str, Any]
+
+
+class TxState(StrEnum):
+    """Where a transaction stands on chain.
+
+    ``absent``: in no block (never seen, still in a node's pool, or dropped); ``pending``: in a
+    block with fewer than the asked confirmations; ``confirmed``: deep enough and succeeded;
+    ``failed``: included but its execution failed.
+    """
+
+    ABSENT = "absent"
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TxLookup:
+    txid: str
+    state: TxState
+    block_number: int | None = None
+    confirmations: int = 0
+    fee_sun: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedTx:
+    """A built transaction: ``txid`` has been checked against ``raw_data`` locally."""
+
+    txid: str
+    raw_data: Mapping[str, Any]
+    raw_data_hex: str
+
+    @property
+    def expiration_ms(self) -> int:
+        return int(self.raw_data["expiration"])
+
+    @property
+    def contract_type(self) -> str:
+        return str(self.raw_data["contract"][0]["type"])
+
+    @property
+    def owner_address_hex(self) -> str:
+        return str(self.raw_data["contract"][0]["parameter"]["value"]["owner_address"])
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx(UnsignedTx):
+    """A signed transaction, storable (``to_json``/``from_json``) before it is broadcast."""
+
+    signature: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        """Canonical JSON to store: ``{txID, raw_data, raw_data_hex, signature}``."""
+        return json.dumps(
+            {
+                "txID": self.txid,
+                "raw_data": self.raw_data,
+                "raw_data_hex": self.raw_data_hex,
+                "signature": list(self.signature),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | Mapping[str, Any]) -> SignedTx:
+        """Load a stored transaction; the txID is recomputed and must match (``TxidMismatch``)."""
+        data = json.loads(text) if isinstance(text, str) else text
+        raw_bytes = raw_data_to_bytes(data["raw_data"])
+        computed = sha256(raw_bytes).hexdigest()
+        if computed != data["txID"]:
+            raise TxidMismatch(computed, str(data["txID"]))
+        return cls(
+            txid=computed,
+            raw_data=data["raw_data"],
+            raw_data_hex=raw_bytes.hex(),
+            signature=tuple(str(s) for s in data.get("signature", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastResult:
+    """``duplicate``: the node already had it ("Dup transaction") - still a success."""
+
+    txid: str
+    duplicate: bool = False
+
+
+class ChainPort(Protocol):
+    """The chain operations domains use. Errors: ``ChainUnavailable`` (retry later),
+    ``TransactionRejected`` (permanent), ``TxidMismatch``, ``SignerKeyMismatch``."""
+
+    async def get_account(self, address: str) -> Account | None:
+        """The account, or ``None`` when it does not exist on chain."""
+        ...
+
+    async def get_account_resource(self, address: str) -> AccountResource:
+        """Limits of ``address`` and the network totals (energy ratio)."""
+        ...
+
+    async def get_chain_parameters(self) -> ChainParameters: ...
+
+    async def get_head_block(self) -> BlockHeader: ...
+
+    async def get_head_block_number(self) -> int: ...
+
+    async def get_blocks(self, start: int, end: int) -> Sequence[Mapping[str, Any]]:
+        """Blocks ``[start, end)`` (at most 100) as node JSON, via ``getblockbylimitnext``."""
+        ...
+
+    async def get_transaction_infos(self, block_number: int) -> Sequence[Mapping[str, Any]]:
+        """All transaction infos (with logs) of one block (``gettransactioninfobyblocknum``)."""
+        ...
+
+    async def get_transaction(self, txid: str) -> ChainTransaction | None: ...
+
+    async def get_transaction_info(self, txid: str) -> TransactionInfo | None: ...
+
+    async def can_delegate_max_size(self, owner: str) -> int:
+        """Sun of energy stake ``owner`` can delegate now (``getcandelegatedmaxsize``)."""
+        ...
+
+    async def get_delegated_resource(
+        self, owner: str, receiver: str
+    ) -> list[DelegatedResource]: ...
+
+    async def build_delegate(
+        self, owner: str, receiver: str, balance_sun: int, *, lock: bool, lock_period: int
+    ) -> UnsignedTx:
+        """DelegateResourceContract (ENERGY); ``lock_period`` in blocks."""
+        ...
+
+    async def build_undelegate(self, owner: str, receiver: str, balance_sun: int) -> UnsignedTx:
+        """UnDelegateResourceContract (ENERGY)."""
+        ...
+
+    async def build_transfer(
+        self, owner: str, to: str, amount_sun: int, memo: str | None = None
+    ) -> UnsignedTx: ...
+
+    def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
+        """Sign locally after re-checking the txID and that the key owns the transaction."""
+        ...
+
+    async def broadcast(self, tx: SignedTx) -> BroadcastResult:
+        """Idempotent: "Dup transaction" counts as success."""
+        ...
+
+    async def find_transaction(self, txid: str, *, confirmations: int = 0) -> TxLookup: ...
