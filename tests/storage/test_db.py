@@ -1,0 +1,89 @@
+"""``tronrent.kit.db``: URL normalisation, engine settings, concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tronrent.kit.db import create_engine, normalize_database_url
+from tronrent.models import EnergyPool
+
+
+class TestNormalizeDatabaseUrl:
+    @pytest.mark.parametrize(
+        ("given", "expected"),
+        [
+            ("postgres://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+            ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+            ("postgresql+psycopg2://u@h/db", "postgresql+asyncpg://u@h/db"),
+            ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+            ("sqlite:///./data/x.db", "sqlite+aiosqlite:///./data/x.db"),
+            ("sqlite+aiosqlite:////abs/x.db", "sqlite+aiosqlite:////abs/x.db"),
+            ("/var/lib/tronrent/x.db", "sqlite+aiosqlite:////var/lib/tronrent/x.db"),
+        ],
+    )
+    def test_forms(self, given: str, expected: str) -> None:
+        assert normalize_database_url(given) == expected
+
+    @pytest.mark.parametrize("bad", ["", "mysql://u@h/db"])
+    def test_refused(self, bad: str) -> None:
+        with pytest.raises(ValueError):
+            normalize_database_url(bad)
+
+
+class TestSqliteEngine:
+    async def test_pragmas_and_directory(self, tmp_path: Path) -> None:
+        engine = create_engine(f"sqlite:///{tmp_path}/nested/dir/x.db")
+        try:
+            async with engine.connect() as connection:
+                fk = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
+                mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+                busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+            assert (fk, mode, busy) == (1, "wal", 5000)
+            assert (tmp_path / "nested" / "dir" / "x.db").exists()
+        finally:
+            await engine.dispose()
+
+
+class TestConcurrentReservations:
+    async def test_no_over_allocation_with_parallel_sessions(
+        self, engine: AsyncEngine, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """Ten sessions race to reserve 30k each from a 100k pool: exactly three win, on
+        either database (row lock on PostgreSQL; BEGIN IMMEDIATE on SQLite)."""
+        async with session_maker() as session:
+            pool = EnergyPool(
+                name="p",
+                tron_address="TRacePool",
+                private_key_encrypted="x",
+                available_energy=100_000,
+            )
+            session.add(pool)
+            await session.commit()
+
+        async def reserve() -> bool:
+            async with session_maker() as session:
+                # read first (as allocation code does), then the conditional write
+                await session.execute(select(EnergyPool.available_energy))
+                result = await session.execute(
+                    update(EnergyPool)
+                    .where(
+                        EnergyPool.id == pool.id,
+                        EnergyPool.available_energy - EnergyPool.reserved_energy >= 30_000,
+                    )
+                    .values(reserved_energy=EnergyPool.reserved_energy + 30_000)
+                )
+                await session.commit()
+                return result.rowcount == 1  # type: ignore[attr-defined]
+
+        wins = await asyncio.gather(*(reserve() for _ in range(10)))
+        assert sum(wins) == 3
+        async with engine.connect() as connection:
+            reserved = (
+                await connection.execute(text("SELECT reserved_energy FROM energy_pools"))
+            ).scalar_one()
+        assert reserved == 90_000
