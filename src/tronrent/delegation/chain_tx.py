@@ -19,16 +19,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronproto.keys import PrivateKey
-from tronproto.tx import txid as compute_txid
-from tronrent.delegation.port import (
-    ChainPort,
-    ChainUnavailableError,
-    TxInfo,
-    TxRejectedError,
-    UnsignedTx,
-)
-from tronrent.kit.crypto import SecretBox
+from tronrent.adapters.tron.errors import ChainUnavailable, TransactionRejected
+from tronrent.adapters.tron.port import ChainPort, SignedTx, TxLookup, TxState, UnsignedTx
+from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_pool import EnergyPool
@@ -36,10 +29,6 @@ from tronrent.models.energy_pool import EnergyPool
 log = logging.getLogger("tronrent.delegation")
 
 _EXPIRED_HINTS = ("expired", "tapos")
-
-
-class TxIdMismatch(Exception):
-    """The txID the node returned is not the hash of the raw_data: refuse to sign."""
 
 
 class Delivery(StrEnum):
@@ -52,22 +41,20 @@ class Delivery(StrEnum):
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     status: Delivery
-    info: TxInfo | None = None
+    info: TxLookup | None = None
     error: str | None = None
 
 
-def pool_key(box: SecretBox, pool: EnergyPool) -> PrivateKey:
-    """Decrypt a pool's key (never logged; the Secret wrapper hides it from repr)."""
-    key = PrivateKey.from_hex(box.decrypt(pool.private_key_encrypted).reveal())
-    if key.address_base58 != pool.tron_address:
-        raise ValueError(f"the stored key of pool {pool.name} does not match its address")
-    return key
+def pool_key(box: SecretBox, pool: EnergyPool) -> Secret:
+    """Decrypt a pool's key just in time (a Secret: hidden from repr, logs and errors)."""
+    return box.decrypt(pool.private_key_encrypted)
 
 
 async def sign_and_store(
     session: AsyncSession,
+    chain: ChainPort,
     tx: UnsignedTx,
-    key: PrivateKey,
+    key: Secret,
     *,
     purpose: ChainTxPurpose,
     owner: str,
@@ -75,21 +62,21 @@ async def sign_and_store(
     amount_sun: int | None,
     **links: Any,
 ) -> ChainTransaction:
-    """Check the txID, sign, add the row (status signed). The caller commits, then delivers."""
-    local = compute_txid(tx.raw_data)
-    if local != tx.txid.lower():
-        raise TxIdMismatch(f"node txID {tx.txid} != local {local}; refusing to sign")
-    signature = key.sign_hash(bytes.fromhex(local)).hex()
+    """Sign (the signer re-checks the txID and the owner) and add the row (status signed).
+
+    The caller commits, then delivers.
+    """
+    signed = chain.sign(tx, key.reveal())
     row = ChainTransaction(
         purpose=purpose,
-        txid=local,
+        txid=signed.txid,
         owner_address=owner,
         to_address=to,
         amount_sun=amount_sun,
-        raw_data=tx.raw_data,
-        raw_data_hex=tx.raw_data_hex,
-        signatures=[signature],
-        expiration_ms=tx.expiration_ms,
+        raw_data=dict(signed.raw_data),
+        raw_data_hex=signed.raw_data_hex,
+        signatures=list(signed.signature),
+        expiration_ms=signed.expiration_ms,
         status=ChainTxStatus.SIGNED,
         **links,
     )
@@ -98,8 +85,20 @@ async def sign_and_store(
     return row
 
 
-def as_unsigned(row: ChainTransaction) -> UnsignedTx:
-    return UnsignedTx(row.txid, dict(row.raw_data), row.raw_data_hex)
+def as_signed(row: ChainTransaction) -> SignedTx:
+    """The stored transaction, its txID recomputed from raw_data (TxidMismatch otherwise)."""
+    return SignedTx.from_json(
+        {"txID": row.txid, "raw_data": row.raw_data, "signature": list(row.signatures)}
+    )
+
+
+async def _lookup(chain: ChainPort, txid: str) -> DeliveryResult | None:
+    found = await chain.find_transaction(txid)
+    if found.state is TxState.CONFIRMED:
+        return DeliveryResult(Delivery.CONFIRMED, found)
+    if found.state is TxState.FAILED:
+        return DeliveryResult(Delivery.FAILED, found, found.message or "failed in its block")
+    return None
 
 
 async def deliver(
@@ -111,45 +110,37 @@ async def deliver(
 ) -> DeliveryResult:
     """Bring a stored transaction on chain (see the module docstring); never raises for the
     node being down - that is PENDING, and the caller retries later."""
-    tx = as_unsigned(row)
+    tx = as_signed(row)
     try:
-        info = await chain.transaction_info(tx.txid)
-        if info is not None:
-            return _from_info(info)
-        head = await chain.head()
+        done = await _lookup(chain, tx.txid)
+        if done is not None:
+            return done
+        head = await chain.get_head_block()
         if head.timestamp_ms > tx.expiration_ms:
             # past expiration: the chain will never include it; look once more (it may have
             # landed between the two reads) before declaring it gone
-            info = await chain.transaction_info(tx.txid)
-            if info is not None:
-                return _from_info(info)
-            return DeliveryResult(Delivery.EXPIRED)
+            done = await _lookup(chain, tx.txid)
+            return done or DeliveryResult(Delivery.EXPIRED)
         try:
-            await chain.broadcast(tx, list(row.signatures))
-        except TxRejectedError as exc:
-            message = str(exc)
+            await chain.broadcast(tx)
+        except TransactionRejected as exc:
+            message = f"{exc.java_code}: {exc.node_message}"
             if any(h in message.lower() for h in _EXPIRED_HINTS):
                 return DeliveryResult(Delivery.PENDING, error=message)  # decided on next call
             return DeliveryResult(Delivery.FAILED, error=message)
-    except ChainUnavailableError as exc:
-        return DeliveryResult(Delivery.PENDING, error=str(exc))
+    except ChainUnavailable as exc:
+        return DeliveryResult(Delivery.PENDING, error=exc.message)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while loop.time() < deadline:
         await asyncio.sleep(poll_s)
         try:
-            info = await chain.transaction_info(tx.txid)
-        except ChainUnavailableError:
+            done = await _lookup(chain, tx.txid)
+        except ChainUnavailable:
             continue
-        if info is not None:
-            return _from_info(info)
+        if done is not None:
+            return done
     return DeliveryResult(Delivery.PENDING)
-
-
-def _from_info(info: TxInfo) -> DeliveryResult:
-    if info.success:
-        return DeliveryResult(Delivery.CONFIRMED, info)
-    return DeliveryResult(Delivery.FAILED, info, info.message or "failed in its block")
 
 
 async def record_delivery(session: AsyncSession, chain_tx_id: int, result: DeliveryResult) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.chain_tx import (
     Delivery,
     deliver,
@@ -28,7 +29,6 @@ from tronrent.delegation.chain_tx import (
     record_delivery,
     sign_and_store,
 )
-from tronrent.delegation.port import ChainPort
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
@@ -40,7 +40,7 @@ from tronrent.order.notify import notify_order
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import transition
 from tronrent.pool.allocation import plan_allocation
-from tronrent.pool.energy import lock_period_blocks_for_ms
+from tronrent.pool.energy import EnergyRatio, lock_period_blocks_for_ms
 from tronrent.pool.service import pool as pool_service
 from tronrent.worker import Retry, enqueue_job
 
@@ -49,6 +49,12 @@ log = logging.getLogger("tronrent.delegation")
 LIVE = (DelegationStatus.PENDING, DelegationStatus.BROADCAST)
 HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
+
+
+async def energy_ratio(chain: ChainPort, address: str) -> EnergyRatio:
+    """The chain's current TotalEnergyLimit / TotalEnergyWeight (never a constant)."""
+    res = await chain.get_account_resource(address)
+    return EnergyRatio(res.total_energy_limit, res.total_energy_weight)
 
 
 @dataclass
@@ -102,7 +108,7 @@ class DelegationFlows:
         return await self._give_up(d, order_id, "no pool could delegate the energy")
 
     async def _prepare(self, d: FlowDeps, order_id: str) -> str:
-        ratio = await d.chain.energy_ratio()
+        ratio = await energy_ratio(d.chain, d.rt.payment_address)
         async with d.session_maker() as s:
             order = (
                 await s.execute(select(Order).where(Order.id == order_id).with_for_update())
@@ -164,9 +170,12 @@ class DelegationFlows:
                 )
                 s.add(delegation)
                 await s.flush()
-                tx = await d.chain.build_delegate(pool.tron_address, recipient, balance, lock)
+                tx = await d.chain.build_delegate(
+                    pool.tron_address, recipient, balance, lock=True, lock_period=lock
+                )
                 row = await sign_and_store(
                     s,
+                    d.chain,
                     tx,
                     pool_key(d.box, pool),
                     purpose=ChainTxPurpose.DELEGATE,
@@ -353,7 +362,7 @@ class DelegationFlows:
             elif order.status is not OrderStatus.RECLAIMING:
                 return order.status.value
             await s.commit()
-        head = await d.chain.head()
+        head = await d.chain.get_head_block()
         async with d.session_maker() as s:
             for x in await _delegations(s, order_id, (DelegationStatus.SUCCESS,)):
                 pool = await s.get(EnergyPool, x.pool_account_id)
@@ -361,14 +370,17 @@ class DelegationFlows:
                     continue
                 if await live_tx(s, purpose=ChainTxPurpose.UNDELEGATE, delegation_id=x.id):
                     continue
-                expiry = await d.chain.lock_expiry_ms(pool.tron_address, x.recipient_address)
-                if expiry is not None and expiry > head.timestamp_ms:
+                records = await d.chain.get_delegated_resource(
+                    pool.tron_address, x.recipient_address
+                )
+                if any(r.energy_locked_at(head.timestamp_ms) for r in records):
                     continue  # the chain still locks it
                 tx = await d.chain.build_undelegate(
                     pool.tron_address, x.recipient_address, x.balance_sun or 0
                 )
                 row = await sign_and_store(
                     s,
+                    d.chain,
                     tx,
                     pool_key(d.box, pool),
                     purpose=ChainTxPurpose.UNDELEGATE,

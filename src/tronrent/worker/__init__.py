@@ -7,6 +7,7 @@ from tronrent.worker._context import (
     set_worker_context,
 )
 from tronrent.worker._cron import run_periodic
+from tronrent.worker._deadletter import list_failures, record_failure
 from tronrent.worker._enqueue import (
     NoJobScope,
     PendingJob,
@@ -48,6 +49,8 @@ __all__ = [
     "has_job_scope",
     "install_session_events",
     "job_scope",
+    "list_failures",
+    "record_failure",
     "run_job",
     "run_periodic",
     "set_job_queue",

@@ -1,0 +1,122 @@
+"""Delegation jobs and the periodic sweeper that finishes whatever a lost job left behind."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tronrent.delegation.deps import flow_deps
+from tronrent.delegation.flows import delegation
+from tronrent.kit.time import utcnow
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
+from tronrent.models.order import Order, OrderStatus
+from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.order.service import order as order_service
+from tronrent.worker import Priority, actor, enqueue_job
+
+log = logging.getLogger("tronrent.delegation")
+
+#: an order untouched this long in paid/delegating is re-driven by the sweeper
+STUCK_AFTER_S = 20.0
+
+
+@actor("delegation.delegate_order", priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
+async def delegate_order(order_id: str) -> None:
+    await delegation.delegate_order(flow_deps(), order_id)
+
+
+@actor("delegation.reclaim_order", priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
+async def reclaim_order(order_id: str) -> None:
+    await delegation.reclaim_order(flow_deps(), order_id)
+
+
+@actor("delegation.sweep", priority=Priority.LOW, max_retries=0, period_s=5.0)
+async def sweep() -> None:
+    """Re-drive stuck orders, overdue reclaims, unhandled payments, refunds; expire orders."""
+    d = flow_deps()
+    now = utcnow()
+    stuck_before = now - timedelta(seconds=max(STUCK_AFTER_S, d.rt.confirm_timeout_s))
+    async with d.session_maker() as s:
+        expired = await order_service.expire_overdue(s)
+        stuck = (
+            (
+                await s.execute(
+                    select(Order.id)
+                    .where(
+                        Order.status.in_((OrderStatus.PAID, OrderStatus.DELEGATING)),
+                        Order.updated_at < stuck_before,
+                    )
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        due = (
+            (
+                await s.execute(
+                    select(EnergyDelegation.order_id)
+                    .join(Order, Order.id == EnergyDelegation.order_id)
+                    .where(
+                        Order.status.in_((OrderStatus.ACTIVE, OrderStatus.RECLAIMING)),
+                        EnergyDelegation.status.in_(
+                            (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+                        ),
+                        EnergyDelegation.expires_at <= now,
+                    )
+                    .distinct()
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        unhandled = (
+            (
+                await s.execute(
+                    select(Payment.id)
+                    .where(
+                        Payment.handled_at.is_(None),
+                        Payment.status == PaymentStatus.RECEIVED,
+                        Payment.created_at < stuck_before,
+                    )
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        refunds = (
+            (
+                await s.execute(
+                    select(Payment.id)
+                    .where(
+                        Payment.status == PaymentStatus.REFUNDING,
+                        Payment.updated_at < stuck_before,
+                    )
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for oid in stuck:
+            enqueue_job("delegation.delegate_order", oid)
+        for oid in due:
+            enqueue_job("delegation.reclaim_order", oid)
+        for pid in unhandled:
+            enqueue_job("payment.process_payment", pid)
+        for pid in refunds:
+            enqueue_job("payment.refund_payment", pid)
+        await s.commit()
+    if expired or stuck or due or unhandled or refunds:
+        log.info(
+            "sweep: %d expired, %d stuck, %d reclaims, %d payments, %d refunds",
+            len(expired),
+            len(stuck),
+            len(due),
+            len(unhandled),
+            len(refunds),
+        )

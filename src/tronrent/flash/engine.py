@@ -1,0 +1,105 @@
+"""Run the flash rental machinery in this process (serve on the embedded default, tests).
+
+`FlashEngine` installs the worker context (session maker, chain, secret box, runtime), starts
+the job queue (in-memory, or Redis when a URL is given: then this process also consumes it),
+the block scanner and the periodic jobs, and stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import tronrent.tasks  # noqa: F401 - registers every actor
+from tronrent.adapters.tron.port import ChainPort
+from tronrent.delegation.deps import install_flash_resources
+from tronrent.kit.crypto import SecretBox
+from tronrent.order.runtime import FlashRuntime
+from tronrent.scanner.service import BlockScanner, ScannerConfig
+from tronrent.worker import (
+    JobQueue,
+    WorkerContext,
+    record_failure,
+    run_periodic,
+    set_job_queue,
+    set_worker_context,
+)
+
+log = logging.getLogger("tronrent.flash")
+
+
+@dataclass
+class FlashEngine:
+    session_maker: async_sessionmaker[AsyncSession]
+    chain: ChainPort
+    box: SecretBox
+    rt: FlashRuntime
+    scanner_config: ScannerConfig | None = None
+    redis_url: str | None = None
+    run_scanner: bool = True
+    run_workers: bool = True
+    run_periodic_jobs: bool = True
+    periodic_speedup: float = 1.0
+    queue: JobQueue = field(init=False)
+    scanner: BlockScanner | None = field(init=False, default=None)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+
+    async def start(self) -> FlashEngine:
+        ctx = WorkerContext(self.session_maker)
+        install_flash_resources(ctx, chain=self.chain, box=self.box, rt=self.rt)
+        set_worker_context(ctx)
+        if self.redis_url:
+            self.queue = JobQueue.redis(self.redis_url, recorder=record_failure)
+        else:
+            self.queue = JobQueue.in_memory(recorder=record_failure)
+        await self.queue.startup()
+        set_job_queue(self.queue)
+        self._stop = asyncio.Event()
+        if self.redis_url and self.run_workers:
+            self._spawn(self.queue.listen(self._stop), "workers")
+        if self.run_scanner:
+            cfg = self.scanner_config or ScannerConfig(
+                block_interval_s=self.rt.block_interval_ms / 1000,
+                fixed_addresses=frozenset({self.rt.payment_address}),
+            )
+            self.scanner = BlockScanner(self.chain, self.session_maker, cfg)
+            self._spawn(self.scanner.run(self._stop), "scanner")
+        if self.run_periodic_jobs:
+            self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
+        return self
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=f"flash-{name}"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=10)
+        self._tasks.clear()
+        if self.scanner is not None:
+            with contextlib.suppress(Exception):
+                await self.scanner.release()
+        await self.queue.drain(timeout_s=30)
+        await self.queue.shutdown()
+        set_job_queue(None)
+        set_worker_context(None)
+
+    async def __aenter__(self) -> FlashEngine:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
