@@ -1,0 +1,1 @@
+"""aiogram Bot factory and the message transport the notification sender uses."""

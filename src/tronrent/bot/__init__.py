@@ -1,0 +1,1 @@
+"""Bots the business runs: token (encrypted) reference, texts, settings, and their users."""

@@ -1,0 +1,233 @@
+"""Bots and their users (``bots``, ``bot_users``). Services never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.bot.errors import BotAlreadyExists, BotNotFound, InvalidBotToken
+from tronrent.kit.crypto import Secret, SecretBox
+from tronrent.kit.time import utcnow
+from tronrent.models import Bot, BotStatus, BotUser
+
+_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
+# A bot token carries ~200 random bits, so a hash of it cannot be brute-forced; the fixed key only
+# separates this use from any other SHA-256 of the same string.
+_TOKEN_HASH_KEY = b"tronrent.bots.token_hash.v1"
+
+
+def token_hash(token: str | Secret) -> str:
+    """The value stored in ``bots.token_hash`` (UNIQUE): HMAC-SHA256 of the token, hex."""
+    text = token.reveal() if isinstance(token, Secret) else token
+    return hmac.new(_TOKEN_HASH_KEY, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def validate_token(token: str) -> str:
+    token = token.strip()
+    if not _TOKEN.match(token):
+        raise InvalidBotToken("bot token must look like 123456789:AA... (from @BotFather)")
+    return token
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """What a running bot needs, read from its ``bots`` row (token decrypted, kept masked)."""
+
+    id: uuid.UUID
+    name: str
+    username: str
+    token: Secret
+    webhook_url: str | None = None
+    webhook_secret: Secret | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    commands: list[Any] = field(default_factory=list)
+    welcome_message: str | None = None
+    help_message: str | None = None
+    error_message: str | None = None
+    maintenance_mode: bool = False
+    rate_limit: int = 30
+    updated_at: datetime | None = None
+
+    @property
+    def maintenance_message(self) -> str | None:
+        value = self.settings.get("maintenance_message")
+        return str(value) if value else None
+
+    @property
+    def mode(self) -> str:
+        """``webhook`` when a webhook URL is set, else ``polling``."""
+        return "webhook" if self.webhook_url else "polling"
+
+
+class BotService:
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        box: SecretBox,
+        token: str,
+        name: str,
+        username: str,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        welcome_message: str | None = None,
+        help_message: str | None = None,
+        error_message: str | None = None,
+        settings: dict[str, Any] | None = None,
+        commands: list[Any] | None = None,
+        rate_limit: int = 30,
+    ) -> Bot:
+        """Add a bot; its token and webhook secret are stored encrypted."""
+        token = validate_token(token)
+        bot = Bot(
+            id=uuid.uuid4(),
+            name=name,
+            username=username.lstrip("@"),
+            token_encrypted=box.encrypt(token),
+            token_hash=token_hash(token),
+            webhook_url=webhook_url,
+            webhook_secret_encrypted=box.encrypt(webhook_secret) if webhook_secret else None,
+            welcome_message=welcome_message,
+            help_message=help_message,
+            error_message=error_message,
+            settings=settings or {},
+            commands=commands or [],
+            rate_limit=rate_limit,
+            status=BotStatus.ACTIVE,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(bot)
+                await session.flush()
+        except IntegrityError:
+            raise BotAlreadyExists("a bot with this token or username already exists") from None
+        return bot
+
+    async def get(self, session: AsyncSession, bot_id: uuid.UUID) -> Bot:
+        bot = await session.get(Bot, bot_id)
+        if bot is None:
+            raise BotNotFound(f"bot {bot_id} not found")
+        return bot
+
+    async def set_status(self, session: AsyncSession, bot_id: uuid.UUID, status: BotStatus) -> Bot:
+        bot = await self.get(session, bot_id)
+        bot.status = status
+        await session.flush()
+        return bot
+
+    async def list_active_configs(self, session: AsyncSession, box: SecretBox) -> list[BotConfig]:
+        """Every active bot, tokens decrypted (a row that cannot be decrypted raises)."""
+        rows = await session.execute(
+            select(Bot).where(Bot.status == BotStatus.ACTIVE).order_by(Bot.created_at, Bot.id)
+        )
+        return [self.to_config(bot, box) for bot in rows.scalars()]
+
+    @staticmethod
+    def to_config(bot: Bot, box: SecretBox) -> BotConfig:
+        return BotConfig(
+            id=bot.id,
+            name=bot.name,
+            username=bot.username,
+            token=box.decrypt(bot.token_encrypted),
+            webhook_url=bot.webhook_url,
+            webhook_secret=(
+                box.decrypt(bot.webhook_secret_encrypted) if bot.webhook_secret_encrypted else None
+            ),
+            settings=dict(bot.settings or {}),
+            commands=list(bot.commands or []),
+            welcome_message=bot.welcome_message,
+            help_message=bot.help_message,
+            error_message=bot.error_message,
+            maintenance_mode=bot.maintenance_mode,
+            rate_limit=bot.rate_limit,
+            updated_at=bot.updated_at,
+        )
+
+    # --- bot users ---------------------------------------------------------------------------
+    async def get_bot_user(
+        self, session: AsyncSession, *, bot_id: uuid.UUID, user_id: uuid.UUID
+    ) -> BotUser | None:
+        result = await session.execute(
+            select(BotUser).where(BotUser.bot_id == bot_id, BotUser.user_id == user_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def touch_bot_user(
+        self,
+        session: AsyncSession,
+        *,
+        bot_id: uuid.UUID,
+        user_id: uuid.UUID,
+        chat_id: int | None,
+        now: datetime | None = None,
+    ) -> BotUser:
+        """Record one interaction of a user with a bot (first/last time, message counts)."""
+        now = now or utcnow()
+        bot_user = await self.get_bot_user(session, bot_id=bot_id, user_id=user_id)
+        created = False
+        if bot_user is None:
+            bot_user = BotUser(
+                id=uuid.uuid4(),
+                bot_id=bot_id,
+                user_id=user_id,
+                telegram_chat_id=chat_id,
+                first_interaction_at=now,
+                last_interaction_at=now,
+                total_messages=1,
+                preferences={},
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(bot_user)
+                    await session.flush()
+                created = True
+            except IntegrityError:  # the same user's other update got there first
+                bot_user = await self.get_bot_user(session, bot_id=bot_id, user_id=user_id)
+                if bot_user is None:
+                    raise
+        if not created:
+            bot_user.last_interaction_at = now
+            bot_user.total_messages = BotUser.total_messages + 1
+            if chat_id is not None:
+                bot_user.telegram_chat_id = chat_id
+        values: dict[str, Any] = {
+            "total_messages": Bot.total_messages + 1,
+            "last_message_at": now,
+        }
+        if created:
+            values["current_users"] = Bot.current_users + 1
+        await session.execute(update(Bot).where(Bot.id == bot_id).values(**values))
+        await session.flush()
+        if not created:
+            await session.refresh(bot_user, ["total_messages"])
+        return bot_user
+
+    async def set_preference(
+        self, session: AsyncSession, bot_user: BotUser, key: str, value: Any
+    ) -> None:
+        preferences = dict(bot_user.preferences or {})
+        preferences[key] = value
+        bot_user.preferences = preferences  # reassign: JSON columns do not track mutation
+        await session.flush()
+
+    async def chat_id_for(
+        self, session: AsyncSession, *, bot_id: uuid.UUID, user_id: uuid.UUID
+    ) -> int | None:
+        result = await session.execute(
+            select(BotUser.telegram_chat_id).where(
+                BotUser.bot_id == bot_id, BotUser.user_id == user_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+
+bot = BotService()

@@ -1,0 +1,50 @@
+"""Outbox event names and the payload keys each one uses (the contract with the flash workers).
+
+Amounts are integer sun (``*_sun``) or USDT units (``*_units``); times are ISO 8601 strings
+(``tronrent.kit.time.isoformat``); every key is optional for rendering (a missing one shows "-").
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class NotificationEvent(enum.StrEnum):
+    # --- customer events (chat_id / user_id + bot_id of the customer) -----------------------------
+    ORDER_CREATED = "order_created"  # order_id, payment_address, amount_sun, expires_at, recipient
+    PAYMENT_SEEN = "payment_seen"  # order_id, amount_sun, tx_hash, transaction_count
+    ENERGY_DELIVERED = "energy_delivered"  # order_id, recipient, energy, transaction_count,
+    #                                        tx_hash, ends_at
+    RENTAL_ENDING = "rental_ending"  # order_id, recipient, ends_at, minutes_left
+    RENTAL_ENDED = "rental_ended"  # order_id, recipient, tx_hash
+    REFUND = "refund"  # order_id, amount_sun, tx_hash, reason
+    PAYMENT_PROBLEM = "payment_problem"  # order_id, amount_sun, tx_hash, reason
+    #                                      (reason: dust | underpaid | excess), policy (refund|keep)
+    ORDER_EXPIRED = "order_expired"  # order_id
+    ORDER_FAILED = "order_failed"  # order_id, reason
+    # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
+    POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
+    DELEGATION_FAILING = "delegation_failing"  # order_id, pool_address, error, attempts
+    JOB_DEAD_LETTERED = "job_dead_lettered"  # job_name, job_id, error
+
+
+CUSTOMER_EVENTS = frozenset(
+    {
+        NotificationEvent.ORDER_CREATED,
+        NotificationEvent.PAYMENT_SEEN,
+        NotificationEvent.ENERGY_DELIVERED,
+        NotificationEvent.RENTAL_ENDING,
+        NotificationEvent.RENTAL_ENDED,
+        NotificationEvent.REFUND,
+        NotificationEvent.PAYMENT_PROBLEM,
+        NotificationEvent.ORDER_EXPIRED,
+        NotificationEvent.ORDER_FAILED,
+    }
+)
+OPERATOR_EVENTS = frozenset(
+    {
+        NotificationEvent.POOL_LOW,
+        NotificationEvent.DELEGATION_FAILING,
+        NotificationEvent.JOB_DEAD_LETTERED,
+    }
+)

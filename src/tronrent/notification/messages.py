@@ -1,0 +1,164 @@
+"""Localized texts of the outbox events (Telegram HTML; every payload value escaped)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from tronrent.kit.i18n import Catalog, Html, Translator, escape
+from tronrent.kit.money import format_trx
+from tronrent.notification.events import NotificationEvent as E
+
+TRONSCAN_TX_URL = "https://tronscan.org/#/transaction/{tx_hash}"
+_TX_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+CATALOG: Catalog = {
+    "zh": {
+        E.ORDER_CREATED: (
+            "🧾 订单已创建 <code>{order_id}</code>\n"
+            "请向 <code>{payment_address}</code> 转账 <b>{amount} TRX</b>（金额须完全一致）\n"
+            "接收地址：<code>{recipient}</code>\n截止时间：{expires_at}"
+        ),
+        E.PAYMENT_SEEN: (
+            "💰 已收到付款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n"
+            "交易：{tx}\n正在为您委托能量…"
+        ),
+        E.ENERGY_DELIVERED: (
+            "⚡ 能量已到账！\n地址：<code>{recipient}</code>\n"
+            "能量：<b>{energy}</b>（{transaction_count} 笔转账）\n交易：{tx}\n到期时间：{ends_at}"
+        ),
+        E.RENTAL_ENDING: (
+            "⏰ 租用即将到期：<code>{recipient}</code> 的能量将在 {minutes_left} 分钟后回收"
+            "（{ends_at}）"
+        ),
+        E.RENTAL_ENDED: (
+            "✅ 租用已结束，能量已回收（订单 <code>{order_id}</code>）。\n"
+            "交易：{tx}\n欢迎再次使用！"
+        ),
+        E.REFUND: (
+            "↩️ 已退款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n原因：{reason}\n"
+            "交易：{tx}"
+        ),
+        E.PAYMENT_PROBLEM: (
+            "⚠️ 收到的付款 <b>{amount} TRX</b> 无法按订单处理：{reason}\n"
+            "订单：<code>{order_id}</code>\n交易：{tx}"
+        ),
+        E.ORDER_EXPIRED: "⌛ 订单 <code>{order_id}</code> 已超时未付款，已关闭。",
+        E.ORDER_FAILED: "❌ 订单 <code>{order_id}</code> 处理失败：{reason}\n请联系客服。",
+        E.POOL_LOW: (
+            "🚨 能量池余量不足：{pool_name} <code>{pool_address}</code>\n"
+            "可用能量 {available_energy}，阈值 {threshold}"
+        ),
+        E.DELEGATION_FAILING: (
+            "🚨 能量委托失败（第 {attempts} 次）：订单 <code>{order_id}</code>，"
+            "池 <code>{pool_address}</code>\n错误：{error}"
+        ),
+        E.JOB_DEAD_LETTERED: "🚨 任务进入死信：{job_name}（{job_id}）\n错误：{error}",
+        "reason.dust": "金额过小（视为粉尘）",
+        "reason.underpaid": "金额不足一笔的价格",
+        "reason.excess": "金额超出上限",
+        "unknown": "通知：{event}",
+    },
+    "en": {
+        E.ORDER_CREATED: (
+            "🧾 Order <code>{order_id}</code> created\n"
+            "Send exactly <b>{amount} TRX</b> to <code>{payment_address}</code>\n"
+            "Energy goes to <code>{recipient}</code>\nPay before {expires_at}"
+        ),
+        E.PAYMENT_SEEN: (
+            "💰 Payment of <b>{amount} TRX</b> received (order <code>{order_id}</code>)\n"
+            "Transaction: {tx}\nDelegating your energy…"
+        ),
+        E.ENERGY_DELIVERED: (
+            "⚡ Energy delivered!\nAddress: <code>{recipient}</code>\n"
+            "Energy: <b>{energy}</b> ({transaction_count} transfers)\nTransaction: {tx}\n"
+            "Until: {ends_at}"
+        ),
+        E.RENTAL_ENDING: (
+            "⏰ Your rental ends soon: the energy of <code>{recipient}</code> is reclaimed in "
+            "{minutes_left} min ({ends_at})"
+        ),
+        E.RENTAL_ENDED: (
+            "✅ Rental ended, energy reclaimed (order <code>{order_id}</code>).\n"
+            "Transaction: {tx}\nSee you again!"
+        ),
+        E.REFUND: (
+            "↩️ Refunded <b>{amount} TRX</b> (order <code>{order_id}</code>)\nReason: {reason}\n"
+            "Transaction: {tx}"
+        ),
+        E.PAYMENT_PROBLEM: (
+            "⚠️ Your payment of <b>{amount} TRX</b> could not be used as ordered: {reason}\n"
+            "Order: <code>{order_id}</code>\nTransaction: {tx}"
+        ),
+        E.ORDER_EXPIRED: "⌛ Order <code>{order_id}</code> was not paid in time and is closed.",
+        E.ORDER_FAILED: (
+            "❌ Order <code>{order_id}</code> failed: {reason}\nPlease contact support."
+        ),
+        E.POOL_LOW: (
+            "🚨 Energy pool low: {pool_name} <code>{pool_address}</code>\n"
+            "available energy {available_energy}, threshold {threshold}"
+        ),
+        E.DELEGATION_FAILING: (
+            "🚨 Delegation failing (attempt {attempts}): order <code>{order_id}</code>, "
+            "pool <code>{pool_address}</code>\nError: {error}"
+        ),
+        E.JOB_DEAD_LETTERED: "🚨 Job dead-lettered: {job_name} ({job_id})\nError: {error}",
+        "reason.dust": "amount too small (dust)",
+        "reason.underpaid": "less than the price of one transfer",
+        "reason.excess": "more than the maximum",
+        "unknown": "Notification: {event}",
+    },
+}
+
+
+def tx_link(tx_hash: Any, url_template: str = TRONSCAN_TX_URL) -> Html:
+    """A tronscan link for a transaction hash (plain escaped text when it is not a hash)."""
+    if not isinstance(tx_hash, str) or not tx_hash:
+        return Html("-")
+    if not _TX_HASH.match(tx_hash):
+        return Html(escape(tx_hash))
+    tx_hash = tx_hash.removeprefix("0x").lower()
+    url = url_template.format(tx_hash=tx_hash)
+    return Html(f'<a href="{escape(url)}">{tx_hash[:10]}…{tx_hash[-6:]}</a>')
+
+
+def format_time(value: Any) -> str:
+    """ISO time -> ``2024-01-01 12:00 UTC``; anything else is shown as given."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return "-" if value is None else str(value)
+
+
+def _integer(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def render(
+    event: str, payload: dict[str, Any], language: str, *, tx_url: str = TRONSCAN_TX_URL
+) -> str:
+    """The message text of an outbox row."""
+    t = Translator(CATALOG, language)
+    params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(k, str)}
+    amount = payload.get("amount_sun")
+    if isinstance(amount, int) and not isinstance(amount, bool):
+        params["amount"] = format_trx(amount)
+    for key in ("energy", "available_energy", "threshold"):
+        if key in payload:
+            params[key] = _integer(payload[key])
+    for key in ("expires_at", "ends_at"):
+        if key in payload:
+            params[key] = format_time(payload[key])
+    params["tx"] = tx_link(payload.get("tx_hash"), tx_url)
+    reason = payload.get("reason")
+    if isinstance(reason, str) and t.has(f"reason.{reason}"):
+        params["reason"] = Html(t(f"reason.{reason}"))
+    if not t.has(event):
+        return t("unknown", event=event)
+    return t(event, **params)

@@ -1,0 +1,1 @@
+"""The Telegram storefront: aiogram routers, middlewares, keyboards, texts, multi-bot runtime."""

@@ -1,0 +1,58 @@
+"""/balance: platform balances and, for the bound TRON address, its on-chain figures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from tronrent.kit.i18n import Translator
+from tronrent.kit.money import format_trx, format_usdt
+from tronrent.models import User
+from tronrent.telegram import render
+from tronrent.telegram.callbacks import MenuCb
+from tronrent.telegram.handlers.common import show
+from tronrent.telegram.keyboards import main_menu
+from tronrent.telegram.ports import ChainBalances
+
+router = Router(name="balance")
+_log = logging.getLogger("tronrent.telegram")
+CHAIN_TIMEOUT_S = 5.0
+
+
+async def balance_text(user: User, t: Translator, chain: ChainBalances | None) -> str:
+    text = t(
+        "balance.platform",
+        trx=format_trx(user.trx_balance_sun),
+        usdt=format_usdt(user.usdt_balance_units),
+    )
+    address = user.tron_address
+    if not address:
+        return text + t("balance.no_address")
+    if chain is None:
+        return text + t("balance.chain_unavailable", address=address)
+    try:
+        async with asyncio.timeout(CHAIN_TIMEOUT_S):
+            balance = await chain.address_balance(address)
+    except Exception:  # the node is down or slow: say so, never fail the command
+        _log.warning("telegram.balance_chain_failed", exc_info=True)
+        return text + t("balance.chain_unavailable", address=address)
+    return text + render.address_balance(t, address, balance)
+
+
+@router.message(Command("balance"), F.chat.type == "private")
+async def cmd_balance(
+    message: Message, user: User, t: Translator, chain: ChainBalances | None
+) -> None:
+    await message.answer(await balance_text(user, t, chain), reply_markup=main_menu(t))
+
+
+@router.callback_query(MenuCb.filter(F.action == "balance"))
+async def cb_balance(
+    callback: CallbackQuery, user: User, t: Translator, chain: ChainBalances | None
+) -> None:
+    await callback.answer()
+    await show(callback, await balance_text(user, t, chain), main_menu(t))

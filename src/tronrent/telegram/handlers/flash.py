@@ -1,0 +1,244 @@
+"""Energy flash rental in the bot: price and rules with the address (text + QR), ordering for an
+address (``entering_address`` -> ``confirming_order``), and the order card with its buttons."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronproto.address import is_valid_base58
+from tronrent.bot.service import BotConfig
+from tronrent.bot.service import bot as bot_service
+from tronrent.kit.errors import AppError
+from tronrent.kit.i18n import Translator
+from tronrent.kit.money import format_trx
+from tronrent.models import BotUser, User
+from tronrent.telegram import render
+from tronrent.telegram.callbacks import (
+    CancelCb,
+    CheckPaymentCb,
+    ConfirmOrderCb,
+    EnergyPackageCb,
+    FlashCb,
+    MenuCb,
+    MyOrderCb,
+)
+from tronrent.telegram.handlers.common import show
+from tronrent.telegram.handlers.errors import error_text
+from tronrent.telegram.keyboards import confirm_order, flash_menu, main_menu, order_card
+from tronrent.telegram.ports import FlashOrders, OrderView
+from tronrent.telegram.states import Conversation
+from tronrent.user.service import user as user_service
+
+router = Router(name="flash")
+_ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
+MAX_REMEMBERED_CARDS = 20
+
+
+@router.callback_query(MenuCb.filter(F.action == "flash"))
+async def cb_flash(
+    callback: CallbackQuery, session: AsyncSession, flash: FlashOrders, t: Translator
+) -> None:
+    await callback.answer()
+    if callback.message is None:
+        return
+    terms = await flash.flash_terms(session)
+    chat_id = callback.message.chat.id
+    bot = callback.bot
+    assert bot is not None
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(render.qr_png(terms.payment_address), "flash-address.png"),
+        caption=t("flash.qr_caption", address=terms.payment_address),
+    )
+    await bot.send_message(
+        chat_id,
+        t(
+            "flash.intro",
+            price=format_trx(terms.single_price_sun),
+            price2=format_trx(2 * terms.single_price_sun),
+            energy=f"{terms.energy_per_transaction:,}",
+            hours=terms.expiry_hours,
+            max=terms.max_transactions,
+            min=format_trx(terms.min_amount_sun),
+            address=terms.payment_address,
+        ),
+        reply_markup=flash_menu(t),
+    )
+
+
+@router.callback_query(FlashCb.filter(F.action == "rent"))
+async def cb_rent(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await state.set_state(Conversation.entering_address)
+    await callback.answer()
+    if callback.message is not None:
+        await callback.message.answer(t("flash.ask_address"))
+
+
+@router.callback_query(FlashCb.filter(F.action == "abort"))
+async def cb_abort(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await state.clear()
+    await show(callback, t("cancelled"), main_menu(t))
+    await callback.answer()
+
+
+@router.message(Conversation.entering_address, F.text, ~F.text.startswith("/"))
+async def on_address(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    flash: FlashOrders,
+    t: Translator,
+) -> None:
+    text = (message.text or "").strip()
+    shown = text if len(text) <= 64 else text[:61] + "..."
+    if not _ADDRESS_SHAPE.match(text):
+        await message.answer(t("flash.invalid_address", text=shown))
+        return
+    if not is_valid_base58(text):
+        await message.answer(t("flash.bad_checksum", text=shown))
+        return
+    terms = await flash.flash_terms(session)
+    await state.set_state(Conversation.confirming_order)
+    await state.update_data(recipient=text)
+    await message.answer(
+        t(
+            "flash.confirm",
+            recipient=text,
+            price=format_trx(terms.single_price_sun),
+            max=terms.max_transactions,
+        ),
+        reply_markup=confirm_order(t),
+    )
+
+
+@router.callback_query(Conversation.confirming_order, ConfirmOrderCb.filter(F.kind == "flash"))
+async def cb_confirm(
+    callback: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    flash: FlashOrders,
+    user: User,
+    bot_user: BotUser,
+    bot_config: BotConfig,
+    t: Translator,
+) -> None:
+    recipient = (await state.get_data()).get("recipient")
+    if not isinstance(recipient, str) or callback.message is None:
+        await state.clear()
+        await callback.answer(t("stale"), show_alert=True)
+        return
+    try:
+        view = await flash.create_flash_order(
+            session,
+            recipient=recipient,
+            chat_id=callback.message.chat.id,
+            user_id=user.id,
+            bot_id=bot_config.id,
+        )
+    except AppError as exc:
+        await callback.answer(error_text(t, exc), show_alert=True)
+        return
+    await state.clear()
+    await user_service.bind_tron_address(session, user, recipient)
+    card = await show(
+        callback, render.order_card(t, view), order_card(t, view.order_id, pending=True)
+    )
+    if card is not None:
+        await remember_card(session, bot_user, view.order_id, card.message_id)
+    await callback.answer()
+
+
+async def remember_card(
+    session: AsyncSession, bot_user: BotUser, order_id: str, message_id: int
+) -> None:
+    """Keep the order card's message id so status changes can edit it in place."""
+    cards = dict((bot_user.preferences or {}).get("order_cards") or {})
+    cards[order_id] = message_id
+    while len(cards) > MAX_REMEMBERED_CARDS:
+        cards.pop(next(iter(cards)))
+    await bot_service.set_preference(session, bot_user, "order_cards", cards)
+
+
+async def _owned_order(
+    callback: CallbackQuery,
+    session: AsyncSession,
+    flash: FlashOrders,
+    user: User,
+    order_id: str,
+    t: Translator,
+) -> OrderView | None:
+    view = await flash.get_order_for_user(session, order_id=order_id, user_id=user.id)
+    if view is None:
+        await callback.answer(t("order.not_found"), show_alert=True)
+    return view
+
+
+@router.callback_query(CheckPaymentCb.filter())
+async def cb_check_payment(
+    callback: CallbackQuery,
+    callback_data: CheckPaymentCb,
+    session: AsyncSession,
+    flash: FlashOrders,
+    user: User,
+    t: Translator,
+) -> None:
+    view = await _owned_order(callback, session, flash, user, callback_data.order_id, t)
+    if view is None:
+        return
+    pending = view.status == render.PENDING
+    await show(callback, render.order_card(t, view), order_card(t, view.order_id, pending=pending))
+    if pending:
+        await callback.answer(t("order.not_paid_yet"), show_alert=True)
+    else:
+        await callback.answer(t("order.status_now", status=render.status_text(t, view.status)))
+
+
+@router.callback_query(CancelCb.filter())
+async def cb_cancel(
+    callback: CallbackQuery,
+    callback_data: CancelCb,
+    session: AsyncSession,
+    flash: FlashOrders,
+    user: User,
+    t: Translator,
+) -> None:
+    view = await _owned_order(callback, session, flash, user, callback_data.order_id, t)
+    if view is None:
+        return
+    try:
+        view = await flash.cancel_order(session, order_id=view.order_id, user_id=user.id)
+    except AppError as exc:
+        await callback.answer(error_text(t, exc), show_alert=True)
+        return
+    await show(callback, render.order_card(t, view), order_card(t, view.order_id, pending=False))
+    await callback.answer(t("order.cancelled"))
+
+
+@router.callback_query(MyOrderCb.filter())
+async def cb_my_order(
+    callback: CallbackQuery,
+    callback_data: MyOrderCb,
+    session: AsyncSession,
+    flash: FlashOrders,
+    user: User,
+    t: Translator,
+) -> None:
+    view = await _owned_order(callback, session, flash, user, callback_data.order_id, t)
+    if view is None or callback.message is None:
+        return
+    pending = view.status == render.PENDING
+    await callback.message.answer(
+        render.order_card(t, view), reply_markup=order_card(t, view.order_id, pending=pending)
+    )
+    await callback.answer()
+
+
+@router.callback_query(EnergyPackageCb.filter())
+async def cb_package(callback: CallbackQuery, t: Translator) -> None:
+    # Fixed energy packages are sold through the API; the bot offers flash rental only for now.
+    await callback.answer(t("packages.unavailable"), show_alert=True)

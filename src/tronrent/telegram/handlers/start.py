@@ -1,0 +1,80 @@
+"""/start (registration, referral), /menu, /help, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.bot.service import BotConfig
+from tronrent.kit.i18n import Translator, escape
+from tronrent.models import User
+from tronrent.telegram.callbacks import MenuCb
+from tronrent.telegram.handlers.common import show
+from tronrent.telegram.keyboards import main_menu
+from tronrent.user.service import user as user_service
+
+router = Router(name="start")
+router.message.filter(F.chat.type == "private")
+
+
+@router.message(CommandStart())
+async def cmd_start(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    user: User,
+    bot_config: BotConfig,
+    t: Translator,
+) -> None:
+    await state.clear()
+    parts = [
+        escape(bot_config.welcome_message)
+        if bot_config.welcome_message
+        else t("welcome", bot_name=bot_config.name)
+    ]
+    if command.args:
+        referrer = await user_service.bind_referrer(session, user, command.args.strip()[:50])
+        if referrer is not None:
+            parts.append(t("referral.bound"))
+    await message.answer("\n\n".join(parts), reply_markup=main_menu(t))
+
+
+@router.message(Command("menu"))
+async def cmd_menu(message: Message, state: FSMContext, t: Translator) -> None:
+    await state.clear()
+    await message.answer(t("menu.title"), reply_markup=main_menu(t))
+
+
+@router.callback_query(MenuCb.filter(F.action == "home"))
+async def cb_menu(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await state.clear()
+    await show(callback, t("menu.title"), main_menu(t))
+    await callback.answer()
+
+
+def help_text(bot_config: BotConfig, t: Translator) -> str:
+    return escape(bot_config.help_message) if bot_config.help_message else t("help")
+
+
+@router.message(Command("help"))
+async def cmd_help(message: Message, bot_config: BotConfig, t: Translator) -> None:
+    await message.answer(help_text(bot_config, t), reply_markup=main_menu(t))
+
+
+@router.callback_query(MenuCb.filter(F.action == "help"))
+async def cb_help(callback: CallbackQuery, bot_config: BotConfig, t: Translator) -> None:
+    await show(callback, help_text(bot_config, t), main_menu(t))
+    await callback.answer()
+
+
+@router.message(Command("cancel"))
+async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await message.answer(
+        t("cancelled") if had_state else t("nothing_to_cancel"), reply_markup=main_menu(t)
+    )

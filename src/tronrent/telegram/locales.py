@@ -1,0 +1,248 @@
+"""Bot texts, zh-CN (default) and English. Templates are Telegram HTML; params get escaped."""
+
+from __future__ import annotations
+
+from tronrent.kit.i18n import Catalog
+
+CATALOG: Catalog = {
+    "zh": {
+        "welcome": (
+            "👋 欢迎使用 <b>{bot_name}</b>！\n"
+            "在这里租用 TRON 能量，USDT 转账几乎不再烧 TRX。\n请选择下方功能："
+        ),
+        "referral.bound": "🤝 已绑定推荐人。",
+        "menu.title": "请选择功能：",
+        "btn.flash": "⚡ 能量闪租",
+        "btn.orders": "📋 我的订单",
+        "btn.balance": "💰 余额",
+        "btn.help": "❓ 帮助",
+        "btn.language": "🌐 Language / 语言",
+        "btn.rent_for_address": "🎯 为指定地址租用",
+        "btn.confirm": "✅ 确认下单",
+        "btn.abort": "✖️ 取消",
+        "btn.check_payment": "✅ 我已付款",
+        "btn.cancel_order": "❌ 取消订单",
+        "btn.my_order": "📄 查看订单",
+        "btn.prev": "⬅️ 上一页",
+        "btn.next": "下一页 ➡️",
+        "btn.menu": "🏠 主菜单",
+        "help": (
+            "❓ <b>帮助</b>\n"
+            "/start 开始并注册\n/menu 主菜单\n/balance 查询余额\n/orders 订单记录\n"
+            "/cancel 取消当前操作\n/help 帮助\n\n"
+            "能量闪租：向闪租地址转 TRX，能量自动委托到付款地址；"
+            "或点「为指定地址租用」让能量发到其他地址。"
+        ),
+        "cmd.start": "开始 / 注册",
+        "cmd.menu": "主菜单",
+        "cmd.help": "帮助",
+        "cmd.balance": "余额",
+        "cmd.orders": "订单记录",
+        "balance.platform": "💰 <b>平台余额</b>\nTRX：{trx}\nUSDT：{usdt}",
+        "balance.address": (
+            "\n\n📮 绑定地址 <code>{address}</code>\nTRX：{trx}\nUSDT：{usdt}\n可用能量：{energy}"
+        ),
+        "balance.no_address": "\n\n尚未绑定 TRON 地址（为地址下单后自动绑定）。",
+        "balance.chain_unavailable": (
+            "\n\n📮 <code>{address}</code>：链上余额暂时无法查询，请稍后再试。"
+        ),
+        "orders.empty": "📋 您还没有订单。点 /menu 开始租用能量。",
+        "orders.title": "📋 <b>我的订单</b>（第 {page}/{pages} 页，共 {total} 笔）",
+        "orders.item": "\n\n<code>{order_id}</code>\n{status} · {amount} TRX · {created}{extra}",
+        "orders.tx": "\n付款：{tx}",
+        "orders.delegate_tx": "\n委托：{tx}",
+        "status.pending": "⏳ 待付款",
+        "status.paid": "💰 已付款",
+        "status.delegating": "⚙️ 委托中",
+        "status.active": "⚡ 租用中",
+        "status.reclaiming": "↩️ 回收中",
+        "status.completed": "✅ 已完成",
+        "status.underpaid": "⚠️ 付款不足",
+        "status.expired": "⌛ 已超时",
+        "status.cancelled": "✖️ 已取消",
+        "status.failed": "❌ 失败",
+        "status.refunding": "↩️ 退款中",
+        "status.refunded": "↩️ 已退款",
+        "flash.intro": (
+            "⚡ <b>能量闪租</b>\n"
+            "单价：<b>{price} TRX</b> / 笔（每笔 {energy} 能量，{hours} 小时后自动回收）\n"
+            "一次最多 {max} 笔；低于 {min} TRX 的转账不处理。\n\n"
+            "<b>方式一：直接转账</b>\n向下方地址转 TRX，能量自动委托给<b>付款地址</b>：\n"
+            "<code>{address}</code>\n例：转 {price} TRX = 1 笔，转 {price2} TRX = 2 笔。\n\n"
+            "<b>方式二：为指定地址租用</b>\n从交易所付款或为他人租用时使用，能量发到您指定的地址。"
+        ),
+        "flash.qr_caption": "闪租收款地址（点按复制）：\n<code>{address}</code>",
+        "flash.ask_address": "🎯 请发送接收能量的 TRON 地址（T 开头，34 位）。\n/cancel 取消",
+        "flash.invalid_address": (
+            "❌ 这不是有效的 TRON 地址：<code>{text}</code>\n"
+            "TRON 地址以 T 开头，共 34 位。请重新发送，或 /cancel 取消。"
+        ),
+        "flash.bad_checksum": (
+            "❌ 地址校验失败：<code>{text}</code>\n"
+            "格式看起来正确，但校验和不符——可能有字符输错。请复制粘贴完整地址。"
+        ),
+        "flash.confirm": (
+            "请确认订单：\n接收地址：<code>{recipient}</code>\n"
+            "单价：{price} TRX / 笔（最多 {max} 笔）\n确认后将生成您的专属付款金额。"
+        ),
+        "flash.unavailable": "闪租服务暂时不可用，请稍后再试。",
+        "order.card": (
+            "🧾 <b>订单</b> <code>{order_id}</code>\n状态：{status}\n"
+            "接收地址：<code>{recipient}</code>"
+        ),
+        "order.card.pay": (
+            "\n\n请转账 <b>{amount} TRX</b> 到：\n<code>{address}</code>\n"
+            "⚠️ 金额须<b>完全一致</b>（含尾数 {tail}），用于识别您的付款。\n截止时间：{deadline}"
+        ),
+        "order.card.delivered": "\n\n⚡ 能量：{energy}（{count} 笔）",
+        "order.not_found": "找不到该订单。",
+        "order.not_paid_yet": "尚未收到付款，到账后会自动通知您。",
+        "order.status_now": "订单状态：{status}",
+        "order.cancelled": "订单已取消。",
+        "order.not_cancellable": "订单已付款或已关闭，无法取消。",
+        "stale": "此按钮已失效，请发送 /menu 重新开始。",
+        "unknown_command": "未知命令 {command}。\n可用命令：/start /menu /help /balance /orders",
+        "unknown_text": "没看懂这条消息 🤔 发送 /menu 打开菜单。",
+        "non_text": "请发送文字消息，或点 /menu 打开菜单。",
+        "wrong_state": "请先点上方按钮完成当前步骤，或发送 /cancel 取消。",
+        "cancelled": "已取消当前操作。",
+        "nothing_to_cancel": "当前没有进行中的操作。",
+        "maintenance": "🛠 机器人维护中，请稍后再来。",
+        "rate_limited": "操作太频繁，请稍后再试。",
+        "error": "😵 出错了，请稍后再试。如果问题持续，请联系客服。",
+        "lang.choose": "请选择语言 / Choose your language:",
+        "lang.set": "✅ 已切换为中文。",
+        "packages.unavailable": "该套餐暂不可用，请使用能量闪租。",
+        "error.INVALID_ADDRESS": "接收地址无效。",
+        "error.ORDER_NOT_FOUND": "找不到该订单。",
+        "error.ORDER_NOT_CANCELLABLE": "订单已付款或已关闭，无法取消。",
+        "error.FLASH_DISABLED": "闪租服务已暂停。",
+        "error.TOO_MANY_OPEN_ORDERS": "当前下单人数过多，请稍后再试。",
+        "error.SERVICE_UNAVAILABLE": "服务暂时不可用，请稍后再试。",
+    },
+    "en": {
+        "welcome": (
+            "👋 Welcome to <b>{bot_name}</b>!\n"
+            "Rent TRON energy here and your USDT transfers burn almost no TRX.\nChoose below:"
+        ),
+        "referral.bound": "🤝 Referrer linked.",
+        "menu.title": "Choose:",
+        "btn.flash": "⚡ Energy flash rental",
+        "btn.orders": "📋 My orders",
+        "btn.balance": "💰 Balance",
+        "btn.help": "❓ Help",
+        "btn.language": "🌐 Language / 语言",
+        "btn.rent_for_address": "🎯 Rent for an address",
+        "btn.confirm": "✅ Confirm order",
+        "btn.abort": "✖️ Cancel",
+        "btn.check_payment": "✅ I have paid",
+        "btn.cancel_order": "❌ Cancel order",
+        "btn.my_order": "📄 My order",
+        "btn.prev": "⬅️ Previous",
+        "btn.next": "Next ➡️",
+        "btn.menu": "🏠 Menu",
+        "help": (
+            "❓ <b>Help</b>\n"
+            "/start start and register\n/menu main menu\n/balance balances\n/orders order history\n"
+            "/cancel cancel the current step\n/help this help\n\n"
+            "Flash rental: send TRX to the flash address and the energy is delegated to the "
+            "paying address; or tap “Rent for an address” to send it elsewhere."
+        ),
+        "cmd.start": "Start / register",
+        "cmd.menu": "Main menu",
+        "cmd.help": "Help",
+        "cmd.balance": "Balance",
+        "cmd.orders": "Order history",
+        "balance.platform": "💰 <b>Platform balance</b>\nTRX: {trx}\nUSDT: {usdt}",
+        "balance.address": (
+            "\n\n📮 Address <code>{address}</code>\nTRX: {trx}\nUSDT: {usdt}\n"
+            "Energy available: {energy}"
+        ),
+        "balance.no_address": "\n\nNo TRON address bound yet (it is bound by your first order).",
+        "balance.chain_unavailable": (
+            "\n\n📮 <code>{address}</code>: on-chain balance unavailable, try again later."
+        ),
+        "orders.empty": "📋 You have no orders yet. Tap /menu to rent energy.",
+        "orders.title": "📋 <b>My orders</b> (page {page}/{pages}, {total} in all)",
+        "orders.item": "\n\n<code>{order_id}</code>\n{status} · {amount} TRX · {created}{extra}",
+        "orders.tx": "\nPayment: {tx}",
+        "orders.delegate_tx": "\nDelegation: {tx}",
+        "status.pending": "⏳ awaiting payment",
+        "status.paid": "💰 paid",
+        "status.delegating": "⚙️ delegating",
+        "status.active": "⚡ active",
+        "status.reclaiming": "↩️ reclaiming",
+        "status.completed": "✅ completed",
+        "status.underpaid": "⚠️ underpaid",
+        "status.expired": "⌛ expired",
+        "status.cancelled": "✖️ cancelled",
+        "status.failed": "❌ failed",
+        "status.refunding": "↩️ refunding",
+        "status.refunded": "↩️ refunded",
+        "flash.intro": (
+            "⚡ <b>Energy flash rental</b>\n"
+            "Price: <b>{price} TRX</b> per transfer ({energy} energy each, reclaimed after "
+            "{hours} h)\nUp to {max} transfers at once; payments below {min} TRX are ignored.\n\n"
+            "<b>1. Just pay</b>\nSend TRX to this address and the energy goes to the "
+            "<b>paying address</b>:\n<code>{address}</code>\n"
+            "E.g. {price} TRX = 1 transfer, {price2} TRX = 2 transfers.\n\n"
+            "<b>2. Rent for an address</b>\nPaying from an exchange or for someone else? "
+            "The energy goes to the address you name."
+        ),
+        "flash.qr_caption": "Flash payment address (tap to copy):\n<code>{address}</code>",
+        "flash.ask_address": (
+            "🎯 Send the TRON address that should receive the energy (starts with T, 34 "
+            "characters).\n/cancel to stop"
+        ),
+        "flash.invalid_address": (
+            "❌ That is not a TRON address: <code>{text}</code>\n"
+            "A TRON address starts with T and has 34 characters. Send it again or /cancel."
+        ),
+        "flash.bad_checksum": (
+            "❌ Checksum mismatch: <code>{text}</code>\n"
+            "It looks like an address but a character is wrong. Copy and paste the full address."
+        ),
+        "flash.confirm": (
+            "Please confirm:\nRecipient: <code>{recipient}</code>\n"
+            "Price: {price} TRX per transfer (up to {max})\n"
+            "Your exact payment amount is created when you confirm."
+        ),
+        "flash.unavailable": "Flash rental is unavailable right now, please try later.",
+        "order.card": (
+            "🧾 <b>Order</b> <code>{order_id}</code>\nStatus: {status}\n"
+            "Recipient: <code>{recipient}</code>"
+        ),
+        "order.card.pay": (
+            "\n\nSend <b>{amount} TRX</b> to:\n<code>{address}</code>\n"
+            "⚠️ The amount must match <b>exactly</b> (tail {tail}): it identifies your payment.\n"
+            "Pay before: {deadline}"
+        ),
+        "order.card.delivered": "\n\n⚡ Energy: {energy} ({count} transfers)",
+        "order.not_found": "Order not found.",
+        "order.not_paid_yet": "No payment yet - you will be notified as soon as it arrives.",
+        "order.status_now": "Order status: {status}",
+        "order.cancelled": "Order cancelled.",
+        "order.not_cancellable": "The order is paid or closed and cannot be cancelled.",
+        "stale": "This button has expired. Send /menu to start again.",
+        "unknown_command": (
+            "Unknown command {command}.\nCommands: /start /menu /help /balance /orders"
+        ),
+        "unknown_text": "I did not get that 🤔 Send /menu for the menu.",
+        "non_text": "Please send text, or tap /menu.",
+        "wrong_state": "Please finish the step above with its buttons, or send /cancel.",
+        "cancelled": "Cancelled.",
+        "nothing_to_cancel": "Nothing to cancel.",
+        "maintenance": "🛠 The bot is under maintenance. Please come back later.",
+        "rate_limited": "Too many requests, please slow down.",
+        "error": "😵 Something went wrong. Please try again; contact support if it persists.",
+        "lang.choose": "Choose your language / 请选择语言:",
+        "lang.set": "✅ Language set to English.",
+        "packages.unavailable": "This package is not available; please use flash rental.",
+        "error.INVALID_ADDRESS": "The recipient address is not valid.",
+        "error.ORDER_NOT_FOUND": "Order not found.",
+        "error.ORDER_NOT_CANCELLABLE": "The order is paid or closed and cannot be cancelled.",
+        "error.FLASH_DISABLED": "Flash rental is paused.",
+        "error.TOO_MANY_OPEN_ORDERS": "Too many open orders right now, try again shortly.",
+        "error.SERVICE_UNAVAILABLE": "Service temporarily unavailable, try again later.",
+    },
+}

@@ -1,0 +1,13 @@
+"""Conversation states of seed 001 section 7.1 (``idle`` is aiogram's empty state)."""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+IDLE = None
+
+
+class Conversation(StatesGroup):
+    selecting_package = State()
+    entering_address = State()
+    confirming_order = State()

@@ -1,0 +1,1 @@
+"""Users: registration from Telegram, referral binding, bound TRON address."""
