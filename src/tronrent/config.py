@@ -2,7 +2,8 @@
 
 Every variable of seed 000 section 7.1 and seed 001 section 8.2 keeps its name; the field name
 is the variable name in lower case. A bad value stops start-up with one line naming the variable
-(:func:`format_validation_error`). Imports nothing from the project.
+(:func:`format_validation_error`). Imports nothing from the project (only the pure protocol
+library ``tronproto``, to check addresses).
 
 The embedded default (no variables at all) runs with no servers: SQLite under ``DATA_DIR``, no
 Redis, the devnet started in-process. ``SECRET_KEYS`` and ``JWT_SECRET`` are then generated once
@@ -25,6 +26,8 @@ from typing import Annotated, Any, Literal, Self
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tronproto.address import is_valid_base58
 
 _log = logging.getLogger("tronrent.config")
 
@@ -263,9 +266,8 @@ class Settings(BaseSettings):
     @field_validator("tron_payment_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
-        # format only; the base58 checksum is verified by tronproto when the address is used
-        if value is not None and not re.match(r"^T[1-9A-HJ-NP-Za-km-z]{33}$", value):
-            raise ValueError("not a TRON address")
+        if value is not None and not is_valid_base58(value):
+            raise ValueError("not a TRON address or its checksum does not match")
         return value
 
     @field_validator("log_level")

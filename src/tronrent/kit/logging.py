@@ -47,7 +47,7 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_VALUES = (
     # Telegram bot token: <bot id>:<35 chars>
-    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
+    re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{30,}"),
     # JWT
     re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     # Authorization header values
