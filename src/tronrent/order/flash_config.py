@@ -84,7 +84,10 @@ def parse_flash_config(
     base = config_int(
         energy.get("usdt_standard_energy", default_energy), "usdt_standard_energy", minimum=1
     )
-    margin = config_int(energy.get("drift_margin_bps", default_margin_bp), "drift_margin_bps")
+    margin = config_int(
+        energy.get("energy_margin_bps", energy.get("drift_margin_bps", default_margin_bp)),
+        "energy_margin_bps",
+    )
     refund_address = data.get("refund_address")
     return FlashConfig(
         price=FlashPrice.from_config(data),
