@@ -1,0 +1,116 @@
+"""Deployment files: Prometheus config and alert rules reference real metrics, the Dockerfile
+has the seed's HEALTHCHECK, docker-compose has the seed's services."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tronrent.kit.metrics import METRIC_NAMES, REGISTRY
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_ALERTS = {
+    "PaymentMonitoringFailureRateHigh": "> 0.05",
+    "EnergyDelegationFailureRateHigh": "> 0.03",
+    "OrderProcessingSlow": "> 300",
+    "OrderStuck": "> 300",
+    "SystemErrorRateHigh": "> 0.01",
+    "DatabaseConnectionsHigh": "> 0.8",
+}
+PROMETHEUS_BUILTINS = {"up"}
+_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def load(name: str) -> Any:
+    return yaml.safe_load((REPO / name).read_text(encoding="utf-8"))
+
+
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in load("deploy/alerts.yml")["groups"] for rule in group["rules"]]
+
+
+class TestAlertRules:
+    def test_structure(self) -> None:
+        document = load("deploy/alerts.yml")
+        assert set(document) == {"groups"}
+        for group in document["groups"]:
+            assert group["name"] and group["rules"]
+        for rule in rules():
+            assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule
+            assert re.fullmatch(r"[A-Z][A-Za-z]+", rule["alert"])
+            assert re.fullmatch(r"\d+[smh]", rule["for"])
+            assert rule["labels"]["severity"] in {"warning", "critical"}
+            assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+            assert rule["expr"].count("(") == rule["expr"].count(")")
+
+    def test_seed_rules_present_with_thresholds(self) -> None:
+        by_name = {rule["alert"]: " ".join(rule["expr"].split()) for rule in rules()}
+        for name, threshold in SEED_ALERTS.items():
+            assert name in by_name
+            assert by_name[name].endswith(threshold), (name, by_name[name])
+
+    def test_every_metric_exists(self) -> None:
+        registered = {metric.name for metric in REGISTRY.collect()}
+        for rule in rules():
+            for metric in set(re.findall(r"\b(tronrent_[a-z_]+|up)\b", rule["expr"])):
+                if metric in PROMETHEUS_BUILTINS:
+                    continue
+                family = metric
+                for suffix in _SUFFIXES:
+                    family = family.removesuffix(suffix)
+                assert family in METRIC_NAMES, f"{metric} is not defined in kit/metrics.py"
+                assert family.removesuffix("_total") in registered, f"{metric} not registered"
+
+    def test_metric_names_documented_and_registered(self) -> None:
+        source = (REPO / "src/tronrent/kit/metrics.py").read_text(encoding="utf-8")
+        registered = {metric.name for metric in REGISTRY.collect()}
+        for name in METRIC_NAMES:
+            assert f"``{name}" in source, f"{name} not documented in kit/metrics.py"
+            assert name.removesuffix("_total") in registered, name
+
+    @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+    def test_promtool(self) -> None:
+        subprocess.run(["promtool", "check", "rules", str(REPO / "deploy/alerts.yml")], check=True)
+
+
+def test_prometheus_scrape_config() -> None:
+    document = load("deploy/prometheus.yml")
+    assert document["rule_files"] == ["alerts.yml"]
+    (job,) = document["scrape_configs"]
+    assert job["metrics_path"] == "/api/metrics"
+    assert job["scrape_interval"] == "30s"
+    assert job["static_configs"][0]["targets"]
+    assert job["job_name"] in " ".join(r["expr"] for r in rules())
+
+
+def test_dockerfile() -> None:
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    assert text.startswith("# ") and "FROM python:3.11-slim" in text
+    assert (
+        "HEALTHCHECK --interval=30s --timeout=10s --start-period=5s --retries=3 "
+        "CMD curl -f http://localhost:8000/api/health || exit 1"
+    ) in text
+    assert re.search(r"apt-get install .*curl", text)
+    assert re.search(r"^USER tronrent$", text, flags=re.MULTILINE)
+    assert "EXPOSE 8000" in text
+
+
+def test_docker_compose() -> None:
+    document = load("docker-compose.yml")
+    services = document["services"]
+    assert services["db"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7-alpine"
+    app = services["app"]
+    assert app["build"] == "."
+    assert {"db", "redis"} <= set(app["depends_on"])
+    env = app["environment"]
+    for name in ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "TRON_API_KEY", "SECRET_KEYS"):
+        assert name in env
+    assert {"postgres_data", "redis_data"} <= set(document["volumes"])
+    assert "postgres_data:/var/lib/postgresql/data" in services["db"]["volumes"]
