@@ -183,3 +183,20 @@ class TestDeliveredShare:
             delivered_share(1, 0)
         with pytest.raises(ValueError):
             delivered_share(-1, 1)
+
+
+def test_java_tron_documentation_vector() -> None:
+    import json
+    from pathlib import Path
+
+    vectors = json.loads(
+        (Path(__file__).resolve().parents[1] / "tronproto" / "data" / "vectors.json").read_text()
+    )
+    [vector] = [v for v in vectors if v["kind"] == "energy_share_formula"]
+    for case in vector["cases"]:
+        assert (
+            energy_for_stake_sun(
+                case["frozen_sun"], vector["total_energy_limit"], case["total_energy_weight_trx"]
+            )
+            == case["expected_energy_limit"]
+        )
