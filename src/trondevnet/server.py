@@ -80,6 +80,10 @@ class DevnetServer:
     def port(self) -> int:
         return self.node.port
 
+    def produce(self, count: int = 1) -> None:
+        """Produce `count` blocks now."""
+        self.node.produce(count)
+
     @property
     def url(self) -> str:
         """Base URL with a trailing slash (what tronpy's provider needs)."""
