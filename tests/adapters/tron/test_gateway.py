@@ -344,7 +344,7 @@ class _Proxy(httpx.AsyncBaseTransport):
     """
 
     def __init__(
-        self, target: str, rewrite: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+        self, target: str, rewrite: Callable[[httpx.Request, Any], Any] | None = None
     ) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._target = httpx.URL(target)
@@ -362,7 +362,7 @@ class _Proxy(httpx.AsyncBaseTransport):
         response = await self._inner.handle_async_request(forwarded)
         body = await response.aread()
         if self._rewrite is not None and response.status_code == 200:
-            data = self._rewrite(request.url.path, json.loads(body))
+            data = self._rewrite(request, json.loads(body))
             return httpx.Response(200, json=data)
         return httpx.Response(response.status_code, headers=response.headers, content=body)
 
@@ -370,13 +370,31 @@ class _Proxy(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class TestGarbage:
+    async def test_garbage_answer_fails_over(self, devnet: DevnetServer, funded: Funder) -> None:
+        key = funded(4 * TRX)
+
+        def garble(request: httpx.Request, data: Any) -> Any:
+            return ["garbage"] if request.url.host == "bad.invalid" else data
+
+        proxy = _Proxy(devnet.url, garble)
+        async with (
+            httpx.AsyncClient(transport=proxy) as client,
+            TronGateway(["http://bad.invalid", "http://good.invalid"], client=client) as gw,
+        ):
+            account = await gw.get_account(key.address_base58)
+            assert account is not None and account.balance_sun == 4 * TRX
+            tx = await gw.build_transfer(key.address_base58, funded(0).address_base58, TRX)
+            assert tx.txid
+
+
 class TestTxidCheck:
     async def test_malicious_node_txid_refused(self, devnet: DevnetServer, funded: Funder) -> None:
         alice, bob = funded(100 * TRX), funded(1 * TRX)
         evil = "ee" * 32
 
-        def tamper(path: str, data: dict[str, Any]) -> dict[str, Any]:
-            if path.endswith("/getsignweight"):
+        def tamper(request: httpx.Request, data: Any) -> Any:
+            if request.url.path.endswith("/getsignweight"):
                 data["transaction"]["transaction"]["txID"] = evil
             return data
 

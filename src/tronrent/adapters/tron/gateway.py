@@ -270,9 +270,17 @@ class TronGateway:
             retry_after=retry_after,
         )
 
-    async def _request(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    async def _request(
+        self, path: str, body: Mapping[str, Any] | None = None, *, list_ok: bool = False
+    ) -> Any:
+        """POST ``path``; an answer that is not a JSON object (or list, if ``list_ok``) is the
+        node's fault and fails over like an HTTP error."""
+
         async def op(tron: AsyncTron) -> Any:
-            return await tron.provider.make_request(path, dict(body or {}))
+            data = await tron.provider.make_request(path, dict(body or {}))
+            if not isinstance(data, dict) and not (list_ok and isinstance(data, list)):
+                raise _NodeFailure(f"{path}: unexpected {type(data).__name__} answer")
+            return data
 
         return await self._call(path, op)
 
@@ -375,7 +383,9 @@ class TronGateway:
         """All transaction infos of one block, with logs (``gettransactioninfobyblocknum``)."""
         if block_number < 0:
             raise InvalidChainInput("block number must not be negative")
-        data = await self._request("wallet/gettransactioninfobyblocknum", {"num": block_number})
+        data = await self._request(
+            "wallet/gettransactioninfobyblocknum", {"num": block_number}, list_ok=True
+        )
         _check_error(data)
         if isinstance(data, list):
             return data
@@ -478,6 +488,9 @@ class TronGateway:
             except _TRONPY_REJECTIONS as exc:
                 code = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
                 raise TransactionRejected(code, str(exc.args[0]) if exc.args else "") from None
+            except (KeyError, TypeError, AttributeError, IndexError) as exc:
+                # tronpy choked on the shape of getnodeinfo/getsignweight: the node's fault
+                raise _NodeFailure(f"malformed build answer: {exc!r}") from None
             data = txn.to_json()
             # The node told us the txID: trust it only if it is the hash of our raw_data.
             return verified_unsigned(data["raw_data"], str(data["txID"] or ""))
