@@ -373,7 +373,7 @@ def test_unfreeze_withdraw_cancel_and_multisig() -> None:
         "TransferContract",
         {"owner_address": alice.address_hex, "to_address": k1.address_hex, "amount": TRX},
     )
-    with pytest.raises(TxError, match="is signed by .* but it is not contained of permission"):
+    with pytest.raises(TxError, match=r"is signed by .* but it is not contained of permission"):
         chain.broadcast(raw, sign_raw(raw, alice))
     with pytest.raises(TxError) as exc:
         chain.broadcast(raw, sign_raw(raw, k1))
