@@ -10,8 +10,12 @@ unreachable server is an ERROR, never a skip):
   TEMPLATE``). Commit freely; it is dropped afterwards. Other developers' databases on the same
   server are never touched: every database we create is named ``tronrent_test_<pid>_<random>``.
 - ``engine``: an ``AsyncEngine`` on ``database_url``.
-- ``session_maker``: ``async_sessionmaker`` on ``engine`` (for code that owns its transactions).
-- ``session``: an ``AsyncSession`` on ``engine``; commit or not, the database is private.
+- ``session_maker``: ``async_sessionmaker`` on ``engine`` (for code that owns its transactions,
+  several sessions, workers).
+- ``session``: the fast choice for service/model tests - an ``AsyncSession`` in a transaction
+  rolled back after the test, on ONE migrated database shared by the test run (no database is
+  created per test). ``session.commit()`` releases a savepoint only. It cannot be combined with
+  ``database_url``/``engine``/``session_maker`` in one test (different databases: usage error).
 - ``empty_database_url``: a fresh database with NO schema (migration tests).
 """
 
@@ -94,6 +98,7 @@ class _DatabaseFactory:
         self.server = server
         self.template: str | None = None  # sqlite: file path; postgres: database name
         self._made: list[str] = []
+        self._kept: list[str] = []
 
     async def empty(self) -> str:
         if self.backend == "sqlite":
@@ -105,7 +110,9 @@ class _DatabaseFactory:
         self._made.append(name)
         return await self.server.create(name)
 
-    async def migrated(self) -> str:
+    async def migrated(self, *, keep: bool = False) -> str:
+        """A migrated copy of the template; ``keep``: not dropped by ``cleanup()`` until the
+        end of the test session."""
         if self.template is None:
             url = await self.empty()
             upgrade(url)
@@ -113,18 +120,21 @@ class _DatabaseFactory:
         if self.backend == "sqlite":
             path = self.tmp / f"{uuid.uuid4().hex}.db"
             shutil.copyfile(self.template, path)
-            self._made.append(str(path))
+            (self._kept if keep else self._made).append(str(path))
             return f"sqlite+aiosqlite:///{path}"
         assert self.server is not None
         name = self.server.new_name()
-        self._made.append(name)
+        (self._kept if keep else self._made).append(name)
         return await self.server.create(name, template=self.template)
 
     async def cleanup(self, *, everything: bool = False) -> None:
         made, self._made = self._made, []
-        if everything and self.template:
-            made.append(self.template)
-            self.template = None
+        if everything:
+            made += self._kept
+            self._kept = []
+            if self.template:
+                made.append(self.template)
+                self.template = None
         for item in made:
             if self.backend == "sqlite":
                 _remove_sqlite_files(item)
@@ -180,9 +190,41 @@ def session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_maker(engine)
 
 
+@pytest.fixture(scope="session")
+async def _shared_engine(_database_factory: _DatabaseFactory) -> AsyncIterator[AsyncEngine]:
+    """One migrated database per backend and test run, for ``session``'s rolled-back tests."""
+    engine = create_engine(await _database_factory.migrated(keep=True))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+_PER_TEST_DATABASE_FIXTURES = {"database_url", "engine", "session_maker"}
+
+
 @pytest.fixture
 async def session(
-    session_maker: async_sessionmaker[AsyncSession],
+    request: pytest.FixtureRequest, _shared_engine: AsyncEngine
 ) -> AsyncIterator[AsyncSession]:
-    async with session_maker() as session:
-        yield session
+    """A session inside a transaction that is rolled back after the test (fast: no database is
+    created). ``session.commit()`` only releases a savepoint, so code that commits works."""
+    mixed = _PER_TEST_DATABASE_FIXTURES & set(request.fixturenames)
+    if mixed:
+        raise pytest.UsageError(
+            f"`session` (rolled back, shared database) cannot be combined with {sorted(mixed)}"
+            " (a database of the test's own): use `session_maker()` there"
+        )
+    async with _shared_engine.connect() as connection:
+        outer = await connection.begin()
+        session = AsyncSession(
+            bind=connection,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
