@@ -103,10 +103,10 @@ class Flash:
         *,
         sender: str | None = None,
         order_id: str | None = None,
-        timeout: float = 15.0,
+        wait_s: float = 15.0,
     ) -> Order:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_s
         from sqlalchemy import select
 
         while True:
@@ -121,8 +121,27 @@ class Flash:
                 if pred(o):
                     return o
             if loop.time() > deadline:
-                raise AssertionError(f"timeout; orders: {[(o.id, o.status) for o in orders]}")
+                raise AssertionError(
+                    f"timeout; orders: {[(o.id, o.status, o.status_reason) for o in orders]}"
+                    f"\n{await self.debug()}"
+                )
             await asyncio.sleep(0.05)
+
+    async def debug(self) -> str:
+        from sqlalchemy import select
+
+        from tronrent.models.job_failure import JobFailure
+        from tronrent.models.payment import Payment
+
+        async with self.session_maker() as s:
+            pays = (await s.execute(select(Payment))).scalars().all()
+            fails = (await s.execute(select(JobFailure))).scalars().all()
+        return (
+            "payments: "
+            + repr([(p.tx_hash[:8], p.amount_units, p.status, p.note) for p in pays])
+            + "\nfailures: "
+            + repr([(j.job_name, j.error) for j in fails])
+        )
 
 
 FlashFactory = Callable[..., Awaitable[Flash]]

@@ -71,6 +71,7 @@ class FlashEngine:
                 fixed_addresses=frozenset({self.rt.payment_address}),
             )
             self.scanner = BlockScanner(self.chain, self.session_maker, cfg)
+            await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
         if self.run_periodic_jobs:
             self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
