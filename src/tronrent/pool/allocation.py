@@ -1,8 +1,9 @@
 """Which pools delegate how much: scoring and the fewest-pools allocation plan (pure).
 
-Amounts are sun of staked TRX (what ``DelegateResourceContract.balance`` takes), in whole
-multiples of ``unit_sun`` (1 TRX by default, see ``pool.energy``). The caller reserves the planned
-amounts atomically in the database; this module only decides.
+Amounts are in one unit throughout, in whole multiples of ``unit_sun``: by default sun of staked
+TRX (what ``DelegateResourceContract.balance`` takes) in whole TRX (see ``pool.energy``); a caller
+may as well plan in energy units with ``unit_sun=1`` - nothing here depends on the unit. The
+caller reserves the planned amounts atomically in the database; this module only decides.
 
 Score of a pool (an integer, higher is better), each component scaled to 0..1000:
 
