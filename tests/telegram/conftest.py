@@ -1,15 +1,30 @@
-"""Fixtures for the Telegram tests: a local Bot API emulator and aiogram bots talking to it."""
+"""Fixtures for the Telegram tests: a local Bot API emulator, real aiogram bots talking to it, and
+the BotManager running the bots of a migrated test database (the shared ``session_maker``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tgemulator import TelegramEmulator
+from tronproto.address import to_base58
+from tronrent.bot.service import bot as bot_service
+from tronrent.kit.crypto import SecretBox, generate_key
+from tronrent.order.runtime import FlashRuntime
+from tronrent.telegram.flash_gateway import ServiceFlashOrders
+from tronrent.telegram.manager import BotManager
+from tronrent.telegram.ports import AddressBalance
+
+FLASH_ADDRESS = to_base58(b"\x41" + bytes(range(1, 21)))
+RECIPIENT = to_base58(b"\x41" + bytes(range(21, 41)))
 
 
 @pytest.fixture
@@ -26,3 +41,81 @@ def make_bot(emulator: TelegramEmulator, token: str) -> Bot:
 @pytest.fixture
 def bot_for(emulator: TelegramEmulator) -> Callable[[str], Bot]:
     return lambda token: make_bot(emulator, token)
+
+
+class FixedChain:
+    """On-chain balances for /balance (the chain gateway is covered by its own tests)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def address_balance(self, address: str) -> AddressBalance:
+        self.calls.append(address)
+        return AddressBalance(
+            trx_sun=12_345_678, usdt_units=5_000_000, energy_available=65_000, energy_limit=65_000
+        )
+
+
+@dataclass
+class Harness:
+    emulator: TelegramEmulator
+    session_maker: async_sessionmaker[AsyncSession]
+    box: SecretBox
+    manager: BotManager
+    chain: FixedChain
+    tokens: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    async def add_bot(self, name: str = "Shop", **kwargs: Any) -> tuple[uuid.UUID, str]:
+        state = self.emulator.add_bot(username=f"{name.lower()}_{len(self.tokens)}_bot")
+        async with self.session_maker() as session, session.begin():
+            row = await bot_service.create(
+                session,
+                box=self.box,
+                token=state.token,
+                name=name,
+                username=state.username,
+                **kwargs,
+            )
+        self.tokens[row.id] = state.token
+        return row.id, state.token
+
+    async def say(self, token: str, text: str, user_id: int = 1001, **kwargs: Any) -> list[Any]:
+        """A user sends ``text``; wait for the bot's next message in that chat and return all."""
+        before = len(self.emulator.bot(token).messages(user_id))
+        self.emulator.user_message(token, text, user_id=user_id, **kwargs)
+        return await self.emulator.wait_messages(token, user_id, before + 1)
+
+    async def press(
+        self, token: str, message_id: int, data: str, user_id: int = 1001, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """A user presses a button; wait for the callback answer and return it."""
+        query = self.emulator.press_button(
+            token, user_id=user_id, message_id=message_id, data=data, **kwargs
+        )
+        await self.emulator.wait_for(
+            lambda: self.emulator.callback_answer(token, query) is not None
+        )
+        await self.manager.drain()
+        return self.emulator.callback_answer(token, query)
+
+
+@pytest.fixture
+async def harness(
+    emulator: TelegramEmulator, session_maker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Harness]:
+    box = SecretBox([generate_key()])
+    chain = FixedChain()
+    manager = BotManager(
+        session_maker=session_maker,
+        box=box,
+        flash=ServiceFlashOrders(FlashRuntime(payment_address=FLASH_ADDRESS)),
+        chain=chain,
+        api_url=emulator.url,
+        reload_interval=0,
+        polling_timeout=1,
+    )
+    h = Harness(emulator, session_maker, box, manager, chain)
+    try:
+        yield h
+    finally:
+        await manager.stop()

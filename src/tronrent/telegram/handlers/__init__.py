@@ -17,12 +17,5 @@ from tronrent.telegram.handlers import (
 
 def get_routers() -> list[Router]:
     # fallback last: it answers whatever no other router took
-    return [
-        errors.router,
-        start.router,
-        language.router,
-        balance.router,
-        orders.router,
-        flash.router,
-        fallback.router,
-    ]
+    modules = (errors, start, language, balance, orders, flash, fallback)
+    return [module.create_router() for module in modules]

@@ -18,7 +18,6 @@ from tronrent.telegram.handlers.common import show
 from tronrent.telegram.keyboards import main_menu
 from tronrent.telegram.ports import ChainBalances
 
-router = Router(name="balance")
 _log = logging.getLogger("tronrent.telegram")
 CHAIN_TIMEOUT_S = 5.0
 
@@ -43,16 +42,22 @@ async def balance_text(user: User, t: Translator, chain: ChainBalances | None) -
     return text + render.address_balance(t, address, balance)
 
 
-@router.message(Command("balance"), F.chat.type == "private")
 async def cmd_balance(
     message: Message, user: User, t: Translator, chain: ChainBalances | None
 ) -> None:
     await message.answer(await balance_text(user, t, chain), reply_markup=main_menu(t))
 
 
-@router.callback_query(MenuCb.filter(F.action == "balance"))
 async def cb_balance(
     callback: CallbackQuery, user: User, t: Translator, chain: ChainBalances | None
 ) -> None:
     await callback.answer()
     await show(callback, await balance_text(user, t, chain), main_menu(t))
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="balance")
+    router.message.register(cmd_balance, Command("balance"), F.chat.type == "private")
+    router.callback_query.register(cb_balance, MenuCb.filter(F.action == "balance"))
+    return router

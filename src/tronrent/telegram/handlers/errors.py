@@ -14,7 +14,6 @@ from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.telegram.context import reply_plain, translator_for
 
-router = Router(name="errors")
 _log = logging.getLogger("tronrent.telegram")
 
 
@@ -23,7 +22,6 @@ def error_text(t: Translator, exc: AppError) -> str:
     return t(key) if t.has(key) else escape(exc.message)
 
 
-@router.errors()
 async def on_error(
     event: ErrorEvent,
     event_from_user: User | None = None,
@@ -45,3 +43,10 @@ async def on_error(
     except Exception:  # the answer itself failed (blocked bot, flood): nothing more to do
         _log.warning("telegram.error_answer_failed", exc_info=True)
     return True
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router

@@ -34,12 +34,10 @@ from tronrent.telegram.ports import FlashOrders, OrderView
 from tronrent.telegram.states import Conversation
 from tronrent.user.service import user as user_service
 
-router = Router(name="flash")
 _ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
 MAX_REMEMBERED_CARDS = 20
 
 
-@router.callback_query(MenuCb.filter(F.action == "flash"))
 async def cb_flash(
     callback: CallbackQuery, session: AsyncSession, flash: FlashOrders, t: Translator
 ) -> None:
@@ -71,7 +69,6 @@ async def cb_flash(
     )
 
 
-@router.callback_query(FlashCb.filter(F.action == "rent"))
 async def cb_rent(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
     await state.set_state(Conversation.entering_address)
     await callback.answer()
@@ -79,14 +76,12 @@ async def cb_rent(callback: CallbackQuery, state: FSMContext, t: Translator) -> 
         await callback.message.answer(t("flash.ask_address"))
 
 
-@router.callback_query(FlashCb.filter(F.action == "abort"))
 async def cb_abort(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
     await state.clear()
     await show(callback, t("cancelled"), main_menu(t))
     await callback.answer()
 
 
-@router.message(Conversation.entering_address, F.text, ~F.text.startswith("/"))
 async def on_address(
     message: Message,
     state: FSMContext,
@@ -116,7 +111,6 @@ async def on_address(
     )
 
 
-@router.callback_query(Conversation.confirming_order, ConfirmOrderCb.filter(F.kind == "flash"))
 async def cb_confirm(
     callback: CallbackQuery,
     state: FSMContext,
@@ -178,7 +172,6 @@ async def _owned_order(
     return view
 
 
-@router.callback_query(CheckPaymentCb.filter())
 async def cb_check_payment(
     callback: CallbackQuery,
     callback_data: CheckPaymentCb,
@@ -198,7 +191,6 @@ async def cb_check_payment(
         await callback.answer(t("order.status_now", status=render.status_text(t, view.status)))
 
 
-@router.callback_query(CancelCb.filter())
 async def cb_cancel(
     callback: CallbackQuery,
     callback_data: CancelCb,
@@ -219,7 +211,6 @@ async def cb_cancel(
     await callback.answer(t("order.cancelled"))
 
 
-@router.callback_query(MyOrderCb.filter())
 async def cb_my_order(
     callback: CallbackQuery,
     callback_data: MyOrderCb,
@@ -238,7 +229,25 @@ async def cb_my_order(
     await callback.answer()
 
 
-@router.callback_query(EnergyPackageCb.filter())
 async def cb_package(callback: CallbackQuery, t: Translator) -> None:
     # Fixed energy packages are sold through the API; the bot offers flash rental only for now.
     await callback.answer(t("packages.unavailable"), show_alert=True)
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="flash")
+    router.callback_query.register(cb_flash, MenuCb.filter(F.action == "flash"))
+    router.callback_query.register(cb_rent, FlashCb.filter(F.action == "rent"))
+    router.callback_query.register(cb_abort, FlashCb.filter(F.action == "abort"))
+    router.message.register(
+        on_address, Conversation.entering_address, F.text, ~F.text.startswith("/")
+    )
+    router.callback_query.register(
+        cb_confirm, Conversation.confirming_order, ConfirmOrderCb.filter(F.kind == "flash")
+    )
+    router.callback_query.register(cb_check_payment, CheckPaymentCb.filter())
+    router.callback_query.register(cb_cancel, CancelCb.filter())
+    router.callback_query.register(cb_my_order, MyOrderCb.filter())
+    router.callback_query.register(cb_package, EnergyPackageCb.filter())
+    return router

@@ -15,21 +15,16 @@ from tronrent.telegram.context import translator_for
 from tronrent.telegram.handlers.common import show
 from tronrent.telegram.keyboards import languages, main_menu
 
-router = Router(name="language")
 
-
-@router.message(Command("language", "lang"), F.chat.type == "private")
 async def cmd_language(message: Message, t: Translator) -> None:
     await message.answer(t("lang.choose"), reply_markup=languages())
 
 
-@router.callback_query(MenuCb.filter(F.action == "lang"))
 async def cb_language(callback: CallbackQuery, t: Translator) -> None:
     await show(callback, t("lang.choose"), languages())
     await callback.answer()
 
 
-@router.callback_query(LangCb.filter(F.code.in_(LANGUAGES)))
 async def cb_set_language(
     callback: CallbackQuery, callback_data: LangCb, session: AsyncSession, bot_user: BotUser
 ) -> None:
@@ -37,3 +32,12 @@ async def cb_set_language(
     t = translator_for(callback_data.code)
     await show(callback, t("lang.set"), main_menu(t))
     await callback.answer()
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="language")
+    router.message.register(cmd_language, Command("language", "lang"), F.chat.type == "private")
+    router.callback_query.register(cb_language, MenuCb.filter(F.action == "lang"))
+    router.callback_query.register(cb_set_language, LangCb.filter(F.code.in_(LANGUAGES)))
+    return router

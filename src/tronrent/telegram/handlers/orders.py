@@ -15,7 +15,6 @@ from tronrent.telegram.handlers.common import show
 from tronrent.telegram.keyboards import orders_pager
 from tronrent.telegram.ports import FlashOrders
 
-router = Router(name="orders")
 PAGE_SIZE = 5
 
 
@@ -36,7 +35,6 @@ async def orders_page(
     return text, orders_pager(t, page, pages)
 
 
-@router.message(Command("orders"), F.chat.type == "private")
 async def cmd_orders(
     message: Message, session: AsyncSession, flash: FlashOrders, user: User, t: Translator
 ) -> None:
@@ -44,7 +42,6 @@ async def cmd_orders(
     await message.answer(text, reply_markup=keyboard)
 
 
-@router.callback_query(MenuCb.filter(F.action == "orders"))
 async def cb_orders(
     callback: CallbackQuery, session: AsyncSession, flash: FlashOrders, user: User, t: Translator
 ) -> None:
@@ -53,7 +50,6 @@ async def cb_orders(
     await callback.answer()
 
 
-@router.callback_query(OrdersPageCb.filter())
 async def cb_orders_page(
     callback: CallbackQuery,
     callback_data: OrdersPageCb,
@@ -65,3 +61,12 @@ async def cb_orders_page(
     text, keyboard = await orders_page(session, flash, user, t, callback_data.page)
     await show(callback, text, keyboard)
     await callback.answer()
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="orders")
+    router.message.register(cmd_orders, Command("orders"), F.chat.type == "private")
+    router.callback_query.register(cb_orders, MenuCb.filter(F.action == "orders"))
+    router.callback_query.register(cb_orders_page, OrdersPageCb.filter())
+    return router

@@ -16,11 +16,7 @@ from tronrent.telegram.handlers.common import show
 from tronrent.telegram.keyboards import main_menu
 from tronrent.user.service import user as user_service
 
-router = Router(name="start")
-router.message.filter(F.chat.type == "private")
 
-
-@router.message(CommandStart())
 async def cmd_start(
     message: Message,
     command: CommandObject,
@@ -43,13 +39,11 @@ async def cmd_start(
     await message.answer("\n\n".join(parts), reply_markup=main_menu(t))
 
 
-@router.message(Command("menu"))
 async def cmd_menu(message: Message, state: FSMContext, t: Translator) -> None:
     await state.clear()
     await message.answer(t("menu.title"), reply_markup=main_menu(t))
 
 
-@router.callback_query(MenuCb.filter(F.action == "home"))
 async def cb_menu(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
     await state.clear()
     await show(callback, t("menu.title"), main_menu(t))
@@ -60,21 +54,31 @@ def help_text(bot_config: BotConfig, t: Translator) -> str:
     return escape(bot_config.help_message) if bot_config.help_message else t("help")
 
 
-@router.message(Command("help"))
 async def cmd_help(message: Message, bot_config: BotConfig, t: Translator) -> None:
     await message.answer(help_text(bot_config, t), reply_markup=main_menu(t))
 
 
-@router.callback_query(MenuCb.filter(F.action == "help"))
 async def cb_help(callback: CallbackQuery, bot_config: BotConfig, t: Translator) -> None:
     await show(callback, help_text(bot_config, t), main_menu(t))
     await callback.answer()
 
 
-@router.message(Command("cancel"))
 async def cmd_cancel(message: Message, state: FSMContext, t: Translator) -> None:
     had_state = await state.get_state() is not None
     await state.clear()
     await message.answer(
         t("cancelled") if had_state else t("nothing_to_cancel"), reply_markup=main_menu(t)
     )
+
+
+def create_router() -> Router:
+    """A fresh router (a router can belong to one dispatcher only)."""
+    router = Router(name="start")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(cmd_start, CommandStart())
+    router.message.register(cmd_menu, Command("menu"))
+    router.callback_query.register(cb_menu, MenuCb.filter(F.action == "home"))
+    router.message.register(cmd_help, Command("help"))
+    router.callback_query.register(cb_help, MenuCb.filter(F.action == "help"))
+    router.message.register(cmd_cancel, Command("cancel"))
+    return router
