@@ -148,7 +148,7 @@ class TestPools:
         customer = funded_key(f.devnet.chain, 100 * TRX)
         send_trx(f.devnet, customer, f.address, 15 * TRX)
         order = await f.wait_order(
-            lambda o: o.status is OrderStatus.PAID and bool(o.status_reason),
+            lambda o: o.status is OrderStatus.PAID and "waiting" in (o.status_reason or ""),
             sender=customer.address_base58,
         )
         assert "waiting for pool capacity" in (order.status_reason or "")

@@ -47,6 +47,7 @@ class FlashEngine:
     run_workers: bool = True
     run_periodic_jobs: bool = True
     periodic_speedup: float = 1.0
+    drain_timeout_s: float = 5.0
     queue: JobQueue = field(init=False)
     scanner: BlockScanner | None = field(init=False, default=None)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
@@ -89,7 +90,11 @@ class FlashEngine:
         if self.scanner is not None:
             with contextlib.suppress(Exception):
                 await self.scanner.release()
-        await self.queue.drain(timeout_s=30)
+        try:
+            await self.queue.drain(timeout_s=self.drain_timeout_s)
+        except TimeoutError:
+            cancelled = await self.queue.cancel_running()
+            log.info("stopped with %d job(s) cancelled; the sweeper resumes them", cancelled)
         await self.queue.shutdown()
         set_job_queue(None)
         set_worker_context(None)

@@ -228,6 +228,19 @@ class JobQueue:
                 raise TimeoutError(f"{len(running)} job(s) still running")
             await asyncio.wait(running, timeout=max(0.01, deadline - loop.time()))
 
+    async def cancel_running(self) -> int:
+        """Cancel in-memory jobs still running (shutdown); the database keeps their state and
+        the sweeper of the next start picks them up. The number cancelled."""
+        running: list[asyncio.Task[Any]] = []
+        for b in self.brokers.values():
+            if isinstance(b, InMemoryBroker):
+                running.extend(t for t in b._running_tasks if not t.done())
+        for t in running:
+            t.cancel()
+        if running:
+            await asyncio.wait(running, timeout=5)
+        return len(running)
+
     async def listen(self, stop: asyncio.Event, concurrency: int = 20) -> None:
         """Consume the Redis queues until `stop` is set (a worker process)."""
         from taskiq.receiver import Receiver

@@ -1,0 +1,53 @@
+"""FastAPI dependencies of the flash routes: chain, runtime, and the request's job scope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from tronrent.adapters.tron.port import ChainPort
+from tronrent.api.deps import StateDep
+from tronrent.kit.errors import ServiceUnavailable
+from tronrent.order.runtime import FlashRuntime
+from tronrent.worker import has_job_scope, job_scope
+
+CHAIN_COMPONENT = "chain"
+RUNTIME_COMPONENT = "flash_runtime"
+
+
+def _component(state: StateDep, name: str) -> Any:
+    value = state.components.get(name)
+    if value is None:
+        raise ServiceUnavailable("the flash rental engine is not running", "FLASH_NOT_RUNNING")
+    return value
+
+
+def get_chain(state: StateDep) -> ChainPort:
+    chain: ChainPort = _component(state, CHAIN_COMPONENT)
+    return chain
+
+
+def get_runtime(state: StateDep) -> FlashRuntime:
+    rt: FlashRuntime = _component(state, RUNTIME_COMPONENT)
+    return rt
+
+
+ChainDep = Annotated[ChainPort, Depends(get_chain)]
+RuntimeDep = Annotated[FlashRuntime, Depends(get_runtime)]
+
+
+async def request_job_scope() -> AsyncIterator[None]:
+    """Jobs enqueued while handling the request are sent after its transaction commits.
+
+    Declared on the router before the session dependency, so it exits after the commit.
+    """
+    if has_job_scope():
+        yield
+        return
+    async with job_scope():
+        yield
+
+
+JOB_SCOPE = Depends(request_job_scope, scope="function")

@@ -1,0 +1,90 @@
+"""Request/response schemas of the flash routes (seed 000 section 4, camelCase)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
+
+from tronproto.address import is_valid_base58
+from tronrent.api.envelope import ApiModel
+from tronrent.order.ids import is_flash_order_id
+
+#: Telegram chat ids fit in 52 bits
+CHAT_ID_LIMIT = 2**52
+
+
+def _tron_address(value: str) -> str:
+    value = value.strip()
+    if not is_valid_base58(value):
+        raise ValueError("not a valid TRON address (base58, starts with T, valid checksum)")
+    return value
+
+
+def _tx_hash(value: str) -> str:
+    value = value.strip().lower().removeprefix("0x")
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError("a transaction hash is 64 hexadecimal characters")
+    return value
+
+
+def _flash_order_id(value: str) -> str:
+    if not is_flash_order_id(value):
+        raise ValueError("malformed order id (expected FLASH_<milliseconds>_<9 characters>)")
+    return value
+
+
+TronAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(_tron_address)]
+TxHash = Annotated[str, StringConstraints(max_length=80), AfterValidator(_tx_hash)]
+FlashOrderId = Annotated[str, StringConstraints(max_length=64), AfterValidator(_flash_order_id)]
+#: a TRX amount for display: exact Decimal inside, a JSON number on the wire (seed: 1.5)
+TrxAmount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+ChatId = Annotated[int, Field(strict=False, ge=-CHAT_ID_LIMIT, le=CHAT_ID_LIMIT)]
+
+
+class CreateOrderRequest(ApiModel):
+    recipient_address: TronAddress
+    chat_id: ChatId
+
+
+class PriceConfigOut(ApiModel):
+    single_price: TrxAmount
+    max_transactions: int
+    expiry_hours: int
+    min_amount: TrxAmount
+
+    model_config = ApiModel.model_config | {"alias_generator": None}
+
+
+class CreateOrderResponse(ApiModel):
+    order_id: str
+    payment_address: str
+    price_config: PriceConfigOut
+    expires_at: str
+    #: the unique amount tail: pay `n * single_price + paymentTail` TRX (extension)
+    payment_tail: TrxAmount
+    example_amount: TrxAmount
+
+
+class ConfirmPaymentRequest(ApiModel):
+    order_id: FlashOrderId
+    tx_hash: TxHash
+
+
+class ConfirmPaymentResponse(ApiModel):
+    success: bool = True
+    message: str
+    data: dict[str, Any]
+
+
+class OrderStatusResponse(ApiModel):
+    order_id: str
+    status: str
+    paid_amount: TrxAmount | None
+    transaction_count: int | None
+    delegation_result: list[dict[str, Any]]
+    recipient_address: str | None = None
+    energy_amount: int | None = None
+    expires_at: str | None = None
+    status_reason: str | None = None

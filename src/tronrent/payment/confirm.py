@@ -1,0 +1,98 @@
+"""Manual payment confirmation (`POST /api/energy-flash/confirm-payment`), verified on chain.
+
+The transaction must exist in a block, have succeeded, be a TRX transfer to the flash address
+paying at least `min_amount`, and not have been used for another order; it is then recorded
+exactly like a scanned payment (same unique key) and must match the given order by its amount
+tail or its sender (= the order's recipient) - a customer cannot claim someone else's payment.
+Idempotent: confirming the same payment for the same order again changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.adapters.tron.port import ChainPort
+from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
+from tronrent.kit.money import format_trx
+from tronrent.kit.time import from_ms
+from tronrent.models.common import Currency
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as order_service
+from tronrent.payment import repository as payment_repo
+from tronrent.payment.service import payment as payment_service
+
+
+class PaymentNotOnChain(NotFound):
+    default_code = "TX_NOT_FOUND"
+
+
+class PaymentNotAcceptable(ValidationFailed):
+    default_code = "PAYMENT_NOT_ACCEPTABLE"
+
+
+class PaymentAlreadyUsed(Conflict):
+    default_code = "PAYMENT_ALREADY_USED"
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    order_id: str
+    tx_hash: str
+    status: str
+    already: bool
+
+
+async def confirm_payment(
+    session: AsyncSession, rt: FlashRuntime, chain: ChainPort, *, order_id: str, tx_hash: str
+) -> Confirmation:
+    order = await order_service.get(session, order_id)
+    existing = await payment_repo.get_by_tx(session, tx_hash)
+    if existing is not None and existing.handled_at is not None:
+        if existing.order_id == order_id:
+            return Confirmation(order_id, tx_hash, order.status.value, already=True)
+        raise PaymentAlreadyUsed("this transaction was already used for another payment")
+    tx = await chain.get_transaction(tx_hash)
+    if tx is None:
+        raise PaymentNotOnChain("transaction not found on chain (not in a block yet?)")
+    if tx.contract_type != "TransferContract":
+        raise PaymentNotAcceptable("the transaction is not a TRX transfer")
+    if tx.contract_ret != "SUCCESS":
+        raise PaymentNotAcceptable(f"the transaction did not succeed ({tx.contract_ret})")
+    to = str(tx.parameter.get("to_address", ""))
+    if to != rt.payment_address:
+        raise PaymentNotAcceptable("the transaction was not sent to the payment address")
+    amount = int(tx.parameter.get("amount", 0))
+    cfg = await order_service.config(session, rt)
+    if amount < cfg.price.min_amount_sun:
+        raise PaymentNotAcceptable(
+            f"paid {format_trx(amount)} TRX, below the minimum "
+            f"{format_trx(cfg.price.min_amount_sun)} TRX"
+        )
+    info = await chain.get_transaction_info(tx_hash)
+    if info is None:
+        raise PaymentNotOnChain("transaction not found in a block yet")
+    if existing is None:
+        await payment_repo.insert_payment_if_new(
+            session,
+            tx_hash=tx_hash,
+            event_index=0,
+            asset=Currency.TRX,
+            from_address=str(tx.parameter.get("owner_address", "")),
+            to_address=to,
+            amount_units=amount,
+            block_number=info.block_number,
+            block_timestamp=from_ms(info.block_timestamp_ms) if info.block_timestamp_ms else None,
+        )
+    payment = await payment_repo.get_by_tx(session, tx_hash)
+    assert payment is not None
+    await payment_service.process(session, rt, payment.id)
+    if payment.order_id != order_id:
+        # the caller's transaction rolls back; the scanner will handle the payment normally
+        raise PaymentAlreadyUsed(
+            "this payment does not belong to the order (its amount tail does not match and "
+            "it was not sent from the order's recipient address)"
+        )
+    await session.refresh(order)
+    return Confirmation(order_id, tx_hash, order.status.value, already=False)
