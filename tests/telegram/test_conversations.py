@@ -105,7 +105,8 @@ class TestFlash:
         assert user is not None and user.tron_address == RECIPIENT
         assert order.target_address == RECIPIENT and order.chat_id == chat
         assert order.expected_amount_units is not None
-        amount = f"{order.expected_amount_units // 1_000_000}.{order.expected_amount_units % 1_000_000:06d}"
+        units = order.expected_amount_units
+        amount = f"{units // 1_000_000}.{units % 1_000_000:06d}"
         assert f"Send {amount} TRX" in card.text and order.id in card.text
         assert (
             card.button("I have paid")["callback_data"] == CheckPaymentCb(order_id=order.id).pack()
