@@ -1,0 +1,99 @@
+"""Chain routes (seed 001): manual delegation (admin), address balance; admin dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import Field
+from sqlalchemy import select
+
+from tronrent.api.deps import SessionDep
+from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
+from tronrent.auth.dependencies import AdminDep, OperatorDep
+from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RuntimeDep
+from tronrent.kit.money import sun_to_trx
+from tronrent.kit.time import now_ms
+from tronrent.models.job_failure import JobFailure
+from tronrent.models.order import Order, OrderStatus, OrderType
+from tronrent.order.ids import new_flash_order_id
+from tronrent.order.schemas import TronAddress
+from tronrent.worker import enqueue_job
+
+router = APIRouter(prefix="/api/tron", tags=["tron"], responses=ERROR_RESPONSES)
+admin_router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
+
+
+class DelegateRequest(ApiModel):
+    to_address: TronAddress
+    energy_amount: int = Field(ge=1_000, le=10**10)
+    duration_hours: int = Field(1, ge=1, le=24 * 30)
+
+
+@router.post("/delegate", dependencies=[JOB_SCOPE], status_code=202)
+async def delegate(
+    body: DelegateRequest, session: SessionDep, rt: RuntimeDep, _admin: AdminDep
+) -> Envelope[dict[str, Any]]:
+    """Delegate energy from the pools (an operator order; same exactly-once flow)."""
+    order_id = new_flash_order_id(now_ms())
+    session.add(
+        Order(
+            id=order_id,
+            order_number=order_id,
+            order_type=OrderType.ENERGY_RENTAL,
+            status=OrderStatus.PAID,
+            target_address=body.to_address,
+            energy_amount=body.energy_amount,
+            duration_hours=body.duration_hours,
+            payment_address=rt.payment_address,
+            status_reason="manual delegation by an operator",
+        )
+    )
+    await session.flush()
+    enqueue_job("delegation.delegate_order", order_id)
+    return ok({"orderId": order_id, "status": "pending", "energyDelegated": body.energy_amount})
+
+
+@router.get("/balance/{address}")
+async def balance(
+    address: Annotated[TronAddress, Path()], chain: ChainDep
+) -> Envelope[dict[str, Any]]:
+    """TRX balance, energy and bandwidth of an address (public chain data)."""
+    account = await chain.get_account(address)
+    res = await chain.get_account_resource(address)
+    return ok(
+        {
+            "address": address,
+            "exists": account is not None,
+            "trxBalance": float(sun_to_trx(account.balance_sun)) if account else 0.0,
+            "balanceSun": account.balance_sun if account else 0,
+            "energy": res.energy_available,
+            "energyLimit": res.energy_limit,
+            "bandwidth": res.bandwidth_available,
+            "delegatedEnergySun": account.delegated_energy_sun if account else 0,
+        }
+    )
+
+
+@admin_router.get("/job-failures")
+async def job_failures(session: SessionDep, _op: OperatorDep) -> Envelope[list[dict[str, Any]]]:
+    """Jobs that exhausted their retries (the dead letter), newest first."""
+    rows = (
+        (await session.execute(select(JobFailure).order_by(JobFailure.id.desc()).limit(200)))
+        .scalars()
+        .all()
+    )
+    return ok(
+        [
+            {
+                "id": r.id,
+                "job": r.job_name,
+                "args": r.args,
+                "error": r.error,
+                "attempts": r.attempts,
+                "failedAt": r.failed_at.isoformat(),
+                "resolvedAt": r.resolved_at.isoformat() if r.resolved_at else None,
+            }
+            for r in rows
+        ]
+    )

@@ -1,0 +1,71 @@
+"""The `serve` lifespan hook: chain gateway + flash engine, registered on the app state.
+
+`flash_lifespan(state)` uses `state.components["devnet_url"]` (set by the devnet hook when the
+chain is embedded) or `TRON_NODE_URLS`; the flash address is `TRON_PAYMENT_ADDRESS` or the
+first pool's address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+
+from tronrent.adapters.tron.gateway import TronGateway
+from tronrent.api.state import AppState
+from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.engine import FlashEngine
+from tronrent.kit.logging import get_logger
+from tronrent.models.energy_pool import EnergyPool
+from tronrent.order.runtime import FlashRuntime
+from tronrent.scanner.service import ScannerConfig
+
+_log = get_logger("tronrent.flash")
+
+
+async def _flash_address(state: AppState) -> str | None:
+    if state.settings.tron_payment_address:
+        return state.settings.tron_payment_address
+    async with state.session_maker() as s:
+        return (
+            (await s.execute(select(EnergyPool.tron_address).order_by(EnergyPool.created_at)))
+            .scalars()
+            .first()
+        )
+
+
+@asynccontextmanager
+async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
+    settings = state.settings
+    urls = list(settings.tron_node_urls) or [str(state.components.get("devnet_url", ""))]
+    if not urls[0]:
+        _log.warning("flash.disabled", reason="no TRON node configured")
+        yield
+        return
+    api_key = settings.tron_api_key.get_secret_value() if settings.tron_api_key else None
+    async with TronGateway(urls, api_key=api_key) as gateway:
+        state.components[CHAIN_COMPONENT] = gateway
+        address = await _flash_address(state)
+        if address is None:
+            _log.warning("flash.disabled", reason="no pool and no TRON_PAYMENT_ADDRESS")
+            yield
+            return
+        rt = FlashRuntime.from_settings(settings, address)
+        state.components[RUNTIME_COMPONENT] = rt
+        engine = FlashEngine(
+            session_maker=state.session_maker,
+            chain=gateway,
+            box=state.secret_box,
+            rt=rt,
+            redis_url=settings.redis_url,
+            scanner_config=ScannerConfig(
+                confirmations=settings.confirmations,
+                block_interval_s=settings.block_interval_seconds,
+                fixed_addresses=frozenset({address}),
+            ),
+        )
+        async with engine:
+            state.components["flash_engine"] = engine
+            _log.info("flash.started", payment_address=address)
+            yield

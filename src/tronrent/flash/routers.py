@@ -1,0 +1,20 @@
+"""Routers of the flash rental issue, for `create_app(routers=FLASH_ROUTERS)`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tronrent.delegation import endpoints as delegation_endpoints
+from tronrent.order import endpoints as order_endpoints
+from tronrent.payment import endpoints as payment_endpoints
+from tronrent.pool import endpoints as pool_endpoints
+
+FLASH_ROUTERS: tuple[APIRouter, ...] = (
+    order_endpoints.router,
+    order_endpoints.orders_router,
+    payment_endpoints.router,
+    payment_endpoints.payments_router,
+    pool_endpoints.router,
+    delegation_endpoints.router,
+    delegation_endpoints.admin_router,
+)
