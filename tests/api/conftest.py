@@ -1,19 +1,20 @@
 """Fixtures for HTTP tests: a migrated database, settings, the app with its lifespan running,
 and an async client on the ASGI app (no server).
 
-The database is SQLite (one migrated file per session) and, when ``TEST_DATABASE_URL`` is set,
-PostgreSQL as well: ``db_url`` is parametrized, so every test using it runs on both.
+The database comes from ``database_url`` (tests/conftest.py): a fresh migrated database per
+test, on SQLite and, when ``TEST_DATABASE_URL`` is set, on PostgreSQL as well.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -21,24 +22,21 @@ from pydantic import SecretStr
 
 from tronrent.api.app import create_app
 from tronrent.api.state import AppState
+from tronrent.auth.passwords import use_parameters
 from tronrent.auth.service import admin as admin_service
 from tronrent.config import Settings
 from tronrent.kit.crypto import generate_key
-from tronrent.storage.migrations import upgrade
+from tronrent.kit.logging import configure_logging
 
-DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="session", params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database migrated to head."""
-    if request.param == "postgresql":
-        url = os.environ["TEST_DATABASE_URL"]
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('apidb') / 'api.db'}"
-    upgrade(url)
-    return url
+@pytest.fixture(scope="session", autouse=True)
+def fast_setup() -> None:
+    """The service's own log pipeline (structlog's default renderer is slow on tracebacks) and
+    argon2's cheapest parameters (still real argon2id hashes)."""
+    configure_logging("info", stream=sys.stderr)
+    use_parameters(argon2.profiles.CHEAPEST)
 
 
 @pytest.fixture
@@ -58,8 +56,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], db_url: str) -> Settings:
-    return make_settings(database_url=db_url)
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    """Settings on a fresh migrated database (``database_url`` from tests/conftest.py: SQLite,
+    and PostgreSQL too when TEST_DATABASE_URL is set)."""
+    return make_settings(database_url=database_url)
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:

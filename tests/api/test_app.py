@@ -63,8 +63,13 @@ async def insert_then_maybe_fail(username: str, session: SessionDep, fail: bool 
 
 
 @pytest.fixture
-async def probe_client(settings: Settings, run_app: Any) -> Any:
-    async with run_app(create_app(settings, routers=[probe])) as client:
+def probe_app(settings: Settings) -> FastAPI:
+    return create_app(settings, routers=[probe])
+
+
+@pytest.fixture
+async def probe_client(probe_app: FastAPI, run_app: Any) -> Any:
+    async with run_app(probe_app) as client:
         yield client
 
 
@@ -179,17 +184,9 @@ class TestRequestTransaction:
 
 
 @pytest.fixture
-async def app_state(settings: Settings, run_app: Any) -> Any:
-    application = create_app(settings)
-    async with run_app(application):
-        state: AppState = application.state.tronrent
-        async with state.session_maker() as session, session.begin():
-            await session.execute(
-                AdminUser.__table__.delete().where(
-                    AdminUser.username.in_(["committed_user", "rolled_back_user"])
-                )
-            )
-        yield state
+def app_state(probe_client: Any, probe_app: FastAPI) -> AppState:
+    state: AppState = probe_app.state.tronrent
+    return state
 
 
 async def _admin_exists(state: AppState, username: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from tronrent.kit.errors import ValidationFailed
@@ -13,7 +13,14 @@ from tronrent.kit.errors import ValidationFailed
 MIN_PASSWORD_LENGTH: Final = 10
 MAX_PASSWORD_LENGTH: Final = 256
 
-_hasher: Final = PasswordHasher()
+_hasher = PasswordHasher()
+
+
+def use_parameters(parameters: Parameters) -> None:
+    """Switch the argon2 cost parameters (tests use ``argon2.profiles.CHEAPEST``)."""
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(parameters)
+    dummy_hash.cache_clear()
 
 
 def check_password_policy(password: str) -> None:
