@@ -29,10 +29,10 @@ from trondevnet.usdt import Usdt
 from tronproto.address import to_base58
 from tronproto.block import block_header_hash, block_id, merkle_root
 from tronproto.keys import BadSignatureError, PrivateKey, recover_address, sign_hash
-from tronproto.pb import DecodeError, field_bytes, field_varint, iter_fields, varint
+from tronproto.pb import DecodeError, field_bytes, field_varint, varint
 from tronproto.tx import (
     TxFormatError,
-    contract_from_bytes,
+    decode_raw,
     transaction_to_bytes,
     txid_bytes,
 )
@@ -64,6 +64,8 @@ def _res_int(value: Any) -> int:
 def _addr(value: Any) -> bytes:
     if not value:
         return b""
+    if isinstance(value, bytes):
+        return value
     return bytes.fromhex(str(value))
 
 
@@ -295,36 +297,29 @@ class Chain:
     def _parse(
         self, txid: bytes, raw: bytes, signatures: list[bytes]
     ) -> tuple[TxRecord, bytes, bytes, int, bool]:
-        ref_bytes = ref_hash = b""
-        expiration = timestamp = 0
-        contracts: list[bytes] = []
         try:
-            for num, _wire, v in iter_fields(raw):
-                if isinstance(v, bytes):
-                    if num == 1:
-                        ref_bytes = v
-                    elif num == 4:
-                        ref_hash = v
-                    elif num == 11:
-                        contracts.append(v)
-                elif num == 8:
-                    expiration = v
-                elif num == 14:
-                    timestamp = v
-            if len(contracts) != 1:
-                raise E.ContractValidateError(
-                    "act size should be exactly 1, this is extend feature"
-                )
-            contract = contract_from_bytes(contracts[0], visible=False)
+            decoded = decode_raw(raw)
         except (DecodeError, TxFormatError, UnicodeDecodeError) as exc:
             raise E.TxError(E.OTHER_ERROR, f"invalid transaction: {exc}") from exc
-        value = contract["parameter"]["value"]
-        owner = _addr(value.get("owner_address"))
+        if len(decoded.contracts) != 1:
+            raise E.ContractValidateError("act size should be exactly 1, this is extend feature")
+        ctype, value, pid = decoded.contracts[0]
+        owner = value.get("owner_address", b"")
         if len(owner) != 21:
             raise E.ContractValidateError("Invalid address")
-        tx = TxRecord(txid, raw, tuple(signatures), contract["type"], value, owner, timestamp)
-        tx.extra["permission_id"] = int(contract.get("Permission_id", 0))
-        return tx, ref_bytes, ref_hash, expiration, bool(signatures)
+        tx = TxRecord(txid, raw, tuple(signatures), ctype, value, owner, decoded.timestamp)
+        tx.extra["permission_id"] = pid
+        if decoded.has_memo:
+            tx.extra["memo"] = 1
+        if decoded.fee_limit:
+            tx.extra["fee_limit"] = decoded.fee_limit
+        return (
+            tx,
+            decoded.ref_block_bytes,
+            decoded.ref_block_hash,
+            decoded.expiration,
+            bool(signatures),
+        )
 
     def _check_signatures(self, tx: TxRecord, signatures: list[bytes]) -> None:
         acct = self.accounts.get(tx.owner)
@@ -456,7 +451,7 @@ class Chain:
         if plan.fee > acct.balance:
             raise E.bandwidth_error()
         fee = self.config.create_new_account_fee_in_system_contract if creates else 0
-        memo_fee = self.config.memo_fee if _has_memo(tx.raw) else 0
+        memo_fee = self.config.memo_fee if tx.extra.get("memo") else 0
         if acct.balance - plan.fee - memo_fee < amount + fee:
             raise E.ContractValidateError(
                 "Validate TransferContract error, balance is not sufficient."
@@ -788,7 +783,7 @@ class Chain:
     def _trigger(self, tx: TxRecord, now_ms: int) -> None:
         v = tx.value
         contract = _addr(v.get("contract_address"))
-        fee_limit = _fee_limit(tx.raw)
+        fee_limit = tx.extra.get("fee_limit", 0)
         call_value = int(v.get("call_value", 0))  # type: ignore[call-overload]
         if contract != self.usdt_address:
             raise E.ContractValidateError("No contract or not a valid smart contract")
@@ -807,7 +802,8 @@ class Chain:
         if self._dry:
             return
         self._apply_bandwidth(tx, acct, plan, now_ms)
-        data = bytes.fromhex(str(v.get("data", "")))
+        raw_data = v.get("data", b"")
+        data = raw_data if isinstance(raw_data, bytes) else bytes.fromhex(str(raw_data))
         result = self.usdt.call(tx.owner, data, call_value)
         energy_fee_price = self.config.energy_fee
         limit_energy = self.energy_limit(acct)
@@ -986,19 +982,7 @@ def _reset_receipt(tx: TxRecord) -> None:
     tx.contract_address = None
     tx.logs = []
     tx.res_message = ""
-    pid = tx.extra.get("permission_id", 0)
-    tx.extra = {"permission_id": pid}
-
-
-def _has_memo(raw: bytes) -> bool:
-    return any(num == 10 and v for num, _w, v in iter_fields(raw))
-
-
-def _fee_limit(raw: bytes) -> int:
-    for num, _w, v in iter_fields(raw):
-        if num == 18 and isinstance(v, int):
-            return v
-    return 0
+    tx.extra = {k: v for k, v in tx.extra.items() if k in ("permission_id", "memo", "fee_limit")}
 
 
 _HANDLERS: dict[str, Callable[[Chain, TxRecord, int], None]] = {

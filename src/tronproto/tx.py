@@ -114,6 +114,8 @@ def _address(value: Any, what: str) -> bytes:
 
 
 def _int(value: Any, what: str) -> int:
+    if type(value) is int and -(1 << 63) <= value < (1 << 63):
+        return value
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
@@ -137,26 +139,50 @@ def _enum(value: Any, what: str) -> int:
     return _int(value, what)
 
 
+_ENCODE_SPECS: Final = {
+    name: tuple(
+        (fname, kind, bytes([(num << 3) | (WIRE_LEN if kind in (ADDR, BYTES) else WIRE_VARINT)]))
+        for fname, num, kind in fields
+    )
+    for name, (_, fields) in CONTRACT_SPECS.items()
+}
+
+
 def contract_value_to_bytes(contract_type: str, value: Mapping[str, Any]) -> bytes:
     """Encode the `parameter.value` JSON of one contract."""
-    spec = CONTRACT_SPECS.get(contract_type)
+    spec = _ENCODE_SPECS.get(contract_type)
     if spec is None:
         raise TxFormatError(f"unsupported contract type {contract_type!r}")
     out = bytearray()
-    for fname, num, kind in spec[1]:
+    for fname, kind, tag in spec:
         v = value.get(fname)
         if v is None:
             continue
         if kind == ADDR:
-            out += field_bytes(num, _address(v, fname))
+            b = _address(v, fname)
+            if b:
+                out += tag
+                out.append(len(b))
+                out += b
         elif kind == INT:
-            out += field_varint(num, _int(v, fname))
+            n = _int(v, fname)
+            if n:
+                out += tag
+                out += varint(n)
         elif kind == BYTES:
-            out += field_bytes(num, _hexbytes(v, fname))
+            b = _hexbytes(v, fname)
+            if b:
+                out += tag
+                out += varint(len(b))
+                out += b
         elif kind == ENUM:
-            out += field_varint(num, _enum(v, fname))
-        else:
-            out += field_varint(num, 1 if v else 0)
+            n = _enum(v, fname)
+            if n:
+                out += tag
+                out += varint(n)
+        elif v:
+            out += tag
+            out.append(1)
     return bytes(out)
 
 
@@ -369,3 +395,87 @@ def transaction_from_bytes(buf: bytes) -> tuple[bytes, list[bytes]]:
 def ref_block_fields(block_id_hex: str) -> tuple[str, str]:
     """(ref_block_bytes, ref_block_hash) for a reference block ID (TaPoS)."""
     return block_id_hex[12:16], block_id_hex[16:32]
+
+
+class DecodedRaw:
+    """Transaction.raw decoded for a node: native values (addresses as 21 raw bytes)."""
+
+    __slots__ = (
+        "contracts",
+        "expiration",
+        "fee_limit",
+        "has_memo",
+        "ref_block_bytes",
+        "ref_block_hash",
+        "timestamp",
+    )
+
+    def __init__(self) -> None:
+        self.ref_block_bytes = b""
+        self.ref_block_hash = b""
+        self.expiration = 0
+        self.timestamp = 0
+        self.fee_limit = 0
+        self.has_memo = False
+        # (contract type name, value with native types, Permission_id)
+        self.contracts: list[tuple[str, dict[str, Any], int]] = []
+
+
+def _native_value(contract_type: str, buf: bytes) -> dict[str, Any]:
+    by_num = _FIELDS_BY_NUMBER[contract_type]
+    out: dict[str, Any] = {}
+    for num, wire, v in iter_fields(buf):
+        spec = by_num.get(num)
+        if spec is None:
+            continue
+        fname, kind = spec
+        if kind in (ADDR, BYTES):
+            if wire != WIRE_LEN or not isinstance(v, bytes):
+                raise DecodeError(f"{fname}: wrong wire type")
+            if kind == ADDR and len(v) != 21:
+                raise DecodeError(f"{fname}: address must be 21 bytes")
+            out[fname] = v
+        else:
+            if wire != WIRE_VARINT or not isinstance(v, int):
+                raise DecodeError(f"{fname}: wrong wire type")
+            out[fname] = to_int64(v) if kind == INT else (bool(v) if kind == BOOL else v)
+    return out
+
+
+def decode_raw(buf: bytes) -> DecodedRaw:
+    """One-pass decode of Transaction.raw bytes with native values (node hot path)."""
+    out = DecodedRaw()
+    for num, _wire, v in iter_fields(buf):
+        if isinstance(v, bytes):
+            if num == 11:
+                ctype_num = 0
+                param = b""
+                pid = 0
+                for cnum, _w, cv in iter_fields(v):
+                    if cnum == 1 and isinstance(cv, int):
+                        ctype_num = cv
+                    elif cnum == 2 and isinstance(cv, bytes):
+                        param = cv
+                    elif cnum == 5 and isinstance(cv, int):
+                        pid = cv
+                ctype = CONTRACT_TYPE_BY_NUMBER.get(ctype_num)
+                if ctype is None:
+                    raise DecodeError(f"unsupported contract type number {ctype_num}")
+                value = b""
+                for anum, _w, av in iter_fields(param):
+                    if anum == 2 and isinstance(av, bytes):
+                        value = av
+                out.contracts.append((ctype, _native_value(ctype, value), pid))
+            elif num == 1:
+                out.ref_block_bytes = v
+            elif num == 4:
+                out.ref_block_hash = v
+            elif num == 10:
+                out.has_memo = bool(v)
+        elif num == 8:
+            out.expiration = to_int64(v)
+        elif num == 14:
+            out.timestamp = to_int64(v)
+        elif num == 18:
+            out.fee_limit = to_int64(v)
+    return out
