@@ -2,6 +2,8 @@
 
 Amounts are integer sun (``*_sun``) or USDT units (``*_units``); times are ISO 8601 strings
 (``tronrent.kit.time.isoformat``); every key is optional for rendering (a missing one shows "-").
+``recipient_address`` may be spelt ``recipient``; ``tx_hashes`` (a list) may replace ``tx_hash``;
+``order_created`` shows ``amount_sun`` or else ``single_price_sun + tail_sun``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import enum
 class NotificationEvent(enum.StrEnum):
     # --- customer events (chat_id / user_id + bot_id of the customer) -----------------------------
     ORDER_CREATED = "order_created"  # order_id, payment_address, amount_sun, expires_at, recipient
-    PAYMENT_SEEN = "payment_seen"  # order_id, amount_sun, tx_hash, transaction_count
+    PAYMENT_RECEIVED = "payment_received"  # order_id, paid_sun, tx_hash, transaction_count, energy
     ENERGY_DELIVERED = "energy_delivered"  # order_id, recipient, energy, transaction_count,
     #                                        tx_hash, ends_at
+    PAYMENT_UNDERPAID = "payment_underpaid"  # order_id, paid_sun, tx_hash, refund_sun
+    WAITING_FOR_ENERGY = "waiting_for_energy"  # order_id, energy (pools exhausted, order waits)
     RENTAL_ENDING = "rental_ending"  # order_id, recipient, ends_at, minutes_left
     RENTAL_ENDED = "rental_ended"  # order_id, recipient, tx_hash
     REFUND = "refund"  # order_id, amount_sun, tx_hash, reason
@@ -31,7 +35,9 @@ class NotificationEvent(enum.StrEnum):
 CUSTOMER_EVENTS = frozenset(
     {
         NotificationEvent.ORDER_CREATED,
-        NotificationEvent.PAYMENT_SEEN,
+        NotificationEvent.PAYMENT_RECEIVED,
+        NotificationEvent.PAYMENT_UNDERPAID,
+        NotificationEvent.WAITING_FOR_ENERGY,
         NotificationEvent.ENERGY_DELIVERED,
         NotificationEvent.RENTAL_ENDING,
         NotificationEvent.RENTAL_ENDED,

@@ -45,6 +45,14 @@ class FloodControl:
         if len(self._chat_next) > 10_000:
             self._forget_idle_chats()
 
+    def sent(self, bot: str, chat_id: int) -> None:
+        """A message to ``chat_id`` was just answered: the chat's next slot counts from now, so a
+        request delayed on its way can never land closer than ``chat_interval`` to the next."""
+        key = (bot, chat_id)
+        self._chat_next[key] = max(
+            self._chat_next.get(key, 0.0), self._clock() + self.chat_interval
+        )
+
     def pause(self, bot: str, seconds: float, chat_id: int | None = None) -> None:
         """Telegram said 429: no slot of the bot (or of one chat) before ``seconds`` from now."""
         until = self._clock() + seconds

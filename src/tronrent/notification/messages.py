@@ -20,9 +20,16 @@ CATALOG: Catalog = {
             "请向 <code>{payment_address}</code> 转账 <b>{amount} TRX</b>（金额须完全一致）\n"
             "接收地址：<code>{recipient}</code>\n截止时间：{expires_at}"
         ),
-        E.PAYMENT_SEEN: (
+        E.PAYMENT_RECEIVED: (
             "💰 已收到付款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n"
             "交易：{tx}\n正在为您委托能量…"
+        ),
+        E.PAYMENT_UNDERPAID: (
+            "⚠️ 收到 <b>{amount} TRX</b>，不足一笔的价格（订单 <code>{order_id}</code>）。\n"
+            "交易：{tx}"
+        ),
+        E.WAITING_FOR_ENERGY: (
+            "⏳ 能量池暂时不足，订单 <code>{order_id}</code> 排队中，补足后立即为您委托。"
         ),
         E.ENERGY_DELIVERED: (
             "⚡ 能量已到账！\n地址：<code>{recipient}</code>\n"
@@ -66,9 +73,17 @@ CATALOG: Catalog = {
             "Send exactly <b>{amount} TRX</b> to <code>{payment_address}</code>\n"
             "Energy goes to <code>{recipient}</code>\nPay before {expires_at}"
         ),
-        E.PAYMENT_SEEN: (
+        E.PAYMENT_RECEIVED: (
             "💰 Payment of <b>{amount} TRX</b> received (order <code>{order_id}</code>)\n"
             "Transaction: {tx}\nDelegating your energy…"
+        ),
+        E.PAYMENT_UNDERPAID: (
+            "⚠️ Received <b>{amount} TRX</b>, less than one transfer costs "
+            "(order <code>{order_id}</code>).\nTransaction: {tx}"
+        ),
+        E.WAITING_FOR_ENERGY: (
+            "⏳ The energy pools are busy; order <code>{order_id}</code> waits and is delegated "
+            "as soon as energy is free."
         ),
         E.ENERGY_DELIVERED: (
             "⚡ Energy delivered!\nAddress: <code>{recipient}</code>\n"
@@ -134,6 +149,14 @@ def format_time(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _first_int(payload: dict[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = payload.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def _integer(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
@@ -146,16 +169,29 @@ def render(
     """The message text of an outbox row."""
     t = Translator(CATALOG, language)
     params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(k, str)}
-    amount = payload.get("amount_sun")
-    if isinstance(amount, int) and not isinstance(amount, bool):
-        params["amount"] = format_trx(amount)
+    params.setdefault("recipient", payload.get("recipient_address"))
+    amount = _first_int(payload, "amount_sun", "paid_sun")
+    if event == E.REFUND:
+        amount = _first_int(payload, "amount_sun", "refund_sun")
+    if amount is None and event == E.ORDER_CREATED:
+        price, tail = _first_int(payload, "single_price_sun"), _first_int(payload, "tail_sun")
+        if price is not None:
+            amount = price + (tail or 0)
+    if amount is not None:
+        params["amount"] = format_trx(amount, min_decimals=6 if event == E.ORDER_CREATED else 0)
     for key in ("energy", "available_energy", "threshold"):
         if key in payload:
             params[key] = _integer(payload[key])
+    if event == E.ENERGY_DELIVERED and "ends_at" not in payload:
+        params["ends_at"] = payload.get("expires_at")
     for key in ("expires_at", "ends_at"):
-        if key in payload:
-            params[key] = format_time(payload[key])
-    params["tx"] = tx_link(payload.get("tx_hash"), tx_url)
+        if key in params:
+            params[key] = format_time(params[key])
+    hashes = payload.get("tx_hashes")
+    if isinstance(hashes, list) and hashes:
+        params["tx"] = Html(", ".join(tx_link(h, tx_url) for h in hashes[:5]))
+    else:
+        params["tx"] = tx_link(payload.get("tx_hash"), tx_url)
     reason = payload.get("reason")
     if isinstance(reason, str) and t.has(f"reason.{reason}"):
         params["reason"] = Html(t(f"reason.{reason}"))

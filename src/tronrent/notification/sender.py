@@ -178,6 +178,7 @@ class NotificationSender:
                     await self._defer([item, *rest], delay=delay, error=str(exc), counted=True)
                     report.deferred += 1 + len(rest)
                     return
+                self.flood.sent(bot_key, target.chat_id)
                 async with self.session_maker() as session, session.begin():
                     await outbox.mark_sent(session, item.id)
                 report.sent += 1
