@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 #: Telegram allows 30 messages/s per bot and about 1 message/s per chat; we stay just under both
 #: so jitter between our clock and theirs never turns into a 429.
-DEFAULT_BOT_RATE = 29.0
+DEFAULT_BOT_RATE = 28.5
 DEFAULT_CHAT_INTERVAL = 1.05
 
 
