@@ -208,8 +208,20 @@ def keygen() -> None:
 
 
 @app.command("config")
-def show_config() -> None:
-    """Validate the configuration and print it (secrets masked)."""
+def show_config(
+    table: Annotated[
+        bool, typer.Option("--table", help="print every variable as a Markdown table")
+    ] = False,
+) -> None:
+    """Validate the configuration and print it (secrets masked), or document it (--table)."""
+    if table:
+        typer.echo("| Variable | Default | Description |\n|---|---|---|")
+        for name, field in Settings.model_fields.items():
+            default = field.default
+            text = ",".join(map(str, default)) if isinstance(default, list) else default
+            shown = f"`{text}`" if text not in (None, "") else "(empty)"
+            typer.echo(f"| `{name.upper()}` | {shown} | {field.description or ''} |")
+        return
     settings = load()
     for name, value in settings.model_dump().items():
         if isinstance(value, SecretStr) or (

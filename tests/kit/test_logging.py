@@ -95,6 +95,13 @@ def test_secrets_redacted_everywhere(captured: io.StringIO) -> None:
     assert entry["data"]["wrapped"] == REDACTED
 
 
+def test_url_passwords_redacted(captured: io.StringIO) -> None:
+    get_logger("tronrent.api").warning(
+        "db.unreachable", url="postgresql://user:hunter2@db:5432/tron_energy"
+    )
+    assert lines(captured)[0]["data"]["url"] == "postgresql://user:[REDACTED]@db:5432/tron_energy"
+
+
 def test_tx_hashes_are_not_redacted(captured: io.StringIO) -> None:
     tx = "a" * 64
     get_logger("tronrent.payment").info("payment.seen", tx_hash=tx)

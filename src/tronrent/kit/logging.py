@@ -71,11 +71,14 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 
 
+_URL_PASSWORD: Final = re.compile(r"(://[^:/@\s]+):[^@\s/]+@")
+
+
 def redact_text(text: str) -> str:
-    """Mask secret-looking substrings (bot tokens, JWTs, bearer credentials) in free text."""
+    """Mask secret-looking substrings (bot tokens, JWTs, bearer credentials, URL passwords)."""
     for pattern in _SECRET_VALUES:
         text = pattern.sub(REDACTED, text)
-    return text
+    return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
 
 
 def redact(value: Any) -> Any:
