@@ -192,3 +192,14 @@ def test_devnet_passes_options_through(
     assert "block_header" in response.json()
     assert devnet.stdout is not None
     assert '"block_interval_ms": 500' in devnet.stdout.readline()
+
+
+def test_config_table_documents_every_variable() -> None:
+    from typer.testing import CliRunner
+
+    from tronrent.cli import app
+
+    result = CliRunner().invoke(app, ["config", "--table"])
+    assert result.exit_code == 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| `")]
+    assert {row.split("`")[1] for row in rows} == set(field_docs())
