@@ -301,6 +301,8 @@ class TestMetrics:
         assert 'route="unmatched",status="404"' in text
         assert "tronrent_http_request_duration_seconds_bucket" in text
         assert "tronrent_energy_delegations_total" in text
+        assert 'tronrent_db_pool_connections_max{pool="main"}' in text
+        assert "process_resident_memory_bytes" in text
         assert "tronrent_errors_total" in render_latest().decode()
 
 

@@ -38,6 +38,7 @@ class HealthRegistry:
 
     def __init__(self, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
+        self.started = time.monotonic()
         self._checks: dict[str, _Registered] = {}
 
     def register(self, name: str, check: HealthCheck, *, critical: bool = True) -> None:
@@ -80,7 +81,6 @@ class HealthRegistry:
 
 
 router = APIRouter(tags=["system"])
-_started = time.monotonic()
 
 
 @router.get(
@@ -92,7 +92,7 @@ async def health(request: Request) -> JSONResponse:
     registry: HealthRegistry = request.app.state.health
     healthy, report = await registry.run()
     report["version"] = __version__
-    report["uptimeSeconds"] = round(time.monotonic() - _started, 1)
+    report["uptimeSeconds"] = round(time.monotonic() - registry.started, 1)
     if healthy:
         return JSONResponse({"success": True, "data": report})
     down = ", ".join(
