@@ -54,7 +54,6 @@ class DevnetNode:
         self.port = 0
         self._rng = random.Random(seed)
         self._producer: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
 
     # ---------------------------------------------------------------- producer
     def start(self) -> None:
