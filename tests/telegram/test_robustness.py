@@ -100,8 +100,17 @@ def _random_update(rng: random.Random, update_id: int) -> dict[str, object]:
             },
         }
     text = rng.choice(
-        ["/start", "/start " + _random_text(rng), "/orders", "/balance", "/menu", "/cancel"]
-        + [_random_text(rng), "/" + _random_text(rng), "T" + "1" * 33]
+        [
+            "/start",
+            "/start " + _random_text(rng),
+            "/orders",
+            "/balance",
+            "/menu",
+            "/cancel",
+            _random_text(rng),
+            "/" + _random_text(rng),
+            "T" + "1" * 33,
+        ]
     )
     message: dict[str, object] = {"message_id": update_id, "date": 0, "chat": chat, "from": user}
     if kind == 4:
