@@ -298,7 +298,10 @@ class BlockScanner:
         rewind = max(0, cursor.number - self.config.reorg_depth)
         self.stats.node_requests += 1
         raw = await self.source.get_blocks(rewind, cursor.number + 1)
-        canonical = {int(b["block_header"]["raw_data"]["number"]): str(b["blockID"]) for b in raw}
+        canonical = {
+            int(b.get("block_header", {}).get("raw_data", {}).get("number", 0)): str(b["blockID"])
+            for b in raw
+        }
         anchor_id = canonical.get(rewind)
         async with job_scope(), self.session_maker() as session:
             gone = await payment_repo.orphan_payments(session, rewind + 1, canonical)
