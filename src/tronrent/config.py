@@ -160,6 +160,13 @@ class Settings(BaseSettings):
     energy_flash_default_expiry_hours: int = _env(
         1, "a positive integer (hours)", "flash rental duration", ge=1
     )
+    energy_flash_rental_seconds: int | None = _env(
+        None,
+        "a positive integer (seconds)",
+        "flash rental length overriding the configured hours (devnet demos, benchmarks); "
+        "empty = expiry_hours of the energy_flash price config",
+        ge=1,
+    )
     energy_margin_percent: Decimal = _env(
         Decimal(2),
         "a decimal from 0 to 50 (percent)",

@@ -48,4 +48,9 @@ class FlashRuntime:
             margin_bp=int(settings.energy_margin_percent * Decimal(100)),
             max_concurrent_monitoring=settings.max_concurrent_monitoring,
             enabled=settings.energy_flash_enabled,
+            rental_duration_s=(
+                float(settings.energy_flash_rental_seconds)
+                if settings.energy_flash_rental_seconds
+                else None
+            ),
         )
