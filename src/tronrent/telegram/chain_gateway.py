@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tronrent.adapters.tron.port import ChainPort
+from tronrent.kit.errors import ServiceUnavailable
 from tronrent.telegram.ports import AddressBalance
+
+#: USDT (TRC20) on TRON mainnet.
+MAINNET_USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+
+ChainSource = ChainPort | Callable[[], ChainPort | None]
 
 
 class PortChainBalances:
-    """TRX and energy from ``getaccount``/``getaccountresource``. USDT needs a TRC20 balance
-    call the gateway does not offer yet, so it is reported as unknown (None)."""
+    """TRX and energy from ``getaccount``/``getaccountresource``, USDT from the TRC20
+    ``balanceOf`` of ``usdt_contract`` (None when the node cannot answer it).
 
-    def __init__(self, chain: ChainPort) -> None:
-        self.chain = chain
+    ``chain`` may be a callable returning the running gateway (None: not running yet)."""
+
+    def __init__(self, chain: ChainSource, *, usdt_contract: str = MAINNET_USDT_CONTRACT) -> None:
+        self._chain = chain
+        self.usdt_contract = usdt_contract
+
+    @property
+    def chain(self) -> ChainPort:
+        chain = self._chain() if callable(self._chain) else self._chain
+        if chain is None:
+            raise ServiceUnavailable("the chain gateway is not running")
+        return chain
 
     async def address_balance(self, address: str) -> AddressBalance:
-        account = await self.chain.get_account(address)
-        resource = await self.chain.get_account_resource(address)
+        chain = self.chain
+        account = await chain.get_account(address)
+        resource = await chain.get_account_resource(address)
         return AddressBalance(
             trx_sun=account.balance_sun if account is not None else 0,
-            usdt_units=None,
+            usdt_units=await chain.trc20_balance(self.usdt_contract, address),
             energy_available=resource.energy_available,
             energy_limit=resource.energy_limit,
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.errors import ServiceUnavailable
 from tronrent.models import Order
 from tronrent.order.errors import OrderNotFound
 from tronrent.order.runtime import FlashRuntime
@@ -32,11 +34,24 @@ def order_view(order: Order) -> OrderView:
     )
 
 
-class ServiceFlashOrders:
-    """Reads and writes through ``tronrent.order.service`` with the process's ``FlashRuntime``."""
+RuntimeSource = FlashRuntime | Callable[[], FlashRuntime | None]
 
-    def __init__(self, runtime: FlashRuntime) -> None:
-        self.runtime = runtime
+
+class ServiceFlashOrders:
+    """Reads and writes through ``tronrent.order.service`` with the process's ``FlashRuntime``.
+
+    ``runtime`` may be a callable returning the runtime of the running flash engine (None while it
+    is not running: the bot then answers that flash rental is unavailable)."""
+
+    def __init__(self, runtime: RuntimeSource) -> None:
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> FlashRuntime:
+        runtime = self._runtime if isinstance(self._runtime, FlashRuntime) else self._runtime()
+        if runtime is None:
+            raise ServiceUnavailable("the flash rental engine is not running")
+        return runtime
 
     async def flash_terms(self, session: AsyncSession) -> FlashTerms:
         cfg = await order_service.config(session, self.runtime)

@@ -123,6 +123,18 @@ class TestReads:
             await gateway.get_account_resource(PrivateKey.random().address_base58)
         assert exc.value.java_code == "ACCOUNT_NOT_FOUND"
 
+    async def test_trc20_balance(self, devnet: DevnetServer, gateway: TronGateway) -> None:
+        holder = PrivateKey.random()
+        devnet.chain.faucet(holder.address, 5 * TRX, 12_345_678)
+        usdt = devnet.chain.config.usdt_address
+        assert await gateway.trc20_balance(usdt, holder.address_base58) == 12_345_678
+        empty = PrivateKey.random().address_base58
+        assert await gateway.trc20_balance(usdt, empty) == 0
+        # not a contract on this chain: unknown, not an error
+        assert await gateway.trc20_balance(empty, holder.address_base58) is None
+        with pytest.raises(InvalidChainInput):
+            await gateway.trc20_balance(usdt, "TNotAnAddress")
+
     async def test_invalid_input_caught_before_io(self, gateway: TronGateway) -> None:
         with pytest.raises(InvalidChainInput):
             await gateway.get_account("TNotAnAddress")

@@ -31,7 +31,7 @@ from tronpy import exceptions as tronpy_errors
 from tronpy.async_tron import AsyncTransactionBuilder
 from tronpy.providers.async_http import AsyncHTTPProvider
 
-from tronproto.address import InvalidAddressError, to_base58
+from tronproto.address import InvalidAddressError, to_base58, to_hex
 from tronrent.adapters.tron.errors import ChainUnavailable, InvalidChainInput, TransactionRejected
 from tronrent.adapters.tron.port import (
     Account,
@@ -340,6 +340,35 @@ class TronGateway:
             total_net_limit=_int(data.get("TotalNetLimit")),
             total_net_weight=_int(data.get("TotalNetWeight")),
         )
+
+    async def trc20_balance(self, contract: str, holder: str) -> int | None:
+        """``balanceOf(holder)`` via ``triggerconstantcontract`` (a read, nothing broadcast)."""
+        token = _address(contract, "contract address")
+        owner = _address(holder)
+        data = await self._request(
+            "wallet/triggerconstantcontract",
+            {
+                "owner_address": owner,
+                "contract_address": token,
+                "function_selector": "balanceOf(address)",
+                "parameter": to_hex(owner)[2:].rjust(64, "0"),
+                "visible": True,
+            },
+        )
+        _check_error(data)
+        result = data.get("result") or {}
+        if result.get("code") == "CONTRACT_VALIDATE_ERROR":
+            return None
+        if not result.get("result"):
+            raise TransactionRejected(
+                str(result.get("code") or "CONTRACT_EXE_ERROR"),
+                _decode_message(result.get("message")) or "balanceOf failed",
+            )
+        outputs = data.get("constant_result") or []
+        try:
+            return int(str(outputs[0]) or "0", 16)
+        except (IndexError, ValueError):
+            raise ChainUnavailable("triggerconstantcontract: no usable constant_result") from None
 
     async def get_chain_parameters(self) -> ChainParameters:
         data = await self._request("wallet/getchainparameters", {"visible": True})
