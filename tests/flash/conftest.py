@@ -40,8 +40,13 @@ async def gateway(devnet: DevnetServer) -> AsyncIterator[TronGateway]:
 
 
 @pytest.fixture
-def box() -> SecretBox:
-    return SecretBox([generate_key()])
+def box_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture
+def box(box_key: str) -> SecretBox:
+    return SecretBox([box_key])
 
 
 def stake(devnet: DevnetServer, key: PrivateKey, trx: int) -> None:
@@ -92,6 +97,7 @@ class Flash:
     engine: FlashEngine
     pool_key: PrivateKey
     pool: EnergyPool
+    box_key: str = ""
 
     @property
     def address(self) -> str:
@@ -153,6 +159,7 @@ async def flash(
     gateway: TronGateway,
     session_maker: async_sessionmaker[AsyncSession],
     box: SecretBox,
+    box_key: str,
 ) -> AsyncIterator[FlashFactory]:
     engines: list[FlashEngine] = []
 
@@ -180,7 +187,7 @@ async def flash(
         )
         await engine.start()
         engines.append(engine)
-        return Flash(devnet, gateway, session_maker, box, engine, key, pool)
+        return Flash(devnet, gateway, session_maker, box, engine, key, pool, box_key)
 
     yield start
     for e in engines:

@@ -1,0 +1,102 @@
+"""Crash and concurrency across real processes: SIGKILL mid-delegation, two allocators."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from trondevnet.node import FaultRule
+from trondevnet.testing import funded_key
+from tronrent.models.chain_transaction import ChainTransaction
+from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.order import OrderStatus
+
+from .conftest import BLOCK_MS, TRX, FlashFactory, send_trx
+from .test_exactly_once import delegations_on_chain, wait_all
+
+PROC = Path(__file__).with_name("_worker_proc.py")
+
+
+async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(PROC),
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+class TestSigkill:
+    async def test_killed_mid_delegation_then_restarted_delegates_once(
+        self, flash: FlashFactory, database_url: str
+    ) -> None:
+        f = await flash()
+        await f.engine.stop()  # the subprocess is the worker now
+        async with f.session_maker() as s:
+            # release the in-process scanner's lease so the subprocess can take over
+            from tronrent.models.scanner_checkpoint import ScannerCheckpoint
+
+            for row in (await s.execute(select(ScannerCheckpoint))).scalars():
+                row.leader_id = None
+            await s.commit()
+        # slow broadcasts: the kill lands after the signed tx is stored, before it is known
+        f.devnet.node.set_fault(FaultRule(path="/wallet/broadcasttransaction", latency_ms=1500))
+        proc = await spawn(
+            {
+                "FLASH_DB_URL": database_url,
+                "FLASH_NODE_URL": f.devnet.url,
+                "FLASH_SECRET_KEY": f.box_key,
+                "FLASH_ADDRESS": f.address,
+                "FLASH_BLOCK_MS": str(BLOCK_MS),
+            }
+        )
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while True:
+            async with f.session_maker() as s:
+                stored = (await s.execute(select(ChainTransaction))).scalars().first()
+            if stored is not None:
+                break
+            assert loop.time() < deadline, await f.debug()
+            await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        f.devnet.node.clear_faults()
+        await f.engine.start()  # restart: the sweeper finds the stored, unconfirmed delegation
+        await wait_all(f, 1, OrderStatus.ACTIVE, wait_s=60)
+        assert delegations_on_chain(f) == {customer.address: 1}
+
+
+class TestTwoAllocators:
+    async def test_no_double_allocation_across_processes(
+        self, flash: FlashFactory, database_url: str
+    ) -> None:
+        f = await flash(pool_kw={"stake_trx": 10_000})
+        await f.engine.stop()
+        async with f.session_maker() as s:
+            pool = (await s.execute(select(EnergyPool))).scalar_one()
+        capacity = pool.available_energy - pool.reserved_energy
+        unit = capacity // 25  # 25 fit; two processes try 20 each
+        env = {
+            "FLASH_DB_URL": database_url,
+            "FLASH_RESERVE_POOL_ID": str(pool.id),
+            "FLASH_RESERVE_ENERGY": str(unit),
+            "FLASH_RESERVE_TIMES": "20",
+        }
+        procs = [await spawn(env) for _ in range(2)]
+        outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
+        granted = sum(int(o[0].strip()) for o in outs)
+        assert granted == 25
+        async with f.session_maker() as s:
+            pool = (await s.execute(select(EnergyPool))).scalar_one()
+        assert pool.reserved_energy == 25 * unit <= pool.available_energy
