@@ -16,20 +16,35 @@ from tronrent.config import Settings
 
 
 def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
-    """Components started with the API, in start order."""
-    return []
+    """Components started with the API, in start order: the devnet (embedded chain) and its
+    demo pool, the chain gateway with the flash engine (workers, scanner, sweeper), the banner."""
+    from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
+    from tronrent.entrypoints.telegram import telegram_lifespan
+    from tronrent.flash.lifespan import flash_lifespan
+
+    return [devnet_lifespan, flash_lifespan, telegram_lifespan, banner_lifespan]
 
 
 def build_app(settings: Settings) -> FastAPI:
-    return create_app(settings, lifespan_hooks=lifespan_hooks(settings))
+    from tronrent.entrypoints.telegram import telegram_routers
+    from tronrent.flash.routers import FLASH_ROUTERS
+
+    return create_app(
+        settings,
+        routers=(*FLASH_ROUTERS, *telegram_routers()),
+        lifespan_hooks=lifespan_hooks(settings),
+    )
 
 
 def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn, our JSON logging, no uvicorn access log)."""
+    settings = settings.model_copy(
+        update={"api_host": host or settings.api_host, "api_port": port or settings.api_port}
+    )
     config = uvicorn.Config(
         build_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        host=settings.api_host,
+        port=settings.api_port,
         log_config=None,
         access_log=False,
         server_header=False,
