@@ -54,3 +54,13 @@ OPERATOR_EVENTS = frozenset(
         NotificationEvent.JOB_DEAD_LETTERED,
     }
 )
+
+#: Names the workers write for an event (left) and the event it is shown as (right).
+ALIASES: dict[str, NotificationEvent] = {
+    "refund_sent": NotificationEvent.REFUND,  # payment.refund: the refund transfer is on chain
+}
+
+
+def canonical(event: str) -> str:
+    """The event an outbox ``event_type`` stands for (aliases resolved)."""
+    return ALIASES.get(event, event)

@@ -9,6 +9,7 @@ from typing import Any
 from tronrent.kit.i18n import Catalog, Html, Translator, escape
 from tronrent.kit.money import format_trx
 from tronrent.notification.events import NotificationEvent as E
+from tronrent.notification.events import canonical
 
 TRONSCAN_TX_URL = "https://tronscan.org/#/transaction/{tx_hash}"
 _TX_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -168,6 +169,7 @@ def render(
 ) -> str:
     """The message text of an outbox row."""
     t = Translator(CATALOG, language)
+    event = canonical(event)
     params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(k, str)}
     params.setdefault("recipient", payload.get("recipient_address"))
     amount = _first_int(payload, "amount_sun", "paid_sun")

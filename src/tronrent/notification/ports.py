@@ -46,3 +46,21 @@ class MessageTransport(Protocol):
     def bot_key(self, bot_id: uuid.UUID | None) -> str | None:
         """A stable key of the bot that would send for ``bot_id`` (None: no such bot running)."""
         ...
+
+
+class OrderCards(Protocol):
+    """Re-renders the order card message a customer already has (edit in place)."""
+
+    async def update_card(
+        self,
+        *,
+        bot_id: uuid.UUID,
+        chat_id: int,
+        message_id: int,
+        order_id: str,
+        user_id: uuid.UUID | None,
+        language: str,
+    ) -> None:
+        """Show the order's current status on message ``message_id``. Raises ``DeliveryError``
+        subclasses only (a card that cannot be edited any more is ``DeliveryRejected``)."""
+        ...

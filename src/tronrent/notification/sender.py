@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -30,6 +30,7 @@ from tronrent.notification.ports import (
     DeliveryRetryAfter,
     DeliveryUnavailable,
     MessageTransport,
+    OrderCards,
 )
 from tronrent.notification.service import OutboxItem
 
@@ -40,6 +41,8 @@ _log = logging.getLogger("tronrent.notification")
 class Target:
     chat_id: int
     language: str
+    #: order id -> message id of the order cards the customer has (``order_cards`` preference)
+    cards: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +71,7 @@ class NotificationSender:
         bot_down_delay: timedelta = timedelta(seconds=5),
         poll_interval: float = 0.5,
         tx_url: str = TRONSCAN_TX_URL,
+        cards: OrderCards | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.transport = transport
@@ -82,6 +86,7 @@ class NotificationSender:
         self.bot_down_delay = bot_down_delay
         self.poll_interval = poll_interval
         self.tx_url = tx_url
+        self.cards = cards
         self.on_sent: Callable[[OutboxItem, int, int], Awaitable[None]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -184,7 +189,34 @@ class NotificationSender:
                 report.sent += 1
                 if self.on_sent is not None:
                     await self.on_sent(item, target.chat_id, message_id)
+                if not any(later.order_id == item.order_id for later in rest):
+                    await self._update_card(bot_key, item, target)
                 break
+
+    async def _update_card(self, bot_key: str, item: OutboxItem, target: Target) -> None:
+        """Edit the customer's order card to the order's current status (once per order and
+        round, after its last event). Best effort: the message itself was delivered."""
+        if self.cards is None or item.order_id is None or item.bot_id is None:
+            return
+        message_id = target.cards.get(item.order_id)
+        if not isinstance(message_id, int):
+            return
+        await self.flood.acquire(bot_key, target.chat_id)
+        try:
+            await self.cards.update_card(
+                bot_id=item.bot_id,
+                chat_id=target.chat_id,
+                message_id=message_id,
+                order_id=item.order_id,
+                user_id=item.user_id,
+                language=target.language,
+            )
+        except DeliveryRetryAfter as exc:
+            self.flood.pause(bot_key, exc.retry_after)
+        except DeliveryError as exc:
+            _log.info("notification.card_not_updated order=%s: %s", item.order_id, exc)
+        else:
+            self.flood.sent(bot_key, target.chat_id)
 
     async def _defer(
         self, items: list[OutboxItem], *, delay: timedelta, error: str | None, counted: bool
@@ -245,9 +277,14 @@ class NotificationSender:
             if chat_id is None:
                 continue
             language = None
+            cards: dict[str, int] = {}
             if bot_user is not None:
-                language = (bot_user.preferences or {}).get("language")
+                preferences = bot_user.preferences or {}
+                language = preferences.get("language")
+                stored = preferences.get("order_cards")
+                if isinstance(stored, dict):
+                    cards = {k: v for k, v in stored.items() if isinstance(v, int)}
             if not isinstance(language, str):
                 language = pick_language(user.language_code if user else None)
-            targets[item.id] = Target(chat_id, language)
+            targets[item.id] = Target(chat_id, language, cards)
         return targets

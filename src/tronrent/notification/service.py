@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.time import utcnow
 from tronrent.models import NotificationOutbox, OutboxStatus
-from tronrent.notification.events import NotificationEvent
+from tronrent.notification.events import OPERATOR_EVENTS, NotificationEvent
 
 _LAST_ERROR_LENGTH = 500
 
@@ -85,7 +85,11 @@ class OutboxItem:
 
     @property
     def is_operator_alert(self) -> bool:
-        return self.chat_id is None and self.user_id is None
+        """An operator event, or a row addressed to nobody that belongs to no order (a customer
+        event of a walk-in order has no chat either, but must not reach the admin chat)."""
+        if self.event in OPERATOR_EVENTS:
+            return True
+        return self.chat_id is None and self.user_id is None and self.order_id is None
 
 
 async def claim_due(

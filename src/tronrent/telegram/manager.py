@@ -93,6 +93,7 @@ class BotManager:
     ) -> None:
         self.session_maker = session_maker
         self.box = box
+        self.flash = flash
         self.api_url = api_url.rstrip("/")
         self.reload_interval = reload_interval
         self.polling_timeout = polling_timeout
