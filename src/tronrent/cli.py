@@ -199,6 +199,43 @@ def devnet(
     raise typer.Exit(int(result or 0))
 
 
+@app.command("demo")
+def demo_command(
+    api: Annotated[str, typer.Option(help="URL of a running `tronrent serve`")] = (
+        "http://127.0.0.1:8000"
+    ),
+    devnet_url: Annotated[str, typer.Option("--devnet", help="URL of its devnet")] = (
+        "http://127.0.0.1:8090"
+    ),
+    transactions: Annotated[
+        int, typer.Option(help="USDT transfers to rent energy for", min=1, max=10)
+    ] = 1,
+    wait_reclaim: Annotated[
+        bool, typer.Option(help="wait for the rental to end and the energy to be reclaimed")
+    ] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each step", min=1)] = 120,
+) -> None:
+    """Play a customer against a running `tronrent serve` on the devnet (readable timeline)."""
+    import logging
+
+    load()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from tronrent.demo.customer import DemoError, run_demo
+
+    try:
+        asyncio.run(
+            run_demo(
+                api,
+                devnet_url,
+                transactions=transactions,
+                wait_reclaim=wait_reclaim,
+                timeout_s=timeout,
+            )
+        )
+    except DemoError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def keygen() -> None:
     """Print a new key for SECRET_KEYS (put it first to rotate; keep old keys after it)."""
