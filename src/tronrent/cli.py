@@ -214,16 +214,21 @@ def demo_command(
         bool, typer.Option(help="wait for the rental to end and the energy to be reclaimed")
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each step", min=1)] = 120,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="also print the figures as one JSON line at the end")
+    ] = False,
 ) -> None:
     """Play a customer against a running `tronrent serve` on the devnet (readable timeline)."""
+    import json
     import logging
+    from dataclasses import asdict
 
     load()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from tronrent.demo.customer import DemoError, run_demo
 
     try:
-        asyncio.run(
+        result = asyncio.run(
             run_demo(
                 api,
                 devnet_url,
@@ -234,6 +239,8 @@ def demo_command(
         )
     except DemoError as exc:
         fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in asdict(result).items() if k != "lines"}))
 
 
 @app.command()
