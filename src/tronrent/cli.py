@@ -279,6 +279,15 @@ def show_config(
         typer.echo(f"{name.upper()}={shown}")
 
 
+def _register_subcommands() -> None:
+    from tronrent.pool.cli import pool_app
+
+    app.add_typer(pool_app, name="pool")
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``[project.scripts] tronrent``)."""
     app(args=argv, prog_name="tronrent")
