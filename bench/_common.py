@@ -1,0 +1,313 @@
+"""Shared pieces of the flash benchmarks: a devnet process, a database, the real engine.
+
+* :func:`devnet_process` starts ``python -m trondevnet`` in its own process (the node gets its
+  own share of the CPU, as a real node would) and waits for it.
+* :func:`database` yields a migrated database: a temporary SQLite file, or a new PostgreSQL
+  database created on the server of ``--database-url`` and dropped afterwards.
+* :func:`platform` runs the real flash machinery in this process - chain gateway (tronpy),
+  block scanner, in-process job queue with the workers, periodic sweeper - with the devnet demo
+  pool of the first-run bootstrap as pool and flash payment address.
+* :func:`presign_transfers` builds and signs customers' TRX payments offline (tronproto), so a
+  burst can be broadcast inside one block interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devnet_throughput import Conn, free_port  # noqa: E402
+
+from tronproto.keys import PrivateKey  # noqa: E402
+from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes  # noqa: E402
+
+TRX = 1_000_000
+PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+__all__ = ["Conn", "free_port"]
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def quiet_logs() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("httpx", "taskiq", "tronrent", "sqlalchemy", "aiosqlite", "asyncio"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextmanager
+def devnet_process(block_interval_ms: int, *extra: str) -> Iterator[tuple[str, int]]:
+    """``(url, pid)`` of a devnet in its own process; stopped on exit."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trondevnet",
+            "--port",
+            str(port),
+            "--block-interval-ms",
+            str(block_interval_ms),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/devnet/info", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the devnet did not start") from None
+                time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@asynccontextmanager
+async def database(url: str | None) -> AsyncIterator[str]:
+    """A migrated database URL: temporary SQLite (``url`` None) or a new PostgreSQL database."""
+    from tronrent.kit.db import normalize_database_url
+    from tronrent.storage.migrations import upgrade_async
+
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="tronrent-bench-") as tmp:
+            db = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            await upgrade_async(db)
+            yield db
+        return
+    import asyncpg
+
+    base = make_url(normalize_database_url(url))
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = dict(
+        host=base.host or "127.0.0.1",
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        database="postgres",
+    )
+    conn = await asyncpg.connect(**admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    db = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade_async(db)
+        yield db
+    finally:
+        conn = await asyncpg.connect(**admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@dataclass
+class Platform:
+    engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession]
+    gateway: Any  # TronGateway
+    flash: Any  # FlashEngine
+    address: str  # flash payment address = demo pool
+    devnet_url: str
+
+
+@asynccontextmanager
+async def platform(
+    db_url: str,
+    devnet_url: str,
+    *,
+    block_interval_ms: int,
+    rental_s: float = 3600.0,
+    stake_trx: int = 50_000_000,
+    pool_size: int = 20,
+    run_engine: bool = True,
+) -> AsyncIterator[Platform]:
+    from tronrent.adapters.tron.gateway import TronGateway
+    from tronrent.demo.devnet import DevnetControl
+    from tronrent.entrypoints.devnet_bootstrap import ensure_demo_pool
+    from tronrent.flash.engine import FlashEngine
+    from tronrent.kit.crypto import SecretBox, generate_key
+    from tronrent.kit.db import create_engine, create_session_maker
+    from tronrent.order.runtime import FlashRuntime
+    from tronrent.scanner.service import ScannerConfig
+
+    engine = create_engine(db_url, pool_size=pool_size, max_overflow=pool_size)
+    session_maker = create_session_maker(engine)
+    box = SecretBox([generate_key()])
+    async with TronGateway([devnet_url], timeout_s=10) as gateway:
+        async with DevnetControl(devnet_url) as control:
+            pool = await ensure_demo_pool(
+                session_maker, box, gateway, control, stake_trx=stake_trx
+            )
+        rt = FlashRuntime(
+            payment_address=pool.address,
+            block_interval_ms=block_interval_ms,
+            rental_duration_s=rental_s,
+        )
+        flash = FlashEngine(
+            session_maker=session_maker,
+            chain=gateway,
+            box=box,
+            rt=rt,
+            scanner_config=ScannerConfig(
+                block_interval_s=block_interval_ms / 1000,
+                fixed_addresses=frozenset({pool.address}),
+            ),
+            run_scanner=run_engine,
+            run_periodic_jobs=run_engine,
+        )
+        await flash.start()
+        try:
+            yield Platform(engine, session_maker, gateway, flash, pool.address, devnet_url)
+        finally:
+            await flash.stop()
+            await engine.dispose()
+
+
+def customer_keys(n: int) -> list[PrivateKey]:
+    return [PrivateKey.random() for _ in range(n)]
+
+
+async def fund(devnet_url: str, keys: Sequence[PrivateKey], trx_sun: int) -> None:
+    from tronrent.demo.devnet import DevnetControl
+
+    async with DevnetControl(devnet_url) as control:
+        for i in range(0, len(keys), 5_000):
+            await control.faucet_many(
+                (k.address_base58, trx_sun, 0) for k in keys[i : i + 5_000]
+            )
+
+
+async def head_block(conn: Conn) -> dict[str, Any]:
+    data: dict[str, Any] = await conn.post("/wallet/getnowblock", b"{}")
+    return data
+
+
+def presign_transfers(
+    payments: Sequence[tuple[PrivateKey, str, int]], ref_block_id: str, *, expire_s: int = 3600
+) -> list[tuple[str, bytes]]:
+    """``(txid, broadcast body)`` of TRX transfers ``(key, to_hex, amount_sun)``."""
+    now = int(time.time() * 1000)
+    out: list[tuple[str, bytes]] = []
+    for key, to_hex, amount in payments:
+        raw_json = {
+            "contract": [
+                {
+                    "parameter": {
+                        "value": {
+                            "owner_address": key.address_hex,
+                            "to_address": to_hex,
+                            "amount": amount,
+                        },
+                        "type_url": TYPE_URL_PREFIX + "TransferContract",
+                    },
+                    "type": "TransferContract",
+                }
+            ],
+            "ref_block_bytes": ref_block_id[12:16],
+            "ref_block_hash": ref_block_id[16:32],
+            "expiration": now + expire_s * 1000,
+            "timestamp": now,
+        }
+        txid = txid_bytes(raw_data_to_bytes(raw_json))
+        body = {"txID": txid.hex(), "raw_data": raw_json, "signature": [key.sign_hash(txid).hex()]}
+        out.append((txid.hex(), json.dumps(body).encode()))
+    return out
+
+
+async def broadcast_all(
+    port: int, bodies: Sequence[bytes], concurrency: int = 8
+) -> tuple[int, dict[str, int]]:
+    """Broadcast over ``concurrency`` keep-alive connections; (accepted, errors by code)."""
+    accepted = 0
+    errors: dict[str, int] = {}
+    it = iter(bodies)
+
+    async def worker() -> None:
+        nonlocal accepted
+        c = Conn("127.0.0.1", port)
+        for body in it:
+            out = await c.post("/wallet/broadcasttransaction", body)
+            if out.get("result"):
+                accepted += 1
+            else:
+                code = str(out.get("code", "?"))
+                errors[code] = errors.get(code, 0) + 1
+        await c.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted, errors
+
+
+async def wait_next_block(conn: Conn, after: int, poll_s: float = 0.01) -> dict[str, Any]:
+    """The first head block above ``after``."""
+    while True:
+        block = await head_block(conn)
+        if int(block["block_header"]["raw_data"]["number"]) > after:
+            return block
+        await asyncio.sleep(poll_s)
+
+
+def block_number(block: dict[str, Any]) -> int:
+    return int(block["block_header"]["raw_data"]["number"])
+
+
+async def tx_blocks(port: int, txids: Sequence[str], concurrency: int = 8) -> dict[str, int]:
+    """Block number of each included transaction (``gettransactioninfobyid``)."""
+    out: dict[str, int] = {}
+    it = iter(txids)
+
+    async def worker() -> None:
+        c = Conn("127.0.0.1", port)
+        for txid in it:
+            info = await c.post("/wallet/gettransactioninfobyid", json.dumps({"value": txid}).encode())
+            if info.get("blockNumber") is not None:
+                out[txid] = int(info["blockNumber"])
+        await c.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return out
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
+    return ordered[k]

@@ -1,0 +1,139 @@
+"""Payment-to-delegation latency in blocks at 1, 10 and 100 paid orders per block.
+
+The real engine (block scanner + in-process workers + tronpy gateway) runs in this process on
+SQLite (default) or PostgreSQL (``--database-url``); the devnet runs in its own process with
+3 s blocks. For each rate, walk-in customers' payments (1.5 TRX = one USDT transfer of energy)
+are pre-signed and broadcast in a burst right after each new block, so each burst lands in the
+next block; the latency of an order is (block of its DelegateResource) - (block of its payment),
+both read from the chain. Bar: p50 = 1 block, p99 <= 2 blocks at 100 per block.
+
+    .venv/bin/python bench/flash_latency.py [--rates 1,10,100] [--blocks 10]
+        [--block-interval-ms 3000] [--database-url postgresql+asyncpg://postgres@127.0.0.1/x]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+
+from _common import (
+    PG_DEFAULT,
+    TRX,
+    Conn,
+    block_number,
+    broadcast_all,
+    customer_keys,
+    database,
+    devnet_process,
+    fund,
+    head_block,
+    load_average,
+    percentile,
+    platform,
+    presign_transfers,
+    quiet_logs,
+    tx_blocks,
+    wait_next_block,
+)
+from sqlalchemy import select
+
+from tronproto.address import to_hex
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
+
+PRICE_SUN = 1_500_000  # single_price: one USDT transfer
+
+
+async def run_rate(
+    p: object, port: int, rate: int, blocks: int, interval_ms: int
+) -> dict[str, object]:
+    from _common import Platform
+
+    assert isinstance(p, Platform)
+    keys = customer_keys(rate * blocks)
+    await fund(p.devnet_url, keys, 10 * TRX)
+    conn = Conn("127.0.0.1", port)
+    ref = await head_block(conn)
+    signed = presign_transfers(
+        [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
+    )
+    pay_txids = [t for t, _ in signed]
+    last = block_number(ref)
+    errors: Counter[str] = Counter()
+    for b in range(blocks):
+        block = await wait_next_block(conn, last)
+        last = block_number(block)
+        burst = [body for _, body in signed[b * rate : (b + 1) * rate]]
+        _, errs = await broadcast_all(port, burst, concurrency=min(8, rate))
+        errors.update(errs)
+    recipients = {k.address_base58 for k in keys}
+    deadline = time.monotonic() + max(60.0, 20 * interval_ms / 1000)
+    delegations: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        async with p.session_maker() as s:
+            rows = (
+                await s.execute(
+                    select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
+                        EnergyDelegation.status == DelegationStatus.SUCCESS
+                    )
+                )
+            ).all()
+        delegations = {r: t for r, t in rows if r in recipients and t}
+        if len(delegations) >= len(keys):
+            break
+        await asyncio.sleep(0.5)
+    pay_blocks = await tx_blocks(port, pay_txids)
+    del_blocks = await tx_blocks(port, list(delegations.values()))
+    latencies = []
+    for key, txid in zip(keys, pay_txids, strict=True):
+        d = delegations.get(key.address_base58)
+        if d is None or txid not in pay_blocks or d not in del_blocks:
+            continue
+        latencies.append(del_blocks[d] - pay_blocks[txid])
+    await conn.close()
+    return {
+        "rate": rate,
+        "orders": len(keys),
+        "delivered": len(latencies),
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "max": max(latencies, default=float("nan")),
+        "histogram": dict(sorted(Counter(latencies).items())),
+        "broadcast_errors": dict(errors),
+    }
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rates", default="1,10,100")
+    ap.add_argument("--blocks", type=int, default=10, help="blocks of payments per rate")
+    ap.add_argument("--block-interval-ms", type=int, default=3000)
+    ap.add_argument("--database-url", default=None, help=f"PostgreSQL server, e.g. {PG_DEFAULT}")
+    args = ap.parse_args()
+    quiet_logs()
+    rates = [int(r) for r in args.rates.split(",")]
+    db_kind = "postgresql" if args.database_url else "sqlite"
+    results = []
+    with devnet_process(args.block_interval_ms) as (url, _pid):
+        port = int(url.rsplit(":", 1)[1])
+        async with (
+            database(args.database_url) as db,
+            platform(db, url, block_interval_ms=args.block_interval_ms) as p,
+        ):
+            for rate in rates:
+                r = await run_rate(p, port, rate, args.blocks, args.block_interval_ms)
+                print(r, flush=True)
+                results.append(r)
+    summary = ", ".join(
+        f"{r['rate']}/block: p50 {r['p50']} p99 {r['p99']} ({r['delivered']}/{r['orders']})"
+        for r in results
+    )
+    print(
+        f"RESULT flash_latency [{db_kind}, {args.block_interval_ms} ms blocks] blocks from "
+        f"payment to delegation: {summary}; {load_average()}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
