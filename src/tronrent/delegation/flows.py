@@ -36,6 +36,7 @@ from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.notification import alerts
 from tronrent.order.notify import notify_order
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import transition
@@ -246,6 +247,17 @@ class DelegationFlows:
                     delegation.pool_account_id,
                     delegation.energy_amount,
                     failed=status is Delivery.FAILED,
+                )
+                failing_pool = await s.get(EnergyPool, delegation.pool_account_id)
+                await alerts.delegation_failing(
+                    s,
+                    delegation_id=delegation.id,
+                    order_id=delegation.order_id,
+                    pool_address=failing_pool.tron_address if failing_pool else None,
+                    error=delegation.error_message,
+                    attempts=len(
+                        await _delegations(s, delegation.order_id, (DelegationStatus.FAILED,))
+                    ),
                 )
             else:
                 delegation.status = DelegationStatus.BROADCAST

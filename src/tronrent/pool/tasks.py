@@ -9,7 +9,8 @@ from sqlalchemy import select
 from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.time import utcnow
-from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_pool import EnergyPool, PoolStatus
+from tronrent.notification import alerts
 from tronrent.pool.energy import EnergyRatio
 from tronrent.worker import Priority, actor, get_worker_context
 
@@ -46,4 +47,12 @@ async def sync_pools() -> None:
     async with ctx.session_maker() as s:
         for pool in (await s.execute(select(EnergyPool))).scalars():
             await sync_pool(chain, pool)
+            if pool.status is PoolStatus.ACTIVE and pool.last_sync_error is None:
+                await alerts.pool_low(
+                    s,
+                    pool_id=pool.id,
+                    pool_name=pool.name,
+                    pool_address=pool.tron_address,
+                    available_energy=pool.available_energy,
+                )
         await s.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tronrent.models.job_failure import JobFailure
+from tronrent.notification import alerts
 from tronrent.worker._context import get_worker_context
 from tronrent.worker._enqueue import JobArg
 from tronrent.worker._queue import ActorSpec
@@ -16,13 +17,16 @@ async def record_failure(
     """Insert the failure (job, ids, error text, attempts) in its own transaction."""
     ctx = get_worker_context()
     async with ctx.session_maker() as session:
-        session.add(
-            JobFailure(
-                job_name=spec.name,
-                args=list(args),
-                error=f"{type(exc).__name__}: {exc}"[:4000],
-                attempts=attempts,
-            )
+        failure = JobFailure(
+            job_name=spec.name,
+            args=list(args),
+            error=f"{type(exc).__name__}: {exc}"[:4000],
+            attempts=attempts,
+        )
+        session.add(failure)
+        await session.flush()
+        await alerts.job_dead_lettered(
+            session, job_name=spec.name, job_id=failure.id, error=failure.error
         )
         await session.commit()
 

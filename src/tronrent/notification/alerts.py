@@ -1,0 +1,90 @@
+"""Operator alerts (to ``TELEGRAM_ADMIN_CHAT_ID``), queued in the caller's transaction.
+
+Each names its fact once in the dedupe key, so a retried job never alerts twice; a pool that
+stays low is reminded at most once per ``POOL_LOW_REMINDER`` window.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.kit.time import utcnow
+from tronrent.notification.events import NotificationEvent
+from tronrent.notification.service import enqueue_notification
+
+#: a pool below this much delegatable energy cannot serve one order of 10 transfers
+POOL_LOW_ENERGY = 700_000
+POOL_LOW_REMINDER = timedelta(hours=1)
+_ERROR_LENGTH = 300
+
+
+async def _alert(
+    session: AsyncSession, event: NotificationEvent, payload: dict[str, object], key: str
+) -> bool:
+    return await enqueue_notification(
+        session, event=event, chat_id=None, bot_id=None, payload=payload, dedupe_key=key
+    )
+
+
+async def pool_low(
+    session: AsyncSession,
+    *,
+    pool_id: uuid.UUID,
+    pool_name: str,
+    pool_address: str,
+    available_energy: int,
+    threshold: int = POOL_LOW_ENERGY,
+) -> bool:
+    """Alert when ``available_energy`` is below ``threshold`` (once per reminder window)."""
+    if available_energy >= threshold:
+        return False
+    window = int(utcnow().timestamp() // POOL_LOW_REMINDER.total_seconds())
+    return await _alert(
+        session,
+        NotificationEvent.POOL_LOW,
+        {
+            "pool_name": pool_name,
+            "pool_address": pool_address,
+            "available_energy": available_energy,
+            "threshold": threshold,
+        },
+        f"pool_low:{pool_id}:{window}",
+    )
+
+
+async def delegation_failing(
+    session: AsyncSession,
+    *,
+    delegation_id: int | uuid.UUID,
+    order_id: str,
+    pool_address: str | None,
+    error: str | None,
+    attempts: int | None = None,
+) -> bool:
+    """A delegation transaction failed or expired (the order may still try another pool)."""
+    return await _alert(
+        session,
+        NotificationEvent.DELEGATION_FAILING,
+        {
+            "order_id": order_id,
+            "pool_address": pool_address,
+            "error": (error or "")[:_ERROR_LENGTH],
+            "attempts": attempts,
+        },
+        f"delegation_failing:{delegation_id}",
+    )
+
+
+async def job_dead_lettered(
+    session: AsyncSession, *, job_name: str, job_id: int | str, error: str
+) -> bool:
+    """A job exhausted its retries (a ``job_failures`` row)."""
+    return await _alert(
+        session,
+        NotificationEvent.JOB_DEAD_LETTERED,
+        {"job_name": job_name, "job_id": str(job_id), "error": error[:_ERROR_LENGTH]},
+        f"job_dead_lettered:{job_id}",
+    )
