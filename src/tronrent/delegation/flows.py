@@ -345,7 +345,9 @@ class DelegationFlows:
                         )
                     )
                 ).scalar_one_or_none()
-                if pay is not None and pay.status is not PaymentStatus.REFUNDED:
+                if pay is not None:
+                    # even after its excess was refunded: the refund job sends the rest, never
+                    # more than was paid in total (see payment.refund)
                     pay.status = PaymentStatus.REFUNDING
                     pay.note = f"{pay.note or ''}; order failed: full refund".strip("; ")
                     enqueue_job(REFUND_JOB, pay.id)

@@ -35,6 +35,8 @@ class ChainTxPurpose(enum.StrEnum):
     DELEGATE = "delegate"
     UNDELEGATE = "undelegate"
     REFUND = "refund"
+    #: the rest of a payment refunded after its order failed (the policy refund went first)
+    REFUND_REST = "refund_rest"
     TRANSFER = "transfer"
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
@@ -52,6 +54,7 @@ class ChainTxStatus(enum.StrEnum):
 #: statuses of a transaction that may still land on chain
 LIVE_CHAIN_TX_STATUSES = (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST, ChainTxStatus.CONFIRMED)
 _LIVE_SQL = "status IN ('signed', 'broadcast', 'confirmed')"
+_REFUND_SQL = "purpose IN ('refund', 'refund_rest')"
 
 
 class ChainTransaction(TimestampMixin, Base):
@@ -59,8 +62,9 @@ class ChainTransaction(TimestampMixin, Base):
     broadcast; on restart, look up rows in ``signed``/``broadcast`` by txid and re-broadcast the
     same bytes, or mark them ``expired`` once ``expiration_ms`` has passed and the chain does not
     know them. ``txid`` is UNIQUE; partial unique indexes allow at most ONE live transaction per
-    delegation and purpose and per refunded payment, so two workers can never both sign a
-    delegation (a different txid) for the same thing."""
+    delegation and purpose and per refunded payment and refund purpose (``refund``, then
+    ``refund_rest`` when a failed order owes the rest), so two workers can never both sign a
+    delegation or a refund (a different txid) for the same thing."""
 
     __tablename__ = "chain_transactions"
     __table_args__ = (
@@ -82,9 +86,10 @@ class ChainTransaction(TimestampMixin, Base):
         Index(
             "uq_chain_transactions_live_refund",
             "payment_id",
+            "purpose",
             unique=True,
-            postgresql_where=text(f"purpose = 'refund' AND {_LIVE_SQL}"),
-            sqlite_where=text(f"purpose = 'refund' AND {_LIVE_SQL}"),
+            postgresql_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
+            sqlite_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
         ),
     )
 

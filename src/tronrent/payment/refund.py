@@ -16,14 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.delegation.chain_tx import (
     Delivery,
     deliver,
-    live_tx,
     pool_key,
     record_delivery,
     sign_and_store,
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.money import format_trx
-from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
+from tronrent.models.chain_transaction import (
+    LIVE_CHAIN_TX_STATUSES,
+    ChainTransaction,
+    ChainTxPurpose,
+    ChainTxStatus,
+)
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
@@ -37,6 +41,10 @@ from tronrent.worker import Retry
 log = logging.getLogger("tronrent.payment")
 
 
+#: a payment's refund transfers, in the order they are sent (policy refund, then the rest)
+REFUND_PURPOSES = (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)
+
+
 class RefundAccountMissing(Exception):
     """No pool holds the key of the refund address."""
 
@@ -44,10 +52,10 @@ class RefundAccountMissing(Exception):
 async def refund_amount(
     session: AsyncSession, d: FlowDeps, payment: Payment, order: Order | None
 ) -> int:
-    """What the payment's refund is: the policy's amount, or all of it for a failed order."""
+    """What the payment's refunds total: the policy's amount, or all of it for a failed order."""
     if (
         order is not None
-        and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING)
+        and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
         and (order.transaction_count or 0) > 0
     ):
         return payment.amount_units
@@ -66,61 +74,114 @@ async def refund_amount(
     return decide_refund(quote, cfg.policies).amount_sun
 
 
+async def _refund_rows(session: AsyncSession, payment_id: int) -> list[ChainTransaction]:
+    """The payment's live refund transfers (both purposes), oldest first."""
+    stmt = select(ChainTransaction).where(
+        ChainTransaction.payment_id == payment_id,
+        ChainTransaction.purpose.in_(REFUND_PURPOSES),
+        ChainTransaction.status.in_(LIVE_CHAIN_TX_STATUSES),
+    )
+    return list((await session.execute(stmt.order_by(ChainTransaction.id))).scalars().all())
+
+
+async def _finish(session: AsyncSession, payment: Payment, order: Order | None, sent: int) -> str:
+    """Everything owed went out (or nothing was left after fees): settle payment and order."""
+    if sent <= 0:
+        payment.status = PaymentStatus.MATCHED if order else PaymentStatus.DUST
+        payment.note = f"{payment.note or ''}; nothing left to refund after fees"
+        return payment.status.value
+    payment.status = PaymentStatus.REFUNDED
+    if order is not None and order.status is OrderStatus.REFUNDING:
+        await transition(session, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+    return PaymentStatus.REFUNDED.value
+
+
+async def _build(
+    session: AsyncSession, d: FlowDeps, payment: Payment, purpose: ChainTxPurpose, amount: int
+) -> ChainTransaction:
+    cfg = await order_service.config(session, d.rt)
+    address = cfg.refund_address or d.rt.payment_address
+    pool = await pool_service.get_by_address(session, address)
+    if pool is None:
+        raise RefundAccountMissing(f"no pool account holds the key of {address}")
+    tx = await d.chain.build_transfer(address, payment.from_address, amount)
+    return await sign_and_store(
+        session,
+        d.chain,
+        tx,
+        pool_key(d.box, pool),
+        purpose=purpose,
+        owner=address,
+        to=payment.from_address,
+        amount_sun=amount,
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        pool_id=pool.id,
+    )
+
+
 async def refund_payment(d: FlowDeps, payment_id: int) -> str:
-    """Send the payment's refund (once) and record it; the status reached."""
-    async with d.session_maker() as s:
-        payment = await s.get(Payment, payment_id, with_for_update=True)
-        if payment is None:
-            return "missing"
-        if payment.status is not PaymentStatus.REFUNDING:
-            return payment.status.value
-        order = await s.get(Order, payment.order_id) if payment.order_id else None
-        row = await live_tx(s, purpose=ChainTxPurpose.REFUND, payment_id=payment_id)
-        if row is None:
-            amount = await refund_amount(s, d, payment, order)
-            if amount <= 0:
-                payment.status = PaymentStatus.MATCHED if order else PaymentStatus.DUST
-                payment.note = f"{payment.note or ''}; nothing left to refund after fees"
-                await s.commit()
+    """Send what the payment is owed (once) and record it; the status reached.
+
+    What is owed is recomputed under the payment's row lock: the policy refund, or everything
+    paid once the order failed. Live refund transfers already stored count against it, so an
+    order that fails after its excess went out gets the rest in a second transfer
+    (`refund_rest`) and the total never exceeds the payment. Each purpose has at most one live
+    transfer per payment (partial unique index), so a retried or concurrent job cannot send
+    twice.
+    """
+    for _ in range(len(REFUND_PURPOSES) + 1):
+        async with d.session_maker() as s:
+            payment = await s.get(Payment, payment_id, with_for_update=True)
+            if payment is None:
+                return "missing"
+            if payment.status is not PaymentStatus.REFUNDING:
                 return payment.status.value
-            cfg = await order_service.config(s, d.rt)
-            address = cfg.refund_address or d.rt.payment_address
-            pool = await pool_service.get_by_address(s, address)
-            if pool is None:
-                raise RefundAccountMissing(f"no pool account holds the key of {address}")
-            tx = await d.chain.build_transfer(address, payment.from_address, amount)
-            row = await sign_and_store(
-                s,
-                d.chain,
-                tx,
-                pool_key(d.box, pool),
-                purpose=ChainTxPurpose.REFUND,
-                owner=address,
-                to=payment.from_address,
-                amount_sun=amount,
-                payment_id=payment_id,
-                order_id=payment.order_id,
-                pool_id=pool.id,
-            )
-            if order is not None and order.status in (OrderStatus.UNDERPAID, OrderStatus.FAILED):
-                await transition(s, order.id, order.status, OrderStatus.REFUNDING)
-        await s.commit()
+            order = await s.get(Order, payment.order_id) if payment.order_id else None
+            rows = await _refund_rows(s, payment_id)
+            pending = [r for r in rows if r.status is not ChainTxStatus.CONFIRMED]
+            if not pending:
+                sent = sum(r.amount_sun or 0 for r in rows)
+                amount = min(await refund_amount(s, d, payment, order), payment.amount_units) - sent
+                if amount <= 0:
+                    state = await _finish(s, payment, order, sent)
+                    await s.commit()
+                    return state
+                used = {r.purpose for r in rows}
+                purpose = next((p for p in REFUND_PURPOSES if p not in used), None)
+                if purpose is None:
+                    raise RuntimeError(f"payment {payment_id}: {amount} sun owed, no refund left")
+                pending = [await _build(s, d, payment, purpose, amount)]
+                if purpose is ChainTxPurpose.REFUND_REST:
+                    payment.note = (
+                        f"{payment.note or ''}; refunding the rest: {format_trx(amount)} TRX"
+                    )
+                if order is not None and order.status in (
+                    OrderStatus.UNDERPAID,
+                    OrderStatus.FAILED,
+                ):
+                    await transition(s, order.id, order.status, OrderStatus.REFUNDING)
+            await s.commit()
+        for row in pending:
+            await _deliver_refund(d, row, payment_id)
+    raise Retry(f"payment {payment_id}: refund still in progress", delay_s=d.rt.poll_s)
+
+
+async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -> None:
+    """Deliver one stored refund transfer; tell the customer once it is in a block."""
     result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
     async with d.session_maker() as s:
         await record_delivery(s, row.id, result)
-        payment = await s.get(Payment, payment_id, with_for_update=True)
-        assert payment is not None
         if result.status is Delivery.CONFIRMED:
-            payment.status = PaymentStatus.REFUNDED
+            payment = await s.get(Payment, payment_id)
+            assert payment is not None
             payment.note = (
                 f"{payment.note or ''}; refunded {format_trx(row.amount_sun or 0)} TRX "
                 f"in tx {row.txid}"
             )
             order = await s.get(Order, payment.order_id) if payment.order_id else None
             if order is not None:
-                if order.status is OrderStatus.REFUNDING:
-                    await transition(s, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
-                    await s.refresh(order)
+                rest = "" if row.purpose is ChainTxPurpose.REFUND else f":{row.purpose.value}"
                 await notify_order(
                     s,
                     order,
@@ -130,15 +191,14 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                         "tx_hash": row.txid,
                         "to_address": payment.from_address,
                     },
-                    dedupe_suffix=f":{payment.id}",
+                    dedupe_suffix=f":{payment.id}{rest}",
                 )
-            await s.commit()
             log.info("refund of payment %s sent: %s", payment_id, row.txid)
-            return PaymentStatus.REFUNDED.value
         await s.commit()
     if result.status in (Delivery.FAILED, Delivery.EXPIRED):
         raise Retry(f"refund tx {row.txid} {result.status.value}: {result.error}; rebuilding")
-    raise Retry(f"refund tx {row.txid} not in a block yet", delay_s=d.rt.poll_s)
+    if result.status is not Delivery.CONFIRMED:
+        raise Retry(f"refund tx {row.txid} not in a block yet", delay_s=d.rt.poll_s)
 
 
 async def pending_refunds(session: AsyncSession, limit: int = 200) -> list[int]:

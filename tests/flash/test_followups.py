@@ -1,0 +1,78 @@
+"""Flash follow-ups: a failed order's refund after its excess went out, watch deadlines, late
+payments around the grace period, confirmations, same pool/receiver locks, dead-letter retry."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from trondevnet.testing import funded_key
+from tronrent.delegation.deps import flow_deps
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
+from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.order import OrderStatus
+from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.payment.refund import refund_payment
+
+from .conftest import TRX, FlashFactory, send_trx
+from .test_rules import events, payment_of
+
+
+async def refunds_of(f, payment_id: int) -> list[ChainTransaction]:
+    async with f.session_maker() as s:
+        rows = (
+            await s.execute(
+                select(ChainTransaction)
+                .where(ChainTransaction.payment_id == payment_id)
+                .order_by(ChainTransaction.id)
+            )
+        ).scalars()
+        return list(rows.all())
+
+
+class TestFailedAfterExcessRefund:
+    async def test_the_rest_is_refunded_once_and_never_more_than_paid(
+        self, flash: FlashFactory
+    ) -> None:
+        # a pool too small for 10 transactions: the order waits while its excess is refunded
+        f = await flash(pool_kw={"stake_trx": 5_000}, max_pool_attempts=0)
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        txid = send_trx(f.devnet, customer, f.address, 20 * TRX)  # 10 tx + 5 TRX excess
+        first = await payment_of(f, txid, PaymentStatus.REFUNDED)
+        order = await f.wait_order(
+            lambda o: o.status is OrderStatus.PAID, sender=customer.address_base58
+        )
+        [excess] = await refunds_of(f, first.id)
+        assert excess.purpose is ChainTxPurpose.REFUND and excess.amount_sun == 5 * TRX
+        # the database now believes the pool can cover it; the chain rejects the delegation
+        async with f.session_maker() as s:
+            await s.execute(update(EnergyPool).values(available_energy=10**12))
+            await s.commit()
+        await f.wait_order(lambda o: o.status is OrderStatus.REFUNDED, order_id=order.id, wait_s=30)
+        paid = await payment_of(f, txid, PaymentStatus.REFUNDED)
+        rows = await refunds_of(f, paid.id)
+        assert [(r.purpose, r.amount_sun, r.status) for r in rows] == [
+            (ChainTxPurpose.REFUND, 5 * TRX, ChainTxStatus.CONFIRMED),
+            (ChainTxPurpose.REFUND_REST, 15 * TRX, ChainTxStatus.CONFIRMED),
+        ]
+        assert sum(r.amount_sun or 0 for r in rows) == paid.amount_units
+        kinds = [e for e, oid in await events(f) if oid == order.id]
+        assert kinds.count("refund_sent") == 2 and "order_failed" in kinds
+        # idempotent: running the job again, even with the payment put back to refunding,
+        # sends nothing more
+        async with f.session_maker() as s:
+            await s.execute(
+                update(Payment).where(Payment.id == paid.id).values(status=PaymentStatus.REFUNDING)
+            )
+            await s.commit()
+        assert await refund_payment(flow_deps(), paid.id) == "refunded"
+        assert await refund_payment(flow_deps(), paid.id) == "refunded"
+        assert len(await refunds_of(f, paid.id)) == 2
+        # checked against the chain: the pool sent the customer exactly what was paid
+        to = bytes.fromhex(customer.address_hex)
+        on_chain = [
+            int(tx.value["amount"])  # type: ignore[call-overload]
+            for block in f.devnet.chain.blocks
+            for tx in block.txs
+            if tx.contract_type == "TransferContract" and tx.to == to and not tx.failed
+        ]
+        assert sorted(on_chain) == [5 * TRX, 15 * TRX]
