@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from devnet_throughput import Conn, free_port  # noqa: E402
+from devnet_throughput import Conn, free_port
 
-from tronproto.keys import PrivateKey  # noqa: E402
-from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes  # noqa: E402
+from tronproto.keys import PrivateKey
+from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
 
 TRX = 1_000_000
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -172,9 +172,7 @@ async def platform(
     box = SecretBox([generate_key()])
     async with TronGateway([devnet_url], timeout_s=10) as gateway:
         async with DevnetControl(devnet_url) as control:
-            pool = await ensure_demo_pool(
-                session_maker, box, gateway, control, stake_trx=stake_trx
-            )
+            pool = await ensure_demo_pool(session_maker, box, gateway, control, stake_trx=stake_trx)
         rt = FlashRuntime(
             payment_address=pool.address,
             block_interval_ms=block_interval_ms,
@@ -209,9 +207,7 @@ async def fund(devnet_url: str, keys: Sequence[PrivateKey], trx_sun: int) -> Non
 
     async with DevnetControl(devnet_url) as control:
         for i in range(0, len(keys), 5_000):
-            await control.faucet_many(
-                (k.address_base58, trx_sun, 0) for k in keys[i : i + 5_000]
-            )
+            await control.faucet_many((k.address_base58, trx_sun, 0) for k in keys[i : i + 5_000])
 
 
 async def head_block(conn: Conn) -> dict[str, Any]:
@@ -275,17 +271,17 @@ async def broadcast_all(
     return accepted, errors
 
 
-async def wait_next_block(conn: Conn, after: int, poll_s: float = 0.01) -> dict[str, Any]:
+async def wait_next_block(conn: Conn, after: int, poll_s: float = 0.05) -> dict[str, Any]:
     """The first head block above ``after``."""
     while True:
         block = await head_block(conn)
-        if int(block["block_header"]["raw_data"]["number"]) > after:
+        if block_number(block) > after:
             return block
         await asyncio.sleep(poll_s)
 
 
 def block_number(block: dict[str, Any]) -> int:
-    return int(block["block_header"]["raw_data"]["number"])
+    return int(block["block_header"]["raw_data"].get("number", 0))
 
 
 async def tx_blocks(port: int, txids: Sequence[str], concurrency: int = 8) -> dict[str, int]:
@@ -296,7 +292,9 @@ async def tx_blocks(port: int, txids: Sequence[str], concurrency: int = 8) -> di
     async def worker() -> None:
         c = Conn("127.0.0.1", port)
         for txid in it:
-            info = await c.post("/wallet/gettransactioninfobyid", json.dumps({"value": txid}).encode())
+            info = await c.post(
+                "/wallet/gettransactioninfobyid", json.dumps({"value": txid}).encode()
+            )
             if info.get("blockNumber") is not None:
                 out[txid] = int(info["blockNumber"])
         await c.close()

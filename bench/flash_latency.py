@@ -54,6 +54,7 @@ async def run_rate(
     keys = customer_keys(rate * blocks)
     await fund(p.devnet_url, keys, 10 * TRX)
     conn = Conn("127.0.0.1", port)
+    await conn.post("/devnet/stats", b'{"reset": true}')
     ref = await head_block(conn)
     signed = presign_transfers(
         [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
@@ -83,6 +84,12 @@ async def run_rate(
         if len(delegations) >= len(keys):
             break
         await asyncio.sleep(0.5)
+    stats = await conn.post("/devnet/stats", b"{}")
+    per_order = {
+        path.removeprefix("/wallet/"): round(n / len(keys), 2)
+        for path, n in sorted(stats["requests"].items(), key=lambda kv: -kv[1])
+        if not path.startswith("/devnet/")
+    }
     pay_blocks = await tx_blocks(port, pay_txids)
     del_blocks = await tx_blocks(port, list(delegations.values()))
     latencies = []
@@ -101,6 +108,7 @@ async def run_rate(
         "max": max(latencies, default=float("nan")),
         "histogram": dict(sorted(Counter(latencies).items())),
         "broadcast_errors": dict(errors),
+        "node_requests_per_order": per_order,
     }
 
 
