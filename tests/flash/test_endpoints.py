@@ -272,6 +272,35 @@ class TestAdminRoutes:
         )
         assert r.status_code == 200 and r.json()["data"]["stopped"] >= 1
 
+    async def test_watch_times_out_on_its_own_deadline(self, api: Api) -> None:
+        target = funded_key(api.devnet.chain, TRX).address_base58
+        r = await api.http.post(
+            "/api/energy-flash/create-order", json={"recipientAddress": target, "chatId": 1}
+        )
+        oid = r.json()["data"]["orderId"]
+        # the order's own watch (30 min) is replaced by one with a 1 s deadline
+        await api.http.post(
+            "/api/payment-monitoring/stop", headers=api.admin, json={"orderId": oid}
+        )
+        r = await api.http.post(
+            "/api/payment-monitoring/start",
+            headers=api.admin,
+            json={"orderId": oid, "timeout": 1_000},
+        )
+        watch = r.json()["data"]
+        assert r.status_code == 200 and watch["status"] == "monitoring", r.text
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while True:
+            r = await api.http.get("/api/payment-monitoring/status", headers=api.admin)
+            data = r.json()["data"]
+            if not any(a["orderId"] == oid for a in data["active"]):
+                break
+            assert loop.time() < deadline, data
+            await asyncio.sleep(0.1)
+        assert data["counts"].get("timeout", 0) >= 1
+        await api.wait_status(oid, "pending", wait_s=1)  # the order itself still waits
+
 
 class TestBalance:
     async def test_balance(self, api: Api) -> None:

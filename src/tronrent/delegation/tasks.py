@@ -14,6 +14,7 @@ from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.service import order as order_service
+from tronrent.order.service import time_out_watches
 from tronrent.worker import Priority, actor, enqueue_job
 
 log = logging.getLogger("tronrent.delegation")
@@ -34,12 +35,14 @@ async def reclaim_order(order_id: str) -> None:
 
 @actor("delegation.sweep", priority=Priority.LOW, max_retries=0, period_s=5.0)
 async def sweep() -> None:
-    """Re-drive stuck orders, overdue reclaims, unhandled payments, refunds; expire orders."""
+    """Re-drive stuck orders, overdue reclaims, unhandled payments, refunds; expire orders
+    and payment watches past their own deadline."""
     d = flow_deps()
     now = utcnow()
     stuck_before = now - timedelta(seconds=max(STUCK_AFTER_S, d.rt.confirm_timeout_s))
     async with d.session_maker() as s:
         expired = await order_service.expire_overdue(s)
+        watches = await time_out_watches(s)
         stuck = (
             (
                 await s.execute(
@@ -111,10 +114,12 @@ async def sweep() -> None:
         for pid in refunds:
             enqueue_job("payment.refund_payment", pid)
         await s.commit()
-    if expired or stuck or due or unhandled or refunds:
+    if expired or watches or stuck or due or unhandled or refunds:
         log.info(
-            "sweep: %d expired, %d stuck, %d reclaims, %d payments, %d refunds",
+            "sweep: %d expired, %d watches timed out, %d stuck, %d reclaims, %d payments, "
+            "%d refunds",
             len(expired),
+            watches,
             len(stuck),
             len(due),
             len(unhandled),

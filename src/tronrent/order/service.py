@@ -205,6 +205,33 @@ class FlashOrderService:
         return done
 
 
+async def time_out_watches(session: AsyncSession, limit: int = 500) -> int:
+    """Open payment watches past their own `timeout_at` -> `timeout` (the number closed).
+
+    A watch started through the monitoring routes carries its own deadline, which may end
+    before (or after) its order's payment window; the order's expiry closes the rest.
+    """
+    now = utcnow()
+    rows = (
+        (
+            await session.execute(
+                select(PaymentMonitoringLog)
+                .where(
+                    PaymentMonitoringLog.status == MonitoringStatus.MONITORING,
+                    PaymentMonitoringLog.timeout_at < now,
+                )
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for row in rows:
+        row.status = MonitoringStatus.TIMEOUT
+        row.monitoring_stopped_at = now
+    return len(rows)
+
+
 async def stop_monitoring(
     session: AsyncSession,
     order_id: str,
