@@ -207,6 +207,7 @@ class TestAdminRoutes:
             ("GET", "/api/payment-monitoring/status"),
             ("POST", "/api/payments/monitor"),
             ("GET", "/api/admin/job-failures"),
+            ("POST", "/api/admin/job-failures/1/retry"),
         ],
     )
     async def test_anonymous_refused(self, api: Api, method: str, path: str) -> None:
@@ -300,6 +301,66 @@ class TestAdminRoutes:
             await asyncio.sleep(0.1)
         assert data["counts"].get("timeout", 0) >= 1
         await api.wait_status(oid, "pending", wait_s=1)  # the order itself still waits
+
+
+class TestDeadLetterRetry:
+    async def test_retry_reenqueues_once_and_resolves(self, api: Api, database_url: str) -> None:
+        from sqlalchemy import func, select
+
+        from tronrent.kit.time import now_ms
+        from tronrent.models.energy_delegation import EnergyDelegation
+        from tronrent.models.job_failure import JobFailure
+        from tronrent.models.order import Order, OrderStatus, OrderType
+        from tronrent.order.ids import new_flash_order_id
+
+        target = funded_key(api.devnet.chain, TRX).address_base58
+        engine = create_engine(database_url)
+        maker = create_session_maker(engine)
+        oid = new_flash_order_id(now_ms())
+        async with maker() as s, s.begin():
+            # a paid order whose delegation job exhausted its retries
+            s.add(
+                Order(
+                    id=oid,
+                    order_number=oid,
+                    order_type=OrderType.ENERGY_RENTAL,
+                    status=OrderStatus.PAID,
+                    target_address=target,
+                    energy_amount=65_000,
+                    duration_hours=1,
+                    payment_address=api.pool.tron_address,
+                )
+            )
+            await s.flush()
+            failure = JobFailure(
+                job_name="delegation.delegate_order", args=[oid], error="Boom", attempts=9
+            )
+            s.add(failure)
+            await s.flush()
+            fid = failure.id
+        try:
+            url = f"/api/admin/job-failures/{fid}/retry"
+            r = await api.http.post(url, headers=api.admin)
+            assert r.status_code == 200, r.text
+            data = r.json()["data"]
+            assert data["retried"] is True and data["resolution"] == "retried"
+            assert data["resolvedAt"] is not None
+            await api.wait_status(oid, "active")
+            again = await api.http.post(url, headers=api.admin)  # idempotent: nothing sent
+            assert again.status_code == 200 and again.json()["data"]["retried"] is False
+            r = await api.http.get("/api/admin/job-failures", headers=api.admin)
+            [row] = [x for x in r.json()["data"] if x["id"] == fid]
+            assert row["resolution"] == "retried" and row["resolvedAt"]
+            async with maker() as s:
+                n = await s.scalar(select(func.count()).where(EnergyDelegation.order_id == oid))
+                stored = await s.get(JobFailure, fid)
+            assert n == 1 and stored is not None and stored.resolved_by is not None
+            r = await api.http.post("/api/admin/job-failures/999999/retry", headers=api.admin)
+            assert r.status_code == 404 and r.json()["error"]["code"] == "JOB_FAILURE_NOT_FOUND"
+            r = await api.http.post("/api/admin/job-failures/abc/retry", headers=api.admin)
+            assert r.status_code == 422
+        finally:
+            await engine.dispose()
 
 
 class TestBalance:

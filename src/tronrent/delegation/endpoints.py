@@ -12,13 +12,14 @@ from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
 from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RuntimeDep
+from tronrent.kit.errors import Conflict, NotFound
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import now_ms
 from tronrent.models.job_failure import JobFailure
 from tronrent.models.order import Order, OrderStatus, OrderType
 from tronrent.order.ids import new_flash_order_id
 from tronrent.order.schemas import TronAddress
-from tronrent.worker import enqueue_job
+from tronrent.worker import enqueue_job, retry_failure
 
 router = APIRouter(prefix="/api/tron", tags=["tron"], responses=ERROR_RESPONSES)
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
@@ -83,17 +84,34 @@ async def job_failures(session: SessionDep, _op: OperatorDep) -> Envelope[list[d
         .scalars()
         .all()
     )
-    return ok(
-        [
-            {
-                "id": r.id,
-                "job": r.job_name,
-                "args": r.args,
-                "error": r.error,
-                "attempts": r.attempts,
-                "failedAt": r.failed_at.isoformat(),
-                "resolvedAt": r.resolved_at.isoformat() if r.resolved_at else None,
-            }
-            for r in rows
-        ]
-    )
+    return ok([_failure_out(r) for r in rows])
+
+
+def _failure_out(r: JobFailure) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "job": r.job_name,
+        "args": r.args,
+        "error": r.error,
+        "attempts": r.attempts,
+        "failedAt": r.failed_at.isoformat(),
+        "resolvedAt": r.resolved_at.isoformat() if r.resolved_at else None,
+        "resolution": r.resolution,
+    }
+
+
+@admin_router.post("/job-failures/{failure_id}/retry", dependencies=[JOB_SCOPE])
+async def retry_job_failure(
+    failure_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, admin: AdminDep
+) -> Envelope[dict[str, Any]]:
+    """Re-enqueue a dead-lettered job (once; a repeated call changes nothing) and mark the
+    failure resolved."""
+    outcome = await retry_failure(session, failure_id, by=admin.id)
+    if outcome.failure is None:
+        raise NotFound(f"job failure {failure_id} not found", "JOB_FAILURE_NOT_FOUND")
+    if not outcome.known_job:
+        raise Conflict(
+            f"job {outcome.failure.job_name!r} no longer exists; it cannot be retried",
+            "UNKNOWN_JOB",
+        )
+    return ok({**_failure_out(outcome.failure), "retried": outcome.enqueued})

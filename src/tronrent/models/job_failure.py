@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, func
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tronrent.kit.db import Base, BigIntPK, PortableJSON, UTCDateTime
+from tronrent.kit.db import Base, BigIntPK, PortableJSON, UTCDateTime, UUIDType
 from tronrent.kit.time import utcnow
 
 
@@ -25,3 +26,8 @@ class JobFailure(Base):
         UTCDateTime(), default=utcnow, server_default=func.now()
     )
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: how it was resolved (``retried``: re-enqueued by an operator) and by whom
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("admin_users.id", ondelete="SET NULL")
+    )

@@ -7,7 +7,12 @@ from tronrent.worker._context import (
     set_worker_context,
 )
 from tronrent.worker._cron import run_periodic
-from tronrent.worker._deadletter import list_failures, record_failure
+from tronrent.worker._deadletter import (
+    RetryOutcome,
+    list_failures,
+    record_failure,
+    retry_failure,
+)
 from tronrent.worker._enqueue import (
     NoJobScope,
     PendingJob,
@@ -38,6 +43,7 @@ __all__ = [
     "PendingJob",
     "Priority",
     "Retry",
+    "RetryOutcome",
     "WorkerContext",
     "WorkerNotConfigured",
     "actor",
@@ -51,6 +57,7 @@ __all__ = [
     "job_scope",
     "list_failures",
     "record_failure",
+    "retry_failure",
     "run_job",
     "run_periodic",
     "set_job_queue",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from dataclasses import dataclass
 
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.kit.time import utcnow
 from tronrent.models.job_failure import JobFailure
 from tronrent.notification import alerts
 from tronrent.worker._context import get_worker_context
-from tronrent.worker._enqueue import JobArg
-from tronrent.worker._queue import ActorSpec
+from tronrent.worker._enqueue import JobArg, enqueue_job
+from tronrent.worker._queue import ActorSpec, all_actors
 
 
 async def record_failure(
@@ -38,3 +43,41 @@ async def list_failures(limit: int = 100, *, unresolved_only: bool = True) -> li
         if unresolved_only:
             stmt = stmt.where(JobFailure.resolved_at.is_(None))
         return list((await session.execute(stmt)).scalars().all())
+
+
+RETRIED = "retried"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryOutcome:
+    failure: JobFailure | None  # None: no such failure
+    enqueued: bool  # False: it was already resolved (retried before), nothing sent
+    known_job: bool = True  # False: this code has no actor of that name any more
+
+
+async def retry_failure(
+    session: AsyncSession, failure_id: int, *, by: uuid.UUID | None
+) -> RetryOutcome:
+    """Re-enqueue a dead-lettered job once and mark the failure resolved.
+
+    The conditional UPDATE decides: of two concurrent retries exactly one resolves the row and
+    enqueues (after the caller's commit, like every job); the other changes nothing. Jobs are
+    idempotent, so the retried run picks up wherever the rows say the work stands.
+    """
+    failure = await session.get(JobFailure, failure_id)
+    if failure is None:
+        return RetryOutcome(None, False)
+    if failure.job_name not in all_actors():
+        return RetryOutcome(failure, False, known_job=False)
+    result = await session.execute(
+        update(JobFailure)
+        .where(JobFailure.id == failure_id, JobFailure.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolution=RETRIED, resolved_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    enqueued = getattr(result, "rowcount", 0) == 1
+    if enqueued:
+        args = failure.args if isinstance(failure.args, list) else []
+        enqueue_job(failure.job_name, *args)
+    await session.refresh(failure)
+    return RetryOutcome(failure, enqueued)
