@@ -164,7 +164,11 @@ async def flash(
     engines: list[FlashEngine] = []
 
     async def start(
-        *, rental_s: float = 600.0, pool_kw: dict[str, Any] | None = None, **rt_kw: Any
+        *,
+        rental_s: float = 600.0,
+        pool_kw: dict[str, Any] | None = None,
+        scanner_kw: dict[str, Any] | None = None,
+        **rt_kw: Any,
     ) -> Flash:
         key, pool = await add_pool(session_maker, devnet, gateway, box, **(pool_kw or {}))
         rt = FlashRuntime(
@@ -182,6 +186,7 @@ async def flash(
             scanner_config=ScannerConfig(
                 block_interval_s=BLOCK_MS / 1000,
                 fixed_addresses=frozenset({pool.tron_address}),
+                **(scanner_kw or {}),
             ),
             periodic_speedup=5.0,
         )

@@ -3,7 +3,9 @@ payments around the grace period, confirmations, same pool/receiver locks, dead-
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import asyncio
+
+from sqlalchemy import func, select, update
 
 from trondevnet.testing import funded_key
 from tronrent.delegation.deps import flow_deps
@@ -11,9 +13,11 @@ from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, 
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.payment.refund import refund_payment
 
-from .conftest import TRX, FlashFactory, send_trx
+from .conftest import TRX, Flash, FlashFactory, active, send_trx
+from .test_exactly_once import delegations_on_chain
 from .test_rules import events, payment_of
 
 
@@ -76,3 +80,62 @@ class TestFailedAfterExcessRefund:
             if tx.contract_type == "TransferContract" and tx.to == to and not tx.failed
         ]
         assert sorted(on_chain) == [5 * TRX, 15 * TRX]
+
+
+async def payments_count(f: Flash) -> int:
+    async with f.session_maker() as s:
+        return int(await s.scalar(select(func.count()).select_from(Payment)) or 0)
+
+
+async def scanned_to(f: Flash, block: int, wait_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        async with f.session_maker() as s:
+            n = await s.scalar(select(func.max(ScannerCheckpoint.block_number)))
+        if n is not None and n >= block:
+            return
+        assert loop.time() < deadline, f"scanner at {n}, waiting for {block}"
+        await asyncio.sleep(0.05)
+
+
+class TestConfirmations:
+    N = 3
+
+    async def test_payment_acted_on_only_after_n_confirmations(self, flash: FlashFactory) -> None:
+        f = await flash(scanner_kw={"confirmations": self.N})
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        f.devnet.node.paused = True
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        f.devnet.node.produce()
+        included = f.devnet.chain.head.number
+        for _ in range(self.N - 1):  # N - 1 blocks on top: not confirmed yet
+            await scanned_to(f, f.devnet.chain.head.number - self.N)
+            await asyncio.sleep(0.4)  # several scanner polls
+            assert await payments_count(f) == 0
+            f.devnet.node.produce()
+        await asyncio.sleep(0.4)
+        assert await payments_count(f) == 0
+        assert f.devnet.chain.head.number == included + self.N - 1
+        f.devnet.node.produce()  # the N-th confirmation
+        f.devnet.node.paused = False
+        order = await f.wait_order(active, sender=customer.address_base58)
+        async with f.session_maker() as s:
+            [p] = (await s.execute(select(Payment))).scalars().all()
+        assert p.block_number == included and p.order_id == order.id
+        assert delegations_on_chain(f) == {bytes.fromhex(customer.address_hex): 1}
+
+    async def test_a_fork_within_the_window_never_delegates(self, flash: FlashFactory) -> None:
+        f = await flash(scanner_kw={"confirmations": self.N})
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        f.devnet.node.paused = True
+        txid = send_trx(f.devnet, customer, f.address, 3 * TRX)
+        f.devnet.node.produce(self.N - 1)  # included, N - 2 blocks on top
+        await asyncio.sleep(0.4)
+        assert await payments_count(f) == 0
+        f.devnet.chain.fork(drop=self.N - 1, exclude=[bytes.fromhex(txid)], produce=self.N + 2)
+        f.devnet.node.paused = False
+        await scanned_to(f, f.devnet.chain.head.number - self.N + 5)
+        await asyncio.sleep(0.5)
+        assert await payments_count(f) == 0
+        assert bytes.fromhex(customer.address_hex) not in delegations_on_chain(f)
