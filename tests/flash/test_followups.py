@@ -4,16 +4,19 @@ payments around the grace period, confirmations, same pool/receiver locks, dead-
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
 from trondevnet.testing import funded_key
 from tronrent.delegation.deps import flow_deps
+from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_pool import EnergyPool
-from tronrent.models.order import OrderStatus
+from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
+from tronrent.order.service import order as order_service
 from tronrent.payment.refund import refund_payment
 
 from .conftest import TRX, Flash, FlashFactory, active, send_trx
@@ -139,3 +142,65 @@ class TestConfirmations:
         await asyncio.sleep(0.5)
         assert await payments_count(f) == 0
         assert bytes.fromhex(customer.address_hex) not in delegations_on_chain(f)
+
+
+async def expired_order(f: Flash, recipient: str, minutes_ago: float) -> Order:
+    """An ordered flash order whose payment window closed `minutes_ago`, expired by the sweeper."""
+    async with f.session_maker() as s:
+        order, _ = await order_service.create_order(
+            s, f.engine.rt, recipient_address=recipient, chat_id=7
+        )
+        await s.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(expires_at=utcnow() - timedelta(minutes=minutes_ago))
+        )
+        await s.commit()
+    return await f.wait_order(lambda o: o.status is OrderStatus.EXPIRED, order_id=order.id)
+
+
+class TestLatePayment:
+    async def test_inside_the_grace_the_order_is_still_served(self, flash: FlashFactory) -> None:
+        f = await flash()
+        recipient = funded_key(f.devnet.chain, 1 * TRX)
+        order = await expired_order(f, recipient.address_base58, minutes_ago=9)
+        exchange = funded_key(f.devnet.chain, 100 * TRX)
+        send_trx(f.devnet, exchange, f.address, order.expected_amount_units or 0)
+        done = await f.wait_order(active, order_id=order.id)
+        assert done.transaction_count == 1
+        on_chain = delegations_on_chain(f)
+        assert on_chain.get(bytes.fromhex(recipient.address_hex)) == 1
+        assert bytes.fromhex(exchange.address_hex) not in on_chain
+
+    async def test_after_the_grace_it_is_refunded_to_the_sender(self, flash: FlashFactory) -> None:
+        f = await flash()
+        recipient = funded_key(f.devnet.chain, 1 * TRX)
+        order = await expired_order(f, recipient.address_base58, minutes_ago=11)
+        exchange = funded_key(f.devnet.chain, 100 * TRX)
+        amount = order.expected_amount_units or 0
+        txid = send_trx(f.devnet, exchange, f.address, amount)
+        p = await payment_of(f, txid, PaymentStatus.REFUNDED)
+        assert p.order_id == order.id and "late payment" in (p.note or "")
+        [refund] = await refunds_of(f, p.id)
+        assert refund.amount_sun == amount and refund.to_address == exchange.address_base58
+        async with f.session_maker() as s:
+            again = await s.get(Order, order.id)
+            assert again is not None and again.status is OrderStatus.EXPIRED
+        assert ("refund_sent", order.id) in await events(f)
+        on_chain = delegations_on_chain(f)
+        assert not on_chain.get(bytes.fromhex(exchange.address_hex))
+        assert not on_chain.get(bytes.fromhex(recipient.address_hex))
+
+    async def test_after_the_grace_paid_by_the_recipient_is_a_walk_in(
+        self, flash: FlashFactory
+    ) -> None:
+        f = await flash()
+        recipient = funded_key(f.devnet.chain, 100 * TRX)
+        order = await expired_order(f, recipient.address_base58, minutes_ago=11)
+        send_trx(f.devnet, recipient, f.address, order.expected_amount_units or 0)
+        walk_in = await f.wait_order(
+            lambda o: o.status is OrderStatus.ACTIVE and o.id != order.id,
+            sender=recipient.address_base58,
+        )
+        assert walk_in.target_address == recipient.address_base58
+        assert delegations_on_chain(f).get(bytes.fromhex(recipient.address_hex)) == 1

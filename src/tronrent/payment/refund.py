@@ -52,7 +52,10 @@ class RefundAccountMissing(Exception):
 async def refund_amount(
     session: AsyncSession, d: FlowDeps, payment: Payment, order: Order | None
 ) -> int:
-    """What the payment's refunds total: the policy's amount, or all of it for a failed order."""
+    """What the payment's refunds total: the policy's amount, or all of it for a failed order
+    or an order that expired before the payment came (a late payment past the grace)."""
+    if order is not None and order.status is OrderStatus.EXPIRED:
+        return payment.amount_units
     if (
         order is not None
         and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)

@@ -46,6 +46,9 @@ log = logging.getLogger("tronrent.payment")
 
 DELEGATE_JOB = "delegation.delegate_order"
 REFUND_JOB = "payment.refund_payment"
+#: how far back a payment past the grace period is still recognised as a late payment for an
+#: expired order (and refunded) rather than taken as a walk-in
+LATE_LOOKBACK_S = 86_400.0
 
 _METHOD = {
     MatchKind.ALREADY_MATCHED: MatchMethod.AMOUNT_TAIL,
@@ -106,7 +109,25 @@ async def find_match(
         )
         if not result.is_walk_in:
             return result, next(o for o in orders if o.id == result.order_id)
+    # past the grace: only an exact amount or tail proves the payment was meant for an order;
+    # paid by its recipient, the walk-in rule already delivers where the customer wanted
+    orders = await _candidates(session, rt, (OrderStatus.EXPIRED,), LATE_LOOKBACK_S)
+    result = match_payment(
+        transfer, [_open_order(o) for o in orders], tail_granularity_sun=rt.tail_granularity_sun
+    )
+    if result.kind in (MatchKind.AMOUNT, MatchKind.TAIL):
+        order = next(o for o in orders if o.id == result.order_id)
+        if order.target_address != payment.from_address:
+            return result, order
     return MatchResult(MatchKind.WALK_IN, None, payment.from_address), None
+
+
+def _past_grace(order: Order, rt: FlashRuntime) -> bool:
+    return (
+        order.status is OrderStatus.EXPIRED
+        and order.expires_at is not None
+        and order.expires_at < utcnow() - timedelta(seconds=rt.late_payment_grace_s)
+    )
 
 
 class PaymentService:
@@ -134,6 +155,8 @@ class PaymentService:
         if quote.kind is FlashPaymentKind.DUST:
             return self._dust(payment, quote, cfg)
         match, order = await find_match(session, rt, payment)
+        if order is not None and _past_grace(order, rt):
+            return self._late(payment, order, match, rt)
         if order is None:
             order = await order_service.create_walk_in(
                 session, rt, cfg, sender=payment.from_address, tx_hash=payment.tx_hash
@@ -152,6 +175,25 @@ class PaymentService:
             enqueue_job(REFUND_JOB, payment.id)
         payment.handled_at = utcnow()
         return PaymentOutcome(payment.id, payment.status, None, refund_sun=decision.amount_sun)
+
+    def _late(
+        self, payment: Payment, order: Order, match: MatchResult, rt: FlashRuntime
+    ) -> PaymentOutcome:
+        """A payment for an order that expired longer ago than the grace period: refunded in
+        full to the sender (the order is not revived: its tail may belong to a newer order,
+        and energy sent to an exchange's wallet would be lost to the customer)."""
+        payment.order_id = order.id
+        payment.match_method = _METHOD[match.kind]
+        payment.status = PaymentStatus.REFUNDING
+        payment.note = (
+            f"late payment for order {order.id}, expired more than "
+            f"{round(rt.late_payment_grace_s / 60)} min before; refunding "
+            f"{format_trx(payment.amount_units)} TRX to the sender"
+        )
+        payment.handled_at = utcnow()
+        enqueue_job(REFUND_JOB, payment.id)
+        log.info("late payment %s for expired order %s: refunding", payment.tx_hash, order.id)
+        return PaymentOutcome(payment.id, payment.status, order.id, refund_sun=payment.amount_units)
 
     async def _apply(
         self,
