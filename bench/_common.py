@@ -52,9 +52,9 @@ def load_average() -> str:
 def quiet_logs() -> None:
     import logging
 
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.CRITICAL)
     for name in ("httpx", "taskiq", "tronrent", "sqlalchemy", "aiosqlite", "asyncio"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @contextmanager
