@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +21,12 @@ seen: list[str] = []
 @actor("test.redis_record", priority=Priority.HIGH)
 async def redis_record(value: str) -> None:
     seen.append(value)
+
+
+@actor("test.stream_job", priority=Priority.HIGH, max_retries=0)
+async def stream_job(token: str) -> None:
+    """Declared here for the sender; the worker processes (_stream_worker.py) run it."""
+    raise AssertionError("runs in the worker subprocess only")
 
 
 @pytest.mark.redis
@@ -38,3 +48,67 @@ async def test_jobs_go_through_redis() -> None:
         stop.set()
         await asyncio.wait_for(listener, 10)
         await queue.shutdown()
+
+
+async def _wait_list(r: Any, key: str, n: int, wait_s: float) -> list[bytes]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        items: list[bytes] = await r.lrange(key, 0, -1)
+        if len(items) >= n or loop.time() > deadline:
+            return items
+        await asyncio.sleep(0.05)
+
+
+async def _spawn(prefix: str, key: str, mode: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("_stream_worker.py")),
+        REDIS_URL,
+        prefix,
+        key,
+        mode,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    assert line.strip() == b"ready"
+    return proc
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+async def test_job_of_a_killed_worker_is_redelivered() -> None:
+    """A worker takes a job and dies (SIGKILL) before acknowledging it: the stream keeps it
+    pending and another worker claims it once it has been idle long enough."""
+    from redis.asyncio import Redis
+
+    prefix = f"tronrent-test-{uuid.uuid4().hex[:8]}"
+    key = f"{prefix}:log"
+    token = uuid.uuid4().hex
+    r = Redis.from_url(REDIS_URL)
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        doomed = await _spawn(prefix, key, "hang")
+        procs.append(doomed)
+        queue = JobQueue.redis(REDIS_URL, prefix=prefix)
+        await queue.startup()
+        await queue.send(PendingJob("test.stream_job", (token,)))
+        await queue.shutdown()
+        assert await _wait_list(r, f"{key}:started", 1, 10) == [token.encode()]
+        doomed.send_signal(signal.SIGKILL)
+        await doomed.wait()
+        procs.append(await _spawn(prefix, key, "run"))
+        assert await _wait_list(r, f"{key}:done", 1, 15) == [token.encode()]
+        assert await r.lrange(f"{key}:started", 0, -1) == [token.encode()] * 2
+        await asyncio.sleep(1.0)  # acknowledged: not delivered a third time
+        assert await r.llen(f"{key}:started") == 2
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
+        keys = [k async for k in r.scan_iter(f"{prefix}:*")]
+        if keys:
+            await r.delete(*keys)
+        await r.aclose()

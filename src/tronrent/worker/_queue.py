@@ -1,6 +1,7 @@
 """A thin layer over taskiq: named actors, one queue per priority, retries, dead letters.
 
-One taskiq broker per priority (separate in-memory executors, or separate Redis lists), so a
+One taskiq broker per priority (separate in-memory executors, or separate Redis streams read
+by one consumer group, acknowledged after the job ran: see `_streams`), so a
 flood of low-priority jobs (notifications, pool sync) never delays a delegation. Retries run
 inside the job runner with exponential backoff; a job that exhausts its retries is recorded
 in `job_failures` (the dead letter) by the configured recorder. Jobs take ids only and reload
@@ -23,6 +24,9 @@ from taskiq.kicker import AsyncKicker
 from tronrent.worker._enqueue import JobArg, PendingJob, job_scope
 
 log = logging.getLogger(__name__)
+
+#: a job taken by a worker that did not acknowledge it this long ago is handed to another
+REDELIVER_AFTER_S = 300.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -167,12 +171,31 @@ class JobQueue:
 
     @classmethod
     def redis(
-        cls, url: str, recorder: FailureRecorder | None = None, prefix: str = "tronrent"
+        cls,
+        url: str,
+        recorder: FailureRecorder | None = None,
+        prefix: str = "tronrent",
+        *,
+        redeliver_after_s: float = REDELIVER_AFTER_S,
+        poll_ms: int = 1000,
     ) -> JobQueue:
-        from taskiq_redis import ListQueueBroker
+        """Redis streams, one per priority, one consumer group (`workers`) shared by every
+        worker process: a job is acknowledged after it ran, and one taken by a worker that
+        died is redelivered to another after `redeliver_after_s` (longer than any job runs;
+        jobs are idempotent, so a slow job delivered twice is harmless)."""
+        from tronrent.worker._streams import AckedStreamBroker
 
         brokers: dict[Priority, AsyncBroker] = {
-            p: ListQueueBroker(url, queue_name=f"{prefix}:jobs:{p.name.lower()}") for p in Priority
+            p: AckedStreamBroker(
+                url,
+                queue_name=f"{prefix}:stream:{p.name.lower()}",
+                consumer_group_name="workers",
+                consumer_id="0",
+                idle_timeout=int(redeliver_after_s * 1000),
+                xread_block=poll_ms,
+                xread_count=20,
+            )
+            for p in Priority
         }
         return cls(brokers, recorder)
 

@@ -1,0 +1,52 @@
+"""Redis streams with consumer groups: a job is acknowledged only after it ran.
+
+taskiq-redis's `RedisStreamBroker` reads with XREADGROUP and the receiver acknowledges (XACK)
+once the job finished, so a worker killed mid-job leaves the message pending in the group. Its
+own listen loop, though, reclaims pending messages (XAUTOCLAIM) only after a read that returned
+new messages - on a quiet queue a crashed worker's job would wait for the next job. This
+subclass claims idle pending messages on every turn of the loop (at most every `xread_block`
+ms), so a crashed worker's job is redelivered `idle_timeout` ms after it was taken, to any
+live worker. XAUTOCLAIM is atomic: one message goes to one consumer per claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from redis.asyncio import Redis
+from taskiq import AckableMessage
+from taskiq_redis import RedisStreamBroker
+
+
+class AckedStreamBroker(RedisStreamBroker):
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        async with Redis(connection_pool=self.connection_pool) as conn:
+            while True:
+                fetched: Any = await conn.xreadgroup(
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    {self.queue_name: ">"},
+                    block=self.block,
+                    noack=False,
+                    count=self.count,
+                )
+                for stream, messages in fetched or []:
+                    for msg_id, msg in messages:
+                        yield self._message(stream, msg_id, msg)
+                claimed: Any = await conn.xautoclaim(
+                    self.queue_name,
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    min_idle_time=self.idle_timeout,
+                    count=self.unacknowledged_batch_size,
+                )
+                for msg_id, msg in claimed[1]:
+                    if msg:  # None: trimmed from the stream meanwhile
+                        yield self._message(self.queue_name, msg_id, msg)
+
+    def _message(self, stream: Any, msg_id: Any, msg: Any) -> AckableMessage:
+        return AckableMessage(
+            data=msg[b"data"],
+            ack=self._ack_generator(id=msg_id, queue_name=stream),
+        )
