@@ -133,3 +133,6 @@ def test_refund_sent_reads_as_a_refund() -> None:
         "refund_sent", {"order_id": "FLASH_R", "amount_sun": 5_000_000, "tx_hash": "ab" * 32}, "en"
     )
     assert text.startswith("↩️ Refunded <b>5 TRX</b>") and "tronscan.org" in text
+    assert "Reason" not in text  # the refund worker gives none: no empty line
+    text = render("refund", {"order_id": "R", "amount_sun": 1, "reason": "excess"}, "en")
+    assert "Reason: more than the maximum" in text

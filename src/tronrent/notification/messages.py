@@ -48,6 +48,9 @@ CATALOG: Catalog = {
             "↩️ 已退款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n原因：{reason}\n"
             "交易：{tx}"
         ),
+        "refund.no_reason": (
+            "↩️ 已退款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n交易：{tx}"
+        ),
         E.PAYMENT_PROBLEM: (
             "⚠️ 收到的付款 <b>{amount} TRX</b> 无法按订单处理：{reason}\n"
             "订单：<code>{order_id}</code>\n交易：{tx}"
@@ -102,6 +105,9 @@ CATALOG: Catalog = {
         E.REFUND: (
             "↩️ Refunded <b>{amount} TRX</b> (order <code>{order_id}</code>)\nReason: {reason}\n"
             "Transaction: {tx}"
+        ),
+        "refund.no_reason": (
+            "↩️ Refunded <b>{amount} TRX</b> (order <code>{order_id}</code>)\nTransaction: {tx}"
         ),
         E.PAYMENT_PROBLEM: (
             "⚠️ Your payment of <b>{amount} TRX</b> could not be used as ordered: {reason}\n"
@@ -199,4 +205,6 @@ def render(
         params["reason"] = Html(t(f"reason.{reason}"))
     if not t.has(event):
         return t("unknown", event=event)
+    if event == E.REFUND and not reason:
+        return t("refund.no_reason", **params)
     return t(event, **params)
