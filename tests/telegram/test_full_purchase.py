@@ -209,3 +209,22 @@ class TestFullPurchase:
         assert "less than one transfer costs" in underpaid.body
         assert "Refunded" in refund.body and order.id in refund.body
         assert TRONSCAN.search(refund.raw_text or "")
+
+    async def test_excess_is_refunded_and_told(self, shop: Shop) -> None:
+        f, chat = shop.f, 9003
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        order, _card = await shop.order_in_bot(chat, customer.address_base58)
+        amount = order.expected_amount_units
+        assert amount is not None
+        await shop.notifications(chat, len(shop.chat(chat)), 1)  # order created
+        before = len(shop.chat(chat))
+        # the order's tail on 20 TRX: 10 transfers (the maximum, 15 TRX), the rest refunded
+        await pay_with_tronpy(f.devnet.url, customer, f.address, amount + 18_500_000)
+        done = await f.wait_order(lambda o: o.transaction_count == 10, order_id=order.id)
+        assert done.transaction_count == 10
+        texts = [m.body for m in await shop.notifications(chat, before, 3)]
+        assert any("Payment of" in t for t in texts)
+        assert any("Energy delivered" in t and "663,000" in t for t in texts), texts
+        refund = amount + 18_500_000 - 15 * TRX
+        shown = f"{refund // TRX}.{refund % TRX:06d}".rstrip("0").rstrip(".")
+        assert any(f"Refunded {shown} TRX" in t for t in texts), texts
