@@ -12,14 +12,16 @@ from trondevnet.testing import funded_key
 from tronrent.delegation.deps import flow_deps
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.job_failure import JobFailure
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.order.service import order as order_service
 from tronrent.payment.refund import refund_payment
 
-from .conftest import TRX, Flash, FlashFactory, active, send_trx
+from .conftest import TRX, Flash, FlashFactory, active, add_pool, send_trx
 from .test_exactly_once import delegations_on_chain
 from .test_rules import events, payment_of
 
@@ -204,3 +206,70 @@ class TestLatePayment:
         )
         assert walk_in.target_address == recipient.address_base58
         assert delegations_on_chain(f).get(bytes.fromhex(recipient.address_hex)) == 1
+
+
+class TestSameReceiverLocks:
+    async def test_a_second_order_prefers_another_pool(self, flash: FlashFactory) -> None:
+        f = await flash()
+        await add_pool(f.session_maker, f.devnet, f.gateway, f.box, name="second")
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        first = await f.wait_order(active, sender=customer.address_base58)
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        second = await f.wait_order(
+            lambda o: o.status is OrderStatus.ACTIVE and o.id != first.id,
+            sender=customer.address_base58,
+        )
+        async with f.session_maker() as s:
+            pools = {
+                d.order_id: d.pool_account_id
+                for d in (await s.execute(select(EnergyDelegation))).scalars()
+            }
+        assert pools[first.id] != pools[second.id]
+
+    async def test_reusing_the_pool_reclaims_both_when_the_combined_lock_ends(
+        self, flash: FlashFactory
+    ) -> None:
+        f = await flash(rental_s=2.0)  # one pool: the second order must reuse it
+        customer = funded_key(f.devnet.chain, 100 * TRX)
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        first = await f.wait_order(active, sender=customer.address_base58)
+        await asyncio.sleep(1.0)
+        send_trx(f.devnet, customer, f.address, 3 * TRX)
+        second = await f.wait_order(
+            lambda o: o.status is OrderStatus.ACTIVE and o.id != first.id,
+            sender=customer.address_base58,
+        )
+        # the first rental ends for the customer at its own end, while the chain still locks
+        # the combined amount until the second lock ends: reclaim rescheduled, not retried
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while ("rental_ended", first.id) not in await events(f):
+            assert loop.time() < deadline
+            await asyncio.sleep(0.05)
+        for oid in (first.id, second.id):
+            await f.wait_order(lambda o: o.status is OrderStatus.COMPLETED, order_id=oid, wait_s=20)
+        async with f.session_maker() as s:
+            ds = (
+                (await s.execute(select(EnergyDelegation).order_by(EnergyDelegation.id)))
+                .scalars()
+                .all()
+            )
+            failures = (await s.execute(select(JobFailure))).scalars().all()
+        assert [d.status for d in ds] == [DelegationStatus.EXPIRED] * 2
+        assert "reclaim rescheduled" in (ds[0].error_message or "")
+        assert len({d.pool_account_id for d in ds}) == 1
+        assert failures == []
+        acct = f.devnet.chain.accounts[customer.address]
+        assert f.devnet.chain.energy_limit(acct) == 0
+        to = bytes.fromhex(customer.address_hex)
+        kinds = [
+            tx.contract_type
+            for b in f.devnet.chain.blocks
+            for tx in b.txs
+            if tx.to == to and "Resource" in tx.contract_type
+        ]
+        assert kinds.count("DelegateResourceContract") == 2
+        assert kinds.count("UnDelegateResourceContract") == 2
+        events_first = [e for e, oid in await events(f) if oid == first.id]
+        assert events_first.count("rental_ended") == 1

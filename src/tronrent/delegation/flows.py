@@ -75,6 +75,20 @@ async def _delegations(
     return list((await session.execute(stmt.order_by(EnergyDelegation.id))).scalars().all())
 
 
+async def _pools_locking(session: AsyncSession, recipient: str, order_id: str) -> set[str]:
+    """Pools with a live (locked) delegation to `recipient` for another order."""
+    rows = await session.execute(
+        select(EnergyDelegation.pool_account_id)
+        .where(
+            EnergyDelegation.recipient_address == recipient,
+            EnergyDelegation.order_id != order_id,
+            EnergyDelegation.status.in_((*HOLDING, DelegationStatus.RECLAIMING)),
+        )
+        .distinct()
+    )
+    return {str(pool_id) for (pool_id,) in rows}
+
+
 def delegation_result(
     delegations: list[EnergyDelegation], pools: dict[Any, str]
 ) -> list[dict[str, Any]]:
@@ -135,9 +149,14 @@ class DelegationFlows:
             if len(failed) > d.rt.max_pool_attempts:
                 await s.commit()
                 return await self._give_up(d, order_id, "delegation failed on every pool tried")
-            plan = plan_allocation(
-                need, await pool_service.candidates(s, exclude=failed), unit_sun=1
-            )
+            recipient = order.target_address or ""
+            candidates = await pool_service.candidates(s, exclude=failed)
+            # a second locked delegation from the same pool to the same receiver resets the lock
+            # of the whole amount (FACTS.md): prefer another pool; reuse one only if we must
+            busy = await _pools_locking(s, recipient, order_id)
+            plan = plan_allocation(need, candidates, exclude=busy, unit_sun=1)
+            if busy and not plan.is_complete:
+                plan = plan_allocation(need, candidates, unit_sun=1)
             if not plan.is_complete:
                 await transition(
                     s,
@@ -152,7 +171,6 @@ class DelegationFlows:
                 raise Retry(f"order {order_id}: no pool capacity", delay_s=5.0)
             rental_ms = d.rt.rental_ms(order.duration_hours)
             lock = lock_period_blocks_for_ms(rental_ms, d.rt.block_interval_ms)
-            recipient = order.target_address or ""
             for part in plan.parts:
                 pool = await pool_service.get(s, uuid.UUID(part.pool_id))
                 if not await pool_service.reserve(s, pool.id, part.amount_sun):
@@ -387,8 +405,26 @@ class DelegationFlows:
                 records = await d.chain.get_delegated_resource(
                     pool.tron_address, x.recipient_address
                 )
-                if any(r.energy_locked_at(head.timestamp_ms) for r in records):
-                    continue  # the chain still locks it
+                locked_until = max(
+                    (
+                        r.energy_expire_time_ms
+                        for r in records
+                        if r.energy_locked_at(head.timestamp_ms)
+                    ),
+                    default=0,
+                )
+                if locked_until:
+                    # the chain still locks it: a later locked delegation from this pool to this
+                    # receiver reset the lock of the combined amount. Come back when the chain's
+                    # lock ends (the sweeper picks it up then) instead of retrying until the
+                    # dead letter; the customer's rental still ends now (the rest is a gift).
+                    wait_ms = locked_until - head.timestamp_ms + d.rt.block_interval_ms
+                    x.expires_at = now + timedelta(milliseconds=wait_ms)
+                    x.error_message = (
+                        f"locked on chain until {locked_until} ms (combined lock of a later "
+                        "delegation to the same receiver); reclaim rescheduled"
+                    )
+                    continue
                 tx = await d.chain.build_undelegate(
                     pool.tron_address, x.recipient_address, x.balance_sun or 0
                 )
@@ -417,6 +453,17 @@ class DelegationFlows:
                 s, order_id, (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
             )
             if rest:
+                if all(
+                    x.status is DelegationStatus.SUCCESS
+                    and x.expires_at is not None
+                    and x.expires_at > now
+                    for x in rest
+                ):
+                    # rescheduled to the chain's combined lock: over for the customer now
+                    await notify_order(s, order, "rental_ended", {})
+                    await s.commit()
+                    log.info("order %s: reclaim rescheduled to the chain's lock", order_id)
+                    return "rescheduled"
                 await s.commit()
                 raise Retry(f"order {order_id}: {len(rest)} delegation(s) not reclaimed yet", 1.0)
             await transition(
