@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -145,6 +146,17 @@ class Platform:
     flash: Any  # FlashEngine
     address: str  # flash payment address = demo pool
     devnet_url: str
+    statements: StatementCounter
+
+
+class StatementCounter:
+    """SQL statements sent to the database (``before_cursor_execute``); COMMITs not included."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: Any) -> None:
+        self.count += 1
 
 
 @asynccontextmanager
@@ -169,6 +181,8 @@ async def platform(
 
     engine = create_engine(db_url, pool_size=pool_size, max_overflow=pool_size)
     session_maker = create_session_maker(engine)
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
     box = SecretBox([generate_key()])
     async with TronGateway([devnet_url], timeout_s=10) as gateway:
         async with DevnetControl(devnet_url) as control:
@@ -192,7 +206,7 @@ async def platform(
         )
         await flash.start()
         try:
-            yield Platform(engine, session_maker, gateway, flash, pool.address, devnet_url)
+            yield Platform(engine, session_maker, gateway, flash, pool.address, devnet_url, counter)
         finally:
             await flash.stop()
             await engine.dispose()

@@ -60,6 +60,8 @@ async def run_rate(
         [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
     )
     pay_txids = [t for t, _ in signed]
+    cpu0 = time.process_time()
+    sql0 = p.statements.count
     last = block_number(ref)
     errors: Counter[str] = Counter()
     for b in range(blocks):
@@ -84,6 +86,8 @@ async def run_rate(
         if len(delegations) >= len(keys):
             break
         await asyncio.sleep(0.5)
+    cpu_ms_per_order = round((time.process_time() - cpu0) * 1000 / len(keys), 1)
+    sql_per_order = round((p.statements.count - sql0) / len(keys), 1)
     stats = await conn.post("/devnet/stats", b"{}")
     per_order = {
         path.removeprefix("/wallet/"): round(n / len(keys), 2)
@@ -109,6 +113,8 @@ async def run_rate(
         "histogram": dict(sorted(Counter(latencies).items())),
         "broadcast_errors": dict(errors),
         "node_requests_per_order": per_order,
+        "engine_cpu_ms_per_order": cpu_ms_per_order,
+        "sql_statements_per_order": sql_per_order,
     }
 
 
