@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
@@ -83,7 +83,7 @@ async def sweep() -> None:
                     .where(
                         Payment.handled_at.is_(None),
                         Payment.status == PaymentStatus.RECEIVED,
-                        Payment.created_at < stuck_before,
+                        Payment.updated_at < stuck_before,
                     )
                     .limit(200)
                 )
@@ -105,6 +105,15 @@ async def sweep() -> None:
             .scalars()
             .all()
         )
+        # touched as they are re-driven: the next sweeps leave them to this job for another
+        # STUCK_AFTER_S instead of piling up duplicate jobs every period (a thundering herd of
+        # jobs queueing on the same row locks)
+        if stuck:
+            await s.execute(update(Order).where(Order.id.in_(stuck)).values(updated_at=now))
+        if unhandled or refunds:
+            await s.execute(
+                update(Payment).where(Payment.id.in_([*unhandled, *refunds])).values(updated_at=now)
+            )
         for oid in stuck:
             enqueue_job("delegation.delegate_order", oid)
         for oid in due:
