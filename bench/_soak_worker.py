@@ -36,7 +36,7 @@ async def main() -> None:
             scanner_config=ScannerConfig(
                 block_interval_s=block_ms / 1000,
                 fixed_addresses=frozenset({address}),
-                lease_s=2.0,
+                lease_s=10.0,  # longer than a loaded batch takes: no lease ping-pong
             ),
             periodic_speedup=float(os.environ.get("SOAK_PERIODIC_SPEEDUP", "1")),
         )

@@ -14,7 +14,7 @@ have exactly one DelegateResourceContract from the pool, every payment on chain 
 recorded once in `payments`, and no one else may have received a delegation.
 
     .venv/bin/python bench/exactly_once_soak.py [--orders 1000] [--workers 2] [--rate 25]
-        [--kill-every 4] [--fault-rate 0.10] [--block-interval-ms 500]
+        [--kill-every 15] [--fault-rate 0.10] [--block-interval-ms 500]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres | sqlite]
 
 The last line is the result: `exactly-once soak: ... RESULT PASS|FAIL`.
@@ -180,7 +180,7 @@ async def main() -> None:
     ap.add_argument("--orders", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rate", type=float, default=25.0, help="payments per second")
-    ap.add_argument("--kill-every", type=float, default=4.0, help="mean seconds between kills")
+    ap.add_argument("--kill-every", type=float, default=15.0, help="mean seconds between kills")
     ap.add_argument("--fault-rate", type=float, default=0.10)
     ap.add_argument("--block-interval-ms", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=900.0)
