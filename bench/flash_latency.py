@@ -39,6 +39,7 @@ from _common import (
     wait_next_block,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from tronproto.address import to_hex
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -72,14 +73,17 @@ async def run_rate(
     deadline = time.monotonic() + max_wait_s
     delegations: dict[str, str] = {}
     while time.monotonic() < deadline:
-        async with p.session_maker() as s:
-            rows = (
-                await s.execute(
-                    select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
-                        EnergyDelegation.status == DelegationStatus.SUCCESS
+        try:
+            async with p.session_maker() as s:
+                rows = (
+                    await s.execute(
+                        select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
+                            EnergyDelegation.status == DelegationStatus.SUCCESS
+                        )
                     )
-                )
-            ).all()
+                ).all()
+        except SQLAlchemyTimeout:  # the engine's jobs hold every pooled connection
+            continue
         delegations = {r: t for r, t in rows if r in recipients and t}
         if len(delegations) >= len(keys):
             break

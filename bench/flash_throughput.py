@@ -34,6 +34,7 @@ from _common import (
     quiet_logs,
 )
 from sqlalchemy import func, select
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from tronproto.address import to_hex
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -66,10 +67,17 @@ async def main() -> None:
                 [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
             )
             bodies = [b for _, b in signed]
+            done = 0
             t0 = time.monotonic()
             samples: list[tuple[float, int]] = []
 
             async def delivered() -> int:
+                try:
+                    return await count_delivered()
+                except SQLAlchemyTimeout:  # the engine's jobs hold every pooled connection
+                    return done
+
+            async def count_delivered() -> int:
                 async with p.session_maker() as s:
                     return int(
                         (
@@ -90,7 +98,6 @@ async def main() -> None:
 
             sender = asyncio.create_task(offer())
             deadline = t0 + args.seconds + args.max_wait
-            done = 0
             while time.monotonic() < deadline:
                 await asyncio.sleep(1.0)
                 done = await delivered()
