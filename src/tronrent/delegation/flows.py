@@ -171,12 +171,20 @@ class DelegationFlows:
                 raise Retry(f"order {order_id}: no pool capacity", delay_s=5.0)
             rental_ms = d.rt.rental_ms(order.duration_hours)
             lock = lock_period_blocks_for_ms(rental_ms, d.rt.block_interval_ms)
+            # build every transaction first (node calls): the pool rows are locked only from
+            # the reservation to the commit, never across a node round trip
+            built = []
             for part in plan.parts:
                 pool = await pool_service.get(s, uuid.UUID(part.pool_id))
+                balance = ratio.stake_sun_for_energy(part.amount_sun)
+                tx = await d.chain.build_delegate(
+                    pool.tron_address, recipient, balance, lock=True, lock_period=lock
+                )
+                built.append((part, pool, balance, tx))
+            for part, pool, balance, tx in built:
                 if not await pool_service.reserve(s, pool.id, part.amount_sun):
                     await s.rollback()
                     raise Retry("pool capacity changed while reserving; planning again", 0.01)
-                balance = ratio.stake_sun_for_energy(part.amount_sun)
                 delegation = EnergyDelegation(
                     order_id=order_id,
                     pool_account_id=pool.id,
@@ -189,9 +197,6 @@ class DelegationFlows:
                 )
                 s.add(delegation)
                 await s.flush()
-                tx = await d.chain.build_delegate(
-                    pool.tron_address, recipient, balance, lock=True, lock_period=lock
-                )
                 row = await sign_and_store(
                     s,
                     d.chain,
