@@ -126,7 +126,12 @@ class DelegationFlows:
         ratio = await energy_ratio(d.chain, d.rt.payment_address)
         async with d.session_maker() as s:
             order = (
-                await s.execute(select(Order).where(Order.id == order_id).with_for_update())
+                await s.execute(
+                    select(Order)
+                    .where(Order.id == order_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
             ).scalar_one_or_none()
             if order is None:
                 return "missing"

@@ -49,7 +49,7 @@ class FlashOrderService:
     async def get(self, session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
         stmt = select(Order).where(Order.id == order_id)
         if lock:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         order = (await session.execute(stmt)).scalar_one_or_none()
         if order is None:
             raise OrderNotFound(f"order {order_id} not found")

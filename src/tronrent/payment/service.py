@@ -136,7 +136,14 @@ class PaymentService:
     ) -> PaymentOutcome | None:
         """Apply one payment; None if it was already handled (or is not ours)."""
         payment = (
-            await session.execute(select(Payment).where(Payment.id == payment_id).with_for_update())
+            await session.execute(
+                select(Payment)
+                .where(Payment.id == payment_id)
+                .with_for_update()
+                # a row already in the identity map (the confirm route loads it first) must be
+                # re-read under the lock, or a stale handled_at lets it be processed twice
+                .execution_options(populate_existing=True)
+            )
         ).scalar_one_or_none()
         if payment is None or payment.handled_at is not None:
             return None
