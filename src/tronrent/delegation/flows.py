@@ -31,7 +31,7 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.time import utcnow
-from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
@@ -73,6 +73,27 @@ async def _delegations(
     if statuses is not None:
         stmt = stmt.where(EnergyDelegation.status.in_(statuses))
     return list((await session.execute(stmt.order_by(EnergyDelegation.id))).scalars().all())
+
+
+async def _pools_rejected(session: AsyncSession, order_id: str) -> set[str]:
+    """Pools whose delegation for the order the chain rejected (or failed in its block).
+
+    A delegation whose transaction merely expired unsent (a backlog, a crash) says nothing
+    about the pool: it is rebuilt on the same pool - excluding it would leave an order on a
+    single pool waiting for capacity forever.
+    """
+    rows = await session.execute(
+        select(EnergyDelegation.pool_account_id)
+        .join(ChainTransaction, ChainTransaction.delegation_id == EnergyDelegation.id)
+        .where(
+            EnergyDelegation.order_id == order_id,
+            EnergyDelegation.status == DelegationStatus.FAILED,
+            ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
+            ChainTransaction.status == ChainTxStatus.FAILED,
+        )
+        .distinct()
+    )
+    return {str(pool_id) for (pool_id,) in rows}
 
 
 async def _pools_locking(session: AsyncSession, recipient: str, order_id: str) -> set[str]:
@@ -147,10 +168,7 @@ class DelegationFlows:
             if need <= 0:
                 await s.commit()
                 return await self._settle(d, order_id)
-            failed = {
-                str(x.pool_account_id)
-                for x in await _delegations(s, order_id, (DelegationStatus.FAILED,))
-            }
+            failed = await _pools_rejected(s, order_id)
             if len(failed) > d.rt.max_pool_attempts:
                 await s.commit()
                 return await self._give_up(d, order_id, "delegation failed on every pool tried")
