@@ -39,7 +39,7 @@ from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.state import AppState
 from tronrent.demo.devnet import DevnetControl, DevnetInfo, probe
-from tronrent.kit.crypto import SecretBox
+from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
@@ -87,16 +87,18 @@ async def start_devnet(port: int, block_interval_ms: int) -> DevnetServer:
 
 async def _load_or_add_pool(
     session_maker: async_sessionmaker[AsyncSession], box: SecretBox
-) -> tuple[EnergyPool, str, bool]:
-    """The demo pool and its key (hex), added on the first run."""
+) -> tuple[EnergyPool, Secret, bool]:
+    """The demo pool and its key (hex, as a Secret: hidden from repr and logs), added once."""
     async with session_maker() as s, s.begin():
         pool = (
             await s.execute(select(EnergyPool).where(EnergyPool.name == DEMO_POOL_NAME))
         ).scalar_one_or_none()
         if pool is not None:
-            return pool, box.decrypt(pool.private_key_encrypted).reveal(), False
-        key = PrivateKey.random().hex()
-        pool = await pool_service.add(s, box, private_key=key, name=DEMO_POOL_NAME, priority=1)
+            return pool, box.decrypt(pool.private_key_encrypted), False
+        key = Secret(PrivateKey.random().hex())
+        pool = await pool_service.add(
+            s, box, private_key=key.reveal(), name=DEMO_POOL_NAME, priority=1
+        )
         return pool, key, True
 
 
@@ -121,7 +123,7 @@ async def ensure_demo_pool(
         await control.faucet(address, trx_sun=top_up)
     if missing_stake:
         tx = await chain.build_freeze(address, missing_stake)
-        await chain.broadcast(chain.sign(tx, key))
+        await chain.broadcast(chain.sign(tx, key.reveal()))
         _log.info("devnet.demo_pool_staked", address=address, staked_trx=stake_trx)
     async with session_maker() as s, s.begin():
         fresh = await s.get(EnergyPool, pool.id)
