@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +27,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from devnet_throughput import Conn, free_port
 
 from tronproto.keys import PrivateKey
 from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
@@ -42,7 +39,69 @@ from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
 TRX = 1_000_000
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
-__all__ = ["Conn", "free_port"]
+
+class Conn:
+    """A minimal keep-alive HTTP/1.1 JSON client (the bench must not be the bottleneck)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> Any:
+        try:
+            return await self._post(path, body)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.writer = None  # idle keep-alive connection closed by the server: reconnect
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: bytes) -> Any:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        headers = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in headers.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return json.loads(await self.reader.readexactly(length))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_parser(
+    doc: str, *, block_interval_ms: int, database_url: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of a flash benchmark, with ``--block-interval-ms`` and ``--database-url``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--block-interval-ms", type=int, default=block_interval_ms)
+    db_help = (
+        "PostgreSQL server ('' = SQLite)"
+        if database_url
+        else f"PostgreSQL server, e.g. {PG_DEFAULT}"
+    )
+    ap.add_argument("--database-url", default=database_url, help=db_help)
+    return ap
+
+
+def parse_quietly(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parsed arguments; library logs silenced so the figures stand out."""
+    args = ap.parse_args()
+    quiet_logs()
+    return args
 
 
 def load_average() -> str:
@@ -210,6 +269,20 @@ async def platform(
         finally:
             await flash.stop()
             await engine.dispose()
+
+
+@asynccontextmanager
+async def engine_on_devnet(
+    args: argparse.Namespace, **platform_kw: Any
+) -> AsyncIterator[tuple[Platform, int]]:
+    """``(platform, devnet port)``: the engine on a migrated database against a devnet process."""
+    with devnet_process(args.block_interval_ms) as (url, _pid):
+        port = int(url.rsplit(":", 1)[1])
+        async with (
+            database(args.database_url or None) as db,
+            platform(db, url, block_interval_ms=args.block_interval_ms, **platform_kw) as p,
+        ):
+            yield p, port
 
 
 def customer_keys(n: int) -> list[PrivateKey]:

@@ -13,60 +13,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-from typing import Any
 
 import psutil
+from _common import TRX, Conn, broadcast_all, devnet_process, presign_transfers
 
 from tronproto.keys import PrivateKey
-from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
-
-TRX = 1_000_000
-
-
-class Conn:
-    """A minimal keep-alive HTTP/1.1 JSON client (the bench must not be the bottleneck)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes) -> Any:
-        try:
-            return await self._post(path, body)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self.writer = None  # idle keep-alive connection closed by the server: reconnect
-            return await self._post(path, body)
-
-    async def _post(self, path: str, body: bytes) -> Any:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        self.writer.write(head + body)
-        headers = await self.reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in headers.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return json.loads(await self.reader.readexactly(length))
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def engine_tx_per_s(n: int = 5_000) -> int:
@@ -107,29 +60,10 @@ async def main() -> None:
     ap.add_argument("--block-interval-ms", type=int, default=1000)
     args = ap.parse_args()
 
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-        [
-            sys.executable,
-            "-m",
-            "trondevnet",
-            "--port",
-            str(port),
-            "--block-interval-ms",
-            str(args.block_interval_ms),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    node_ps = psutil.Process(proc.pid)
-    conn = Conn("127.0.0.1", port)
-    try:
-        for _ in range(200):
-            try:
-                await conn.post("/devnet/info", b"{}")
-                break
-            except OSError:
-                conn = Conn("127.0.0.1", port)
-                await asyncio.sleep(0.05)
+    with devnet_process(args.block_interval_ms) as (url, pid):
+        port = int(url.rsplit(":", 1)[1])
+        node_ps = psutil.Process(pid)
+        conn = Conn("127.0.0.1", port)
         rss_start = node_ps.memory_info().rss
         # accounts
         t0 = time.perf_counter()
@@ -144,63 +78,25 @@ async def main() -> None:
         rss_accounts = node_ps.memory_info().rss
         # pre-sign transfers to existing accounts
         head = await conn.post("/wallet/getnowblock", b"{}")
-        block_id = head["blockID"]
-        now = int(time.time() * 1000)
-        bodies: list[bytes] = []
         t0 = time.perf_counter()
-        for i in range(args.txs):
-            key = senders[i % len(senders)]
-            raw_json = {
-                "contract": [
-                    {
-                        "parameter": {
-                            "value": {
-                                "owner_address": key.address_hex,
-                                "to_address": others[i % len(others)].hex(),
-                                "amount": 1 + i // len(senders),
-                            },
-                            "type_url": TYPE_URL_PREFIX + "TransferContract",
-                        },
-                        "type": "TransferContract",
-                    }
-                ],
-                "ref_block_bytes": block_id[12:16],
-                "ref_block_hash": block_id[16:32],
-                "expiration": now + 3_600_000,
-                "timestamp": now,
-            }
-            raw = raw_data_to_bytes(raw_json)
-            txid = txid_bytes(raw)
-            bodies.append(
-                json.dumps(
-                    {
-                        "txID": txid.hex(),
-                        "raw_data": raw_json,
-                        "signature": [key.sign_hash(txid).hex()],
-                    }
-                ).encode()
-            )
+        signed = presign_transfers(
+            [
+                (
+                    senders[i % len(senders)],
+                    others[i % len(others)].hex(),
+                    1 + i // len(senders),
+                )
+                for i in range(args.txs)
+            ],
+            str(head["blockID"]),
+        )
+        bodies = [b for _, b in signed]
         t_sign = time.perf_counter() - t0
         print(f"accounts {t_accounts:.1f}s, signing {t_sign:.1f}s", file=sys.stderr)
         # broadcast
-        accepted = 0
-        errors: dict[str, int] = {}
-        queue = iter(bodies)
-
-        async def worker() -> None:
-            nonlocal accepted
-            c = Conn("127.0.0.1", port)
-            for body in queue:
-                out = await c.post("/wallet/broadcasttransaction", body)
-                if out.get("result"):
-                    accepted += 1
-                else:
-                    errors[out.get("code", "?")] = errors.get(out.get("code", "?"), 0) + 1
-            await c.close()
-
         cpu0 = node_ps.cpu_times()
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        accepted, errors = await broadcast_all(port, bodies, args.concurrency)
         t_broadcast = time.perf_counter() - t0
         while (await conn.post("/devnet/stats", b"{}"))["pending"] > 0:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -238,9 +134,6 @@ async def main() -> None:
                 indent=1,
             )
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -12,25 +12,22 @@ config) and the order's own energy figure (which adds the drift margin, 2 %).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
 
 from _common import (
-    PG_DEFAULT,
     TRX,
     Conn,
+    bench_parser,
     broadcast_all,
     customer_keys,
-    database,
-    devnet_process,
+    engine_on_devnet,
     fund,
     head_block,
     load_average,
-    platform,
+    parse_quietly,
     presign_transfers,
-    quiet_logs,
 )
 from sqlalchemy import select
 
@@ -42,71 +39,63 @@ BASE_ENERGY = 65_000  # energy of one USDT transfer sold (resource config `energ
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = bench_parser(__doc__, block_interval_ms=1000)
     ap.add_argument("--orders", type=int, default=100)
-    ap.add_argument("--block-interval-ms", type=int, default=1000)
-    ap.add_argument("--database-url", default=None, help=f"PostgreSQL server, e.g. {PG_DEFAULT}")
-    args = ap.parse_args()
-    quiet_logs()
-    with devnet_process(args.block_interval_ms) as (url, _pid):
-        port = int(url.rsplit(":", 1)[1])
-        async with (
-            database(args.database_url) as db,
-            platform(db, url, block_interval_ms=args.block_interval_ms) as p,
-        ):
-            keys = customer_keys(args.orders)
-            counts = {k.address_base58: 1 + i % 10 for i, k in enumerate(keys)}
-            await fund(url, keys, 20 * TRX)
-            conn = Conn("127.0.0.1", port)
-            ref = await head_block(conn)
-            signed = presign_transfers(
-                [(k, to_hex(p.address), counts[k.address_base58] * PRICE_SUN) for k in keys],
-                str(ref["blockID"]),
-            )
-            await broadcast_all(port, [b for _, b in signed], concurrency=4)
-            deadline = time.monotonic() + 300
-            orders: list[Order] = []
-            while time.monotonic() < deadline:
-                async with p.session_maker() as s:
-                    orders = list(
-                        (
-                            await s.execute(
-                                select(Order).where(
-                                    Order.status == OrderStatus.ACTIVE,
-                                    Order.target_address.in_(list(counts)),
-                                )
+    args = parse_quietly(ap)
+    async with engine_on_devnet(args) as (p, port):
+        keys = customer_keys(args.orders)
+        counts = {k.address_base58: 1 + i % 10 for i, k in enumerate(keys)}
+        await fund(p.devnet_url, keys, 20 * TRX)
+        conn = Conn("127.0.0.1", port)
+        ref = await head_block(conn)
+        signed = presign_transfers(
+            [(k, to_hex(p.address), counts[k.address_base58] * PRICE_SUN) for k in keys],
+            str(ref["blockID"]),
+        )
+        await broadcast_all(port, [b for _, b in signed], concurrency=4)
+        deadline = time.monotonic() + 300
+        orders: list[Order] = []
+        while time.monotonic() < deadline:
+            async with p.session_maker() as s:
+                orders = list(
+                    (
+                        await s.execute(
+                            select(Order).where(
+                                Order.status == OrderStatus.ACTIVE,
+                                Order.target_address.in_(list(counts)),
                             )
-                        ).scalars()
-                    )
-                if len(orders) >= len(keys):
-                    break
-                await asyncio.sleep(1.0)
-            sold = ordered = delivered = delegated_sun = 0
-            shares: list[float] = []
-            for o in orders:
-                address = o.target_address or ""
-                res = await conn.post(
-                    "/wallet/getaccountresource",
-                    json.dumps({"address": address, "visible": True}).encode(),
+                        )
+                    ).scalars()
                 )
-                dele = await conn.post(
-                    "/wallet/getdelegatedresourcev2",
-                    json.dumps(
-                        {"fromAddress": p.address, "toAddress": address, "visible": True}
-                    ).encode(),
-                )
-                limit = int(res.get("EnergyLimit", 0))
-                n = o.transaction_count or 0
-                assert n == counts[address], (n, counts[address])
-                sold += n * BASE_ENERGY
-                ordered += o.energy_amount or 0
-                delivered += limit
-                delegated_sun += sum(
-                    int(d.get("frozen_balance_for_energy", 0))
-                    for d in dele.get("delegatedResource", [])
-                )
-                shares.append(limit / (n * BASE_ENERGY))
-            await conn.close()
+            if len(orders) >= len(keys):
+                break
+            await asyncio.sleep(1.0)
+        sold = ordered = delivered = delegated_sun = 0
+        shares: list[float] = []
+        for o in orders:
+            address = o.target_address or ""
+            res = await conn.post(
+                "/wallet/getaccountresource",
+                json.dumps({"address": address, "visible": True}).encode(),
+            )
+            dele = await conn.post(
+                "/wallet/getdelegatedresourcev2",
+                json.dumps(
+                    {"fromAddress": p.address, "toAddress": address, "visible": True}
+                ).encode(),
+            )
+            limit = int(res.get("EnergyLimit", 0))
+            n = o.transaction_count or 0
+            assert n == counts[address], (n, counts[address])
+            sold += n * BASE_ENERGY
+            ordered += o.energy_amount or 0
+            delivered += limit
+            delegated_sun += sum(
+                int(d.get("frozen_balance_for_energy", 0))
+                for d in dele.get("delegatedResource", [])
+            )
+            shares.append(limit / (n * BASE_ENERGY))
+        await conn.close()
     db_kind = "postgresql" if args.database_url else "sqlite"
     print(
         {

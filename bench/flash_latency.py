@@ -13,28 +13,25 @@ both read from the chain. Bar: p50 = 1 block, p99 <= 2 blocks at 100 per block.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from collections import Counter
 
 from _common import (
-    PG_DEFAULT,
     TRX,
     Conn,
     Platform,
+    bench_parser,
     block_number,
     broadcast_all,
     customer_keys,
-    database,
-    devnet_process,
+    engine_on_devnet,
     fund,
     head_block,
     load_average,
+    parse_quietly,
     percentile,
-    platform,
     presign_transfers,
-    quiet_logs,
     tx_blocks,
     wait_next_block,
 )
@@ -122,29 +119,21 @@ async def run_rate(
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = bench_parser(__doc__, block_interval_ms=3000)
     ap.add_argument("--rates", default="1,10,100")
     ap.add_argument("--blocks", type=int, default=10, help="blocks of payments per rate")
-    ap.add_argument("--block-interval-ms", type=int, default=3000)
     ap.add_argument(
         "--max-wait", type=float, default=300.0, help="s to wait for delegations (else inf)"
     )
-    ap.add_argument("--database-url", default=None, help=f"PostgreSQL server, e.g. {PG_DEFAULT}")
-    args = ap.parse_args()
-    quiet_logs()
+    args = parse_quietly(ap)
     rates = [int(r) for r in args.rates.split(",")]
     db_kind = "postgresql" if args.database_url else "sqlite"
     results = []
-    with devnet_process(args.block_interval_ms) as (url, _pid):
-        port = int(url.rsplit(":", 1)[1])
-        async with (
-            database(args.database_url) as db,
-            platform(db, url, block_interval_ms=args.block_interval_ms) as p,
-        ):
-            for rate in rates:
-                r = await run_rate(p, port, rate, args.blocks, args.max_wait)
-                print(r, flush=True)
-                results.append(r)
+    async with engine_on_devnet(args) as (p, port):
+        for rate in rates:
+            r = await run_rate(p, port, rate, args.blocks, args.max_wait)
+            print(r, flush=True)
+            results.append(r)
     summary = ", ".join(
         f"{r['rate']}/block: p50 {r['p50']} p99 {r['p99']} ({r['delivered']}/{r['orders']})"
         for r in results

@@ -14,7 +14,6 @@ the best 10 s window.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 
@@ -22,16 +21,15 @@ from _common import (
     PG_DEFAULT,
     TRX,
     Conn,
+    bench_parser,
     broadcast_all,
     customer_keys,
-    database,
-    devnet_process,
+    engine_on_devnet,
     fund,
     head_block,
     load_average,
-    platform,
+    parse_quietly,
     presign_transfers,
-    quiet_logs,
 )
 from sqlalchemy import func, select
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -44,81 +42,73 @@ PRICE_SUN = 1_500_000
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--database-url", default=PG_DEFAULT, help="PostgreSQL server ('' = SQLite)")
+    ap = bench_parser(__doc__, block_interval_ms=3000, database_url=PG_DEFAULT)
     ap.add_argument("--rate", type=int, default=200, help="payments offered per second")
     ap.add_argument("--seconds", type=int, default=20, help="how long payments are offered")
-    ap.add_argument("--block-interval-ms", type=int, default=3000)
     ap.add_argument("--max-wait", type=float, default=180.0, help="wait for deliveries (s)")
-    args = ap.parse_args()
-    quiet_logs()
+    args = parse_quietly(ap)
     total = args.rate * args.seconds
-    with devnet_process(args.block_interval_ms) as (url, _pid):
-        port = int(url.rsplit(":", 1)[1])
-        async with (
-            database(args.database_url or None) as db,
-            platform(db, url, block_interval_ms=args.block_interval_ms, stake_trx=200_000_000) as p,
-        ):
-            keys = customer_keys(total)
-            await fund(url, keys, 10 * TRX)
-            conn = Conn("127.0.0.1", port)
-            ref = await head_block(conn)
-            signed = presign_transfers(
-                [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
-            )
-            bodies = [b for _, b in signed]
-            done = 0
-            t0 = time.monotonic()
-            samples: list[tuple[float, int]] = []
+    async with engine_on_devnet(args, stake_trx=200_000_000) as (p, port):
+        keys = customer_keys(total)
+        await fund(p.devnet_url, keys, 10 * TRX)
+        conn = Conn("127.0.0.1", port)
+        ref = await head_block(conn)
+        signed = presign_transfers(
+            [(k, to_hex(p.address), PRICE_SUN) for k in keys], str(ref["blockID"])
+        )
+        bodies = [b for _, b in signed]
+        done = 0
+        t0 = time.monotonic()
+        samples: list[tuple[float, int]] = []
 
-            async def delivered() -> int:
-                try:
-                    return await count_delivered()
-                except SQLAlchemyTimeout:  # the engine's jobs hold every pooled connection
-                    return done
+        async def delivered() -> int:
+            try:
+                return await count_delivered()
+            except SQLAlchemyTimeout:  # the engine's jobs hold every pooled connection
+                return done
 
-            async def count_delivered() -> int:
-                async with p.session_maker() as s:
-                    return int(
-                        (
-                            await s.execute(
-                                select(func.count()).where(
-                                    EnergyDelegation.status == DelegationStatus.SUCCESS
-                                )
-                            )
-                        ).scalar_one()
-                    )
-
-            async def offer() -> None:
-                step = max(1, args.rate // 10)  # a tenth of a second's worth at a time
-                for i in range(0, total, step):
-                    due = t0 + i / args.rate
-                    await asyncio.sleep(max(0.0, due - time.monotonic()))
-                    await broadcast_all(port, bodies[i : i + step], concurrency=4)
-
-            sender = asyncio.create_task(offer())
-            deadline = t0 + args.seconds + args.max_wait
-            while time.monotonic() < deadline:
-                await asyncio.sleep(1.0)
-                done = await delivered()
-                samples.append((time.monotonic() - t0, done))
-                if done >= total:
-                    break
-            await sender
+        async def count_delivered() -> int:
             async with p.session_maker() as s:
-                failures = int(
-                    (await s.execute(select(func.count()).select_from(JobFailure))).scalar_one()
+                return int(
+                    (
+                        await s.execute(
+                            select(func.count()).where(
+                                EnergyDelegation.status == DelegationStatus.SUCCESS
+                            )
+                        )
+                    ).scalar_one()
                 )
-            offered_s = args.seconds
-            last_t = next((t for t, n in samples if n >= done), samples[-1][0])
-            overall = done / last_t if last_t else 0.0
-            window = 0.0
-            for i, (t, n) in enumerate(samples):
-                for t2, n2 in samples[i:]:
-                    if t2 - t >= 10:
-                        window = max(window, (n2 - n) / (t2 - t))
-                        break
-            await conn.close()
+
+        async def offer() -> None:
+            step = max(1, args.rate // 10)  # a tenth of a second's worth at a time
+            for i in range(0, total, step):
+                due = t0 + i / args.rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await broadcast_all(port, bodies[i : i + step], concurrency=4)
+
+        sender = asyncio.create_task(offer())
+        deadline = t0 + args.seconds + args.max_wait
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            done = await delivered()
+            samples.append((time.monotonic() - t0, done))
+            if done >= total:
+                break
+        await sender
+        async with p.session_maker() as s:
+            failures = int(
+                (await s.execute(select(func.count()).select_from(JobFailure))).scalar_one()
+            )
+        offered_s = args.seconds
+        last_t = next((t for t, n in samples if n >= done), samples[-1][0])
+        overall = done / last_t if last_t else 0.0
+        window = 0.0
+        for i, (t, n) in enumerate(samples):
+            for t2, n2 in samples[i:]:
+                if t2 - t >= 10:
+                    window = max(window, (n2 - n) / (t2 - t))
+                    break
+        await conn.close()
     db_kind = "postgresql" if args.database_url else "sqlite"
     timeline = [(round(t), n) for t, n in samples[::5]]
     print({"offered": total, "delivered": done, "job_failures": failures, "timeline": timeline})

@@ -13,28 +13,25 @@ requests (`getblockbylimitnext`, `gettransactioninfobyblocknum`) per block produ
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import time
 from datetime import timedelta
 
 from _common import (
-    PG_DEFAULT,
     TRX,
     Conn,
     Platform,
+    bench_parser,
     block_number,
     broadcast_all,
     customer_keys,
-    database,
-    devnet_process,
+    engine_on_devnet,
     fund,
     head_block,
     load_average,
-    platform,
+    parse_quietly,
     presign_transfers,
-    quiet_logs,
     wait_next_block,
 )
 from sqlalchemy import insert, update
@@ -131,25 +128,17 @@ async def run_size(
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = bench_parser(__doc__, block_interval_ms=500)
     ap.add_argument("--sizes", default="10,1000,10000")
     ap.add_argument("--blocks", type=int, default=40)
     ap.add_argument("--txs-per-block", type=int, default=20)
-    ap.add_argument("--block-interval-ms", type=int, default=500)
-    ap.add_argument("--database-url", default=None, help=f"PostgreSQL server, e.g. {PG_DEFAULT}")
-    args = ap.parse_args()
-    quiet_logs()
+    args = parse_quietly(ap)
     results = []
-    with devnet_process(args.block_interval_ms) as (url, _pid):
-        port = int(url.rsplit(":", 1)[1])
-        async with (
-            database(args.database_url) as db,
-            platform(db, url, block_interval_ms=args.block_interval_ms) as p,
-        ):
-            for n in (int(x) for x in args.sizes.split(",")):
-                r = await run_size(p, port, n, args.blocks, args.txs_per_block)
-                print(r, flush=True)
-                results.append(r)
+    async with engine_on_devnet(args) as (p, port):
+        for n in (int(x) for x in args.sizes.split(",")):
+            r = await run_size(p, port, n, args.blocks, args.txs_per_block)
+            print(r, flush=True)
+            results.append(r)
     summary = ", ".join(f"{r['open_orders']:,} open orders: {r['per_block']}" for r in results)
     print(
         f"RESULT scanner_requests [{'postgresql' if args.database_url else 'sqlite'}, "
