@@ -80,6 +80,9 @@ _FIELDS_BY_NUMBER: Final = {
     name: {num: (fname, kind) for fname, num, kind in fields}
     for name, (_, fields) in CONTRACT_SPECS.items()
 }
+_KINDS_BY_NAME: Final = {
+    name: {fname: kind for fname, _, kind in fields} for name, (_, fields) in CONTRACT_SPECS.items()
+}
 
 
 class TxFormatError(ValueError):
@@ -258,36 +261,21 @@ def _addr_json(raw: bytes, visible: bool) -> str:
 
 def contract_value_from_bytes(contract_type: str, buf: bytes, visible: bool) -> dict[str, Any]:
     """Decode a contract's `parameter.value` bytes to JSON (defaults omitted)."""
-    by_num = _FIELDS_BY_NUMBER[contract_type]
-    out: dict[str, Any] = {}
-    for num, wire, v in iter_fields(buf):
-        spec = by_num.get(num)
-        if spec is None:
-            continue
-        fname, kind = spec
-        if kind in (ADDR, BYTES):
-            if wire != WIRE_LEN or not isinstance(v, bytes):
-                raise DecodeError(f"{fname}: wrong wire type")
-            if kind == ADDR:
-                if len(v) != 21:
-                    raise DecodeError(f"{fname}: address must be 21 bytes")
-                out[fname] = _addr_json(v, visible)
-            else:
-                out[fname] = v.hex()
-        else:
-            if wire != WIRE_VARINT or not isinstance(v, int):
-                raise DecodeError(f"{fname}: wrong wire type")
-            if kind == INT:
-                out[fname] = to_int64(v)
-            elif kind == ENUM:
-                out[fname] = RESOURCE_NAMES[v] if v < len(RESOURCE_NAMES) else v
-            else:
-                out[fname] = bool(v)
+    kinds = _KINDS_BY_NAME[contract_type]
+    out = _native_value(contract_type, buf)
+    for fname, v in out.items():
+        kind = kinds[fname]
+        if kind == ADDR:
+            out[fname] = _addr_json(v, visible)
+        elif kind == BYTES:
+            out[fname] = v.hex()
+        elif kind == ENUM:
+            out[fname] = RESOURCE_NAMES[v] if v < len(RESOURCE_NAMES) else v
     return out
 
 
-def contract_from_bytes(buf: bytes, visible: bool) -> dict[str, Any]:
-    """Decode one Transaction.Contract."""
+def _contract_parts(buf: bytes) -> tuple[str, bytes | None, bytes, int]:
+    """(type name, type_url bytes or None, parameter value bytes, Permission_id) of a Contract."""
     ctype_num = 0
     param = b""
     pid = 0
@@ -301,17 +289,23 @@ def contract_from_bytes(buf: bytes, visible: bool) -> dict[str, Any]:
     ctype = CONTRACT_TYPE_BY_NUMBER.get(ctype_num)
     if ctype is None:
         raise DecodeError(f"unsupported contract type number {ctype_num}")
-    type_url = TYPE_URL_PREFIX + ctype
+    type_url: bytes | None = None
     value = b""
     for num, _wire, v in iter_fields(param):
         if num == 1 and isinstance(v, bytes):
-            type_url = v.decode()
+            type_url = v
         elif num == 2 and isinstance(v, bytes):
             value = v
+    return ctype, type_url, value, pid
+
+
+def contract_from_bytes(buf: bytes, visible: bool) -> dict[str, Any]:
+    """Decode one Transaction.Contract."""
+    ctype, type_url, value, pid = _contract_parts(buf)
     out: dict[str, Any] = {
         "parameter": {
             "value": contract_value_from_bytes(ctype, value, visible),
-            "type_url": type_url,
+            "type_url": TYPE_URL_PREFIX + ctype if type_url is None else type_url.decode(),
         },
         "type": ctype,
     }
@@ -448,23 +442,7 @@ def decode_raw(buf: bytes) -> DecodedRaw:
     for num, _wire, v in iter_fields(buf):
         if isinstance(v, bytes):
             if num == 11:
-                ctype_num = 0
-                param = b""
-                pid = 0
-                for cnum, _w, cv in iter_fields(v):
-                    if cnum == 1 and isinstance(cv, int):
-                        ctype_num = cv
-                    elif cnum == 2 and isinstance(cv, bytes):
-                        param = cv
-                    elif cnum == 5 and isinstance(cv, int):
-                        pid = cv
-                ctype = CONTRACT_TYPE_BY_NUMBER.get(ctype_num)
-                if ctype is None:
-                    raise DecodeError(f"unsupported contract type number {ctype_num}")
-                value = b""
-                for anum, _w, av in iter_fields(param):
-                    if anum == 2 and isinstance(av, bytes):
-                        value = av
+                ctype, _type_url, value, pid = _contract_parts(v)
                 out.contracts.append((ctype, _native_value(ctype, value), pid))
             elif num == 1:
                 out.ref_block_bytes = v
