@@ -514,41 +514,47 @@ def h_createtransaction(node: DevnetNode, params: Params, solid: bool) -> Any:
     return _node_built(node, "TransferContract", value, params)
 
 
-def h_freezebalancev2(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value = {
-        "owner_address": p_addr(params, "owner_address").hex(),
-        "frozen_balance": p_int(params, "frozen_balance"),
-        "resource": _resource_name(params),
-    }
-    return _node_built(node, "FreezeBalanceV2Contract", value, params)
+def _stake_handler(contract_type: str, amount_field: str) -> Handler:
+    """Handler of a Freeze/Unfreeze V2 builder: owner, amount field and resource."""
+
+    def handler(node: DevnetNode, params: Params, solid: bool) -> Any:
+        value = {
+            "owner_address": p_addr(params, "owner_address").hex(),
+            amount_field: p_int(params, amount_field),
+            "resource": _resource_name(params),
+        }
+        return _node_built(node, contract_type, value, params)
+
+    return handler
 
 
-def h_unfreezebalancev2(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value = {
-        "owner_address": p_addr(params, "owner_address").hex(),
-        "unfreeze_balance": p_int(params, "unfreeze_balance"),
-        "resource": _resource_name(params),
-    }
-    return _node_built(node, "UnfreezeBalanceV2Contract", value, params)
+def _owner_only_handler(contract_type: str) -> Handler:
+    """Handler of a builder whose contract has only ``owner_address``."""
+
+    def handler(node: DevnetNode, params: Params, solid: bool) -> Any:
+        value = {"owner_address": p_addr(params, "owner_address").hex()}
+        return _node_built(node, contract_type, value, params)
+
+    return handler
 
 
-def h_withdrawexpireunfreeze(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value = {"owner_address": p_addr(params, "owner_address").hex()}
-    return _node_built(node, "WithdrawExpireUnfreezeContract", value, params)
+h_freezebalancev2 = _stake_handler("FreezeBalanceV2Contract", "frozen_balance")
+h_unfreezebalancev2 = _stake_handler("UnfreezeBalanceV2Contract", "unfreeze_balance")
+h_withdrawexpireunfreeze = _owner_only_handler("WithdrawExpireUnfreezeContract")
+h_cancelallunfreezev2 = _owner_only_handler("CancelAllUnfreezeV2Contract")
 
 
-def h_cancelallunfreezev2(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value = {"owner_address": p_addr(params, "owner_address").hex()}
-    return _node_built(node, "CancelAllUnfreezeV2Contract", value, params)
-
-
-def h_delegateresource(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value: dict[str, Any] = {
+def _delegation_value(params: Params) -> dict[str, Any]:
+    return {
         "owner_address": p_addr(params, "owner_address").hex(),
         "resource": _resource_name(params),
         "balance": p_int(params, "balance"),
         "receiver_address": p_addr(params, "receiver_address").hex(),
     }
+
+
+def h_delegateresource(node: DevnetNode, params: Params, solid: bool) -> Any:
+    value = _delegation_value(params)
     if p_bool(params, "lock"):
         value["lock"] = True
         value["lock_period"] = p_int(params, "lock_period")
@@ -556,13 +562,7 @@ def h_delegateresource(node: DevnetNode, params: Params, solid: bool) -> Any:
 
 
 def h_undelegateresource(node: DevnetNode, params: Params, solid: bool) -> Any:
-    value = {
-        "owner_address": p_addr(params, "owner_address").hex(),
-        "resource": _resource_name(params),
-        "balance": p_int(params, "balance"),
-        "receiver_address": p_addr(params, "receiver_address").hex(),
-    }
-    return _node_built(node, "UnDelegateResourceContract", value, params)
+    return _node_built(node, "UnDelegateResourceContract", _delegation_value(params), params)
 
 
 # ------------------------------------------------------------------ broadcast
