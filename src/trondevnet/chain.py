@@ -43,6 +43,7 @@ MAX_TX_SIZE = 500 * 1024
 DAY_MS = 86_400_000
 BLOCK_VERSION = 32
 RECENT_BLOCKS = 65_536
+_CANCEL_KEYS = {ENERGY: "cancel_energy", BANDWIDTH: "cancel_bandwidth"}  # else tron power
 
 
 def wall_clock_ms() -> int:
@@ -489,6 +490,10 @@ class Chain:
             return
         self._apply_bandwidth(tx, acct, plan, now_ms)
         acct.balance -= amount
+        self._add_frozen(acct, resource, amount)
+
+    def _add_frozen(self, acct: Account, resource: int, amount: int) -> None:
+        """Add ``amount`` (negative: remove) to the account's and the network's V2 stake."""
         if resource == ENERGY:
             acct.frozen_energy += amount
             self.total_energy_stake += amount
@@ -504,6 +509,12 @@ class Chain:
             acct.unfrozen = [u for u in acct.unfrozen if u[2] > now_ms]
             acct.balance += expired
         return expired
+
+    def _note_withdrawn(self, tx: TxRecord, acct: Account, now_ms: int) -> None:
+        """Withdraw the expired unfreezes along with this transaction, as java-tron does."""
+        withdrawn = self._withdraw_expired(acct, now_ms)
+        if withdrawn:
+            tx.extra["withdraw_expire_amount"] = withdrawn
 
     # UnfreezeBalanceV2Contract
     def _unfreeze(self, tx: TxRecord, now_ms: int) -> None:
@@ -533,17 +544,8 @@ class Chain:
         if self._dry:
             return
         self._apply_bandwidth(tx, acct, plan, now_ms)
-        withdrawn = self._withdraw_expired(acct, now_ms)
-        if withdrawn:
-            tx.extra["withdraw_expire_amount"] = withdrawn
-        if resource == ENERGY:
-            acct.frozen_energy -= amount
-            self.total_energy_stake -= amount
-        elif resource == BANDWIDTH:
-            acct.frozen_bw -= amount
-            self.total_net_stake -= amount
-        else:
-            acct.frozen_tp -= amount
+        self._note_withdrawn(tx, acct, now_ms)
+        self._add_frozen(acct, resource, -amount)
         acct.unfrozen.append((resource, amount, now_ms + self.config.unfreeze_delay_ms))
         tx.extra["unfreeze_amount"] = amount
 
@@ -567,21 +569,11 @@ class Chain:
         if self._dry:
             return
         self._apply_bandwidth(tx, acct, plan, now_ms)
-        withdrawn = self._withdraw_expired(acct, now_ms)
-        if withdrawn:
-            tx.extra["withdraw_expire_amount"] = withdrawn
+        self._note_withdrawn(tx, acct, now_ms)
         for resource, amount, _exp in acct.unfrozen:
-            if resource == ENERGY:
-                acct.frozen_energy += amount
-                self.total_energy_stake += amount
-                tx.extra["cancel_energy"] = tx.extra.get("cancel_energy", 0) + amount
-            elif resource == BANDWIDTH:
-                acct.frozen_bw += amount
-                self.total_net_stake += amount
-                tx.extra["cancel_bandwidth"] = tx.extra.get("cancel_bandwidth", 0) + amount
-            else:
-                acct.frozen_tp += amount
-                tx.extra["cancel_tron_power"] = tx.extra.get("cancel_tron_power", 0) + amount
+            self._add_frozen(acct, resource, amount)
+            key = _CANCEL_KEYS.get(resource, "cancel_tron_power")
+            tx.extra[key] = tx.extra.get(key, 0) + amount
         acct.unfrozen = []
 
     def delegation(self, frm: bytes, to: bytes, locked: bool) -> _Deleg | None:
