@@ -279,13 +279,9 @@ class TelegramEmulator:
         """A user sends ``text`` to the bot; return the message as the update carries it."""
         bot = self.bots[token]
         chat_id = chat_id if chat_id is not None else user_id
-        sender: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
-        if last_name:
-            sender["last_name"] = last_name
-        if username:
-            sender["username"] = username
-        if language_code:
-            sender["language_code"] = language_code
+        sender = _user(
+            user_id, first_name, last_name=last_name, username=username, language_code=language_code
+        )
         chat = bot.chat_info.setdefault(chat_id, self._private_chat(chat_id, sender))
         message: JSON = {
             "message_id": self._next_message_id(bot, chat_id),
@@ -323,9 +319,7 @@ class TelegramEmulator:
         """A user presses an inline button carrying ``data``; return the callback query id."""
         bot = self.bots[token]
         chat_id = chat_id if chat_id is not None else user_id
-        sender: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
-        if language_code:
-            sender["language_code"] = language_code
+        sender = _user(user_id, first_name, language_code=language_code)
         query_id = str(next(self._callback_ids) * 7919 + bot.id % 1000)
         query: JSON = {
             "id": query_id,
@@ -865,6 +859,21 @@ async def _read_params(request: web.Request) -> tuple[JSON, dict[str, bytes]]:
                 else:
                     params[key] = value
     return params, files
+
+
+def _user(
+    user_id: int,
+    first_name: str,
+    *,
+    last_name: str | None = None,
+    username: str | None = None,
+    language_code: str | None = None,
+) -> JSON:
+    """A (human) Telegram ``User``; empty optional fields left out, as the Bot API does."""
+    user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
+    optional = {"last_name": last_name, "username": username, "language_code": language_code}
+    user.update({key: value for key, value in optional.items() if value})
+    return user
 
 
 def _int(params: JSON, key: str, default: int | None = None) -> int:
