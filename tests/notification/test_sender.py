@@ -26,12 +26,12 @@ from tronrent.notification.sender import NotificationSender
 from tronrent.notification.service import enqueue_notification
 
 TX = "ab" * 32
+Maker = async_sessionmaker[AsyncSession]
+Setup = tuple[TelegramEmulator, uuid.UUID, str, Bot]  # emulator, bot row id, token, aiogram bot
 
 
 @pytest.fixture
-async def setup(
-    session_maker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[tuple[TelegramEmulator, uuid.UUID, str, Bot]]:
+async def setup(session_maker: Maker) -> AsyncIterator[Setup]:
     async with TelegramEmulator() as emulator:
         emulator.limits.enabled = True
         state = emulator.add_bot()
@@ -52,9 +52,7 @@ async def setup(
             await bot.session.close()
 
 
-async def _enqueue(
-    session_maker: async_sessionmaker[AsyncSession], bot_id: uuid.UUID, chats: list[int], n: int
-) -> None:
+async def _enqueue(session_maker: Maker, bot_id: uuid.UUID, chats: list[int], n: int) -> None:
     async with session_maker() as session, session.begin():
         for chat in chats:
             for i in range(n):
@@ -68,15 +66,13 @@ async def _enqueue(
                 )
 
 
-async def _statuses(session_maker: async_sessionmaker[AsyncSession]) -> list[OutboxStatus]:
+async def _statuses(session_maker: Maker) -> list[OutboxStatus]:
     async with session_maker() as session:
         return list((await session.execute(select(NotificationOutbox.status))).scalars())
 
 
 class TestEnqueue:
-    async def test_dedupe_key_queues_once(
-        self, session_maker: async_sessionmaker[AsyncSession]
-    ) -> None:
+    async def test_dedupe_key_queues_once(self, session_maker: Maker) -> None:
         async with session_maker() as session, session.begin():
             first = await enqueue_notification(
                 session, event="pool_low", chat_id=None, bot_id=None, payload={}, dedupe_key="k"
@@ -112,9 +108,7 @@ class TestRender:
 
 class TestSender:
     async def test_delivers_in_order_within_limits(
-        self,
-        session_maker: async_sessionmaker[AsyncSession],
-        setup: tuple[TelegramEmulator, uuid.UUID, str, Bot],
+        self, session_maker: Maker, setup: Setup
     ) -> None:
         emulator, bot_id, token, bot = setup
         await _enqueue(session_maker, bot_id, [11, 12, 13], 3)
@@ -130,11 +124,7 @@ class TestSender:
         assert set(await _statuses(session_maker)) == {OutboxStatus.SENT}
         assert (await sender.run_once()).sent == 0  # nothing sent twice
 
-    async def test_retries_after_429(
-        self,
-        session_maker: async_sessionmaker[AsyncSession],
-        setup: tuple[TelegramEmulator, uuid.UUID, str, Bot],
-    ) -> None:
+    async def test_retries_after_429(self, session_maker: Maker, setup: Setup) -> None:
         emulator, bot_id, token, bot = setup
         await _enqueue(session_maker, bot_id, [21], 2)
         emulator.force_429(token, count=2, retry_after=1)
@@ -143,11 +133,7 @@ class TestSender:
         assert report.sent == 2 and emulator.bot(token).rejected_429 == 2
         assert len(emulator.bot(token).messages(21)) == 2
 
-    async def test_bot_down_leaves_rows_pending(
-        self,
-        session_maker: async_sessionmaker[AsyncSession],
-        setup: tuple[TelegramEmulator, uuid.UUID, str, Bot],
-    ) -> None:
+    async def test_bot_down_leaves_rows_pending(self, session_maker: Maker, setup: Setup) -> None:
         _emulator, bot_id, _token, _bot = setup
         await _enqueue(session_maker, bot_id, [31], 2)
         sender = NotificationSender(session_maker, TelegramTransport(lambda _id: None))
@@ -159,11 +145,7 @@ class TestSender:
             r.attempts for r in rows
         } == {0}
 
-    async def test_two_senders_never_double_send(
-        self,
-        session_maker: async_sessionmaker[AsyncSession],
-        setup: tuple[TelegramEmulator, uuid.UUID, str, Bot],
-    ) -> None:
+    async def test_two_senders_never_double_send(self, session_maker: Maker, setup: Setup) -> None:
         emulator, bot_id, token, bot = setup
         await _enqueue(session_maker, bot_id, list(range(100, 130)), 1)
         flood = FloodControl()
@@ -180,9 +162,7 @@ class TestSender:
         assert set(await _statuses(session_maker)) == {OutboxStatus.SENT}
 
     async def test_blocked_user_and_operator_alert(
-        self,
-        session_maker: async_sessionmaker[AsyncSession],
-        setup: tuple[TelegramEmulator, uuid.UUID, str, Bot],
+        self, session_maker: Maker, setup: Setup
     ) -> None:
         emulator, bot_id, token, bot = setup
         emulator.block(token, 41)
