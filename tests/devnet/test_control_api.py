@@ -148,6 +148,18 @@ async def test_node_built_transactions_and_broadcasthex(
         signed = tx.transaction_to_bytes(raw, [owner.sign_hash(tx.txid_bytes(raw))])
         return await post(http, "wallet/broadcasthex", transaction=signed.hex())
 
+    async def energy_delegation(path: str, balance: int, **extra: object) -> dict:  # type: ignore[type-arg]
+        """Build a (un)delegation of ENERGY from ``owner`` to ``receiver`` at ``wallet/<path>``."""
+        return await post(
+            http,
+            f"wallet/{path}",
+            owner_address=owner.address_hex,
+            receiver_address=receiver.address_hex,
+            balance=balance,
+            resource="ENERGY",
+            **extra,
+        )
+
     built = await post(
         http,
         "wallet/freezebalancev2",
@@ -157,16 +169,7 @@ async def test_node_built_transactions_and_broadcasthex(
         visible=True,
     )
     assert (await sign_and_send(built))["result"] is True
-    built = await post(
-        http,
-        "wallet/delegateresource",
-        owner_address=owner.address_hex,
-        receiver_address=receiver.address_hex,
-        balance=100 * TRX,
-        resource="ENERGY",
-        lock=True,
-        lock_period=10,
-    )
+    built = await energy_delegation("delegateresource", 100 * TRX, lock=True, lock_period=10)
     assert built["raw_data"]["contract"][0]["parameter"]["value"]["lock_period"] == 10
     assert (await sign_and_send(built))["result"] is True
     built = await post(
@@ -178,26 +181,12 @@ async def test_node_built_transactions_and_broadcasthex(
         visible=True,
     )
     assert (await sign_and_send(built))["result"] is True
-    err = await post(
-        http,
-        "wallet/delegateresource",
-        owner_address=owner.address_hex,
-        receiver_address=receiver.address_hex,
-        balance=10_000 * TRX,
-        resource="ENERGY",
-    )
+    err = await energy_delegation("delegateresource", 10_000 * TRX)
     assert err["Error"] == (
         "class org.tron.core.exception.ContractValidateException : "
         "delegateBalance must be less than or equal to available FreezeEnergyV2 balance"
     )
-    err = await post(
-        http,
-        "wallet/undelegateresource",
-        owner_address=owner.address_hex,
-        receiver_address=receiver.address_hex,
-        balance=100 * TRX,
-        resource="ENERGY",
-    )
+    err = await energy_delegation("undelegateresource", 100 * TRX)
     assert "insufficient delegateFrozenBalance(Energy)" in err["Error"]
     await post(http, "devnet/produce")
     num = devnet.chain.head.number
@@ -335,15 +324,12 @@ def test_unfreeze_withdraw_cancel_and_multisig() -> None:
     )
     alice = keys.PrivateKey.random()
     chain.faucet(alice.address, 1_000 * TRX)
-    submit(
-        chain, alice, "FreezeBalanceV2Contract", {"frozen_balance": 300 * TRX, "resource": "ENERGY"}
-    )
-    submit(
-        chain,
-        alice,
-        "UnfreezeBalanceV2Contract",
-        {"unfreeze_balance": 100 * TRX, "resource": "ENERGY"},
-    )
+
+    def stake(contract: str, field: str, amount: int) -> None:
+        submit(chain, alice, contract, {field: amount, "resource": "ENERGY"})
+
+    stake("FreezeBalanceV2Contract", "frozen_balance", 300 * TRX)
+    stake("UnfreezeBalanceV2Contract", "unfreeze_balance", 100 * TRX)
     with pytest.raises(TxError, match="no unFreeze balance to withdraw"):
         submit(chain, alice, "WithdrawExpireUnfreezeContract", {})
     acct = chain.accounts[alice.address]
@@ -352,12 +338,7 @@ def test_unfreeze_withdraw_cancel_and_multisig() -> None:
     chain.produce_block()
     record = submit(chain, alice, "WithdrawExpireUnfreezeContract", {})
     assert record.extra["withdraw_expire_amount"] == 100 * TRX
-    submit(
-        chain,
-        alice,
-        "UnfreezeBalanceV2Contract",
-        {"unfreeze_balance": 50 * TRX, "resource": "ENERGY"},
-    )
+    stake("UnfreezeBalanceV2Contract", "unfreeze_balance", 50 * TRX)
     record = submit(chain, alice, "CancelAllUnfreezeV2Contract", {})
     assert acct.frozen_energy == 200 * TRX and acct.unfrozen == []
     assert record.extra["cancel_energy"] == 50 * TRX
