@@ -18,7 +18,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,17 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+# the helpers that run our commands in subprocesses, shared with the tests
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+
+from subprocesses import free_port, stop
 from tronproto.keys import PrivateKey
 from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
 
@@ -74,12 +78,6 @@ class Conn:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_parser(
@@ -150,11 +148,7 @@ def devnet_process(block_interval_ms: int, *extra: str) -> Iterator[tuple[str, i
                 time.sleep(0.1)
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 10)
 
 
 @asynccontextmanager

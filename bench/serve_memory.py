@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -37,11 +34,10 @@ from _common import (
     presign_transfers,
 )
 
+from subprocesses import COMMAND, clean_env, stop
 from tronproto.address import to_hex
-from tronrent.config import field_docs
 from tronrent.storage.migrations import upgrade_async
 
-SCRIPT = Path(sys.executable).with_name("tronrent")
 ADDRESS = re.compile(r"Flash payment address: (T\w{33})")
 
 
@@ -56,11 +52,9 @@ async def main() -> None:
         data = Path(tmp) / "data"
         data.mkdir()
         await upgrade_async(f"sqlite+aiosqlite:///{data / 'tronrent.db'}")
-        names = set(field_docs())
-        env = {k: v for k, v in os.environ.items() if k.upper() not in names}
         api_port, devnet_port = free_port(), free_port()
-        env.update(
-            DATA_DIR=str(data),
+        env = clean_env(
+            data,
             TRON_DEVNET_PORT=str(devnet_port),
             BLOCK_INTERVAL_MS=str(args.block_interval_ms),
             LOG_LEVEL="warning",
@@ -68,7 +62,7 @@ async def main() -> None:
         )
         out = (Path(tmp) / "serve.out").open("w+")
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [str(SCRIPT), "serve", "--port", str(api_port)],
+            [*COMMAND, "serve", "--port", str(api_port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -76,11 +70,11 @@ async def main() -> None:
         ps = psutil.Process(proc.pid)
         peak = 0
         samples: list[int] = []
-        stop = asyncio.Event()
+        sampling_done = asyncio.Event()
 
         async def sample() -> None:
             nonlocal peak
-            while not stop.is_set():
+            while not sampling_done.is_set():
                 try:
                     rss = ps.memory_info().rss
                 except psutil.Error:
@@ -147,13 +141,9 @@ async def main() -> None:
             elapsed = time.monotonic() - t0
             await conn.close()
         finally:
-            stop.set()
+            sampling_done.set()
             await sampler
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc, 30)
             out.close()
     ok = sum(1 for s in statuses if s == 200)
     print(

@@ -3,11 +3,8 @@ serve answering /api/health, the unmigrated-database refusal, keygen, devnet."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,30 +13,16 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from subprocesses import COMMAND, clean_env, free_port, stop
 from tronrent.config import field_docs
 
-SCRIPT = Path(sys.executable).with_name("tronrent")
-COMMAND = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from tronrent.cli import main; main()"]
-)
 PASSWORD = "a long enough password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A clean environment: none of our variables, a private DATA_DIR (embedded default)."""
-    names = set(field_docs())
-    clean = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    clean["DATA_DIR"] = str(tmp_path / "data")
-    return clean
+    return clean_env(tmp_path / "data")
 
 
 def tronrent(
@@ -62,13 +45,7 @@ def background(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
     processes: list[subprocess.Popen[str]] = []
     yield processes
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, 15)
 
 
 def wait_for(url: str, process: subprocess.Popen[str], *, method: str = "GET") -> httpx.Response:

@@ -10,44 +10,26 @@ restart on the same DATA_DIR must keep the demo pool and the flash payment addre
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tronrent.config import field_docs
+from subprocesses import COMMAND, clean_env, free_port, stop
 from tronrent.storage.migrations import upgrade
 
-SCRIPT = Path(sys.executable).with_name("tronrent")
-COMMAND = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from tronrent.cli import main; main()"]
-)
 BANNER_ADDRESS = re.compile(r"Flash payment address: (T\w{33})")
 BANNER_POOL = re.compile(r"Demo pool:\s+(T\w{33})")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    names = set(field_docs())
-    clean = {k: v for k, v in os.environ.items() if k.upper() not in names}
     data = tmp_path / "data"
-    clean.update(
-        DATA_DIR=str(data),
+    clean = clean_env(
+        data,
         TRON_DEVNET_PORT=str(free_port()),
         BLOCK_INTERVAL_MS="200",
         ENERGY_FLASH_RENTAL_SECONDS="3",
@@ -84,13 +66,7 @@ class Serve:
         raise AssertionError(f"no DEVNET banner within {timeout_s} s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process, 20)
         self._out.close()
 
 
