@@ -76,6 +76,16 @@ class Shop:
         assert order.id in card.body
         return order, card
 
+    async def ordered(self, chat: int) -> tuple[PrivateKey, Order, int, int]:
+        """A funded customer's order placed in the bot, its "created" notice received:
+        (customer, order, amount to pay in sun, messages in the chat so far)."""
+        customer = funded_key(self.f.devnet.chain, 100 * TRX)
+        order, _card = await self.order_in_bot(chat, customer.address_base58)
+        amount = order.expected_amount_units
+        assert amount is not None
+        await self.notifications(chat, len(self.chat(chat)), 1)  # order created
+        return customer, order, amount, len(self.chat(chat))
+
     async def notifications(self, chat: int, after: int, count: int) -> list[ChatMessage]:
         """The ``count`` messages the bot sent to ``chat`` after its first ``after``."""
         messages = await self.emulator.wait_messages(self.token, chat, after + count, seconds=30)
@@ -193,12 +203,7 @@ class TestFullPurchase:
 
     async def test_underpaid_is_refunded_and_told(self, shop: Shop) -> None:
         f, chat = shop.f, 9002
-        customer = funded_key(f.devnet.chain, 100 * TRX)
-        order, _card = await shop.order_in_bot(chat, customer.address_base58)
-        amount = order.expected_amount_units
-        assert amount is not None
-        await shop.notifications(chat, len(shop.chat(chat)), 1)  # order created
-        before = len(shop.chat(chat))
+        customer, order, amount, before = await shop.ordered(chat)
         short = amount - 300_000  # the order's tail; above dust, below one transfer's price
         txid = await pay_with_tronpy(f.devnet.url, customer, f.address, short)
         done = await f.wait_order(
@@ -212,12 +217,7 @@ class TestFullPurchase:
 
     async def test_excess_is_refunded_and_told(self, shop: Shop) -> None:
         f, chat = shop.f, 9003
-        customer = funded_key(f.devnet.chain, 100 * TRX)
-        order, _card = await shop.order_in_bot(chat, customer.address_base58)
-        amount = order.expected_amount_units
-        assert amount is not None
-        await shop.notifications(chat, len(shop.chat(chat)), 1)  # order created
-        before = len(shop.chat(chat))
+        customer, order, amount, before = await shop.ordered(chat)
         # the order's tail on 20 TRX: 10 transfers (the maximum, 15 TRX), the rest refunded
         await pay_with_tronpy(f.devnet.url, customer, f.address, amount + 18_500_000)
         done = await f.wait_order(lambda o: o.transaction_count == 10, order_id=order.id)
