@@ -31,6 +31,7 @@ from tronproto.block import block_header_hash, block_id, merkle_root
 from tronproto.keys import BadSignatureError, PrivateKey, recover_address, sign_hash
 from tronproto.pb import DecodeError, field_bytes, field_varint, varint
 from tronproto.tx import (
+    TYPE_URL_PREFIX,
     TxFormatError,
     decode_raw,
     transaction_to_bytes,
@@ -43,6 +44,7 @@ MAX_TX_SIZE = 500 * 1024
 DAY_MS = 86_400_000
 BLOCK_VERSION = 32
 RECENT_BLOCKS = 65_536
+TX_EXPIRATION_MS = 60_000  # of a transaction the node builds, after its reference block
 _CANCEL_KEYS = {ENERGY: "cancel_energy", BANDWIDTH: "cancel_bandwidth"}  # else tron power
 
 
@@ -136,6 +138,34 @@ class Chain:
     @property
     def head(self) -> Block:
         return self.blocks[-1]
+
+    def unsigned_raw_data(
+        self,
+        contract_type: str,
+        value: dict[str, Any],
+        *,
+        permission_id: int = 0,
+        expiration_ms: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """JSON ``raw_data`` of one contract referencing the head block (TaPoS), as a node builds
+        it: expiring ``TX_EXPIRATION_MS`` after the head block unless ``expiration_ms`` says."""
+        head = self.head
+        contract: dict[str, Any] = {
+            "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
+            "type": contract_type,
+        }
+        if permission_id:
+            contract["Permission_id"] = permission_id
+        return {
+            "contract": [contract],
+            "ref_block_bytes": head.block_id[6:8].hex(),
+            "ref_block_hash": head.block_id[8:16].hex(),
+            "expiration": head.timestamp + TX_EXPIRATION_MS
+            if expiration_ms is None
+            else expiration_ms,
+            "timestamp": wall_clock_ms() if timestamp_ms is None else timestamp_ms,
+        }
 
     @property
     def solid(self) -> Block:

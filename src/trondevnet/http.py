@@ -24,7 +24,6 @@ from trondevnet.state import BANDWIDTH, ENERGY, Block, Permission, TxRecord
 from tronproto.address import InvalidAddressError, is_valid_address, to_base58, to_raw
 from tronproto.pb import DecodeError
 from tronproto.tx import (
-    TYPE_URL_PREFIX,
     TxFormatError,
     raw_data_from_bytes,
     raw_data_to_bytes,
@@ -39,7 +38,6 @@ Params = dict[str, Any]
 Handler = Callable[[DevnetNode, Params, bool], Any]
 
 EXC = "org.tron.core.exception"
-TX_EXPIRATION_MS = 60_000
 
 
 class ApiError(Exception):
@@ -380,22 +378,9 @@ def _build_tx(
     fee_limit: int = 0,
 ) -> tuple[bytes, dict[str, Any]]:
     """A node-built unsigned transaction referencing the head block (java-tron style)."""
-    chain = node.chain
-    head = chain.head
-    contract: dict[str, Any] = {
-        "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
-        "type": contract_type,
-    }
-    pid = p_int(params, "Permission_id", 0)
-    if pid:
-        contract["Permission_id"] = pid
-    raw_json: dict[str, Any] = {
-        "contract": [contract],
-        "ref_block_bytes": head.block_id[6:8].hex(),
-        "ref_block_hash": head.block_id[8:16].hex(),
-        "expiration": head.timestamp + TX_EXPIRATION_MS,
-        "timestamp": int(time.time() * 1000),
-    }
+    raw_json = node.chain.unsigned_raw_data(
+        contract_type, value, permission_id=p_int(params, "Permission_id", 0)
+    )
     memo = params.get("extra_data")
     if memo:
         raw_json["data"] = memo if not visible_of(params) else str(memo).encode().hex()

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest_asyncio
 from trondevnet.chain import Chain
 from trondevnet.server import DevnetServer
 from tronproto.keys import PrivateKey
-from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
+from tronproto.tx import raw_data_to_bytes, txid_bytes
 
 
 def devnet_fixture(
@@ -58,21 +57,13 @@ def build_raw(
     permission_id: int = 0,
 ) -> bytes:
     """Transaction.raw bytes referencing the chain's head block (values in hex-address JSON)."""
-    head = chain.head
-    now = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    contract: dict[str, Any] = {
-        "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
-        "type": contract_type,
-    }
-    if permission_id:
-        contract["Permission_id"] = permission_id
-    raw: dict[str, Any] = {
-        "contract": [contract],
-        "ref_block_bytes": head.block_id[6:8].hex(),
-        "ref_block_hash": head.block_id[8:16].hex(),
-        "expiration": head.timestamp + 60_000 if expiration_ms is None else expiration_ms,
-        "timestamp": now,
-    }
+    raw = chain.unsigned_raw_data(
+        contract_type,
+        value,
+        permission_id=permission_id,
+        expiration_ms=expiration_ms,
+        timestamp_ms=timestamp_ms,
+    )
     if memo:
         raw["data"] = memo.hex()
     if fee_limit:
