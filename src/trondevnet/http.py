@@ -412,16 +412,25 @@ def _trigger_value(node: DevnetNode, params: Params) -> dict[str, Any]:
     return value
 
 
-def h_triggerconstantcontract(node: DevnetNode, params: Params, solid: bool) -> Any:
-    chain = node.chain
-    visible = visible_of(params)
+def _validate_error(message: str, visible: bool) -> dict[str, Any]:
+    return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": views.text(message, visible)}}
+
+
+def _constant_call(node: DevnetNode, params: Params) -> Any | None:
+    """The CallResult of a read-only call of the USDT contract; None for any other contract."""
     owner = p_addr(params, "owner_address")
     contract = p_addr(params, "contract_address")
-    if contract != chain.usdt_address:
-        msg = "Smart contract is not exist."
-        return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": views.text(msg, visible)}}
+    if contract != node.chain.usdt_address:
+        return None
     data = _call_data(params)
-    result = chain.call_constant(owner, contract, data, p_int(params, "call_value"))
+    return node.chain.call_constant(owner, contract, data, p_int(params, "call_value"))
+
+
+def h_triggerconstantcontract(node: DevnetNode, params: Params, solid: bool) -> Any:
+    visible = visible_of(params)
+    result = _constant_call(node, params)
+    if result is None:
+        return _validate_error("Smart contract is not exist.", visible)
     _raw, tx = _build_tx(node, "TriggerSmartContract", _trigger_value(node, params), params)
     tx["ret"] = [{}] if result.ok else [{"ret": "FAILED"}]
     out: dict[str, Any] = {
@@ -440,14 +449,10 @@ def h_triggerconstantcontract(node: DevnetNode, params: Params, solid: bool) -> 
 
 
 def h_estimateenergy(node: DevnetNode, params: Params, solid: bool) -> Any:
-    chain = node.chain
     visible = visible_of(params)
-    owner = p_addr(params, "owner_address")
-    contract = p_addr(params, "contract_address")
-    if contract != chain.usdt_address:
-        msg = "Smart contract is not exist."
-        return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": views.text(msg, visible)}}
-    result = chain.call_constant(owner, contract, _call_data(params), p_int(params, "call_value"))
+    result = _constant_call(node, params)
+    if result is None:
+        return _validate_error("Smart contract is not exist.", visible)
     if not result.ok:
         return {
             "result": {"code": "CONTRACT_EXE_ERROR", "message": views.text(result.message, visible)}
@@ -456,12 +461,8 @@ def h_estimateenergy(node: DevnetNode, params: Params, solid: bool) -> Any:
 
 
 def h_triggersmartcontract(node: DevnetNode, params: Params, solid: bool) -> Any:
-    chain = node.chain
-    visible = visible_of(params)
-    contract = p_addr(params, "contract_address")
-    if contract != chain.usdt_address:
-        msg = "No contract or not a valid smart contract"
-        return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": views.text(msg, visible)}}
+    if p_addr(params, "contract_address") != node.chain.usdt_address:
+        return _validate_error("No contract or not a valid smart contract", visible_of(params))
     fee_limit = p_int(params, "fee_limit")
     _raw, tx = _build_tx(
         node, "TriggerSmartContract", _trigger_value(node, params), params, fee_limit
