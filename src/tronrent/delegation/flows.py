@@ -41,7 +41,7 @@ from tronrent.order.notify import notify_order
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import transition
 from tronrent.pool.allocation import plan_allocation
-from tronrent.pool.energy import EnergyRatio, lock_period_blocks_for_ms
+from tronrent.pool.energy import BP_PER_UNIT, EnergyRatio, lock_period_blocks_for_ms
 from tronrent.pool.service import pool as pool_service
 from tronrent.worker import Retry, enqueue_job
 
@@ -52,10 +52,18 @@ HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
 
 
-async def energy_ratio(chain: ChainPort, address: str) -> EnergyRatio:
-    """The chain's current TotalEnergyLimit / TotalEnergyWeight (never a constant)."""
-    res = await chain.get_account_resource(address)
-    return EnergyRatio(res.total_energy_limit, res.total_energy_weight)
+async def energy_ratio(chain: ChainPort, address: str, max_age_s: float) -> EnergyRatio:
+    """The chain's current TotalEnergyLimit / TotalEnergyWeight (never a constant), read at most
+    once per ``max_age_s`` (a block interval: the totals only move with blocks)."""
+    limit, weight = await chain.energy_totals(address, max_age_s)
+    return EnergyRatio(limit, weight)
+
+
+def stake_for(ratio: EnergyRatio, energy: int, margin_bp: int) -> int:
+    """Stake (sun) delivering between ``energy / (1 + margin)`` (the energy sold) and ``energy``
+    (the order's energy, which already includes the drift margin): the margin applied once."""
+    sold = energy * BP_PER_UNIT // (BP_PER_UNIT + margin_bp)
+    return ratio.stake_sun_for_energy(max(sold, 1), margin_bp)
 
 
 @dataclass
@@ -144,7 +152,9 @@ class DelegationFlows:
         return await self._give_up(d, order_id, "no pool could delegate the energy")
 
     async def _prepare(self, d: FlowDeps, order_id: str) -> str:
-        ratio = await energy_ratio(d.chain, d.rt.payment_address)
+        block_s = d.rt.block_interval_ms / 1000
+        ratio = await energy_ratio(d.chain, d.rt.payment_address, block_s)
+        ref = await d.chain.reference_block(block_s)
         async with d.session_maker() as s:
             order = (
                 await s.execute(
@@ -194,14 +204,14 @@ class DelegationFlows:
                 raise Retry(f"order {order_id}: no pool capacity", delay_s=5.0)
             rental_ms = d.rt.rental_ms(order.duration_hours)
             lock = lock_period_blocks_for_ms(rental_ms, d.rt.block_interval_ms)
-            # build every transaction first (node calls): the pool rows are locked only from
-            # the reservation to the commit, never across a node round trip
+            # build every transaction first (locally, from the block read above: no node call),
+            # then reserve: the pool rows are locked only from the reservation to the commit
             built = []
             for part in plan.parts:
                 pool = await pool_service.get(s, uuid.UUID(part.pool_id))
-                balance = ratio.stake_sun_for_energy(part.amount_sun)
-                tx = await d.chain.build_delegate(
-                    pool.tron_address, recipient, balance, lock=True, lock_period=lock
+                balance = stake_for(ratio, part.amount_sun, d.rt.margin_bp)
+                tx = d.chain.build_delegate_local(
+                    ref, pool.tron_address, recipient, balance, lock=True, lock_period=lock
                 )
                 built.append((part, pool, balance, tx))
             for part, pool, balance, tx in built:
@@ -422,7 +432,7 @@ class DelegationFlows:
             elif order.status is not OrderStatus.RECLAIMING:
                 return order.status.value
             await s.commit()
-        head = await d.chain.get_head_block()
+        head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
         async with d.session_maker() as s:
             for x in await _delegations(s, order_id, (DelegationStatus.SUCCESS,)):
                 pool = await s.get(EnergyPool, x.pool_account_id)
@@ -453,8 +463,8 @@ class DelegationFlows:
                         "delegation to the same receiver); reclaim rescheduled"
                     )
                     continue
-                tx = await d.chain.build_undelegate(
-                    pool.tron_address, x.recipient_address, x.balance_sun or 0
+                tx = d.chain.build_undelegate_local(
+                    head, pool.tron_address, x.recipient_address, x.balance_sun or 0
                 )
                 row = await sign_and_store(
                     s,

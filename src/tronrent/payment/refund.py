@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.adapters.tron.port import BlockHeader
 from tronrent.delegation.chain_tx import (
     Delivery,
     deliver,
@@ -100,14 +101,19 @@ async def _finish(session: AsyncSession, payment: Payment, order: Order | None, 
 
 
 async def _build(
-    session: AsyncSession, d: FlowDeps, payment: Payment, purpose: ChainTxPurpose, amount: int
+    session: AsyncSession,
+    d: FlowDeps,
+    ref: BlockHeader,
+    payment: Payment,
+    purpose: ChainTxPurpose,
+    amount: int,
 ) -> ChainTransaction:
     cfg = await order_service.config(session, d.rt)
     address = cfg.refund_address or d.rt.payment_address
     pool = await pool_service.get_by_address(session, address)
     if pool is None:
         raise RefundAccountMissing(f"no pool account holds the key of {address}")
-    tx = await d.chain.build_transfer(address, payment.from_address, amount)
+    tx = d.chain.build_transfer_local(ref, address, payment.from_address, amount)
     return await sign_and_store(
         session,
         d.chain,
@@ -134,6 +140,8 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
     twice.
     """
     for _ in range(len(REFUND_PURPOSES) + 1):
+        # the reference block is read (cached per block) before the row lock is taken
+        ref = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
         async with d.session_maker() as s:
             payment = await s.get(Payment, payment_id, with_for_update=True)
             if payment is None:
@@ -154,7 +162,7 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                 purpose = next((p for p in REFUND_PURPOSES if p not in used), None)
                 if purpose is None:
                     raise RuntimeError(f"payment {payment_id}: {amount} sun owed, no refund left")
-                pending = [await _build(s, d, payment, purpose, amount)]
+                pending = [await _build(s, d, ref, payment, purpose, amount)]
                 if purpose is ChainTxPurpose.REFUND_REST:
                     payment.note = (
                         f"{payment.note or ''}; refunding the rest: {format_trx(amount)} TRX"

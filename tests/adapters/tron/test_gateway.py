@@ -15,6 +15,7 @@ import pytest
 from trondevnet.node import FaultRule
 from trondevnet.server import DevnetServer
 from tronproto.keys import PrivateKey
+from tronproto.tx import txid
 from tronrent.adapters.tron.errors import (
     ChainUnavailable,
     InvalidChainInput,
@@ -277,6 +278,58 @@ class TestTransactions:
         with pytest.raises(TransactionRejected) as exc:
             await gateway.broadcast(gateway.sign(tx, pool.secret))
         assert exc.value.java_code == "CONTRACT_VALIDATE_ERROR"
+
+
+class TestLocalBuild:
+    """The engine's hot path: transactions built without a node round trip."""
+
+    async def test_local_transfer_delegate_undelegate(
+        self, devnet: DevnetServer, gateway: TronGateway, funded: Funder
+    ) -> None:
+        pool = await staked_pool(gateway, funded, 20_000)
+        customer = funded(1 * TRX)
+        ref = await gateway.reference_block(60)
+        assert await gateway.reference_block(60) is ref  # cached
+        assert await gateway.energy_totals(pool.address_base58, 60) == await gateway.energy_totals(
+            pool.address_base58, 60
+        )
+        transfer = gateway.build_transfer_local(
+            ref, pool.address_base58, customer.address_base58, TRX, memo="r1"
+        )
+        assert transfer.expiration_ms == ref.timestamp_ms + 60_000
+        assert transfer.txid == txid(transfer.raw_data)  # tronproto, no node
+        balance = 100 * TRX
+        tx = gateway.build_delegate_local(
+            ref, pool.address_base58, customer.address_base58, balance, lock=True, lock_period=1
+        )
+        same = gateway.build_delegate_local(
+            ref, pool.address_base58, customer.address_base58, balance, lock=True, lock_period=1
+        )
+        assert same.txid != tx.txid  # strictly increasing timestamp: never one txID for two
+        await send(gateway, transfer, pool)
+        await send(gateway, tx, pool)
+        pool_account = await gateway.get_account(pool.address_base58)
+        assert pool_account is not None and pool_account.delegated_energy_sun == balance
+        [record] = await gateway.get_delegated_resource(
+            pool.address_base58, customer.address_base58
+        )
+
+        async def unlocked() -> bool:
+            return (await gateway.get_head_block()).timestamp_ms > record.energy_expire_time_ms
+
+        await poll(unlocked)
+        undo = gateway.build_undelegate_local(
+            await gateway.reference_block(0), pool.address_base58, customer.address_base58, balance
+        )
+        await send(gateway, undo, pool)
+        assert (
+            await gateway.get_delegated_resource(pool.address_base58, customer.address_base58) == []
+        )
+
+    async def test_local_build_validates_input(self, gateway: TronGateway) -> None:
+        ref = await gateway.reference_block(60)
+        with pytest.raises(InvalidChainInput):
+            gateway.build_transfer_local(ref, "Tnot-an-address", "Tnope", 1)
 
 
 class TestFailover:

@@ -11,6 +11,10 @@
 - Transactions are built by tronpy (which asks the node for the txID via ``getsignweight``); the
   txID is recomputed locally from ``raw_data`` with ``tronproto`` and anything that does not
   match is refused before signing (``TxidMismatch``).
+- The engine's hot path builds locally instead (``build_*_local``): raw_data in tronpy's shape,
+  TaPoS from a reference block read at most once per block (``reference_block``), expiration =
+  that block's time + ``tx_expiration_ms`` (the chain's clock, which is what decides expiry),
+  txID computed with ``tronproto`` - no node round trip per transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tronpy.async_tron import AsyncTransactionBuilder
 from tronpy.providers.async_http import AsyncHTTPProvider
 
 from tronproto.address import InvalidAddressError, to_base58, to_hex
+from tronproto.tx import TYPE_URL_PREFIX
 from tronrent.adapters.tron.errors import ChainUnavailable, InvalidChainInput, TransactionRejected
 from tronrent.adapters.tron.port import (
     Account,
@@ -122,6 +127,11 @@ def _address(value: str, what: str = "address") -> str:
         raise InvalidChainInput(f"invalid TRON {what}: {value!r}") from None
 
 
+def _hex_address(value: str, what: str = "address") -> str:
+    """The ``41...`` hex form (what tronpy puts in raw_data), validated."""
+    return to_hex(_address(value, what))
+
+
 def _txid(value: str) -> str:
     text = value.strip().lower().removeprefix("0x")
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
@@ -187,6 +197,12 @@ class TronGateway:
         self._max_wait_s = max_wait_s
         self._tx_expiration_ms = tx_expiration_ms
         self._sleep = sleep
+        # per-block caches (reference block for TaPoS, energy totals): (monotonic time, value)
+        self._ref: tuple[float, BlockHeader] | None = None
+        self._ref_lock = asyncio.Lock()
+        self._totals: tuple[float, tuple[int, int]] | None = None
+        self._totals_lock = asyncio.Lock()
+        self._last_timestamp_ms = 0
 
     def _make_node(self, url: str) -> _Node:
         provider = AsyncHTTPProvider(url, client=self._client)
@@ -588,6 +604,113 @@ class TronGateway:
         """WithdrawExpireUnfreezeContract: take back unstaked TRX whose wait has passed."""
         frm = _address(owner, "owner address")
         return await self._build("withdraw", lambda tron: tron.trx.withdraw_stake_balance(frm))
+
+    # --- local building (no node round trip per transaction) -----------------------------------
+
+    async def reference_block(self, max_age_s: float) -> BlockHeader:
+        """The head block, read at most once per ``max_age_s`` (one ``getnowblock`` per block)."""
+        cached = self._ref
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
+            return cached[1]
+        async with self._ref_lock:
+            cached = self._ref
+            if cached is not None and time.monotonic() - cached[0] < max_age_s:
+                return cached[1]
+            head = await self.get_head_block()
+            if len(head.block_id) != 64:
+                raise ChainUnavailable("getnowblock: the node returned no block id")
+            self._ref = (time.monotonic(), head)
+            return head
+
+    async def energy_totals(self, address: str, max_age_s: float) -> tuple[int, int]:
+        """``(TotalEnergyLimit, TotalEnergyWeight)``, read at most once per ``max_age_s``."""
+        cached = self._totals
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
+            return cached[1]
+        async with self._totals_lock:
+            cached = self._totals
+            if cached is not None and time.monotonic() - cached[0] < max_age_s:
+                return cached[1]
+            res = await self.get_account_resource(address)
+            totals = (res.total_energy_limit, res.total_energy_weight)
+            self._totals = (time.monotonic(), totals)
+            return totals
+
+    def _build_local(
+        self, ref: BlockHeader, contract_type: str, value: dict[str, Any], memo: str | None = None
+    ) -> UnsignedTx:
+        # tronpy's raw_data shape; the timestamp is the local clock, strictly increasing in this
+        # process so two identical contracts built in the same millisecond get distinct txIDs
+        now = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
+        self._last_timestamp_ms = now
+        raw: dict[str, Any] = {
+            "contract": [
+                {
+                    "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
+                    "type": contract_type,
+                }
+            ],
+            "timestamp": now,
+            "expiration": ref.timestamp_ms + self._tx_expiration_ms,
+            "ref_block_bytes": ref.block_id[12:16],
+            "ref_block_hash": ref.block_id[16:32],
+        }
+        if memo:
+            raw["data"] = memo.encode().hex()
+        txid, _ = compute_txid(raw)
+        return verified_unsigned(raw, txid)
+
+    def build_delegate_local(
+        self,
+        ref: BlockHeader,
+        owner: str,
+        receiver: str,
+        balance_sun: int,
+        *,
+        lock: bool,
+        lock_period: int,
+    ) -> UnsignedTx:
+        """DelegateResourceContract for ENERGY, built locally from ``ref``."""
+        frm, to = _hex_address(owner, "owner address"), _hex_address(receiver, "receiver address")
+        if balance_sun < 1:
+            raise InvalidChainInput("delegated balance must be positive")
+        if lock and lock_period < 1:
+            raise InvalidChainInput("lock_period must be at least 1 block")
+        value: dict[str, Any] = {
+            "owner_address": frm,
+            "receiver_address": to,
+            "balance": balance_sun,
+            "resource": "ENERGY",
+            "lock": lock,
+        }
+        if lock:
+            value["lock_period"] = lock_period
+        return self._build_local(ref, "DelegateResourceContract", value)
+
+    def build_undelegate_local(
+        self, ref: BlockHeader, owner: str, receiver: str, balance_sun: int
+    ) -> UnsignedTx:
+        """UnDelegateResourceContract for ENERGY, built locally from ``ref``."""
+        frm, to = _hex_address(owner, "owner address"), _hex_address(receiver, "receiver address")
+        if balance_sun < 1:
+            raise InvalidChainInput("undelegated balance must be positive")
+        value = {
+            "owner_address": frm,
+            "receiver_address": to,
+            "balance": balance_sun,
+            "resource": "ENERGY",
+        }
+        return self._build_local(ref, "UnDelegateResourceContract", value)
+
+    def build_transfer_local(
+        self, ref: BlockHeader, owner: str, to: str, amount_sun: int, memo: str | None = None
+    ) -> UnsignedTx:
+        """TransferContract of ``amount_sun``, built locally from ``ref``."""
+        frm, dst = _hex_address(owner, "owner address"), _hex_address(to, "recipient address")
+        if amount_sun < 1:
+            raise InvalidChainInput("amount must be positive")
+        value = {"owner_address": frm, "to_address": dst, "amount": amount_sun}
+        return self._build_local(ref, "TransferContract", value, memo)
 
     def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
         """Sign locally (txID re-checked, key must own the transaction); no network."""

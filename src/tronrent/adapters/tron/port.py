@@ -284,6 +284,39 @@ class ChainPort(Protocol):
         self, owner: str, to: str, amount_sun: int, memo: str | None = None
     ) -> UnsignedTx: ...
 
+    async def reference_block(self, max_age_s: float) -> BlockHeader:
+        """A recent head block for TaPoS, read at most once per ``max_age_s`` (cached)."""
+        ...
+
+    async def energy_totals(self, address: str, max_age_s: float) -> tuple[int, int]:
+        """``(TotalEnergyLimit, TotalEnergyWeight)``, read at most once per ``max_age_s``."""
+        ...
+
+    def build_delegate_local(
+        self,
+        ref: BlockHeader,
+        owner: str,
+        receiver: str,
+        balance_sun: int,
+        *,
+        lock: bool,
+        lock_period: int,
+    ) -> UnsignedTx:
+        """``build_delegate`` without a node round trip: TaPoS from ``ref``, txID local."""
+        ...
+
+    def build_undelegate_local(
+        self, ref: BlockHeader, owner: str, receiver: str, balance_sun: int
+    ) -> UnsignedTx:
+        """``build_undelegate`` without a node round trip."""
+        ...
+
+    def build_transfer_local(
+        self, ref: BlockHeader, owner: str, to: str, amount_sun: int, memo: str | None = None
+    ) -> UnsignedTx:
+        """``build_transfer`` without a node round trip."""
+        ...
+
     def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
         """Sign locally after re-checking the txID and that the key owns the transaction."""
         ...
