@@ -164,7 +164,16 @@ def _render_json(_: WrappedLogger, __: str, event_dict: EventDict) -> str:
 
 _HANDLER_FLAG: Final = "_tronrent_handler"
 #: third-party loggers whose info lines say nothing useful
-_NOISY: Final = ("alembic.runtime.plugins", "aiosqlite", "asyncio")
+#: third-party loggers whose info lines are per request or per statement (httpx logs every node
+#: call at INFO): warnings and errors still pass
+_NOISY: Final = (
+    "alembic.runtime.plugins",
+    "aiosqlite",
+    "asyncio",
+    "httpx",
+    "httpcore",
+    "aiogram.event",
+)
 
 
 def configure_logging(
