@@ -109,7 +109,10 @@ def test_migrate_admin_serve_health_login(
     background.append(server)
     health = wait_for(f"http://127.0.0.1:{port}/api/health", server)
     assert health.status_code == 200, health.text
-    assert health.json()["data"]["checks"]["database"]["status"] == "ok"
+    checks = health.json()["data"]["checks"]
+    assert checks["database"]["status"] == "ok"
+    # the in-process devnet is the chain here: reachable, with a fresh head block
+    assert checks["chain"]["status"] == "ok" and checks["chain"]["headBlock"] >= 0
 
     login = httpx.post(
         f"http://127.0.0.1:{port}/api/auth/login",

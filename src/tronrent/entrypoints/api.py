@@ -8,11 +8,44 @@ the workers and the block scanner there; they are stopped in reverse order on sh
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import uvicorn
 from fastapi import FastAPI
 
-from tronrent.api.app import LifespanHook, create_app
+from tronrent.api.app import AppState, LifespanHook, create_app
 from tronrent.config import Settings
+from tronrent.kit.time import now_ms
+
+#: a head block older than this many block intervals means the node is stuck or lagging
+CHAIN_STALE_BLOCKS = 20
+
+
+@asynccontextmanager
+async def chain_health_lifespan(state: AppState) -> AsyncIterator[None]:
+    """Register the ``chain`` check of ``/api/health``: the node answers and its head is fresh."""
+    from tronrent.adapters.tron.port import ChainPort
+    from tronrent.flash.api_deps import CHAIN_COMPONENT
+
+    interval_ms = state.settings.block_interval_ms
+
+    async def check() -> dict[str, Any]:
+        chain: ChainPort | None = state.components.get(CHAIN_COMPONENT)
+        if chain is None:
+            raise RuntimeError("chain gateway not started")
+        head = await chain.get_head_block()
+        age_ms = max(0, now_ms() - head.timestamp_ms)
+        if age_ms > CHAIN_STALE_BLOCKS * interval_ms:
+            raise RuntimeError(f"head block {head.number} is {age_ms // 1000} s old")
+        return {"headBlock": head.number, "headAgeMs": age_ms}
+
+    state.health.register("chain", check)
+    try:
+        yield
+    finally:
+        state.health.unregister("chain")
 
 
 def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
@@ -22,7 +55,13 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
 
-    return [devnet_lifespan, flash_lifespan, telegram_lifespan, banner_lifespan]
+    return [
+        devnet_lifespan,
+        flash_lifespan,
+        chain_health_lifespan,
+        telegram_lifespan,
+        banner_lifespan,
+    ]
 
 
 def build_app(settings: Settings) -> FastAPI:
