@@ -107,15 +107,29 @@ async def deliver(
     *,
     wait_s: float,
     poll_s: float,
+    head_max_age_s: float = 0.0,
 ) -> DeliveryResult:
     """Bring a stored transaction on chain (see the module docstring); never raises for the
-    node being down - that is PENDING, and the caller retries later."""
+    node being down - that is PENDING, and the caller retries later.
+
+    A transaction never handed to a node before (status signed, no attempt recorded) is
+    broadcast without a lookup first: if a crashed run did broadcast it, the node answers "Dup
+    transaction" (a success) and, were it already in a block, the scanner confirms it.
+    ``head_max_age_s``: the head block may be the cached reference block (at most that old; an
+    older head only delays the expiry verdict, never makes it wrong). ``wait_s`` 0: broadcast
+    and return PENDING without waiting for a block.
+    """
     tx = as_signed(row)
     try:
-        done = await _lookup(chain, tx.txid)
-        if done is not None:
-            return done
-        head = await chain.get_head_block()
+        fresh = row.status is ChainTxStatus.SIGNED and not row.attempts
+        if not fresh:
+            done = await _lookup(chain, tx.txid)
+            if done is not None:
+                return done
+        if head_max_age_s > 0:
+            head = await chain.reference_block(head_max_age_s)
+        else:
+            head = await chain.get_head_block()
         if head.timestamp_ms > tx.expiration_ms:
             # past expiration: the chain will never include it; look once more (it may have
             # landed between the two reads) before declaring it gone

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.chain_tx import (
     Delivery,
+    DeliveryResult,
     deliver,
     live_tx,
     pool_key,
@@ -145,7 +146,11 @@ class DelegationFlows:
             state = await self._prepare(d, order_id)
             if state != "deliver":
                 return state
-            await self._deliver_live(d, order_id, ChainTxPurpose.DELEGATE)
+            if not await self._deliver_live(d, order_id, ChainTxPurpose.DELEGATE):
+                # broadcast and not in a block yet: the job ends here (no slot held while the
+                # chain works). The scanner confirms it from the block and enqueues this job
+                # again; the sweeper re-drives it if that never happens (lookup, expiry).
+                return "broadcast"
             state = await self._settle(d, order_id)
             if state != "again":
                 return state
@@ -247,30 +252,54 @@ class DelegationFlows:
             await s.commit()
         return "deliver"
 
-    async def _deliver_live(self, d: FlowDeps, order_id: str, purpose: ChainTxPurpose) -> None:
-        """Deliver every stored live transaction of the order for `purpose` (no lock held)."""
+    async def _deliver_live(self, d: FlowDeps, order_id: str, purpose: ChainTxPurpose) -> bool:
+        """Deliver every stored live transaction of the order for `purpose` (no lock held).
+
+        Delegations are broadcast without waiting for their block (the scanner confirms them,
+        see scanner/service.py); a delegation the scanner already confirmed is applied without a
+        node call. False when a delegation was broadcast and is not in a block yet.
+        """
+        wanted = [ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST]
+        if purpose is ChainTxPurpose.DELEGATE:
+            wanted.append(ChainTxStatus.CONFIRMED)
         async with d.session_maker() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(ChainTransaction).where(
-                            ChainTransaction.order_id == order_id,
-                            ChainTransaction.purpose == purpose,
-                            ChainTransaction.status.in_(("signed", "broadcast")),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            stmt = select(ChainTransaction).where(
+                ChainTransaction.order_id == order_id,
+                ChainTransaction.purpose == purpose,
+                ChainTransaction.status.in_(wanted),
             )
+            if purpose is ChainTxPurpose.DELEGATE:
+                stmt = stmt.join(
+                    EnergyDelegation, EnergyDelegation.id == ChainTransaction.delegation_id
+                ).where(EnergyDelegation.status.in_(LIVE))
+            rows = (await s.execute(stmt)).scalars().all()
             await s.commit()
+        block_s = d.rt.block_interval_ms / 1000
+        settled = True
         for row in rows:
-            result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
+            if row.status is ChainTxStatus.CONFIRMED:
+                result = DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
+            elif purpose is ChainTxPurpose.DELEGATE:
+                result = await deliver(
+                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
+                )
+                if result.status is Delivery.PENDING and result.error:
+                    # not handed to a node (unreachable, busy): try again soon, like before
+                    result = await deliver(
+                        d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
+                    )
+                settled = settled and result.status is not Delivery.PENDING
+            else:
+                result = await deliver(
+                    d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
+                )
             async with d.session_maker() as s:
-                await record_delivery(s, row.id, result)
+                if row.status is not ChainTxStatus.CONFIRMED:
+                    await record_delivery(s, row.id, result)
                 if row.delegation_id is not None:
                     await self._apply_delivery(s, d, row, result.status, result.error, purpose)
                 await s.commit()
+        return settled
 
     async def _apply_delivery(
         self,

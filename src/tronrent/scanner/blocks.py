@@ -56,6 +56,9 @@ class ScannedBlock:
     transfers: tuple[Transfer, ...]
     tx_hashes: frozenset[str]
     pending_trc20: tuple[str, ...]  # tx hashes of watched TRC20 calls whose logs must be read
+    delegations: frozenset[str] = frozenset()
+    """Hashes of the block's successful DelegateResourceContract transactions (ours among them
+    are confirmed by the scanner: no per-transaction polling)."""
 
 
 def _addr(value: Any) -> str | None:
@@ -102,6 +105,7 @@ def parse_block(
     transfers: list[Transfer] = []
     pending: list[str] = []
     hashes: set[str] = set()
+    delegations: set[str] = set()
     for tx in block.get("transactions") or ():
         txid = str(tx.get("txID", ""))
         hashes.add(txid)
@@ -122,6 +126,9 @@ def parse_block(
             transfers.append(
                 Transfer(txid, TransferAsset.TRX, None, sender, to, amount, number, block_hash, ts)
             )
+        elif ctype == "DelegateResourceContract":
+            if _succeeded(tx):
+                delegations.add(txid)
         elif ctype == "TriggerSmartContract" and trc20_contracts:
             token = _addr(value.get("contract_address"))
             if token is None or token not in trc20_contracts:
@@ -130,7 +137,14 @@ def parse_block(
             if decoded is not None and decoded[0] in watched and _succeeded(tx):
                 pending.append(txid)
     return ScannedBlock(
-        number, block_hash, parent, ts, tuple(transfers), frozenset(hashes), tuple(pending)
+        number,
+        block_hash,
+        parent,
+        ts,
+        tuple(transfers),
+        frozenset(hashes),
+        tuple(pending),
+        frozenset(delegations),
     )
 
 

@@ -6,7 +6,9 @@ scanned block, whatever the number of open orders (watched addresses are an in-m
 refreshed from the database each poll). Every batch is one transaction: the new payments
 (INSERT ... ON CONFLICT DO NOTHING on the tx hash, a job enqueued only for a new row) and the
 checkpoint advance commit together, fenced by the leader lease, so a crash replays the batch and
-the replay inserts nothing twice.
+the replay inserts nothing twice. The same transaction confirms our own delegations seen in the
+batch (a stored `chain_transactions` txID in a scanned block: one UPDATE per block holding
+delegations) and enqueues their orders' settlement - nobody polls the node per transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.kit.time import from_ms, utcnow
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
@@ -42,6 +45,7 @@ log = logging.getLogger("tronrent.scanner")
 
 MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
 PROCESS_PAYMENT_JOB = "payment.process_payment"
+SETTLE_DELEGATION_JOB = "delegation.delegate_order"
 
 
 class BlockSource(Protocol):
@@ -232,8 +236,9 @@ class BlockScanner:
                 self.stats.node_requests += 1
                 infos = await self.source.get_transaction_infos(b.number)
                 transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
+        delegations = {b.number: b.delegations for b in usable if b.delegations}
         new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
-        await self._commit_batch(cursor, new_cursor, transfers)
+        await self._commit_batch(cursor, new_cursor, transfers, delegations)
         self._last_block_ms = blocks[-1].timestamp_ms
         self._cursor = new_cursor
         self.stats.blocks += len(usable)
@@ -245,18 +250,45 @@ class BlockScanner:
         return frozenset({c}) if c else frozenset()
 
     async def _commit_batch(
-        self, old: _Cursor, new: _Cursor, transfers: Sequence[Transfer]
+        self,
+        old: _Cursor,
+        new: _Cursor,
+        transfers: Sequence[Transfer],
+        delegations: Mapping[int, frozenset[str]] | None = None,
     ) -> None:
         async with job_scope(), self.session_maker() as session:
             try:
                 for t in transfers:
                     await self._intake(session, t)
+                for number, txids in (delegations or {}).items():
+                    await self._confirm_delegations(session, number, txids)
                 await self._advance(session, old, new)
                 await session.commit()
             except LeaseLost:
                 await session.rollback()
                 self._cursor = None
                 raise
+
+    async def _confirm_delegations(
+        self, session: AsyncSession, block_number: int, txids: frozenset[str]
+    ) -> None:
+        """Our stored delegations among ``txids`` (successful in block ``block_number``) are
+        confirmed; their orders are settled by a job (idempotent: only signed/broadcast rows)."""
+        rows = await session.execute(
+            update(ChainTransaction)
+            .where(
+                ChainTransaction.txid.in_(sorted(txids)),
+                ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
+                ChainTransaction.status.in_((ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)),
+            )
+            .values(
+                status=ChainTxStatus.CONFIRMED, block_number=block_number, confirmed_at=utcnow()
+            )
+            .returning(ChainTransaction.order_id)
+            .execution_options(synchronize_session=False)
+        )
+        for order_id in sorted({oid for (oid,) in rows if oid is not None}):
+            enqueue_job(SETTLE_DELEGATION_JOB, order_id)
 
     async def _intake(self, session: AsyncSession, t: Transfer) -> None:
         block = {
