@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from tronrent.api.app import create_app
 from tronrent.api.deps import SessionDep
@@ -51,6 +52,12 @@ async def raise_app_error(kind: str) -> Envelope[None]:
         "down": ServiceUnavailable("chain unreachable", "CHAIN_UNAVAILABLE"),
     }
     raise errors[kind]
+
+
+@probe.get("/pool-timeout")
+async def pool_timeout() -> Envelope[None]:
+    # what QueuePool raises when every connection is checked out for pool_timeout seconds
+    raise SQLAlchemyTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out")
 
 
 @probe.post("/admins/{username}")
@@ -133,6 +140,13 @@ class TestEnvelope:
         assert error["code"] == "INTERNAL_ERROR"
         assert "hunter2" not in response.text and "RuntimeError" not in response.text
         assert response.headers["x-request-id"]
+
+    async def test_pool_timeout_is_503_with_retry_after(self, probe_client: Any) -> None:
+        response = await probe_client.get("/api/test/pool-timeout")
+        assert response.status_code == 503
+        assert _error(response)["code"] == "DATABASE_BUSY"
+        assert int(response.headers["retry-after"]) >= 1
+        assert "QueuePool" not in response.text
 
     @pytest.mark.parametrize(
         ("kind", "status", "code"),

@@ -13,6 +13,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tronrent.api.envelope import error_response
@@ -33,6 +34,8 @@ STATUS_BY_ERROR: Final[dict[type[errors.AppError], int]] = {
     errors.SecretDecryptionError: 500,
 }
 INTERNAL_ERROR_MESSAGE: Final = "internal error; the incident was logged"
+DATABASE_BUSY_MESSAGE: Final = "the service is busy (no database connection free); retry shortly"
+DATABASE_BUSY_RETRY_AFTER_S: Final = 2
 
 
 def status_for(error: errors.AppError) -> int:
@@ -113,6 +116,23 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=headers)
 
 
+def database_busy_response() -> JSONResponse:
+    """503 + Retry-After for a connection-pool timeout: overload, never a 500."""
+    return error_response(
+        503,
+        "DATABASE_BUSY",
+        DATABASE_BUSY_MESSAGE,
+        headers={"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_S)},
+    )
+
+
+async def pool_timeout_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PoolTimeout)
+    ERRORS.labels(component="api").inc()
+    _log.warning("http.database_busy", path=request.url.path[:200], error=str(exc)[:200])
+    return database_busy_response()
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Last resort (the request middleware normally catches these first)."""
     ERRORS.labels(component="api").inc()
@@ -124,4 +144,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.AppError, app_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(PoolTimeout, pool_timeout_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -2,20 +2,23 @@
 
 `flash_lifespan(state)` uses `state.components["devnet_url"]` (set by the devnet hook when the
 chain is embedded) or `TRON_NODE_URLS`; the flash address is `TRON_PAYMENT_ADDRESS` or the
-first pool's address.
+first pool's address. The engine's jobs get their own connection pool (`DB_POOL_SIZE` +
+`DB_MAX_OVERFLOW`, like the API's): a burst of jobs can never take the API's connections.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.state import AppState
 from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
 from tronrent.flash.engine import FlashEngine
+from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.order.runtime import FlashRuntime
@@ -35,6 +38,26 @@ async def _flash_address(state: AppState) -> str | None:
         )
 
 
+async def _engine_sessions(
+    state: AppState, stack: AsyncExitStack
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on a pool of the engine's own (same database), unless the database is in
+    memory (one connection shared by everything)."""
+    url = state.engine.url
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or database.startswith("file::memory:")
+    ):
+        return state.session_maker
+    engine = create_engine(
+        url.render_as_string(hide_password=False),
+        pool_size=state.settings.db_pool_size,
+        max_overflow=state.settings.db_max_overflow,
+    )
+    stack.push_async_callback(engine.dispose)
+    return create_session_maker(engine)
+
+
 @asynccontextmanager
 async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
@@ -44,7 +67,8 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
         yield
         return
     api_key = settings.tron_api_key.get_secret_value() if settings.tron_api_key else None
-    async with TronGateway(urls, api_key=api_key) as gateway:
+    async with AsyncExitStack() as stack:
+        gateway = await stack.enter_async_context(TronGateway(urls, api_key=api_key))
         state.components[CHAIN_COMPONENT] = gateway
         address = await _flash_address(state)
         if address is None:
@@ -54,7 +78,7 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
         rt = FlashRuntime.from_settings(settings, address)
         state.components[RUNTIME_COMPONENT] = rt
         engine = FlashEngine(
-            session_maker=state.session_maker,
+            session_maker=await _engine_sessions(state, stack),
             chain=gateway,
             box=state.secret_box,
             rt=rt,

@@ -191,6 +191,7 @@ def create_engine(
     ``foreign_keys=False`` is for the migration runner only: SQLite table rebuilds ("batch"
     migrations) must run with enforcement off; the runner checks integrity afterwards.
     PostgreSQL: a bounded pool with pre-ping so connections dropped by the server are replaced.
+    Both (SQLite files too) get a pool of ``pool_size`` + ``max_overflow`` connections.
     """
     sa_url = make_url(normalize_database_url(url))
     if sa_url.get_backend_name() == "sqlite":
@@ -201,6 +202,10 @@ def create_engine(
         connect_args = dict(kwargs.pop("connect_args", {}))
         # Python-side busy wait in addition to the PRAGMA (seconds).
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if not in_memory:
+            # a file database gets a queue pool too: size it like PostgreSQL's (DB_POOL_SIZE)
+            kwargs.setdefault("pool_size", pool_size)
+            kwargs.setdefault("max_overflow", max_overflow)
         engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)

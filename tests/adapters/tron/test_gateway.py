@@ -150,6 +150,8 @@ class TestReads:
         params = await gateway.get_chain_parameters()
         assert params.energy_fee_sun == devnet.chain.config.energy_fee
         assert params.max_delegate_lock_period == devnet.chain.config.max_delegate_lock_period
+        # a devnet just started may still be at its genesis block: wait for the first block
+        await poll(lambda: gateway.get_head_block_number())
         head = await gateway.get_head_block()
         number = await gateway.get_head_block_number()
         assert number >= head.number >= 1
