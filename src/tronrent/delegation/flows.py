@@ -276,6 +276,7 @@ class DelegationFlows:
             await s.commit()
         block_s = d.rt.block_interval_ms / 1000
         settled = True
+        unsent: str | None = None
         for row in rows:
             if row.status is ChainTxStatus.CONFIRMED:
                 result = DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
@@ -289,6 +290,8 @@ class DelegationFlows:
                         d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
                     )
                 settled = settled and result.status is not Delivery.PENDING
+                if result.status is Delivery.PENDING and result.error:
+                    unsent = result.error
             else:
                 result = await deliver(
                     d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
@@ -299,6 +302,10 @@ class DelegationFlows:
                 if row.delegation_id is not None:
                     await self._apply_delivery(s, d, row, result.status, result.error, purpose)
                 await s.commit()
+        if unsent is not None:
+            # still not accepted by a node (down, busy, or an expiry to decide): retry the job
+            # soon rather than leave it to the sweeper
+            raise Retry(f"order {order_id}: delegation not accepted yet: {unsent}", d.rt.poll_s)
         return settled
 
     async def _apply_delivery(
