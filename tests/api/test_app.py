@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from tronrent.api.app import create_app
@@ -58,6 +60,17 @@ async def raise_app_error(kind: str) -> Envelope[None]:
 async def pool_timeout() -> Envelope[None]:
     # what QueuePool raises when every connection is checked out for pool_timeout seconds
     raise SQLAlchemyTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out")
+
+
+@probe.get("/db-locked")
+async def db_locked() -> Envelope[None]:
+    # what SQLite raises when its write lock is not obtained within the busy timeout
+    raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+
+@probe.get("/db-broken")
+async def db_broken() -> Envelope[None]:
+    raise OperationalError("SELECT", None, sqlite3.OperationalError("no such table: secret_t"))
 
 
 @probe.post("/admins/{username}")
@@ -141,12 +154,21 @@ class TestEnvelope:
         assert "hunter2" not in response.text and "RuntimeError" not in response.text
         assert response.headers["x-request-id"]
 
-    async def test_pool_timeout_is_503_with_retry_after(self, probe_client: Any) -> None:
-        response = await probe_client.get("/api/test/pool-timeout")
+    @pytest.mark.parametrize("path", ["pool-timeout", "db-locked"])
+    async def test_busy_database_is_503_with_retry_after(
+        self, probe_client: Any, path: str
+    ) -> None:
+        response = await probe_client.get(f"/api/test/{path}")
         assert response.status_code == 503
         assert _error(response)["code"] == "DATABASE_BUSY"
         assert int(response.headers["retry-after"]) >= 1
-        assert "QueuePool" not in response.text
+        assert "QueuePool" not in response.text and "locked" not in response.text
+
+    async def test_other_database_errors_stay_generic_500(self, probe_client: Any) -> None:
+        response = await probe_client.get("/api/test/db-broken")
+        assert response.status_code == 500
+        assert _error(response)["code"] == "INTERNAL_ERROR"
+        assert "secret_t" not in response.text
 
     @pytest.mark.parametrize(
         ("kind", "status", "code"),

@@ -13,6 +13,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -116,8 +117,16 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=headers)
 
 
+def is_database_busy(exc: BaseException) -> bool:
+    """Overload, not a bug: no pool connection free in time (``QueuePool limit ...``), or
+    SQLite's write lock not obtained within its busy timeout (``database is locked``)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def database_busy_response() -> JSONResponse:
-    """503 + Retry-After for a connection-pool timeout: overload, never a 500."""
+    """503 + Retry-After for a busy database (see ``is_database_busy``): never a 500."""
     return error_response(
         503,
         "DATABASE_BUSY",
@@ -126,8 +135,9 @@ def database_busy_response() -> JSONResponse:
     )
 
 
-async def pool_timeout_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, PoolTimeout)
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_busy(exc):
+        return await unexpected_error_handler(request, exc)
     ERRORS.labels(component="api").inc()
     _log.warning("http.database_busy", path=request.url.path[:200], error=str(exc)[:200])
     return database_busy_response()
@@ -144,5 +154,6 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.AppError, app_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(PoolTimeout, pool_timeout_handler)
+    app.add_exception_handler(PoolTimeout, database_error_handler)
+    app.add_exception_handler(OperationalError, database_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)

@@ -7,11 +7,14 @@ import time
 import uuid
 from typing import Final
 
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tronrent.api.envelope import error_response
-from tronrent.api.exception_handlers import INTERNAL_ERROR_MESSAGE, database_busy_response
+from tronrent.api.exception_handlers import (
+    INTERNAL_ERROR_MESSAGE,
+    database_busy_response,
+    is_database_busy,
+)
 from tronrent.api.ratelimit import RateLimiter
 from tronrent.kit.logging import bind_context, get_logger, unbind_context
 from tronrent.kit.metrics import ERRORS, HTTP_REQUEST_DURATION, HTTP_REQUESTS
@@ -70,17 +73,17 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except PoolTimeout as exc:
-            # a connection-pool timeout raised outside the handlers (a dependency's teardown):
-            # overload, answered 503 + Retry-After like in the handlers, never a 500
-            ERRORS.labels(component="api").inc()
-            _log.warning("http.database_busy", path=scope.get("path"), error=str(exc)[:200])
-            if response_started:
-                raise
-            status = 503
-            await database_busy_response()(scope, receive, send_wrapper)
         except Exception as exc:
             ERRORS.labels(component="api").inc()
+            if is_database_busy(exc):
+                # a busy database raised outside the handlers (a dependency's teardown, the
+                # commit): overload, answered 503 + Retry-After like in the handlers, never 500
+                _log.warning("http.database_busy", path=scope.get("path"), error=str(exc)[:200])
+                if response_started:
+                    raise
+                status = 503
+                await database_busy_response()(scope, receive, send_wrapper)
+                return
             _log.error(
                 "http.unhandled_exception",
                 method=scope.get("method"),
