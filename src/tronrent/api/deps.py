@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.api.state import AppState
 from tronrent.config import Settings
+from tronrent.kit.db import transaction_scope
 from tronrent.kit.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -40,14 +41,8 @@ async def get_db_session(state: StateDep) -> AsyncIterator[AsyncSession]:
     ``scope="function"`` so the commit happens before the response is sent: a failed commit
     turns into an error answer, never a success the database does not hold.
     """
-    async with state.session_maker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with transaction_scope(state.session_maker) as session:
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

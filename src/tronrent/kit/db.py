@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -225,6 +226,22 @@ def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     """Session factory. ``expire_on_commit=False``: objects stay readable after the caller
     commits (async code cannot lazy-load a refresh)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction_scope(
+    session_maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One session owning one transaction: committed when the block succeeds, rolled back when
+    it raises (the caller - a request, a job, a bot update - owns it; services never commit)."""
+    async with session_maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
 
 
 def dialect_name(engine: AsyncEngine) -> str:

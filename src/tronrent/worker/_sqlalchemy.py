@@ -7,18 +7,12 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.db import transaction_scope
 from tronrent.worker._context import get_worker_context
 
 
 @asynccontextmanager
 async def AsyncSessionMaker() -> AsyncIterator[AsyncSession]:
     """`async with AsyncSessionMaker() as session:` - one transaction, committed on success."""
-    maker = get_worker_context().session_maker
-    async with maker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with transaction_scope(get_worker_context().session_maker) as session:
+        yield session
