@@ -15,13 +15,17 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tgemulator import TelegramEmulator
+from trondevnet.server import DevnetServer
+from trondevnet.testing import devnet_fixture
 from tronproto.address import to_base58
+from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.bot.service import bot as bot_service
 from tronrent.kit.crypto import SecretBox, generate_key
 from tronrent.order.runtime import FlashRuntime
+from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
 from tronrent.telegram.manager import BotManager
-from tronrent.telegram.ports import AddressBalance
+from tronrent.telegram.ports import ChainBalances
 
 FLASH_ADDRESS = to_base58(b"\x41" + bytes(range(1, 21)))
 RECIPIENT = to_base58(b"\x41" + bytes(range(21, 41)))
@@ -43,17 +47,15 @@ def bot_for(emulator: TelegramEmulator) -> Callable[[str], Bot]:
     return lambda token: make_bot(emulator, token)
 
 
-class FixedChain:
-    """On-chain balances for /balance (the chain gateway is covered by its own tests)."""
+#: one devnet for the Telegram tests: /balance reads real accounts through the chain gateway
+chain_devnet = devnet_fixture(block_interval_ms=50, scope="session")
 
-    def __init__(self) -> None:
-        self.calls: list[str] = []
 
-    async def address_balance(self, address: str) -> AddressBalance:
-        self.calls.append(address)
-        return AddressBalance(
-            trx_sun=12_345_678, usdt_units=5_000_000, energy_available=65_000, energy_limit=65_000
-        )
+@pytest.fixture
+async def chain_balances(chain_devnet: DevnetServer) -> AsyncIterator[PortChainBalances]:
+    """On-chain balances for /balance: the chain gateway on the devnet."""
+    async with TronGateway([chain_devnet.url]) as gateway:
+        yield PortChainBalances(gateway, usdt_contract=chain_devnet.config.usdt_address)
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Harness:
     session_maker: async_sessionmaker[AsyncSession]
     box: SecretBox
     manager: BotManager
-    chain: FixedChain
+    chain: ChainBalances
     tokens: dict[uuid.UUID, str] = field(default_factory=dict)
 
     async def add_bot(self, name: str = "Shop", **kwargs: Any) -> tuple[uuid.UUID, str]:
@@ -101,10 +103,12 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    emulator: TelegramEmulator, session_maker: async_sessionmaker[AsyncSession]
+    emulator: TelegramEmulator,
+    session_maker: async_sessionmaker[AsyncSession],
+    chain_balances: PortChainBalances,
 ) -> AsyncIterator[Harness]:
     box = SecretBox([generate_key()])
-    chain = FixedChain()
+    chain = chain_balances
     manager = BotManager(
         session_maker=session_maker,
         box=box,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from trondevnet.server import DevnetServer
+from trondevnet.testing import funded_key, submit
+from tronproto.keys import PrivateKey
 from tronrent.models import Bot, BotUser, Order, OrderStatus, User
 from tronrent.telegram.callbacks import (
     CancelCb,
@@ -16,6 +19,8 @@ from tronrent.telegram.callbacks import (
 )
 
 from .conftest import FLASH_ADDRESS, RECIPIENT, Harness
+
+TRX = 1_000_000
 
 
 async def _user(h: Harness, telegram_id: int) -> User:
@@ -188,23 +193,42 @@ class TestOrdersAndBalance:
         await harness.press(token, page.message_id, OrdersPageCb(page=1).pack(), user_id=chat)
         assert "page 2/2" in page.text and page.text.count("FLASH_") == 2
 
-    async def test_balance_with_and_without_address(self, harness: Harness) -> None:
+    async def test_balance_with_and_without_address(
+        self, harness: Harness, chain_devnet: DevnetServer
+    ) -> None:
         _, token = await harness.add_bot()
         await harness.manager.start()
         chat = 1201
         messages = await harness.say(token, "/balance", user_id=chat)
         assert "TRX: 0" in messages[-1].text and "No TRON address" in messages[-1].text
+        # a real account on the devnet: 12.345678 TRX, 5 USDT and energy delegated to it
+        address = PrivateKey.random()
+        chain_devnet.chain.faucet(address.address, 12_345_678, 5_000_000)
+        staker = funded_key(chain_devnet.chain, 20_000 * TRX)
+        submit(
+            chain_devnet.chain,
+            staker,
+            "FreezeBalanceV2Contract",
+            {"frozen_balance": 10_000 * TRX, "resource": "ENERGY"},
+        )
+        submit(
+            chain_devnet.chain,
+            staker,
+            "DelegateResourceContract",
+            {"receiver_address": address.address_hex, "balance": 7_000 * TRX, "resource": "ENERGY"},
+        )
+        energy = (await harness.chain.address_balance(address.address_base58)).energy_available
+        assert energy > 60_000
         async with harness.session_maker() as session, session.begin():
             await session.execute(
                 update(User)
                 .where(User.telegram_id == chat)
-                .values(tron_address=RECIPIENT, trx_balance_sun=2_500_000)
+                .values(tron_address=address.address_base58, trx_balance_sun=2_500_000)
             )
         messages = await harness.say(token, "/balance", user_id=chat)
         text = messages[-1].text
-        assert "TRX: 2.5" in text and RECIPIENT in text
-        assert "TRX: 12.345678" in text and "USDT: 5" in text and "65,000" in text
-        assert harness.chain.calls == [RECIPIENT]
+        assert "TRX: 2.5" in text and address.address_base58 in text
+        assert "TRX: 12.345678" in text and "USDT: 5" in text and f"{energy:,}" in text
 
 
 class TestBots:

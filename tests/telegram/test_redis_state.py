@@ -16,12 +16,13 @@ from tronrent.bot.service import bot as bot_service
 from tronrent.kit.crypto import SecretBox, generate_key
 from tronrent.order.runtime import FlashRuntime
 from tronrent.telegram.callbacks import FlashCb, MenuCb
+from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.dispatcher import STATE_TTL_S, create_storage
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
 from tronrent.telegram.manager import BotManager
 from tronrent.telegram.states import Conversation
 
-from .conftest import FLASH_ADDRESS, RECIPIENT, FixedChain, Harness
+from .conftest import FLASH_ADDRESS, RECIPIENT, Harness
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 
@@ -29,13 +30,16 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
 
 
 def _manager(
-    session_maker: async_sessionmaker[AsyncSession], box: SecretBox, emulator: TelegramEmulator
+    session_maker: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    emulator: TelegramEmulator,
+    chain: PortChainBalances,
 ) -> BotManager:
     return BotManager(
         session_maker=session_maker,
         box=box,
         flash=ServiceFlashOrders(FlashRuntime(payment_address=FLASH_ADDRESS)),
-        chain=FixedChain(),
+        chain=chain,
         storage=create_storage(REDIS_URL),
         api_url=emulator.url,
         reload_interval=0,
@@ -44,7 +48,9 @@ def _manager(
 
 
 async def test_conversation_state_lives_in_redis_across_restarts(
-    emulator: TelegramEmulator, session_maker: async_sessionmaker[AsyncSession]
+    emulator: TelegramEmulator,
+    session_maker: async_sessionmaker[AsyncSession],
+    chain_balances: PortChainBalances,
 ) -> None:
     client = Redis.from_url(REDIS_URL)
     try:
@@ -57,9 +63,9 @@ async def test_conversation_state_lives_in_redis_across_restarts(
         await bot_service.create(s, box=box, token=state.token, name="R", username=state.username)
     token, chat = state.token, random.randint(10_000_000, 99_999_999)
 
-    first = _manager(session_maker, box, emulator)
+    first = _manager(session_maker, box, emulator, chain_balances)
     assert isinstance(first.dispatcher.storage, RedisStorage)
-    h = Harness(emulator, session_maker, box, first, FixedChain())
+    h = Harness(emulator, session_maker, box, first, chain_balances)
     await first.start()
     try:
         menu = (await h.say(token, "/menu", user_id=chat))[-1]
@@ -79,7 +85,7 @@ async def test_conversation_state_lives_in_redis_across_restarts(
     finally:
         await client.aclose()
 
-    second = _manager(session_maker, box, emulator)  # a restarted process
+    second = _manager(session_maker, box, emulator, chain_balances)  # a restarted process
     h.manager = second
     await second.start()
     try:
