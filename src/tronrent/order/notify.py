@@ -7,13 +7,57 @@ no chat id, so operators see every event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order
-from tronrent.payment.repository import upsert_insert
+from tronrent.payment.repository import INSERT_CHUNK, upsert_insert
+
+#: (order, event, payload)
+OrderEvent = tuple[Order, str, dict[str, Any]]
+
+
+def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict[str, Any]:
+    return {
+        "event_type": event,
+        "user_id": order.user_id,
+        "chat_id": order.chat_id,
+        "bot_id": order.bot_id,
+        "order_id": order.id,
+        "payload": {
+            "order_id": order.id,
+            "status": order.status.value if order.status else None,
+            "recipient_address": order.target_address,
+            **payload,
+        },
+        "dedupe_key": f"order:{order.id}:{event}{suffix}",
+    }
+
+
+async def notify_orders(
+    session: AsyncSession, events: Sequence[OrderEvent], *, dedupe_suffix: str = ""
+) -> set[str]:
+    """Queue many events with one multi-row INSERT ... ON CONFLICT DO NOTHING (per chunk of
+    rows): a batch of payments costs one statement, not one per order. The dedupe keys
+    actually queued (an event already queued is left out)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for order, event, payload in events:
+        row = _row(order, event, payload, dedupe_suffix)
+        rows.setdefault(row["dedupe_key"], row)  # first wins, like sequential inserts
+    values = list(rows.values())
+    queued: set[str] = set()
+    for start in range(0, len(values), INSERT_CHUNK):
+        stmt = (
+            upsert_insert(session, NotificationOutbox)
+            .values(values[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(NotificationOutbox.dedupe_key)
+        )
+        queued.update(str(k) for (k,) in await session.execute(stmt))
+    return queued
 
 
 async def notify_order(
@@ -25,25 +69,4 @@ async def notify_order(
     dedupe_suffix: str = "",
 ) -> bool:
     """Queue `event` for the order's customer; False if it was already queued."""
-    body = {
-        "order_id": order.id,
-        "status": order.status.value if order.status else None,
-        "recipient_address": order.target_address,
-        **payload,
-    }
-    key = f"order:{order.id}:{event}{dedupe_suffix}"
-    stmt = (
-        upsert_insert(session, NotificationOutbox)
-        .values(
-            event_type=event,
-            user_id=order.user_id,
-            chat_id=order.chat_id,
-            bot_id=order.bot_id,
-            order_id=order.id,
-            payload=body,
-            dedupe_key=key,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(NotificationOutbox.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    return bool(await notify_orders(session, [(order, event, payload)], dedupe_suffix=dedupe_suffix))
