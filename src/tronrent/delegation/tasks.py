@@ -118,8 +118,8 @@ async def sweep() -> None:
             enqueue_job("delegation.delegate_order", oid)
         for oid in due:
             enqueue_job("delegation.reclaim_order", oid)
-        for pid in unhandled:
-            enqueue_job("payment.process_payment", pid)
+        if unhandled:  # one batch, like the scanner's
+            enqueue_job("payment.process_payment", *unhandled)
         for pid in refunds:
             enqueue_job("payment.refund_payment", pid)
         await s.commit()

@@ -69,4 +69,6 @@ async def notify_order(
     dedupe_suffix: str = "",
 ) -> bool:
     """Queue `event` for the order's customer; False if it was already queued."""
-    return bool(await notify_orders(session, [(order, event, payload)], dedupe_suffix=dedupe_suffix))
+    return bool(
+        await notify_orders(session, [(order, event, payload)], dedupe_suffix=dedupe_suffix)
+    )

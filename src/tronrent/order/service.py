@@ -5,7 +5,8 @@ Services take the session first and never commit; the caller owns the transactio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -130,18 +131,13 @@ class FlashOrderService:
         )
         return order, cfg
 
-    async def create_walk_in(
-        self,
-        session: AsyncSession,
-        rt: FlashRuntime,
-        cfg: FlashConfig,
-        *,
-        sender: str,
-        tx_hash: str,
+    def build_walk_in(
+        self, rt: FlashRuntime, cfg: FlashConfig, *, sender: str, tx_hash: str
     ) -> Order:
-        """The order of a payment no open order claims: energy goes to the sender."""
+        """The (unsaved, pending) order of a payment no open order claims: energy goes to the
+        sender. The caller adds it - a batch of them with one flush."""
         order_id = ids.new_flash_order_id(now_ms())
-        order = Order(
+        return Order(
             id=order_id,
             order_number=order_id,
             order_type=OrderType.ENERGY_FLASH,
@@ -155,6 +151,18 @@ class FlashOrderService:
             tron_tx_hash=tx_hash,
             status_reason="walk-in payment",
         )
+
+    async def create_walk_in(
+        self,
+        session: AsyncSession,
+        rt: FlashRuntime,
+        cfg: FlashConfig,
+        *,
+        sender: str,
+        tx_hash: str,
+    ) -> Order:
+        """The order of a payment no open order claims: energy goes to the sender."""
+        order = self.build_walk_in(rt, cfg, sender=sender, tx_hash=tx_hash)
         session.add(order)
         await session.flush()
         return order
@@ -232,22 +240,32 @@ async def time_out_watches(session: AsyncSession, limit: int = 500) -> int:
     return len(rows)
 
 
-async def stop_monitoring(
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """The payment that closed a watch."""
+
+    tx_hash: str
+    amount: int | None
+    sender: str | None
+
+
+async def stop_monitoring_many(
     session: AsyncSession,
-    order_id: str,
+    order_ids: Collection[str],
     status: MonitoringStatus,
     message: str | None,
     *,
-    tx_hash: str | None = None,
-    amount: int | None = None,
-    sender: str | None = None,
+    detected: Mapping[str, Detected] | None = None,
 ) -> int:
-    """Close the order's open payment watches; the number closed."""
+    """Close the open payment watches of many orders with one SELECT (the changes go out with
+    the session's next flush); ``detected``: the payment seen, by order. The number closed."""
+    if not order_ids:
+        return 0
     rows = (
         (
             await session.execute(
                 select(PaymentMonitoringLog).where(
-                    PaymentMonitoringLog.order_id == order_id,
+                    PaymentMonitoringLog.order_id.in_(sorted(order_ids)),
                     PaymentMonitoringLog.status == MonitoringStatus.MONITORING,
                 )
             )
@@ -261,11 +279,27 @@ async def stop_monitoring(
         row.monitoring_stopped_at = now
         if message and status is MonitoringStatus.ERROR:
             row.error_message = message
-        if tx_hash:
-            row.detected_tx_hash = tx_hash
-            row.detected_amount_units = amount
-            row.detected_from_address = sender
+        seen = (detected or {}).get(row.order_id)
+        if seen is not None and seen.tx_hash:
+            row.detected_tx_hash = seen.tx_hash
+            row.detected_amount_units = seen.amount
+            row.detected_from_address = seen.sender
     return len(rows)
+
+
+async def stop_monitoring(
+    session: AsyncSession,
+    order_id: str,
+    status: MonitoringStatus,
+    message: str | None,
+    *,
+    tx_hash: str | None = None,
+    amount: int | None = None,
+    sender: str | None = None,
+) -> int:
+    """Close the order's open payment watches; the number closed."""
+    detected = {order_id: Detected(tx_hash, amount, sender)} if tx_hash else None
+    return await stop_monitoring_many(session, [order_id], status, message, detected=detected)
 
 
 order = FlashOrderService()

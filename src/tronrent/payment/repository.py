@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,6 +30,53 @@ async def insert_payment_if_new(session: AsyncSession, **values: Any) -> int | N
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+#: rows per multi-row INSERT (x ~10 columns: well below the bind-parameter limits of both
+#: databases, 32,766 on SQLite and 32,767 on asyncpg)
+INSERT_CHUNK = 500
+
+PaymentKey = tuple[str, int]  # (tx_hash, event_index)
+
+
+def _key(row: Mapping[str, Any]) -> PaymentKey:
+    return str(row["tx_hash"]), int(row.get("event_index", 0))
+
+
+async def record_payments(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> dict[PaymentKey, int]:
+    """Insert many payments with one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per
+    chunk: the ids of the rows that are new, keyed by (tx_hash, event_index). A transfer listed
+    twice is inserted once; rows must all carry the same columns."""
+    unique: dict[PaymentKey, Mapping[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(_key(row), row)
+    values = [{"event_index": 0, **row} for row in unique.values()]
+    new: dict[PaymentKey, int] = {}
+    for start in range(0, len(values), INSERT_CHUNK):
+        stmt = (
+            upsert_insert(session, Payment)
+            .values(values[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["tx_hash", "event_index"])
+            .returning(Payment.id, Payment.tx_hash, Payment.event_index)
+        )
+        for pid, tx_hash, event_index in await session.execute(stmt):
+            new[(str(tx_hash), int(event_index))] = int(pid)
+    return new
+
+
+async def insert_payments_if_new(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert many payments; the ids of the new rows, in the order of ``rows``."""
+    new = await record_payments(session, rows)
+    ids: list[int] = []
+    for row in rows:
+        pid = new.pop(_key(row), None)
+        if pid is not None:
+            ids.append(pid)
+    return ids
+
+
 async def get_by_tx(session: AsyncSession, tx_hash: str, event_index: int = 0) -> Payment | None:
     return (
         await session.execute(
@@ -40,13 +87,37 @@ async def get_by_tx(session: AsyncSession, tx_hash: str, event_index: int = 0) -
 
 async def restore_orphaned(session: AsyncSession, tx_hash: str, **block: Any) -> Payment | None:
     """A transfer of a vanished block seen again on the new chain: back to its state."""
-    payment = await get_by_tx(session, tx_hash)
-    if payment is None or payment.status is not PaymentStatus.ORPHANED:
-        return None
-    payment.status = PaymentStatus.MATCHED if payment.order_id else PaymentStatus.RECEIVED
-    for key, value in block.items():
-        setattr(payment, key, value)
-    return payment
+    restored = await restore_orphaned_many(session, {(tx_hash, 0): block})
+    return restored.get((tx_hash, 0))
+
+
+async def restore_orphaned_many(
+    session: AsyncSession, seen: Mapping[PaymentKey, Mapping[str, Any]]
+) -> dict[PaymentKey, Payment]:
+    """Transfers of vanished blocks seen again on the new chain (``seen``: their new block
+    fields by key): the orphaned ones go back to their state, looked up in one query per
+    chunk. Keys that are not an orphaned payment are left alone."""
+    hashes = sorted({tx_hash for tx_hash, _ in seen})
+    restored: dict[PaymentKey, Payment] = {}
+    for start in range(0, len(hashes), INSERT_CHUNK):
+        rows = (
+            await session.execute(
+                select(Payment).where(
+                    Payment.tx_hash.in_(hashes[start : start + INSERT_CHUNK]),
+                    Payment.status == PaymentStatus.ORPHANED,
+                )
+            )
+        ).scalars()
+        for payment in rows:
+            key = (payment.tx_hash, payment.event_index)
+            block = seen.get(key)
+            if block is None:
+                continue
+            payment.status = PaymentStatus.MATCHED if payment.order_id else PaymentStatus.RECEIVED
+            for name, value in block.items():
+                setattr(payment, name, value)
+            restored[key] = payment
+    return restored
 
 
 async def orphan_payments(

@@ -1,7 +1,12 @@
-"""Handling a recorded payment to the flash address: match, classify, move the order on.
+"""Handling recorded payments to the flash address: match, classify, move the orders on.
 
-Runs in the `payment.process_payment` job, once per new payment row (the scanner enqueues it
-only when its INSERT created the row; `handled_at` makes a second run a no-op). Policies for
+Runs in the `payment.process_payment` job for a batch of payment rows (the scanner enqueues one
+job per block for the rows its INSERT created; `handled_at` makes a second run a no-op).
+A batch costs a few statements whatever its size - the payments locked with one SELECT, the
+candidate orders read once, matched in memory in chain order, the matched orders locked with
+one SELECT, walk-ins inserted with one flush, the changes sent as batched UPDATEs, the outbox
+rows as one INSERT - because per-payment SQL was the pipeline's bottleneck. The outcome is the
+one the payments would have had processed one after another in chain order. Policies for
 dust, underpayment and excess come from the flash config; every decision is recorded on the
 payment (status, note) and told to the customer through the outbox.
 """
@@ -9,11 +14,14 @@ payment (status, note) and told to the customer through the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from tronrent.kit.money import format_trx
 from tronrent.kit.time import to_ms, utcnow
@@ -22,11 +30,11 @@ from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus
 from tronrent.order.flash_config import FlashConfig
-from tronrent.order.notify import notify_order
+from tronrent.order.notify import OrderEvent, notify_orders
 from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import Detected, stop_monitoring_many
 from tronrent.order.service import order as order_service
-from tronrent.order.service import stop_monitoring
-from tronrent.order.state import transition
+from tronrent.order.state import check_transition
 from tronrent.payment.matching import (
     IncomingTransfer,
     MatchKind,
@@ -44,8 +52,11 @@ from tronrent.worker import Retry, enqueue_job
 
 log = logging.getLogger("tronrent.payment")
 
+PROCESS_JOB = "payment.process_payment"
 DELEGATE_JOB = "delegation.delegate_order"
 REFUND_JOB = "payment.refund_payment"
+#: order ids per delegation job
+MAX_JOB_IDS = 200
 #: how far back a payment past the grace period is still recognised as a late payment for an
 #: expired order (and refunded) rather than taken as a walk-in
 LATE_LOOKBACK_S = 86_400.0
@@ -78,48 +89,87 @@ def _open_order(o: Order) -> OpenOrder:
     )
 
 
-async def _candidates(
-    session: AsyncSession, rt: FlashRuntime, statuses: tuple[OrderStatus, ...], since_s: float
-) -> list[Order]:
-    stmt = select(Order).where(
-        Order.payment_address == rt.payment_address, Order.status.in_(statuses)
-    )
-    if OrderStatus.EXPIRED in statuses:
-        stmt = stmt.where(Order.expires_at >= utcnow() - timedelta(seconds=since_s))
-    return list((await session.execute(stmt)).scalars().all())
+class _Candidates:
+    """The orders a batch's payments may pay, read once per batch (the late tier only if a
+    payment gets that far). An order taken by a payment of the batch is offered to no later
+    payment: processed one by one, the later payment would have found it paid."""
 
+    def __init__(self, session: AsyncSession, rt: FlashRuntime) -> None:
+        self.session = session
+        self.rt = rt
+        self.taken: set[str] = set()
+        self.orders: dict[str, Order] = {}
+        self._open: tuple[list[OpenOrder], list[OpenOrder]] | None = None
+        self._late: list[OpenOrder] | None = None
 
-async def find_match(
-    session: AsyncSession, rt: FlashRuntime, payment: Payment
-) -> tuple[MatchResult, Order | None]:
-    """Open orders first; then orders whose window closed within the grace period."""
-    transfer = IncomingTransfer(
-        txid=payment.tx_hash,
-        from_address=payment.from_address,
-        to_address=payment.to_address,
-        amount_sun=payment.amount_units,
-        block_number=payment.block_number,
-    )
-    for statuses in ((OrderStatus.PENDING,), (OrderStatus.EXPIRED,)):
-        orders = await _candidates(session, rt, statuses, rt.late_payment_grace_s)
-        result = match_payment(
-            transfer,
-            [_open_order(o) for o in orders],
-            tail_granularity_sun=rt.tail_granularity_sun,
+    async def _load(self, condition: Any) -> list[OpenOrder]:
+        rows = (
+            await self.session.execute(
+                select(Order)
+                .where(Order.payment_address == self.rt.payment_address, condition)
+                # the tiers and the status matched in come from the row, not from an older
+                # copy in the identity map (the confirm route loads its order first)
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+        found = []
+        for o in rows:
+            self.orders[o.id] = o
+            found.append(o)
+        return [_open_order(o) for o in found]
+
+    async def open_tiers(self) -> tuple[list[OpenOrder], list[OpenOrder]]:
+        """Pending orders, and orders whose window closed within the grace period (one query)."""
+        if self._open is None:
+            since = utcnow() - timedelta(seconds=self.rt.late_payment_grace_s)
+            both = await self._load(
+                or_(
+                    Order.status == OrderStatus.PENDING,
+                    and_(Order.status == OrderStatus.EXPIRED, Order.expires_at >= since),
+                )
+            )
+            pending = [o for o in both if self.orders[o.order_id].status is OrderStatus.PENDING]
+            expired = [o for o in both if self.orders[o.order_id].status is OrderStatus.EXPIRED]
+            self._open = (pending, expired)
+        return self._open
+
+    async def late_tier(self) -> list[OpenOrder]:
+        if self._late is None:
+            since = utcnow() - timedelta(seconds=LATE_LOOKBACK_S)
+            self._late = await self._load(
+                and_(Order.status == OrderStatus.EXPIRED, Order.expires_at >= since)
+            )
+        return self._late
+
+    def _offer(self, tier: Iterable[OpenOrder]) -> list[OpenOrder]:
+        return [o for o in tier if o.order_id not in self.taken]
+
+    async def match(self, payment: Payment) -> tuple[MatchResult, Order | None]:
+        """Open orders first; then orders whose window closed within the grace period."""
+        transfer = IncomingTransfer(
+            txid=payment.tx_hash,
+            from_address=payment.from_address,
+            to_address=payment.to_address,
+            amount_sun=payment.amount_units,
+            block_number=payment.block_number,
         )
-        if not result.is_walk_in:
-            return result, next(o for o in orders if o.id == result.order_id)
-    # past the grace: only an exact amount or tail proves the payment was meant for an order;
-    # paid by its recipient, the walk-in rule already delivers where the customer wanted
-    orders = await _candidates(session, rt, (OrderStatus.EXPIRED,), LATE_LOOKBACK_S)
-    result = match_payment(
-        transfer, [_open_order(o) for o in orders], tail_granularity_sun=rt.tail_granularity_sun
-    )
-    if result.kind in (MatchKind.AMOUNT, MatchKind.TAIL):
-        order = next(o for o in orders if o.id == result.order_id)
-        if order.target_address != payment.from_address:
-            return result, order
-    return MatchResult(MatchKind.WALK_IN, None, payment.from_address), None
+        granularity = self.rt.tail_granularity_sun
+        for tier in await self.open_tiers():
+            result = match_payment(transfer, self._offer(tier), tail_granularity_sun=granularity)
+            if not result.is_walk_in:
+                assert result.order_id is not None
+                return result, self.orders[result.order_id]
+        # past the grace: only an exact amount or tail proves the payment was meant for an
+        # order; paid by its recipient, the walk-in rule already delivers where the customer
+        # wanted
+        late = self._offer(await self.late_tier())
+        result = match_payment(transfer, late, tail_granularity_sun=granularity)
+        if result.kind in (MatchKind.AMOUNT, MatchKind.TAIL):
+            assert result.order_id is not None
+            order = self.orders[result.order_id]
+            if order.target_address != payment.from_address:
+                return result, order
+        return MatchResult(MatchKind.WALK_IN, None, payment.from_address), None
 
 
 def _past_grace(order: Order, rt: FlashRuntime) -> bool:
@@ -130,187 +180,355 @@ def _past_grace(order: Order, rt: FlashRuntime) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _Paid:
+    """A payment that moves an order (an open one, or its walk-in) to paid or underpaid."""
+
+    payment: Payment
+    quote: FlashQuote
+    match: MatchResult
+    order: Order | None  # None: a walk-in, created once the batch is matched
+    source: OrderStatus  # the status the order was matched in
+
+
+#: what handling a payment writes, and what a paid/underpaid order gets: every row of a batch
+#: is written with the same columns (unchanged ones flagged) so the flush sends one executemany
+#: per table instead of one per run of rows that happen to change different columns
+_PAYMENT_FIELDS = ("status", "note", "handled_at", "order_id", "match_method")
+_ORDER_FIELDS = (
+    "status",
+    "payment_status",
+    "transaction_count",
+    "status_reason",
+    "paid_amount_units",
+    "from_address",
+    "tron_tx_hash",
+    "paid_at",
+    "currency",
+    "energy_amount",
+    "energy_per_transaction",
+    "final_price_units",
+    "price_units",
+)
+
+
+def _write(obj: Payment | Order, fields: tuple[str, ...], values: dict[str, Any]) -> None:
+    """Set ``values`` on a loaded (locked) row and flag all ``fields`` for the UPDATE."""
+    for name, value in values.items():
+        setattr(obj, name, value)
+    for name in fields:
+        flag_modified(obj, name)
+
+
 class PaymentService:
     async def process(
         self, session: AsyncSession, rt: FlashRuntime, payment_id: int
     ) -> PaymentOutcome | None:
-        """Apply one payment; None if it was already handled (or is not ours)."""
-        payment = (
-            await session.execute(
-                select(Payment)
-                .where(Payment.id == payment_id)
-                .with_for_update()
-                # a row already in the identity map (the confirm route loads it first) must be
-                # re-read under the lock, or a stale handled_at lets it be processed twice
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-        if payment is None or payment.handled_at is not None:
-            return None
-        if payment.status is PaymentStatus.ORPHANED:
-            return None
-        now = utcnow()
-        if payment.asset is not Currency.TRX or payment.to_address != rt.payment_address:
-            payment.status = PaymentStatus.IGNORED
-            payment.note = "not a TRX payment to the flash address"
-            payment.handled_at = now
-            return PaymentOutcome(payment.id, payment.status, None)
-        cfg = await order_service.config(session, rt)
-        quote = classify_flash_payment(
-            payment.amount_units, cfg.price, tail_tolerance_sun=rt.tail_granularity_sun - 1
-        )
-        if quote.kind is FlashPaymentKind.DUST:
-            return self._dust(payment, quote, cfg)
-        match, order = await find_match(session, rt, payment)
-        if order is not None and _past_grace(order, rt):
-            return self._late(payment, order, match, rt)
-        if order is None:
-            order = await order_service.create_walk_in(
-                session, rt, cfg, sender=payment.from_address, tx_hash=payment.tx_hash
-            )
-        outcome = await self._apply(session, payment, order, match, quote, cfg)
-        payment.handled_at = now
-        return outcome
+        """Apply one payment; None if it was already handled (or is not ours). Raises `Retry`
+        if its order changed while matching (the caller's transaction then matches again)."""
+        outcomes, deferred = await self._process(session, rt, [payment_id])
+        if deferred:
+            raise Retry(f"the order of payment {payment_id} changed while matching")
+        return outcomes[0] if outcomes else None
 
-    def _dust(self, payment: Payment, quote: FlashQuote, cfg: FlashConfig) -> PaymentOutcome:
+    async def process_many(
+        self, session: AsyncSession, rt: FlashRuntime, payment_ids: Iterable[int]
+    ) -> list[PaymentOutcome]:
+        """Apply a batch of payments in chain order, with a few statements for the whole batch;
+        the outcomes of those handled now (already handled or orphaned ones are left out). A
+        payment whose order another process changed meanwhile is left unhandled and enqueued
+        again on its own, so it is matched afresh - never lost, never the whole batch retried."""
+        outcomes, deferred = await self._process(session, rt, payment_ids)
+        for pid in deferred:
+            enqueue_job(PROCESS_JOB, pid)
+        return outcomes
+
+    async def _process(
+        self, session: AsyncSession, rt: FlashRuntime, payment_ids: Iterable[int]
+    ) -> tuple[list[PaymentOutcome], list[int]]:
+        ids = sorted({int(i) for i in payment_ids})
+        if not ids:
+            return [], []
+        payments = (
+            (
+                await session.execute(
+                    select(Payment)
+                    .where(Payment.id.in_(ids), Payment.handled_at.is_(None))
+                    .order_by(Payment.block_number, Payment.id)
+                    .with_for_update()
+                    # a row already in the identity map (the confirm route loads it first) must
+                    # be re-read under the lock, or a stale handled_at lets it be processed twice
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        now = utcnow()
+        outcomes: list[PaymentOutcome] = []
+        writes: dict[int, tuple[Payment, dict[str, Any]]] = {}
+        paid: list[_Paid] = []
+        cfg: FlashConfig | None = None
+        candidates = _Candidates(session, rt)
+        for payment in payments:
+            if payment.status is PaymentStatus.ORPHANED:
+                continue
+            if payment.asset is not Currency.TRX or payment.to_address != rt.payment_address:
+                writes[payment.id] = (
+                    payment,
+                    {
+                        "status": PaymentStatus.IGNORED,
+                        "note": "not a TRX payment to the flash address",
+                    },
+                )
+                outcomes.append(PaymentOutcome(payment.id, PaymentStatus.IGNORED, None))
+                continue
+            if cfg is None:
+                cfg = await order_service.config(session, rt)
+            quote = classify_flash_payment(
+                payment.amount_units, cfg.price, tail_tolerance_sun=rt.tail_granularity_sun - 1
+            )
+            if quote.kind is FlashPaymentKind.DUST:
+                outcome, values = self._dust(payment, quote, cfg)
+            else:
+                match, order = await candidates.match(payment)
+                if order is None or not _past_grace(order, rt):
+                    if order is not None:
+                        candidates.taken.add(order.id)
+                    source = order.status if order is not None else OrderStatus.PENDING
+                    paid.append(_Paid(payment, quote, match, order, source))
+                    continue
+                outcome, values = self._late(payment, order, match, rt)
+            writes[payment.id] = (payment, values)
+            outcomes.append(outcome)
+        deferred: list[int] = []
+        if paid:
+            assert cfg is not None
+            paid, deferred = await self._lock_orders(session, paid)
+            outcomes += await self._apply(session, rt, cfg, paid, now, writes)
+        for payment in payments:  # chain order
+            if payment.id in writes:
+                _, values = writes[payment.id]
+                _write(payment, _PAYMENT_FIELDS, {**values, "handled_at": now})
+        chain_order = {p.id: i for i, p in enumerate(payments)}
+        outcomes.sort(key=lambda o: chain_order[o.payment_id])
+        for outcome in outcomes:  # one refund job per refunded payment, in chain order
+            if outcome.status is PaymentStatus.REFUNDING:
+                enqueue_job(REFUND_JOB, outcome.payment_id)
+        await session.flush()
+        if outcomes or deferred:
+            self._log_batch(outcomes, deferred)
+        return outcomes, deferred
+
+    async def _lock_orders(
+        self, session: AsyncSession, paid: list[_Paid]
+    ) -> tuple[list[_Paid], list[int]]:
+        """Lock the matched open orders (one SELECT, id order) and keep the payments whose
+        order is still as it was matched; the others' payments, deferred."""
+        source = {p.order.id: p.source for p in paid if p.order is not None}
+        if not source:
+            return paid, []
+        rows = await session.execute(
+            select(Order)
+            .where(Order.id.in_(sorted(source)))
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        status = {o.id: o.status for o in rows.scalars()}
+        kept: list[_Paid] = []
+        deferred: list[int] = []
+        for p in paid:
+            if p.order is not None and status.get(p.order.id) is not p.source:
+                log.info(
+                    "payment %s: order %s changed while matching (%s -> %s); matching again",
+                    p.payment.tx_hash,
+                    p.order.id,
+                    p.source.value,
+                    status.get(p.order.id),
+                )
+                deferred.append(p.payment.id)
+            else:
+                kept.append(p)
+        return kept, deferred
+
+    def _dust(
+        self, payment: Payment, quote: FlashQuote, cfg: FlashConfig
+    ) -> tuple[PaymentOutcome, dict[str, Any]]:
         decision = decide_refund(quote, cfg.policies)
-        payment.status = PaymentStatus.DUST
-        payment.note = f"dust below min_amount ({format_trx(cfg.price.min_amount_sun)} TRX)"
+        status = PaymentStatus.DUST
+        note = f"dust below min_amount ({format_trx(cfg.price.min_amount_sun)} TRX)"
         if decision.amount_sun > 0:
-            payment.status = PaymentStatus.REFUNDING
-            payment.note += f"; refunding {format_trx(decision.amount_sun)} TRX"
-            enqueue_job(REFUND_JOB, payment.id)
-        payment.handled_at = utcnow()
-        return PaymentOutcome(payment.id, payment.status, None, refund_sun=decision.amount_sun)
+            status = PaymentStatus.REFUNDING
+            note += f"; refunding {format_trx(decision.amount_sun)} TRX"
+        outcome = PaymentOutcome(payment.id, status, None, refund_sun=decision.amount_sun)
+        return outcome, {"status": status, "note": note}
 
     def _late(
         self, payment: Payment, order: Order, match: MatchResult, rt: FlashRuntime
-    ) -> PaymentOutcome:
+    ) -> tuple[PaymentOutcome, dict[str, Any]]:
         """A payment for an order that expired longer ago than the grace period: refunded in
         full to the sender (the order is not revived: its tail may belong to a newer order,
         and energy sent to an exchange's wallet would be lost to the customer)."""
-        payment.order_id = order.id
-        payment.match_method = _METHOD[match.kind]
-        payment.status = PaymentStatus.REFUNDING
-        payment.note = (
-            f"late payment for order {order.id}, expired more than "
-            f"{round(rt.late_payment_grace_s / 60)} min before; refunding "
-            f"{format_trx(payment.amount_units)} TRX to the sender"
-        )
-        payment.handled_at = utcnow()
-        enqueue_job(REFUND_JOB, payment.id)
         log.info("late payment %s for expired order %s: refunding", payment.tx_hash, order.id)
-        return PaymentOutcome(payment.id, payment.status, order.id, refund_sun=payment.amount_units)
+        outcome = PaymentOutcome(
+            payment.id, PaymentStatus.REFUNDING, order.id, refund_sun=payment.amount_units
+        )
+        return outcome, {
+            "order_id": order.id,
+            "match_method": _METHOD[match.kind],
+            "status": PaymentStatus.REFUNDING,
+            "note": (
+                f"late payment for order {order.id}, expired more than "
+                f"{round(rt.late_payment_grace_s / 60)} min before; refunding "
+                f"{format_trx(payment.amount_units)} TRX to the sender"
+            ),
+        }
 
     async def _apply(
         self,
         session: AsyncSession,
-        payment: Payment,
-        order: Order,
-        match: MatchResult,
-        quote: FlashQuote,
+        rt: FlashRuntime,
         cfg: FlashConfig,
-    ) -> PaymentOutcome:
-        decision = decide_refund(quote, cfg.policies)
-        source = (
-            (order.status,) if order.status in (OrderStatus.PENDING, OrderStatus.EXPIRED) else ()
-        )
-        if not source:
-            raise Retry(f"order {order.id} is no longer open; matching again")
-        common = {
-            "paid_amount_units": payment.amount_units,
-            "from_address": payment.from_address,
-            "tron_tx_hash": payment.tx_hash,
-            "paid_at": utcnow(),
-            "currency": Currency.TRX,
-        }
-        payment.order_id = order.id
-        payment.match_method = _METHOD[match.kind]
-        refund_note = ""
-        if decision.amount_sun > 0:
-            refund_note = f"; refunding {format_trx(decision.amount_sun)} TRX ({quote.kind.value})"
-        if quote.kind is FlashPaymentKind.UNDERPAID:
-            ok = await transition(
-                session,
-                order.id,
-                source,
-                OrderStatus.UNDERPAID,
-                payment_status=OrderPaymentStatus.UNDERPAID,
-                transaction_count=0,
-                status_reason=f"paid {format_trx(quote.paid_sun)} TRX, one transaction costs "
-                f"{format_trx(cfg.price.single_price_sun)} TRX{refund_note}",
-                **common,
-            )
-            if not ok:
-                raise Retry(f"order {order.id} changed while matching")
-            payment.status = PaymentStatus.UNDERPAID
-            event, extra = "payment_underpaid", {}
-        else:
-            count = quote.count
-            ok = await transition(
-                session,
-                order.id,
-                source,
-                OrderStatus.PAID,
-                payment_status=(
-                    OrderPaymentStatus.OVERPAID
+        paid: Sequence[_Paid],
+        now: datetime,
+        writes: dict[int, tuple[Payment, dict[str, Any]]],
+    ) -> list[PaymentOutcome]:
+        """Move the (locked) orders to paid/underpaid and create the walk-ins in their final
+        state with one flush; record the payments' changes in ``writes``, close the watches,
+        queue the events and one delegation job for the orders paid."""
+        walk_ins: list[Order] = []
+        events: list[OrderEvent] = []
+        outcomes: list[PaymentOutcome] = []
+        to_delegate: list[str] = []
+        detected: dict[str, Detected] = {}
+        for p in paid:
+            payment, quote = p.payment, p.quote
+            order = p.order
+            if order is None:
+                order = order_service.build_walk_in(
+                    rt, cfg, sender=payment.from_address, tx_hash=payment.tx_hash
+                )
+                walk_ins.append(order)
+            else:
+                detected[order.id] = Detected(
+                    payment.tx_hash, payment.amount_units, payment.from_address
+                )
+            decision = decide_refund(quote, cfg.policies)
+            refund_note = ""
+            if decision.amount_sun > 0:
+                refund_note = (
+                    f"; refunding {format_trx(decision.amount_sun)} TRX ({quote.kind.value})"
+                )
+            values: dict[str, Any] = {
+                "paid_amount_units": payment.amount_units,
+                "from_address": payment.from_address,
+                "tron_tx_hash": payment.tx_hash,
+                "paid_at": now,
+                "currency": Currency.TRX,
+            }
+            if quote.kind is FlashPaymentKind.UNDERPAID:
+                values.update(
+                    status=OrderStatus.UNDERPAID,
+                    payment_status=OrderPaymentStatus.UNDERPAID,
+                    transaction_count=0,
+                    status_reason=f"paid {format_trx(quote.paid_sun)} TRX, one transaction "
+                    f"costs {format_trx(cfg.price.single_price_sun)} TRX{refund_note}",
+                )
+                payment_status = PaymentStatus.UNDERPAID
+                event, extra = "payment_underpaid", {}
+            else:
+                values.update(
+                    status=OrderStatus.PAID,
+                    payment_status=(
+                        OrderPaymentStatus.OVERPAID
+                        if quote.kind is FlashPaymentKind.EXCESS
+                        else OrderPaymentStatus.PAID
+                    ),
+                    transaction_count=quote.count,
+                    energy_amount=cfg.energy_for(quote.count),
+                    energy_per_transaction=cfg.energy_per_transaction,
+                    final_price_units=quote.charged_sun,
+                    price_units=quote.charged_sun,
+                )
+                payment_status = (
+                    PaymentStatus.EXCESS
                     if quote.kind is FlashPaymentKind.EXCESS
-                    else OrderPaymentStatus.PAID
-                ),
-                transaction_count=count,
-                energy_amount=cfg.energy_for(count),
-                energy_per_transaction=cfg.energy_per_transaction,
-                final_price_units=quote.charged_sun,
-                price_units=quote.charged_sun,
-                **common,
+                    else PaymentStatus.MATCHED
+                )
+                to_delegate.append(order.id)
+                event = "payment_received"
+                extra = {"transaction_count": quote.count, "energy": cfg.energy_for(quote.count)}
+            # the order is locked (or new): set on the object, sent with the batched UPDATE
+            check_transition((p.source,), values["status"])
+            if p.order is None:
+                for name, value in values.items():
+                    setattr(order, name, value)
+            else:
+                _write(order, _ORDER_FIELDS, values)
+            if decision.amount_sun > 0:
+                payment_status = PaymentStatus.REFUNDING
+            events.append(
+                (
+                    order,
+                    event,
+                    {
+                        "tx_hash": payment.tx_hash,
+                        "paid_sun": payment.amount_units,
+                        "kind": quote.kind.value,
+                        "refund_sun": decision.amount_sun,
+                        **extra,
+                    },
+                )
             )
-            if not ok:
-                raise Retry(f"order {order.id} changed while matching")
-            payment.status = (
-                PaymentStatus.EXCESS
-                if quote.kind is FlashPaymentKind.EXCESS
-                else PaymentStatus.MATCHED
+            writes[payment.id] = (
+                payment,
+                {
+                    "order_id": order.id,
+                    "match_method": _METHOD[p.match.kind],
+                    "status": payment_status,
+                    "note": f"{quote.kind.value} via {p.match.kind.value}{refund_note}",
+                },
             )
-            enqueue_job(DELEGATE_JOB, order.id)
-            event = "payment_received"
-            extra = {"transaction_count": count, "energy": cfg.energy_for(count)}
-        if decision.amount_sun > 0:
-            payment.status = PaymentStatus.REFUNDING
-            enqueue_job(REFUND_JOB, payment.id)
-        payment.note = f"{quote.kind.value} via {match.kind.value}{refund_note}"
-        await stop_monitoring(
-            session,
-            order.id,
-            MonitoringStatus.COMPLETED,
-            None,
-            tx_hash=payment.tx_hash,
-            amount=payment.amount_units,
-            sender=payment.from_address,
+            outcomes.append(
+                PaymentOutcome(
+                    payment.id, payment_status, order.id, quote.count, decision.amount_sun
+                )
+            )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "payment %s -> order %s (%s, %s, count=%d, refund=%d)",
+                    payment.tx_hash,
+                    order.id,
+                    p.match.kind.value,
+                    quote.kind.value,
+                    quote.count,
+                    decision.amount_sun,
+                )
+        if walk_ins:
+            # the walk-ins exist before a payment refers to them; grouped by status so their
+            # rows (which leave different columns to their defaults) go out as one INSERT each
+            walk_ins.sort(key=lambda o: o.status.value)
+            session.add_all(walk_ins)
+            await session.flush()
+        await stop_monitoring_many(
+            session, list(detected), MonitoringStatus.COMPLETED, None, detected=detected
         )
-        await session.refresh(order)
-        await notify_order(
-            session,
-            order,
-            event,
-            {
-                "tx_hash": payment.tx_hash,
-                "paid_sun": payment.amount_units,
-                "kind": quote.kind.value,
-                "refund_sun": decision.amount_sun,
-                **extra,
-            },
-        )
+        await notify_orders(session, events)
+        for start in range(0, len(to_delegate), MAX_JOB_IDS):
+            enqueue_job(DELEGATE_JOB, *to_delegate[start : start + MAX_JOB_IDS])
+        return outcomes
+
+    @staticmethod
+    def _log_batch(outcomes: Sequence[PaymentOutcome], deferred: Sequence[int]) -> None:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.status.value] = counts.get(o.status.value, 0) + 1
         log.info(
-            "payment %s -> order %s (%s, %s, count=%d, refund=%d)",
-            payment.tx_hash,
-            order.id,
-            match.kind.value,
-            quote.kind.value,
-            quote.count,
-            decision.amount_sun,
-        )
-        return PaymentOutcome(
-            payment.id, payment.status, order.id, quote.count, decision.amount_sun
+            "payments: %d handled (%s), %d deferred",
+            len(outcomes),
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "-",
+            len(deferred),
         )
 
 

@@ -4,11 +4,13 @@ Per poll: one `getblockbylimitnext` for up to 100 blocks, plus one `gettransacti
 only for a block holding a TRC20 call to a watched address - so at most 2 node requests per
 scanned block, whatever the number of open orders (watched addresses are an in-memory set,
 refreshed from the database each poll). Every batch is one transaction: the new payments
-(INSERT ... ON CONFLICT DO NOTHING on the tx hash, a job enqueued only for a new row) and the
-checkpoint advance commit together, fenced by the leader lease, so a crash replays the batch and
-the replay inserts nothing twice. The same transaction confirms our own delegations seen in the
+(multi-row INSERT ... ON CONFLICT DO NOTHING on the tx hash; one payment job for all the new
+rows, so a block costs a few statements and jobs, not a few per payment) and the checkpoint
+advance commit together, fenced by the leader lease, so a crash replays the batch and the
+replay inserts nothing twice. The same transaction confirms our own delegations seen in the
 batch (a stored `chain_transactions` txID in a scanned block: one UPDATE per block holding
-delegations) and enqueues their orders' settlement - nobody polls the node per transaction.
+delegations) and enqueues their orders' settlement, one job per block - nobody polls the node
+per transaction.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +32,7 @@ from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
+from tronrent.models.payment import Payment
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.payment import repository as payment_repo
@@ -43,9 +46,13 @@ from tronrent.worker import enqueue_job, job_scope
 
 log = logging.getLogger("tronrent.scanner")
 
+T = TypeVar("T")
+
 MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
 PROCESS_PAYMENT_JOB = "payment.process_payment"
 SETTLE_DELEGATION_JOB = "delegation.delegate_order"
+#: ids per payment/settlement job: a block's worth at the target load (100 per block)
+MAX_JOB_IDS = 200
 
 
 class BlockSource(Protocol):
@@ -66,6 +73,19 @@ class BlockSource(Protocol):
 
 class LeaseLost(RuntimeError):
     """Another scanner took the lease; this one must stop writing."""
+
+
+def _chunks(ids: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _block_fields(t: Transfer) -> dict[str, Any]:
+    return {
+        "block_number": t.block_number,
+        "block_id": t.block_hash,
+        "block_timestamp": from_ms(t.block_timestamp_ms) if t.block_timestamp_ms else None,
+    }
 
 
 @dataclass
@@ -258,8 +278,7 @@ class BlockScanner:
     ) -> None:
         async with job_scope(), self.session_maker() as session:
             try:
-                for t in transfers:
-                    await self._intake(session, t)
+                await self._intake(session, transfers)
                 for number, txids in (delegations or {}).items():
                     await self._confirm_delegations(session, number, txids)
                 await self._advance(session, old, new)
@@ -273,7 +292,7 @@ class BlockScanner:
         self, session: AsyncSession, block_number: int, txids: frozenset[str]
     ) -> None:
         """Our stored delegations among ``txids`` (successful in block ``block_number``) are
-        confirmed; their orders are settled by a job (idempotent: only signed/broadcast rows)."""
+        confirmed; their orders are settled by one job (idempotent: only signed/broadcast rows)."""
         rows = await session.execute(
             update(ChainTransaction)
             .where(
@@ -287,42 +306,65 @@ class BlockScanner:
             .returning(ChainTransaction.order_id)
             .execution_options(synchronize_session=False)
         )
-        for order_id in sorted({oid for (oid,) in rows if oid is not None}):
-            enqueue_job(SETTLE_DELEGATION_JOB, order_id)
+        order_ids = sorted({oid for (oid,) in rows if oid is not None})
+        for chunk in _chunks(order_ids, MAX_JOB_IDS):
+            enqueue_job(SETTLE_DELEGATION_JOB, *chunk)
 
-    async def _intake(self, session: AsyncSession, t: Transfer) -> None:
-        block = {
-            "block_number": t.block_number,
-            "block_id": t.block_hash,
-            "block_timestamp": from_ms(t.block_timestamp_ms) if t.block_timestamp_ms else None,
-        }
-        new_id = await payment_repo.insert_payment_if_new(
-            session,
-            tx_hash=t.tx_hash,
-            event_index=0,
-            asset=Currency.TRX if t.asset is TransferAsset.TRX else Currency.USDT,
-            token_contract=t.token_contract,
-            from_address=t.from_address,
-            to_address=t.to_address,
-            amount_units=t.amount,
-            **block,
-        )
-        if new_id is not None:
-            self.stats.payments += 1
-            enqueue_job(PROCESS_PAYMENT_JOB, new_id)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "payment seen: %s %s -> %s amount=%d block=%d",
-                    t.tx_hash,
-                    t.from_address,
-                    t.to_address,
-                    t.amount,
-                    t.block_number,
-                )
+    async def _intake(self, session: AsyncSession, transfers: Sequence[Transfer]) -> None:
+        """Record the batch's transfers with multi-row INSERTs (a replay inserts nothing) and
+        hand the new ones - and orphaned ones seen again, if still unhandled - to the payment
+        job, a few jobs per batch in chain order."""
+        if not transfers:
             return
-        restored = await payment_repo.restore_orphaned(session, t.tx_hash, **block)
-        if restored is not None and restored.handled_at is None:
-            enqueue_job(PROCESS_PAYMENT_JOB, restored.id)
+        rows: dict[payment_repo.PaymentKey, dict[str, Any]] = {}
+        for t in transfers:
+            rows.setdefault(
+                (t.tx_hash, 0),
+                {
+                    "tx_hash": t.tx_hash,
+                    "event_index": 0,
+                    "asset": Currency.TRX if t.asset is TransferAsset.TRX else Currency.USDT,
+                    "token_contract": t.token_contract,
+                    "from_address": t.from_address,
+                    "to_address": t.to_address,
+                    "amount_units": t.amount,
+                    **_block_fields(t),
+                },
+            )
+        new = await payment_repo.record_payments(session, list(rows.values()))
+        restored: dict[payment_repo.PaymentKey, Payment] = {}
+        if len(new) < len(rows):  # some were recorded before: orphaned ones come back
+            seen = {key: _block_fields(t) for t in transfers if (key := (t.tx_hash, 0)) not in new}
+            restored = await payment_repo.restore_orphaned_many(session, seen)
+        due: list[int] = []
+        for key in rows:  # chain order
+            if key in new:
+                due.append(new[key])
+            elif (payment := restored.get(key)) is not None and payment.handled_at is None:
+                due.append(payment.id)
+        for chunk in _chunks(due, MAX_JOB_IDS):
+            enqueue_job(PROCESS_PAYMENT_JOB, *chunk)
+        self.stats.payments += len(new)
+        if log.isEnabledFor(logging.DEBUG):
+            for t in transfers:
+                if (t.tx_hash, 0) in new:
+                    log.debug(
+                        "payment seen: %s %s -> %s amount=%d block=%d",
+                        t.tx_hash,
+                        t.from_address,
+                        t.to_address,
+                        t.amount,
+                        t.block_number,
+                    )
+        if new or restored:
+            log.info(
+                "payments: %d new, %d restored after a fork, %d already recorded (blocks %d-%d)",
+                len(new),
+                len(restored),
+                len(rows) - len(new) - len(restored),
+                transfers[0].block_number,
+                transfers[-1].block_number,
+            )
 
     async def _handle_fork(self, cursor: _Cursor) -> None:
         """The chain no longer extends our checkpoint: rewind and flag vanished payments."""
