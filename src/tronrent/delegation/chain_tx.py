@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -66,8 +67,30 @@ async def sign_and_store(
 
     The caller commits, then delivers.
     """
-    signed = chain.sign(tx, key.reveal())
-    row = ChainTransaction(
+    row = stored_row(
+        chain.sign(tx, key.reveal()),
+        purpose=purpose,
+        owner=owner,
+        to=to,
+        amount_sun=amount_sun,
+        **links,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def stored_row(
+    signed: SignedTx,
+    *,
+    purpose: ChainTxPurpose,
+    owner: str,
+    to: str | None,
+    amount_sun: int | None,
+    **links: Any,
+) -> ChainTransaction:
+    """The `chain_transactions` row of a signed transaction (status signed), not yet added."""
+    return ChainTransaction(
         purpose=purpose,
         txid=signed.txid,
         owner_address=owner,
@@ -80,9 +103,6 @@ async def sign_and_store(
         status=ChainTxStatus.SIGNED,
         **links,
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 def as_signed(row: ChainTransaction) -> SignedTx:
@@ -157,8 +177,13 @@ async def deliver(
     return DeliveryResult(Delivery.PENDING)
 
 
-async def record_delivery(session: AsyncSession, chain_tx_id: int, result: DeliveryResult) -> None:
-    """Write a delivery result on the stored transaction."""
+async def record_delivery(
+    session: AsyncSession, chain_tx_ids: int | Collection[int], result: DeliveryResult
+) -> None:
+    """Write a delivery result on the stored transaction(s): one UPDATE."""
+    ids = [chain_tx_ids] if isinstance(chain_tx_ids, int) else sorted(chain_tx_ids)
+    if not ids:
+        return
     values: dict[str, Any] = {"attempts": ChainTransaction.attempts + 1}
     if result.status is Delivery.CONFIRMED and result.info is not None:
         values.update(
@@ -179,7 +204,7 @@ async def record_delivery(session: AsyncSession, chain_tx_id: int, result: Deliv
     await session.execute(
         update(ChainTransaction)
         .where(
-            ChainTransaction.id == chain_tx_id,
+            ChainTransaction.id.in_(ids),
             ChainTransaction.status.in_((ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)),
         )
         .values(**values)

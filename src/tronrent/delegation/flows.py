@@ -1,9 +1,12 @@
 """Delegate, reclaim: multi-step flows, each step its own committed transaction.
 
-delegate_order: reserve pool energy + build + sign + STORE (commit) -> deliver (broadcast /
-look up) -> record (commit) -> order active. A crash anywhere resumes from the stored rows: a
-stored transaction is delivered again (same txid), never rebuilt unless provably expired.
-A rejected delegation releases its reservation and the next round picks another pool.
+delegate_orders (a batch: the orders paid in one scanned block, or confirmed in one): lock the
+orders, plan the pools, reserve, build + sign + STORE every delegation (commit) -> broadcast
+them concurrently (no lock held) -> record (commit) -> the scanner sees them in a block -> the
+orders become active (commit). A few statements per step for the whole batch, not per order.
+A crash anywhere resumes from the stored rows: a stored transaction is delivered again (same
+txid), never rebuilt unless provably expired. A rejected delegation releases its reservation
+and the next round picks another pool.
 
 reclaim_order: once the chain's lock expiry has passed, undelegate each delegation the same
 way (stored before broadcast), then the order is completed.
@@ -11,16 +14,19 @@ way (stored before broadcast), then the order is completed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tronrent.adapters.tron.port import ChainPort
+from tronrent.adapters.tron.port import BlockHeader, ChainPort, SignedTx
 from tronrent.delegation.chain_tx import (
     Delivery,
     DeliveryResult,
@@ -29,8 +35,9 @@ from tronrent.delegation.chain_tx import (
     pool_key,
     record_delivery,
     sign_and_store,
+    stored_row,
 )
-from tronrent.kit.crypto import SecretBox
+from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -38,10 +45,10 @@ from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.notification import alerts
-from tronrent.order.notify import notify_order
+from tronrent.order.notify import notify_order, notify_orders
 from tronrent.order.runtime import FlashRuntime
-from tronrent.order.state import transition
-from tronrent.pool.allocation import plan_allocation
+from tronrent.order.state import move, transition
+from tronrent.pool.allocation import PoolCandidate, plan_allocation
 from tronrent.pool.energy import BP_PER_UNIT, EnergyRatio, lock_period_blocks_for_ms
 from tronrent.pool.service import pool as pool_service
 from tronrent.worker import Retry, enqueue_job
@@ -51,6 +58,9 @@ log = logging.getLogger("tronrent.delegation")
 LIVE = (DelegationStatus.PENDING, DelegationStatus.BROADCAST)
 HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
+DELEGATE_JOB = "delegation.delegate_order"
+#: broadcasts of one batch in flight at once
+BROADCAST_CONCURRENCY = 16
 
 
 async def energy_ratio(chain: ChainPort, address: str, max_age_s: float) -> EnergyRatio:
@@ -75,48 +85,94 @@ class FlowDeps:
     rt: FlashRuntime
 
 
+async def _delegations_by_order(
+    session: AsyncSession,
+    order_ids: Collection[str],
+    statuses: tuple[DelegationStatus, ...] | None = None,
+) -> dict[str, list[EnergyDelegation]]:
+    """The orders' delegations (oldest first), in one query."""
+    stmt = select(EnergyDelegation).where(EnergyDelegation.order_id.in_(sorted(order_ids)))
+    if statuses is not None:
+        stmt = stmt.where(EnergyDelegation.status.in_(statuses))
+    out: dict[str, list[EnergyDelegation]] = defaultdict(list)
+    for x in (await session.execute(stmt.order_by(EnergyDelegation.id))).scalars():
+        out[x.order_id].append(x)
+    return out
+
+
 async def _delegations(
     session: AsyncSession, order_id: str, statuses: tuple[DelegationStatus, ...] | None = None
 ) -> list[EnergyDelegation]:
-    stmt = select(EnergyDelegation).where(EnergyDelegation.order_id == order_id)
-    if statuses is not None:
-        stmt = stmt.where(EnergyDelegation.status.in_(statuses))
-    return list((await session.execute(stmt.order_by(EnergyDelegation.id))).scalars().all())
+    return (await _delegations_by_order(session, [order_id], statuses)).get(order_id, [])
 
 
-async def _pools_rejected(session: AsyncSession, order_id: str) -> set[str]:
-    """Pools whose delegation for the order the chain rejected (or failed in its block).
+async def _lock_orders(session: AsyncSession, order_ids: Collection[str]) -> list[Order]:
+    """The orders, re-read and locked (in id order: two batches never deadlock)."""
+    stmt = (
+        select(Order)
+        .where(Order.id.in_(sorted(order_ids)))
+        .order_by(Order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _pools_rejected(session: AsyncSession, order_ids: Collection[str]) -> dict[str, set[str]]:
+    """Per order, the pools whose delegation the chain rejected (or failed in its block).
 
     A delegation whose transaction merely expired unsent (a backlog, a crash) says nothing
     about the pool: it is rebuilt on the same pool - excluding it would leave an order on a
     single pool waiting for capacity forever.
     """
     rows = await session.execute(
-        select(EnergyDelegation.pool_account_id)
+        select(EnergyDelegation.order_id, EnergyDelegation.pool_account_id)
         .join(ChainTransaction, ChainTransaction.delegation_id == EnergyDelegation.id)
         .where(
-            EnergyDelegation.order_id == order_id,
+            EnergyDelegation.order_id.in_(sorted(order_ids)),
             EnergyDelegation.status == DelegationStatus.FAILED,
             ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
             ChainTransaction.status == ChainTxStatus.FAILED,
         )
         .distinct()
     )
-    return {str(pool_id) for (pool_id,) in rows}
+    out: dict[str, set[str]] = defaultdict(set)
+    for order_id, pool_id in rows:
+        out[order_id].add(str(pool_id))
+    return out
 
 
-async def _pools_locking(session: AsyncSession, recipient: str, order_id: str) -> set[str]:
-    """Pools with a live (locked) delegation to `recipient` for another order."""
-    rows = await session.execute(
-        select(EnergyDelegation.pool_account_id)
-        .where(
-            EnergyDelegation.recipient_address == recipient,
-            EnergyDelegation.order_id != order_id,
-            EnergyDelegation.status.in_((*HOLDING, DelegationStatus.RECLAIMING)),
+async def _pools_locking(session: AsyncSession, orders: Sequence[Order]) -> dict[str, set[str]]:
+    """Per order, the pools with a live (locked) delegation to its recipient for another order."""
+    recipients = {o.target_address or "" for o in orders}
+    rows = (
+        await session.execute(
+            select(
+                EnergyDelegation.recipient_address,
+                EnergyDelegation.order_id,
+                EnergyDelegation.pool_account_id,
+            )
+            .where(
+                EnergyDelegation.recipient_address.in_(sorted(recipients)),
+                EnergyDelegation.status.in_((*HOLDING, DelegationStatus.RECLAIMING)),
+            )
+            .distinct()
         )
-        .distinct()
+    ).all()
+    return {
+        o.id: {str(pool) for r, oid, pool in rows if r == o.target_address and oid != o.id}
+        for o in orders
+    }
+
+
+def _less(candidate: PoolCandidate, energy: int) -> PoolCandidate:
+    """The candidate after `energy` more was planned on it in this batch."""
+    daily = candidate.daily_remaining_sun
+    return replace(
+        candidate,
+        available_sun=candidate.available_sun - energy,
+        daily_remaining_sun=None if daily is None else daily - energy,
     )
-    return {str(pool_id) for (pool_id,) in rows}
 
 
 def delegation_result(
@@ -138,283 +194,473 @@ def delegation_result(
     return out
 
 
+@dataclass
+class _Signed:
+    """A delegation planned, built and signed in a batch, before it is stored."""
+
+    order: Order
+    pool: EnergyPool
+    energy: int
+    balance_sun: int
+    lock_period: int
+    tx: SignedTx
+
+
 class DelegationFlows:
     # --- delegate -----------------------------------------------------------------------------
     async def delegate_order(self, d: FlowDeps, order_id: str) -> str:
-        """Bring the order's energy on chain; returns the order status reached."""
-        for _ in range(d.rt.max_pool_attempts + 1):
-            state = await self._prepare(d, order_id)
-            if state != "deliver":
-                return state
-            if not await self._deliver_live(d, order_id, ChainTxPurpose.DELEGATE):
-                # broadcast and not in a block yet: the job ends here (no slot held while the
-                # chain works). The scanner confirms it from the block and enqueues this job
-                # again; the sweeper re-drives it if that never happens (lookup, expiry).
-                return "broadcast"
-            state = await self._settle(d, order_id)
-            if state != "again":
-                return state
-        return await self._give_up(d, order_id, "no pool could delegate the energy")
+        """Bring one order's energy on chain; returns the order status reached."""
+        return (await self.delegate_orders(d, [order_id]))[order_id]
 
-    async def _prepare(self, d: FlowDeps, order_id: str) -> str:
+    async def delegate_orders(self, d: FlowDeps, order_ids: Sequence[str]) -> dict[str, str]:
+        """Bring the orders' energy on chain as one batch; order id -> state reached.
+
+        Three steps, each its own transaction with a few statements for the whole batch:
+        prepare (lock the orders, plan the pools, reserve, build + sign + STORE every
+        delegation, commit), deliver (broadcast the stored transactions concurrently, no lock
+        held; record), settle (orders whose delegations the scanner saw in a block become
+        active). "broadcast": on its way; the scanner sees it in a block and runs this again
+        (the sweeper if that never happens). A rejected delegation releases its reservation
+        and the next round plans the order on another pool.
+        """
+        ids = list(dict.fromkeys(order_ids))
+        reached: dict[str, str] = {}
+        waiting: list[str] = []
+        unsent: str | None = None
+        todo = ids
+        for _ in range(d.rt.max_pool_attempts + 1):
+            prepared = await self._prepare(d, todo)
+            waiting += [oid for oid in todo if prepared[oid] == "waiting"]
+            reached.update(prepared)
+            ready = [oid for oid in todo if prepared[oid] == "deliver"]
+            settled, error = await self._deliver(d, ready)
+            unsent = unsent or error
+            reached.update({oid: "broadcast" for oid in ready if oid not in settled})
+            states = await self._settle(d, settled)
+            reached.update(states)
+            todo = [oid for oid in settled if states[oid] == "again"]
+            if not todo:
+                break
+        for oid in todo:
+            reached[oid] = await self._give_up(d, oid, "no pool could delegate the energy")
+        if unsent is not None:
+            # not accepted by a node yet (down, busy, or an expiry to decide): retry the job
+            # soon rather than leave it to the sweeper
+            raise Retry(f"delegation not accepted by a node yet: {unsent}", d.rt.poll_s)
+        if waiting and len(waiting) == len(ids):
+            raise Retry(f"no pool capacity for {len(waiting)} order(s)", delay_s=5.0)
+        return reached
+
+    async def _prepare(self, d: FlowDeps, order_ids: Sequence[str]) -> dict[str, str]:
+        """Lock the orders; plan, sign and store the delegations of those that need one.
+
+        Order id -> "deliver" (stored transactions to deliver, or enough energy delivered),
+        "waiting" (no pool capacity: back to paid, customer told), or the status it is in.
+        """
+        states = dict.fromkeys(order_ids, "missing")
+        if not order_ids:
+            return states
         block_s = d.rt.block_interval_ms / 1000
         ratio = await energy_ratio(d.chain, d.rt.payment_address, block_s)
         ref = await d.chain.reference_block(block_s)
+        give_up: list[str] = []
         async with d.session_maker() as s:
-            order = (
-                await s.execute(
-                    select(Order)
-                    .where(Order.id == order_id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
-            ).scalar_one_or_none()
-            if order is None:
-                return "missing"
-            if order.status is OrderStatus.PAID:
-                await transition(s, order_id, OrderStatus.PAID, OrderStatus.DELEGATING)
-            elif order.status is not OrderStatus.DELEGATING:
-                return order.status.value
-            holding = await _delegations(s, order_id, HOLDING)
-            if any(x.status in LIVE for x in holding):
-                await s.commit()
-                return "deliver"
-            need = (order.energy_amount or 0) - sum(x.energy_amount for x in holding)
-            if need <= 0:
-                await s.commit()
-                return await self._settle(d, order_id)
-            failed = await _pools_rejected(s, order_id)
+            open_orders: list[Order] = []
+            for order in await _lock_orders(s, order_ids):
+                if order.status is OrderStatus.PAID:
+                    move(order, OrderStatus.DELEGATING)
+                elif order.status is not OrderStatus.DELEGATING:
+                    states[order.id] = order.status.value
+                    continue
+                open_orders.append(order)
+            holding = await _delegations_by_order(s, [o.id for o in open_orders], HOLDING)
+            short: list[tuple[Order, int]] = []
+            for order in open_orders:
+                mine = holding.get(order.id, [])
+                need = (order.energy_amount or 0) - sum(x.energy_amount for x in mine)
+                if need > 0 and not any(x.status in LIVE for x in mine):
+                    short.append((order, need))
+                else:
+                    states[order.id] = "deliver"  # to deliver, or settled already
+            if short:
+                await self._plan_and_store(s, d, short, ratio, ref, states, give_up)
+            await s.commit()
+        for oid in give_up:
+            states[oid] = await self._give_up(d, oid, "delegation failed on every pool tried")
+        return states
+
+    async def _plan_and_store(
+        self,
+        s: AsyncSession,
+        d: FlowDeps,
+        short: Sequence[tuple[Order, int]],
+        ratio: EnergyRatio,
+        ref: BlockHeader,
+        states: dict[str, str],
+        give_up: list[str],
+    ) -> None:
+        rejected = await _pools_rejected(s, [o.id for o, _ in short])
+        locking = await _pools_locking(s, [o for o, _ in short])
+        pools = {str(p.id): p for p in await pool_service.list_pools(s, active_only=True)}
+        candidates = {c.pool_id: c for c in await pool_service.candidates(s)}
+        # a second locked delegation from the same pool to the same receiver resets the lock
+        # of the whole amount (FACTS.md): prefer another pool, also within this batch
+        planned_to: dict[str, set[str]] = defaultdict(set)
+        keys: dict[str, Secret] = {}
+        signed: list[_Signed] = []
+        waiting: list[tuple[Order, int, str]] = []
+        for order, need in short:
+            failed = rejected.get(order.id, set())
             if len(failed) > d.rt.max_pool_attempts:
-                await s.commit()
-                return await self._give_up(d, order_id, "delegation failed on every pool tried")
+                give_up.append(order.id)
+                continue
             recipient = order.target_address or ""
-            candidates = await pool_service.candidates(s, exclude=failed)
-            # a second locked delegation from the same pool to the same receiver resets the lock
-            # of the whole amount (FACTS.md): prefer another pool; reuse one only if we must
-            busy = await _pools_locking(s, recipient, order_id)
-            plan = plan_allocation(need, candidates, exclude=busy, unit_sun=1)
+            usable = [c for pool_id, c in candidates.items() if pool_id not in failed]
+            busy = locking[order.id] | planned_to[recipient]
+            plan = plan_allocation(need, usable, exclude=busy, unit_sun=1)
             if busy and not plan.is_complete:
-                plan = plan_allocation(need, candidates, unit_sun=1)
+                plan = plan_allocation(need, usable, unit_sun=1)
             if not plan.is_complete:
-                await transition(
-                    s,
-                    order_id,
-                    OrderStatus.DELEGATING,
-                    OrderStatus.PAID,
-                    status_reason=f"waiting for pool capacity ({plan.status.value}, "
-                    f"{need} energy needed)",
-                )
-                await notify_order(s, order, "waiting_for_energy", {"energy": need})
-                await s.commit()
-                raise Retry(f"order {order_id}: no pool capacity", delay_s=5.0)
-            rental_ms = d.rt.rental_ms(order.duration_hours)
-            lock = lock_period_blocks_for_ms(rental_ms, d.rt.block_interval_ms)
-            # build every transaction first (locally, from the block read above: no node call),
-            # then reserve: the pool rows are locked only from the reservation to the commit
-            built = []
+                waiting.append((order, need, plan.status.value))
+                continue
+            lock = lock_period_blocks_for_ms(
+                d.rt.rental_ms(order.duration_hours), d.rt.block_interval_ms
+            )
             for part in plan.parts:
-                pool = await pool_service.get(s, uuid.UUID(part.pool_id))
+                candidates[part.pool_id] = _less(candidates[part.pool_id], part.amount_sun)
+                planned_to[recipient].add(part.pool_id)
+                pool = pools[part.pool_id]
+                if part.pool_id not in keys:
+                    keys[part.pool_id] = pool_key(d.box, pool)
                 balance = stake_for(ratio, part.amount_sun, d.rt.margin_bp)
                 tx = d.chain.build_delegate_local(
                     ref, pool.tron_address, recipient, balance, lock=True, lock_period=lock
                 )
-                built.append((part, pool, balance, tx))
-            for part, pool, balance, tx in built:
-                if not await pool_service.reserve(s, pool.id, part.amount_sun):
-                    await s.rollback()
-                    raise Retry("pool capacity changed while reserving; planning again", 0.01)
-                delegation = EnergyDelegation(
-                    order_id=order_id,
-                    pool_account_id=pool.id,
-                    recipient_address=recipient,
-                    energy_amount=part.amount_sun,
-                    balance_sun=balance,
-                    duration_hours=order.duration_hours,
-                    lock_period=lock,
-                    status=DelegationStatus.PENDING,
+                signed.append(
+                    _Signed(
+                        order,
+                        pool,
+                        part.amount_sun,
+                        balance,
+                        lock,
+                        d.chain.sign(tx, keys[part.pool_id].reveal()),
+                    )
                 )
-                s.add(delegation)
-                await s.flush()
-                row = await sign_and_store(
-                    s,
-                    d.chain,
-                    tx,
-                    pool_key(d.box, pool),
-                    purpose=ChainTxPurpose.DELEGATE,
-                    owner=pool.tron_address,
-                    to=recipient,
-                    amount_sun=balance,
-                    order_id=order_id,
-                    delegation_id=delegation.id,
-                    pool_id=pool.id,
-                )
-                delegation.tx_hash = row.txid
-            await s.commit()
-        return "deliver"
+            states[order.id] = "deliver"
+        # built and signed locally (no I/O): the pool rows are locked only from here to commit
+        reserve: Counter[uuid.UUID] = Counter()
+        for x in signed:
+            reserve[x.pool.id] += x.energy
+        for pool_id, energy in sorted(reserve.items()):
+            if not await pool_service.reserve(s, pool_id, energy):
+                await s.rollback()
+                raise Retry("pool capacity changed while reserving; planning again", 0.01)
+        delegations = [
+            EnergyDelegation(
+                order_id=x.order.id,
+                pool_account_id=x.pool.id,
+                recipient_address=x.order.target_address or "",
+                energy_amount=x.energy,
+                balance_sun=x.balance_sun,
+                duration_hours=x.order.duration_hours,
+                lock_period=x.lock_period,
+                tx_hash=x.tx.txid,
+                status=DelegationStatus.PENDING,
+            )
+            for x in signed
+        ]
+        s.add_all(delegations)
+        await s.flush()
+        s.add_all(
+            stored_row(
+                x.tx,
+                purpose=ChainTxPurpose.DELEGATE,
+                owner=x.pool.tron_address,
+                to=x.order.target_address,
+                amount_sun=x.balance_sun,
+                order_id=x.order.id,
+                delegation_id=delegation.id,
+                pool_id=x.pool.id,
+            )
+            for x, delegation in zip(signed, delegations, strict=True)
+        )
+        events = []
+        for order, need, why in waiting:
+            move(
+                order,
+                OrderStatus.PAID,
+                status_reason=f"waiting for pool capacity ({why}, {need} energy needed)",
+            )
+            states[order.id] = "waiting"
+            events.append((order, "waiting_for_energy", {"energy": need}))
+        await notify_orders(s, events)
+        if waiting and len(waiting) < len(states):
+            # the rest of the batch goes on; these try again in a job of their own (which
+            # retries with a delay while no pool has capacity)
+            enqueue_job(DELEGATE_JOB, *(o.id for o, _, _ in waiting))
 
-    async def _deliver_live(self, d: FlowDeps, order_id: str, purpose: ChainTxPurpose) -> bool:
-        """Deliver every stored live transaction of the order for `purpose` (no lock held).
+    async def _deliver(self, d: FlowDeps, order_ids: Sequence[str]) -> tuple[list[str], str | None]:
+        """Deliver the orders' stored live delegations, concurrently and with no lock held.
 
         Delegations are broadcast without waiting for their block (the scanner confirms them,
-        see scanner/service.py); a delegation the scanner already confirmed is applied without a
-        node call. False when a delegation was broadcast and is not in a block yet.
+        see scanner/service.py); one the scanner already confirmed is applied without a node
+        call. Returns the orders with nothing left in flight (to settle) and the error of a
+        transaction no node accepted, if any.
         """
-        wanted = [ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST]
-        if purpose is ChainTxPurpose.DELEGATE:
-            wanted.append(ChainTxStatus.CONFIRMED)
+        if not order_ids:
+            return [], None
         async with d.session_maker() as s:
-            stmt = select(ChainTransaction).where(
-                ChainTransaction.order_id == order_id,
-                ChainTransaction.purpose == purpose,
-                ChainTransaction.status.in_(wanted),
+            rows = (
+                (
+                    await s.execute(
+                        select(ChainTransaction)
+                        .join(
+                            EnergyDelegation,
+                            EnergyDelegation.id == ChainTransaction.delegation_id,
+                        )
+                        .where(
+                            ChainTransaction.order_id.in_(sorted(order_ids)),
+                            ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
+                            ChainTransaction.status.in_(
+                                (
+                                    ChainTxStatus.SIGNED,
+                                    ChainTxStatus.BROADCAST,
+                                    ChainTxStatus.CONFIRMED,
+                                )
+                            ),
+                            EnergyDelegation.status.in_(LIVE),
+                        )
+                        .order_by(ChainTransaction.id)
+                    )
+                )
+                .scalars()
+                .all()
             )
-            if purpose is ChainTxPurpose.DELEGATE:
-                stmt = stmt.join(
-                    EnergyDelegation, EnergyDelegation.id == ChainTransaction.delegation_id
-                ).where(EnergyDelegation.status.in_(LIVE))
-            rows = (await s.execute(stmt)).scalars().all()
             await s.commit()
         block_s = d.rt.block_interval_ms / 1000
-        settled = True
-        unsent: str | None = None
-        for row in rows:
+        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+
+        async def one(row: ChainTransaction) -> DeliveryResult:
             if row.status is ChainTxStatus.CONFIRMED:
-                result = DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
-            elif purpose is ChainTxPurpose.DELEGATE:
+                return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
+            async with gate:
                 result = await deliver(
                     d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
                 )
-                if result.status is Delivery.PENDING and result.error:
-                    # not handed to a node (unreachable, busy): try again soon, like before
-                    result = await deliver(
-                        d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
-                    )
-                settled = settled and result.status is not Delivery.PENDING
-                if result.status is Delivery.PENDING and result.error:
-                    unsent = result.error
-            else:
+            if result.status is Delivery.PENDING and result.error:
+                # not handed to a node (unreachable, busy): try again soon, like before
                 result = await deliver(
                     d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
                 )
-            async with d.session_maker() as s:
-                if row.status is not ChainTxStatus.CONFIRMED:
-                    await record_delivery(s, row.id, result)
-                if row.delegation_id is not None:
-                    await self._apply_delivery(s, d, row, result.status, result.error, purpose)
-                await s.commit()
-        if unsent is not None:
-            # still not accepted by a node (down, busy, or an expiry to decide): retry the job
-            # soon rather than leave it to the sweeper
-            raise Retry(f"order {order_id}: delegation not accepted yet: {unsent}", d.rt.poll_s)
-        return settled
+            return result
 
-    async def _apply_delivery(
+        results = list(zip(rows, await asyncio.gather(*(one(r) for r in rows)), strict=True))
+        async with d.session_maker() as s:
+            await self._record(s, d, results)
+            await s.commit()
+        in_flight = {row.order_id for row, r in results if r.status is Delivery.PENDING}
+        unsent = next(
+            (r.error for _, r in results if r.status is Delivery.PENDING and r.error), None
+        )
+        return [oid for oid in order_ids if oid not in in_flight], unsent
+
+    async def _record(
         self,
         s: AsyncSession,
         d: FlowDeps,
-        row: ChainTransaction,
-        status: Delivery,
-        error: str | None,
-        purpose: ChainTxPurpose,
+        results: Sequence[tuple[ChainTransaction, DeliveryResult]],
     ) -> None:
-        delegation = await s.get(EnergyDelegation, row.delegation_id, with_for_update=True)
-        if delegation is None:
-            return
-        now = utcnow()
-        if purpose is ChainTxPurpose.DELEGATE:
-            if delegation.status not in LIVE:
-                return
-            if status is Delivery.CONFIRMED:
-                delegation.status = DelegationStatus.SUCCESS
-                delegation.delegated_at = now
-                order = await s.get(Order, delegation.order_id)
-                hours = order.duration_hours if order else delegation.duration_hours
-                delegation.expires_at = now + timedelta(milliseconds=d.rt.rental_ms(hours))
-                await pool_service.confirm(s, delegation.pool_account_id, delegation.energy_amount)
-            elif status in (Delivery.FAILED, Delivery.EXPIRED):
-                delegation.status = DelegationStatus.FAILED
-                delegation.error_message = (error or status.value)[:1000]
-                await pool_service.release(
-                    s,
-                    delegation.pool_account_id,
-                    delegation.energy_amount,
-                    failed=status is Delivery.FAILED,
-                )
-                failing_pool = await s.get(EnergyPool, delegation.pool_account_id)
-                await alerts.delegation_failing(
-                    s,
-                    delegation_id=delegation.id,
-                    order_id=delegation.order_id,
-                    pool_address=failing_pool.tron_address if failing_pool else None,
-                    error=delegation.error_message,
-                    attempts=len(
-                        await _delegations(s, delegation.order_id, (DelegationStatus.FAILED,))
+        """Write the delivery results on the stored transactions and their delegations."""
+        sent = [row for row, r in results if r.status is Delivery.PENDING]
+        for row, r in results:
+            if r.status is Delivery.PENDING and r.error:
+                await record_delivery(s, row.id, r)  # keeps its error
+        await record_delivery(
+            s,
+            [row.id for row, r in results if r.status is Delivery.PENDING and not r.error],
+            DeliveryResult(Delivery.PENDING),
+        )
+        if sent:
+            await s.execute(
+                update(EnergyDelegation)
+                .where(
+                    EnergyDelegation.id.in_(
+                        sorted({r.delegation_id for r in sent if r.delegation_id})
                     ),
+                    EnergyDelegation.status.in_(LIVE),
                 )
-            else:
-                delegation.status = DelegationStatus.BROADCAST
-        else:  # undelegate
-            if delegation.status is not DelegationStatus.RECLAIMING:
-                return
-            if status is Delivery.CONFIRMED:
-                delegation.status = DelegationStatus.EXPIRED
-                delegation.reclaimed_at = now
-                await pool_service.reclaimed(
-                    s, delegation.pool_account_id, delegation.energy_amount
-                )
-            elif status in (Delivery.FAILED, Delivery.EXPIRED):
-                # lock not yet over on chain, or expired unsent: back to success, retry later
-                delegation.status = DelegationStatus.SUCCESS
-                delegation.error_message = (error or status.value)[:1000]
+                .values(status=DelegationStatus.BROADCAST)
+                .execution_options(synchronize_session=False)
+            )
+        confirmed = [row for row, r in results if r.status is Delivery.CONFIRMED]
+        for row, r in results:
+            if r.status is Delivery.CONFIRMED and row.status is not ChainTxStatus.CONFIRMED:
+                await record_delivery(s, row.id, r)  # found by a lookup, not by the scanner
+        await self._confirm(s, d, [row.delegation_id for row in confirmed if row.delegation_id])
+        for row, r in results:
+            if r.status in (Delivery.FAILED, Delivery.EXPIRED):
+                await record_delivery(s, row.id, r)
+                await self._failed(s, row, r)
 
-    async def _settle(self, d: FlowDeps, order_id: str) -> str:
+    async def _confirm(self, s: AsyncSession, d: FlowDeps, delegation_ids: Sequence[int]) -> None:
+        """The delegations are in a block: success, their rental starts now; the pools' reservations
+        become delegated energy (one UPDATE per pool)."""
+        if not delegation_ids:
+            return
+        rows = (
+            (
+                await s.execute(
+                    select(EnergyDelegation)
+                    .where(
+                        EnergyDelegation.id.in_(sorted(delegation_ids)),
+                        EnergyDelegation.status.in_(LIVE),
+                    )
+                    .order_by(EnergyDelegation.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        now = utcnow()
+        per_pool: dict[uuid.UUID, tuple[int, int]] = {}
+        for x in rows:
+            x.status = DelegationStatus.SUCCESS
+            x.delegated_at = now
+            x.expires_at = now + timedelta(milliseconds=d.rt.rental_ms(x.duration_hours))
+            energy, count = per_pool.get(x.pool_account_id, (0, 0))
+            per_pool[x.pool_account_id] = (energy + x.energy_amount, count + 1)
+        for pool_id, (energy, count) in sorted(per_pool.items()):
+            await pool_service.confirm(s, pool_id, energy, count)
+
+    async def _failed(self, s: AsyncSession, row: ChainTransaction, result: DeliveryResult) -> None:
+        """A delegation the chain rejected (or that expired unsent): release its reservation."""
+        delegation = await s.get(EnergyDelegation, row.delegation_id, with_for_update=True)
+        if delegation is None or delegation.status not in LIVE:
+            return
+        delegation.status = DelegationStatus.FAILED
+        delegation.error_message = (result.error or result.status.value)[:1000]
+        await pool_service.release(
+            s,
+            delegation.pool_account_id,
+            delegation.energy_amount,
+            failed=result.status is Delivery.FAILED,
+        )
+        failing_pool = await s.get(EnergyPool, delegation.pool_account_id)
+        await alerts.delegation_failing(
+            s,
+            delegation_id=delegation.id,
+            order_id=delegation.order_id,
+            pool_address=failing_pool.tron_address if failing_pool else None,
+            error=delegation.error_message,
+            attempts=len(await _delegations(s, delegation.order_id, (DelegationStatus.FAILED,))),
+        )
+
+    async def _settle(self, d: FlowDeps, order_ids: Sequence[str]) -> dict[str, str]:
+        """Orders whose delegations are all in a block and cover their energy become active.
+
+        Order id -> "active", "again" (a delegation failed: energy still missing), "broadcast"
+        (something still in flight) or the status it is in.
+        """
+        states = dict.fromkeys(order_ids, "missing")
+        if not order_ids:
+            return states
         async with d.session_maker() as s:
-            order = await s.get(Order, order_id, with_for_update=True)
-            if order is None or order.status is not OrderStatus.DELEGATING:
-                return order.status.value if order else "missing"
-            all_d = await _delegations(s, order_id)
-            if any(x.status in LIVE for x in all_d):
-                await s.commit()
-                raise Retry(f"order {order_id}: delegation not in a block yet", delay_s=d.rt.poll_s)
-            delivered = sum(x.energy_amount for x in all_d if x.status is DelegationStatus.SUCCESS)
-            if delivered < (order.energy_amount or 0):
-                await s.commit()
-                return "again"
-            pools = {
-                p.id: p.tron_address
-                for p in (
+            orders = [
+                o for o in await _lock_orders(s, order_ids) if o.status is OrderStatus.DELEGATING
+            ]
+            states.update({o.id: o.status.value for o in orders})
+            delegations = await _delegations_by_order(s, [o.id for o in orders])
+            pool_ids = {x.pool_account_id for xs in delegations.values() for x in xs}
+            pools: dict[Any, str] = dict(
+                (
                     await s.execute(
-                        select(EnergyPool).where(
-                            EnergyPool.id.in_({x.pool_account_id for x in all_d})
+                        select(EnergyPool.id, EnergyPool.tron_address).where(
+                            EnergyPool.id.in_(sorted(pool_ids))
                         )
                     )
-                ).scalars()
-            }
-            ok = [x for x in all_d if x.status is DelegationStatus.SUCCESS]
-            await transition(
-                s,
-                order_id,
-                OrderStatus.DELEGATING,
-                OrderStatus.ACTIVE,
-                delegation_result=delegation_result(ok, pools),
-                delegate_tx_hash=ok[0].tx_hash if ok else None,
-                status_reason=None,
+                ).all()
             )
-            await s.refresh(order)
-            await notify_order(
-                s,
-                order,
-                "energy_delivered",
-                {
-                    "energy": delivered,
-                    "transaction_count": order.transaction_count,
-                    "tx_hashes": [x.tx_hash for x in ok],
-                    "expires_at": max(x.expires_at for x in ok if x.expires_at).isoformat(),
-                },
+            events = []
+            for order in orders:
+                all_d = delegations.get(order.id, [])
+                ok = [x for x in all_d if x.status is DelegationStatus.SUCCESS]
+                delivered = sum(x.energy_amount for x in ok)
+                if any(x.status in LIVE for x in all_d):
+                    states[order.id] = "broadcast"
+                    continue
+                if delivered < (order.energy_amount or 0):
+                    states[order.id] = "again"
+                    continue
+                move(
+                    order,
+                    OrderStatus.ACTIVE,
+                    delegation_result=delegation_result(ok, pools),
+                    delegate_tx_hash=ok[0].tx_hash if ok else None,
+                    status_reason=None,
+                )
+                states[order.id] = OrderStatus.ACTIVE.value
+                events.append(
+                    (
+                        order,
+                        "energy_delivered",
+                        {
+                            "energy": delivered,
+                            "transaction_count": order.transaction_count,
+                            "tx_hashes": [x.tx_hash for x in ok],
+                            "expires_at": max(x.expires_at for x in ok if x.expires_at).isoformat(),
+                        },
+                    )
+                )
+            await notify_orders(s, events)
+            await s.commit()
+        for order, _, payload in events:
+            log.info(
+                "order %s active: %d energy to %s",
+                order.id,
+                payload["energy"],
+                order.target_address,
+            )
+        return states
+
+    async def _deliver_undelegations(self, d: FlowDeps, order_id: str) -> None:
+        """Deliver the order's stored undelegations (no lock held), waiting for their block."""
+        async with d.session_maker() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(ChainTransaction).where(
+                            ChainTransaction.order_id == order_id,
+                            ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
+                            ChainTransaction.status.in_(
+                                (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)
+                            ),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
             )
             await s.commit()
-            log.info("order %s active: %d energy to %s", order_id, delivered, order.target_address)
-            return OrderStatus.ACTIVE.value
+        for row in rows:
+            result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
+            async with d.session_maker() as s:
+                await record_delivery(s, row.id, result)
+                delegation = await s.get(EnergyDelegation, row.delegation_id, with_for_update=True)
+                if delegation is not None and delegation.status is DelegationStatus.RECLAIMING:
+                    if result.status is Delivery.CONFIRMED:
+                        delegation.status = DelegationStatus.EXPIRED
+                        delegation.reclaimed_at = utcnow()
+                        await pool_service.reclaimed(
+                            s, delegation.pool_account_id, delegation.energy_amount
+                        )
+                    elif result.status in (Delivery.FAILED, Delivery.EXPIRED):
+                        # lock not yet over on chain, or expired unsent: back to success,
+                        # retried later
+                        delegation.status = DelegationStatus.SUCCESS
+                        delegation.error_message = (result.error or result.status.value)[:1000]
+                await s.commit()
 
     async def _give_up(self, d: FlowDeps, order_id: str, reason: str) -> str:
         async with d.session_maker() as s:
@@ -518,7 +764,7 @@ class DelegationFlows:
                 x.status = DelegationStatus.RECLAIMING
                 x.undelegate_tx_hash = row.txid
             await s.commit()
-        await self._deliver_live(d, order_id, ChainTxPurpose.UNDELEGATE)
+        await self._deliver_undelegations(d, order_id)
         async with d.session_maker() as s:
             order = await s.get(Order, order_id, with_for_update=True)
             if order is None or order.status is not OrderStatus.RECLAIMING:

@@ -24,8 +24,9 @@ STUCK_AFTER_S = 20.0
 
 
 @actor("delegation.delegate_order", priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
-async def delegate_order(order_id: str) -> None:
-    await delegation.delegate_order(flow_deps(), order_id)
+async def delegate_order(*order_ids: str) -> None:
+    """One order, or a batch (the orders paid, or confirmed, in one scanned block)."""
+    await delegation.delegate_orders(flow_deps(), [str(x) for x in order_ids])
 
 
 @actor("delegation.reclaim_order", priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
@@ -114,7 +115,7 @@ async def sweep() -> None:
             await s.execute(
                 update(Payment).where(Payment.id.in_([*unhandled, *refunds])).values(updated_at=now)
             )
-        for oid in stuck:
+        for oid in stuck:  # one job each: a poison order must not hold the others back
             enqueue_job("delegation.delegate_order", oid)
         for oid in due:
             enqueue_job("delegation.reclaim_order", oid)

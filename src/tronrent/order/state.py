@@ -75,3 +75,13 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def move(order: Order, target: OrderStatus, **values: Any) -> None:
+    """Move a loaded order whose row the caller holds locked (``SELECT ... FOR UPDATE``, or
+    SQLite's write lock) to `target` and set `values`; the session's flush writes it, batched
+    with the other orders of the same batch. `IllegalTransition` if the table forbids it."""
+    check_transition((order.status,), target)
+    order.status = target
+    for name, value in values.items():
+        setattr(order, name, value)

@@ -170,8 +170,11 @@ class PoolService:
             .execution_options(synchronize_session=False)
         )
 
-    async def confirm(self, session: AsyncSession, pool_id: object, energy: int) -> None:
-        """The delegation is on chain: the reservation becomes delegated energy."""
+    async def confirm(
+        self, session: AsyncSession, pool_id: object, energy: int, delegations: int = 1
+    ) -> None:
+        """``delegations`` delegations of ``energy`` in all are on chain: the reservation becomes
+        delegated energy, and each success forgives one recent failure."""
         await session.execute(
             update(EnergyPool)
             .where(EnergyPool.id == pool_id)
@@ -186,7 +189,11 @@ class PoolService:
                 ),
                 delegated_energy=EnergyPool.delegated_energy + energy,
                 recent_failures=case(
-                    (EnergyPool.recent_failures > 0, EnergyPool.recent_failures - 1), else_=0
+                    (
+                        EnergyPool.recent_failures > delegations,
+                        EnergyPool.recent_failures - delegations,
+                    ),
+                    else_=0,
                 ),
             )
             .execution_options(synchronize_session=False)
