@@ -90,7 +90,10 @@ class DevnetServer:
         return f"http://{self.host}:{self.port}/"
 
     async def start(self) -> DevnetServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then
+        # (base_events._set_nodelay checks sock.proto); without it every answer waited ~40 ms
+        # for the client's delayed ACK (Nagle), i.e. each node request took 44 ms in-process
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.requested_port))
         sock.listen(2048)
