@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Uuid, event, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -242,6 +243,39 @@ async def transaction_scope(
             raise
         else:
             await session.commit()
+
+
+def upsert_insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT supporting ON CONFLICT (PostgreSQL and SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def insert_new_rows(
+    session: AsyncSession,
+    model: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """INSERT the rows, skipping those that conflict on the unique ``conflict`` columns; the
+    ``returning`` columns of the rows inserted.
+
+    Executed as one executemany of a cached single-row statement, which SQLAlchemy sends as
+    multi-row INSERTs ("insertmanyvalues"): ~10x less CPU than a ``.values([...])`` statement,
+    which is compiled afresh for every number of rows. Every row must carry the same keys.
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    stmt = (
+        upsert_insert(session, table)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*(table.c[name] for name in returning))
+    )
+    return [tuple(r) for r in await session.execute(stmt, [dict(r) for r in rows])]
 
 
 def dialect_name(engine: AsyncEngine) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.db import insert_new_rows
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order
-from tronrent.payment.repository import INSERT_CHUNK, upsert_insert
 
 #: (order, event, payload)
 OrderEvent = tuple[Order, str, dict[str, Any]]
@@ -40,24 +40,21 @@ def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict
 async def notify_orders(
     session: AsyncSession, events: Sequence[OrderEvent], *, dedupe_suffix: str = ""
 ) -> set[str]:
-    """Queue many events with one multi-row INSERT ... ON CONFLICT DO NOTHING (per chunk of
-    rows): a batch of payments costs one statement, not one per order. The dedupe keys
+    """Queue many events with one INSERT ... ON CONFLICT DO NOTHING (see `insert_new_rows`):
+    a batch of payments costs one statement, not one per order. The dedupe keys
     actually queued (an event already queued is left out)."""
     rows: dict[str, dict[str, Any]] = {}
     for order, event, payload in events:
         row = _row(order, event, payload, dedupe_suffix)
         rows.setdefault(row["dedupe_key"], row)  # first wins, like sequential inserts
-    values = list(rows.values())
-    queued: set[str] = set()
-    for start in range(0, len(values), INSERT_CHUNK):
-        stmt = (
-            upsert_insert(session, NotificationOutbox)
-            .values(values[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(NotificationOutbox.dedupe_key)
-        )
-        queued.update(str(k) for (k,) in await session.execute(stmt))
-    return queued
+    queued = await insert_new_rows(
+        session,
+        NotificationOutbox,
+        list(rows.values()),
+        conflict=["dedupe_key"],
+        returning=["dedupe_key"],
+    )
+    return {str(k) for (k,) in queued}
 
 
 async def notify_order(

@@ -6,17 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.db import insert_new_rows, upsert_insert
 from tronrent.models.payment import Payment, PaymentStatus
-
-
-def upsert_insert(session: AsyncSession, table: Any) -> Any:
-    """The dialect's INSERT supporting ON CONFLICT (PostgreSQL and SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 async def insert_payment_if_new(session: AsyncSession, **values: Any) -> int | None:
@@ -30,11 +23,10 @@ async def insert_payment_if_new(session: AsyncSession, **values: Any) -> int | N
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-#: rows per multi-row INSERT (x ~10 columns: well below the bind-parameter limits of both
-#: databases, 32,766 on SQLite and 32,767 on asyncpg)
-INSERT_CHUNK = 500
-
 PaymentKey = tuple[str, int]  # (tx_hash, event_index)
+
+#: tx hashes per IN (...) lookup
+LOOKUP_CHUNK = 500
 
 
 def _key(row: Mapping[str, Any]) -> PaymentKey:
@@ -44,24 +36,20 @@ def _key(row: Mapping[str, Any]) -> PaymentKey:
 async def record_payments(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 ) -> dict[PaymentKey, int]:
-    """Insert many payments with one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per
-    chunk: the ids of the rows that are new, keyed by (tx_hash, event_index). A transfer listed
-    twice is inserted once; rows must all carry the same columns."""
+    """Insert many payments with one INSERT ... ON CONFLICT DO NOTHING RETURNING (see
+    `insert_new_rows`): the ids of the new rows, keyed by (tx_hash, event_index). A transfer
+    listed twice is inserted once; rows must all carry the same columns."""
     unique: dict[PaymentKey, Mapping[str, Any]] = {}
     for row in rows:
         unique.setdefault(_key(row), row)
-    values = [{"event_index": 0, **row} for row in unique.values()]
-    new: dict[PaymentKey, int] = {}
-    for start in range(0, len(values), INSERT_CHUNK):
-        stmt = (
-            upsert_insert(session, Payment)
-            .values(values[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["tx_hash", "event_index"])
-            .returning(Payment.id, Payment.tx_hash, Payment.event_index)
-        )
-        for pid, tx_hash, event_index in await session.execute(stmt):
-            new[(str(tx_hash), int(event_index))] = int(pid)
-    return new
+    inserted = await insert_new_rows(
+        session,
+        Payment,
+        [{"event_index": 0, **row} for row in unique.values()],
+        conflict=["tx_hash", "event_index"],
+        returning=["id", "tx_hash", "event_index"],
+    )
+    return {(str(tx_hash), int(index)): int(pid) for pid, tx_hash, index in inserted}
 
 
 async def insert_payments_if_new(
@@ -99,11 +87,11 @@ async def restore_orphaned_many(
     chunk. Keys that are not an orphaned payment are left alone."""
     hashes = sorted({tx_hash for tx_hash, _ in seen})
     restored: dict[PaymentKey, Payment] = {}
-    for start in range(0, len(hashes), INSERT_CHUNK):
+    for start in range(0, len(hashes), LOOKUP_CHUNK):
         rows = (
             await session.execute(
                 select(Payment).where(
-                    Payment.tx_hash.in_(hashes[start : start + INSERT_CHUNK]),
+                    Payment.tx_hash.in_(hashes[start : start + LOOKUP_CHUNK]),
                     Payment.status == PaymentStatus.ORPHANED,
                 )
             )

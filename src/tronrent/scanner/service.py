@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tronrent.kit.db import upsert_insert
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.common import Currency
@@ -160,7 +161,7 @@ class BlockScanner:
                     self.stats.node_requests += 1
                     start = max(0, await self.source.get_head_block_number() - 1)
                 stmt = (
-                    payment_repo.upsert_insert(session, ScannerCheckpoint)
+                    upsert_insert(session, ScannerCheckpoint)
                     .values(name=self.config.name, block_number=start, block_id=None)
                     .on_conflict_do_nothing(index_elements=["name"])
                 )
