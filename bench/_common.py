@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,3 +390,23 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
     return ordered[k]
+
+
+async def delegation_latencies(
+    port: int,
+    keys: Sequence[PrivateKey],
+    pay_txids: Sequence[str],
+    delegations: Mapping[str, str],
+) -> list[float]:
+    """Per walk-in customer: blocks from its payment to its delegation (both read from the
+    chain); ``inf`` when not delegated. ``delegations``: recipient address -> delegation txid."""
+    pay_blocks = await tx_blocks(port, pay_txids)
+    del_blocks = await tx_blocks(port, list(delegations.values()))
+    out: list[float] = []
+    for key, txid in zip(keys, pay_txids, strict=True):
+        d = delegations.get(key.address_base58)
+        if d is None or txid not in pay_blocks or d not in del_blocks:
+            out.append(float("inf"))
+        else:
+            out.append(del_blocks[d] - pay_blocks[txid])
+    return out

@@ -25,6 +25,7 @@ from _common import (
     block_number,
     broadcast_all,
     customer_keys,
+    delegation_latencies,
     engine_on_devnet,
     fund,
     head_block,
@@ -32,7 +33,6 @@ from _common import (
     parse_quietly,
     percentile,
     presign_transfers,
-    tx_blocks,
     wait_next_block,
 )
 from sqlalchemy import select
@@ -93,15 +93,7 @@ async def run_rate(
         for path, n in sorted(stats["requests"].items(), key=lambda kv: -kv[1])
         if not path.startswith("/devnet/")
     }
-    pay_blocks = await tx_blocks(port, pay_txids)
-    del_blocks = await tx_blocks(port, list(delegations.values()))
-    latencies: list[float] = []  # inf: not delegated within max_wait_s
-    for key, txid in zip(keys, pay_txids, strict=True):
-        d = delegations.get(key.address_base58)
-        if d is None or txid not in pay_blocks or d not in del_blocks:
-            latencies.append(float("inf"))
-            continue
-        latencies.append(del_blocks[d] - pay_blocks[txid])
+    latencies = await delegation_latencies(port, keys, pay_txids, delegations)
     await conn.close()
     return {
         "rate": rate,

@@ -4,8 +4,10 @@ Creates (and drops) its own PostgreSQL database on the server of ``--database-ur
 real engine (scanner + in-process workers + tronpy gateway) in this process and the devnet in
 its own. Walk-in customers' payments (1.5 TRX each) are pre-signed, then broadcast at
 ``--rate`` per second for ``--seconds``; an order counts when its delegation is confirmed on
-chain (status success). The figure is delivered orders / (last delivery - first payment), and
-the best 10 s window.
+chain (status success). The figures: delivered orders / (last delivery - first payment), the
+best 10 s window, and - whether the engine keeps up with the offered rate - the latency of every
+order in blocks from its payment to its delegation, both read from the chain (flat and small for
+the whole run if it keeps up; growing with the run if a backlog builds).
 
     .venv/bin/python bench/flash_throughput.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 
 from _common import (
     PG_DEFAULT,
@@ -24,11 +27,13 @@ from _common import (
     bench_parser,
     broadcast_all,
     customer_keys,
+    delegation_latencies,
     engine_on_devnet,
     fund,
     head_block,
     load_average,
     parse_quietly,
+    percentile,
     presign_transfers,
 )
 from sqlalchemy import func, select
@@ -108,14 +113,39 @@ async def main() -> None:
                 if t2 - t >= 10:
                     window = max(window, (n2 - n) / (t2 - t))
                     break
+        async with p.session_maker() as s:
+            rows = (
+                await s.execute(
+                    select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
+                        EnergyDelegation.status == DelegationStatus.SUCCESS
+                    )
+                )
+            ).all()
+        latencies = await delegation_latencies(
+            port, keys, [t for t, _ in signed], {r: t for r, t in rows if t}
+        )
         await conn.close()
+    # the first and the last tenth of the orders by offer time: a growing backlog shows here
+    tenth = max(1, len(latencies) // 10)
+    first, last = latencies[:tenth], latencies[-tenth:]
     db_kind = "postgresql" if args.database_url else "sqlite"
     timeline = [(round(t), n) for t, n in samples[::5]]
-    print({"offered": total, "delivered": done, "job_failures": failures, "timeline": timeline})
+    print(
+        {
+            "offered": total,
+            "delivered": done,
+            "job_failures": failures,
+            "timeline": timeline,
+            "latency_blocks": dict(sorted(Counter(latencies).items())),
+        }
+    )
     print(
         f"RESULT flash_throughput [{db_kind}, {args.block_interval_ms} ms blocks, offered "
         f"{args.rate}/s for {offered_s} s] delivered {done}/{total} orders: {overall:.1f} "
-        f"orders/s overall, best 10 s window {window:.1f} orders/s; {load_average()}"
+        f"orders/s overall, best 10 s window {window:.1f} orders/s; payment -> delegation "
+        f"p50 {percentile(latencies, 50)} p99 {percentile(latencies, 99)} blocks (first tenth "
+        f"of the orders p99 {percentile(first, 99)}, last tenth p99 {percentile(last, 99)}); "
+        f"{load_average()}"
     )
 
 

@@ -60,7 +60,7 @@ HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
 DELEGATE_JOB = "delegation.delegate_order"
 #: broadcasts of one batch in flight at once
-BROADCAST_CONCURRENCY = 16
+BROADCAST_CONCURRENCY = 4
 
 
 async def energy_ratio(chain: ChainPort, address: str, max_age_s: float) -> EnergyRatio:
