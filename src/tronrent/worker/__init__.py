@@ -1,5 +1,6 @@
 """Job queue wrapper (taskiq): `actor`, `enqueue_job` (after commit), retries, dead letters."""
 
+from tronrent.worker._batch import split_on_failure
 from tronrent.worker._context import (
     WorkerContext,
     WorkerNotConfigured,
@@ -62,4 +63,5 @@ __all__ = [
     "run_periodic",
     "set_job_queue",
     "set_worker_context",
+    "split_on_failure",
 ]
