@@ -128,6 +128,31 @@ class TestParseBlock:
             5,
         )
 
+    def test_successful_delegations_and_undelegations_collected_apart(self) -> None:
+        def resource_tx(txid: str, kind: str, ret: str = "SUCCESS") -> dict[str, Any]:
+            value = {"owner_address": to_hex(FLASH), "receiver_address": to_hex(ALICE)}
+            return {
+                "txID": txid,
+                "ret": [{"contractRet": ret}],
+                "raw_data": {"contract": [{"type": kind, "parameter": {"value": value}}]},
+            }
+
+        b = parse_block(
+            block(
+                12,
+                [
+                    resource_tx("a" * 64, "DelegateResourceContract"),
+                    resource_tx("b" * 64, "UnDelegateResourceContract"),
+                    resource_tx("c" * 64, "UnDelegateResourceContract", ret="REVERT"),
+                    transfer_tx("d" * 64, ALICE, BOB, 5),
+                ],
+            ),
+            {FLASH},
+        )
+        assert b.delegations == {"a" * 64}
+        assert b.undelegations == {"b" * 64}  # a failed one is not ours to confirm
+        assert b.transfers == () and b.pending_trc20 == ()
+
 
 def test_decode_trc20_transfer() -> None:
     data = "a9059cbb" + to_hex(BOB)[2:].rjust(64, "0") + f"{123:064x}"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainUnavailable, TransactionRejected
@@ -91,18 +91,42 @@ def stored_row(
 ) -> ChainTransaction:
     """The `chain_transactions` row of a signed transaction (status signed), not yet added."""
     return ChainTransaction(
-        purpose=purpose,
-        txid=signed.txid,
-        owner_address=owner,
-        to_address=to,
-        amount_sun=amount_sun,
-        raw_data=dict(signed.raw_data),
-        raw_data_hex=signed.raw_data_hex,
-        signatures=list(signed.signature),
-        expiration_ms=signed.expiration_ms,
-        status=ChainTxStatus.SIGNED,
-        **links,
+        **stored_values(signed, purpose=purpose, owner=owner, to=to, amount_sun=amount_sun, **links)
     )
+
+
+def stored_values(
+    signed: SignedTx,
+    *,
+    purpose: ChainTxPurpose,
+    owner: str,
+    to: str | None,
+    amount_sun: int | None,
+    **links: Any,
+) -> dict[str, Any]:
+    """`stored_row`'s column values: a batch of them is one executemany INSERT (see
+    `insert_stored`)."""
+    return {
+        "purpose": purpose,
+        "txid": signed.txid,
+        "owner_address": owner,
+        "to_address": to,
+        "amount_sun": amount_sun,
+        "raw_data": dict(signed.raw_data),
+        "raw_data_hex": signed.raw_data_hex,
+        "signatures": list(signed.signature),
+        "expiration_ms": signed.expiration_ms,
+        "status": ChainTxStatus.SIGNED,
+        **links,
+    }
+
+
+async def insert_stored(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT rows of `stored_values` (the same links each) as one executemany, no ids read
+    back: one statement for a batch on SQLite too, where the ORM inserts row by row to learn
+    the ids."""
+    if rows:
+        await session.execute(insert(ChainTransaction), [dict(r) for r in rows])
 
 
 def as_signed(row: ChainTransaction) -> SignedTx:

@@ -8,8 +8,11 @@ A crash anywhere resumes from the stored rows: a stored transaction is delivered
 txid), never rebuilt unless provably expired. A rejected delegation releases its reservation
 and the next round picks another pool.
 
-reclaim_order: once the chain's lock expiry has passed, undelegate each delegation the same
-way (stored before broadcast), then the order is completed.
+reclaim_orders (a batch: the sweeper's due rentals, or the undelegations confirmed in one
+block): the same shape - orders become reclaiming (commit), every due undelegation is built,
+signed and STORED (commit), broadcast concurrently without waiting for its block, the scanner
+sees it in a block -> delegation expired, pool energy back, order completed (commit). The node
+is asked about a lock only when another delegation on the same pool and receiver may extend it.
 """
 
 from __future__ import annotations
@@ -20,32 +23,38 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.port import BlockHeader, ChainPort, SignedTx
 from tronrent.delegation.chain_tx import (
     Delivery,
     DeliveryResult,
     deliver,
-    live_tx,
+    insert_stored,
     pool_key,
     record_delivery,
-    sign_and_store,
     stored_row,
+    stored_values,
 )
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
-from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
+from tronrent.models.chain_transaction import (
+    LIVE_CHAIN_TX_STATUSES,
+    ChainTransaction,
+    ChainTxPurpose,
+    ChainTxStatus,
+)
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.notification import alerts
-from tronrent.order.notify import notify_order, notify_orders
+from tronrent.order.notify import OrderEvent, notify_order, notify_orders
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import move, transition
 from tronrent.pool.allocation import PoolCandidate, plan_allocation
@@ -59,8 +68,12 @@ LIVE = (DelegationStatus.PENDING, DelegationStatus.BROADCAST)
 HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
 DELEGATE_JOB = "delegation.delegate_order"
+RECLAIM_JOB = "delegation.reclaim_order"
 #: broadcasts of one batch in flight at once
 BROADCAST_CONCURRENCY = 4
+
+#: (pool id, receiver address): the delegations the chain keeps in one record, with one lock
+_Pair = tuple[uuid.UUID, str]
 
 
 async def energy_ratio(chain: ChainPort, address: str, max_age_s: float) -> EnergyRatio:
@@ -624,44 +637,6 @@ class DelegationFlows:
             )
         return states
 
-    async def _deliver_undelegations(self, d: FlowDeps, order_id: str) -> None:
-        """Deliver the order's stored undelegations (no lock held), waiting for their block."""
-        async with d.session_maker() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(ChainTransaction).where(
-                            ChainTransaction.order_id == order_id,
-                            ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
-                            ChainTransaction.status.in_(
-                                (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)
-                            ),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await s.commit()
-        for row in rows:
-            result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
-            async with d.session_maker() as s:
-                await record_delivery(s, row.id, result)
-                delegation = await s.get(EnergyDelegation, row.delegation_id, with_for_update=True)
-                if delegation is not None and delegation.status is DelegationStatus.RECLAIMING:
-                    if result.status is Delivery.CONFIRMED:
-                        delegation.status = DelegationStatus.EXPIRED
-                        delegation.reclaimed_at = utcnow()
-                        await pool_service.reclaimed(
-                            s, delegation.pool_account_id, delegation.energy_amount
-                        )
-                    elif result.status in (Delivery.FAILED, Delivery.EXPIRED):
-                        # lock not yet over on chain, or expired unsent: back to success,
-                        # retried later
-                        delegation.status = DelegationStatus.SUCCESS
-                        delegation.error_message = (result.error or result.status.value)[:1000]
-                await s.commit()
-
     async def _give_up(self, d: FlowDeps, order_id: str, reason: str) -> str:
         async with d.session_maker() as s:
             order = await s.get(Order, order_id)
@@ -695,105 +670,436 @@ class DelegationFlows:
 
     # --- reclaim -----------------------------------------------------------------------------
     async def reclaim_order(self, d: FlowDeps, order_id: str) -> str:
-        """Undelegate the order's energy once the chain's lock expired; then completed."""
+        """Undelegate one order's energy once its rental is over; returns the state reached."""
+        return (await self.reclaim_orders(d, [order_id]))[order_id]
+
+    async def reclaim_orders(self, d: FlowDeps, order_ids: Sequence[str]) -> dict[str, str]:
+        """Undelegate the orders' energy as one batch; order id -> state reached.
+
+        Four steps, each its own transaction with a few statements for the whole batch: begin
+        (orders whose rental is over become reclaiming; which due delegations may share a chain
+        lock), store (build + sign + STORE every undelegation, commit), deliver (broadcast them
+        concurrently with no lock held, without waiting for their block; apply those the scanner
+        saw in a block), end (orders with everything reclaimed are completed). "broadcast": on
+        its way; the scanner sees it in a block and runs this again (the sweeper if that never
+        happens). The node is asked about a delegation's lock only when another delegation from
+        the same pool to the same receiver may have extended it.
+        """
+        ids = list(dict.fromkeys(order_ids))
         now = utcnow()
+        states, due, shared = await self._begin_reclaim(d, ids, now)
+        reclaiming = [oid for oid in ids if states[oid] == "reclaiming"]
+        if due:
+            head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
+            locks = await self._chain_locks(d, shared, head)
+            await self._store_undelegations(d, reclaiming, due, shared, locks, head, now)
+        unsent = await self._deliver_undelegations(d, reclaiming)
+        states.update(await self._end_reclaim(d, reclaiming, unsent, now, batch=len(ids)))
+        again = [oid for oid in ids if states[oid] == "again"]
+        if again and len(again) == len(ids):
+            # a rejected undelegation (the chain's lock not over yet), one no node accepted yet,
+            # or a lock the node could not tell: the job retries soon (alone in a batch: see
+            # _end_reclaim)
+            raise Retry(f"{len(again)} order(s) not reclaimed yet", 1.0)
+        return states
+
+    async def _begin_reclaim(
+        self, d: FlowDeps, order_ids: Sequence[str], now: datetime
+    ) -> tuple[dict[str, str], set[int], dict[_Pair, str]]:
+        """Active orders with a due delegation become reclaiming (customer told).
+
+        Returns the states (reclaiming orders: "reclaiming"), the ids of their due delegations,
+        and the (pool, receiver) pairs whose lock the node must be asked about (see
+        `_sharing_a_lock`), with the pool's address.
+        """
+        states = dict.fromkeys(order_ids, "missing")
+        if not order_ids:
+            return states, set(), {}
         async with d.session_maker() as s:
-            order = await s.get(Order, order_id, with_for_update=True)
-            if order is None:
-                return "missing"
-            if order.status is OrderStatus.ACTIVE:
-                due = [
+            orders: list[Order] = []
+            for order in await _lock_orders(s, order_ids):
+                if order.status in (OrderStatus.ACTIVE, OrderStatus.RECLAIMING):
+                    orders.append(order)
+                else:
+                    states[order.id] = order.status.value
+            success = await _delegations_by_order(
+                s, [o.id for o in orders], (DelegationStatus.SUCCESS,)
+            )
+            due: list[EnergyDelegation] = []
+            events: list[OrderEvent] = []
+            for order in orders:
+                mine = [
                     x
-                    for x in await _delegations(s, order_id, (DelegationStatus.SUCCESS,))
+                    for x in success.get(order.id, [])
                     if x.expires_at is not None and x.expires_at <= now
                 ]
-                if not due:
-                    return "not_due"
-                await transition(s, order_id, OrderStatus.ACTIVE, OrderStatus.RECLAIMING)
-                await notify_order(s, order, "rental_ending", {})
-            elif order.status is not OrderStatus.RECLAIMING:
-                return order.status.value
+                if order.status is OrderStatus.ACTIVE:
+                    if not mine:
+                        states[order.id] = "not_due"
+                        continue
+                    move(order, OrderStatus.RECLAIMING)
+                    events.append((order, "rental_ending", {}))
+                states[order.id] = "reclaiming"
+                due += mine
+            await notify_orders(s, events)
+            shared = await _sharing_a_lock(s, due)
             await s.commit()
-        head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
+        return states, {x.id for x in due}, shared
+
+    async def _chain_locks(
+        self, d: FlowDeps, pairs: dict[_Pair, str], head: BlockHeader
+    ) -> dict[_Pair, int]:
+        """Per (pool, receiver): until when (ms) the chain still locks the delegations, 0 if it
+        does not; a pair the node could not tell about is left out (tried again later)."""
+        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+
+        async def one(pair: _Pair, pool_address: str) -> int | None:
+            try:
+                async with gate:
+                    records = await d.chain.get_delegated_resource(pool_address, pair[1])
+            except ChainUnavailable as exc:
+                log.warning("lock of %s -> %s unknown: %s", pool_address, pair[1], exc)
+                return None
+            return max(
+                (r.energy_expire_time_ms for r in records if r.energy_locked_at(head.timestamp_ms)),
+                default=0,
+            )
+
+        found = await asyncio.gather(*(one(p, a) for p, a in pairs.items()))
+        return {p: until for p, until in zip(pairs, found, strict=True) if until is not None}
+
+    async def _store_undelegations(
+        self,
+        d: FlowDeps,
+        order_ids: Sequence[str],
+        due: set[int],
+        shared: dict[_Pair, str],
+        locks: dict[_Pair, int],
+        head: BlockHeader,
+        now: datetime,
+    ) -> None:
+        """Build, sign and store an undelegation for every due delegation of the (reclaiming)
+        orders that has none live yet, in one transaction; the delegations become reclaiming.
+        One still locked on chain by a later delegation is rescheduled to the end of that lock
+        instead (the customer's rental still ends now: the rest is a gift)."""
+        if not order_ids:
+            return
         async with d.session_maker() as s:
-            for x in await _delegations(s, order_id, (DelegationStatus.SUCCESS,)):
-                pool = await s.get(EnergyPool, x.pool_account_id)
+            orders = [
+                o.id for o in await _lock_orders(s, order_ids) if o.status is OrderStatus.RECLAIMING
+            ]
+            todo = [
+                x
+                for xs in (
+                    await _delegations_by_order(s, orders, (DelegationStatus.SUCCESS,))
+                ).values()
+                for x in xs
+                if x.id in due and x.expires_at is not None and x.expires_at <= now
+            ]
+            if not todo:
+                await s.commit()
+                return
+            live: dict[int | None, str] = dict(
+                (
+                    await s.execute(
+                        select(ChainTransaction.delegation_id, ChainTransaction.txid).where(
+                            ChainTransaction.delegation_id.in_(sorted(x.id for x in todo)),
+                            ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
+                            ChainTransaction.status.in_(LIVE_CHAIN_TX_STATUSES),
+                        )
+                    )
+                ).all()
+            )
+            pools = {
+                p.id: p
+                for p in (
+                    await s.execute(
+                        select(EnergyPool).where(
+                            EnergyPool.id.in_(sorted({x.pool_account_id for x in todo}))
+                        )
+                    )
+                ).scalars()
+            }
+            keys: dict[uuid.UUID, Secret] = {}
+            rows: list[dict[str, Any]] = []
+            for x in todo:
+                if (txid := live.get(x.id)) is not None:
+                    # stored already (e.g. found in a block after a rejection was recorded):
+                    # follow that one - never a second undelegation of the same delegation
+                    x.status = DelegationStatus.RECLAIMING
+                    x.undelegate_tx_hash = txid
+                    continue
+                pair = (x.pool_account_id, x.recipient_address)
+                if pair in shared:
+                    if pair not in locks:
+                        continue  # the node could not tell: the job retries
+                    if locked_until := locks[pair]:
+                        # the chain still locks it: a later locked delegation from this pool to
+                        # this receiver reset the lock of the combined amount. Come back when
+                        # the chain's lock ends (the sweeper picks it up then) instead of
+                        # retrying until the dead letter.
+                        wait_ms = locked_until - head.timestamp_ms + d.rt.block_interval_ms
+                        x.expires_at = now + timedelta(milliseconds=wait_ms)
+                        x.error_message = (
+                            f"locked on chain until {locked_until} ms (combined lock of a later "
+                            "delegation to the same receiver); reclaim rescheduled"
+                        )
+                        continue
+                pool = pools.get(x.pool_account_id)
                 if pool is None:
                     continue
-                if await live_tx(s, purpose=ChainTxPurpose.UNDELEGATE, delegation_id=x.id):
-                    continue
-                records = await d.chain.get_delegated_resource(
-                    pool.tron_address, x.recipient_address
-                )
-                locked_until = max(
-                    (
-                        r.energy_expire_time_ms
-                        for r in records
-                        if r.energy_locked_at(head.timestamp_ms)
-                    ),
-                    default=0,
-                )
-                if locked_until:
-                    # the chain still locks it: a later locked delegation from this pool to this
-                    # receiver reset the lock of the combined amount. Come back when the chain's
-                    # lock ends (the sweeper picks it up then) instead of retrying until the
-                    # dead letter; the customer's rental still ends now (the rest is a gift).
-                    wait_ms = locked_until - head.timestamp_ms + d.rt.block_interval_ms
-                    x.expires_at = now + timedelta(milliseconds=wait_ms)
-                    x.error_message = (
-                        f"locked on chain until {locked_until} ms (combined lock of a later "
-                        "delegation to the same receiver); reclaim rescheduled"
-                    )
-                    continue
+                if pool.id not in keys:
+                    keys[pool.id] = pool_key(d.box, pool)
                 tx = d.chain.build_undelegate_local(
                     head, pool.tron_address, x.recipient_address, x.balance_sun or 0
                 )
-                row = await sign_and_store(
-                    s,
-                    d.chain,
-                    tx,
-                    pool_key(d.box, pool),
-                    purpose=ChainTxPurpose.UNDELEGATE,
-                    owner=pool.tron_address,
-                    to=x.recipient_address,
-                    amount_sun=x.balance_sun,
-                    order_id=order_id,
-                    delegation_id=x.id,
-                    pool_id=pool.id,
+                signed = d.chain.sign(tx, keys[pool.id].reveal())
+                rows.append(
+                    stored_values(
+                        signed,
+                        purpose=ChainTxPurpose.UNDELEGATE,
+                        owner=pool.tron_address,
+                        to=x.recipient_address,
+                        amount_sun=x.balance_sun,
+                        order_id=x.order_id,
+                        delegation_id=x.id,
+                        pool_id=pool.id,
+                    )
                 )
                 x.status = DelegationStatus.RECLAIMING
-                x.undelegate_tx_hash = row.txid
+                x.undelegate_tx_hash = signed.txid
+            await s.flush()  # the delegations first, then the rows naming them
+            await insert_stored(s, rows)
             await s.commit()
-        await self._deliver_undelegations(d, order_id)
+
+    async def _deliver_undelegations(self, d: FlowDeps, order_ids: Sequence[str]) -> set[str]:
+        """Deliver the orders' stored undelegations, concurrently and with no lock held, without
+        waiting for their block (the scanner confirms them); one the scanner confirmed already
+        is applied without a node call, one broadcast less than ``confirm_timeout_s`` ago is
+        left on its way. Returns the orders with an undelegation no node accepted yet."""
+        if not order_ids:
+            return set()
         async with d.session_maker() as s:
-            order = await s.get(Order, order_id, with_for_update=True)
-            if order is None or order.status is not OrderStatus.RECLAIMING:
-                return order.status.value if order else "missing"
-            rest = await _delegations(
-                s, order_id, (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+            rows = (
+                (
+                    await s.execute(
+                        select(ChainTransaction)
+                        .join(
+                            EnergyDelegation,
+                            EnergyDelegation.id == ChainTransaction.delegation_id,
+                        )
+                        .where(
+                            ChainTransaction.order_id.in_(sorted(order_ids)),
+                            ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
+                            ChainTransaction.status.in_(LIVE_CHAIN_TX_STATUSES),
+                            EnergyDelegation.status == DelegationStatus.RECLAIMING,
+                        )
+                        .order_by(ChainTransaction.id)
+                    )
+                )
+                .scalars()
+                .all()
             )
-            if rest:
-                if all(
-                    x.status is DelegationStatus.SUCCESS
-                    and x.expires_at is not None
-                    and x.expires_at > now
-                    for x in rest
+            await s.commit()
+        if not rows:
+            return set()
+        block_s = d.rt.block_interval_ms / 1000
+        sent_since = utcnow() - timedelta(seconds=d.rt.confirm_timeout_s)
+        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+
+        async def one(row: ChainTransaction) -> DeliveryResult | None:
+            if row.status is ChainTxStatus.CONFIRMED:
+                return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
+            if (
+                row.status is ChainTxStatus.BROADCAST
+                and row.last_error is None
+                and row.broadcast_at is not None
+                and row.broadcast_at > sent_since
+            ):
+                return None  # accepted by a node recently: the scanner will see it
+            async with gate:
+                return await deliver(
+                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
+                )
+
+        found = await asyncio.gather(*(one(r) for r in rows))
+        results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
+        if results:
+            async with d.session_maker() as s:
+                await self._record_undelegations(s, results)
+                await s.commit()
+        return {
+            row.order_id
+            for row, r in results
+            if r.status is Delivery.PENDING and r.error and row.order_id
+        }
+
+    async def _record_undelegations(
+        self, s: AsyncSession, results: Sequence[tuple[ChainTransaction, DeliveryResult]]
+    ) -> None:
+        """Write the delivery results (one UPDATE per distinct result) and apply the final ones:
+        reclaimed (in a block) -> expired, the pools' energy back (one UPDATE per pool);
+        rejected (the chain's lock not over) or expired unsent -> success again, retried."""
+        by_result: dict[DeliveryResult, list[int]] = defaultdict(list)
+        for row, r in results:
+            if not (r.status is Delivery.CONFIRMED and row.status is ChainTxStatus.CONFIRMED):
+                by_result[r].append(row.id)
+        for r, ids in by_result.items():
+            await record_delivery(s, ids, r)
+        final = {
+            row.delegation_id: r
+            for row, r in results
+            if r.status is not Delivery.PENDING and row.delegation_id is not None
+        }
+        if not final:
+            return
+        delegations = (
+            (
+                await s.execute(
+                    select(EnergyDelegation)
+                    .where(
+                        EnergyDelegation.id.in_(sorted(final)),
+                        EnergyDelegation.status == DelegationStatus.RECLAIMING,
+                    )
+                    .order_by(EnergyDelegation.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        now = utcnow()
+        reclaimed: Counter[uuid.UUID] = Counter()
+        for x in delegations:
+            r = final[x.id]
+            if r.status is Delivery.CONFIRMED:
+                x.status = DelegationStatus.EXPIRED
+                x.reclaimed_at = now
+                reclaimed[x.pool_account_id] += x.energy_amount
+            else:
+                x.status = DelegationStatus.SUCCESS
+                x.error_message = (r.error or r.status.value)[:1000]
+        for pool_id, energy in sorted(reclaimed.items()):
+            await pool_service.reclaimed(s, pool_id, energy)
+
+    async def _end_reclaim(
+        self,
+        d: FlowDeps,
+        order_ids: Sequence[str],
+        unsent: set[str],
+        now: datetime,
+        *,
+        batch: int,
+    ) -> dict[str, str]:
+        """Orders with every delegation reclaimed are completed.
+
+        Order id -> "completed"; "rescheduled" (only delegations the chain still locks are
+        left: the rental is over for the customer); "again" (a delegation to undelegate again:
+        rejected, or not accepted by a node yet - a job of their own retries these unless they
+        are the whole ``batch``, which the caller retries); "broadcast" (undelegations on their
+        way); or the status it is in.
+        """
+        states: dict[str, str] = {}
+        if not order_ids:
+            return states
+        async with d.session_maker() as s:
+            orders = []
+            for order in await _lock_orders(s, order_ids):
+                if order.status is OrderStatus.RECLAIMING:
+                    orders.append(order)
+                else:
+                    states[order.id] = order.status.value
+            rest = await _delegations_by_order(
+                s,
+                [o.id for o in orders],
+                (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING),
+            )
+            events: list[OrderEvent] = []
+            rescheduled = []
+            for order in orders:
+                mine = rest.get(order.id, [])
+                waiting = [x for x in mine if x.status is DelegationStatus.SUCCESS]
+                if not mine:
+                    move(order, OrderStatus.COMPLETED, completed_at=utcnow())
+                    states[order.id] = OrderStatus.COMPLETED.value
+                    events.append((order, "rental_ended", {}))
+                elif len(waiting) == len(mine) and all(
+                    x.expires_at is not None and x.expires_at > now for x in waiting
                 ):
                     # rescheduled to the chain's combined lock: over for the customer now
-                    await notify_order(s, order, "rental_ended", {})
-                    await s.commit()
-                    log.info("order %s: reclaim rescheduled to the chain's lock", order_id)
-                    return "rescheduled"
-                await s.commit()
-                raise Retry(f"order {order_id}: {len(rest)} delegation(s) not reclaimed yet", 1.0)
-            await transition(
-                s, order_id, OrderStatus.RECLAIMING, OrderStatus.COMPLETED, completed_at=now
-            )
-            await s.refresh(order)
-            await notify_order(s, order, "rental_ended", {})
+                    states[order.id] = "rescheduled"
+                    rescheduled.append(order.id)
+                    events.append((order, "rental_ended", {}))
+                elif order.id in unsent or any(
+                    x.expires_at is None or x.expires_at <= now for x in waiting
+                ):
+                    states[order.id] = "again"
+                else:
+                    states[order.id] = "broadcast"
+            await notify_orders(s, events)
+            again = [oid for oid in order_ids if states.get(oid) == "again"]
+            if again and len(again) < batch:
+                # the rest of the batch goes on; these try again in a job of their own
+                enqueue_job(RECLAIM_JOB, *again)
             await s.commit()
-        log.info("order %s completed (energy reclaimed)", order_id)
-        return OrderStatus.COMPLETED.value
+        for oid in rescheduled:
+            log.info("order %s: reclaim rescheduled to the chain's lock", oid)
+        done = sum(1 for st in states.values() if st == OrderStatus.COMPLETED.value)
+        if done:
+            log.info("%d order(s) completed (energy reclaimed)", done)
+        return states
+
+
+async def _sharing_a_lock(
+    session: AsyncSession, due: Sequence[EnergyDelegation]
+) -> dict[_Pair, str]:
+    """The (pool, receiver) pairs of ``due`` delegations that another delegation from the same
+    pool to the same receiver - newer, or not in a block yet - may still lock on chain: a later
+    locked delegation resets the lock of the combined amount (FACTS.md). Pair -> pool address.
+
+    One query, and the node is asked only about these pairs: in the common case a delegation's
+    own lock is the only one on its pair, and it ended by its ``expires_at`` (the lock counts
+    from its block, the rental from its confirmation after it).
+    """
+    if not due:
+        return {}
+    rows = (
+        await session.execute(
+            select(
+                EnergyDelegation.id,
+                EnergyDelegation.pool_account_id,
+                EnergyDelegation.recipient_address,
+                EnergyDelegation.status,
+            ).where(
+                EnergyDelegation.pool_account_id.in_(sorted({x.pool_account_id for x in due})),
+                EnergyDelegation.recipient_address.in_(sorted({x.recipient_address for x in due})),
+                EnergyDelegation.status.in_((*HOLDING, DelegationStatus.RECLAIMING)),
+            )
+        )
+    ).all()
+    on_pair: dict[_Pair, list[tuple[int, DelegationStatus]]] = defaultdict(list)
+    for id_, pool_id, recipient, status in rows:
+        on_pair[(pool_id, recipient)].append((id_, status))
+    pairs: set[_Pair] = set()
+    for x in due:
+        pair = (x.pool_account_id, x.recipient_address)
+        if any(
+            other != x.id and (other > x.id or status in LIVE) for other, status in on_pair[pair]
+        ):
+            pairs.add(pair)
+    if not pairs:
+        return {}
+    addresses: dict[uuid.UUID, str] = dict(
+        (
+            await session.execute(
+                select(EnergyPool.id, EnergyPool.tron_address).where(
+                    EnergyPool.id.in_(sorted({pool_id for pool_id, _ in pairs}))
+                )
+            )
+        ).all()
+    )
+    return {pair: addresses[pair[0]] for pair in pairs if pair[0] in addresses}
 
 
 delegation = DelegationFlows()

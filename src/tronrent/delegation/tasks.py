@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
@@ -15,12 +15,18 @@ from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.service import order as order_service
 from tronrent.order.service import time_out_watches
-from tronrent.worker import Priority, actor, enqueue_job
+from tronrent.worker import Priority, actor, enqueue_job, split_on_failure
 
 log = logging.getLogger("tronrent.delegation")
 
 #: an order untouched this long in paid/delegating is re-driven by the sweeper
 STUCK_AFTER_S = 20.0
+RECLAIM_JOB = "delegation.reclaim_order"
+#: orders per reclaim job (a block's worth at the target load)
+RECLAIM_BATCH = 200
+#: due reclaims enqueued per sweep (every 5 s): twice what 200 rentals ending per second need,
+#: so a backlog drains
+RECLAIMS_PER_SWEEP = 2000
 
 
 @actor("delegation.delegate_order", priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
@@ -29,9 +35,17 @@ async def delegate_order(*order_ids: str) -> None:
     await delegation.delegate_orders(flow_deps(), [str(x) for x in order_ids])
 
 
-@actor("delegation.reclaim_order", priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
-async def reclaim_order(order_id: str) -> None:
-    await delegation.reclaim_order(flow_deps(), order_id)
+@actor(RECLAIM_JOB, priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
+async def reclaim_order(*order_ids: str) -> None:
+    """One order, or a batch (the sweeper's due reclaims, the undelegations confirmed in one
+    scanned block); a failing batch is split into one job per order (`split_on_failure`)."""
+    d = flow_deps()
+    ids = [str(x) for x in order_ids]
+
+    async def reclaim() -> None:
+        await delegation.reclaim_orders(d, ids)
+
+    await split_on_failure(RECLAIM_JOB, ids, reclaim, d.session_maker)
 
 
 @actor("delegation.sweep", priority=Priority.LOW, max_retries=0, period_s=5.0)
@@ -58,6 +72,13 @@ async def sweep() -> None:
             .scalars()
             .all()
         )
+        # rentals over; and undelegations stored or broadcast but not seen in a block by the
+        # scanner for a while (a crash between store and broadcast, a lost job): the job looks
+        # those up at most once per confirm_timeout_s (see _deliver_undelegations)
+        stale_reclaim = and_(
+            EnergyDelegation.status == DelegationStatus.RECLAIMING,
+            EnergyDelegation.updated_at < stuck_before,
+        )
         due = (
             (
                 await s.execute(
@@ -65,13 +86,11 @@ async def sweep() -> None:
                     .join(Order, Order.id == EnergyDelegation.order_id)
                     .where(
                         Order.status.in_((OrderStatus.ACTIVE, OrderStatus.RECLAIMING)),
-                        EnergyDelegation.status.in_(
-                            (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
-                        ),
+                        or_(EnergyDelegation.status == DelegationStatus.SUCCESS, stale_reclaim),
                         EnergyDelegation.expires_at <= now,
                     )
                     .distinct()
-                    .limit(200)
+                    .limit(RECLAIMS_PER_SWEEP)
                 )
             )
             .scalars()
@@ -117,8 +136,8 @@ async def sweep() -> None:
             )
         for oid in stuck:  # one job each: a poison order must not hold the others back
             enqueue_job("delegation.delegate_order", oid)
-        for oid in due:
-            enqueue_job("delegation.reclaim_order", oid)
+        for start in range(0, len(due), RECLAIM_BATCH):  # a failing batch splits itself
+            enqueue_job(RECLAIM_JOB, *due[start : start + RECLAIM_BATCH])
         if unhandled:  # one batch, like the scanner's
             enqueue_job("payment.process_payment", *unhandled)
         for pid in refunds:

@@ -59,6 +59,8 @@ class ScannedBlock:
     delegations: frozenset[str] = frozenset()
     """Hashes of the block's successful DelegateResourceContract transactions (ours among them
     are confirmed by the scanner: no per-transaction polling)."""
+    undelegations: frozenset[str] = frozenset()
+    """Hashes of its successful UnDelegateResourceContract transactions (likewise: our reclaims)."""
 
 
 def _addr(value: Any) -> str | None:
@@ -106,6 +108,7 @@ def parse_block(
     pending: list[str] = []
     hashes: set[str] = set()
     delegations: set[str] = set()
+    undelegations: set[str] = set()
     for tx in block.get("transactions") or ():
         txid = str(tx.get("txID", ""))
         hashes.add(txid)
@@ -129,6 +132,9 @@ def parse_block(
         elif ctype == "DelegateResourceContract":
             if _succeeded(tx):
                 delegations.add(txid)
+        elif ctype == "UnDelegateResourceContract":
+            if _succeeded(tx):
+                undelegations.add(txid)
         elif ctype == "TriggerSmartContract" and trc20_contracts:
             token = _addr(value.get("contract_address"))
             if token is None or token not in trc20_contracts:
@@ -145,6 +151,7 @@ def parse_block(
         frozenset(hashes),
         tuple(pending),
         frozenset(delegations),
+        frozenset(undelegations),
     )
 
 

@@ -7,10 +7,10 @@ refreshed from the database each poll). Every batch is one transaction: the new 
 (multi-row INSERT ... ON CONFLICT DO NOTHING on the tx hash; one payment job for all the new
 rows, so a block costs a few statements and jobs, not a few per payment) and the checkpoint
 advance commit together, fenced by the leader lease, so a crash replays the batch and the
-replay inserts nothing twice. The same transaction confirms our own delegations seen in the
-batch (a stored `chain_transactions` txID in a scanned block: one UPDATE per block holding
-delegations) and enqueues their orders' settlement, one job per block - nobody polls the node
-per transaction.
+replay inserts nothing twice. The same transaction confirms our own delegations and
+undelegations seen in the batch (a stored `chain_transactions` txID in a scanned block: one
+UPDATE per block holding either) and enqueues their orders' settlement and reclaim completion,
+one job each per block - nobody polls the node per transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.kit.db import upsert_insert
@@ -52,6 +52,7 @@ T = TypeVar("T")
 MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
 PROCESS_PAYMENT_JOB = "payment.process_payment"
 SETTLE_DELEGATION_JOB = "delegation.delegate_order"
+RECLAIM_JOB = "delegation.reclaim_order"
 #: ids per payment/settlement job: a block's worth at the target load (100 per block)
 MAX_JOB_IDS = 200
 
@@ -257,7 +258,11 @@ class BlockScanner:
                 self.stats.node_requests += 1
                 infos = await self.source.get_transaction_infos(b.number)
                 transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
-        delegations = {b.number: b.delegations for b in usable if b.delegations}
+        delegations = {
+            b.number: (b.delegations, b.undelegations)
+            for b in usable
+            if b.delegations or b.undelegations
+        }
         new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
         await self._commit_batch(cursor, new_cursor, transfers, delegations)
         self._last_block_ms = blocks[-1].timestamp_ms
@@ -275,13 +280,14 @@ class BlockScanner:
         old: _Cursor,
         new: _Cursor,
         transfers: Sequence[Transfer],
-        delegations: Mapping[int, frozenset[str]] | None = None,
+        delegations: Mapping[int, tuple[frozenset[str], frozenset[str]]] | None = None,
     ) -> None:
+        """``delegations``: block number -> (its delegation txids, its undelegation txids)."""
         async with job_scope(), self.session_maker() as session:
             try:
                 await self._intake(session, transfers)
-                for number, txids in (delegations or {}).items():
-                    await self._confirm_delegations(session, number, txids)
+                for number, (delegated, undelegated) in (delegations or {}).items():
+                    await self._confirm_delegations(session, number, delegated, undelegated)
                 await self._advance(session, old, new)
                 await session.commit()
             except LeaseLost:
@@ -290,26 +296,45 @@ class BlockScanner:
                 raise
 
     async def _confirm_delegations(
-        self, session: AsyncSession, block_number: int, txids: frozenset[str]
+        self,
+        session: AsyncSession,
+        block_number: int,
+        delegated: frozenset[str],
+        undelegated: frozenset[str] = frozenset(),
     ) -> None:
-        """Our stored delegations among ``txids`` (successful in block ``block_number``) are
-        confirmed; their orders are settled by one job (idempotent: only signed/broadcast rows)."""
+        """Our stored delegations among ``delegated`` and undelegations among ``undelegated``
+        (successful in block ``block_number``) are confirmed, in one UPDATE; one job settles the
+        delegations' orders, one completes the undelegations' reclaims (idempotent: only
+        signed/broadcast rows)."""
         rows = await session.execute(
             update(ChainTransaction)
             .where(
-                ChainTransaction.txid.in_(sorted(txids)),
-                ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
+                or_(
+                    and_(
+                        ChainTransaction.txid.in_(sorted(delegated)),
+                        ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
+                    ),
+                    and_(
+                        ChainTransaction.txid.in_(sorted(undelegated)),
+                        ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
+                    ),
+                ),
                 ChainTransaction.status.in_((ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)),
             )
             .values(
                 status=ChainTxStatus.CONFIRMED, block_number=block_number, confirmed_at=utcnow()
             )
-            .returning(ChainTransaction.order_id)
+            .returning(ChainTransaction.order_id, ChainTransaction.purpose)
             .execution_options(synchronize_session=False)
         )
-        order_ids = sorted({oid for (oid,) in rows if oid is not None})
-        for chunk in _chunks(order_ids, MAX_JOB_IDS):
-            enqueue_job(SETTLE_DELEGATION_JOB, *chunk)
+        by_job: dict[str, set[str]] = {SETTLE_DELEGATION_JOB: set(), RECLAIM_JOB: set()}
+        for oid, purpose in rows:
+            if oid is not None:
+                job = RECLAIM_JOB if purpose == ChainTxPurpose.UNDELEGATE else SETTLE_DELEGATION_JOB
+                by_job[job].add(oid)
+        for job, order_ids in by_job.items():
+            for chunk in _chunks(sorted(order_ids), MAX_JOB_IDS):
+                enqueue_job(job, *chunk)
 
     async def _intake(self, session: AsyncSession, transfers: Sequence[Transfer]) -> None:
         """Record the batch's transfers with multi-row INSERTs (a replay inserts nothing) and
