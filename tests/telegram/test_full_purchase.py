@@ -183,16 +183,26 @@ class TestFullPurchase:
         assert shown not in card.body
         assert any("active" in (old or "") for old in card.history)
         assert not any("check_payment" in str(b.get("callback_data")) for b in card.buttons())
-        async with f.session_maker() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(NotificationOutbox).where(NotificationOutbox.order_id == order.id)
+        # a row is marked sent right after its message arrives (the chat can show the last
+        # message and a completed card before that commit): look until it is, briefly
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while True:
+            async with f.session_maker() as s:
+                rows = (
+                    (
+                        await s.execute(
+                            select(NotificationOutbox).where(
+                                NotificationOutbox.order_id == order.id
+                            )
+                        )
                     )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
+            if OutboxStatus.PENDING not in {r.status for r in rows} or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert [r.event_type for r in sorted(rows, key=lambda r: r.id)] == [
             "order_created",
             "payment_received",
