@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainUnavailable, TransactionRejected
@@ -234,18 +234,3 @@ async def record_delivery(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-
-
-async def live_tx(
-    session: AsyncSession, *, purpose: ChainTxPurpose, **where: Any
-) -> ChainTransaction | None:
-    """The stored transaction of this purpose still able to land (signed/broadcast/confirmed)."""
-    stmt = select(ChainTransaction).where(
-        ChainTransaction.purpose == purpose,
-        ChainTransaction.status.in_(
-            (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST, ChainTxStatus.CONFIRMED)
-        ),
-    )
-    for column, value in where.items():
-        stmt = stmt.where(getattr(ChainTransaction, column) == value)
-    return (await session.execute(stmt.order_by(ChainTransaction.id.desc()))).scalars().first()
