@@ -201,3 +201,14 @@ async def flash(
 
 def active(o: Order) -> bool:
     return o.status is OrderStatus.ACTIVE
+
+
+def resource_contracts_to(f: Flash, customer: PrivateKey) -> list[str]:
+    """Contract types of the (Un)DelegateResource transactions to ``customer``, in chain order."""
+    to = bytes.fromhex(customer.address_hex)
+    return [
+        tx.contract_type
+        for b in f.devnet.chain.blocks
+        for tx in b.txs
+        if tx.to == to and "Resource" in tx.contract_type
+    ]

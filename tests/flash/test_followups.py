@@ -21,7 +21,7 @@ from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.order.service import order as order_service
 from tronrent.payment.refund import refund_payment
 
-from .conftest import TRX, Flash, FlashFactory, active, add_pool, send_trx
+from .conftest import TRX, Flash, FlashFactory, active, add_pool, resource_contracts_to, send_trx
 from .test_exactly_once import delegations_on_chain
 from .test_rules import events, payment_of
 
@@ -262,13 +262,7 @@ class TestSameReceiverLocks:
         assert failures == []
         acct = f.devnet.chain.accounts[customer.address]
         assert f.devnet.chain.energy_limit(acct) == 0
-        to = bytes.fromhex(customer.address_hex)
-        kinds = [
-            tx.contract_type
-            for b in f.devnet.chain.blocks
-            for tx in b.txs
-            if tx.to == to and "Resource" in tx.contract_type
-        ]
+        kinds = resource_contracts_to(f, customer)
         assert kinds.count("DelegateResourceContract") == 2
         assert kinds.count("UnDelegateResourceContract") == 2
         events_first = [e for e, oid in await events(f) if oid == first.id]

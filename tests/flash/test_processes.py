@@ -15,8 +15,9 @@ from trondevnet.testing import funded_key
 from tronrent.models.chain_transaction import ChainTransaction
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import OrderStatus
+from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 
-from .conftest import BLOCK_MS, TRX, FlashFactory, send_trx
+from .conftest import BLOCK_MS, TRX, Flash, FlashFactory, send_trx
 from .test_exactly_once import delegations_on_chain, wait_all
 
 PROC = Path(__file__).with_name("_worker_proc.py")
@@ -32,32 +33,37 @@ async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
+async def hand_over_to_worker(f: Flash, database_url: str) -> asyncio.subprocess.Process:
+    """Stop the in-process engine and start a worker process (the whole engine) in its place,
+    with broadcasts slowed down so that a kill lands after a transaction is stored and before
+    it is known to be sent; returns once the worker is ready."""
+    await f.engine.stop()
+    async with f.session_maker() as s:
+        # release the in-process scanner's lease so the subprocess can take over
+        for row in (await s.execute(select(ScannerCheckpoint))).scalars():
+            row.leader_id = None
+        await s.commit()
+    f.devnet.node.set_fault(FaultRule(path="/wallet/broadcasttransaction", latency_ms=1500))
+    proc = await spawn(
+        {
+            "FLASH_DB_URL": database_url,
+            "FLASH_NODE_URL": f.devnet.url,
+            "FLASH_SECRET_KEY": f.box_key,
+            "FLASH_ADDRESS": f.address,
+            "FLASH_BLOCK_MS": str(BLOCK_MS),
+        }
+    )
+    assert proc.stdout is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+    return proc
+
+
 class TestSigkill:
     async def test_killed_mid_delegation_then_restarted_delegates_once(
         self, flash: FlashFactory, database_url: str
     ) -> None:
         f = await flash()
-        await f.engine.stop()  # the subprocess is the worker now
-        async with f.session_maker() as s:
-            # release the in-process scanner's lease so the subprocess can take over
-            from tronrent.models.scanner_checkpoint import ScannerCheckpoint
-
-            for row in (await s.execute(select(ScannerCheckpoint))).scalars():
-                row.leader_id = None
-            await s.commit()
-        # slow broadcasts: the kill lands after the signed tx is stored, before it is known
-        f.devnet.node.set_fault(FaultRule(path="/wallet/broadcasttransaction", latency_ms=1500))
-        proc = await spawn(
-            {
-                "FLASH_DB_URL": database_url,
-                "FLASH_NODE_URL": f.devnet.url,
-                "FLASH_SECRET_KEY": f.box_key,
-                "FLASH_ADDRESS": f.address,
-                "FLASH_BLOCK_MS": str(BLOCK_MS),
-            }
-        )
-        assert proc.stdout is not None
-        assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+        proc = await hand_over_to_worker(f, database_url)  # the subprocess is the worker now
         customer = funded_key(f.devnet.chain, 100 * TRX)
         send_trx(f.devnet, customer, f.address, 3 * TRX)
         loop = asyncio.get_running_loop()

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trondevnet.node import FaultRule
 from trondevnet.testing import funded_key, submit
 from tronproto.keys import PrivateKey
 from tronrent.delegation.flows import FlowDeps, delegation
@@ -25,13 +24,12 @@ from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order, OrderStatus
-from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.scanner.service import BlockScanner
 from tronrent.worker import PendingJob, Retry, get_actor, job_scope
 
-from .conftest import BLOCK_MS, TRX, Flash, FlashFactory, send_trx
+from .conftest import TRX, Flash, FlashFactory, resource_contracts_to, send_trx
 from .test_exactly_once import wait_all
-from .test_processes import spawn
+from .test_processes import hand_over_to_worker
 
 RECLAIM_JOB = "delegation.reclaim_order"
 
@@ -335,26 +333,11 @@ class TestSigkill:
     ) -> None:
         f = await flash(rental_s=2.0)
         [customer] = await pay(f, 1)
-        await f.engine.stop()  # the subprocess is the worker now: its sweeper starts the reclaim
-        async with f.session_maker() as s:
-            for row in (await s.execute(select(ScannerCheckpoint))).scalars():
-                row.leader_id = None  # the lease is the subprocess's to take
-            await s.commit()
-        # slow broadcasts: the kill lands after the undelegation is stored, before it is known
-        # to be sent (the node still takes it in: it lands while nobody is running)
-        f.devnet.node.set_fault(FaultRule(path="/wallet/broadcasttransaction", latency_ms=1500))
-        proc = await spawn(
-            {
-                "FLASH_DB_URL": database_url,
-                "FLASH_NODE_URL": f.devnet.url,
-                "FLASH_SECRET_KEY": f.box_key,
-                "FLASH_ADDRESS": f.address,
-                "FLASH_BLOCK_MS": str(BLOCK_MS),
-            }
-        )
+        # the subprocess is the worker now: its sweeper starts the reclaim; the kill lands
+        # after the undelegation is stored, before it is known to be sent (the node still
+        # takes it in: it lands while nobody is running)
+        proc = await hand_over_to_worker(f, database_url)
         try:
-            assert proc.stdout is not None
-            assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
             while True:
@@ -376,14 +359,10 @@ class TestSigkill:
         f.devnet.node.clear_faults()
         await f.engine.start()  # the scanner finds the stored undelegation in its block
         await wait_all(f, 1, OrderStatus.COMPLETED, wait_s=60)
-        to = bytes.fromhex(customer.address_hex)
-        kinds = [
-            tx.contract_type
-            for b in f.devnet.chain.blocks
-            for tx in b.txs
-            if tx.to == to and "Resource" in tx.contract_type
+        assert resource_contracts_to(f, customer) == [
+            "DelegateResourceContract",
+            "UnDelegateResourceContract",
         ]
-        assert kinds == ["DelegateResourceContract", "UnDelegateResourceContract"]
         async with f.session_maker() as s:
             x = (await s.execute(select(EnergyDelegation))).scalar_one()
             txs = (await s.execute(select(ChainTransaction.status))).scalars().all()

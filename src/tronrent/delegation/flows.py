@@ -178,6 +178,31 @@ async def _pools_locking(session: AsyncSession, orders: Sequence[Order]) -> dict
     }
 
 
+async def _stored_txs(
+    d: FlowDeps,
+    order_ids: Collection[str],
+    purpose: ChainTxPurpose,
+    delegation_statuses: tuple[DelegationStatus, ...],
+) -> list[ChainTransaction]:
+    """The orders' stored transactions of ``purpose`` still able to land (signed, broadcast,
+    or seen in a block by the scanner) whose delegation is in ``delegation_statuses``."""
+    async with d.session_maker() as s:
+        rows = await s.execute(
+            select(ChainTransaction)
+            .join(EnergyDelegation, EnergyDelegation.id == ChainTransaction.delegation_id)
+            .where(
+                ChainTransaction.order_id.in_(sorted(order_ids)),
+                ChainTransaction.purpose == purpose,
+                ChainTransaction.status.in_(LIVE_CHAIN_TX_STATUSES),
+                EnergyDelegation.status.in_(delegation_statuses),
+            )
+            .order_by(ChainTransaction.id)
+        )
+        found = list(rows.scalars().all())
+        await s.commit()
+    return found
+
+
 def _less(candidate: PoolCandidate, energy: int) -> PoolCandidate:
     """The candidate after `energy` more was planned on it in this batch."""
     daily = candidate.daily_remaining_sun
@@ -422,34 +447,7 @@ class DelegationFlows:
         """
         if not order_ids:
             return [], None
-        async with d.session_maker() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(ChainTransaction)
-                        .join(
-                            EnergyDelegation,
-                            EnergyDelegation.id == ChainTransaction.delegation_id,
-                        )
-                        .where(
-                            ChainTransaction.order_id.in_(sorted(order_ids)),
-                            ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
-                            ChainTransaction.status.in_(
-                                (
-                                    ChainTxStatus.SIGNED,
-                                    ChainTxStatus.BROADCAST,
-                                    ChainTxStatus.CONFIRMED,
-                                )
-                            ),
-                            EnergyDelegation.status.in_(LIVE),
-                        )
-                        .order_by(ChainTransaction.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await s.commit()
+        rows = await _stored_txs(d, order_ids, ChainTxPurpose.DELEGATE, LIVE)
         block_s = d.rt.block_interval_ms / 1000
         gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
 
@@ -879,28 +877,9 @@ class DelegationFlows:
         left on its way. Returns the orders with an undelegation no node accepted yet."""
         if not order_ids:
             return set()
-        async with d.session_maker() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(ChainTransaction)
-                        .join(
-                            EnergyDelegation,
-                            EnergyDelegation.id == ChainTransaction.delegation_id,
-                        )
-                        .where(
-                            ChainTransaction.order_id.in_(sorted(order_ids)),
-                            ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
-                            ChainTransaction.status.in_(LIVE_CHAIN_TX_STATUSES),
-                            EnergyDelegation.status == DelegationStatus.RECLAIMING,
-                        )
-                        .order_by(ChainTransaction.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await s.commit()
+        rows = await _stored_txs(
+            d, order_ids, ChainTxPurpose.UNDELEGATE, (DelegationStatus.RECLAIMING,)
+        )
         if not rows:
             return set()
         block_s = d.rt.block_interval_ms / 1000
