@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -39,6 +39,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 from subprocesses import free_port, stop
 from tronproto.keys import PrivateKey
 from tronproto.tx import TYPE_URL_PREFIX, raw_data_to_bytes, txid_bytes
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 
 TRX = 1_000_000
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -410,3 +411,14 @@ async def delegation_latencies(
         else:
             out.append(del_blocks[d] - pay_blocks[txid])
     return out
+
+
+async def delivered_delegations(p: Platform) -> dict[str, str]:
+    """Recipient address -> txid of every delegation confirmed on chain (status success)."""
+    async with p.session_maker() as s:
+        rows = await s.execute(
+            select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
+                EnergyDelegation.status == DelegationStatus.SUCCESS
+            )
+        )
+        return {r: t for r, t in rows if t}

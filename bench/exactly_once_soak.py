@@ -37,6 +37,7 @@ import httpx
 from _common import (
     PG_DEFAULT,
     TRX,
+    block_number,
     customer_keys,
     database,
     devnet_process,
@@ -155,7 +156,7 @@ async def wait_active(db: Any, n: int, timeout_s: float) -> int:
 async def chain_delegations(http: httpx.AsyncClient, pool_hex: str, first: int) -> Counter[str]:
     """receiver (base58) -> DelegateResourceContract txs from the pool, read block by block."""
     head = (await http.post("/wallet/getnowblock", json={})).json()
-    last = int(head["block_header"]["raw_data"]["number"])
+    last = block_number(head)
     out: Counter[str] = Counter()
     for start in range(first, last + 1, 100):
         r = await http.post(
@@ -207,7 +208,7 @@ async def main() -> None:
             await fund(node_url, keys, 10 * TRX)
             async with httpx.AsyncClient(base_url=node_url, timeout=30) as http:
                 head = (await http.post("/wallet/getnowblock", json={})).json()
-                first_block = int(head["block_header"]["raw_data"]["number"])
+                first_block = block_number(head)
                 signed = presign_transfers(
                     [(k, to_hex(pool.address), PRICE_SUN) for k in keys], str(head["blockID"])
                 )

@@ -26,6 +26,7 @@ from _common import (
     broadcast_all,
     customer_keys,
     delegation_latencies,
+    delivered_delegations,
     engine_on_devnet,
     fund,
     head_block,
@@ -35,11 +36,9 @@ from _common import (
     presign_transfers,
     wait_next_block,
 )
-from sqlalchemy import select
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from tronproto.address import to_hex
-from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 
 PRICE_SUN = 1_500_000  # single_price: one USDT transfer
 
@@ -71,17 +70,10 @@ async def run_rate(
     delegations: dict[str, str] = {}
     while time.monotonic() < deadline:
         try:
-            async with p.session_maker() as s:
-                rows = (
-                    await s.execute(
-                        select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
-                            EnergyDelegation.status == DelegationStatus.SUCCESS
-                        )
-                    )
-                ).all()
+            found = await delivered_delegations(p)
         except SQLAlchemyTimeout:  # the engine's jobs hold every pooled connection
             continue
-        delegations = {r: t for r, t in rows if r in recipients and t}
+        delegations = {r: t for r, t in found.items() if r in recipients}
         if len(delegations) >= len(keys):
             break
         await asyncio.sleep(0.5)

@@ -28,6 +28,7 @@ from _common import (
     broadcast_all,
     customer_keys,
     delegation_latencies,
+    delivered_delegations,
     engine_on_devnet,
     fund,
     head_block,
@@ -113,16 +114,8 @@ async def main() -> None:
                 if t2 - t >= 10:
                     window = max(window, (n2 - n) / (t2 - t))
                     break
-        async with p.session_maker() as s:
-            rows = (
-                await s.execute(
-                    select(EnergyDelegation.recipient_address, EnergyDelegation.tx_hash).where(
-                        EnergyDelegation.status == DelegationStatus.SUCCESS
-                    )
-                )
-            ).all()
         latencies = await delegation_latencies(
-            port, keys, [t for t, _ in signed], {r: t for r, t in rows if t}
+            port, keys, [t for t, _ in signed], await delivered_delegations(p)
         )
         await conn.close()
     # the first and the last tenth of the orders by offer time: a growing backlog shows here
