@@ -131,6 +131,20 @@ async def _lock_orders(session: AsyncSession, order_ids: Collection[str]) -> lis
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def _lock_delegations(
+    session: AsyncSession, ids: Collection[int], statuses: tuple[DelegationStatus, ...]
+) -> list[EnergyDelegation]:
+    """Those of the delegations still in ``statuses``, re-read and locked in id order."""
+    stmt = (
+        select(EnergyDelegation)
+        .where(EnergyDelegation.id.in_(sorted(ids)), EnergyDelegation.status.in_(statuses))
+        .order_by(EnergyDelegation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
 async def _pools_rejected(session: AsyncSession, order_ids: Collection[str]) -> dict[str, set[str]]:
     """Per order, the pools whose delegation the chain rejected (or failed in its block).
 
@@ -518,22 +532,7 @@ class DelegationFlows:
         become delegated energy (one UPDATE per pool)."""
         if not delegation_ids:
             return
-        rows = (
-            (
-                await s.execute(
-                    select(EnergyDelegation)
-                    .where(
-                        EnergyDelegation.id.in_(sorted(delegation_ids)),
-                        EnergyDelegation.status.in_(LIVE),
-                    )
-                    .order_by(EnergyDelegation.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        rows = await _lock_delegations(s, delegation_ids, LIVE)
         now = utcnow()
         per_pool: dict[uuid.UUID, tuple[int, int]] = {}
         for x in rows:
@@ -932,22 +931,7 @@ class DelegationFlows:
         }
         if not final:
             return
-        delegations = (
-            (
-                await s.execute(
-                    select(EnergyDelegation)
-                    .where(
-                        EnergyDelegation.id.in_(sorted(final)),
-                        EnergyDelegation.status == DelegationStatus.RECLAIMING,
-                    )
-                    .order_by(EnergyDelegation.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        delegations = await _lock_delegations(s, final, (DelegationStatus.RECLAIMING,))
         now = utcnow()
         reclaimed: Counter[uuid.UUID] = Counter()
         for x in delegations:
