@@ -153,6 +153,29 @@ class TestParseBlock:
         assert b.undelegations == {"b" * 64}  # a failed one is not ours to confirm
         assert b.transfers == () and b.pending_trc20 == ()
 
+    def test_own_addresses_transfers_collected(self) -> None:
+        """TRX sent by our own (refund) addresses: successful ones only, whoever receives it,
+        and a transfer to a watched address is still a payment too."""
+        b = parse_block(
+            block(
+                13,
+                [
+                    transfer_tx("a" * 64, FLASH, ALICE, 5),  # a refund
+                    transfer_tx("b" * 64, FLASH, BOB, 6, ret="REVERT"),
+                    transfer_tx("c" * 64, ALICE, BOB, 7),  # not ours
+                    transfer_tx("d" * 64, ALICE, FLASH, 8),  # a payment to us
+                    transfer_tx("e" * 64, BOB, ALICE, 9),  # sent by our other refund account
+                ],
+            ),
+            {FLASH},
+            own={FLASH, BOB},
+        )
+        assert b.own_transfers == {"a" * 64, "e" * 64}
+        assert [t.tx_hash for t in b.transfers] == ["d" * 64]
+        # no own addresses given (a caller that does not pass them): nothing collected
+        alone = parse_block(block(13, [transfer_tx("a" * 64, FLASH, ALICE, 5)]), {FLASH})
+        assert alone.own_transfers == frozenset()
+
 
 def test_decode_trc20_transfer() -> None:
     data = "a9059cbb" + to_hex(BOB)[2:].rjust(64, "0") + f"{123:064x}"

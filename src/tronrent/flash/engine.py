@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +22,8 @@ from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.deps import install_flash_resources
 from tronrent.kit.crypto import SecretBox
 from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as order_service
+from tronrent.pricing.calc import PriceConfigError
 from tronrent.scanner.service import BlockScanner, ScannerConfig
 from tronrent.worker import (
     JobQueue,
@@ -71,12 +73,28 @@ class FlashEngine:
                 block_interval_s=self.rt.block_interval_ms / 1000,
                 fixed_addresses=frozenset({self.rt.payment_address}),
             )
+            cfg = replace(cfg, own_addresses=cfg.own_addresses | await self._refund_accounts())
             self.scanner = BlockScanner(self.chain, self.session_maker, cfg)
             await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
         if self.run_periodic_jobs:
             self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
         return self
+
+    async def _refund_accounts(self) -> frozenset[str]:
+        """The addresses refunds are sent from: the scanner confirms their transfers. A refund
+        address configured later is not among them: its refunds complete through the
+        sweeper's lookup instead."""
+        own = {self.rt.payment_address}
+        try:
+            async with self.session_maker() as s:
+                configured = (await order_service.config(s, self.rt)).refund_address
+        except PriceConfigError:
+            log.exception("flash config unreadable; refunds confirmed from the flash address")
+            configured = None
+        if configured:
+            own.add(configured)
+        return frozenset(own)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro, name=f"flash-{name}"))

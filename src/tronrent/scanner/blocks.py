@@ -61,6 +61,9 @@ class ScannedBlock:
     are confirmed by the scanner: no per-transaction polling)."""
     undelegations: frozenset[str] = frozenset()
     """Hashes of its successful UnDelegateResourceContract transactions (likewise: our reclaims)."""
+    own_transfers: frozenset[str] = frozenset()
+    """Hashes of its successful TransferContract transactions sent by one of ``own`` (our
+    refunds among them are confirmed by the scanner likewise)."""
 
 
 def _addr(value: Any) -> str | None:
@@ -97,8 +100,10 @@ def parse_block(
     block: Mapping[str, Any],
     watched: frozenset[str] | set[str],
     trc20_contracts: frozenset[str] | set[str] = frozenset(),
+    own: frozenset[str] | set[str] = frozenset(),
 ) -> ScannedBlock:
-    """Extract transfers to `watched` addresses (base58) from one block's JSON."""
+    """Extract transfers to `watched` addresses (base58) from one block's JSON, and the hashes
+    of the TRX transfers sent by `own` addresses (base58)."""
     header = block.get("block_header", {}).get("raw_data", {})
     number = int(header.get("number", 0))
     block_hash = str(block.get("blockID", ""))
@@ -109,6 +114,7 @@ def parse_block(
     hashes: set[str] = set()
     delegations: set[str] = set()
     undelegations: set[str] = set()
+    own_transfers: set[str] = set()
     for tx in block.get("transactions") or ():
         txid = str(tx.get("txID", ""))
         hashes.add(txid)
@@ -119,6 +125,8 @@ def parse_block(
         ctype = contract.get("type")
         value = contract.get("parameter", {}).get("value", {})
         if ctype == "TransferContract":
+            if own and _addr(value.get("owner_address")) in own and _succeeded(tx):
+                own_transfers.add(txid)
             to = _addr(value.get("to_address"))
             if to is None or to not in watched or not _succeeded(tx):
                 continue
@@ -152,6 +160,7 @@ def parse_block(
         tuple(pending),
         frozenset(delegations),
         frozenset(undelegations),
+        frozenset(own_transfers),
     )
 
 

@@ -8,9 +8,10 @@ refreshed from the database each poll). Every batch is one transaction: the new 
 rows, so a block costs a few statements and jobs, not a few per payment) and the checkpoint
 advance commit together, fenced by the leader lease, so a crash replays the batch and the
 replay inserts nothing twice. The same transaction confirms our own delegations and
-undelegations seen in the batch (a stored `chain_transactions` txID in a scanned block: one
-UPDATE per block holding either) and enqueues their orders' settlement and reclaim completion,
-one job each per block - nobody polls the node per transaction.
+undelegations seen in the batch, and our refunds (TRX transfers sent by our own addresses) - a
+stored `chain_transactions` txID in a scanned block: one UPDATE per block holding any - and
+enqueues their orders' settlement, reclaim completion and refund completion, one job each per
+block - nobody polls the node per transaction.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
 PROCESS_PAYMENT_JOB = "payment.process_payment"
 SETTLE_DELEGATION_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
+REFUND_JOB = "payment.refund_payment"
 #: ids per payment/settlement job: a block's worth at the target load (100 per block)
 MAX_JOB_IDS = 200
 
@@ -100,6 +102,10 @@ class ScannerConfig:
     reorg_depth: int = 30
     start_block: int | None = None  # None: start at the head on the first run
     fixed_addresses: frozenset[str] = frozenset()  # flash address(es), always watched
+    #: addresses refunds are sent from (the configured refund address): TRX transfers they
+    #: send confirm our stored refunds; the fixed addresses count too (the default refund
+    #: account is the flash address)
+    own_addresses: frozenset[str] = frozenset()
     usdt_contract: str | None = None
 
 
@@ -238,7 +244,8 @@ class BlockScanner:
         if not raw:
             await self.acquire()  # renew the lease while idle
             return 0
-        blocks = [parse_block(b, self._watched, self._trc20) for b in raw]
+        own = self.config.own_addresses | self.config.fixed_addresses
+        blocks = [parse_block(b, self._watched, self._trc20, own) for b in raw]
         head = blocks[-1].number
         last_usable = head - self.config.confirmations
         usable = [b for b in blocks if b.number <= last_usable]
@@ -259,9 +266,9 @@ class BlockScanner:
                 infos = await self.source.get_transaction_infos(b.number)
                 transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
         delegations = {
-            b.number: (b.delegations, b.undelegations)
+            b.number: (b.delegations, b.undelegations, b.own_transfers)
             for b in usable
-            if b.delegations or b.undelegations
+            if b.delegations or b.undelegations or b.own_transfers
         }
         new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
         await self._commit_batch(cursor, new_cursor, transfers, delegations)
@@ -280,14 +287,15 @@ class BlockScanner:
         old: _Cursor,
         new: _Cursor,
         transfers: Sequence[Transfer],
-        delegations: Mapping[int, tuple[frozenset[str], frozenset[str]]] | None = None,
+        delegations: Mapping[int, tuple[frozenset[str], ...]] | None = None,
     ) -> None:
-        """``delegations``: block number -> (its delegation txids, its undelegation txids)."""
+        """``delegations``: block number -> (its delegation txids, its undelegation txids[,
+        the txids of the TRX transfers our own addresses sent])."""
         async with job_scope(), self.session_maker() as session:
             try:
                 await self._intake(session, transfers)
-                for number, (delegated, undelegated) in (delegations or {}).items():
-                    await self._confirm_delegations(session, number, delegated, undelegated)
+                for number, txids in (delegations or {}).items():
+                    await self._confirm_delegations(session, number, *txids)
                 await self._advance(session, old, new)
                 await session.commit()
             except LeaseLost:
@@ -301,40 +309,52 @@ class BlockScanner:
         block_number: int,
         delegated: frozenset[str],
         undelegated: frozenset[str] = frozenset(),
+        refunded: frozenset[str] = frozenset(),
     ) -> None:
-        """Our stored delegations among ``delegated`` and undelegations among ``undelegated``
-        (successful in block ``block_number``) are confirmed, in one UPDATE; one job settles the
-        delegations' orders, one completes the undelegations' reclaims (idempotent: only
-        signed/broadcast rows)."""
+        """Our stored delegations among ``delegated``, undelegations among ``undelegated`` and
+        refunds among ``refunded`` (successful in block ``block_number``) are confirmed, in one
+        UPDATE; one job settles the delegations' orders, one completes the undelegations'
+        reclaims, one applies the refunds to their payments (idempotent: only signed/broadcast
+        rows)."""
+        wanted = [
+            and_(ChainTransaction.txid.in_(sorted(txids)), ChainTransaction.purpose.in_(purposes))
+            for txids, purposes in (
+                (delegated, (ChainTxPurpose.DELEGATE,)),
+                (undelegated, (ChainTxPurpose.UNDELEGATE,)),
+                (refunded, (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)),
+            )
+            if txids
+        ]
+        if not wanted:
+            return
         rows = await session.execute(
             update(ChainTransaction)
             .where(
-                or_(
-                    and_(
-                        ChainTransaction.txid.in_(sorted(delegated)),
-                        ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
-                    ),
-                    and_(
-                        ChainTransaction.txid.in_(sorted(undelegated)),
-                        ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE,
-                    ),
-                ),
+                or_(*wanted),
                 ChainTransaction.status.in_((ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)),
             )
             .values(
                 status=ChainTxStatus.CONFIRMED, block_number=block_number, confirmed_at=utcnow()
             )
-            .returning(ChainTransaction.order_id, ChainTransaction.purpose)
+            .returning(
+                ChainTransaction.order_id, ChainTransaction.payment_id, ChainTransaction.purpose
+            )
             .execution_options(synchronize_session=False)
         )
         by_job: dict[str, set[str]] = {SETTLE_DELEGATION_JOB: set(), RECLAIM_JOB: set()}
-        for oid, purpose in rows:
-            if oid is not None:
+        payment_ids: set[int] = set()
+        for oid, pid, purpose in rows:
+            if purpose in (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST):
+                if pid is not None:
+                    payment_ids.add(int(pid))
+            elif oid is not None:
                 job = RECLAIM_JOB if purpose == ChainTxPurpose.UNDELEGATE else SETTLE_DELEGATION_JOB
                 by_job[job].add(oid)
         for job, order_ids in by_job.items():
             for chunk in _chunks(sorted(order_ids), MAX_JOB_IDS):
                 enqueue_job(job, *chunk)
+        for ids in _chunks(sorted(payment_ids), MAX_JOB_IDS):
+            enqueue_job(REFUND_JOB, *ids)
 
     async def _intake(self, session: AsyncSession, transfers: Sequence[Transfer]) -> None:
         """Record the batch's transfers with multi-row INSERTs (a replay inserts nothing) and
