@@ -9,6 +9,8 @@ transfer for the same payment impossible.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +25,7 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.money import format_trx
+from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
     ChainTransaction,
@@ -130,26 +133,38 @@ async def _build(
 
 
 async def refund_payment(d: FlowDeps, payment_id: int) -> str:
-    """Send what the payment is owed (once) and record it; the status reached.
+    """Send what the payment is owed (once) and record it; the status reached ('broadcast':
+    a transfer is on its way, the scanner confirms it in its block and runs this again).
 
     What is owed is recomputed under the payment's row lock: the policy refund, or everything
     paid once the order failed. Live refund transfers already stored count against it, so an
     order that fails after its excess went out gets the rest in a second transfer
     (`refund_rest`) and the total never exceeds the payment. Each purpose has at most one live
     transfer per payment (partial unique index), so a retried or concurrent job cannot send
-    twice.
+    twice. Nothing waits for a block: a transfer the scanner confirmed is applied (note, event)
+    without a node call; one broadcast less than ``confirm_timeout_s`` ago is left to the
+    scanner; an older one is looked up (the scanner was down, or the owner address is not one
+    it knows: the sweeper re-drives the payment).
     """
-    for _ in range(len(REFUND_PURPOSES) + 1):
+    for _ in range(2 * len(REFUND_PURPOSES) + 1):  # apply/build per purpose, then finish
         # the reference block is read (cached per block) before the row lock is taken
         ref = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
         async with d.session_maker() as s:
-            payment = await s.get(Payment, payment_id, with_for_update=True)
+            payment = await s.get(Payment, payment_id, with_for_update=True, populate_existing=True)
             if payment is None:
                 return "missing"
             if payment.status is not PaymentStatus.REFUNDING:
                 return payment.status.value
             order = await s.get(Order, payment.order_id) if payment.order_id else None
             rows = await _refund_rows(s, payment_id)
+            unapplied = [
+                r for r in rows if r.status is ChainTxStatus.CONFIRMED and not _applied(payment, r)
+            ]
+            if unapplied:  # confirmed by the scanner (or a lookup that crashed before this)
+                for row in unapplied:
+                    await _apply_sent(s, payment, order, row)
+                await s.commit()
+                continue
             pending = [r for r in rows if r.status is not ChainTxStatus.CONFIRMED]
             if not pending:
                 sent = sum(r.amount_sun or 0 for r in rows)
@@ -173,43 +188,91 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                 ):
                     await transition(s, order.id, order.status, OrderStatus.REFUNDING)
             await s.commit()
+        confirmed = False
         for row in pending:
-            await _deliver_refund(d, row, payment_id)
+            confirmed = await _deliver_refund(d, row, payment_id) or confirmed
+        if not confirmed:
+            return "broadcast"
     raise Retry(f"payment {payment_id}: refund still in progress", delay_s=d.rt.poll_s)
 
 
-async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -> None:
-    """Deliver one stored refund transfer; tell the customer once it is in a block."""
-    result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
+def _sent_note(row: ChainTransaction) -> str:
+    return f"refunded {format_trx(row.amount_sun or 0)} TRX in tx {row.txid}"
+
+
+def _applied(payment: Payment, row: ChainTransaction) -> bool:
+    """Whether the confirmed transfer was applied to the payment already: its note names the
+    txid (written in the same transaction as the customer's event)."""
+    return f"in tx {row.txid}" in (payment.note or "")
+
+
+async def _apply_sent(
+    s: AsyncSession, payment: Payment, order: Order | None, row: ChainTransaction
+) -> None:
+    """A refund transfer is in a block: note it on the payment and tell the customer (once:
+    the event's dedupe key)."""
+    payment.note = f"{payment.note or ''}; {_sent_note(row)}"
+    if order is not None:
+        rest = "" if row.purpose is ChainTxPurpose.REFUND else f":{row.purpose.value}"
+        await notify_order(
+            s,
+            order,
+            "refund_sent",
+            {
+                "amount_sun": row.amount_sun,
+                "tx_hash": row.txid,
+                "to_address": payment.from_address,
+            },
+            dedupe_suffix=f":{payment.id}{rest}",
+        )
+    log.info("refund of payment %s sent: %s", payment.id, row.txid)
+
+
+async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -> bool:
+    """Bring one stored refund transfer on its way without waiting for its block; True if it
+    turned out to be in a block already (a lookup), so the caller applies it and goes on."""
+    sent_since = utcnow() - timedelta(seconds=d.rt.confirm_timeout_s)
+    if (
+        row.status is ChainTxStatus.BROADCAST
+        and row.last_error is None
+        and row.broadcast_at is not None
+        and row.broadcast_at > sent_since
+    ):
+        return False  # accepted by a node recently: the scanner will see it
+    result = await deliver(
+        d.chain,
+        row,
+        wait_s=0,
+        poll_s=d.rt.poll_s,
+        head_max_age_s=d.rt.block_interval_ms / 1000,
+    )
     async with d.session_maker() as s:
         await record_delivery(s, row.id, result)
-        if result.status is Delivery.CONFIRMED:
-            payment = await s.get(Payment, payment_id)
-            assert payment is not None
-            payment.note = (
-                f"{payment.note or ''}; refunded {format_trx(row.amount_sun or 0)} TRX "
-                f"in tx {row.txid}"
-            )
-            order = await s.get(Order, payment.order_id) if payment.order_id else None
-            if order is not None:
-                rest = "" if row.purpose is ChainTxPurpose.REFUND else f":{row.purpose.value}"
-                await notify_order(
-                    s,
-                    order,
-                    "refund_sent",
-                    {
-                        "amount_sun": row.amount_sun,
-                        "tx_hash": row.txid,
-                        "to_address": payment.from_address,
-                    },
-                    dedupe_suffix=f":{payment.id}{rest}",
-                )
-            log.info("refund of payment %s sent: %s", payment_id, row.txid)
         await s.commit()
     if result.status in (Delivery.FAILED, Delivery.EXPIRED):
         raise Retry(f"refund tx {row.txid} {result.status.value}: {result.error}; rebuilding")
-    if result.status is not Delivery.CONFIRMED:
-        raise Retry(f"refund tx {row.txid} not in a block yet", delay_s=d.rt.poll_s)
+    if result.status is Delivery.PENDING and result.error:
+        raise Retry(f"refund tx {row.txid} not accepted yet: {result.error}", delay_s=d.rt.poll_s)
+    if result.status is Delivery.CONFIRMED:
+        log.info("refund tx %s of payment %s found in a block", row.txid, payment_id)
+        return True
+    return False
+
+
+async def refund_payments(d: FlowDeps, payment_ids: Sequence[int]) -> list[int]:
+    """Each payment's refund step (`refund_payment`), one transaction each, so a payment that
+    must wait holds back no other; those that must (a `Retry`) are returned, to be retried on
+    their own. A single payment's `Retry` is raised (the job retries it)."""
+    waiting: list[int] = []
+    for pid in payment_ids:
+        try:
+            await refund_payment(d, pid)
+        except Retry as exc:
+            if len(payment_ids) == 1:
+                raise
+            log.info("refund of payment %s retried on its own: %s", pid, exc)
+            waiting.append(pid)
+    return waiting
 
 
 async def pending_refunds(session: AsyncSession, limit: int = 200) -> list[int]:
@@ -219,4 +282,10 @@ async def pending_refunds(session: AsyncSession, limit: int = 200) -> list[int]:
     return [int(i) for (i,) in rows]
 
 
-__all__ = ["ChainTransaction", "pending_refunds", "refund_amount", "refund_payment"]
+__all__ = [
+    "ChainTransaction",
+    "pending_refunds",
+    "refund_amount",
+    "refund_payment",
+    "refund_payments",
+]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from tronrent.delegation.deps import flow_deps
 from tronrent.kit.db import transaction_scope
-from tronrent.payment.refund import refund_payment as send_refund
+from tronrent.payment.refund import refund_payments
 from tronrent.payment.service import PROCESS_JOB
 from tronrent.payment.service import payment as payment_service
-from tronrent.worker import Priority, actor, split_on_failure
+from tronrent.worker import Priority, actor, enqueue_job, split_on_failure
+
+REFUND_JOB = "payment.refund_payment"
 
 
 @actor(PROCESS_JOB, priority=Priority.HIGH, max_retries=8, max_backoff_s=5)
@@ -25,6 +27,19 @@ async def process_payment(*payment_ids: int) -> None:
     await split_on_failure(PROCESS_JOB, ids, process, d.session_maker)
 
 
-@actor("payment.refund_payment", priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
-async def refund_payment(payment_id: int) -> None:
-    await send_refund(flow_deps(), int(payment_id))
+@actor(REFUND_JOB, priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
+async def refund_payment(*payment_ids: int) -> None:
+    """One payment (the sweeper's, a dead letter retried) or a batch (the refunds the scanner
+    confirmed in one block). Nothing waits for a block. A payment of a batch that must wait is
+    retried as a job of its own; a batch that fails is split (`split_on_failure`)."""
+    d = flow_deps()
+    ids = [int(p) for p in payment_ids]
+
+    async def refund() -> None:
+        waiting = await refund_payments(d, ids)
+        if waiting:
+            async with transaction_scope(d.session_maker):  # the jobs go out once it commits
+                for pid in waiting:
+                    enqueue_job(REFUND_JOB, pid)
+
+    await split_on_failure(REFUND_JOB, ids, refund, d.session_maker)
