@@ -212,3 +212,20 @@ def resource_contracts_to(f: Flash, customer: PrivateKey) -> list[str]:
         for tx in b.txs
         if tx.to == to and "Resource" in tx.contract_type
     ]
+
+
+async def restart_engine(f: Flash, **overrides: Any) -> FlashEngine:
+    """Stop the flash engine and start another on the same database, chain and settings, with
+    ``overrides`` (FlashEngine keyword arguments); the caller stops it."""
+    old = f.engine
+    await old.stop()
+    f.engine = FlashEngine(
+        session_maker=old.session_maker,
+        chain=old.chain,
+        box=old.box,
+        rt=old.rt,
+        scanner_config=old.scanner_config,
+        **overrides,
+    )
+    await f.engine.start()
+    return f.engine

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trondevnet.testing import funded_key, submit
 from tronproto.keys import PrivateKey
 from tronrent.delegation.flows import FlowDeps, delegation
-from tronrent.flash.engine import FlashEngine
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -27,7 +26,14 @@ from tronrent.models.order import Order, OrderStatus
 from tronrent.scanner.service import BlockScanner
 from tronrent.worker import PendingJob, Retry, get_actor, job_scope
 
-from .conftest import TRX, Flash, FlashFactory, resource_contracts_to, send_trx
+from .conftest import (
+    TRX,
+    Flash,
+    FlashFactory,
+    resource_contracts_to,
+    restart_engine,
+    send_trx,
+)
 from .test_exactly_once import wait_all
 from .test_processes import hand_over_to_worker
 
@@ -37,17 +43,7 @@ RECLAIM_JOB = "delegation.reclaim_order"
 @asynccontextmanager
 async def without_sweeper(f: Flash) -> AsyncIterator[None]:
     """The flash engine without its periodic jobs: nothing reclaims unless the test asks."""
-    old = f.engine
-    await old.stop()
-    f.engine = FlashEngine(
-        session_maker=old.session_maker,
-        chain=old.chain,
-        box=old.box,
-        rt=old.rt,
-        scanner_config=old.scanner_config,
-        run_periodic_jobs=False,
-    )
-    await f.engine.start()
+    await restart_engine(f, run_periodic_jobs=False)
     try:
         yield
     finally:

@@ -12,12 +12,11 @@ from sqlalchemy import select
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
 from tronrent.delegation import tasks as delegation_tasks
-from tronrent.flash.engine import FlashEngine
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.scanner.service import BlockScanner
 
-from .conftest import TRX, Flash, FlashFactory, send_trx
+from .conftest import TRX, Flash, FlashFactory, restart_engine, send_trx
 from .test_rules import events, payment_of
 
 PAID = 16 * TRX  # ten transactions (the cap: 15 TRX) and 1 TRX excess, refunded
@@ -84,20 +83,10 @@ class TestRefundWithoutTheScanner:
     ) -> None:
         monkeypatch.setattr(delegation_tasks, "STUCK_AFTER_S", 0.5)  # the rt's 3 s still apply
         f = await flash()
-        old = f.engine
-        await old.stop()
-        f.engine = FlashEngine(
-            session_maker=old.session_maker,
-            chain=old.chain,
-            box=old.box,
-            rt=old.rt,
-            scanner_config=old.scanner_config,
-            run_scanner=False,  # only the manual polls below read blocks
-            periodic_speedup=5.0,
-        )
-        await f.engine.start()
-        assert old.scanner_config is not None
-        scanner = BlockScanner(f.gateway, f.session_maker, old.scanner_config)
+        # only the manual polls below read blocks
+        engine = await restart_engine(f, run_scanner=False, periodic_speedup=5.0)
+        assert engine.scanner_config is not None
+        scanner = BlockScanner(f.gateway, f.session_maker, engine.scanner_config)
         customer = funded_key(f.devnet.chain, 100 * TRX)
         txid = send_trx(f.devnet, customer, f.address, PAID)
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -199,6 +200,17 @@ async def deliver(
         if done is not None:
             return done
     return DeliveryResult(Delivery.PENDING)
+
+
+def sent_recently(row: ChainTransaction, within_s: float) -> bool:
+    """Accepted by a node less than ``within_s`` ago with no error since: the scanner will see
+    it in its block, so nobody needs to look it up (or broadcast it again) yet."""
+    return (
+        row.status is ChainTxStatus.BROADCAST
+        and row.last_error is None
+        and row.broadcast_at is not None
+        and row.broadcast_at > utcnow() - timedelta(seconds=within_s)
+    )
 
 
 async def record_delivery(

@@ -38,6 +38,7 @@ from tronrent.delegation.chain_tx import (
     insert_stored,
     pool_key,
     record_delivery,
+    sent_recently,
     stored_row,
     stored_values,
 )
@@ -882,19 +883,13 @@ class DelegationFlows:
         if not rows:
             return set()
         block_s = d.rt.block_interval_ms / 1000
-        sent_since = utcnow() - timedelta(seconds=d.rt.confirm_timeout_s)
         gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
 
         async def one(row: ChainTransaction) -> DeliveryResult | None:
             if row.status is ChainTxStatus.CONFIRMED:
                 return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
-            if (
-                row.status is ChainTxStatus.BROADCAST
-                and row.last_error is None
-                and row.broadcast_at is not None
-                and row.broadcast_at > sent_since
-            ):
-                return None  # accepted by a node recently: the scanner will see it
+            if sent_recently(row, d.rt.confirm_timeout_s):
+                return None
             async with gate:
                 return await deliver(
                     d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s

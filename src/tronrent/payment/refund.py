@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +20,11 @@ from tronrent.delegation.chain_tx import (
     deliver,
     pool_key,
     record_delivery,
+    sent_recently,
     sign_and_store,
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.money import format_trx
-from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
     ChainTransaction,
@@ -231,14 +230,8 @@ async def _apply_sent(
 async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -> bool:
     """Bring one stored refund transfer on its way without waiting for its block; True if it
     turned out to be in a block already (a lookup), so the caller applies it and goes on."""
-    sent_since = utcnow() - timedelta(seconds=d.rt.confirm_timeout_s)
-    if (
-        row.status is ChainTxStatus.BROADCAST
-        and row.last_error is None
-        and row.broadcast_at is not None
-        and row.broadcast_at > sent_since
-    ):
-        return False  # accepted by a node recently: the scanner will see it
+    if sent_recently(row, d.rt.confirm_timeout_s):
+        return False
     result = await deliver(
         d.chain,
         row,
