@@ -443,8 +443,13 @@ class Chain:
         size = 1 + len(varint(n)) + n
         for sig in tx.signatures:
             size += 1 + len(varint(len(sig))) + len(sig) - PER_SIGN_LENGTH
-        if size > self.config.max_create_account_tx_size:
-            raise E.TxError(E.TOO_BIG_TRANSACTION_ERROR, "Transaction size is too big.")
+        limit = self.config.max_create_account_tx_size
+        if size > limit:
+            raise E.TxError(
+                E.TOO_BIG_TRANSACTION_ERROR,
+                f"Too big new account transaction, TxId {tx.txid.hex()}, the size is {size} "
+                f"bytes, maxTxSize {limit}",
+            )
 
     def _apply_bandwidth(
         self, tx: TxRecord, acct: Account, plan: _BandwidthPlan, now_ms: int

@@ -263,7 +263,11 @@ async def test_too_big_account_creating_transaction(
     txn = await tron.trx.transfer(b58(alice), b58(bob), 1 * TRX).memo(memo).build()
     with pytest.raises((TransactionError, UnknownError)) as exc:
         await txn.sign(alice).broadcast()
-    assert exc.value.args[0] == "Transaction size is too big."
+    size = len(tx.transaction_to_bytes(tx.raw_data_to_bytes(txn._raw_data), [b"s" * 65])) - 65
+    assert exc.value.args[0] == (
+        f"Too big new account transaction, TxId {txn.txid}, the size is {size} bytes, "
+        f"maxTxSize {params['getMaxCreateAccountTxSize']}"
+    )
     # the same memo to an existing account is fine (no creation-size limit)
     await send(await tron.trx.transfer(b58(alice), b58(bob), 1 * TRX).build(), alice)
     info = await send(
