@@ -7,13 +7,13 @@ Every time rule is counted in slots of one block interval (`config.block_interva
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
 from trondevnet import errors as E
-from trondevnet.config import TRX, DevnetConfig
+from trondevnet.config import CHAIN_PARAMETER_FIELDS, TRX, DevnetConfig
 from trondevnet.state import (
     BANDWIDTH,
     ENERGY,
@@ -40,6 +40,7 @@ from tronproto.tx import (
 
 RESOURCE_BY_NAME = {"BANDWIDTH": BANDWIDTH, "ENERGY": ENERGY, "TRON_POWER": TRON_POWER}
 MAX_RESULT_SIZE_IN_TX = 64
+PER_SIGN_LENGTH = 65
 MAX_TX_SIZE = 500 * 1024
 DAY_MS = 86_400_000
 BLOCK_VERSION = 32
@@ -81,7 +82,7 @@ class _BandwidthPlan:
 
 @dataclass(slots=True)
 class _Journal:
-    kind: str  # "tx", "faucet", "vweight", "permission"
+    kind: str  # "tx", "faucet", "vweight", "permission", "params"
     tx: TxRecord | None = None
     args: tuple[Any, ...] = ()
 
@@ -104,6 +105,7 @@ class Chain:
         self.recent_refs: dict[bytes, bytes] = {}
         self.journal: list[_Journal] = []
         self.virtual_energy_weight = self.config.virtual_energy_weight
+        self._initial_parameters = self.config.chain_parameters
         self._dry = False
         self._reset_state()
         self._produce(self.clock(), [])
@@ -229,6 +231,24 @@ class Chain:
     def set_virtual_energy_weight(self, weight: int) -> None:
         self.virtual_energy_weight = weight
         self.journal.append(_Journal("vweight", args=(weight,)))
+
+    def set_chain_parameters(self, values: Mapping[str, int]) -> dict[str, int]:
+        """Change chain parameters (``getchainparameters`` keys of ``CHAIN_PARAMETER_FIELDS``),
+        as a committee proposal would; they apply to the next transaction. Returns them all."""
+        unknown = sorted(set(values) - set(CHAIN_PARAMETER_FIELDS))
+        if unknown:
+            raise ValueError(f"not a settable chain parameter: {', '.join(unknown)}")
+        for key, value in values.items():
+            if type(value) is not int or value < 0:
+                raise ValueError(f"{key} must be an integer >= 0")
+        changes = dict(values)
+        self.journal.append(_Journal("params", args=(changes,)))
+        self._apply_parameters(changes)
+        return self.config.chain_parameters
+
+    def _apply_parameters(self, values: Mapping[str, int]) -> None:
+        for key, value in values.items():
+            setattr(self.config, CHAIN_PARAMETER_FIELDS[key], value)
 
     # ------------------------------------------------------------------ faucet
     def get_or_create(self, address: bytes, now_ms: int) -> Account:
@@ -401,15 +421,35 @@ class Chain:
         size = self._tx_size(tx)
         staked_left = self.net_limit(acct) - self.net_used(acct, now_ms)
         if creates_account:
-            if size <= staked_left:
-                return _BandwidthPlan(size, "create_staked", 0)
-            return _BandwidthPlan(size, "create_burn", self.config.create_account_fee)
+            # java-tron BandwidthProcessor.consumeForCreateNewAccount: staked bandwidth only
+            # (bytes x getCreateNewAccountBandwidthRate), else burn getCreateAccountFee; the
+            # free bandwidth never pays for an account creation
+            self._check_create_account_size(tx)
+            cost = size * self.config.create_new_account_bandwidth_rate
+            if cost <= staked_left:
+                return _BandwidthPlan(cost, "create_staked", 0)
+            return _BandwidthPlan(0, "create_burn", self.config.create_account_fee)
         if size <= staked_left:
             return _BandwidthPlan(size, "staked", 0)
         free_left = self.config.free_net_limit - self.free_net_used(acct, now_ms)
         if size <= free_left:
             return _BandwidthPlan(size, "free", 0)
         return _BandwidthPlan(size, "burn", size * self.config.transaction_fee)
+
+    def _check_create_account_size(self, tx: TxRecord) -> None:
+        """java-tron: a transaction creating an account may not exceed
+        ``getMaxCreateAccountTxSize`` bytes, counted without ``ret`` and 65 bytes per signature."""
+        n = len(tx.raw)
+        size = 1 + len(varint(n)) + n
+        for sig in tx.signatures:
+            size += 1 + len(varint(len(sig))) + len(sig) - PER_SIGN_LENGTH
+        limit = self.config.max_create_account_tx_size
+        if size > limit:
+            raise E.TxError(
+                E.TOO_BIG_TRANSACTION_ERROR,
+                f"Too big new account transaction, TxId {tx.txid.hex()}, the size is {size} "
+                f"bytes, maxTxSize {limit}",
+            )
 
     def _apply_bandwidth(
         self, tx: TxRecord, acct: Account, plan: _BandwidthPlan, now_ms: int
@@ -497,6 +537,28 @@ class Chain:
             self.accounts[to] = to_acct
         to_acct.balance += amount
         tx.to = to
+
+    # AccountCreateContract (java-tron CreateAccountActuator)
+    def _create_account(self, tx: TxRecord, now_ms: int) -> None:
+        acct = self._owner(tx)
+        plan = self._plan_bandwidth(tx, acct, True, now_ms)
+        if plan.fee > acct.balance:
+            raise E.bandwidth_error()
+        fee = self.config.create_new_account_fee_in_system_contract
+        if acct.balance - plan.fee < fee:
+            raise E.ContractValidateError("Validate CreateAccountActuator error, insufficient fee.")
+        target = _addr(tx.value.get("account_address"))
+        if len(target) != 21:
+            raise E.ContractValidateError("Invalid account address")
+        if target in self.accounts:
+            raise E.ContractValidateError("Account has existed")
+        if self._dry:
+            return
+        self._apply_bandwidth(tx, acct, plan, now_ms)
+        acct.balance -= fee
+        tx.fee += fee
+        self.accounts[target] = Account(target, now_ms)
+        tx.to = target
 
     # FreezeBalanceV2Contract
     def _freeze(self, tx: TxRecord, now_ms: int) -> None:
@@ -939,6 +1001,7 @@ class Chain:
             self.recent_refs[blk.number.to_bytes(8, "big")[6:8]] = blk.block_id[8:16]
         virtual = self.virtual_energy_weight
         self.virtual_energy_weight = self.config.virtual_energy_weight
+        self._apply_parameters(self._initial_parameters)
         self._reset_state()
         journal, self.journal = self.journal, []
         for entry in journal:
@@ -966,6 +1029,8 @@ class Chain:
                 self.virtual_energy_weight = entry.args[0]
             elif entry.kind == "permission":
                 self._set_permission(*entry.args)
+            elif entry.kind == "params":
+                self._apply_parameters(entry.args[0])
             self.journal.append(entry)
         self.virtual_energy_weight = virtual
         new_blocks = [self.produce_block() for _ in range(drop if produce is None else produce)]
@@ -1008,6 +1073,7 @@ def _reset_receipt(tx: TxRecord) -> None:
 
 
 _HANDLERS: dict[str, Callable[[Chain, TxRecord, int], None]] = {
+    "AccountCreateContract": Chain._create_account,
     "TransferContract": Chain._transfer,
     "TriggerSmartContract": Chain._trigger,
     "FreezeBalanceV2Contract": Chain._freeze,

@@ -26,6 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--usdt-energy-new", type=int, default=d.usdt_energy_new_holder)
     p.add_argument("--memo-fee", type=int, default=d.memo_fee)
     p.add_argument(
+        "--create-new-account-fee",
+        type=int,
+        default=d.create_new_account_fee_in_system_contract,
+        help="getCreateNewAccountFeeInSystemContract (sun)",
+    )
+    p.add_argument(
+        "--create-account-fee",
+        type=int,
+        default=d.create_account_fee,
+        help="getCreateAccountFee (sun, when staked bandwidth does not pay)",
+    )
+    p.add_argument(
+        "--create-new-account-bandwidth-rate",
+        type=int,
+        default=d.create_new_account_bandwidth_rate,
+        help="getCreateNewAccountBandwidthRate",
+    )
+    p.add_argument(
         "--genesis",
         action="append",
         default=[],
@@ -50,6 +68,9 @@ def config_from_args(args: argparse.Namespace) -> DevnetConfig:
         usdt_energy_existing_holder=args.usdt_energy_existing,
         usdt_energy_new_holder=args.usdt_energy_new,
         memo_fee=args.memo_fee,
+        create_new_account_fee_in_system_contract=args.create_new_account_fee,
+        create_account_fee=args.create_account_fee,
+        create_new_account_bandwidth_rate=args.create_new_account_bandwidth_rate,
         genesis_accounts=genesis,
     )
 

@@ -10,6 +10,20 @@ DEFAULT_WITNESS_KEY = sha256(b"trondevnet witness key").hexdigest()
 TRX = 1_000_000
 
 
+# getchainparameters keys the control API may change (``POST /devnet/chain_parameters``),
+# with the DevnetConfig field each one reads
+CHAIN_PARAMETER_FIELDS: dict[str, str] = {
+    "getCreateAccountFee": "create_account_fee",
+    "getCreateNewAccountFeeInSystemContract": "create_new_account_fee_in_system_contract",
+    "getCreateNewAccountBandwidthRate": "create_new_account_bandwidth_rate",
+    "getMaxCreateAccountTxSize": "max_create_account_tx_size",
+    "getTransactionFee": "transaction_fee",
+    "getEnergyFee": "energy_fee",
+    "getMemoFee": "memo_fee",
+    "getMaxDelegateLockPeriod": "max_delegate_lock_period",
+}
+
+
 @dataclass(slots=True)
 class DevnetConfig:
     """Everything that shapes the simulated chain. All amounts in sun, energy in units."""
@@ -29,6 +43,8 @@ class DevnetConfig:
     transaction_fee: int = 1000
     create_account_fee: int = 100_000
     create_new_account_fee_in_system_contract: int = 1_000_000
+    create_new_account_bandwidth_rate: int = 1  # staked bandwidth bytes per byte of creation tx
+    max_create_account_tx_size: int = 1000  # getMaxCreateAccountTxSize (bytes)
     memo_fee: int = 1_000_000  # getMemoFee (mainnet: 1 TRX per transfer with a memo)
     max_delegate_lock_period: int = 864_000
     unfreeze_delay_days: int = 14
@@ -44,6 +60,11 @@ class DevnetConfig:
     # Block production
     max_txs_per_block: int = 20_000
     genesis_accounts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def chain_parameters(self) -> dict[str, int]:
+        """The settable chain parameters: ``getchainparameters`` key -> value."""
+        return {key: getattr(self, name) for key, name in CHAIN_PARAMETER_FIELDS.items()}
 
     @property
     def slot_ms(self) -> int:

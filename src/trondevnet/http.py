@@ -491,6 +491,14 @@ def _resource_name(params: Params) -> str:
     return ("BANDWIDTH", "ENERGY", "TRON_POWER")[res]
 
 
+def h_createaccount(node: DevnetNode, params: Params, solid: bool) -> Any:
+    value = {
+        "owner_address": p_addr(params, "owner_address").hex(),
+        "account_address": p_addr(params, "account_address").hex(),
+    }
+    return _node_built(node, "AccountCreateContract", value, params)
+
+
 def h_createtransaction(node: DevnetNode, params: Params, solid: bool) -> Any:
     value = {
         "owner_address": p_addr(params, "owner_address").hex(),
@@ -700,6 +708,7 @@ WALLET: dict[str, Handler] = {
     "triggersmartcontract": h_triggersmartcontract,
     "estimateenergy": h_estimateenergy,
     "createtransaction": h_createtransaction,
+    "createaccount": h_createaccount,
     "freezebalancev2": h_freezebalancev2,
     "unfreezebalancev2": h_unfreezebalancev2,
     "withdrawexpireunfreeze": h_withdrawexpireunfreeze,
@@ -895,6 +904,16 @@ def control(node: DevnetNode, path: str, method: str, params: Params) -> Any:
             "TotalEnergyWeight": chain.total_energy_weight,
             "TotalEnergyLimit": chain.config.total_energy_limit,
         }
+    if action == "chain_parameters":
+        if method == "POST":
+            values = params.get("parameters", params)
+            if not isinstance(values, dict):
+                raise ControlError("parameters must be an object {getXxx: int}")
+            try:
+                chain.set_chain_parameters({k: v for k, v in values.items() if k != "visible"})
+            except ValueError as exc:
+                raise ControlError(str(exc)) from exc
+        return {"parameters": chain.config.chain_parameters}
     if action == "faults":
         if method == "DELETE":
             node.clear_faults()

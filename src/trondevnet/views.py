@@ -276,7 +276,7 @@ def chain_parameters_json(chain: Chain) -> dict[str, Any]:
         ("getWitnessPayPerBlock", 8_000_000),
         ("getWitnessStandbyAllowance", 115_200_000_000),
         ("getCreateNewAccountFeeInSystemContract", c.create_new_account_fee_in_system_contract),
-        ("getCreateNewAccountBandwidthRate", 1),
+        ("getCreateNewAccountBandwidthRate", c.create_new_account_bandwidth_rate),
         ("getAllowCreationOfContracts", 1),
         ("getRemoveThePowerOfTheGr", 1),
         ("getEnergyFee", c.energy_fee),
@@ -331,6 +331,6 @@ def chain_parameters_json(chain: Chain) -> dict[str, Any]:
         ("getAllowCancelAllUnfreezeV2", 1),
         ("getMaxDelegateLockPeriod", c.max_delegate_lock_period),
         ("getAllowEnergyAdjustment", 1),
-        ("getMaxCreateAccountTxSize", 1000),
+        ("getMaxCreateAccountTxSize", c.max_create_account_tx_size),
     ]
     return {"chainParameter": [{"key": k, "value": v} if v else {"key": k} for k, v in params]}

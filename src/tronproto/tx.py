@@ -20,15 +20,25 @@ from tronproto.pb import (
 
 TYPE_URL_PREFIX: Final = "type.googleapis.com/protocol."
 
-# Field kinds: A address (21 bytes), I int64, B bytes (hex in JSON), E ResourceCode, Z bool.
-ADDR, INT, BYTES, ENUM, BOOL = "A", "I", "B", "E", "Z"
+# Field kinds: A address (21 bytes), I int64, B bytes (hex in JSON), E ResourceCode,
+# T AccountType, Z bool.
+ADDR, INT, BYTES, ENUM, ACCOUNT_TYPE, BOOL = "A", "I", "B", "E", "T", "Z"
 
 RESOURCE_NAMES: Final = ("BANDWIDTH", "ENERGY", "TRON_POWER")
 RESOURCE_CODES: Final = {name: i for i, name in enumerate(RESOURCE_NAMES)}
+ACCOUNT_TYPE_NAMES: Final = ("Normal", "AssetIssue", "Contract")
+ACCOUNT_TYPE_CODES: Final = {name: i for i, name in enumerate(ACCOUNT_TYPE_NAMES)}
+_ENUM_NAMES: Final = {ENUM: RESOURCE_NAMES, ACCOUNT_TYPE: ACCOUNT_TYPE_NAMES}
+_ENUM_CODES: Final = {ENUM: RESOURCE_CODES, ACCOUNT_TYPE: ACCOUNT_TYPE_CODES}
 
 FieldSpec = tuple[str, int, str]
 
 CONTRACT_SPECS: Final[dict[str, tuple[int, tuple[FieldSpec, ...]]]] = {
+    # ContractType 0: proto3 leaves the type field out of the bytes (the default value)
+    "AccountCreateContract": (
+        0,
+        (("owner_address", 1, ADDR), ("account_address", 2, ADDR), ("type", 3, ACCOUNT_TYPE)),
+    ),
     "TransferContract": (
         1,
         (("owner_address", 1, ADDR), ("to_address", 2, ADDR), ("amount", 3, INT)),
@@ -132,13 +142,13 @@ def _int(value: Any, what: str) -> int:
     return result
 
 
-def _enum(value: Any, what: str) -> int:
+def _enum(value: Any, what: str, codes: Mapping[str, int] = RESOURCE_CODES) -> int:
     if value is None or value == "":
         return 0
     if isinstance(value, str):
-        if value in RESOURCE_CODES:
-            return RESOURCE_CODES[value]
-        raise TxFormatError(f"{what}: unknown resource {value!r}")
+        if value in codes:
+            return codes[value]
+        raise TxFormatError(f"{what}: unknown value {value!r}")
     return _int(value, what)
 
 
@@ -178,8 +188,8 @@ def contract_value_to_bytes(contract_type: str, value: Mapping[str, Any]) -> byt
                 out += tag
                 out += varint(len(b))
                 out += b
-        elif kind == ENUM:
-            n = _enum(v, fname)
+        elif kind in (ENUM, ACCOUNT_TYPE):
+            n = _enum(v, fname, _ENUM_CODES[kind])
             if n:
                 out += tag
                 out += varint(n)
@@ -269,8 +279,9 @@ def contract_value_from_bytes(contract_type: str, buf: bytes, visible: bool) -> 
             out[fname] = _addr_json(v, visible)
         elif kind == BYTES:
             out[fname] = v.hex()
-        elif kind == ENUM:
-            out[fname] = RESOURCE_NAMES[v] if v < len(RESOURCE_NAMES) else v
+        elif kind in (ENUM, ACCOUNT_TYPE):
+            names = _ENUM_NAMES[kind]
+            out[fname] = names[v] if 0 <= v < len(names) else v
     return out
 
 

@@ -30,10 +30,11 @@ def ensure_tronweb() -> str:
     return node
 
 
-async def test_tronweb_transfer_and_delegation(devnet: DevnetServer) -> None:
+async def test_tronweb_transfer_delegation_and_account_creation(devnet: DevnetServer) -> None:
     node_bin = ensure_tronweb()
     chain = devnet.chain
     owner, receiver = keys.PrivateKey.random(), keys.PrivateKey.random()
+    new_account = keys.PrivateKey.random()
     chain.faucet(owner.address, 10_000 * TRX)
     chain.faucet(receiver.address, 1 * TRX)
     submit(
@@ -48,6 +49,7 @@ async def test_tronweb_transfer_and_delegation(devnet: DevnetServer) -> None:
         devnet.url.rstrip("/"),
         owner.hex(),
         receiver.address_base58,
+        new_account.address_base58,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -55,7 +57,7 @@ async def test_tronweb_transfer_and_delegation(devnet: DevnetServer) -> None:
     assert proc.returncode == 0, err.decode()
     result = json.loads(out.decode().strip().splitlines()[-1])
     assert result["owner"] == owner.address_base58
-    for name in ("transfer", "delegation"):
+    for name in ("transfer", "delegation", "createAccount"):
         part = result[name]
         assert part["broadcast"]["result"] is True, part
         assert part["broadcast"]["txid"] == part["txID"]
@@ -68,3 +70,11 @@ async def test_tronweb_transfer_and_delegation(devnet: DevnetServer) -> None:
     assert delegation.expire_energy > 0
     assert chain.accounts[receiver.address].balance == 2 * TRX
     assert devnet.node.counters["/wallet/getblock"] >= 2
+    # TronWeb encodes AccountCreateContract (ContractType 0) the way we do; the account exists
+    assert new_account.address in chain.accounts
+    created = chain.txs[bytes.fromhex(result["createAccount"]["txID"])]
+    assert created.contract_type == "AccountCreateContract"
+    config = chain.config
+    assert created.fee == (
+        config.create_new_account_fee_in_system_contract + config.create_account_fee
+    )

@@ -1,11 +1,12 @@
 // Drives unmodified TronWeb (npm) against a devnet: a transfer and a delegation,
 // built by TronWeb's transactionBuilder, signed (TronWeb checks raw_data_hex against its
 // own encoding) and broadcast. Prints one JSON line with the results.
-// usage: node drive.js <fullHost> <ownerPrivateKeyHex> <receiverBase58>
+// With a 4th argument, also an AccountCreateContract for that new address.
+// usage: node drive.js <fullHost> <ownerPrivateKeyHex> <receiverBase58> [<newAccountBase58>]
 const { TronWeb } = require('tronweb');
 
 async function main() {
-  const [fullHost, privateKey, receiver] = process.argv.slice(2);
+  const [fullHost, privateKey, receiver, newAccount] = process.argv.slice(2);
   const tronWeb = new TronWeb({ fullHost, privateKey });
   const owner = tronWeb.address.fromPrivateKey(privateKey);
   const out = { owner };
@@ -27,6 +28,16 @@ async function main() {
     raw_data_hex: delegation.raw_data_hex,
     broadcast: await tronWeb.trx.sendRawTransaction(signedDelegation),
   };
+
+  if (newAccount) {
+    const creation = await tronWeb.transactionBuilder.createAccount(newAccount, owner);
+    const signedCreation = await tronWeb.trx.sign(creation);
+    out.createAccount = {
+      txID: creation.txID,
+      raw_data_hex: creation.raw_data_hex,
+      broadcast: await tronWeb.trx.sendRawTransaction(signedCreation),
+    };
+  }
 
   // A tampered raw_data_hex must be refused by TronWeb's own check before signing.
   const bad = await tronWeb.transactionBuilder.sendTrx(receiver, 2_000_000, owner);

@@ -15,6 +15,7 @@ from tronrent.adapters.tron.errors import (
 from tronrent.adapters.tron.port import (
     Account,
     AccountResource,
+    ActivationCost,
     BlockHeader,
     BroadcastResult,
     ChainParameters,
@@ -26,11 +27,14 @@ from tronrent.adapters.tron.port import (
     TxLookup,
     TxState,
     UnsignedTx,
+    activation_cost,
+    tx_bandwidth_bytes,
 )
 
 __all__ = [
     "Account",
     "AccountResource",
+    "ActivationCost",
     "BlockHeader",
     "BroadcastResult",
     "ChainError",
@@ -48,4 +52,6 @@ __all__ = [
     "TxState",
     "TxidMismatch",
     "UnsignedTx",
+    "activation_cost",
+    "tx_bandwidth_bytes",
 ]

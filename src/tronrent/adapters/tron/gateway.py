@@ -581,6 +581,22 @@ class TronGateway:
 
         return await self._build("transfer", make)
 
+    async def build_create_account(self, owner: str, account: str) -> UnsignedTx:
+        """AccountCreateContract: ``owner`` creates ``account`` (see ``port.activation_cost``)."""
+        value = self._create_account_value(owner, account)
+        return await self._build(
+            "create account",
+            lambda tron: tron.trx._build_transaction("AccountCreateContract", value),
+        )
+
+    @staticmethod
+    def _create_account_value(owner: str, account: str) -> dict[str, Any]:
+        frm = _hex_address(owner, "owner address")
+        new = _hex_address(account, "account address")
+        if frm == new:
+            raise InvalidChainInput("an account cannot create itself")
+        return {"owner_address": frm, "account_address": new}
+
     async def build_freeze(self, owner: str, amount_sun: int) -> UnsignedTx:
         """FreezeBalanceV2Contract: stake ``amount_sun`` for ENERGY."""
         frm = _address(owner, "owner address")
@@ -711,6 +727,11 @@ class TronGateway:
             raise InvalidChainInput("amount must be positive")
         value = {"owner_address": frm, "to_address": dst, "amount": amount_sun}
         return self._build_local(ref, "TransferContract", value, memo)
+
+    def build_create_account_local(self, ref: BlockHeader, owner: str, account: str) -> UnsignedTx:
+        """AccountCreateContract, built locally from ``ref``."""
+        value = self._create_account_value(owner, account)
+        return self._build_local(ref, "AccountCreateContract", value)
 
     def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
         """Sign locally (txID re-checked, key must own the transaction); no network."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from tronproto.tx import raw_data_to_bytes
 from tronrent.adapters.tron.errors import TxidMismatch
@@ -61,6 +61,12 @@ class AccountResource:
             0, self.free_net_limit - self.free_net_used
         )
 
+    @property
+    def staked_bandwidth_available(self) -> int:
+        """Bandwidth from stake (own or delegated in) left now; the free 600 a day not counted:
+        it never pays for creating an account (see ``activation_cost``)."""
+        return max(0, self.net_limit - self.net_used)
+
 
 @dataclass(frozen=True, slots=True)
 class ChainParameters:
@@ -85,6 +91,103 @@ class ChainParameters:
     def max_delegate_lock_period(self) -> int:
         """Longest ``lock_period`` in blocks (``getMaxDelegateLockPeriod``)."""
         return self.get("getMaxDelegateLockPeriod")
+
+    @property
+    def create_new_account_fee_sun(self) -> int:
+        """Sun burnt by the sender of a transaction that creates an account - a TRX transfer to
+        a new address or an ``AccountCreateContract`` (``getCreateNewAccountFeeInSystemContract``,
+        1 TRX on mainnet)."""
+        return self.get("getCreateNewAccountFeeInSystemContract")
+
+    @property
+    def create_account_fee_sun(self) -> int:
+        """Sun burnt for the bandwidth of an account-creating transaction when the sender's
+        staked bandwidth does not cover it (``getCreateAccountFee``, 0.1 TRX on mainnet)."""
+        return self.get("getCreateAccountFee")
+
+    @property
+    def create_new_account_bandwidth_rate(self) -> int:
+        """Staked bandwidth consumed per byte of an account-creating transaction
+        (``getCreateNewAccountBandwidthRate``, 1 on mainnet; 1 when the node does not say)."""
+        return self.get("getCreateNewAccountBandwidthRate", 1)
+
+
+ACTIVATION_TX_BYTES: Final = 300
+"""Upper bound of the bandwidth size (``tx_bandwidth_bytes``) of a single-signature
+``AccountCreateContract`` or memo-less ``TransferContract``: about 270-280 bytes in practice.
+An estimate made with it is never cheaper than the real cost."""
+
+MAX_RESULT_SIZE_IN_TX: Final = 64
+"""java-tron counts 64 bytes of result per contract on top of the transaction's size."""
+
+SIGNATURE_BYTES: Final = 67
+"""One 65-byte signature as a protobuf field (tag, length, bytes)."""
+
+
+def tx_bandwidth_bytes(tx: UnsignedTx, signatures: int | None = None) -> int:
+    """Bandwidth a transaction consumes, as java-tron's ``BandwidthProcessor.consume`` counts
+    it: the serialized ``Transaction`` without ``ret`` plus 64 bytes (one contract).
+
+    ``signatures``: how many 65-byte signatures it carries (default: those of a ``SignedTx``,
+    or 1 for an unsigned one).
+    """
+    raw_len = len(tx.raw_data_hex) // 2
+    if signatures is None:
+        signatures = len(tx.signature) if isinstance(tx, SignedTx) and tx.signature else 1
+    return 1 + _varint_len(raw_len) + raw_len + signatures * SIGNATURE_BYTES + MAX_RESULT_SIZE_IN_TX
+
+
+def _varint_len(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationCost:
+    """What creating ("activating") an account costs its sender, from ``activation_cost``.
+
+    The same for a TRX transfer to a new address (plus the amount sent) and for an
+    ``AccountCreateContract``.
+    """
+
+    fee_sun: int
+    """``getCreateNewAccountFeeInSystemContract``: always burnt."""
+    bandwidth_fee_sun: int
+    """``getCreateAccountFee``, burnt when staked bandwidth does not cover ``bandwidth_bytes``
+    (then no bandwidth is consumed); 0 when it does."""
+    bandwidth_bytes: int
+    """Staked bandwidth consumed: transaction bytes x ``getCreateNewAccountBandwidthRate``."""
+    uses_staked_bandwidth: bool
+
+    @property
+    def total_sun(self) -> int:
+        """TRX (sun) the sender must have on top of any amount it sends."""
+        return self.fee_sun + self.bandwidth_fee_sun
+
+
+def activation_cost(
+    params: ChainParameters,
+    staked_bandwidth_available: int,
+    *,
+    tx_bytes: int = ACTIVATION_TX_BYTES,
+) -> ActivationCost:
+    """The cost of an account-creating transaction for a sender with
+    ``staked_bandwidth_available`` (``AccountResource.staked_bandwidth_available``).
+
+    java-tron's rule (``BandwidthProcessor.consumeForCreateNewAccount``): the transaction's
+    ``tx_bytes`` x ``getCreateNewAccountBandwidthRate`` come from staked bandwidth if enough is
+    left, else ``getCreateAccountFee`` is burnt; the free daily bandwidth never pays for it. On
+    top, ``getCreateNewAccountFeeInSystemContract`` is burnt (``TransferActuator``,
+    ``CreateAccountActuator``). Every figure comes from ``params`` (``getchainparameters``).
+    ``tx_bytes`` defaults to an upper bound (``ACTIVATION_TX_BYTES``); pass
+    ``tx_bandwidth_bytes(tx)`` for a built transaction.
+    """
+    if tx_bytes < 0 or staked_bandwidth_available < 0:
+        raise ValueError("bytes and bandwidth must be >= 0")
+    fee = params.create_new_account_fee_sun
+    bandwidth = tx_bytes * params.create_new_account_bandwidth_rate
+    if bandwidth <= staked_bandwidth_available:
+        return ActivationCost(fee, 0, bandwidth, True)
+    return ActivationCost(fee, params.create_account_fee_sun, 0, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +387,11 @@ class ChainPort(Protocol):
         self, owner: str, to: str, amount_sun: int, memo: str | None = None
     ) -> UnsignedTx: ...
 
+    async def build_create_account(self, owner: str, account: str) -> UnsignedTx:
+        """AccountCreateContract: ``owner`` (must exist) creates ``account`` (must not); costs
+        ``activation_cost``. Rejected with "Account has existed" when it exists."""
+        ...
+
     async def reference_block(self, max_age_s: float) -> BlockHeader:
         """A recent head block for TaPoS, read at most once per ``max_age_s`` (cached)."""
         ...
@@ -315,6 +423,10 @@ class ChainPort(Protocol):
         self, ref: BlockHeader, owner: str, to: str, amount_sun: int, memo: str | None = None
     ) -> UnsignedTx:
         """``build_transfer`` without a node round trip."""
+        ...
+
+    def build_create_account_local(self, ref: BlockHeader, owner: str, account: str) -> UnsignedTx:
+        """``build_create_account`` without a node round trip: TaPoS from ``ref``, txID local."""
         ...
 
     def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
