@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from cashews import Cache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.state import AppState
-from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.api_deps import CHAIN_COMPONENT, RECIPIENT_CHECK_COMPONENT, RUNTIME_COMPONENT
 from tronrent.flash.engine import FlashEngine
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.scanner.service import ScannerConfig
 
@@ -77,6 +79,13 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
             return
         rt = FlashRuntime.from_settings(settings, address)
         state.components[RUNTIME_COMPONENT] = rt
+        # seed 000 section 8.1: the address-check cache, in Redis when configured
+        cache = Cache()
+        cache.setup(settings.redis_url or "mem://")
+        stack.push_async_callback(cache.close)
+        state.components[RECIPIENT_CHECK_COMPONENT] = RecipientCheck(
+            gateway, cache, ttl_s=settings.address_check_cache_ttl
+        )
         engine = FlashEngine(
             session_maker=await _engine_sessions(state, stack),
             chain=gateway,

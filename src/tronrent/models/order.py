@@ -82,6 +82,7 @@ class Order(TimestampMixin, Base):
         CheckConstraint("paid_amount_units >= 0", name="paid_amount"),
         CheckConstraint("expected_amount_units > 0", name="expected_amount"),
         CheckConstraint("transaction_count >= 0", name="transaction_count"),
+        CheckConstraint("activation_fee_sun >= 0", name="activation_fee"),
         CheckConstraint(enum_check("order_type", OrderType), name="order_type"),
         CheckConstraint(enum_check("status", OrderStatus), name="status"),
         CheckConstraint(enum_check("payment_status", OrderPaymentStatus), name="payment_status"),
@@ -162,6 +163,9 @@ class Order(TimestampMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the recipient had no account on chain at create-order: what activating it costs (sun,
+    #: from getchainparameters), added to the quote; NULL = activated (or not known)
+    activation_fee_sun: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User | None] = relationship(lazy="raise")
     delegations: Mapped[list[EnergyDelegation]] = relationship(back_populates="order", lazy="raise")
