@@ -82,7 +82,6 @@ class Order(TimestampMixin, Base):
         CheckConstraint("paid_amount_units >= 0", name="paid_amount"),
         CheckConstraint("expected_amount_units > 0", name="expected_amount"),
         CheckConstraint("transaction_count >= 0", name="transaction_count"),
-        CheckConstraint("activation_fee_sun >= 0", name="activation_fee"),
         CheckConstraint(enum_check("order_type", OrderType), name="order_type"),
         CheckConstraint(enum_check("status", OrderStatus), name="status"),
         CheckConstraint(enum_check("payment_status", OrderPaymentStatus), name="payment_status"),

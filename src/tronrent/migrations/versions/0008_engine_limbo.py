@@ -50,17 +50,12 @@ def upgrade() -> None:
             postgresql_where=sa.text(f"purpose = 'activate' AND {_LIVE}"),
             sqlite_where=sa.text(f"purpose = 'activate' AND {_LIVE}"),
         )
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("activation_fee_sun", sa.BigInteger(), nullable=True))
-        batch_op.create_check_constraint(
-            op.f("orders_activation_fee_check"), sa.text("activation_fee_sun >= 0")
-        )
+    # a plain ADD COLUMN: a batch copy of orders would break the views built on it (SQLite)
+    op.add_column("orders", sa.Column("activation_fee_sun", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("orders_activation_fee_check"), type_="check")
-        batch_op.drop_column("activation_fee_sun")
+    op.drop_column("orders", "activation_fee_sun")
     op.execute("DELETE FROM chain_transactions WHERE purpose = 'activate'")
     with op.batch_alter_table("chain_transactions", schema=None) as batch_op:
         batch_op.drop_index("uq_chain_transactions_live_activation")
