@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trondevnet.state import Permission
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
+from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.adapters.tron.port import BlockHeader
 from tronrent.delegation.chain_tx import Delivery, deliver, record_delivery, stored_row
 from tronrent.delegation.limbo import alert_orders_in_limbo, orders_in_limbo, paid_before
@@ -32,6 +33,7 @@ from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 
 from .conftest import TRX, Flash, FlashFactory, active, add_pool, send_trx
+from .test_endpoints import Api, api  # noqa: F401 - the API on the devnet, flash engine wired
 from .test_rules import events, payment_of
 
 
@@ -333,3 +335,39 @@ class TestInvariant:
             assert await alert_orders_in_limbo(s, paid_before=utcnow(), blocks=50) == [order.id]
             assert await alert_orders_in_limbo(s, paid_before=utcnow(), blocks=50) == []
             await s.commit()
+
+
+class TestCreateOrderRecipient:
+    async def test_recipient_state_reported_and_cached(self, api: Api) -> None:  # noqa: F811
+        fresh = PrivateKey.random().address_base58
+        body = {"recipientAddress": fresh, "chatId": 7}
+        counters = api.devnet.node.counters
+        counters.clear()
+        r = await api.http.post("/api/energy-flash/create-order", json=body)
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        assert data["recipientActivated"] is False
+        async with TronGateway([api.devnet.url]) as gateway:
+            fee = activation_fee_sun(await gateway.get_chain_parameters())
+        quoted = round(data["activationFee"] * TRX)
+        assert fee <= quoted < fee + 10_000  # rounded up to the tail's 0.01 TRX
+        tail = round(data["paymentTail"] * TRX)
+        single = round(data["priceConfig"]["single_price"] * TRX)
+        assert round(data["exampleAmount"] * TRX) == single + quoted + tail
+        assert counters["/wallet/getaccount"] == 1
+        counters.clear()
+        r = await api.http.post("/api/energy-flash/create-order", json=body)
+        assert r.json()["data"]["recipientActivated"] is False
+        assert r.json()["data"]["activationFee"] == data["activationFee"]
+        # the cache answered: no node call for the account, nor for the fee
+        assert not counters.get("/wallet/getaccount"), dict(counters)
+        assert not counters.get("/wallet/getchainparameters"), dict(counters)
+        known = funded_key(api.devnet.chain, TRX).address_base58
+        r = await api.http.post(
+            "/api/energy-flash/create-order", json={"recipientAddress": known, "chatId": 7}
+        )
+        assert r.json()["data"]["recipientActivated"] is True
+        assert r.json()["data"]["activationFee"] == 0
+        assert round(r.json()["data"]["exampleAmount"] * TRX) == single + round(
+            r.json()["data"]["paymentTail"] * TRX
+        )
