@@ -208,6 +208,8 @@ async def _activations(
     session: AsyncSession, order_ids: Collection[str]
 ) -> dict[str, list[ChainTransaction]]:
     """Per order, its recipient activation transfers (oldest first)."""
+    if not order_ids:
+        return {}
     rows = await session.execute(
         select(ChainTransaction)
         .where(
@@ -460,7 +462,15 @@ class DelegationFlows:
         give_up: dict[str, _GiveUp],
     ) -> None:
         rejected = await _rejections(s, [o.id for o, _ in short])
-        activations = await _activations(s, [o.id for o, _ in short])
+        # only orders with a recipient to activate cost a query (none in the common case)
+        activations = await _activations(
+            s,
+            [
+                o.id
+                for o, _ in short
+                if o.activation_fee_sun or (o.id in rejected and rejected[o.id].recipient)
+            ],
+        )
         locking = await _pools_locking(s, [o for o, _ in short])
         pools = {str(p.id): p for p in await pool_service.list_pools(s, active_only=True)}
         candidates = {c.pool_id: c for c in await pool_service.candidates(s)}
@@ -1179,8 +1189,14 @@ class DelegationFlows:
                 x.reclaimed_at = now
                 reclaimed[x.pool_account_id] += x.energy_amount
             else:
+                # refused (the lock not over yet: transient; anything else named by its side)
+                # or expired unsent: success again, undelegated again later
                 x.status = DelegationStatus.SUCCESS
-                x.error_message = (r.error or r.status.value)[:1000]
+                why = r.error or r.status.value
+                if r.status is Delivery.FAILED:
+                    side = classify_rejection(r.error, recipient=x.recipient_address)
+                    why = f"{side.reason.value}: {why}"
+                x.error_message = why[:1000]
         for pool_id, energy in sorted(reclaimed.items()):
             await pool_service.reclaimed(s, pool_id, energy)
 

@@ -24,6 +24,7 @@ from tronrent.delegation.chain_tx import (
     sign_and_store,
 )
 from tronrent.delegation.flows import FlowDeps
+from tronrent.delegation.rejection import classify_rejection
 from tronrent.kit.money import format_trx
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
@@ -251,7 +252,14 @@ async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -
         await record_delivery(s, row.id, result)
         await s.commit()
     if result.status in (Delivery.FAILED, Delivery.EXPIRED):
-        raise Retry(f"refund tx {row.txid} {result.status.value}: {result.error}; rebuilding")
+        why = result.error
+        if result.status is Delivery.FAILED:  # e.g. pool_balance_insufficient: named for the
+            # dead letter's operator alert and the order's limbo alert
+            side = classify_rejection(
+                result.error, owner=row.owner_address, recipient=row.to_address
+            )
+            why = f"{side.reason.value}: {why}"
+        raise Retry(f"refund tx {row.txid} {result.status.value}: {why}; rebuilding")
     if result.status is Delivery.PENDING and result.error:
         raise Retry(f"refund tx {row.txid} not accepted yet: {result.error}", delay_s=d.rt.poll_s)
     if result.status is Delivery.CONFIRMED:
