@@ -199,8 +199,9 @@ async def _rejections(session: AsyncSession, order_ids: Collection[str]) -> dict
         mine = out[order_id]
         if r.side is RejectionSide.RECIPIENT:
             mine.recipient, mine.recipient_tx_id = r, tx_id
-        else:
+        elif r.side is RejectionSide.POOL:
             mine.pools[str(pool_id)] = r.reason
+        # transient: says nothing about either side; the same pool is planned again
     return out
 
 
