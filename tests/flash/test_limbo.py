@@ -5,6 +5,8 @@ with the true reason), rejections by side (another pool; the same bytes again), 
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trondevnet.server import DevnetServer
 from trondevnet.state import Permission
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
@@ -400,3 +403,32 @@ class TestCreateOrderRecipient:
         assert round(r.json()["data"]["exampleAmount"] * TRX) == single + round(
             r.json()["data"]["paymentTail"] * TRX
         )
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+async def test_the_address_check_cache_is_shared_through_redis(
+    devnet: DevnetServer, gateway: TronGateway
+) -> None:
+    """Two processes (two checks on one Redis): the second asks the node nothing."""
+    caches = []
+    for _ in range(2):
+        c = Cache()
+        c.setup(os.environ["TEST_REDIS_URL"])
+        caches.append(c)
+    try:
+        prefix = f"test:{uuid.uuid4().hex}:"  # this test's own keys on the shared Redis
+        first, second = (RecipientCheck(gateway, c, key_prefix=prefix) for c in caches)
+        known = funded_key(devnet.chain, TRX).address_base58
+        fresh = PrivateKey.random().address_base58
+        assert await first.activated(known) is True
+        state = await first.check(fresh, activates=True)
+        assert state.activated is False
+        assert state.activation_fee_sun == activation_fee_sun(await gateway.get_chain_parameters())
+        devnet.node.counters.clear()
+        assert await second.activated(known) is True
+        assert await second.check(fresh, activates=True) == state
+        assert await second.check(fresh, activates=False) == type(state)(False)
+        assert not devnet.node.counters.get("/wallet/getaccount"), dict(devnet.node.counters)
+    finally:
+        for c in caches:
+            await c.close()

@@ -31,8 +31,8 @@ ACTIVATION_TRANSFER_SUN = 1
 NOT_ACTIVATED_TTL_S = 60.0
 #: how long the chain parameters (the activation fee) are remembered
 PARAMETERS_TTL_S = 600.0
-_KEY = "tronrent:address_activated:"
-_FEE_KEY = "tronrent:activation_fee_sun"
+_KEY = "address_activated:"
+_FEE_KEY = "activation_fee_sun"
 
 
 class AddressCache(Protocol):
@@ -68,10 +68,13 @@ class RecipientCheck:
     cache: AddressCache
     ttl_s: float = 86_400.0
     not_activated_ttl_s: float = NOT_ACTIVATED_TTL_S
+    #: the keys' namespace (one Redis may serve several deployments, or test runs)
+    key_prefix: str = "tronrent:"
 
     async def activated(self, address: str) -> bool | None:
         """Whether ``address`` has an account on chain (cached), None if the node cannot tell."""
-        hit = await self.cache.get(_KEY + address)
+        key = f"{self.key_prefix}{_KEY}{address}"
+        hit = await self.cache.get(key)
         if hit is not None:
             return bool(hit)
         try:
@@ -79,18 +82,17 @@ class RecipientCheck:
         except ChainError as exc:
             log.warning("account of %s unknown: %s", address, exc)
             return None
-        await self.cache.set(
-            _KEY + address, exists, expire=self.ttl_s if exists else self.not_activated_ttl_s
-        )
+        await self.cache.set(key, exists, expire=self.ttl_s if exists else self.not_activated_ttl_s)
         return exists
 
     async def activation_fee(self) -> int:
         """The activation fee from the chain parameters (cached for ``PARAMETERS_TTL_S``)."""
-        hit = await self.cache.get(_FEE_KEY)
+        key = self.key_prefix + _FEE_KEY
+        hit = await self.cache.get(key)
         if hit is not None:
             return int(hit)
         fee = activation_fee_sun(await self.chain.get_chain_parameters())
-        await self.cache.set(_FEE_KEY, fee, expire=PARAMETERS_TTL_S)
+        await self.cache.set(key, fee, expire=PARAMETERS_TTL_S)
         return fee
 
     async def check(self, address: str, *, activates: bool) -> RecipientState:
