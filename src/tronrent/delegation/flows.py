@@ -5,8 +5,10 @@ orders, plan the pools, reserve, build + sign + STORE every delegation (commit) 
 them concurrently (no lock held) -> record (commit) -> the scanner sees them in a block -> the
 orders become active (commit). A few statements per step for the whole batch, not per order.
 A crash anywhere resumes from the stored rows: a stored transaction is delivered again (same
-txid), never rebuilt unless provably expired. A rejected delegation releases its reservation
-and the next round picks another pool.
+txid), never rebuilt unless provably expired. A rejected delegation releases its reservation;
+its rejection is classified (delegation.rejection): refused by the pool, the next round picks
+another pool; refused for the recipient's missing account, the recipient is activated first (a
+stored TRX transfer the scanner confirms) or the order is refunded, as RECIPIENT_ACTIVATION says.
 
 reclaim_orders (a batch: the sweeper's due rentals, or the undelegations confirmed in one
 block): the same shape - orders become reclaiming (commit), every due undelegation is built,
@@ -418,7 +420,9 @@ class DelegationFlows:
         """Lock the orders; plan, sign and store the delegations of those that need one.
 
         Order id -> "deliver" (stored transactions to deliver, or enough energy delivered),
-        "waiting" (no pool capacity: back to paid, customer told), or the status it is in.
+        "waiting" (no pool capacity: back to paid, customer told), "activating" (the
+        recipient's account is being created first, see `_recipient_step`), or the status it
+        is in.
         """
         states = dict.fromkeys(order_ids, "missing")
         if not order_ids:
