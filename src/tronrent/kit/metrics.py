@@ -168,6 +168,7 @@ METRIC_NAMES: Final = frozenset(
         "tronrent_energy_delegations_total",
         "tronrent_order_processing_seconds",
         "tronrent_orders_oldest_unprocessed_age_seconds",
+        "tronrent_orders_in_limbo",
         "tronrent_errors_total",
         "tronrent_db_pool_connections_in_use",
         "tronrent_db_pool_connections_max",
