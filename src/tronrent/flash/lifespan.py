@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from cashews import Cache
+from cashews import Cache, register_backend
+from cashews.backends.redis import Redis as RedisCacheBackend
+from cashews.picklers import PicklerType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,6 +62,16 @@ async def _engine_sessions(
     return create_session_maker(engine)
 
 
+def address_cache(redis_url: str | None) -> Cache:
+    """The address-check cache: Redis when ``REDIS_URL`` is set (``unix://`` sockets too, which
+    cashews does not name by default), else in this process's memory."""
+    if redis_url and redis_url.startswith("unix://"):
+        register_backend("unix", RedisCacheBackend, pass_uri=True, pickler=PicklerType.DEFAULT)
+    cache = Cache()
+    cache.setup(redis_url or "mem://")
+    return cache
+
+
 @asynccontextmanager
 async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
@@ -80,8 +92,7 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
         rt = FlashRuntime.from_settings(settings, address)
         state.components[RUNTIME_COMPONENT] = rt
         # seed 000 section 8.1: the address-check cache, in Redis when configured
-        cache = Cache()
-        cache.setup(settings.redis_url or "mem://")
+        cache = address_cache(settings.redis_url)
         stack.push_async_callback(cache.close)
         state.components[RECIPIENT_CHECK_COMPONENT] = RecipientCheck(
             gateway, cache, ttl_s=settings.address_check_cache_ttl
