@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from trondevnet.node import FaultRule
 from trondevnet.server import DevnetServer
 from trondevnet.state import Permission
 from trondevnet.testing import funded_key
@@ -371,8 +372,6 @@ class TestCreateOrderRecipient:
     async def test_recipient_state_reported_and_cached(self, api: Api) -> None:  # noqa: F811
         fresh = PrivateKey.random().address_base58
         body = {"recipientAddress": fresh, "chatId": 7}
-        counters = api.devnet.node.counters
-        counters.clear()
         r = await api.http.post("/api/energy-flash/create-order", json=body)
         assert r.status_code == 200, r.text
         data = r.json()["data"]
@@ -384,16 +383,24 @@ class TestCreateOrderRecipient:
         tail = round(data["paymentTail"] * TRX)
         single = round(data["priceConfig"]["single_price"] * TRX)
         assert round(data["exampleAmount"] * TRX) == single + quoted + tail
-        assert counters["/wallet/getaccount"] > counters.get("/wallet/getcandelegatedmaxsize", 0)
-        counters.clear()
-        r = await api.http.post("/api/energy-flash/create-order", json=body)
-        assert r.json()["data"]["recipientActivated"] is False
-        assert r.json()["data"]["activationFee"] == data["activationFee"]
-        # the cache answered: no node call for the account, nor for the fee (a pool sync that
-        # happens to run meanwhile asks getaccount too, with getcandelegatedmaxsize)
-        syncs = counters.get("/wallet/getcandelegatedmaxsize", 0)
-        assert counters.get("/wallet/getaccount", 0) <= syncs, dict(counters)
-        assert not counters.get("/wallet/getchainparameters"), dict(counters)
+        # the node now fails every account and parameter read: an answer can only come from
+        # the cache (a node call would leave the state unknown, null, and quote no fee)
+        for path in ("/wallet/getaccount", "/wallet/getchainparameters"):
+            api.devnet.node.set_fault(FaultRule(path=path, error_rate=1.0))
+        try:
+            r = await api.http.post("/api/energy-flash/create-order", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json()["data"]["recipientActivated"] is False
+            assert r.json()["data"]["activationFee"] == data["activationFee"]
+            other = PrivateKey.random().address_base58  # not cached: unknown, no fee, still 200
+            r = await api.http.post(
+                "/api/energy-flash/create-order", json={"recipientAddress": other, "chatId": 7}
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["data"]["recipientActivated"] is None
+            assert r.json()["data"]["activationFee"] == 0
+        finally:
+            api.devnet.node.clear_faults()
         known = funded_key(api.devnet.chain, TRX).address_base58
         r = await api.http.post(
             "/api/energy-flash/create-order", json={"recipientAddress": known, "chatId": 7}
