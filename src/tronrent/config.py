@@ -151,6 +151,31 @@ class Settings(BaseSettings):
 
     # --- energy flash (seed 000 7.1) ------------------------------------------------------------
     energy_flash_enabled: bool = _env(True, "true or false", "accept flash rental payments")
+    energy_flash_disabled_payments: Literal["refund", "keep"] = _env(
+        "refund",
+        "'refund' or 'keep'",
+        "while ENERGY_FLASH_ENABLED is false: refund payments with no order (walk-ins) or keep "
+        "them; never delegated",
+    )
+    recipient_activation: Literal["activate", "refund"] = _env(
+        "activate",
+        "'activate' or 'refund'",
+        "recipient with no account on chain: activate it at delivery (fee added to the quote) "
+        "or refund the order",
+    )
+    address_check_cache_ttl: int = _env(
+        86_400,
+        "a positive integer (seconds)",
+        "how long create-order remembers that an address has an account on chain",
+        ge=1,
+    )
+    paid_order_alert_blocks: int = _env(
+        20,
+        "a positive integer (blocks)",
+        "operators are alerted to a paid order neither delivered nor refunded after this many "
+        "blocks",
+        ge=1,
+    )
     default_energy_per_transaction: int = _env(
         65_000,
         "a positive integer (energy)",

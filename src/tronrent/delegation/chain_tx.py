@@ -23,14 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainUnavailable, TransactionRejected
 from tronrent.adapters.tron.port import ChainPort, SignedTx, TxLookup, TxState, UnsignedTx
+from tronrent.delegation.rejection import classify_rejection
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_pool import EnergyPool
 
 log = logging.getLogger("tronrent.delegation")
-
-_EXPIRED_HINTS = ("expired", "tapos")
 
 
 class Delivery(StrEnum):
@@ -184,8 +183,13 @@ async def deliver(
             await chain.broadcast(tx)
         except TransactionRejected as exc:
             message = f"{exc.java_code}: {exc.node_message}"
-            if any(h in message.lower() for h in _EXPIRED_HINTS):
-                return DeliveryResult(Delivery.PENDING, error=message)  # decided on next call
+            rejection = classify_rejection(
+                message, owner=row.owner_address, recipient=row.to_address
+            )
+            if rejection.resend_same:
+                # TaPoS, expiration, a busy node: the same bytes again later (an expiry is
+                # decided on the next call, from the head block)
+                return DeliveryResult(Delivery.PENDING, error=message)
             return DeliveryResult(Delivery.FAILED, error=message)
     except ChainUnavailable as exc:
         return DeliveryResult(Delivery.PENDING, error=exc.message)

@@ -5,8 +5,10 @@ orders, plan the pools, reserve, build + sign + STORE every delegation (commit) 
 them concurrently (no lock held) -> record (commit) -> the scanner sees them in a block -> the
 orders become active (commit). A few statements per step for the whole batch, not per order.
 A crash anywhere resumes from the stored rows: a stored transaction is delivered again (same
-txid), never rebuilt unless provably expired. A rejected delegation releases its reservation
-and the next round picks another pool.
+txid), never rebuilt unless provably expired. A rejected delegation releases its reservation;
+its rejection is classified (delegation.rejection): refused by the pool, the next round picks
+another pool; refused for the recipient's missing account, the recipient is activated first (a
+stored TRX transfer the scanner confirms) or the order is refunded, as RECIPIENT_ACTIVATION says.
 
 reclaim_orders (a batch: the sweeper's due rentals, or the undelegations confirmed in one
 block): the same shape - orders become reclaiming (commit), every due undelegation is built,
@@ -22,7 +24,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +44,12 @@ from tronrent.delegation.chain_tx import (
     stored_row,
     stored_values,
 )
+from tronrent.delegation.rejection import (
+    Rejection,
+    RejectionReason,
+    RejectionSide,
+    classify_rejection,
+)
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
@@ -56,6 +64,7 @@ from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.notification import alerts
 from tronrent.order.notify import OrderEvent, notify_order, notify_orders
+from tronrent.order.recipient import ACTIVATION_TRANSFER_SUN
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import move, transition
 from tronrent.pool.allocation import PoolCandidate, plan_allocation
@@ -72,6 +81,9 @@ DELEGATE_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
 #: broadcasts of one batch in flight at once
 BROADCAST_CONCURRENCY = 4
+#: state of an order whose recipient's account is being created (activation transfer stored,
+#: on its way): the scanner confirms it in its block and the order is delegated then
+ACTIVATING = "activating"
 
 #: (pool id, receiver address): the delegations the chain keeps in one record, with one lock
 _Pair = tuple[uuid.UUID, str]
@@ -146,15 +158,34 @@ async def _lock_delegations(
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def _pools_rejected(session: AsyncSession, order_ids: Collection[str]) -> dict[str, set[str]]:
-    """Per order, the pools whose delegation the chain rejected (or failed in its block).
+@dataclass
+class _Rejections:
+    """An order's delegations the chain refused, by side (see delegation.rejection)."""
+
+    #: pools that refused it for a reason of their own (another pool may succeed)
+    pools: dict[str, RejectionReason] = field(default_factory=dict)
+    #: the latest recipient-side refusal, and the id of its stored transaction
+    recipient: Rejection | None = None
+    recipient_tx_id: int = 0
+
+
+async def _rejections(session: AsyncSession, order_ids: Collection[str]) -> dict[str, _Rejections]:
+    """Per order, the delegations the chain rejected (or that failed in their block), classified.
 
     A delegation whose transaction merely expired unsent (a backlog, a crash) says nothing
     about the pool: it is rebuilt on the same pool - excluding it would leave an order on a
-    single pool waiting for capacity forever.
+    single pool waiting for capacity forever. A transient rejection is retried with the same
+    bytes (see chain_tx.deliver) and never gets here.
     """
     rows = await session.execute(
-        select(EnergyDelegation.order_id, EnergyDelegation.pool_account_id)
+        select(
+            EnergyDelegation.order_id,
+            EnergyDelegation.pool_account_id,
+            ChainTransaction.id,
+            ChainTransaction.last_error,
+            ChainTransaction.owner_address,
+            ChainTransaction.to_address,
+        )
         .join(ChainTransaction, ChainTransaction.delegation_id == EnergyDelegation.id)
         .where(
             EnergyDelegation.order_id.in_(sorted(order_ids)),
@@ -162,11 +193,38 @@ async def _pools_rejected(session: AsyncSession, order_ids: Collection[str]) -> 
             ChainTransaction.purpose == ChainTxPurpose.DELEGATE,
             ChainTransaction.status == ChainTxStatus.FAILED,
         )
-        .distinct()
+        .order_by(ChainTransaction.id)
     )
-    out: dict[str, set[str]] = defaultdict(set)
-    for order_id, pool_id in rows:
-        out[order_id].add(str(pool_id))
+    out: dict[str, _Rejections] = defaultdict(_Rejections)
+    for order_id, pool_id, tx_id, error, owner, to in rows:
+        r = classify_rejection(error, owner=owner, recipient=to)
+        mine = out[order_id]
+        if r.side is RejectionSide.RECIPIENT:
+            mine.recipient, mine.recipient_tx_id = r, tx_id
+        elif r.side is RejectionSide.POOL:
+            mine.pools[str(pool_id)] = r.reason
+        # transient: says nothing about either side; the same pool is planned again
+    return out
+
+
+async def _activations(
+    session: AsyncSession, order_ids: Collection[str]
+) -> dict[str, list[ChainTransaction]]:
+    """Per order, its recipient activation transfers (oldest first)."""
+    if not order_ids:
+        return {}
+    rows = await session.execute(
+        select(ChainTransaction)
+        .where(
+            ChainTransaction.order_id.in_(sorted(order_ids)),
+            ChainTransaction.purpose == ChainTxPurpose.ACTIVATE,
+        )
+        .order_by(ChainTransaction.id)
+    )
+    out: dict[str, list[ChainTransaction]] = defaultdict(list)
+    for row in rows.scalars():
+        if row.order_id is not None:
+            out[row.order_id].append(row)
     return out
 
 
@@ -247,6 +305,58 @@ def delegation_result(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _GiveUp:
+    """Why an order fails (and is refunded): the text kept on the order, and the reason code
+    the customer's message is translated from (``reason.<code>`` in notification.messages)."""
+
+    text: str
+    code: str | None = None
+
+
+def _recipient_step(
+    rt: FlashRuntime, order: Order, rej: _Rejections, activations: Sequence[ChainTransaction]
+) -> tuple[str, str | None]:
+    """What the recipient's side asks of an order about to be planned: "plan" (nothing),
+    "activate" (create its account first: the policy activates, and a delegation was refused
+    for a missing account, or create-order found none and quoted the fee), "wait" (an
+    activation is on its way) or "give_up" with the reason code (a recipient that cannot
+    receive, the policy refunds, or activating failed)."""
+    confirmed = [a for a in activations if a.status is ChainTxStatus.CONFIRMED]
+    r = rej.recipient
+    if r is not None:
+        if r.reason is not RejectionReason.RECIPIENT_NOT_ACTIVATED:
+            return "give_up", r.reason.value
+        if not rt.activates_recipients:
+            return "give_up", r.reason.value
+        if any(a.id > rej.recipient_tx_id for a in confirmed):
+            return "plan", None  # activated since the refusal
+        if confirmed:  # refused again after its activation: nothing more to try
+            return "give_up", r.reason.value
+    elif not (order.activation_fee_sun and rt.activates_recipients) or confirmed:
+        return "plan", None
+    if any(a.status in (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST) for a in activations):
+        return "wait", None
+    if sum(1 for a in activations if a.status is ChainTxStatus.FAILED) >= rt.max_pool_attempts:
+        return "give_up", "activation_failed"
+    return "activate", None
+
+
+_RECIPIENT_TEXT = {
+    RejectionReason.RECIPIENT_NOT_ACTIVATED.value: "the recipient {address} has no account on "
+    "chain (not activated)",
+    RejectionReason.RECIPIENT_IS_CONTRACT.value: "the recipient {address} is a contract",
+    RejectionReason.RECIPIENT_IS_OWNER.value: "the recipient {address} is the pool itself",
+    RejectionReason.RECIPIENT_INVALID.value: "the recipient {address} is not a valid address",
+    "activation_failed": "activating the recipient {address} failed",
+}
+
+
+def _recipient_give_up(code: str | None, order: Order) -> _GiveUp:
+    text = _RECIPIENT_TEXT.get(code or "", "the recipient {address} cannot receive energy")
+    return _GiveUp(text.format(address=order.target_address or "-"), code)
+
+
 @dataclass
 class _Signed:
     """A delegation planned, built and signed in a batch, before it is stored."""
@@ -285,6 +395,8 @@ class DelegationFlows:
             prepared = await self._prepare(d, todo)
             waiting += [oid for oid in todo if prepared[oid] == "waiting"]
             reached.update(prepared)
+            activating = [oid for oid in todo if prepared[oid] == ACTIVATING]
+            unsent = await self._deliver_activations(d, activating) or unsent
             ready = [oid for oid in todo if prepared[oid] == "deliver"]
             settled, error = await self._deliver(d, ready)
             unsent = unsent or error
@@ -295,7 +407,7 @@ class DelegationFlows:
             if not todo:
                 break
         for oid in todo:
-            reached[oid] = await self._give_up(d, oid, "no pool could delegate the energy")
+            reached[oid] = await self._give_up(d, oid, _GiveUp("no pool could delegate the energy"))
         if unsent is not None:
             # not accepted by a node yet (down, busy, or an expiry to decide): retry the job
             # soon rather than leave it to the sweeper
@@ -308,7 +420,9 @@ class DelegationFlows:
         """Lock the orders; plan, sign and store the delegations of those that need one.
 
         Order id -> "deliver" (stored transactions to deliver, or enough energy delivered),
-        "waiting" (no pool capacity: back to paid, customer told), or the status it is in.
+        "waiting" (no pool capacity: back to paid, customer told), "activating" (the
+        recipient's account is being created first, see `_recipient_step`), or the status it
+        is in.
         """
         states = dict.fromkeys(order_ids, "missing")
         if not order_ids:
@@ -316,7 +430,7 @@ class DelegationFlows:
         block_s = d.rt.block_interval_ms / 1000
         ratio = await energy_ratio(d.chain, d.rt.payment_address, block_s)
         ref = await d.chain.reference_block(block_s)
-        give_up: list[str] = []
+        give_up: dict[str, _GiveUp] = {}
         async with d.session_maker() as s:
             open_orders: list[Order] = []
             for order in await _lock_orders(s, order_ids):
@@ -338,8 +452,8 @@ class DelegationFlows:
             if short:
                 await self._plan_and_store(s, d, short, ratio, ref, states, give_up)
             await s.commit()
-        for oid in give_up:
-            states[oid] = await self._give_up(d, oid, "delegation failed on every pool tried")
+        for oid, why in give_up.items():
+            states[oid] = await self._give_up(d, oid, why)
         return states
 
     async def _plan_and_store(
@@ -350,9 +464,18 @@ class DelegationFlows:
         ratio: EnergyRatio,
         ref: BlockHeader,
         states: dict[str, str],
-        give_up: list[str],
+        give_up: dict[str, _GiveUp],
     ) -> None:
-        rejected = await _pools_rejected(s, [o.id for o, _ in short])
+        rejected = await _rejections(s, [o.id for o, _ in short])
+        # only orders with a recipient to activate cost a query (none in the common case)
+        activations = await _activations(
+            s,
+            [
+                o.id
+                for o, _ in short
+                if o.activation_fee_sun or (o.id in rejected and rejected[o.id].recipient)
+            ],
+        )
         locking = await _pools_locking(s, [o for o, _ in short])
         pools = {str(p.id): p for p in await pool_service.list_pools(s, active_only=True)}
         candidates = {c.pool_id: c for c in await pool_service.candidates(s)}
@@ -362,10 +485,24 @@ class DelegationFlows:
         keys: dict[str, Secret] = {}
         signed: list[_Signed] = []
         waiting: list[tuple[Order, int, str]] = []
+        to_activate: list[Order] = []
         for order, need in short:
-            failed = rejected.get(order.id, set())
-            if len(failed) > d.rt.max_pool_attempts:
-                give_up.append(order.id)
+            rej = rejected.get(order.id) or _Rejections()
+            step, why = _recipient_step(d.rt, order, rej, activations.get(order.id, []))
+            if step == "give_up":
+                give_up[order.id] = _recipient_give_up(why, order)
+                continue
+            if step in ("wait", "activate"):
+                states[order.id] = ACTIVATING
+                if step == "activate":
+                    to_activate.append(order)
+                continue
+            failed = set(rej.pools)
+            if len(failed) > d.rt.max_pool_attempts or (pools and set(pools) <= failed):
+                codes = ", ".join(sorted({r.value for r in rej.pools.values()}))
+                give_up[order.id] = _GiveUp(
+                    f"delegation refused by every pool tried ({codes})", "pools_refused"
+                )
                 continue
             recipient = order.target_address or ""
             usable = [c for pool_id, c in candidates.items() if pool_id not in failed]
@@ -374,7 +511,11 @@ class DelegationFlows:
             if busy and not plan.is_complete:
                 plan = plan_allocation(need, usable, unit_sun=1)
             if not plan.is_complete:
-                waiting.append((order, need, plan.status.value))
+                why = plan.status.value
+                if failed:  # the truth: some pools refused it, the others lack capacity
+                    codes = ", ".join(sorted({r.value for r in rej.pools.values()}))
+                    why += f"; refused by {len(failed)} pool(s): {codes}"
+                waiting.append((order, need, why))
                 continue
             lock = lock_period_blocks_for_ms(
                 d.rt.rental_ms(order.duration_hours), d.rt.block_interval_ms
@@ -400,6 +541,7 @@ class DelegationFlows:
                     )
                 )
             states[order.id] = "deliver"
+        await self._store_activations(s, d, ref, to_activate, keys, give_up, states)
         # built and signed locally (no I/O): the pool rows are locked only from here to commit
         reserve: Counter[uuid.UUID] = Counter()
         for x in signed:
@@ -451,6 +593,113 @@ class DelegationFlows:
             # the rest of the batch goes on; these try again in a job of their own (which
             # retries with a delay while no pool has capacity)
             enqueue_job(DELEGATE_JOB, *(o.id for o, _, _ in waiting))
+
+    async def _store_activations(
+        self,
+        s: AsyncSession,
+        d: FlowDeps,
+        ref: BlockHeader,
+        orders: Sequence[Order],
+        keys: dict[str, Secret],
+        give_up: dict[str, _GiveUp],
+        states: dict[str, str],
+    ) -> None:
+        """Build, sign and add (this transaction stores them) the transfers that create the
+        recipients' accounts, from the flash address's pool account; customers told. At most
+        one live activation per order (a partial unique index): never two transfers."""
+        if not orders:
+            return
+        pool = await pool_service.get_by_address(s, d.rt.payment_address)
+        if pool is None:
+            for order in orders:
+                give_up[order.id] = _GiveUp(
+                    f"no pool account holds the key of {d.rt.payment_address} to activate "
+                    f"{order.target_address}",
+                    "activation_failed",
+                )
+            return
+        pool_id = str(pool.id)
+        if pool_id not in keys:
+            keys[pool_id] = pool_key(d.box, pool)
+        events: list[OrderEvent] = []
+        for order in orders:
+            recipient = order.target_address or ""
+            tx = d.chain.build_transfer_local(
+                ref, pool.tron_address, recipient, ACTIVATION_TRANSFER_SUN
+            )
+            s.add(
+                stored_row(
+                    d.chain.sign(tx, keys[pool_id].reveal()),
+                    purpose=ChainTxPurpose.ACTIVATE,
+                    owner=pool.tron_address,
+                    to=recipient,
+                    amount_sun=ACTIVATION_TRANSFER_SUN,
+                    order_id=order.id,
+                    pool_id=pool.id,
+                )
+            )
+            order.status_reason = f"activating the recipient {recipient} (no account on chain)"
+            events.append(
+                (
+                    order,
+                    "recipient_activating",
+                    {"recipient": recipient, "fee_sun": order.activation_fee_sun},
+                )
+            )
+            states[order.id] = ACTIVATING
+        await notify_orders(s, events)
+        log.info("activating %d recipient(s) before their delegation", len(orders))
+
+    async def _deliver_activations(self, d: FlowDeps, order_ids: Sequence[str]) -> str | None:
+        """Broadcast the orders' stored activation transfers without waiting for their block
+        (the scanner confirms them and runs the delegation again); the error of one no node
+        accepted, or that the chain refused (the job retries: a new one is built, up to
+        ``max_pool_attempts``), if any."""
+        if not order_ids:
+            return None
+        async with d.session_maker() as s:
+            rows = list(
+                (
+                    await s.execute(
+                        select(ChainTransaction).where(
+                            ChainTransaction.order_id.in_(sorted(order_ids)),
+                            ChainTransaction.purpose == ChainTxPurpose.ACTIVATE,
+                            ChainTransaction.status.in_(
+                                (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)
+                            ),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await s.commit()
+        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+        block_s = d.rt.block_interval_ms / 1000
+
+        async def one(row: ChainTransaction) -> DeliveryResult | None:
+            if sent_recently(row, d.rt.confirm_timeout_s):
+                return None
+            async with gate:
+                return await deliver(
+                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
+                )
+
+        found = await asyncio.gather(*(one(r) for r in rows))
+        results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
+        error: str | None = None
+        async with d.session_maker() as s:
+            for row, r in results:
+                await record_delivery(s, row.id, r)
+                if r.status is Delivery.CONFIRMED:
+                    if row.order_id:
+                        enqueue_job(DELEGATE_JOB, row.order_id)  # found by a lookup
+                elif r.status is Delivery.FAILED or (r.status is Delivery.PENDING and r.error):
+                    error = error or f"activation {row.txid}: {r.error or r.status.value}"
+                elif r.status is Delivery.EXPIRED:
+                    error = error or f"activation {row.txid} expired unsent; building another"
+            await s.commit()
+        return error
 
     async def _deliver(self, d: FlowDeps, order_ids: Sequence[str]) -> tuple[list[str], str | None]:
         """Deliver the orders' stored live delegations, concurrently and with no lock held.
@@ -552,12 +801,20 @@ class DelegationFlows:
             return
         delegation.status = DelegationStatus.FAILED
         delegation.error_message = (result.error or result.status.value)[:1000]
-        await pool_service.release(
-            s,
-            delegation.pool_account_id,
-            delegation.energy_amount,
-            failed=result.status is Delivery.FAILED,
+        rejection = classify_rejection(
+            result.error, owner=row.owner_address, recipient=row.to_address
         )
+        # only a refusal of the pool's own making counts against the pool
+        pool_side = result.status is Delivery.FAILED and rejection.side is RejectionSide.POOL
+        await pool_service.release(
+            s, delegation.pool_account_id, delegation.energy_amount, failed=pool_side
+        )
+        if result.status is Delivery.FAILED:
+            delegation.error_message = f"{rejection.reason.value}: {delegation.error_message}"[
+                :1000
+            ]
+        if not pool_side:
+            return  # the recipient's side (activation policy) or an expiry: nothing to alert
         failing_pool = await s.get(EnergyPool, delegation.pool_account_id)
         await alerts.delegation_failing(
             s,
@@ -635,7 +892,8 @@ class DelegationFlows:
             )
         return states
 
-    async def _give_up(self, d: FlowDeps, order_id: str, reason: str) -> str:
+    async def _give_up(self, d: FlowDeps, order_id: str, why: _GiveUp) -> str:
+        reason = why.text
         async with d.session_maker() as s:
             order = await s.get(Order, order_id)
             if order is None:
@@ -648,7 +906,7 @@ class DelegationFlows:
                 status_reason=reason,
             ):
                 await s.refresh(order)
-                await notify_order(s, order, "order_failed", {"reason": reason})
+                await notify_order(s, order, "order_failed", {"reason": why.code or reason})
                 pay = (
                     await s.execute(
                         select(Payment).where(
@@ -936,8 +1194,14 @@ class DelegationFlows:
                 x.reclaimed_at = now
                 reclaimed[x.pool_account_id] += x.energy_amount
             else:
+                # refused (the lock not over yet: transient; anything else named by its side)
+                # or expired unsent: success again, undelegated again later
                 x.status = DelegationStatus.SUCCESS
-                x.error_message = (r.error or r.status.value)[:1000]
+                why = r.error or r.status.value
+                if r.status is Delivery.FAILED:
+                    side = classify_rejection(r.error, recipient=x.recipient_address)
+                    why = f"{side.reason.value}: {why}"
+                x.error_message = why[:1000]
         for pool_id, energy in sorted(reclaimed.items()):
             await pool_service.reclaimed(s, pool_id, energy)
 

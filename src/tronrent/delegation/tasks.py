@@ -7,8 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
+from tronrent.delegation import limbo
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
+from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
 from tronrent.kit.time import utcnow
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
@@ -142,7 +144,17 @@ async def sweep() -> None:
             enqueue_job("payment.process_payment", *unhandled)
         for pid in refunds:
             enqueue_job("payment.refund_payment", pid)
+        # the limbo invariant: every paid order with no outcome N blocks on alerts operators
+        blocks = d.rt.paid_order_alert_blocks
+        cutoff = limbo.paid_before(d.rt.block_interval_ms, blocks, now)
+        in_limbo = await limbo.alert_orders_in_limbo(s, paid_before=cutoff, blocks=blocks)
+        count, _ = await limbo.limbo_figures(s, paid_before=cutoff)
+        _, oldest = await limbo.limbo_figures(s, paid_before=now)
         await s.commit()
+    ORDERS_IN_LIMBO.set(count)
+    ORDERS_OLDEST_UNPROCESSED_AGE.set((now - oldest).total_seconds() if oldest else 0)
+    for oid in in_limbo:
+        log.warning("order %s paid %d+ blocks ago has no outcome: operators alerted", oid, blocks)
     if expired or watches or stuck or due or unhandled or refunds:
         log.info(
             "sweep: %d expired, %d watches timed out, %d stuck, %d reclaims, %d payments, "

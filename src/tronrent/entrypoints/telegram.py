@@ -27,7 +27,11 @@ from tronrent.api.state import AppState
 from tronrent.bot.errors import BotAlreadyExists
 from tronrent.bot.service import bot as bot_service
 from tronrent.bot.service import token_hash
-from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.api_deps import (
+    CHAIN_COMPONENT,
+    RECIPIENT_CHECK_COMPONENT,
+    RUNTIME_COMPONENT,
+)
 from tronrent.kit.logging import get_logger
 from tronrent.models import Bot as BotRow
 from tronrent.notification.sender import NotificationSender
@@ -83,7 +87,10 @@ def build_manager(state: AppState, **kwargs: Any) -> BotManager:
     return BotManager(
         session_maker=state.session_maker,
         box=state.secret_box,
-        flash=ServiceFlashOrders(lambda: state.components.get(RUNTIME_COMPONENT)),
+        flash=ServiceFlashOrders(
+            lambda: state.components.get(RUNTIME_COMPONENT),
+            lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
+        ),
         chain=PortChainBalances(lambda: state.components.get(CHAIN_COMPONENT)),
         storage=create_storage(settings.redis_url),
         api_url=settings.telegram_api_url,

@@ -10,11 +10,13 @@ from fastapi import Depends
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.deps import StateDep
 from tronrent.kit.errors import ServiceUnavailable
+from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.worker import has_job_scope, job_scope
 
 CHAIN_COMPONENT = "chain"
 RUNTIME_COMPONENT = "flash_runtime"
+RECIPIENT_CHECK_COMPONENT = "recipient_check"
 
 
 def _component(state: StateDep, name: str) -> Any:
@@ -34,7 +36,14 @@ def get_runtime(state: StateDep) -> FlashRuntime:
     return rt
 
 
+def get_recipient_check(state: StateDep) -> RecipientCheck | None:
+    """The recipient account check (None when the engine runs without one)."""
+    check: RecipientCheck | None = state.components.get(RECIPIENT_CHECK_COMPONENT)
+    return check
+
+
 ChainDep = Annotated[ChainPort, Depends(get_chain)]
+RecipientCheckDep = Annotated[RecipientCheck | None, Depends(get_recipient_check)]
 RuntimeDep = Annotated[FlashRuntime, Depends(get_runtime)]
 
 

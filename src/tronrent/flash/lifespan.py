@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from cashews import Cache, register_backend
+from cashews.backends.redis import Redis as RedisCacheBackend
+from cashews.picklers import PicklerType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.state import AppState
-from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.api_deps import CHAIN_COMPONENT, RECIPIENT_CHECK_COMPONENT, RUNTIME_COMPONENT
 from tronrent.flash.engine import FlashEngine
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.scanner.service import ScannerConfig
 
@@ -58,6 +62,16 @@ async def _engine_sessions(
     return create_session_maker(engine)
 
 
+def address_cache(redis_url: str | None) -> Cache:
+    """The address-check cache: Redis when ``REDIS_URL`` is set (``unix://`` sockets too, which
+    cashews does not name by default), else in this process's memory."""
+    if redis_url and redis_url.startswith("unix://"):
+        register_backend("unix", RedisCacheBackend, pass_uri=True, pickler=PicklerType.DEFAULT)
+    cache = Cache()
+    cache.setup(redis_url or "mem://")
+    return cache
+
+
 @asynccontextmanager
 async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
@@ -77,6 +91,12 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
             return
         rt = FlashRuntime.from_settings(settings, address)
         state.components[RUNTIME_COMPONENT] = rt
+        # seed 000 section 8.1: the address-check cache, in Redis when configured
+        cache = address_cache(settings.redis_url)
+        stack.push_async_callback(cache.close)
+        state.components[RECIPIENT_CHECK_COMPONENT] = RecipientCheck(
+            gateway, cache, ttl_s=settings.address_check_cache_ttl
+        )
         engine = FlashEngine(
             session_maker=await _engine_sessions(state, stack),
             chain=gateway,

@@ -16,6 +16,8 @@ Orders
   ``tronrent_order_processing_seconds``  histogram: payment seen -> energy delegated (active)
   ``tronrent_orders_oldest_unprocessed_age_seconds``  gauge: age of the oldest paid order not yet
       delegated (set by the sweeper; 0 when none) - catches stuck orders a histogram never sees
+  ``tronrent_orders_in_limbo``  gauge: paid orders with no outcome PAID_ORDER_ALERT_BLOCKS blocks
+      after payment (delegation.limbo; set by the sweeper, each one alerted once)
 Errors
   ``tronrent_errors_total{component}``  counter: unexpected exceptions (api, worker, scanner, bot)
 Database pool (collected at scrape time from every tracked engine)
@@ -85,6 +87,11 @@ ORDER_PROCESSING_SECONDS: Final = Histogram(
 ORDERS_OLDEST_UNPROCESSED_AGE: Final = Gauge(
     "tronrent_orders_oldest_unprocessed_age_seconds",
     "Age in seconds of the oldest paid order not yet delegated (0 when none).",
+    registry=REGISTRY,
+)
+ORDERS_IN_LIMBO: Final = Gauge(
+    "tronrent_orders_in_limbo",
+    "Paid orders neither delivered nor refunded PAID_ORDER_ALERT_BLOCKS blocks after payment.",
     registry=REGISTRY,
 )
 ERRORS: Final = Counter(
@@ -161,6 +168,7 @@ METRIC_NAMES: Final = frozenset(
         "tronrent_energy_delegations_total",
         "tronrent_order_processing_seconds",
         "tronrent_orders_oldest_unprocessed_age_seconds",
+        "tronrent_orders_in_limbo",
         "tronrent_errors_total",
         "tronrent_db_pool_connections_in_use",
         "tronrent_db_pool_connections_max",

@@ -38,6 +38,8 @@ class ChainTxPurpose(enum.StrEnum):
     #: the rest of a payment refunded after its order failed (the policy refund went first)
     REFUND_REST = "refund_rest"
     TRANSFER = "transfer"
+    #: a TRX transfer creating the recipient's account before its delegation
+    ACTIVATE = "activate"
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
     WITHDRAW = "withdraw"
@@ -62,9 +64,10 @@ class ChainTransaction(TimestampMixin, Base):
     broadcast; on restart, look up rows in ``signed``/``broadcast`` by txid and re-broadcast the
     same bytes, or mark them ``expired`` once ``expiration_ms`` has passed and the chain does not
     know them. ``txid`` is UNIQUE; partial unique indexes allow at most ONE live transaction per
-    delegation and purpose and per refunded payment and refund purpose (``refund``, then
-    ``refund_rest`` when a failed order owes the rest), so two workers can never both sign a
-    delegation or a refund (a different txid) for the same thing."""
+    delegation and purpose, per refunded payment and refund purpose (``refund``, then
+    ``refund_rest`` when a failed order owes the rest) and per activated order, so two workers
+    can never both sign a delegation, a refund or an activation (a different txid) for the
+    same thing."""
 
     __tablename__ = "chain_transactions"
     __table_args__ = (
@@ -90,6 +93,13 @@ class ChainTransaction(TimestampMixin, Base):
             unique=True,
             postgresql_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
             sqlite_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
+        ),
+        Index(
+            "uq_chain_transactions_live_activation",
+            "order_id",
+            unique=True,
+            postgresql_where=text(f"purpose = 'activate' AND {_LIVE_SQL}"),
+            sqlite_where=text(f"purpose = 'activate' AND {_LIVE_SQL}"),
         ),
     )
 

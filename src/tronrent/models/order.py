@@ -162,6 +162,9 @@ class Order(TimestampMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the recipient had no account on chain at create-order: what activating it costs (sun,
+    #: from getchainparameters), added to the quote; NULL = activated (or not known)
+    activation_fee_sun: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User | None] = relationship(lazy="raise")
     delegations: Mapped[list[EnergyDelegation]] = relationship(back_populates="order", lazy="raise")

@@ -78,6 +78,36 @@ async def delegation_failing(
     )
 
 
+#: dedupe key of the limbo alert of an order: ``LIMBO_KEY_PREFIX + order_id`` (one per order;
+#: delegation.limbo reads it to leave alerted orders out)
+LIMBO_KEY_PREFIX = "order_in_limbo:"
+
+
+async def order_in_limbo(
+    session: AsyncSession,
+    *,
+    order_id: str,
+    status: str,
+    reason: str | None,
+    blocks: int,
+    recipient: str | None = None,
+) -> bool:
+    """A paid order is neither delivered nor refunded ``blocks`` blocks after its payment
+    (see delegation.limbo): once per order."""
+    return await _alert(
+        session,
+        NotificationEvent.ORDER_IN_LIMBO,
+        {
+            "order_id": order_id,
+            "status": status,
+            "reason": (reason or "-")[:_ERROR_LENGTH],
+            "blocks": blocks,
+            "recipient": recipient,
+        },
+        f"{LIMBO_KEY_PREFIX}{order_id}",
+    )
+
+
 async def job_dead_lettered(
     session: AsyncSession, *, job_name: str, job_id: int | str, error: str
 ) -> bool:

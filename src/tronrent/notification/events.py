@@ -26,10 +26,12 @@ class NotificationEvent(enum.StrEnum):
     #                                      (reason: dust | underpaid | excess), policy (refund|keep)
     ORDER_EXPIRED = "order_expired"  # order_id
     ORDER_FAILED = "order_failed"  # order_id, reason
+    RECIPIENT_ACTIVATING = "recipient_activating"  # order_id, recipient, fee_sun
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     DELEGATION_FAILING = "delegation_failing"  # order_id, pool_address, error, attempts
     JOB_DEAD_LETTERED = "job_dead_lettered"  # job_name, job_id, error
+    ORDER_IN_LIMBO = "order_in_limbo"  # order_id, status, reason, blocks, recipient
 
 
 CUSTOMER_EVENTS = frozenset(
@@ -45,6 +47,7 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.PAYMENT_PROBLEM,
         NotificationEvent.ORDER_EXPIRED,
         NotificationEvent.ORDER_FAILED,
+        NotificationEvent.RECIPIENT_ACTIVATING,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -52,6 +55,7 @@ OPERATOR_EVENTS = frozenset(
         NotificationEvent.POOL_LOW,
         NotificationEvent.DELEGATION_FAILING,
         NotificationEvent.JOB_DEAD_LETTERED,
+        NotificationEvent.ORDER_IN_LIMBO,
     }
 )
 

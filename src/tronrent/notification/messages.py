@@ -66,6 +66,20 @@ CATALOG: Catalog = {
             "池 <code>{pool_address}</code>\n错误：{error}"
         ),
         E.JOB_DEAD_LETTERED: "🚨 任务进入死信：{job_name}（{job_id}）\n错误：{error}",
+        E.RECIPIENT_ACTIVATING: (
+            "🆕 接收地址 <code>{recipient}</code> 尚未激活，正在为您激活（订单 "
+            "<code>{order_id}</code>，激活费 {fee} TRX），激活后立即委托能量。"
+        ),
+        E.ORDER_IN_LIMBO: (
+            "🚨 已付款订单 <code>{order_id}</code> 在 {blocks} 个区块后仍未完成（状态 {status}）\n"
+            "接收地址：<code>{recipient}</code>\n原因：{reason}"
+        ),
+        "reason.recipient_not_activated": "接收地址尚未在链上激活",
+        "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
+        "reason.recipient_is_owner": "接收地址与能量池地址相同",
+        "reason.recipient_invalid": "接收地址无效",
+        "reason.activation_failed": "激活接收地址失败",
+        "reason.pools_refused": "所有能量池均拒绝了委托",
         "reason.dust": "金额过小（视为粉尘）",
         "reason.underpaid": "金额不足一笔的价格",
         "reason.excess": "金额超出上限",
@@ -126,6 +140,21 @@ CATALOG: Catalog = {
             "pool <code>{pool_address}</code>\nError: {error}"
         ),
         E.JOB_DEAD_LETTERED: "🚨 Job dead-lettered: {job_name} ({job_id})\nError: {error}",
+        E.RECIPIENT_ACTIVATING: (
+            "🆕 The address <code>{recipient}</code> is not activated yet: activating it for you "
+            "(order <code>{order_id}</code>, activation fee {fee} TRX); the energy follows."
+        ),
+        E.ORDER_IN_LIMBO: (
+            "🚨 Paid order <code>{order_id}</code> still has no outcome after {blocks} blocks "
+            "(status {status})\nRecipient: <code>{recipient}</code>\nReason: {reason}"
+        ),
+        "reason.recipient_not_activated": "the receiving address is not activated on chain",
+        "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "
+        "energy",
+        "reason.recipient_is_owner": "the receiving address is the pool's own address",
+        "reason.recipient_invalid": "the receiving address is not valid",
+        "reason.activation_failed": "activating the receiving address failed",
+        "reason.pools_refused": "every energy pool refused the delegation",
         "reason.dust": "amount too small (dust)",
         "reason.underpaid": "less than the price of one transfer",
         "reason.excess": "more than the maximum",
@@ -187,6 +216,9 @@ def render(
             amount = price + (tail or 0)
     if amount is not None:
         params["amount"] = format_trx(amount, min_decimals=6 if event == E.ORDER_CREATED else 0)
+    fee = _first_int(payload, "fee_sun")
+    if fee is not None:
+        params["fee"] = format_trx(fee)
     for key in ("energy", "available_energy", "threshold"):
         if key in payload:
             params[key] = _integer(payload[key])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
-from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RuntimeDep
+from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, RuntimeDep
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat
 from tronrent.models.order import Order
@@ -54,12 +54,24 @@ def status_view(o: Order) -> OrderStatusResponse:
 
 @router.post("/create-order")
 async def create_order(
-    body: CreateOrderRequest, session: SessionDep, rt: RuntimeDep
+    body: CreateOrderRequest, session: SessionDep, rt: RuntimeDep, recipients: RecipientCheckDep
 ) -> Envelope[CreateOrderResponse]:
-    """Create a flash order: pay `n x single_price + paymentTail` TRX to `paymentAddress`."""
+    """Create a flash order: pay `n x single_price + activationFee + paymentTail` TRX to
+    `paymentAddress`. `recipientActivated`: whether the recipient has an account on chain
+    (null: the node could not tell); without one, `activationFee` is what activating it costs
+    (added to the amount when the platform activates recipients, else 0: the order is
+    refunded if the address is still not activated when it is paid)."""
+    state = None
+    if recipients is not None and rt.enabled:
+        state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
     order, cfg = await order_service.create_order(
-        session, rt, recipient_address=body.recipient_address, chat_id=body.chat_id
+        session,
+        rt,
+        recipient_address=body.recipient_address,
+        chat_id=body.chat_id,
+        recipient_state=state,
     )
+    fee = order.activation_fee_sun or 0
     tail = order.amount_tail_units or 0
     assert order.expires_at is not None
     return ok(
@@ -74,7 +86,9 @@ async def create_order(
             ),
             expires_at=isoformat(order.expires_at),
             payment_tail=sun_to_trx(tail),
-            example_amount=sun_to_trx(cfg.price.single_price_sun + tail),
+            example_amount=sun_to_trx(cfg.price.single_price_sun + fee + tail),
+            recipient_activated=None if state is None else state.activated,
+            activation_fee=sun_to_trx(fee),
         )
     )
 

@@ -27,6 +27,17 @@ class FlashRuntime:
     rental_duration_s: float | None = None
     #: delegation attempts over different pools before an order fails (and is refunded)
     max_pool_attempts: int = 4
+    #: recipient with no account on chain: "activate" (a TRX transfer creates it, its fee is
+    #: quoted at create-order) or "refund"
+    recipient_activation: str = "activate"
+    #: while disabled (``enabled`` false), payments with no order: "refund" or "keep"
+    disabled_payments: str = "refund"
+    #: a paid order neither delivered nor refunded this many blocks later alerts operators
+    paid_order_alert_blocks: int = 20
+
+    @property
+    def activates_recipients(self) -> bool:
+        return self.recipient_activation == "activate"
 
     def rental_ms(self, duration_hours: int) -> int:
         if self.rental_duration_s is not None:
@@ -48,6 +59,9 @@ class FlashRuntime:
             margin_bp=int(settings.energy_margin_percent * Decimal(100)),
             max_concurrent_monitoring=settings.max_concurrent_monitoring,
             enabled=settings.energy_flash_enabled,
+            recipient_activation=settings.recipient_activation,
+            disabled_payments=settings.energy_flash_disabled_payments,
+            paid_order_alert_blocks=settings.paid_order_alert_blocks,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

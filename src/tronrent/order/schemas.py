@@ -65,6 +65,10 @@ class CreateOrderResponse(ApiModel):
     #: the unique amount tail: pay `n * single_price + paymentTail` TRX (extension)
     payment_tail: TrxAmount
     example_amount: TrxAmount
+    #: whether the recipient has an account on chain (null: unknown)
+    recipient_activated: bool | None = None
+    #: added to the amount to activate the recipient (0 when it has an account)
+    activation_fee: TrxAmount = Decimal(0)
 
 
 class ConfirmPaymentRequest(ApiModel):

@@ -26,6 +26,7 @@ from tronrent.order.errors import (
 )
 from tronrent.order.flash_config import FlashConfig, load_flash_config
 from tronrent.order.notify import notify_order
+from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import transition
 from tronrent.payment.matching import TailsExhausted, choose_tail
@@ -75,13 +76,22 @@ class FlashOrderService:
         chat_id: int | None,
         user_id: object | None = None,
         bot_id: object | None = None,
+        recipient_state: RecipientState | None = None,
     ) -> tuple[Order, FlashConfig]:
-        """An order waiting for payment, with a unique amount tail (see payment.matching)."""
+        """An order waiting for payment, with a unique amount tail (see payment.matching).
+
+        ``recipient_state`` (see order.recipient, checked before the transaction): a recipient
+        with no account on chain gets the activation fee added to the quote when the policy
+        activates, rounded up to the tail granularity so the tail still identifies the payment.
+        """
         if not rt.enabled:
             raise FlashDisabled("energy flash rental is disabled")
         recipient = validate_address(recipient_address)
         cfg = await self.config(session, rt)
         granularity = min(rt.tail_granularity_sun, cfg.price.single_price_sun)
+        fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
+        if fee:
+            fee = -(-fee // granularity) * granularity
         try:
             tail = choose_tail(await self.open_tails(session, rt.payment_address), granularity)
         except TailsExhausted:
@@ -99,8 +109,9 @@ class FlashOrderService:
             chat_id=chat_id,
             target_address=recipient,
             payment_address=rt.payment_address,
-            expected_amount_units=cfg.price.single_price_sun + tail,
+            expected_amount_units=cfg.price.single_price_sun + fee + tail,
             amount_tail_units=tail,
+            activation_fee_sun=fee or None,
             energy_per_transaction=cfg.energy_per_transaction,
             duration_hours=cfg.price.expiry_hours,
             price_config=cfg.raw,
@@ -123,6 +134,8 @@ class FlashOrderService:
             "order_created",
             {
                 "payment_address": rt.payment_address,
+                "amount_sun": order.expected_amount_units,
+                "activation_fee_sun": fee,
                 "single_price_sun": cfg.price.single_price_sun,
                 "max_transactions": cfg.price.max_transactions,
                 "tail_sun": tail,

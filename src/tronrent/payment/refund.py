@@ -24,6 +24,7 @@ from tronrent.delegation.chain_tx import (
     sign_and_store,
 )
 from tronrent.delegation.flows import FlowDeps
+from tronrent.delegation.rejection import classify_rejection
 from tronrent.kit.money import format_trx
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
@@ -32,13 +33,13 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.order import Order, OrderStatus
-from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
 from tronrent.order.notify import notify_order
 from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
-from tronrent.pricing.calc import classify_flash_payment, decide_refund
+from tronrent.pricing.calc import classify_order_payment, decide_refund
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -59,6 +60,11 @@ async def refund_amount(
     or an order that expired before the payment came (a late payment past the grace)."""
     if order is not None and order.status is OrderStatus.EXPIRED:
         return payment.amount_units
+    if order is None and payment.match_method is MatchMethod.WALK_IN:
+        # received while flash rental was disabled (see payment.service): all of it, less the
+        # refund fee
+        policies = (await order_service.config(session, d.rt)).policies
+        return max(0, payment.amount_units - policies.refund_fee_sun)
     if (
         order is not None
         and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
@@ -74,8 +80,11 @@ async def refund_amount(
         )
     else:
         cfg = await order_service.config(session, d.rt)
-    quote = classify_flash_payment(
-        payment.amount_units, cfg.price, tail_tolerance_sun=d.rt.tail_granularity_sun - 1
+    quote = classify_order_payment(
+        payment.amount_units,
+        cfg.price,
+        tail_tolerance_sun=d.rt.tail_granularity_sun - 1,
+        activation_fee_sun=(order.activation_fee_sun or 0) if order is not None else 0,
     )
     return decide_refund(quote, cfg.policies).amount_sun
 
@@ -243,7 +252,14 @@ async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -
         await record_delivery(s, row.id, result)
         await s.commit()
     if result.status in (Delivery.FAILED, Delivery.EXPIRED):
-        raise Retry(f"refund tx {row.txid} {result.status.value}: {result.error}; rebuilding")
+        why = result.error
+        if result.status is Delivery.FAILED:  # e.g. pool_balance_insufficient: named for the
+            # dead letter's operator alert and the order's limbo alert
+            side = classify_rejection(
+                result.error, owner=row.owner_address, recipient=row.to_address
+            )
+            why = f"{side.reason.value}: {why}"
+        raise Retry(f"refund tx {row.txid} {result.status.value}: {why}; rebuilding")
     if result.status is Delivery.PENDING and result.error:
         raise Retry(f"refund tx {row.txid} not accepted yet: {result.error}", delay_s=d.rt.poll_s)
     if result.status is Delivery.CONFIRMED:

@@ -45,7 +45,9 @@ from tronrent.payment.matching import (
 from tronrent.pricing.calc import (
     FlashPaymentKind,
     FlashQuote,
+    PaymentPolicy,
     classify_flash_payment,
+    classify_order_payment,
     decide_refund,
 )
 from tronrent.worker import Retry, enqueue_job
@@ -57,6 +59,8 @@ DELEGATE_JOB = "delegation.delegate_order"
 REFUND_JOB = "payment.refund_payment"
 #: order ids per delegation job
 MAX_JOB_IDS = 200
+#: the note of a payment with no order received while flash rental is disabled
+DISABLED_NOTE = "flash rental disabled, no order"
 #: how far back a payment past the grace period is still recognised as a late payment for an
 #: expired order (and refunded) rather than taken as a walk-in
 LATE_LOOKBACK_S = 86_400.0
@@ -292,6 +296,19 @@ class PaymentService:
                 outcome, values = self._dust(payment, quote, cfg)
             else:
                 match, order = await candidates.match(payment)
+                if order is None and not rt.enabled:
+                    # flash rental is off: a payment with no order is never delegated
+                    outcome, values = self._disabled(payment, rt)
+                    writes[payment.id] = (payment, values)
+                    outcomes.append(outcome)
+                    continue
+                if order is not None and order.activation_fee_sun:
+                    quote = classify_order_payment(
+                        payment.amount_units,
+                        cfg.price,
+                        tail_tolerance_sun=rt.tail_granularity_sun - 1,
+                        activation_fee_sun=order.activation_fee_sun,
+                    )
                 if order is None or not _past_grace(order, rt):
                     if order is not None:
                         candidates.taken.add(order.id)
@@ -363,6 +380,24 @@ class PaymentService:
             note += f"; refunding {format_trx(decision.amount_sun)} TRX"
         outcome = PaymentOutcome(payment.id, status, None, refund_sun=decision.amount_sun)
         return outcome, {"status": status, "note": note}
+
+    def _disabled(
+        self, payment: Payment, rt: FlashRuntime
+    ) -> tuple[PaymentOutcome, dict[str, Any]]:
+        """A payment with no order while flash rental is disabled: refunded in full or kept,
+        as ``ENERGY_FLASH_DISABLED_PAYMENTS`` says (see payment.refund.refund_amount)."""
+        values: dict[str, Any] = {"match_method": MatchMethod.WALK_IN}
+        if PaymentPolicy(rt.disabled_payments) is PaymentPolicy.REFUND:
+            status = PaymentStatus.REFUNDING
+            note = (
+                f"{DISABLED_NOTE}; refunding {format_trx(payment.amount_units)} TRX to the sender"
+            )
+        else:
+            status, note = PaymentStatus.IGNORED, f"{DISABLED_NOTE}; kept"
+        log.info("payment %s with no order while flash is disabled: %s", payment.tx_hash, note)
+        refund = payment.amount_units if status is PaymentStatus.REFUNDING else 0
+        outcome = PaymentOutcome(payment.id, status, None, refund_sun=refund)
+        return outcome, {**values, "status": status, "note": note}
 
     def _late(
         self, payment: Payment, order: Order, match: MatchResult, rt: FlashRuntime

@@ -195,6 +195,23 @@ def classify_flash_payment(
     return FlashQuote(FlashPaymentKind.EXACT, paid_sun, count, charged, 0)
 
 
+def classify_order_payment(
+    paid_sun: int, price: FlashPrice, *, tail_tolerance_sun: int = 0, activation_fee_sun: int = 0
+) -> FlashQuote:
+    """`classify_flash_payment` for an order whose quote includes an activation fee: the fee
+    comes off first, and ``charged_sun`` includes it. Not enough left for one transaction:
+    underpaid (the whole payment is what the policy may refund)."""
+    if activation_fee_sun < 0:
+        raise ValueError("activation fee must not be negative")
+    if not activation_fee_sun or paid_sun < price.min_amount_sun:
+        return classify_flash_payment(paid_sun, price, tail_tolerance_sun=tail_tolerance_sun)
+    net = paid_sun - activation_fee_sun
+    if net < price.single_price_sun:
+        return FlashQuote(FlashPaymentKind.UNDERPAID, paid_sun, 0, 0, 0)
+    q = classify_flash_payment(net, price, tail_tolerance_sun=tail_tolerance_sun)
+    return FlashQuote(q.kind, paid_sun, q.count, q.charged_sun + activation_fee_sun, q.excess_sun)
+
+
 class PaymentPolicy(StrEnum):
     """What to do with money that buys nothing: send it back, or keep it."""
 

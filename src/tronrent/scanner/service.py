@@ -312,16 +312,20 @@ class BlockScanner:
         refunded: frozenset[str] = frozenset(),
     ) -> None:
         """Our stored delegations among ``delegated``, undelegations among ``undelegated`` and
-        refunds among ``refunded`` (successful in block ``block_number``) are confirmed, in one
-        UPDATE; one job settles the delegations' orders, one completes the undelegations'
-        reclaims, one applies the refunds to their payments (idempotent: only signed/broadcast
-        rows)."""
+        refunds and recipient activations among ``refunded`` (TRX transfers of our own
+        addresses, successful in block ``block_number``) are confirmed, in one UPDATE; one job
+        settles the delegations' orders (and delegates the activated ones), one completes the
+        undelegations' reclaims, one applies the refunds to their payments (idempotent: only
+        signed/broadcast rows)."""
         wanted = [
             and_(ChainTransaction.txid.in_(sorted(txids)), ChainTransaction.purpose.in_(purposes))
             for txids, purposes in (
                 (delegated, (ChainTxPurpose.DELEGATE,)),
                 (undelegated, (ChainTxPurpose.UNDELEGATE,)),
-                (refunded, (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)),
+                (
+                    refunded,
+                    (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST, ChainTxPurpose.ACTIVATE),
+                ),
             )
             if txids
         ]

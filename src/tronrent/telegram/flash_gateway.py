@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.models import Order
 from tronrent.order.errors import OrderNotFound
+from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.telegram.ports import FlashTerms, OrderPage, OrderView
@@ -31,10 +32,12 @@ def order_view(order: Order) -> OrderView:
         delegate_tx_hash=order.delegate_tx_hash,
         created_at=order.created_at,
         order_type=order.order_type.value,
+        activation_fee_sun=order.activation_fee_sun,
     )
 
 
 RuntimeSource = FlashRuntime | Callable[[], FlashRuntime | None]
+RecipientSource = RecipientCheck | Callable[[], RecipientCheck | None] | None
 
 
 class ServiceFlashOrders:
@@ -43,8 +46,16 @@ class ServiceFlashOrders:
     ``runtime`` may be a callable returning the runtime of the running flash engine (None while it
     is not running: the bot then answers that flash rental is unavailable)."""
 
-    def __init__(self, runtime: RuntimeSource) -> None:
+    def __init__(self, runtime: RuntimeSource, recipients: RecipientSource = None) -> None:
         self._runtime = runtime
+        self._recipients = recipients
+
+    @property
+    def recipients(self) -> RecipientCheck | None:
+        """The recipient account check (None: not wired; delivery finds out from the chain)."""
+        if self._recipients is None or isinstance(self._recipients, RecipientCheck):
+            return self._recipients
+        return self._recipients()
 
     @property
     def runtime(self) -> FlashRuntime:
@@ -73,13 +84,19 @@ class ServiceFlashOrders:
         user_id: uuid.UUID,
         bot_id: uuid.UUID,
     ) -> OrderView:
+        rt = self.runtime
+        check = self.recipients
+        state = None
+        if check is not None and rt.enabled:
+            state = await check.check(recipient.strip(), activates=rt.activates_recipients)
         order, _cfg = await order_service.create_order(
             session,
-            self.runtime,
+            rt,
             recipient_address=recipient,
             chat_id=chat_id,
             user_id=user_id,
             bot_id=bot_id,
+            recipient_state=state,
         )
         return order_view(order)
 

@@ -95,6 +95,9 @@ CATALOG: Catalog = {
             "⚠️ 金额须<b>完全一致</b>（含尾数 {tail}），用于识别您的付款。\n截止时间：{deadline}"
         ),
         "order.card.delivered": "\n\n⚡ 能量：{energy}（{count} 笔）",
+        "order.card.activation": (
+            "\n🆕 接收地址尚未激活：金额已含激活费 {fee} TRX，到账后先为其激活再委托能量。"
+        ),
         "order.not_found": "找不到该订单。",
         "order.not_paid_yet": "尚未收到付款，到账后会自动通知您。",
         "order.status_now": "订单状态：{status}",
@@ -218,6 +221,10 @@ CATALOG: Catalog = {
             "Pay before: {deadline}"
         ),
         "order.card.delivered": "\n\n⚡ Energy: {energy} ({count} transfers)",
+        "order.card.activation": (
+            "\n🆕 The recipient is not activated yet: the amount includes its {fee} TRX "
+            "activation fee; it is activated first, then the energy is delegated."
+        ),
         "order.not_found": "Order not found.",
         "order.not_paid_yet": "No payment yet - you will be notified as soon as it arrives.",
         "order.status_now": "Order status: {status}",

@@ -39,6 +39,8 @@ class OrderView:
     delegate_tx_hash: str | None = None
     created_at: datetime | None = None
     order_type: str = "energy_flash"
+    #: the recipient had no account: the quote includes this activation fee
+    activation_fee_sun: int | None = None
 
 
 @dataclass(frozen=True)

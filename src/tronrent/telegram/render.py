@@ -38,6 +38,8 @@ def order_card(t: Translator, view: OrderView) -> str:
             tail=f"{tail:06d}",
             deadline=format_time(view.expires_at.isoformat()) if view.expires_at else "-",
         )
+        if view.activation_fee_sun:
+            text += t("order.card.activation", fee=format_trx(view.activation_fee_sun))
     elif view.energy:
         text += t(
             "order.card.delivered",
