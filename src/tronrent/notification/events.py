@@ -28,6 +28,7 @@ class NotificationEvent(enum.StrEnum):
     ORDER_FAILED = "order_failed"  # order_id, reason
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
+    POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
     DELEGATION_FAILING = "delegation_failing"  # order_id, pool_address, error, attempts
     JOB_DEAD_LETTERED = "job_dead_lettered"  # job_name, job_id, error
 
@@ -50,6 +51,7 @@ CUSTOMER_EVENTS = frozenset(
 OPERATOR_EVENTS = frozenset(
     {
         NotificationEvent.POOL_LOW,
+        NotificationEvent.POOL_UNUSABLE,
         NotificationEvent.DELEGATION_FAILING,
         NotificationEvent.JOB_DEAD_LETTERED,
     }
