@@ -54,14 +54,14 @@ def add(
     from tronrent.pool.service import InvalidPrivateKey, parse_private_key
     from tronrent.pool.service import pool as pool_service
 
-    settings, box = _ctx()
     key = (
         sys.stdin.readline().strip() if key_stdin else typer.prompt("private key", hide_input=True)
     )
-    try:
+    try:  # before anything else runs or logs: a bad key is one line
         parse_private_key(key)
     except InvalidPrivateKey as exc:
         fail(exc.message, code=2)
+    settings, box = _ctx()
 
     async def go() -> tuple[str, str | None]:
         engine = create_engine(settings.database_url)
@@ -121,15 +121,16 @@ def list_pools() -> None:
 @pool_app.command("sync")
 def sync() -> None:
     """Read every pool's energy figures from the chain, one line per pool (an unusable pool is
-    flagged and skipped, never stops the others); exits 0 once every pool was tried."""
+    flagged and skipped, never stops the others); exits 0 once every pool was tried, 1 when
+    no node answered for any pool."""
     from tronrent.adapters.tron.gateway import TronGateway
-    from tronrent.cli import run_async
+    from tronrent.cli import fail, run_async
     from tronrent.kit.db import create_engine, create_session_maker
     from tronrent.pool.tasks import SyncState, sync_all
 
     settings, _ = _ctx()
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], bool]:
         engine = create_engine(settings.database_url)
         try:
             async with (
@@ -153,7 +154,12 @@ def sync() -> None:
         lines.append(
             f"synced {sum(o.state is SyncState.OK for _, o in results)} of {len(results)} pool(s)"
         )
-        return lines
+        return lines, bool(results) and all(o.state is SyncState.ERROR for _, o in results)
 
-    for line in run_async(go):
+    lines, unread = run_async(go)
+    for line in lines:
         typer.echo(line)
+    if unread:
+        fail(
+            f"no pool could be read: is a TRON node answering at {', '.join(_node_urls(settings))}?"
+        )
