@@ -40,9 +40,15 @@ async def tronrent(
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, devnet: DevnetServer) -> dict[str, str]:
+def env(tmp_path: Path, database_url: str, devnet: DevnetServer, box_key: str) -> dict[str, str]:
+    """The test's database, devnet and secret box (the key pools are encrypted under)."""
     return clean_env(
-        tmp_path / "data", DATABASE_URL=database_url, TRON_NODE_URLS=devnet.url, LOG_LEVEL="ERROR"
+        tmp_path / "data",
+        DATABASE_URL=database_url,
+        TRON_NODE_URLS=devnet.url,
+        SECRET_KEYS=box_key,
+        JWT_SECRET="j" * 40,
+        LOG_LEVEL="ERROR",
     )
 
 

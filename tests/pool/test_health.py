@@ -20,7 +20,7 @@ from trondevnet.testing import funded_key, new_key
 from tronproto.keys import SECP256K1_ORDER, PrivateKey
 from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.gateway import TronGateway
-from tronrent.kit.crypto import SecretBox
+from tronrent.kit.crypto import SecretBox, generate_key
 from tronrent.models.energy_delegation import EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
 from tronrent.models.job_failure import JobFailure
@@ -163,6 +163,29 @@ class TestSyncPools:
         flagged = await reload(session_maker, pool.id)
         assert flagged.flag is PoolFlag.KEY_MISMATCH
         assert "owner permission" in (flagged.flag_reason or "")
+
+    async def test_a_stored_key_that_is_not_the_pools_is_flagged(
+        self, session_maker: Maker, devnet: DevnetServer, gateway: TronGateway, box: SecretBox
+    ) -> None:
+        _, undecryptable = await add_pool(session_maker, devnet, gateway, box, name="a")
+        _, swapped = await add_pool(session_maker, devnet, gateway, box, name="b")
+        await add_pool(session_maker, devnet, gateway, box, name="c")
+        async with session_maker() as s:
+            row = await s.get(EnergyPool, undecryptable.id)
+            assert row is not None
+            row.private_key_encrypted = SecretBox([generate_key()]).encrypt(new_key().hex())
+            row = await s.get(EnergyPool, swapped.id)
+            assert row is not None
+            row.private_key_encrypted = box.encrypt(new_key().hex())
+            await s.commit()
+        async with session_maker() as s:
+            results = {p.name: o for p, o in await sync_all(s, gateway, box=box)}
+            await s.commit()
+        assert results["c"].state is SyncState.OK
+        assert results["a"].state is SyncState.FLAGGED and "SECRET_KEYS" in results["a"].detail
+        assert "another address" in results["b"].detail
+        for pool_id in (undecryptable.id, swapped.id):
+            assert (await reload(session_maker, pool_id)).flag is PoolFlag.KEY_MISMATCH
 
     async def test_an_operator_disabled_pool_is_never_reactivated(
         self, session_maker: Maker, devnet: DevnetServer, gateway: TronGateway, box: SecretBox

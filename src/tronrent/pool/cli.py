@@ -128,7 +128,7 @@ def sync() -> None:
     from tronrent.kit.db import create_engine, create_session_maker
     from tronrent.pool.tasks import SyncState, sync_all
 
-    settings, _ = _ctx()
+    settings, box = _ctx()
 
     async def go() -> tuple[list[str], bool]:
         engine = create_engine(settings.database_url)
@@ -137,7 +137,7 @@ def sync() -> None:
                 TronGateway(_node_urls(settings), timeout_s=10) as gw,
                 create_session_maker(engine)() as s,
             ):
-                results = await sync_all(s, gw)
+                results = await sync_all(s, gw, box=box)
                 await s.commit()
         finally:
             await engine.dispose()

@@ -1,7 +1,8 @@
 """Is a pool account usable on chain, and the flag the sync keeps on a pool that is not (pure).
 
 A pool is usable when its account exists, has TRX staked for energy (``frozenV2`` ENERGY > 0) and
-the stored key alone satisfies its owner permission (the key signs every delegation with it).
+the stored key (it decrypts, and to this address) alone satisfies its owner permission (the key
+signs every delegation with it).
 An unusable pool is *flagged*: ``status = maintenance`` with ``flag`` and ``flag_reason``, so it is
 skipped by allocation and reservation like any pool out of service. The sync clears a flag it
 set once the account is usable; it never touches a pool an operator took out of service.
@@ -12,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tronproto.keys import InvalidPrivateKeyError, PrivateKey
 from tronrent.adapters.tron.port import Account
+from tronrent.kit.crypto import SecretBox
+from tronrent.kit.errors import SecretDecryptionError
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
 
 _REASON_LENGTH = 300
@@ -49,6 +53,22 @@ def assess(address: str, account: Account | None) -> PoolCheck:
             PoolFlag.NO_STAKE, f"account {address} has no TRX staked for energy (frozenV2 ENERGY)"
         )
     return PoolCheck()
+
+
+def check_stored_key(box: SecretBox, pool: EnergyPool) -> PoolCheck:
+    """Whether the stored key decrypts (``SECRET_KEYS``) to the key of ``pool.tron_address``:
+    the delegation signs with it, so a pool whose key does not is unusable too."""
+    try:
+        key = PrivateKey.from_hex(box.decrypt(pool.private_key_encrypted).reveal())
+    except SecretDecryptionError:
+        why = "cannot be decrypted with SECRET_KEYS"
+    except InvalidPrivateKeyError:
+        why = "is not a valid private key"
+    else:
+        if key.address_base58 == pool.tron_address:
+            return PoolCheck()
+        why = "belongs to another address"
+    return PoolCheck(PoolFlag.KEY_MISMATCH, f"the stored key of {pool.tron_address} {why}")
 
 
 @dataclass(frozen=True, slots=True)

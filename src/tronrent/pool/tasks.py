@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainError
 from tronrent.adapters.tron.port import ChainPort
+from tronrent.kit.crypto import SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.notification import alerts
 from tronrent.pool.energy import EnergyRatio
-from tronrent.pool.health import apply_check, assess
+from tronrent.pool.health import apply_check, assess, check_stored_key
 from tronrent.worker import Priority, actor, get_worker_context
 
 log = logging.getLogger("tronrent.pool")
@@ -45,8 +46,11 @@ class SyncOutcome:
     cleared: bool = False
 
 
-async def sync_pool(chain: ChainPort, pool: EnergyPool) -> SyncOutcome:
-    """Energy limit, used, delegated and getcandelegatedmaxsize from the chain, and the flag.
+async def sync_pool(
+    chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
+) -> SyncOutcome:
+    """Energy limit, used, delegated and getcandelegatedmaxsize from the chain, and the flag
+    (with ``box``, the stored key is checked too).
 
     Never raises for a chain failure: it is recorded on the pool and returned.
     """
@@ -80,6 +84,8 @@ async def sync_pool(chain: ChainPort, pool: EnergyPool) -> SyncOutcome:
     pool.last_synced_at = now
     pool.last_sync_error = None
     check = assess(address, account)
+    if check.usable and box is not None:
+        check = check_stored_key(box, pool)
     change = apply_check(pool, check, now)
     if change.flagged:
         log.warning("pool.flagged address=%s flag=%s", address, check.flag)
@@ -90,9 +96,11 @@ async def sync_pool(chain: ChainPort, pool: EnergyPool) -> SyncOutcome:
     return SyncOutcome(SyncState.FLAGGED, check.reason or "", flagged=change.flagged)
 
 
-async def sync_and_alert(session: AsyncSession, chain: ChainPort, pool: EnergyPool) -> SyncOutcome:
-    """:func:`sync_pool`, then the operator alerts: pool unusable (once per flagging) or low."""
-    outcome = await sync_pool(chain, pool)
+async def sync_and_alert(
+    session: AsyncSession, chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
+) -> SyncOutcome:
+    """:func:`sync_pool`, then the operator alerts: pool unusable (deduplicated) or pool low."""
+    outcome = await sync_pool(chain, pool, box=box)
     if pool.flag is not None:
         await alerts.pool_unusable(
             session,
@@ -113,7 +121,9 @@ async def sync_and_alert(session: AsyncSession, chain: ChainPort, pool: EnergyPo
     return outcome
 
 
-async def sync_all(session: AsyncSession, chain: ChainPort) -> list[tuple[EnergyPool, SyncOutcome]]:
+async def sync_all(
+    session: AsyncSession, chain: ChainPort, *, box: SecretBox | None = None
+) -> list[tuple[EnergyPool, SyncOutcome]]:
     """Sync every pool, each on its own: an unexpected failure of one is recorded and skipped."""
     pools = (
         (await session.execute(select(EnergyPool).order_by(EnergyPool.created_at))).scalars().all()
@@ -121,7 +131,7 @@ async def sync_all(session: AsyncSession, chain: ChainPort) -> list[tuple[Energy
     results: list[tuple[EnergyPool, SyncOutcome]] = []
     for pool in pools:
         try:
-            outcome = await sync_and_alert(session, chain, pool)
+            outcome = await sync_and_alert(session, chain, pool, box=box)
         except Exception as exc:  # a bug for one pool must not stop the others
             log.exception("pool.sync_crashed address=%s", pool.tron_address)
             detail = f"sync failed: {type(exc).__name__}"
@@ -136,5 +146,5 @@ async def sync_pools() -> None:
     ctx = get_worker_context()
     chain = ctx.get(ChainPort)  # type: ignore[type-abstract]
     async with ctx.session_maker() as s:
-        await sync_all(s, chain)
+        await sync_all(s, chain, box=ctx.maybe(SecretBox))
         await s.commit()
