@@ -11,13 +11,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from subprocesses import free_port
 from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key, new_key
 from tronproto.keys import SECP256K1_ORDER
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.app import create_app
+from tronrent.api.state import AppState
 from tronrent.auth.service import admin as admin_service
 from tronrent.config import Settings
+from tronrent.flash.api_deps import CHAIN_COMPONENT
 from tronrent.flash.lifespan import flash_lifespan
 from tronrent.flash.routers import FLASH_ROUTERS
 from tronrent.kit.crypto import SecretBox, generate_key
@@ -29,11 +32,19 @@ PASSWORD = "correct horse battery"
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient, token: str, devnet: DevnetServer, pool: Any):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        devnet: DevnetServer,
+        pool: Any,
+        state: AppState | None = None,
+    ):
         self.http = http
         self.token = token
         self.devnet = devnet
         self.pool = pool
+        self.state = state
 
     @property
     def admin(self) -> dict[str, str]:
@@ -82,7 +93,7 @@ async def api(
         httpx.AsyncClient(transport=transport, base_url="http://t") as http,
     ):
         r = await http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-        yield Api(http, r.json()["data"]["accessToken"], devnet, pool)
+        yield Api(http, r.json()["data"]["accessToken"], devnet, pool, app.state.tronrent)
     await engine.dispose()
 
 
@@ -281,6 +292,32 @@ class TestAdminRoutes:
         r = await api.http.get("/api/energy-pools", headers=api.admin)
         listed = {p["address"]: p for p in r.json()["data"]}
         assert listed[missing.address_base58]["flag"] == "account_missing"
+
+    async def test_add_pool_with_no_node_answering_is_503(self, api: Api) -> None:
+        assert api.state is not None
+        components = api.state.components
+        key = new_key()
+        async with TronGateway(
+            [f"http://127.0.0.1:{free_port()}"], timeout_s=1, backoff_base_s=0.01
+        ) as dead:
+            live, components[CHAIN_COMPONENT] = components[CHAIN_COMPONENT], dead
+            try:
+                r = await api.http.post(
+                    "/api/energy-pools", headers=api.admin, json={"privateKey": key.hex()}
+                )
+                assert r.status_code == 503, r.text
+                error = r.json()["error"]
+                assert "cannot check pool account" in error["message"]
+                r = await api.http.post(
+                    "/api/energy-pools",
+                    headers=api.admin,
+                    json={"privateKey": key.hex(), "force": True},
+                )
+            finally:
+                components[CHAIN_COMPONENT] = live
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["status"] == "maintenance"
+        assert r.json()["data"]["flag"] == "unchecked"
 
     @pytest.mark.parametrize("energy", [-1, 0, "abc", 10**30])
     async def test_allocate_bad_amounts(self, api: Api, energy: Any) -> None:
