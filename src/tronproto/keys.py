@@ -24,8 +24,20 @@ except ImportError:  # pragma: no cover - other coincurve builds: use the public
     _lib = None
 
 
+#: the order n of secp256k1's group: a private key is an integer in [1, n - 1]
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 class BadSignatureError(ValueError):
     """Raised when a signature is malformed or does not recover to a public key."""
+
+
+class InvalidPrivateKeyError(ValueError):
+    """Not a secp256k1 private key: wrong length, not hex, zero, or not below the curve order.
+
+    The message says which, and never contains the value (it is, nearly, a private key).
+    """
 
 
 def keccak256(data: bytes) -> bytes:
@@ -46,11 +58,23 @@ class PrivateKey:
 
     def __post_init__(self) -> None:
         if len(self.secret) != 32:
-            raise ValueError("private key must be 32 bytes")
+            raise InvalidPrivateKeyError("a private key must be 32 bytes")
+        if not 0 < int.from_bytes(self.secret, "big") < SECP256K1_ORDER:
+            raise InvalidPrivateKeyError(
+                "a private key must be between 1 and the secp256k1 curve order minus 1"
+            )
 
     @classmethod
     def from_hex(cls, text: str) -> PrivateKey:
-        return cls(bytes.fromhex(text.removeprefix("0x")))
+        """64 hex characters, optionally prefixed ``0x`` (surrounding whitespace ignored)."""
+        cleaned = text.strip()
+        if cleaned[:2] in ("0x", "0X"):
+            cleaned = cleaned[2:]
+        if len(cleaned) != 64:
+            raise InvalidPrivateKeyError("a private key must be 64 hex characters")
+        if not _HEX_DIGITS.issuperset(cleaned):
+            raise InvalidPrivateKeyError("a private key must be hexadecimal (0-9, a-f)")
+        return cls(bytes.fromhex(cleaned))
 
     @classmethod
     def random(cls) -> PrivateKey:

@@ -82,7 +82,9 @@ async def add_pool(
         stake(devnet, key, stake_trx)
     devnet.node.produce()
     async with session_maker() as s:
-        pool = await pool_service.add(s, box, private_key=key.hex(), **kw)
+        pool = await pool_service.add(
+            s, box, chain=gateway, check=stake_trx > 0, private_key=key.hex(), **kw
+        )
         await sync_pool(gateway, pool)
         await s.commit()
     return key, pool

@@ -11,28 +11,40 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from subprocesses import free_port
 from trondevnet.server import DevnetServer
-from trondevnet.testing import funded_key
+from trondevnet.testing import funded_key, new_key
+from tronproto.keys import SECP256K1_ORDER
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.app import create_app
+from tronrent.api.state import AppState
 from tronrent.auth.service import admin as admin_service
 from tronrent.config import Settings
+from tronrent.flash.api_deps import CHAIN_COMPONENT
 from tronrent.flash.lifespan import flash_lifespan
 from tronrent.flash.routers import FLASH_ROUTERS
 from tronrent.kit.crypto import SecretBox, generate_key
 from tronrent.kit.db import create_engine, create_session_maker
 
-from .conftest import BLOCK_MS, TRX, add_pool, send_trx
+from .conftest import BLOCK_MS, TRX, add_pool, send_trx, stake
 
 PASSWORD = "correct horse battery"
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient, token: str, devnet: DevnetServer, pool: Any):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        devnet: DevnetServer,
+        pool: Any,
+        state: AppState | None = None,
+    ):
         self.http = http
         self.token = token
         self.devnet = devnet
         self.pool = pool
+        self.state = state
 
     @property
     def admin(self) -> dict[str, str]:
@@ -81,7 +93,7 @@ async def api(
         httpx.AsyncClient(transport=transport, base_url="http://t") as http,
     ):
         r = await http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-        yield Api(http, r.json()["data"]["accessToken"], devnet, pool)
+        yield Api(http, r.json()["data"]["accessToken"], devnet, pool, app.state.tronrent)
     await engine.dispose()
 
 
@@ -225,12 +237,87 @@ class TestAdminRoutes:
             "/api/energy-pools", headers=api.admin, json={"privateKey": "zz" * 32}
         )
         assert r.status_code == 422
-        key = funded_key(api.devnet.chain, TRX)
+        key = funded_key(api.devnet.chain, 1_100 * TRX)
+        stake(api.devnet, key, 1_000)
+        api.devnet.node.produce()
         r = await api.http.post(
             "/api/energy-pools", headers=api.admin, json={"privateKey": key.hex(), "name": "b"}
         )
         assert r.status_code == 201 and key.hex() not in r.text
         assert r.json()["data"]["address"] == key.address_base58
+        assert r.json()["data"]["status"] == "active" and r.json()["data"]["flag"] is None
+
+    @pytest.mark.parametrize(
+        "key,message",
+        [
+            ("00" * 32, "curve order"),
+            (f"{SECP256K1_ORDER:064x}", "curve order"),
+            ("0x" + "ff" * 32, "curve order"),
+            ("zz" * 32, "hexadecimal"),
+            ("ab" * 32 + "c", "64 hex characters"),
+        ],
+    )
+    async def test_add_pool_bad_key_is_422(self, api: Api, key: str, message: str) -> None:
+        r = await api.http.post(
+            "/api/energy-pools", headers=api.admin, json={"privateKey": key, "force": True}
+        )
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["success"] is False and message in body["error"]["message"]
+        assert body["error"]["code"] in ("INVALID_PRIVATE_KEY", "VALIDATION_ERROR")
+        assert key.strip().removeprefix("0x") not in r.text
+
+    async def test_add_pool_checks_the_account_on_chain(self, api: Api) -> None:
+        missing = new_key()
+        unstaked = funded_key(api.devnet.chain, 10 * TRX)
+        for key, code, text in [
+            (missing, "POOL_ACCOUNT_MISSING", "does not exist on chain"),
+            (unstaked, "POOL_NO_STAKE", "no TRX staked for energy"),
+        ]:
+            r = await api.http.post(
+                "/api/energy-pools", headers=api.admin, json={"privateKey": key.hex()}
+            )
+            assert r.status_code == 422, r.text
+            error = r.json()["error"]
+            assert error["code"] == code and text in error["message"]
+        r = await api.http.post(
+            "/api/energy-pools",
+            headers=api.admin,
+            json={"privateKey": missing.hex(), "force": True},
+        )
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        assert data["status"] == "maintenance" and data["flag"] == "account_missing"
+        assert "does not exist on chain" in data["flagReason"] and data["flaggedAt"]
+        r = await api.http.get("/api/energy-pools", headers=api.admin)
+        listed = {p["address"]: p for p in r.json()["data"]}
+        assert listed[missing.address_base58]["flag"] == "account_missing"
+
+    async def test_add_pool_with_no_node_answering_is_503(self, api: Api) -> None:
+        assert api.state is not None
+        components = api.state.components
+        key = new_key()
+        async with TronGateway(
+            [f"http://127.0.0.1:{free_port()}"], timeout_s=1, backoff_base_s=0.01
+        ) as dead:
+            live, components[CHAIN_COMPONENT] = components[CHAIN_COMPONENT], dead
+            try:
+                r = await api.http.post(
+                    "/api/energy-pools", headers=api.admin, json={"privateKey": key.hex()}
+                )
+                assert r.status_code == 503, r.text
+                error = r.json()["error"]
+                assert "cannot check pool account" in error["message"]
+                r = await api.http.post(
+                    "/api/energy-pools",
+                    headers=api.admin,
+                    json={"privateKey": key.hex(), "force": True},
+                )
+            finally:
+                components[CHAIN_COMPONENT] = live
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["status"] == "maintenance"
+        assert r.json()["data"]["flag"] == "unchecked"
 
     @pytest.mark.parametrize("energy", [-1, 0, "abc", 10**30])
     async def test_allocate_bad_amounts(self, api: Api, energy: Any) -> None:

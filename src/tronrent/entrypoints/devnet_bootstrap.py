@@ -96,8 +96,15 @@ async def _load_or_add_pool(
         if pool is not None:
             return pool, box.decrypt(pool.private_key_encrypted), False
         key = Secret(PrivateKey.random().hex())
+        # not checked on chain: the account is funded and staked right after
         pool = await pool_service.add(
-            s, box, private_key=key.reveal(), name=DEMO_POOL_NAME, priority=1
+            s,
+            box,
+            chain=None,
+            check=False,
+            private_key=key.reveal(),
+            name=DEMO_POOL_NAME,
+            priority=1,
         )
         return pool, key, True
 

@@ -18,6 +18,21 @@ class PoolStatus(enum.StrEnum):
     MAINTENANCE = "maintenance"
 
 
+class PoolFlag(enum.StrEnum):
+    """Why the system (not an operator) took a pool out of service; see ``EnergyPool.flag``.
+
+    ``account_missing``: no account on chain; ``no_stake``: no TRX staked for energy
+    (``frozenV2`` ENERGY is 0); ``key_mismatch``: the stored key cannot sign for the account
+    alone (its owner permission names other keys); ``unchecked``: added with ``force`` while
+    the chain could not be reached.
+    """
+
+    ACCOUNT_MISSING = "account_missing"
+    NO_STAKE = "no_stake"
+    KEY_MISMATCH = "key_mismatch"
+    UNCHECKED = "unchecked"
+
+
 class EnergyPool(TimestampMixin, Base):
     """A pool account. Energy figures are energy units, money is sun.
 
@@ -54,6 +69,8 @@ class EnergyPool(TimestampMixin, Base):
             name="delegation_bounds",
         ),
         CheckConstraint(enum_check("status", PoolStatus), name="status"),
+        CheckConstraint(enum_check("flag", PoolFlag), name="flag"),
+        CheckConstraint("flag IS NULL OR status = 'maintenance'", name="flag_status"),
         Index("idx_energy_pools_status", "status"),
         Index("idx_energy_pools_priority", "priority"),
         Index("idx_energy_pools_available_energy", "available_energy"),
@@ -91,3 +108,9 @@ class EnergyPool(TimestampMixin, Base):
     can_delegate_max_sun: Mapped[int | None] = mapped_column(BigInteger)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    # Set by the sync (or by an add with force) when the pool is unusable: the status is then
+    # ``maintenance``, and the sync puts it back to ``active`` once the account is usable. A
+    # pool an operator set to ``inactive`` / ``maintenance`` has no flag and is never reactivated.
+    flag: Mapped[PoolFlag | None] = mapped_column(StrEnumType(PoolFlag, 32))
+    flag_reason: Mapped[str | None] = mapped_column(String(300))
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,7 +1,8 @@
 """Operator alerts (to ``TELEGRAM_ADMIN_CHAT_ID``), queued in the caller's transaction.
 
 Each names its fact once in the dedupe key, so a retried job never alerts twice; a pool that
-stays low is reminded at most once per ``POOL_LOW_REMINDER`` window.
+stays low is reminded at most once per ``POOL_LOW_REMINDER`` window, one that stays unusable once
+per ``POOL_UNUSABLE_REMINDER``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tronrent.notification.service import enqueue_notification
 #: a pool below this much delegatable energy cannot serve one order of 10 transfers
 POOL_LOW_ENERGY = 700_000
 POOL_LOW_REMINDER = timedelta(hours=1)
+POOL_UNUSABLE_REMINDER = timedelta(hours=24)
 _ERROR_LENGTH = 300
 
 
@@ -52,6 +54,32 @@ async def pool_low(
             "threshold": threshold,
         },
         f"pool_low:{pool_id}:{window}",
+    )
+
+
+async def pool_unusable(
+    session: AsyncSession,
+    *,
+    pool_id: uuid.UUID,
+    pool_name: str,
+    pool_address: str,
+    flag: str,
+    detail: str,
+) -> bool:
+    """A pool is flagged unusable (``flag``: account_missing, no_stake, key_mismatch, unchecked;
+    shown as ``reason.<flag>``): once per ``POOL_UNUSABLE_REMINDER`` window while it stays so,
+    however many syncs (or concurrent workers) see it."""
+    window = int(utcnow().timestamp() // POOL_UNUSABLE_REMINDER.total_seconds())
+    return await _alert(
+        session,
+        NotificationEvent.POOL_UNUSABLE,
+        {
+            "pool_name": pool_name,
+            "pool_address": pool_address,
+            "reason": flag,
+            "detail": detail[:_ERROR_LENGTH],
+        },
+        f"pool_unusable:{pool_id}:{flag}:{window}",
     )
 
 

@@ -29,6 +29,7 @@ class NotificationEvent(enum.StrEnum):
     RECIPIENT_ACTIVATING = "recipient_activating"  # order_id, recipient, fee_sun
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
+    POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
     DELEGATION_FAILING = "delegation_failing"  # order_id, pool_address, error, attempts
     JOB_DEAD_LETTERED = "job_dead_lettered"  # job_name, job_id, error
     ORDER_IN_LIMBO = "order_in_limbo"  # order_id, status, reason, blocks, recipient
@@ -53,6 +54,7 @@ CUSTOMER_EVENTS = frozenset(
 OPERATOR_EVENTS = frozenset(
     {
         NotificationEvent.POOL_LOW,
+        NotificationEvent.POOL_UNUSABLE,
         NotificationEvent.DELEGATION_FAILING,
         NotificationEvent.JOB_DEAD_LETTERED,
         NotificationEvent.ORDER_IN_LIMBO,

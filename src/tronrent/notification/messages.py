@@ -61,6 +61,9 @@ CATALOG: Catalog = {
             "🚨 能量池余量不足：{pool_name} <code>{pool_address}</code>\n"
             "可用能量 {available_energy}，阈值 {threshold}"
         ),
+        E.POOL_UNUSABLE: (
+            "🚨 能量池不可用，已暂停使用：{pool_name} <code>{pool_address}</code>\n原因：{reason}"
+        ),
         E.DELEGATION_FAILING: (
             "🚨 能量委托失败（第 {attempts} 次）：订单 <code>{order_id}</code>，"
             "池 <code>{pool_address}</code>\n错误：{error}"
@@ -83,6 +86,10 @@ CATALOG: Catalog = {
         "reason.dust": "金额过小（视为粉尘）",
         "reason.underpaid": "金额不足一笔的价格",
         "reason.excess": "金额超出上限",
+        "reason.account_missing": "账户在链上不存在",
+        "reason.no_stake": "账户没有为能量质押 TRX",
+        "reason.key_mismatch": "私钥无权代表该账户签名（owner 权限已更改）",
+        "reason.unchecked": "添加时无法连接节点，未经链上检查",
         "unknown": "通知：{event}",
     },
     "en": {
@@ -135,6 +142,10 @@ CATALOG: Catalog = {
             "🚨 Energy pool low: {pool_name} <code>{pool_address}</code>\n"
             "available energy {available_energy}, threshold {threshold}"
         ),
+        E.POOL_UNUSABLE: (
+            "🚨 Energy pool unusable, taken out of service: {pool_name} "
+            "<code>{pool_address}</code>\nReason: {reason}"
+        ),
         E.DELEGATION_FAILING: (
             "🚨 Delegation failing (attempt {attempts}): order <code>{order_id}</code>, "
             "pool <code>{pool_address}</code>\nError: {error}"
@@ -158,6 +169,10 @@ CATALOG: Catalog = {
         "reason.dust": "amount too small (dust)",
         "reason.underpaid": "less than the price of one transfer",
         "reason.excess": "more than the maximum",
+        "reason.account_missing": "the account does not exist on chain",
+        "reason.no_stake": "the account has no TRX staked for energy",
+        "reason.key_mismatch": "the key cannot sign for the account (owner permission changed)",
+        "reason.unchecked": "not checked on chain (no node answered when it was added)",
         "unknown": "Notification: {event}",
     },
 }

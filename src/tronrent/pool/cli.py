@@ -22,6 +22,11 @@ def _ctx() -> tuple[Settings, SecretBox]:
     return settings, build_secret_box(settings)
 
 
+def _node_urls(settings: Settings) -> list[str]:
+    """TRON_NODE_URLS, else the devnet `tronrent serve` runs in-process (when it is running)."""
+    return list(settings.tron_node_urls) or [f"http://127.0.0.1:{settings.tron_devnet_port}"]
+
+
 @pool_app.command("add")
 def add(
     name: Annotated[str | None, typer.Option(help="display name")] = None,
@@ -29,39 +34,61 @@ def add(
     key_stdin: Annotated[
         bool, typer.Option("--key-stdin", help="read the private key from stdin")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="store an account that is missing, has no energy stake, does not match the key "
+            "or cannot be checked now, disabled with the reason (the sync enables it once usable)",
+        ),
+    ] = False,
 ) -> None:
-    """Add a pool from its private key (prompted, or --key-stdin); stored encrypted."""
+    """Add a pool from its private key (prompted, or --key-stdin); stored encrypted.
+
+    The account is checked on chain (TRON_NODE_URLS, else the devnet of a running `serve`): it
+    must exist, have TRX staked for energy and be owned by the key.
+    """
+    from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.cli import fail, run_async
     from tronrent.kit.db import create_engine, create_session_maker
-    from tronrent.kit.errors import AppError
+    from tronrent.pool.service import InvalidPrivateKey, parse_private_key
     from tronrent.pool.service import pool as pool_service
 
-    settings, box = _ctx()
     key = (
         sys.stdin.readline().strip() if key_stdin else typer.prompt("private key", hide_input=True)
     )
+    try:  # before anything else runs or logs: a bad key is one line
+        parse_private_key(key)
+    except InvalidPrivateKey as exc:
+        fail(exc.message, code=2)
+    settings, box = _ctx()
 
-    async def go() -> str:
+    async def go() -> tuple[str, str | None]:
         engine = create_engine(settings.database_url)
         try:
-            async with create_session_maker(engine)() as s:
+            async with (
+                TronGateway(_node_urls(settings), timeout_s=10) as gw,
+                create_session_maker(engine)() as s,
+            ):
                 pool = await pool_service.add(
                     s,
                     box,
+                    chain=gw,
+                    force=force,
                     private_key=key,
                     name=name,
                     priority=priority,
                 )
                 await s.commit()
-                return pool.tron_address
+                return pool.tron_address, pool.flag_reason
         finally:
             await engine.dispose()
 
-    try:
-        address = run_async(go)
-    except AppError as exc:
-        fail(exc.message)
-    typer.echo(f"pool added: {address}")
+    address, flagged = run_async(go)
+    if flagged:
+        typer.echo(f"pool added DISABLED (maintenance): {address}: {flagged}")
+    else:
+        typer.echo(f"pool added: {address}")
 
 
 @pool_app.command("list")
@@ -81,6 +108,7 @@ def list_pools() -> None:
                     f"{p.tron_address}  {p.name:<20} {p.status.value:<11} prio={p.priority} "
                     f"available={p.available_energy} reserved={p.reserved_energy} "
                     f"delegated={p.delegated_energy} balance={format_trx(p.trx_balance_sun)} TRX"
+                    + (f"  flagged: {p.flag_reason}" if p.flag else "")
                     for p in await pool_service.list_pools(s)
                 ]
         finally:
@@ -92,28 +120,46 @@ def list_pools() -> None:
 
 @pool_app.command("sync")
 def sync() -> None:
-    """Read every pool's energy figures from the chain (TRON_NODE_URLS)."""
+    """Read every pool's energy figures from the chain, one line per pool (an unusable pool is
+    flagged and skipped, never stops the others); exits 0 once every pool was tried, 1 when
+    no node answered for any pool."""
     from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.cli import fail, run_async
     from tronrent.kit.db import create_engine, create_session_maker
-    from tronrent.pool.service import pool as pool_service
-    from tronrent.pool.tasks import sync_pool
+    from tronrent.pool.tasks import SyncState, sync_all
 
-    settings, _ = _ctx()
-    urls = list(settings.tron_node_urls)
-    if not urls:
-        fail("TRON_NODE_URLS is not set (the embedded devnet runs only inside `tronrent serve`)")
+    settings, box = _ctx()
 
-    async def go() -> int:
+    async def go() -> tuple[list[str], bool]:
         engine = create_engine(settings.database_url)
         try:
-            async with TronGateway(urls) as gw, create_session_maker(engine)() as s:
-                pools = await pool_service.list_pools(s)
-                for p in pools:
-                    await sync_pool(gw, p)
+            async with (
+                TronGateway(_node_urls(settings), timeout_s=10) as gw,
+                create_session_maker(engine)() as s,
+            ):
+                results = await sync_all(s, gw, box=box)
                 await s.commit()
-                return len(pools)
         finally:
             await engine.dispose()
+        lines = []
+        for p, outcome in results:
+            line = f"{p.tron_address}  {p.name:<20} {outcome.state.value:<7}"
+            if outcome.state is SyncState.OK:
+                line += f" available={p.available_energy}"
+                if outcome.cleared:
+                    line += " (flag cleared, active again)"
+            else:
+                line += f" {outcome.detail}"
+            lines.append(line)
+        lines.append(
+            f"synced {sum(o.state is SyncState.OK for _, o in results)} of {len(results)} pool(s)"
+        )
+        return lines, bool(results) and all(o.state is SyncState.ERROR for _, o in results)
 
-    typer.echo(f"synced {run_async(go)} pool(s)")
+    lines, unread = run_async(go)
+    for line in lines:
+        typer.echo(line)
+    if unread:
+        fail(
+            f"no pool could be read: is a TRON node answering at {', '.join(_node_urls(settings))}?"
+        )

@@ -10,6 +10,7 @@ from pydantic import Field
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
+from tronrent.flash.api_deps import CHAIN_COMPONENT
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import plan_allocation
@@ -33,6 +34,11 @@ class PoolOut(ApiModel):
     priority: int
     recent_failures: int
     last_synced_at: str | None
+    #: set when the system took the pool out of service (status ``maintenance``): why
+    flag: str | None = None
+    flag_reason: str | None = None
+    flagged_at: str | None = None
+    last_sync_error: str | None = None
 
 
 def pool_out(p: EnergyPool) -> PoolOut:
@@ -50,6 +56,10 @@ def pool_out(p: EnergyPool) -> PoolOut:
         priority=p.priority,
         recent_failures=p.recent_failures,
         last_synced_at=p.last_synced_at.isoformat() if p.last_synced_at else None,
+        flag=p.flag.value if p.flag else None,
+        flag_reason=p.flag_reason,
+        flagged_at=p.flagged_at.isoformat() if p.flagged_at else None,
+        last_sync_error=p.last_sync_error,
     )
 
 
@@ -59,6 +69,11 @@ class AddPoolRequest(ApiModel):
     priority: int = Field(1, ge=1, le=1000)
     cost_per_energy_sun: int = Field(0, ge=0, le=10**9)
     daily_limit: int | None = Field(None, ge=1, le=MAX_ENERGY)
+    force: bool = Field(
+        False,
+        description="store an account that is missing, has no energy stake or does not match "
+        "the key (or that cannot be checked now) anyway, disabled with the reason",
+    )
 
 
 class AllocateRequest(ApiModel):
@@ -77,10 +92,17 @@ async def list_pools(session: SessionDep, _op: OperatorDep) -> Envelope[list[Poo
 async def add_pool(
     body: AddPoolRequest, session: SessionDep, state: StateDep, _admin: AdminDep
 ) -> Envelope[PoolOut]:
-    """Add a pool account from its private key (encrypted at rest, never returned)."""
+    """Add a pool account from its private key (encrypted at rest, never returned).
+
+    The account is checked on chain first: 422 `POOL_ACCOUNT_MISSING`, `POOL_NO_STAKE` or
+    `POOL_KEY_MISMATCH` when it cannot delegate, 503 when no node answers; with `force` it is
+    stored anyway, in `maintenance` with `flag` and `flagReason`, until a sync finds it usable.
+    """
     pool = await pool_service.add(
         session,
         state.secret_box,
+        chain=state.components.get(CHAIN_COMPONENT),
+        force=body.force,
         private_key=body.private_key,
         name=body.name,
         priority=body.priority,

@@ -14,12 +14,15 @@ from decimal import Decimal
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronproto.keys import PrivateKey
+from tronproto.keys import InvalidPrivateKeyError, PrivateKey
+from tronrent.adapters.tron.errors import ChainUnavailable
+from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
 from tronrent.kit.time import utcnow
-from tronrent.models.energy_pool import EnergyPool, PoolStatus
+from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
 from tronrent.pool.allocation import PoolCandidate
+from tronrent.pool.health import PoolCheck, apply_check, assess
 
 
 class PoolNotFound(NotFound):
@@ -34,14 +37,27 @@ class InvalidPrivateKey(ValidationFailed):
     default_code = "INVALID_PRIVATE_KEY"
 
 
+class PoolUnusable(ValidationFailed):
+    """The pool account cannot delegate energy (``code`` names why; see ``PoolFlag``)."""
+
+    default_code = "POOL_UNUSABLE"
+
+
+#: the error code of each reason a pool is refused at add
+UNUSABLE_CODES: dict[PoolFlag, str] = {
+    PoolFlag.ACCOUNT_MISSING: "POOL_ACCOUNT_MISSING",
+    PoolFlag.NO_STAKE: "POOL_NO_STAKE",
+    PoolFlag.KEY_MISMATCH: "POOL_KEY_MISMATCH",
+}
+
+
 def parse_private_key(text: str) -> PrivateKey:
-    cleaned = text.strip().removeprefix("0x")
-    if len(cleaned) != 64:
-        raise InvalidPrivateKey("privateKey must be 64 hex characters")
+    """A secp256k1 key from 64 hex characters (``0x`` allowed); ``InvalidPrivateKey`` says why
+    not (length, non-hex, zero, not below the curve order) without echoing the value."""
     try:
-        return PrivateKey.from_hex(cleaned)
-    except ValueError:
-        raise InvalidPrivateKey("privateKey is not a valid secp256k1 key") from None
+        return PrivateKey.from_hex(text)
+    except InvalidPrivateKeyError as exc:
+        raise InvalidPrivateKey(f"privateKey is invalid: {exc}") from None
 
 
 class PoolService:
@@ -50,6 +66,8 @@ class PoolService:
         session: AsyncSession,
         box: SecretBox,
         *,
+        chain: ChainPort | None,
+        check: bool = True,
         private_key: str,
         name: str | None = None,
         priority: int = 1,
@@ -57,8 +75,17 @@ class PoolService:
         min_delegation_amount: int | None = None,
         max_delegation_amount: int | None = None,
         daily_limit: int | None = None,
+        force: bool = False,
     ) -> EnergyPool:
-        """Add a pool from its private key (stored encrypted; never returned or logged)."""
+        """Add a pool from its private key (stored encrypted; never returned or logged).
+
+        With ``chain``, the account must be usable (see ``pool.health``): else ``PoolUnusable``
+        (``POOL_ACCOUNT_MISSING``, ``POOL_NO_STAKE``, ``POOL_KEY_MISMATCH``), or
+        ``ChainUnavailable`` when no node answers (or ``chain`` is ``None``: none is running).
+        ``force`` stores such a pool anyway, flagged (``maintenance``, with the reason) until a
+        sync finds it usable. ``check=False`` skips the check: for a caller that funds and stakes
+        the account right after (the devnet bootstrap, tests), never for an operator's input.
+        """
         key = parse_private_key(private_key)
         address = key.address_base58
         existing = (
@@ -68,6 +95,15 @@ class PoolService:
             raise PoolExists(f"pool {address} already exists")
         if priority < 1:
             raise ValidationFailed("priority must be at least 1")
+        result = PoolCheck()
+        if check:
+            result = await self.check_account(chain, address, force=force)
+        if result.flag is not None and not force:
+            raise PoolUnusable(
+                f"{result.reason}; not added (force stores it disabled)",
+                UNUSABLE_CODES.get(result.flag),
+                details={"address": address, "reason": result.flag.value},
+            )
         pool = EnergyPool(
             name=name or f"pool-{address[:8]}",
             tron_address=address,
@@ -79,9 +115,29 @@ class PoolService:
             daily_limit=daily_limit,
             status=PoolStatus.ACTIVE,
         )
+        apply_check(pool, result, utcnow())
         session.add(pool)
         await session.flush()
         return pool
+
+    async def check_account(
+        self, chain: ChainPort | None, address: str, *, force: bool
+    ) -> PoolCheck:
+        """The on-chain check of a pool about to be added; with ``force``, an unreachable chain
+        gives an ``unchecked`` flag instead of ``ChainUnavailable``."""
+        try:
+            if chain is None:
+                raise ChainUnavailable("no TRON node is configured or running")
+            return assess(address, await chain.get_account(address))
+        except ChainUnavailable as exc:
+            if force:
+                return PoolCheck(
+                    PoolFlag.UNCHECKED, f"not checked on chain at add: {exc.message}"[:300]
+                )
+            raise ChainUnavailable(
+                f"cannot check pool account {address} on chain: {exc.message} "
+                "(try again, or force to store it disabled)"
+            ) from None
 
     async def list_pools(
         self, session: AsyncSession, *, active_only: bool = False

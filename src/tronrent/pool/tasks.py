@@ -1,43 +1,144 @@
-"""Pool jobs: sync each pool's figures from the chain."""
+"""Pool jobs: sync each pool's figures from the chain; one pool's failure never stops the others.
+
+A pool whose account is unusable (missing, no stake, key not the owner's) is flagged (see
+``pool.health``) and alerted (deduplicated, ``alerts.pool_unusable``); a node failure for one
+pool is recorded on that pool (``last_sync_error``) and the sync goes on with the next.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.adapters.tron.errors import ChainUnavailable
+from tronrent.adapters.tron.errors import ChainError
 from tronrent.adapters.tron.port import ChainPort
+from tronrent.kit.crypto import SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.notification import alerts
 from tronrent.pool.energy import EnergyRatio
+from tronrent.pool.health import apply_check, assess, check_stored_key
 from tronrent.worker import Priority, actor, get_worker_context
 
 log = logging.getLogger("tronrent.pool")
 
 
-async def sync_pool(chain: ChainPort, pool: EnergyPool) -> None:
-    """Energy limit, used, delegated and getcandelegatedmaxsize from the chain."""
+class SyncState(StrEnum):
+    """``ok``: figures read, the pool is usable; ``flagged``: read, but unusable (see
+    ``EnergyPool.flag``, or ``last_sync_error`` for a pool an operator disabled); ``error``: the
+    chain could not be read for this pool (figures kept, ``last_sync_error`` says why)."""
+
+    OK = "ok"
+    FLAGGED = "flagged"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    state: SyncState
+    detail: str = ""
+    #: a flag was set or changed by this sync / cleared by it
+    flagged: bool = False
+    cleared: bool = False
+
+
+async def sync_pool(
+    chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
+) -> SyncOutcome:
+    """Energy limit, used, delegated and getcandelegatedmaxsize from the chain, and the flag
+    (with ``box``, the stored key is checked too).
+
+    Never raises for a chain failure: it is recorded on the pool and returned.
+    """
+    address = pool.tron_address
     try:
-        account = await chain.get_account(pool.tron_address)
-        resource = await chain.get_account_resource(pool.tron_address)
-        can_sun = await chain.can_delegate_max_size(pool.tron_address)
-    except ChainUnavailable as exc:
+        account = await chain.get_account(address)
+        if account is not None:
+            resource = await chain.get_account_resource(address)
+            can_sun = await chain.can_delegate_max_size(address)
+    except ChainError as exc:
         pool.last_sync_error = exc.message[:500]
-        return
-    ratio = EnergyRatio(resource.total_energy_limit, resource.total_energy_weight)
-    available = ratio.energy_for_stake_sun(can_sun)
-    pool.chain_energy_limit = resource.energy_limit
-    pool.chain_energy_used = resource.energy_used
-    pool.chain_delegated_energy_sun = account.delegated_energy_sun if account else 0
-    pool.can_delegate_max_sun = can_sun
-    pool.trx_balance_sun = account.balance_sun if account else 0
-    pool.available_energy = available
-    pool.delegated_energy = ratio.energy_for_stake_sun(pool.chain_delegated_energy_sun)
-    pool.total_energy = available + pool.delegated_energy
-    pool.last_synced_at = utcnow()
+        log.warning("pool.sync_failed address=%s error=%s", address, exc.message)
+        return SyncOutcome(SyncState.ERROR, exc.message)
+    if account is None:
+        pool.chain_energy_limit = pool.chain_energy_used = 0
+        pool.chain_delegated_energy_sun = pool.can_delegate_max_sun = 0
+        pool.trx_balance_sun = pool.available_energy = pool.delegated_energy = 0
+        pool.total_energy = 0
+    else:
+        ratio = EnergyRatio(resource.total_energy_limit, resource.total_energy_weight)
+        available = ratio.energy_for_stake_sun(can_sun)
+        pool.chain_energy_limit = resource.energy_limit
+        pool.chain_energy_used = resource.energy_used
+        pool.chain_delegated_energy_sun = account.delegated_energy_sun
+        pool.can_delegate_max_sun = can_sun
+        pool.trx_balance_sun = account.balance_sun
+        pool.available_energy = available
+        pool.delegated_energy = ratio.energy_for_stake_sun(account.delegated_energy_sun)
+        pool.total_energy = available + pool.delegated_energy
+    now = utcnow()
+    pool.last_synced_at = now
     pool.last_sync_error = None
+    check = assess(address, account)
+    if check.usable and box is not None:
+        check = check_stored_key(box, pool)
+    change = apply_check(pool, check, now)
+    if change.flagged:
+        log.warning("pool.flagged address=%s flag=%s", address, check.flag)
+    elif change.cleared:
+        log.info("pool.flag_cleared address=%s", address)
+    if check.usable:
+        return SyncOutcome(SyncState.OK, cleared=change.cleared)
+    return SyncOutcome(SyncState.FLAGGED, check.reason or "", flagged=change.flagged)
+
+
+async def sync_and_alert(
+    session: AsyncSession, chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
+) -> SyncOutcome:
+    """:func:`sync_pool`, then the operator alerts: pool unusable (deduplicated) or pool low."""
+    outcome = await sync_pool(chain, pool, box=box)
+    if pool.flag is not None:
+        await alerts.pool_unusable(
+            session,
+            pool_id=pool.id,
+            pool_name=pool.name,
+            pool_address=pool.tron_address,
+            flag=pool.flag.value,
+            detail=pool.flag_reason or "",
+        )
+    elif outcome.state is SyncState.OK and pool.status is PoolStatus.ACTIVE:
+        await alerts.pool_low(
+            session,
+            pool_id=pool.id,
+            pool_name=pool.name,
+            pool_address=pool.tron_address,
+            available_energy=pool.available_energy,
+        )
+    return outcome
+
+
+async def sync_all(
+    session: AsyncSession, chain: ChainPort, *, box: SecretBox | None = None
+) -> list[tuple[EnergyPool, SyncOutcome]]:
+    """Sync every pool, each on its own: an unexpected failure of one is recorded and skipped."""
+    pools = (
+        (await session.execute(select(EnergyPool).order_by(EnergyPool.created_at))).scalars().all()
+    )
+    results: list[tuple[EnergyPool, SyncOutcome]] = []
+    for pool in pools:
+        try:
+            outcome = await sync_and_alert(session, chain, pool, box=box)
+        except Exception as exc:  # a bug for one pool must not stop the others
+            log.exception("pool.sync_crashed address=%s", pool.tron_address)
+            detail = f"sync failed: {type(exc).__name__}"
+            pool.last_sync_error = detail
+            outcome = SyncOutcome(SyncState.ERROR, detail)
+        results.append((pool, outcome))
+    return results
 
 
 @actor("pool.sync_pools", priority=Priority.LOW, max_retries=2, period_s=30.0)
@@ -45,14 +146,5 @@ async def sync_pools() -> None:
     ctx = get_worker_context()
     chain = ctx.get(ChainPort)  # type: ignore[type-abstract]
     async with ctx.session_maker() as s:
-        for pool in (await s.execute(select(EnergyPool))).scalars():
-            await sync_pool(chain, pool)
-            if pool.status is PoolStatus.ACTIVE and pool.last_sync_error is None:
-                await alerts.pool_low(
-                    s,
-                    pool_id=pool.id,
-                    pool_name=pool.name,
-                    pool_address=pool.tron_address,
-                    available_energy=pool.available_energy,
-                )
+        await sync_all(s, chain, box=ctx.maybe(SecretBox))
         await s.commit()

@@ -317,6 +317,7 @@ class TronGateway:
             if kind in frozen:
                 frozen[kind] += _int(entry.get("amount"))
         resource = data.get("account_resource") or {}
+        owner = data.get("owner_permission") or {}
         return Account(
             address=addr,
             balance_sun=_int(data.get("balance")),
@@ -330,6 +331,12 @@ class TronGateway:
             create_time_ms=_int(data.get("create_time")),
             unfreezing_sun=sum(
                 _int(u.get("unfreeze_amount")) for u in data.get("unfrozenV2") or []
+            ),
+            owner_threshold=_int(owner.get("threshold")) or 1,
+            owner_keys=tuple(
+                (str(k.get("address", "")), _int(k.get("weight")))
+                for k in owner.get("keys") or []
+                if isinstance(k, dict)
             ),
         )
 

@@ -34,6 +34,17 @@ class Account:
     create_time_ms: int
     unfreezing_sun: int
     """Sum of pending ``unfrozenV2`` amounts."""
+    owner_threshold: int = 1
+    owner_keys: tuple[tuple[str, int], ...] = ()
+    """``owner_permission``: (base58 address, weight) of each key; empty when the node gave none
+    (then the account's own key alone owns it)."""
+
+    def owner_can_sign(self, address: str) -> bool:
+        """Whether ``address``'s key alone meets the owner permission's threshold."""
+        if not self.owner_keys:
+            return address == self.address
+        weight = sum(w for key, w in self.owner_keys if key == address)
+        return weight >= self.owner_threshold
 
 
 @dataclass(frozen=True, slots=True)
