@@ -192,6 +192,13 @@ class Settings(BaseSettings):
         "empty = expiry_hours of the energy_flash price config",
         ge=1,
     )
+    rental_ending_notice_seconds: int = _env(
+        600,
+        "a positive integer (seconds)",
+        "the customer is told this long before a rental ends (once per order; rentals not "
+        "longer than this get no such notice)",
+        ge=1,
+    )
     energy_margin_percent: Decimal = _env(
         Decimal(2),
         "a decimal from 0 to 50 (percent)",
@@ -222,6 +229,11 @@ class Settings(BaseSettings):
     )
     telegram_admin_chat_id: int | None = _env(
         None, "an integer chat id", "chat receiving operator alerts"
+    )
+    operator_alert_language: str = _env(
+        "zh-CN",
+        "zh-CN (or zh) or en",
+        "language of the operator alerts (the admin chat and GET /api/admin/alerts)",
     )
 
     # --- logging (seed 000 7.1) -----------------------------------------------------------------
@@ -301,6 +313,16 @@ class Settings(BaseSettings):
         if value is not None and not is_valid_base58(value):
             raise ValueError("not a TRON address or its checksum does not match")
         return value
+
+    @field_validator("operator_alert_language")
+    @classmethod
+    def _check_alert_language(cls, value: str) -> str:
+        code = value.strip().lower().replace("_", "-")
+        if code in ("zh", "zh-cn", "zh-hans"):
+            return "zh"
+        if code in ("en", "en-us", "en-gb"):
+            return "en"
+        raise ValueError("unknown language")
 
     @field_validator("log_level")
     @classmethod

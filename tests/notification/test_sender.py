@@ -98,12 +98,10 @@ class TestRender:
         assert "&lt;b&gt;x&lt;/b&gt;" in text and "66,300" in text
         assert f'href="https://tronscan.org/#/transaction/{TX}"' in text
         assert render("mystery", {}, "en") == "Notification: mystery"
-        assert "订单已创建" in render(
-            "order_created", {"single_price_sun": 1_500_000, "tail_sun": 17}, "zh"
-        )
-        assert "1.500017" in render(
-            "order_created", {"single_price_sun": 1_500_000, "tail_sun": 17}, "en"
-        )
+        created = {"order_id": "O1", "payment_address": "TPay", "tail_sun": 17}
+        created["single_price_sun"] = 1_500_000
+        assert "订单已创建" in render("order_created", created, "zh")
+        assert "1.500017" in render("order_created", created, "en")
 
 
 class TestSender:
@@ -173,7 +171,12 @@ class TestSender:
                 event=NotificationEvent.POOL_LOW,
                 chat_id=None,
                 bot_id=None,
-                payload={"pool_name": "<main>", "available_energy": 1000, "threshold": 65000},
+                payload={
+                    "pool_name": "<main>",
+                    "pool_address": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
+                    "available_energy": 1000,
+                    "threshold": 65000,
+                },
                 dedupe_key="pool_low:1",
             )
         sender = NotificationSender(

@@ -32,7 +32,13 @@ from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
 from tronrent.adapters.telegram.transport import TelegramTransport
 from tronrent.bot.service import bot as bot_service
-from tronrent.models import NotificationOutbox, Order, OrderStatus, OutboxStatus
+from tronrent.models import (
+    EnergyDelegation,
+    NotificationOutbox,
+    Order,
+    OrderStatus,
+    OutboxStatus,
+)
 from tronrent.notification.flood import FloodControl
 from tronrent.notification.sender import NotificationSender
 from tronrent.telegram.callbacks import ConfirmOrderCb, FlashCb, MenuCb
@@ -114,7 +120,8 @@ async def shop(
     emulator: TelegramEmulator,
     session_maker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Shop]:
-    f = await flash(rental_s=2.0)
+    # a 20 s rental, its ending told 10 s ahead (RENTAL_ENDING_NOTICE_SECONDS)
+    f = await flash(rental_s=20.0, rental_ending_notice_s=10.0)
     state = emulator.add_bot(username="flash_shop_bot")
     async with session_maker() as s, s.begin():
         await bot_service.create(
@@ -175,8 +182,22 @@ class TestFullPurchase:
         assert "Energy delivered" in delivered.body and customer.address_base58 in delivered.body
         [delegate_tx] = TRONSCAN.findall(delivered.raw_text or "")
         assert delegate_tx == done.delegate_tx_hash or delegate_tx in str(done.delegation_result)
-        assert "ends soon" in ending.body
-        assert "Rental ended" in ended.body
+        assert "ends soon" in ending.body and customer.address_base58 in ending.body
+        left = re.search(r"reclaimed in (\d+) s \(", ending.body)
+        assert left is not None and 1 <= int(left.group(1)) <= 10, ending.body
+        assert "Rental ended" in ended.body and "Rental: 20 s\n" in ended.body
+        for text in (paid.body, delivered.body, ending.body, ended.body):
+            assert " - " not in text and "{" not in text and "None" not in text
+        assert "Rental: 20 s\n" in delivered.body and "(1 transfer)" in delivered.body
+        async with f.session_maker() as s:
+            [reclaim] = (
+                await s.execute(
+                    select(EnergyDelegation.undelegate_tx_hash).where(
+                        EnergyDelegation.order_id == order.id
+                    )
+                )
+            ).scalars()
+        assert reclaim and TRONSCAN.findall(ended.raw_text or "") == [reclaim]
         # the order card followed the status in place (no buttons to pay any more)
         card = shop.emulator.bot(shop.token).chats[chat][card.message_id]
         await shop.emulator.wait_for(lambda: "completed" in card.body)  # edited after the message

@@ -111,6 +111,9 @@ class FlowDeps:
     rt: FlashRuntime
 
 
+_NOT_RECLAIMED = (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+
+
 async def _delegations_by_order(
     session: AsyncSession,
     order_ids: Collection[str],
@@ -876,8 +879,9 @@ class DelegationFlows:
                         {
                             "energy": delivered,
                             "transaction_count": order.transaction_count,
-                            "tx_hashes": [x.tx_hash for x in ok],
-                            "expires_at": max(x.expires_at for x in ok if x.expires_at).isoformat(),
+                            "tx_hashes": [x.tx_hash for x in ok if x.tx_hash],
+                            "ends_at": max(x.expires_at for x in ok if x.expires_at).isoformat(),
+                            "duration_s": d.rt.rental_ms(order.duration_hours) // 1000,
                         },
                     )
                 )
@@ -993,8 +997,8 @@ class DelegationFlows:
                     if not mine:
                         states[order.id] = "not_due"
                         continue
+                    # the customer was told ahead (notification.reminders); now it is over
                     move(order, OrderStatus.RECLAIMING)
-                    events.append((order, "rental_ending", {}))
                 states[order.id] = "reclaiming"
                 due += mine
             await notify_orders(s, events)
@@ -1232,27 +1236,36 @@ class DelegationFlows:
                     orders.append(order)
                 else:
                     states[order.id] = order.status.value
-            rest = await _delegations_by_order(
+            every = await _delegations_by_order(
                 s,
                 [o.id for o in orders],
-                (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING),
+                (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING, DelegationStatus.EXPIRED),
             )
             events: list[OrderEvent] = []
             rescheduled = []
             for order in orders:
-                mine = rest.get(order.id, [])
+                mine = [x for x in every.get(order.id, []) if x.status in _NOT_RECLAIMED]
                 waiting = [x for x in mine if x.status is DelegationStatus.SUCCESS]
+                ended = {
+                    "duration_s": d.rt.rental_ms(order.duration_hours) // 1000,
+                    "tx_hashes": [
+                        x.undelegate_tx_hash
+                        for x in every.get(order.id, [])
+                        if x.status is DelegationStatus.EXPIRED and x.undelegate_tx_hash
+                    ],
+                }
                 if not mine:
                     move(order, OrderStatus.COMPLETED, completed_at=utcnow())
                     states[order.id] = OrderStatus.COMPLETED.value
-                    events.append((order, "rental_ended", {}))
+                    events.append((order, "rental_ended", ended))
                 elif len(waiting) == len(mine) and all(
                     x.expires_at is not None and x.expires_at > now for x in waiting
                 ):
-                    # rescheduled to the chain's combined lock: over for the customer now
+                    # rescheduled to the chain's combined lock: over for the customer now (no
+                    # reclaim transaction yet: the notice has no transaction line)
                     states[order.id] = "rescheduled"
                     rescheduled.append(order.id)
-                    events.append((order, "rental_ended", {}))
+                    events.append((order, "rental_ended", ended))
                 elif order.id in unsent or any(
                     x.expires_at is None or x.expires_at <= now for x in waiting
                 ):

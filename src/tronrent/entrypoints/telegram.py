@@ -104,6 +104,7 @@ def build_sender(state: AppState, manager: BotManager, **kwargs: Any) -> Notific
         state.session_maker,
         transport,
         admin_chat_id=state.settings.telegram_admin_chat_id,
+        admin_language=state.settings.operator_alert_language,
         cards=OrderCardEditor(state.session_maker, manager.flash, transport),
         **kwargs,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tronrent.delegation import endpoints as delegation_endpoints
+from tronrent.notification import endpoints as notification_endpoints
 from tronrent.order import endpoints as order_endpoints
 from tronrent.payment import endpoints as payment_endpoints
 from tronrent.pool import endpoints as pool_endpoints
@@ -17,4 +18,5 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     pool_endpoints.router,
     delegation_endpoints.router,
     delegation_endpoints.admin_router,
+    notification_endpoints.router,
 )

@@ -128,7 +128,7 @@ async def order_in_limbo(
         {
             "order_id": order_id,
             "status": status,
-            "reason": (reason or "-")[:_ERROR_LENGTH],
+            "reason": reason[:_ERROR_LENGTH] if reason else None,
             "blocks": blocks,
             "recipient": recipient,
         },

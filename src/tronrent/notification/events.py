@@ -1,38 +1,42 @@
 """Outbox event names and the payload keys each one uses (the contract with the flash workers).
 
 Amounts are integer sun (``*_sun``) or USDT units (``*_units``); times are ISO 8601 strings
-(``tronrent.kit.time.isoformat``); every key is optional for rendering (a missing one shows "-").
-``recipient_address`` may be spelt ``recipient``; ``tx_hashes`` (a list) may replace ``tx_hash``;
-``order_created`` shows ``amount_sun`` or else ``single_price_sun + tail_sun``.
+(``tronrent.kit.time.isoformat``); durations are seconds (``duration_s``, ``seconds_left``).
+``PAYLOADS`` names, per event, the keys its texts need (``required``: a template placeholder of
+the same name; a missing one fails ``render(..., strict=True)`` and the tests) and those it may
+show (``optional``: the line holding the placeholder is left out when the key is missing or
+empty). Order events also carry ``order_id``, ``status`` and ``recipient_address`` (added by
+``tronrent.order.notify``).
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class NotificationEvent(enum.StrEnum):
     # --- customer events (chat_id / user_id + bot_id of the customer) -----------------------------
     ORDER_CREATED = "order_created"  # order_id, payment_address, amount_sun, expires_at, recipient
     PAYMENT_RECEIVED = "payment_received"  # order_id, paid_sun, tx_hash, transaction_count, energy
-    ENERGY_DELIVERED = "energy_delivered"  # order_id, recipient, energy, transaction_count,
-    #                                        tx_hash, ends_at
+    ENERGY_DELIVERED = "energy_delivered"  # order_id, recipient_address, energy,
+    #                               transaction_count, tx_hashes, ends_at, duration_s
     PAYMENT_UNDERPAID = "payment_underpaid"  # order_id, paid_sun, tx_hash, refund_sun
     WAITING_FOR_ENERGY = "waiting_for_energy"  # order_id, energy (pools exhausted, order waits)
-    RENTAL_ENDING = "rental_ending"  # order_id, recipient, ends_at, minutes_left
-    RENTAL_ENDED = "rental_ended"  # order_id, recipient, tx_hash
+    RENTAL_ENDING = "rental_ending"  # order_id, recipient_address, ends_at, seconds_left
+    RENTAL_ENDED = "rental_ended"  # order_id, recipient_address, duration_s, tx_hashes
     REFUND = "refund"  # order_id, amount_sun, tx_hash, reason
     PAYMENT_PROBLEM = "payment_problem"  # order_id, amount_sun, tx_hash, reason
     #                                      (reason: dust | underpaid | excess), policy (refund|keep)
     ORDER_EXPIRED = "order_expired"  # order_id
     ORDER_FAILED = "order_failed"  # order_id, reason
-    RECIPIENT_ACTIVATING = "recipient_activating"  # order_id, recipient, fee_sun
+    RECIPIENT_ACTIVATING = "recipient_activating"  # order_id, recipient_address, fee_sun
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
     DELEGATION_FAILING = "delegation_failing"  # order_id, pool_address, error, attempts
     JOB_DEAD_LETTERED = "job_dead_lettered"  # job_name, job_id, error
-    ORDER_IN_LIMBO = "order_in_limbo"  # order_id, status, reason, blocks, recipient
+    ORDER_IN_LIMBO = "order_in_limbo"  # order_id, status, reason, blocks, recipient_address
 
 
 CUSTOMER_EVENTS = frozenset(
@@ -60,6 +64,52 @@ OPERATOR_EVENTS = frozenset(
         NotificationEvent.ORDER_IN_LIMBO,
     }
 )
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The payload keys an event's texts use (see the module docstring)."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+
+_ORDER = ("order_id",)
+PAYLOADS: dict[NotificationEvent, Payload] = {
+    NotificationEvent.ORDER_CREATED: Payload(
+        (*_ORDER, "payment_address", "amount_sun", "recipient_address", "expires_at"),
+        ("activation_fee_sun",),
+    ),
+    NotificationEvent.PAYMENT_RECEIVED: Payload(
+        (*_ORDER, "paid_sun", "transaction_count", "energy"), ("tx_hash", "refund_sun")
+    ),
+    NotificationEvent.PAYMENT_UNDERPAID: Payload((*_ORDER, "paid_sun"), ("tx_hash", "refund_sun")),
+    NotificationEvent.WAITING_FOR_ENERGY: Payload(_ORDER, ("energy",)),
+    NotificationEvent.ENERGY_DELIVERED: Payload(
+        (*_ORDER, "recipient_address", "energy", "transaction_count", "ends_at", "duration_s"),
+        ("tx_hashes",),
+    ),
+    NotificationEvent.RENTAL_ENDING: Payload(
+        (*_ORDER, "recipient_address", "ends_at", "seconds_left")
+    ),
+    NotificationEvent.RENTAL_ENDED: Payload(
+        (*_ORDER, "recipient_address", "duration_s"), ("tx_hashes",)
+    ),
+    NotificationEvent.REFUND: Payload((*_ORDER, "amount_sun"), ("reason", "tx_hash")),
+    NotificationEvent.PAYMENT_PROBLEM: Payload((*_ORDER, "amount_sun", "reason"), ("tx_hash",)),
+    NotificationEvent.ORDER_EXPIRED: Payload(_ORDER),
+    NotificationEvent.ORDER_FAILED: Payload((*_ORDER, "reason")),
+    NotificationEvent.RECIPIENT_ACTIVATING: Payload((*_ORDER, "recipient_address", "fee_sun")),
+    NotificationEvent.POOL_LOW: Payload(
+        ("pool_name", "pool_address", "available_energy", "threshold")
+    ),
+    NotificationEvent.POOL_UNUSABLE: Payload(("pool_name", "pool_address", "reason"), ("detail",)),
+    NotificationEvent.DELEGATION_FAILING: Payload((*_ORDER, "error"), ("pool_address", "attempts")),
+    NotificationEvent.JOB_DEAD_LETTERED: Payload(("job_name", "job_id", "error")),
+    NotificationEvent.ORDER_IN_LIMBO: Payload(
+        (*_ORDER, "status", "blocks"), ("reason", "recipient_address")
+    ),
+}
 
 #: Names the workers write for an event (left) and the event it is shown as (right).
 ALIASES: dict[str, NotificationEvent] = {

@@ -1,81 +1,113 @@
-"""Localized texts of the outbox events (Telegram HTML; every payload value escaped)."""
+"""Localized texts of the outbox events (Telegram HTML; every payload value escaped).
+
+A template's placeholders are the payload keys of its event (``events.PAYLOADS``), shown by key:
+``*_sun`` as TRX, ``*_at`` as a UTC time, ``duration_s``/``seconds_left`` as a duration
+(:func:`format_duration`), ``transaction_count``/``blocks`` with their noun (English plural),
+``tx_hash``/``tx_hashes`` as tronscan links, ``reason`` as its text when it is a known code.
+A line whose *optional* key is missing (or empty, or 0) is left out; a missing *required* key
+raises :class:`MissingField` with ``strict=True`` (the tests) and otherwise leaves its line out
+with a warning log - a text never shows a placeholder, "-" or "None".
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import string
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tronrent.kit.i18n import Catalog, Html, Translator, escape
+from tronrent.kit.i18n import DEFAULT_LANGUAGE, Catalog, Html, escape
 from tronrent.kit.money import format_trx
+from tronrent.notification.events import PAYLOADS, canonical
 from tronrent.notification.events import NotificationEvent as E
-from tronrent.notification.events import canonical
+
+_log = logging.getLogger("tronrent.notification")
 
 TRONSCAN_TX_URL = "https://tronscan.org/#/transaction/{tx_hash}"
 _TX_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_FORMATTER = string.Formatter()
+_MAX_LINKS = 5
+
+
+class MissingField(KeyError):
+    """A template needs a payload key the event does not carry."""
+
+    def __init__(self, event: str, key: str) -> None:
+        super().__init__(f"{event}: payload has no {key!r}")
+        self.event = event
+        self.key = key
+
 
 CATALOG: Catalog = {
     "zh": {
         E.ORDER_CREATED: (
             "🧾 订单已创建 <code>{order_id}</code>\n"
-            "请向 <code>{payment_address}</code> 转账 <b>{amount} TRX</b>（金额须完全一致）\n"
-            "接收地址：<code>{recipient}</code>\n截止时间：{expires_at}"
+            "请向 <code>{payment_address}</code> 转账 <b>{amount_sun} TRX</b>（金额须完全一致）\n"
+            "其中含接收地址激活费 {activation_fee_sun} TRX\n"
+            "接收地址：<code>{recipient_address}</code>\n截止时间：{expires_at}"
         ),
         E.PAYMENT_RECEIVED: (
-            "💰 已收到付款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n"
-            "交易：{tx}\n正在为您委托能量…"
+            "💰 已收到付款 <b>{paid_sun} TRX</b>（订单 <code>{order_id}</code>）\n"
+            "可用 {transaction_count}转账：{energy} 能量\n"
+            "超出上限的 {refund_sun} TRX 将退回付款地址\n"
+            "交易：{tx_hash}\n正在为您委托能量…"
         ),
         E.PAYMENT_UNDERPAID: (
-            "⚠️ 收到 <b>{amount} TRX</b>，不足一笔的价格（订单 <code>{order_id}</code>）。\n"
-            "交易：{tx}"
+            "⚠️ 收到 <b>{paid_sun} TRX</b>，不足一笔的价格（订单 <code>{order_id}</code>）。\n"
+            "{refund_sun} TRX 将退回付款地址\n"
+            "交易：{tx_hash}"
         ),
         E.WAITING_FOR_ENERGY: (
-            "⏳ 能量池暂时不足，订单 <code>{order_id}</code> 排队中，补足后立即为您委托。"
+            "⏳ 能量池暂时不足，订单 <code>{order_id}</code> 排队中，补足后立即为您委托。\n"
+            "所需能量：{energy}"
         ),
         E.ENERGY_DELIVERED: (
-            "⚡ 能量已到账！\n地址：<code>{recipient}</code>\n"
-            "能量：<b>{energy}</b>（{transaction_count} 笔转账）\n交易：{tx}\n到期时间：{ends_at}"
+            "⚡ 能量已到账！（订单 <code>{order_id}</code>）\n"
+            "地址：<code>{recipient_address}</code>\n"
+            "能量：<b>{energy}</b>（{transaction_count}转账）\n租用时长：{duration_s}\n"
+            "到期时间：{ends_at}\n交易：{tx_hashes}"
         ),
         E.RENTAL_ENDING: (
-            "⏰ 租用即将到期：<code>{recipient}</code> 的能量将在 {minutes_left} 分钟后回收"
-            "（{ends_at}）"
+            "⏰ 租用即将到期：<code>{recipient_address}</code> 的能量将在 {seconds_left}后回收"
+            "（{ends_at}，订单 <code>{order_id}</code>）"
         ),
         E.RENTAL_ENDED: (
             "✅ 租用已结束，能量已回收（订单 <code>{order_id}</code>）。\n"
-            "交易：{tx}\n欢迎再次使用！"
+            "地址：<code>{recipient_address}</code>\n租用时长：{duration_s}\n"
+            "回收交易：{tx_hashes}\n欢迎再次使用！"
         ),
         E.REFUND: (
-            "↩️ 已退款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n原因：{reason}\n"
-            "交易：{tx}"
-        ),
-        "refund.no_reason": (
-            "↩️ 已退款 <b>{amount} TRX</b>（订单 <code>{order_id}</code>）\n交易：{tx}"
+            "↩️ 已退款 <b>{amount_sun} TRX</b>（订单 <code>{order_id}</code>）\n原因：{reason}\n"
+            "交易：{tx_hash}"
         ),
         E.PAYMENT_PROBLEM: (
-            "⚠️ 收到的付款 <b>{amount} TRX</b> 无法按订单处理：{reason}\n"
-            "订单：<code>{order_id}</code>\n交易：{tx}"
+            "⚠️ 收到的付款 <b>{amount_sun} TRX</b> 无法按订单处理：{reason}\n"
+            "订单：<code>{order_id}</code>\n交易：{tx_hash}"
         ),
         E.ORDER_EXPIRED: "⌛ 订单 <code>{order_id}</code> 已超时未付款，已关闭。",
         E.ORDER_FAILED: "❌ 订单 <code>{order_id}</code> 处理失败：{reason}\n请联系客服。",
+        E.RECIPIENT_ACTIVATING: (
+            "🆕 接收地址 <code>{recipient_address}</code> 尚未激活，正在为您激活（订单 "
+            "<code>{order_id}</code>，激活费 {fee_sun} TRX），激活后立即委托能量。"
+        ),
         E.POOL_LOW: (
             "🚨 能量池余量不足：{pool_name} <code>{pool_address}</code>\n"
             "可用能量 {available_energy}，阈值 {threshold}"
         ),
         E.POOL_UNUSABLE: (
-            "🚨 能量池不可用，已暂停使用：{pool_name} <code>{pool_address}</code>\n原因：{reason}"
+            "🚨 能量池不可用，已暂停使用：{pool_name} <code>{pool_address}</code>\n原因：{reason}\n"
+            "详情：{detail}"
         ),
         E.DELEGATION_FAILING: (
-            "🚨 能量委托失败（第 {attempts} 次）：订单 <code>{order_id}</code>，"
-            "池 <code>{pool_address}</code>\n错误：{error}"
+            "🚨 能量委托失败：订单 <code>{order_id}</code>\n"
+            "能量池：<code>{pool_address}</code>\n已失败次数：{attempts}\n错误：{error}"
         ),
         E.JOB_DEAD_LETTERED: "🚨 任务进入死信：{job_name}（{job_id}）\n错误：{error}",
-        E.RECIPIENT_ACTIVATING: (
-            "🆕 接收地址 <code>{recipient}</code> 尚未激活，正在为您激活（订单 "
-            "<code>{order_id}</code>，激活费 {fee} TRX），激活后立即委托能量。"
-        ),
         E.ORDER_IN_LIMBO: (
-            "🚨 已付款订单 <code>{order_id}</code> 在 {blocks} 个区块后仍未完成（状态 {status}）\n"
-            "接收地址：<code>{recipient}</code>\n原因：{reason}"
+            "🚨 已付款订单 <code>{order_id}</code> 在 {blocks}后仍未完成（状态 {status}）\n"
+            "接收地址：<code>{recipient_address}</code>\n原因：{reason}"
         ),
         "reason.recipient_not_activated": "接收地址尚未在链上激活",
         "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
@@ -95,48 +127,57 @@ CATALOG: Catalog = {
     "en": {
         E.ORDER_CREATED: (
             "🧾 Order <code>{order_id}</code> created\n"
-            "Send exactly <b>{amount} TRX</b> to <code>{payment_address}</code>\n"
-            "Energy goes to <code>{recipient}</code>\nPay before {expires_at}"
+            "Send exactly <b>{amount_sun} TRX</b> to <code>{payment_address}</code>\n"
+            "This includes {activation_fee_sun} TRX to activate the receiving address\n"
+            "Energy goes to <code>{recipient_address}</code>\nPay before {expires_at}"
         ),
         E.PAYMENT_RECEIVED: (
-            "💰 Payment of <b>{amount} TRX</b> received (order <code>{order_id}</code>)\n"
-            "Transaction: {tx}\nDelegating your energy…"
+            "💰 Payment of <b>{paid_sun} TRX</b> received (order <code>{order_id}</code>)\n"
+            "For {transaction_count}: {energy} energy\n"
+            "{refund_sun} TRX over the maximum goes back to the paying address\n"
+            "Transaction: {tx_hash}\nDelegating your energy…"
         ),
         E.PAYMENT_UNDERPAID: (
-            "⚠️ Received <b>{amount} TRX</b>, less than one transfer costs "
-            "(order <code>{order_id}</code>).\nTransaction: {tx}"
+            "⚠️ Received <b>{paid_sun} TRX</b>, less than one transfer costs "
+            "(order <code>{order_id}</code>).\n"
+            "{refund_sun} TRX goes back to the paying address\n"
+            "Transaction: {tx_hash}"
         ),
         E.WAITING_FOR_ENERGY: (
             "⏳ The energy pools are busy; order <code>{order_id}</code> waits and is delegated "
-            "as soon as energy is free."
+            "as soon as energy is free.\nEnergy needed: {energy}"
         ),
         E.ENERGY_DELIVERED: (
-            "⚡ Energy delivered!\nAddress: <code>{recipient}</code>\n"
-            "Energy: <b>{energy}</b> ({transaction_count} transfers)\nTransaction: {tx}\n"
-            "Until: {ends_at}"
+            "⚡ Energy delivered! (order <code>{order_id}</code>)\n"
+            "Address: <code>{recipient_address}</code>\n"
+            "Energy: <b>{energy}</b> ({transaction_count})\nRental: {duration_s}\n"
+            "Until: {ends_at}\nTransaction: {tx_hashes}"
         ),
         E.RENTAL_ENDING: (
-            "⏰ Your rental ends soon: the energy of <code>{recipient}</code> is reclaimed in "
-            "{minutes_left} min ({ends_at})"
+            "⏰ Your rental ends soon: the energy of <code>{recipient_address}</code> is reclaimed "
+            "in {seconds_left} ({ends_at}, order <code>{order_id}</code>)"
         ),
         E.RENTAL_ENDED: (
             "✅ Rental ended, energy reclaimed (order <code>{order_id}</code>).\n"
-            "Transaction: {tx}\nSee you again!"
+            "Address: <code>{recipient_address}</code>\nRental: {duration_s}\n"
+            "Reclaim transaction: {tx_hashes}\nSee you again!"
         ),
         E.REFUND: (
-            "↩️ Refunded <b>{amount} TRX</b> (order <code>{order_id}</code>)\nReason: {reason}\n"
-            "Transaction: {tx}"
-        ),
-        "refund.no_reason": (
-            "↩️ Refunded <b>{amount} TRX</b> (order <code>{order_id}</code>)\nTransaction: {tx}"
+            "↩️ Refunded <b>{amount_sun} TRX</b> (order <code>{order_id}</code>)\n"
+            "Reason: {reason}\nTransaction: {tx_hash}"
         ),
         E.PAYMENT_PROBLEM: (
-            "⚠️ Your payment of <b>{amount} TRX</b> could not be used as ordered: {reason}\n"
-            "Order: <code>{order_id}</code>\nTransaction: {tx}"
+            "⚠️ Your payment of <b>{amount_sun} TRX</b> could not be used as ordered: {reason}\n"
+            "Order: <code>{order_id}</code>\nTransaction: {tx_hash}"
         ),
         E.ORDER_EXPIRED: "⌛ Order <code>{order_id}</code> was not paid in time and is closed.",
         E.ORDER_FAILED: (
             "❌ Order <code>{order_id}</code> failed: {reason}\nPlease contact support."
+        ),
+        E.RECIPIENT_ACTIVATING: (
+            "🆕 The address <code>{recipient_address}</code> is not activated yet: activating it "
+            "for you (order <code>{order_id}</code>, activation fee {fee_sun} TRX); the energy "
+            "follows."
         ),
         E.POOL_LOW: (
             "🚨 Energy pool low: {pool_name} <code>{pool_address}</code>\n"
@@ -144,20 +185,16 @@ CATALOG: Catalog = {
         ),
         E.POOL_UNUSABLE: (
             "🚨 Energy pool unusable, taken out of service: {pool_name} "
-            "<code>{pool_address}</code>\nReason: {reason}"
+            "<code>{pool_address}</code>\nReason: {reason}\nDetail: {detail}"
         ),
         E.DELEGATION_FAILING: (
-            "🚨 Delegation failing (attempt {attempts}): order <code>{order_id}</code>, "
-            "pool <code>{pool_address}</code>\nError: {error}"
+            "🚨 Delegation failing: order <code>{order_id}</code>\n"
+            "Pool: <code>{pool_address}</code>\nFailed attempts: {attempts}\nError: {error}"
         ),
         E.JOB_DEAD_LETTERED: "🚨 Job dead-lettered: {job_name} ({job_id})\nError: {error}",
-        E.RECIPIENT_ACTIVATING: (
-            "🆕 The address <code>{recipient}</code> is not activated yet: activating it for you "
-            "(order <code>{order_id}</code>, activation fee {fee} TRX); the energy follows."
-        ),
         E.ORDER_IN_LIMBO: (
-            "🚨 Paid order <code>{order_id}</code> still has no outcome after {blocks} blocks "
-            "(status {status})\nRecipient: <code>{recipient}</code>\nReason: {reason}"
+            "🚨 Paid order <code>{order_id}</code> still has no outcome after {blocks} "
+            "(status {status})\nRecipient: <code>{recipient_address}</code>\nReason: {reason}"
         ),
         "reason.recipient_not_activated": "the receiving address is not activated on chain",
         "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "
@@ -177,11 +214,57 @@ CATALOG: Catalog = {
     },
 }
 
+#: the noun shown with a count: English (singular, plural); Chinese has one form (a measure word)
+NOUNS: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {"transaction_count": ("transfer", "transfers"), "blocks": ("block", "blocks")},
+    "zh": {"transaction_count": ("笔", "笔"), "blocks": ("个区块", "个区块")},
+}
+_DURATION_UNITS: tuple[tuple[int, str, str], ...] = (
+    (86_400, " d", "天"),
+    (3_600, " h", "小时"),
+    (60, " min", "分钟"),
+    (1, " s", "秒"),
+)
+
+
+def _lang(language: str) -> str:
+    return language if language in CATALOG else DEFAULT_LANGUAGE
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """``1 transfer``, ``2 transfers``, ``0 transfers`` (thousands separated)."""
+    return f"{count:,} {singular if count == 1 else plural_form}"
+
+
+def format_count(key: str, count: int, language: str) -> str:
+    """A count with its noun: ``transaction_count`` 2 -> "2 transfers" / "2 笔"."""
+    one, many = NOUNS[_lang(language)][key]
+    if _lang(language) == "en":
+        return plural(count, one, many)
+    return f"{count:,} {one}"
+
+
+def format_duration(seconds: float, language: str) -> str:
+    """A duration to the second, in its two largest units: 20 -> "20 s" / "20秒";
+    3900 -> "1 h 5 min" / "1小时5分钟"; 90061 -> "1 d 1 h"; 0 (or less) -> "0 s" / "0秒".
+    The second unit is left out when it is 0 (3600 -> "1 h"); what is shown never exceeds the
+    duration and falls short of it by less than the smaller unit shown."""
+    total = max(0, int(seconds + 0.5))
+    zh = _lang(language) == "zh"
+    index = next((i for i, (size, _, _) in enumerate(_DURATION_UNITS) if total >= size), 3)
+    parts: list[str] = []
+    rest = total
+    for size, en_unit, zh_unit in _DURATION_UNITS[index : index + 2]:
+        amount, rest = divmod(rest, size)
+        if amount or not parts:
+            parts.append(f"{amount}{zh_unit}" if zh else f"{amount}{en_unit}")
+    return "".join(parts) if zh else " ".join(parts)
+
 
 def tx_link(tx_hash: Any, url_template: str = TRONSCAN_TX_URL) -> Html:
     """A tronscan link for a transaction hash (plain escaped text when it is not a hash)."""
     if not isinstance(tx_hash, str) or not tx_hash:
-        return Html("-")
+        return Html("")
     if not _TX_HASH.match(tx_hash):
         return Html(escape(tx_hash))
     tx_hash = tx_hash.removeprefix("0x").lower()
@@ -190,68 +273,111 @@ def tx_link(tx_hash: Any, url_template: str = TRONSCAN_TX_URL) -> Html:
 
 
 def format_time(value: Any) -> str:
-    """ISO time -> ``2024-01-01 12:00 UTC``; anything else is shown as given."""
+    """ISO time -> ``2024-01-01 12:00 UTC`` (seconds shown when not 0); else as given."""
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
-    return "-" if value is None else str(value)
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC")
+    return "" if value is None else str(value)
 
 
-def _first_int(payload: dict[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = payload.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def _normalized(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload under the keys the templates use (older spellings of a few keys)."""
+    data: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(k, str)}
+    if data.get("recipient_address") is None and data.get("recipient") is not None:
+        data["recipient_address"] = data["recipient"]
+    if event == E.ENERGY_DELIVERED and data.get("ends_at") is None:
+        data["ends_at"] = data.get("expires_at")
+    if event == E.REFUND and data.get("amount_sun") is None:
+        data["amount_sun"] = data.get("refund_sun")
+    if event in (E.PAYMENT_PROBLEM,) and data.get("amount_sun") is None:
+        data["amount_sun"] = data.get("paid_sun")
+    if event == E.ORDER_CREATED and data.get("amount_sun") is None:
+        price, tail = data.get("single_price_sun"), data.get("tail_sun")
+        if isinstance(price, int):
+            data["amount_sun"] = price + (tail if isinstance(tail, int) else 0)
+    hashes = data.get("tx_hashes")
+    if not hashes and data.get("tx_hash"):
+        data["tx_hashes"] = [data["tx_hash"]]
+    if not data.get("tx_hash") and isinstance(hashes, list) and hashes:
+        data["tx_hash"] = hashes[0]
+    return data
 
 
-def _integer(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return "-" if value is None else str(value)
+def _absent(value: Any, optional: bool) -> bool:
+    if value is None or value == "" or value == [] or value == "-":
+        return True
+    return optional and isinstance(value, int) and not isinstance(value, bool) and value == 0
+
+
+def _show(event: str, key: str, value: Any, language: str, tx_url: str) -> str:
+    """One payload value as safe HTML."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if key.endswith("_sun") and is_int:
+        decimals = 6 if event == E.ORDER_CREATED and key == "amount_sun" else 0
+        return format_trx(value, min_decimals=decimals)
+    if key in NOUNS["en"] and is_int:
+        return escape(format_count(key, value, language))
+    if key in ("duration_s", "seconds_left") and isinstance(value, int | float):
+        return escape(format_duration(value, language))
+    if key.endswith("_at"):
+        return escape(format_time(value))
+    if key == "tx_hash":
+        return tx_link(value, tx_url)
+    if key == "tx_hashes":
+        hashes = value if isinstance(value, list) else [value]
+        return ", ".join(tx_link(h, tx_url) for h in hashes[:_MAX_LINKS])
+    if key == "reason" and isinstance(value, str):
+        text = CATALOG[_lang(language)].get(f"reason.{value}")
+        return escape(text if text is not None else value)
+    if is_int:
+        return f"{value:,}" if key in ("energy", "available_energy", "threshold") else str(value)
+    return escape(value)
+
+
+_EVENTS = frozenset(E)
+
+
+def placeholders(template: str) -> list[str]:
+    """The placeholder names of a template, in order."""
+    return [name for _, name, _, _ in _FORMATTER.parse(template) if name]
 
 
 def render(
-    event: str, payload: dict[str, Any], language: str, *, tx_url: str = TRONSCAN_TX_URL
+    event: str,
+    payload: Mapping[str, Any],
+    language: str,
+    *,
+    tx_url: str = TRONSCAN_TX_URL,
+    strict: bool = False,
 ) -> str:
-    """The message text of an outbox row."""
-    t = Translator(CATALOG, language)
+    """The message text of an outbox row (see the module docstring for missing keys)."""
+    language = _lang(language)
     event = canonical(event)
-    params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(k, str)}
-    params.setdefault("recipient", payload.get("recipient_address"))
-    amount = _first_int(payload, "amount_sun", "paid_sun")
-    if event == E.REFUND:
-        amount = _first_int(payload, "amount_sun", "refund_sun")
-    if amount is None and event == E.ORDER_CREATED:
-        price, tail = _first_int(payload, "single_price_sun"), _first_int(payload, "tail_sun")
-        if price is not None:
-            amount = price + (tail or 0)
-    if amount is not None:
-        params["amount"] = format_trx(amount, min_decimals=6 if event == E.ORDER_CREATED else 0)
-    fee = _first_int(payload, "fee_sun")
-    if fee is not None:
-        params["fee"] = format_trx(fee)
-    for key in ("energy", "available_energy", "threshold"):
-        if key in payload:
-            params[key] = _integer(payload[key])
-    if event == E.ENERGY_DELIVERED and "ends_at" not in payload:
-        params["ends_at"] = payload.get("expires_at")
-    for key in ("expires_at", "ends_at"):
-        if key in params:
-            params[key] = format_time(params[key])
-    hashes = payload.get("tx_hashes")
-    if isinstance(hashes, list) and hashes:
-        params["tx"] = Html(", ".join(tx_link(h, tx_url) for h in hashes[:5]))
-    else:
-        params["tx"] = tx_link(payload.get("tx_hash"), tx_url)
-    reason = payload.get("reason")
-    if isinstance(reason, str) and t.has(f"reason.{reason}"):
-        params["reason"] = Html(t(f"reason.{reason}"))
-    if not t.has(event):
-        return t("unknown", event=event)
-    if event == E.REFUND and not reason:
-        return t("refund.no_reason", **params)
-    return t(event, **params)
+    template = CATALOG[language].get(event) or CATALOG[DEFAULT_LANGUAGE].get(event)
+    if template is None or event not in _EVENTS:
+        return CATALOG[language]["unknown"].format(event=escape(event))
+    spec = PAYLOADS.get(E(event))
+    optional = set(spec.optional) if spec else set()
+    data = _normalized(event, payload)
+    lines: list[str] = []
+    for number, line in enumerate(template.split("\n")):
+        values: dict[str, str] = {}
+        for key in placeholders(line):
+            value = data.get(key)
+            if not _absent(value, key in optional):
+                values[key] = _show(event, key, value, language, tx_url)
+                continue
+            if key not in optional:
+                if strict:
+                    raise MissingField(event, key)
+                _log.warning("notification.missing_field event=%s key=%s", event, key)
+                if number == 0:  # the headline stays, with the value left out
+                    values[key] = ""
+                    continue
+            break
+        else:
+            lines.append(line.format_map(values))
+    return "\n".join(lines)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.kit.i18n import DEFAULT_LANGUAGE, pick_language
+from tronrent.kit.logging import get_logger
 from tronrent.kit.time import utcnow
 from tronrent.models import BotUser, User
 from tronrent.notification import service as outbox
@@ -35,6 +36,11 @@ from tronrent.notification.ports import (
 from tronrent.notification.service import OutboxItem
 
 _log = logging.getLogger("tronrent.notification")
+_alert_log = get_logger("tronrent.notification.alerts")
+
+#: ``last_error`` of an operator alert that had no admin chat to go to (still listed at
+#: ``GET /api/admin/alerts``)
+NO_ADMIN_CHAT = "no admin chat configured (TELEGRAM_ADMIN_CHAT_ID): listed at /api/admin/alerts"
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ class NotificationSender:
         groups: dict[tuple[str | None, int], list[OutboxItem]] = defaultdict(list)
         for item in items:
             target = targets.get(item.id)
+            if target is None and item.is_operator_alert:
+                self._log_undelivered_alert(item)
+                await self._settle_failed(item, NO_ADMIN_CHAT, report)
+                continue
             if target is None:
                 await self._settle_failed(item, "no chat to deliver to", report)
                 continue
@@ -132,6 +142,17 @@ class NotificationSender:
             )
         )
         return report
+
+    def _log_undelivered_alert(self, item: OutboxItem) -> None:
+        """An operator alert with no admin chat: never dropped silently - logged in full."""
+        _alert_log.warning(
+            "notification.operator_alert_undelivered",
+            alert_id=item.id,
+            alert_event=item.event,
+            text=render(item.event, item.payload, self.admin_language, tx_url=self.tx_url),
+            payload=item.payload,
+            reason=NO_ADMIN_CHAT,
+        )
 
     def _bot_key(self, item: OutboxItem) -> str | None:
         return self.transport.bot_key(item.bot_id)

@@ -34,6 +34,8 @@ class FlashRuntime:
     disabled_payments: str = "refund"
     #: a paid order neither delivered nor refunded this many blocks later alerts operators
     paid_order_alert_blocks: int = 20
+    #: the customer is told this long before the rental ends (notification.reminders)
+    rental_ending_notice_s: float = 600.0
 
     @property
     def activates_recipients(self) -> bool:
@@ -62,6 +64,7 @@ class FlashRuntime:
             recipient_activation=settings.recipient_activation,
             disabled_payments=settings.energy_flash_disabled_payments,
             paid_order_alert_blocks=settings.paid_order_alert_blocks,
+            rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

@@ -73,6 +73,7 @@ class ServiceFlashOrders:
             expiry_hours=cfg.price.expiry_hours,
             min_amount_sun=cfg.price.min_amount_sun,
             energy_per_transaction=cfg.energy_per_transaction,
+            rental_seconds=self.runtime.rental_ms(cfg.price.expiry_hours) // 1000,
         )
 
     async def create_flash_order(

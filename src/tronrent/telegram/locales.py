@@ -65,7 +65,7 @@ CATALOG: Catalog = {
         "status.refunded": "↩️ 已退款",
         "flash.intro": (
             "⚡ <b>能量闪租</b>\n"
-            "单价：<b>{price} TRX</b> / 笔（每笔 {energy} 能量，{hours} 小时后自动回收）\n"
+            "单价：<b>{price} TRX</b> / 笔（每笔 {energy} 能量，{duration}后自动回收）\n"
             "一次最多 {max} 笔；低于 {min} TRX 的转账不处理。\n\n"
             "<b>方式一：直接转账</b>\n向下方地址转 TRX，能量自动委托给<b>付款地址</b>：\n"
             "<code>{address}</code>\n例：转 {price} TRX = 1 笔，转 {price2} TRX = 2 笔。\n\n"
@@ -185,7 +185,7 @@ CATALOG: Catalog = {
         "flash.intro": (
             "⚡ <b>Energy flash rental</b>\n"
             "Price: <b>{price} TRX</b> per transfer ({energy} energy each, reclaimed after "
-            "{hours} h)\nUp to {max} transfers at once; payments below {min} TRX are ignored.\n\n"
+            "{duration})\nUp to {max} transfers at once; payments below {min} TRX are ignored.\n\n"
             "<b>1. Just pay</b>\nSend TRX to this address and the energy goes to the "
             "<b>paying address</b>:\n<code>{address}</code>\n"
             "E.g. {price} TRX = 1 transfer, {price2} TRX = 2 transfers.\n\n"

@@ -20,6 +20,8 @@ class FlashTerms:
     expiry_hours: int
     min_amount_sun: int
     energy_per_transaction: int
+    #: the rental's true length (``ENERGY_FLASH_RENTAL_SECONDS`` overrides ``expiry_hours``)
+    rental_seconds: int = 0
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import format_trx
 from tronrent.models import BotUser, User
+from tronrent.notification.messages import format_duration
 from tronrent.telegram import render
 from tronrent.telegram.callbacks import (
     CancelCb,
@@ -60,7 +61,7 @@ async def cb_flash(
             price=format_trx(terms.single_price_sun),
             price2=format_trx(2 * terms.single_price_sun),
             energy=f"{terms.energy_per_transaction:,}",
-            hours=terms.expiry_hours,
+            duration=format_duration(terms.rental_seconds or terms.expiry_hours * 3600, t.language),
             max=terms.max_transactions,
             min=format_trx(terms.min_amount_sun),
             address=terms.payment_address,
