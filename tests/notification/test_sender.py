@@ -180,9 +180,13 @@ class TestSender:
                 dedupe_key="pool_low:1",
             )
         sender = NotificationSender(
-            session_maker, TelegramTransport(lambda _id: bot), admin_chat_id=-100
+            session_maker,
+            TelegramTransport(lambda _id: bot),
+            admin_chat_id=-100,
+            admin_language="en",  # OPERATOR_ALERT_LANGUAGE
         )
         report = await sender.run_once()
         assert (report.sent, report.failed) == (1, 1)
         [alert] = emulator.bot(token).messages(-100)
         assert "<main>" in alert.text and "65,000" in alert.text
+        assert alert.text.startswith("🚨 Energy pool low")
