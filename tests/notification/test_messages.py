@@ -252,6 +252,24 @@ class TestTheReportedTexts:
         assert "after 1 block (" in render("order_in_limbo", limbo, "en")
         assert "在 1 个区块后" in render("order_in_limbo", limbo, "zh")
 
+    def test_the_order_card_counts_transfers(self) -> None:
+        from tronrent.telegram.context import translator_for
+        from tronrent.telegram.ports import OrderView
+        from tronrent.telegram.render import order_card
+
+        def card(count: int | None, language: str) -> str:
+            view = OrderView(
+                ORDER, "active", POOL, None, None, RECIPIENT, transaction_count=count, energy=66_300
+            )
+            return order_card(translator_for(language), view)
+
+        assert "Energy: 66,300 (1 transfer)" in card(1, "en")
+        assert "Energy: 66,300 (2 transfers)" in card(2, "en")
+        assert "能量：66,300（1 笔）" in card(1, "zh")
+        for language in LANGUAGES:  # no count known: no "(- transfers)"
+            text = card(None, language)
+            assert "66,300" in text and not PLACEHOLDER_LEFT.search(text), text
+
     def test_the_flash_intro_tells_the_true_rental_length(self) -> None:
         from tronrent.telegram.context import translator_for
 

@@ -94,7 +94,8 @@ CATALOG: Catalog = {
             "\n\n请转账 <b>{amount} TRX</b> 到：\n<code>{address}</code>\n"
             "⚠️ 金额须<b>完全一致</b>（含尾数 {tail}），用于识别您的付款。\n截止时间：{deadline}"
         ),
-        "order.card.delivered": "\n\n⚡ 能量：{energy}（{count} 笔）",
+        "order.card.delivered": "\n\n⚡ 能量：{energy}（{count}）",
+        "order.card.energy": "\n\n⚡ 能量：{energy}",
         "order.card.activation": (
             "\n🆕 接收地址尚未激活：金额已含激活费 {fee} TRX，到账后先为其激活再委托能量。"
         ),
@@ -220,7 +221,8 @@ CATALOG: Catalog = {
             "⚠️ The amount must match <b>exactly</b> (tail {tail}): it identifies your payment.\n"
             "Pay before: {deadline}"
         ),
-        "order.card.delivered": "\n\n⚡ Energy: {energy} ({count} transfers)",
+        "order.card.delivered": "\n\n⚡ Energy: {energy} ({count})",
+        "order.card.energy": "\n\n⚡ Energy: {energy}",
         "order.card.activation": (
             "\n🆕 The recipient is not activated yet: the amount includes its {fee} TRX "
             "activation fee; it is activated first, then the energy is delegated."

@@ -10,7 +10,7 @@ from qrcode.image.pure import PyPNGImage
 
 from tronrent.kit.i18n import Html, Translator
 from tronrent.kit.money import format_trx, format_usdt
-from tronrent.notification.messages import format_time, tx_link
+from tronrent.notification.messages import format_count, format_time, tx_link
 from tronrent.telegram.ports import AddressBalance, OrderView
 
 PENDING = "pending"
@@ -40,12 +40,11 @@ def order_card(t: Translator, view: OrderView) -> str:
         )
         if view.activation_fee_sun:
             text += t("order.card.activation", fee=format_trx(view.activation_fee_sun))
+    elif view.energy and view.transaction_count:
+        count = format_count("transaction_count", view.transaction_count, t.language)
+        text += t("order.card.delivered", energy=f"{view.energy:,}", count=count)
     elif view.energy:
-        text += t(
-            "order.card.delivered",
-            energy=f"{view.energy:,}",
-            count=view.transaction_count if view.transaction_count is not None else "-",
-        )
+        text += t("order.card.energy", energy=f"{view.energy:,}")
     return text
 
 
