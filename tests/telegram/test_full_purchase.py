@@ -72,6 +72,7 @@ class Shop:
         await h.press(token, menu.message_id, MenuCb(action="flash").pack(), user_id=chat)
         intro = self.chat(chat)[-1]  # after the QR code photo
         assert self.f.address in intro.text
+        assert "reclaimed after 20 s)" in intro.text  # the true rental length, not "1 h"
         await h.press(token, intro.message_id, FlashCb(action="rent").pack(), user_id=chat)
         confirm = (await h.say(token, recipient, user_id=chat))[-1]
         assert recipient in confirm.body
