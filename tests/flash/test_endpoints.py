@@ -220,6 +220,7 @@ class TestAdminRoutes:
             ("POST", "/api/payments/monitor"),
             ("GET", "/api/admin/job-failures"),
             ("POST", "/api/admin/job-failures/1/retry"),
+            ("GET", "/api/admin/alerts"),
         ],
     )
     async def test_anonymous_refused(self, api: Api, method: str, path: str) -> None:

@@ -99,7 +99,7 @@ async def delegation_failing(
         {
             "order_id": order_id,
             "pool_address": pool_address,
-            "error": (error or "")[:_ERROR_LENGTH],
+            "error": error[:_ERROR_LENGTH] if error else None,
             "attempts": attempts,
         },
         f"delegation_failing:{delegation_id}",

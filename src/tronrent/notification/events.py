@@ -104,7 +104,7 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
         ("pool_name", "pool_address", "available_energy", "threshold")
     ),
     NotificationEvent.POOL_UNUSABLE: Payload(("pool_name", "pool_address", "reason"), ("detail",)),
-    NotificationEvent.DELEGATION_FAILING: Payload((*_ORDER, "error"), ("pool_address", "attempts")),
+    NotificationEvent.DELEGATION_FAILING: Payload(_ORDER, ("pool_address", "attempts", "error")),
     NotificationEvent.JOB_DEAD_LETTERED: Payload(("job_name", "job_id", "error")),
     NotificationEvent.ORDER_IN_LIMBO: Payload(
         (*_ORDER, "status", "blocks"), ("reason", "recipient_address")
