@@ -284,6 +284,14 @@ class TestNul:
             in_query = await http.get("/api/health?x=%00")
         assert in_path.status_code == 422 and in_query.status_code == 422
 
+    async def test_telegram_webhook_left_to_the_bot(self, serve: Any) -> None:
+        async with serve(max_request_body_bytes=1000) as (_, http):
+            update = {"update_id": 1, "message": {"text": "hi\u0000"}}
+            passed = await http.post("/webhook/telegram/1", json=update)
+            big = await http.post("/webhook/telegram/1", json={"x": "a" * 2000})
+        assert passed.status_code == 404  # reached routing (no bots in this app), not refused
+        assert big.status_code == 413
+
     async def test_escaped_backslash_is_not_nul(self, serve: Any) -> None:
         async with serve() as (_, http):
             response = await http.post(

@@ -178,6 +178,11 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+#: Telegram's webhook deliveries: a refused update would be retried by Telegram and hold up
+#: the bot's later updates; their text is the bot's business (the body limit still applies)
+NUL_EXEMPT_PREFIX: Final = "/webhook/"
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -242,7 +247,7 @@ class RequestGuardMiddleware:
         except _BodyTooLarge:
             await self._too_large()(scope, receive, send)
             return
-        if body_has_nul(body):
+        if body_has_nul(body) and not str(scope.get("path", "")).startswith(NUL_EXEMPT_PREFIX):
             await _nul_response()(scope, receive, send)
             return
         await self.app(scope, _replay(body, tail, receive), send)
