@@ -125,6 +125,7 @@ def create_app(
                 )
                 stack.push_async_callback(db.dispose)
             await ensure_migrated(db)
+            stack.push_async_callback(limits.aclose)
             client = redis
             if client is None and settings.redis_url:
                 from redis.asyncio import Redis as RedisClient

@@ -50,6 +50,17 @@ class Limits:
         self.redis = bool(redis_url)
         self.limiter = MovingWindowRateLimiter(storage_from_string(url, **options))
 
+    async def aclose(self) -> None:
+        """Close the Redis connections of the storage (memory storage: nothing to do)."""
+        bridge = getattr(self.limiter.storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception as exc:
+                _log.warning("ratelimit.close_failed", error=type(exc).__name__)
+
     async def hit(self, item: RateLimitItem, *identity: str) -> int:
         """Count one event; seconds to wait when over the limit (the event is then not
         counted), 0 when allowed."""
