@@ -3,6 +3,7 @@ proxies only, login throttling, the body limit, NUL characters, offline docs, pr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 import tronrent.api.ratelimit as ratelimit_module
 from tronrent.api.app import create_app
 from tronrent.api.middleware import body_has_nul
-from tronrent.api.ratelimit import storage_url
+from tronrent.api.ratelimit import Limits, RateLimiter, storage_url
 from tronrent.config import Settings, format_validation_error
 
 PASSWORD = "correct horse battery"  # tests/api/conftest.py
@@ -120,6 +121,37 @@ class TestMovingWindow:
             blocked = await two.get("/api/nothing")
         assert statuses == [404, 404, 404]
         _assert_429(blocked)
+
+    @given(
+        limit=st.integers(1, 5),
+        gaps=st.lists(st.floats(0, 40, allow_nan=False), min_size=1, max_size=40),
+    )
+    def test_moving_window_property(self, limit: int, gaps: list[float]) -> None:
+        """Allowed requests never exceed the limit in any 60 s, and a request is refused only
+        when the last 60 s already hold the limit."""
+        from unittest import mock
+
+        fake = FakeClock(1_800_000_000.0)
+
+        async def run() -> list[tuple[float, bool]]:
+            limiter = RateLimiter(Limits(None), per_ip_per_minute=limit)
+            out = []
+            for gap in gaps:
+                fake.now += gap
+                out.append((fake.now, await limiter.hit_ip("198.51.100.7") == 0))
+            return out
+
+        with (
+            mock.patch.object(limits_memory, "time", fake),
+            mock.patch.object(ratelimit_module, "time", fake),
+        ):
+            results = asyncio.run(run())
+        allowed = [t for t, ok in results if ok]
+        for moment, ok in results:
+            recent = [t for t in allowed if moment - 60 < t <= moment]
+            assert len(recent) <= limit
+            if not ok:  # the window is closed at its old end: [moment - 60, moment]
+                assert len([t for t in allowed if moment - 60 <= t <= moment]) >= limit
 
     def test_storage_url(self) -> None:
         assert storage_url(None) == "async+memory://"
