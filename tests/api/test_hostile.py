@@ -310,6 +310,15 @@ class TestNul:
         assert response.status_code == 422, response.text
         assert "NUL" in response.json()["error"]["message"]
 
+    async def test_deeply_nested(self, serve: Any) -> None:
+        body = b"[" * 1000 + b'"\\u0000"' + b"]" * 1000
+        assert body_has_nul(body)
+        async with serve() as (_, http):
+            response = await http.post(
+                "/api/auth/login", content=body, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 422
+
     async def test_path_and_query(self, serve: Any) -> None:
         async with serve() as (_, http):
             in_path = await http.get("/api/orders/FLASH_1%00")
