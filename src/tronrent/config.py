@@ -13,6 +13,7 @@ into ``DATA_DIR/secrets.json`` (mode 0600, see :func:`ensure_local_secrets`); wi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -70,7 +71,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = _env(
         "development",
         "'development' or 'production'",
-        "production requires SECRET_KEYS and JWT_SECRET from the environment",
+        "production requires SECRET_KEYS, JWT_SECRET and TRON_NODE_URLS from the environment",
     )
     data_dir: Path = _env(
         Path("data"),
@@ -80,7 +81,43 @@ class Settings(BaseSettings):
     api_host: str = _env("127.0.0.1", "a host name or IP address", "HTTP API bind address")
     api_port: int = _env(8000, "a TCP port (1-65535)", "HTTP API port", ge=1, le=65535)
     rate_limit_per_minute: int = _env(
-        600, "a non-negative integer", "requests per minute per client IP (0 = off)", ge=0
+        600,
+        "a non-negative integer",
+        "requests per client IP in any 60 s (moving window; 0 = off)",
+        ge=0,
+    )
+    rate_limit_per_account_per_minute: int = _env(
+        1200,
+        "a non-negative integer",
+        "requests per admin account (access token subject) in any 60 s (0 = off)",
+        ge=0,
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = _env(
+        [],
+        "a comma-separated list of IP addresses or CIDR networks",
+        "reverse proxies whose X-Forwarded-For is believed; empty = trust none (the peer "
+        "address is the client)",
+    )
+    login_failures_per_username: int = _env(
+        5,
+        "a positive integer",
+        "failed logins of one username within LOGIN_FAILURE_WINDOW_SECONDS before 429",
+        ge=1,
+    )
+    login_failures_per_ip: int = _env(
+        20,
+        "a positive integer",
+        "failed logins from one client IP within LOGIN_FAILURE_WINDOW_SECONDS before 429",
+        ge=1,
+    )
+    login_failure_window_seconds: int = _env(
+        900, "a positive integer (seconds)", "moving window of the failed-login counts", ge=1
+    )
+    max_request_body_bytes: int = _env(
+        1_048_576,
+        "a positive integer (bytes)",
+        "largest request body accepted (413 beyond it, also for chunked bodies)",
+        ge=1,
     )
 
     # --- database (seed 001 8.2) ----------------------------------------------------------------
@@ -252,6 +289,21 @@ class Settings(BaseSettings):
     def _check_node_urls(cls, value: list[str]) -> list[str]:
         return [_check_http_url(url) for url in value]
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
     @field_validator("telegram_api_url")
     @classmethod
     def _check_telegram_url(cls, value: str) -> str:
@@ -348,6 +400,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"{' and '.join(missing)} must be set when ENVIRONMENT=production")
+            if not self.tron_node_urls:
+                raise ValueError(
+                    "TRON_NODE_URLS must be set when ENVIRONMENT=production (the in-process "
+                    "devnet and its demo pool are for development only)"
+                )
         return self
 
     # --- derived values ------------------------------------------------------------------------

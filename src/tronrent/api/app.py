@@ -13,15 +13,21 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tronrent.api import health as health_routes
 from tronrent.api import metrics as metrics_routes
 from tronrent.api.exception_handlers import install_exception_handlers
 from tronrent.api.health import HealthCheck, HealthRegistry
-from tronrent.api.middleware import RateLimitMiddleware, RequestContextMiddleware
-from tronrent.api.ratelimit import RateLimiter
+from tronrent.api.middleware import (
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    RequestGuardMiddleware,
+)
+from tronrent.api.ratelimit import Limits, LoginThrottle, RateLimiter
 from tronrent.api.state import AppState
 from tronrent.auth import endpoints as auth_routes
 from tronrent.auth.tokens import TokenIssuer
@@ -93,7 +99,19 @@ def create_app(
     registry = HealthRegistry()
     for name, check in (health_checks or {}).items():
         registry.register(name, check)
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    limits = Limits(settings.redis_url)
+    limiter = RateLimiter(
+        limits,
+        per_ip_per_minute=settings.rate_limit_per_minute,
+        per_account_per_minute=settings.rate_limit_per_account_per_minute,
+    )
+    login_throttle = LoginThrottle(
+        limits,
+        per_username=settings.login_failures_per_username,
+        per_ip=settings.login_failures_per_ip,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    tokens = build_token_issuer(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +125,7 @@ def create_app(
                 )
                 stack.push_async_callback(db.dispose)
             await ensure_migrated(db)
+            stack.push_async_callback(limits.aclose)
             client = redis
             if client is None and settings.redis_url:
                 from redis.asyncio import Redis as RedisClient
@@ -118,14 +137,14 @@ def create_app(
                 engine=db,
                 session_maker=create_session_maker(db),
                 secret_box=build_secret_box(settings),
-                tokens=build_token_issuer(settings),
+                tokens=tokens,
                 health=registry,
                 redis=client,
+                login_throttle=login_throttle,
             )
             registry.register("database", _database_check(db))
             if client is not None:
                 registry.register("redis", _redis_check(client))
-                limiter.redis = client
             DB_POOL.track("main", db)
             stack.callback(DB_POOL.untrack, "main")
             app.state.tronrent = state
@@ -139,23 +158,30 @@ def create_app(
                 hooks=len(lifespan_hooks),
             )
             yield
-            limiter.redis = None
         _log.info("api.stopped")
 
-    app = FastAPI(
+    # FastAPIOffline: the Swagger UI and ReDoc pages load their JavaScript and CSS from the
+    # installed package (/api/static-offline-docs), never from a CDN
+    app = FastAPIOffline(
         title="tronrent",
         summary="TRON energy rental platform API",
         lifespan=lifespan,
         docs_url="/api/docs",
         redoc_url="/api/redoc",
         openapi_url="/api/openapi.json",
+        static_url="/api/static-offline-docs",
     )
     app.state.health = registry
     app.state.tronrent = None
     install_exception_handlers(app)
     for router in (*CORE_ROUTERS, *routers):
         app.include_router(router)
-    # added last = outermost: the request context wraps rate limiting and everything else
-    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    # added last = outermost: the request context wraps everything; the client address is
+    # taken from X-Forwarded-For only when the peer is a TRUSTED_PROXIES entry, before rate
+    # limiting; oversized bodies and NUL characters are refused after it
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, tokens=tokens)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(RequestContextMiddleware)
     return app

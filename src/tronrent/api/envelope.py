@@ -70,6 +70,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (401, "Missing, invalid or expired access token"),
         (403, "Role not allowed"),
+        (413, "Request body larger than MAX_REQUEST_BODY_BYTES"),
         (422, "Invalid input"),
         (429, "Too many requests"),
         (500, "Internal error"),

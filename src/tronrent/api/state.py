@@ -15,6 +15,8 @@ from tronrent.kit.crypto import SecretBox
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from tronrent.api.ratelimit import LoginThrottle
+
 
 @dataclass
 class AppState:
@@ -27,5 +29,7 @@ class AppState:
     tokens: TokenIssuer
     health: HealthRegistry
     redis: Redis | None = None
+    #: failed logins per username and per client IP (moving window)
+    login_throttle: LoginThrottle | None = None
     #: components added by lifespan hooks (chain gateway, devnet, workers), by name
     components: dict[str, Any] = field(default_factory=dict)

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
 from tronrent.auth.dependencies import AdminUserDep
 from tronrent.auth.schemas import AdminProfile, LoginRequest, LoginResult
+from tronrent.auth.service import InvalidCredentials
 from tronrent.auth.service import admin as admin_service
+from tronrent.kit.errors import RateLimited
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
 @router.post("/login", summary="Log in and get a short-lived access token")
-async def login(body: LoginRequest, state: StateDep, session: SessionDep) -> Envelope[LoginResult]:
-    user = await admin_service.authenticate(session, username=body.username, password=body.password)
+async def login(
+    body: LoginRequest, request: Request, state: StateDep, session: SessionDep
+) -> Envelope[LoginResult]:
+    """Failed logins are counted per username and per client IP in a moving window; beyond
+    ``LOGIN_FAILURES_PER_USERNAME`` / ``LOGIN_FAILURES_PER_IP`` every attempt is 429 with
+    ``Retry-After`` (even with the right password) until old failures leave the window."""
+    throttle = state.login_throttle
+    ip = request.client.host if request.client else "unknown"
+    if throttle is not None:
+        refused = await throttle.check(username=body.username, ip=ip)
+        if refused is not None:
+            raise RateLimited(refused.reason, "LOGIN_THROTTLED", retry_after=refused.retry_after)
+    try:
+        user = await admin_service.authenticate(
+            session, username=body.username, password=body.password
+        )
+    except InvalidCredentials:
+        if throttle is not None:
+            await throttle.failed(username=body.username, ip=ip)
+        raise
+    if throttle is not None:
+        await throttle.succeeded(username=body.username)
     token = state.tokens.issue(user.id, user.role.value)
     return ok(LoginResult(access_token=token.token, expires_in=token.expires_in, role=token.role))
 

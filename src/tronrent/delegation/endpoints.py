@@ -59,19 +59,33 @@ async def delegate(
 async def balance(
     address: Annotated[TronAddress, Path()], chain: ChainDep
 ) -> Envelope[dict[str, Any]]:
-    """TRX balance, energy and bandwidth of an address (public chain data)."""
+    """TRX balance, energy and bandwidth of an address (public chain data); an address with no
+    account on chain is ``exists: false`` with every figure 0."""
     account = await chain.get_account(address)
+    if account is None:
+        return ok(
+            {
+                "address": address,
+                "exists": False,
+                "trxBalance": 0.0,
+                "balanceSun": 0,
+                "energy": 0,
+                "energyLimit": 0,
+                "bandwidth": 0,
+                "delegatedEnergySun": 0,
+            }
+        )
     res = await chain.get_account_resource(address)
     return ok(
         {
             "address": address,
-            "exists": account is not None,
-            "trxBalance": float(sun_to_trx(account.balance_sun)) if account else 0.0,
-            "balanceSun": account.balance_sun if account else 0,
+            "exists": True,
+            "trxBalance": float(sun_to_trx(account.balance_sun)),
+            "balanceSun": account.balance_sun,
             "energy": res.energy_available,
             "energyLimit": res.energy_limit,
             "bandwidth": res.bandwidth_available,
-            "delegatedEnergySun": account.delegated_energy_sun if account else 0,
+            "delegatedEnergySun": account.delegated_energy_sun,
         }
     )
 

@@ -87,7 +87,8 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app's own middleware, from TRUSTED_PROXIES only
+        proxy_headers=False,
         lifespan="on",
     )
     uvicorn.Server(config).run()

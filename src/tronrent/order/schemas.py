@@ -35,9 +35,29 @@ def _flash_order_id(value: str) -> str:
     return value
 
 
-TronAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(_tron_address)]
-TxHash = Annotated[str, StringConstraints(max_length=80), AfterValidator(_tx_hash)]
-FlashOrderId = Annotated[str, StringConstraints(max_length=64), AfterValidator(_flash_order_id)]
+#: formats published in the OpenAPI (clients and the API fuzzer); the validators decide
+TRON_ADDRESS_PATTERN = r"^T[1-9A-HJ-NP-Za-km-z]{33}$"
+TX_HASH_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
+FLASH_ORDER_ID_PATTERN = r"^FLASH_[1-9][0-9]{12}_[0-9a-z]{9}$"
+
+TronAddress = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_tron_address),
+    Field(json_schema_extra={"pattern": TRON_ADDRESS_PATTERN, "format": "tron-address"}),
+]
+TxHash = Annotated[
+    str,
+    StringConstraints(max_length=80),
+    AfterValidator(_tx_hash),
+    Field(json_schema_extra={"pattern": TX_HASH_PATTERN}),
+]
+FlashOrderId = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_flash_order_id),
+    Field(json_schema_extra={"pattern": FLASH_ORDER_ID_PATTERN}),
+]
 #: a TRX amount for display: exact Decimal inside, a JSON number on the wire (seed: 1.5)
 TrxAmount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 ChatId = Annotated[int, Field(strict=False, ge=-CHAT_ID_LIMIT, le=CHAT_ID_LIMIT)]

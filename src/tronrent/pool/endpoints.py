@@ -64,7 +64,12 @@ def pool_out(p: EnergyPool) -> PoolOut:
 
 
 class AddPoolRequest(ApiModel):
-    private_key: str = Field(min_length=64, max_length=66)
+    private_key: str = Field(
+        min_length=64,
+        max_length=66,
+        json_schema_extra={"pattern": r"^(0x)?[0-9a-fA-F]{64}$"},
+        description="64 hex characters, from 1 to the secp256k1 curve order - 1",
+    )
     name: str | None = Field(None, max_length=100)
     priority: int = Field(1, ge=1, le=1000)
     cost_per_energy_sun: int = Field(0, ge=0, le=10**9)
