@@ -40,6 +40,11 @@ async def create(api: Api, chat_id: int = 0, recipient: str | None = None) -> di
     return data
 
 
+def exact(data: dict[str, Any]) -> int:
+    """The amount (sun) of the order created with answer ``data``."""
+    return round(data["exampleAmount"] * TRX)
+
+
 async def stored(database_url: str, order_id: str) -> Order:
     engine = create_engine(database_url)
     try:
@@ -160,28 +165,38 @@ class TestConfirm:
     async def test_needs_the_token(self, api: Api, database_url: str) -> None:  # noqa: F811
         customer = funded_key(api.devnet.chain, 100 * TRX)
         data = await create(api, recipient=customer.address_base58)
-        oid = data["orderId"]
-        txid = send_trx(api.devnet, customer, api.pool.tron_address, 3 * TRX)
+        oid, owner = data["orderId"], {"X-Order-Token": data["orderToken"]}
+        # a transfer the scanner ignores (not to the flash address): only confirm could act
+        elsewhere = funded_key(api.devnet.chain, TRX).address_base58
+        foreign = send_trx(api.devnet, customer, elsewhere, exact(data))
         api.devnet.node.produce()
-        body = {"orderId": oid, "txHash": txid}
+        body = {"orderId": oid, "txHash": foreign}
         for headers, status in (({}, 401), ({"X-Order-Token": "nope"}, 403)):
             r = await api.http.post("/api/energy-flash/confirm-payment", json=body, headers=headers)
             assert r.status_code == status, r.text
             assert r.json()["error"]["code"].startswith("ORDER_TOKEN_")
-        # refused before anything was recorded for this order
-        assert await count(database_url, Payment, Payment.order_id == oid) == 0
+        # the owner passes the guard and reaches the on-chain check
+        r = await api.http.post("/api/energy-flash/confirm-payment", json=body, headers=owner)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PAYMENT_NOT_ACCEPTABLE"
+        assert await count(database_url, Payment, Payment.tx_hash == foreign) == 0
+        assert (await stored(database_url, oid)).status is OrderStatus.PENDING
+        # the exact amount (its tail names the order): the scanner may see it first - either
+        # way confirming it is accepted
+        txid = send_trx(api.devnet, customer, api.pool.tron_address, exact(data))
+        api.devnet.node.produce()
         r = await api.http.post(
             "/api/energy-flash/confirm-payment",
-            json=body,
-            headers={"X-Order-Token": data["orderToken"]},
+            json={"orderId": oid, "txHash": txid},
+            headers=owner,
         )
         assert r.status_code == 200 and r.json()["data"]["orderId"] == oid, r.text
         await api.wait_status(oid, "active")
 
     async def test_operator_may_confirm(self, api: Api) -> None:  # noqa: F811
         customer = funded_key(api.devnet.chain, 100 * TRX)
-        oid = (await create(api, recipient=customer.address_base58))["orderId"]
-        txid = send_trx(api.devnet, customer, api.pool.tron_address, 3 * TRX)
+        data = await create(api, recipient=customer.address_base58)
+        oid = data["orderId"]
+        txid = send_trx(api.devnet, customer, api.pool.tron_address, exact(data))
         api.devnet.node.produce()
         r = await api.http.post(
             "/api/energy-flash/confirm-payment",
