@@ -111,7 +111,7 @@ async def main() -> None:
                 async def create(i: int) -> int:
                     r = await http.post(
                         f"{api}/api/energy-flash/create-order",
-                        json={"recipientAddress": keys[i % len(keys)].address_base58, "chatId": i},
+                        json={"recipientAddress": keys[i % len(keys)].address_base58, "chatId": 0},
                     )
                     return r.status_code
 

@@ -50,11 +50,15 @@ class Api:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def wait_status(self, order_id: str, status: str, wait_s: float = 15) -> dict[str, Any]:
+    async def wait_status(
+        self, order_id: str, status: str, wait_s: float = 15, token: str | None = None
+    ) -> dict[str, Any]:
+        """Poll order-status until ``status``; with the order token: the full view."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        headers = {"X-Order-Token": token} if token else {}
         while True:
-            r = await self.http.get(f"/api/energy-flash/order-status/{order_id}")
+            r = await self.http.get(f"/api/energy-flash/order-status/{order_id}", headers=headers)
             data: dict[str, Any] = r.json()["data"]
             if data["status"] == status:
                 return data
@@ -101,7 +105,7 @@ class TestCreateOrder:
     async def test_payload_and_paid_by_tail(self, api: Api) -> None:
         recipient = funded_key(api.devnet.chain, TRX).address_base58
         r = await api.http.post(
-            "/api/energy-flash/create-order", json={"recipientAddress": recipient, "chatId": 7}
+            "/api/energy-flash/create-order", json={"recipientAddress": recipient, "chatId": 0}
         )
         assert r.status_code == 200, r.text
         body = r.json()
@@ -115,14 +119,18 @@ class TestCreateOrder:
         payer = funded_key(api.devnet.chain, 100 * TRX)
         amount = round(data["exampleAmount"] * TRX)
         send_trx(api.devnet, payer, data["paymentAddress"], amount + 1_500_000)
-        status = await api.wait_status(data["orderId"], "active")
-        assert status["transactionCount"] == 2
+        status = await api.wait_status(data["orderId"], "active", token=data["orderToken"])
+        assert status["transactionCount"] == 2 and status["access"] == "owner"
         assert status["paidAmount"] == pytest.approx((amount + 1_500_000) / TRX)
         [entry] = status["delegationResult"]
         assert entry["success"] is True and entry["poolAccount"] == api.pool.tron_address
         assert entry["energyAmount"] >= 2 * 65_000 and len(entry["txHash"]) == 64
         r = await api.http.get(f"/api/orders/{data['orderId']}")
         assert r.status_code == 200 and r.json()["data"]["status"] == "active"
+        # without the token: the public view (no recipient, no tx hash)
+        public = r.json()["data"]
+        assert public["access"] == "public" and public["recipientAddress"] is None
+        assert "txHash" not in public["delegationResult"][0]
 
     @pytest.mark.parametrize(
         "payload",
@@ -153,12 +161,13 @@ class TestOrderStatusAndCancel:
     async def test_cancel_only_while_unpaid(self, api: Api) -> None:
         r = await api.http.post(
             "/api/energy-flash/create-order",
-            json={"recipientAddress": api.pool.tron_address, "chatId": 1},
+            json={"recipientAddress": api.pool.tron_address, "chatId": 0},
         )
         oid = r.json()["data"]["orderId"]
-        r = await api.http.post(f"/api/energy-flash/cancel-order/{oid}")
+        owner = {"X-Order-Token": r.json()["data"]["orderToken"]}
+        r = await api.http.post(f"/api/energy-flash/cancel-order/{oid}", headers=owner)
         assert r.status_code == 200 and r.json()["data"]["status"] == "cancelled"
-        r = await api.http.post(f"/api/energy-flash/cancel-order/{oid}")
+        r = await api.http.post(f"/api/energy-flash/cancel-order/{oid}", headers=owner)
         assert r.status_code == 409 and "only unpaid" in r.json()["error"]["message"]
 
 
@@ -167,14 +176,17 @@ class TestConfirmPayment:
         customer = funded_key(api.devnet.chain, 100 * TRX)
         r = await api.http.post(
             "/api/energy-flash/create-order",
-            json={"recipientAddress": customer.address_base58, "chatId": 1},
+            json={"recipientAddress": customer.address_base58, "chatId": 0},
         )
         oid = r.json()["data"]["orderId"]
+        owner = {"X-Order-Token": r.json()["data"]["orderToken"]}
         txid = send_trx(api.devnet, customer, api.pool.tron_address, 3 * TRX)
         api.devnet.node.produce()
         for _ in range(2):
             r = await api.http.post(
-                "/api/energy-flash/confirm-payment", json={"orderId": oid, "txHash": txid}
+                "/api/energy-flash/confirm-payment",
+                json={"orderId": oid, "txHash": txid},
+                headers=owner,
             )
             assert r.status_code == 200, r.text
             assert r.json()["success"] is True and r.json()["message"]
@@ -182,11 +194,13 @@ class TestConfirmPayment:
         # the same payment for another order: refused
         r = await api.http.post(
             "/api/energy-flash/create-order",
-            json={"recipientAddress": customer.address_base58, "chatId": 1},
+            json={"recipientAddress": customer.address_base58, "chatId": 0},
         )
         other = r.json()["data"]["orderId"]
         r = await api.http.post(
-            "/api/energy-flash/confirm-payment", json={"orderId": other, "txHash": txid}
+            "/api/energy-flash/confirm-payment",
+            json={"orderId": other, "txHash": txid},
+            headers={"X-Order-Token": r.json()["data"]["orderToken"]},
         )
         assert r.status_code == 409
 
@@ -197,11 +211,13 @@ class TestConfirmPayment:
     async def test_bad_hashes(self, api: Api, tx_hash: str, status: int) -> None:
         r = await api.http.post(
             "/api/energy-flash/create-order",
-            json={"recipientAddress": api.pool.tron_address, "chatId": 1},
+            json={"recipientAddress": api.pool.tron_address, "chatId": 0},
         )
         oid = r.json()["data"]["orderId"]
         r = await api.http.post(
-            "/api/energy-flash/confirm-payment", json={"orderId": oid, "txHash": tx_hash}
+            "/api/energy-flash/confirm-payment",
+            json={"orderId": oid, "txHash": tx_hash},
+            headers={"X-Order-Token": r.json()["data"]["orderToken"]},
         )
         assert r.status_code == status, r.text
 
@@ -347,7 +363,7 @@ class TestAdminRoutes:
         assert r.status_code == 202, r.text
         await api.wait_status(r.json()["data"]["orderId"], "active")
         r = await api.http.post(
-            "/api/energy-flash/create-order", json={"recipientAddress": target, "chatId": 1}
+            "/api/energy-flash/create-order", json={"recipientAddress": target, "chatId": 0}
         )
         oid = r.json()["data"]["orderId"]
         r = await api.http.post(
@@ -364,7 +380,7 @@ class TestAdminRoutes:
     async def test_watch_times_out_on_its_own_deadline(self, api: Api) -> None:
         target = funded_key(api.devnet.chain, TRX).address_base58
         r = await api.http.post(
-            "/api/energy-flash/create-order", json={"recipientAddress": target, "chatId": 1}
+            "/api/energy-flash/create-order", json={"recipientAddress": target, "chatId": 0}
         )
         oid = r.json()["data"]["orderId"]
         # the order's own watch (30 min) is replaced by one with a 1 s deadline

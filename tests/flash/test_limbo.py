@@ -380,7 +380,7 @@ async def create_order(api: Api, recipient: str) -> dict[str, Any]:  # noqa: F81
     while the node fails) is retried as its Retry-After asks."""
     for _ in range(10):
         r = await api.http.post(
-            "/api/energy-flash/create-order", json={"recipientAddress": recipient, "chatId": 7}
+            "/api/energy-flash/create-order", json={"recipientAddress": recipient, "chatId": 0}
         )
         if r.status_code != 503 or r.json()["error"]["code"] != "DATABASE_BUSY":
             break

@@ -92,6 +92,7 @@ class Demo:
         self.result = DemoResult()
         self._t0 = time.monotonic()
         self._poll_s = 0.5
+        self._order_token: str | None = None
 
     # --- output ------------------------------------------------------------------------------
     def say(self, text: str, block: int | None = None) -> None:
@@ -113,12 +114,18 @@ class Demo:
         return body.get("data", body)
 
     async def _wait_order(
-        self, http: httpx.AsyncClient, order_id: str, done: Callable[[dict[str, Any]], bool]
+        self,
+        http: httpx.AsyncClient,
+        order_id: str,
+        done: Callable[[dict[str, Any]], bool],
+        token: str | None = None,
     ) -> dict[str, Any]:
+        """Poll order-status; with the order token (X-Order-Token) for the full view."""
         deadline = time.monotonic() + self.timeout_s
+        headers = {"X-Order-Token": token} if token else {}
         while True:
             status: dict[str, Any] = await self._api(
-                http, "GET", f"/api/energy-flash/order-status/{order_id}"
+                http, "GET", f"/api/energy-flash/order-status/{order_id}", headers=headers
             )
             if done(status):
                 return status
@@ -218,6 +225,8 @@ class Demo:
             json={"recipientAddress": r.customer, "chatId": 0},
         )
         r.order_id, r.payment_address = order["orderId"], order["paymentAddress"]
+        # shown once, kept in memory only: the full order view needs it
+        self._order_token = token = str(order["orderToken"])
         price = _sun(order["priceConfig"]["single_price"])
         amount = self.transactions * price + _sun(order["paymentTail"])
         self.say(
@@ -233,7 +242,7 @@ class Demo:
             r.payment_block,
         )
 
-        status = await self._wait_order(http, r.order_id, lambda s: s["status"] == "active")
+        status = await self._wait_order(http, r.order_id, lambda s: s["status"] == "active", token)
         entry = next(e for e in status["delegationResult"] if e.get("success"))
         r.delegation_tx = str(entry["txHash"])
         r.energy_delegated = int(status.get("energyAmount") or entry.get("energyAmount") or 0)
@@ -287,7 +296,9 @@ class Demo:
             return
         self.say(f"rental lock ends on chain at {expires} (in {max(0.0, left):.0f} s); waiting")
         self.timeout_s += max(0.0, left) + 30.0
-        done = await self._wait_order(http, r.order_id, lambda s: s["status"] == "completed")
+        done = await self._wait_order(
+            http, r.order_id, lambda s: s["status"] == "completed", self._order_token
+        )
         r.order_status = str(done["status"])
         head = int(await tron.get_latest_block_number())
         found = await self._find_undelegate(tron, r.customer, r.delegation_block, head)

@@ -165,6 +165,9 @@ class Order(TimestampMixin, Base):
     #: the recipient had no account on chain at create-order: what activating it costs (sun,
     #: from getchainparameters), added to the quote; NULL = activated (or not known)
     activation_fee_sun: Mapped[int | None] = mapped_column(BigInteger)
+    #: SHA-256 (hex) of the order token an HTTP customer got at create-order (see
+    #: order.access); NULL: no token (bot and walk-in orders), only the chat / an operator acts
+    access_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User | None] = relationship(lazy="raise")
     delegations: Mapped[list[EnergyDelegation]] = relationship(back_populates="order", lazy="raise")

@@ -1,13 +1,16 @@
 """Flash rental routes (seed 000 section 4) and seed 001's order detail.
 
-Customer routes are addressed by the unguessable order id and show that order only.
+Customer routes are addressed by the order id. Anyone with the id sees the public view (status,
+amounts, where to pay); cancel and confirm need the order token returned once by create-order
+(``X-Order-Token``) or an operator's JWT, which also see the full view (order.auth, order.access,
+docs/customer-auth.md).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
@@ -15,12 +18,18 @@ from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, Runt
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat
 from tronrent.models.order import Order
+from tronrent.order.access import Access, hash_order_token, new_order_token
+from tronrent.order.auth import (
+    CustomerOrderDep,
+    OrderCredentialsDep,
+    ViewedOrderDep,
+    authorize_order,
+)
 from tronrent.order.schemas import (
     ConfirmPaymentRequest,
     ConfirmPaymentResponse,
     CreateOrderRequest,
     CreateOrderResponse,
-    FlashOrderId,
     OrderStatusResponse,
     PriceConfigOut,
 )
@@ -35,20 +44,38 @@ router = APIRouter(
 )
 orders_router = APIRouter(prefix="/api/orders", tags=["orders"], responses=ERROR_RESPONSES)
 
-OrderIdPath = Annotated[FlashOrderId, Path(description="FLASH_<ms>_<id>")]
+#: delegation result keys anyone may see (the tx hash leads to the recipient on chain)
+PUBLIC_DELEGATION_KEYS = frozenset({"transactionIndex", "poolAccount", "energyAmount", "success"})
 
 
-def status_view(o: Order) -> OrderStatusResponse:
+def _public_entry(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        return {}
+    return {k: v for k, v in entry.items() if k in PUBLIC_DELEGATION_KEYS}
+
+
+def status_view(o: Order, access: Access = Access.PUBLIC) -> OrderStatusResponse:
+    """The order as ``access`` may see it: the public view keeps status, amounts and where to
+    pay; recipient, tx hashes, chat and status reason need the token or an operator."""
+    full = access is not Access.PUBLIC
+    entries = list(o.delegation_result or [])
     return OrderStatusResponse(
         order_id=o.id,
         status=o.status.value,
         paid_amount=None if o.paid_amount_units is None else sun_to_trx(o.paid_amount_units),
         transaction_count=o.transaction_count,
-        delegation_result=list(o.delegation_result or []),
-        recipient_address=o.target_address,
+        delegation_result=entries if full else [_public_entry(e) for e in entries],
+        recipient_address=o.target_address if full else None,
         energy_amount=o.energy_amount,
         expires_at=isoformat(o.expires_at) if o.expires_at else None,
-        status_reason=o.status_reason,
+        status_reason=o.status_reason if full else None,
+        access=access.value,
+        payment_address=o.payment_address,
+        expected_amount=(
+            None if o.expected_amount_units is None else sun_to_trx(o.expected_amount_units)
+        ),
+        chat_id=o.chat_id if full else None,
+        payment_tx_hash=o.tron_tx_hash if full else None,
     )
 
 
@@ -60,16 +87,24 @@ async def create_order(
     `paymentAddress`. `recipientActivated`: whether the recipient has an account on chain
     (null: the node could not tell); without one, `activationFee` is what activating it costs
     (added to the amount when the platform activates recipients, else 0: the order is
-    refunded if the address is still not activated when it is paid)."""
+    refunded if the address is still not activated when it is paid).
+
+    `chatId` must be a chat that started the bot (422 CHAT_NOT_STARTED otherwise; 0: no
+    Telegram messages). `orderToken` is returned once: send it as `X-Order-Token` to cancel or
+    confirm the order (docs/customer-auth.md)."""
+    chat = await order_service.started_chat(session, body.chat_id)
     state = None
     if recipients is not None and rt.enabled:
         state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
+    token = new_order_token()
     order, cfg = await order_service.create_order(
         session,
         rt,
         recipient_address=body.recipient_address,
-        chat_id=body.chat_id,
+        chat_id=chat.telegram_chat_id if chat is not None else None,
+        bot_id=chat.bot_id if chat is not None else None,
         recipient_state=state,
+        access_token_hash=hash_order_token(token),
     )
     fee = order.activation_fee_sun or 0
     tail = order.amount_tail_units or 0
@@ -89,15 +124,23 @@ async def create_order(
             example_amount=sun_to_trx(cfg.price.single_price_sun + fee + tail),
             recipient_activated=None if state is None else state.activated,
             activation_fee=sun_to_trx(fee),
+            order_token=token,
         )
     )
 
 
 @router.post("/confirm-payment")
 async def confirm(
-    body: ConfirmPaymentRequest, session: SessionDep, rt: RuntimeDep, chain: ChainDep
+    body: ConfirmPaymentRequest,
+    session: SessionDep,
+    rt: RuntimeDep,
+    chain: ChainDep,
+    creds: OrderCredentialsDep,
 ) -> ConfirmPaymentResponse:
-    """Confirm a payment by its tx hash (verified on chain; idempotent)."""
+    """Confirm a payment by its tx hash (verified on chain; idempotent). Needs the order's
+    `X-Order-Token` (or an operator's bearer JWT): 401 ORDER_TOKEN_REQUIRED without it, 403
+    ORDER_TOKEN_INVALID with a wrong one."""
+    await authorize_order(session, body.order_id, creds)
     result = await confirm_payment(session, rt, chain, order_id=body.order_id, tx_hash=body.tx_hash)
     return ConfirmPaymentResponse(
         message="支付已确认" if result.already else "支付确认处理中",
@@ -106,18 +149,24 @@ async def confirm(
 
 
 @router.get("/order-status/{order_id}")
-async def order_status(order_id: OrderIdPath, session: SessionDep) -> Envelope[OrderStatusResponse]:
-    """Order status with the delegation results."""
-    return ok(status_view(await order_service.get(session, order_id)))
+async def order_status(viewed: ViewedOrderDep) -> Envelope[OrderStatusResponse]:
+    """Order status with the delegation results. Without the order's `X-Order-Token` (or an
+    operator's JWT) the public view: no recipient, tx hashes, chat or status reason."""
+    return ok(status_view(viewed.order, viewed.access))
 
 
 @router.post("/cancel-order/{order_id}")
-async def cancel_order(order_id: OrderIdPath, session: SessionDep) -> Envelope[OrderStatusResponse]:
-    """Cancel an order that was not paid yet (409 otherwise)."""
-    return ok(status_view(await order_service.cancel(session, order_id)))
+async def cancel_order(
+    order: CustomerOrderDep, session: SessionDep, creds: OrderCredentialsDep
+) -> Envelope[OrderStatusResponse]:
+    """Cancel an order that was not paid yet (409 otherwise). Needs the order's
+    `X-Order-Token` (or an operator's bearer JWT): 401 ORDER_TOKEN_REQUIRED without it, 403
+    ORDER_TOKEN_INVALID with a wrong one."""
+    access = Access.OPERATOR if creds.operator is not None else Access.OWNER
+    return ok(status_view(await order_service.cancel(session, order.id), access))
 
 
 @orders_router.get("/{order_id}")
-async def get_order(order_id: OrderIdPath, session: SessionDep) -> Envelope[OrderStatusResponse]:
-    """Order details (seed 001)."""
-    return ok(status_view(await order_service.get(session, order_id)))
+async def get_order(viewed: ViewedOrderDep) -> Envelope[OrderStatusResponse]:
+    """Order details (seed 001); the public view without the order token (see order-status)."""
+    return ok(status_view(viewed.order, viewed.access))

@@ -23,3 +23,7 @@ class FlashDisabled(ServiceUnavailable):
 
 class NoPaymentTailAvailable(ServiceUnavailable):
     default_code = "TOO_MANY_OPEN_ORDERS"
+
+
+class ChatNotStarted(ValidationFailed):
+    default_code = "CHAT_NOT_STARTED"

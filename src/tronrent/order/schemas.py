@@ -89,6 +89,9 @@ class CreateOrderResponse(ApiModel):
     recipient_activated: bool | None = None
     #: added to the amount to activate the recipient (0 when it has an account)
     activation_fee: TrxAmount = Decimal(0)
+    #: the secret that lets this caller cancel/confirm the order (header X-Order-Token);
+    #: returned here once, only its hash is stored (docs/customer-auth.md)
+    order_token: str | None = None
 
 
 class ConfirmPaymentRequest(ApiModel):
@@ -112,3 +115,12 @@ class OrderStatusResponse(ApiModel):
     energy_amount: int | None = None
     expires_at: str | None = None
     status_reason: str | None = None
+    #: what the caller may see: "public" (no token), "owner" (token), "operator" (JWT);
+    #: the public view leaves out recipient, tx hashes, chat and status reason
+    access: str = "public"
+    #: where and how much to pay (TRX, with the tail) while the order waits for payment
+    payment_address: str | None = None
+    expected_amount: TrxAmount | None = None
+    #: owner/operator only
+    chat_id: int | None = None
+    payment_tx_hash: str | None = None

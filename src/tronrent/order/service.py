@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
 from tronrent.kit.time import now_ms, utcnow
+from tronrent.models.bot import Bot, BotStatus
+from tronrent.models.bot_user import BotUser, BotUserStatus
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
 from tronrent.order import ids
 from tronrent.order.errors import (
+    ChatNotStarted,
     FlashDisabled,
     InvalidRecipient,
     NoPaymentTailAvailable,
@@ -57,6 +60,54 @@ class FlashOrderService:
             raise OrderNotFound(f"order {order_id} not found")
         return order
 
+    async def started_chat(self, session: AsyncSession, chat_id: int) -> BotUser | None:
+        """The bot user row of a chat that started one of our bots (the most recently active
+        one when it talks to several); ``chat_id`` 0 means no chat: None.
+
+        A chat is *started* when the bot recorded an update from it in a private chat
+        (``bot_users.telegram_chat_id``, written on /start and every later message) and the
+        user has not blocked the bot. Anything else -> `ChatNotStarted` (422): the bot could
+        not message that chat, and must not message a chat that never asked for it.
+        """
+        if chat_id == 0:
+            return None
+        row = (
+            (
+                await session.execute(
+                    select(BotUser)
+                    .join(Bot, Bot.id == BotUser.bot_id)
+                    .where(
+                        BotUser.telegram_chat_id == chat_id,
+                        BotUser.status == BotUserStatus.ACTIVE,
+                        Bot.status == BotStatus.ACTIVE,
+                    )
+                    .order_by(BotUser.last_interaction_at.desc(), BotUser.id)
+                    .limit(1)
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if row is not None:
+            return row
+        names = (
+            (
+                await session.execute(
+                    select(Bot.username)
+                    .where(Bot.status == BotStatus.ACTIVE)
+                    .order_by(Bot.created_at, Bot.id)
+                    .limit(3)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        bots = " or ".join(f"@{n}" for n in names) or "our Telegram bot"
+        raise ChatNotStarted(
+            f"chat {chat_id} has not started the bot: open {bots} in Telegram and send /start"
+            " first, then create the order again (or send chatId 0 for no Telegram messages)"
+        )
+
     async def open_tails(self, session: AsyncSession, payment_address: str) -> set[int]:
         rows = await session.execute(
             select(Order.amount_tail_units).where(
@@ -77,12 +128,14 @@ class FlashOrderService:
         user_id: object | None = None,
         bot_id: object | None = None,
         recipient_state: RecipientState | None = None,
+        access_token_hash: str | None = None,
     ) -> tuple[Order, FlashConfig]:
         """An order waiting for payment, with a unique amount tail (see payment.matching).
 
         ``recipient_state`` (see order.recipient, checked before the transaction): a recipient
         with no account on chain gets the activation fee added to the quote when the policy
         activates, rounded up to the tail granularity so the tail still identifies the payment.
+        ``access_token_hash``: the hash of the HTTP customer's order token (see order.access).
         """
         if not rt.enabled:
             raise FlashDisabled("energy flash rental is disabled")
@@ -112,6 +165,7 @@ class FlashOrderService:
             expected_amount_units=cfg.price.single_price_sun + fee + tail,
             amount_tail_units=tail,
             activation_fee_sun=fee or None,
+            access_token_hash=access_token_hash,
             energy_per_transaction=cfg.energy_per_transaction,
             duration_hours=cfg.price.expiry_hours,
             price_config=cfg.raw,

@@ -87,7 +87,11 @@ async def confirm_payment(
         )
     payment = await payment_repo.get_by_tx(session, tx_hash)
     assert payment is not None
-    await payment_service.process(session, rt, payment.id)
+    outcome = await payment_service.process(session, rt, payment.id)
+    if outcome is None:
+        # handled meanwhile by the scanner (its row lock released, PostgreSQL skipped the row):
+        # read what it decided instead of the copy loaded before
+        await session.refresh(payment)
     if payment.order_id != order_id:
         # the caller's transaction rolls back; the scanner will handle the payment normally
         raise PaymentAlreadyUsed(
@@ -95,4 +99,4 @@ async def confirm_payment(
             "it was not sent from the order's recipient address)"
         )
     await session.refresh(order)
-    return Confirmation(order_id, tx_hash, order.status.value, already=False)
+    return Confirmation(order_id, tx_hash, order.status.value, already=outcome is None)
