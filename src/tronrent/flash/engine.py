@@ -20,13 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import tronrent.tasks  # noqa: F401 - registers every actor
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.deps import install_flash_resources
+from tronrent.delegation.tasks import SWEEP_JOB
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.time import now_ms
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.pricing.calc import PriceConfigError
 from tronrent.scanner.service import BlockScanner, ScannerConfig
 from tronrent.worker import (
     JobQueue,
+    PendingJob,
     WorkerContext,
     record_failure,
     run_periodic,
@@ -56,6 +59,7 @@ class FlashEngine:
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> FlashEngine:
+        started_ms = now_ms()
         ctx = WorkerContext(self.session_maker)
         install_flash_resources(ctx, chain=self.chain, box=self.box, rt=self.rt)
         set_worker_context(ctx)
@@ -78,6 +82,9 @@ class FlashEngine:
             await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
         if self.run_periodic_jobs:
+            # a start-up sweep at once: what a killed process left is re-driven now, not once
+            # it looks stuck; the cutoff keeps it off the work started from here on
+            await self.queue.send(PendingJob(SWEEP_JOB, (started_ms,)))
             self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
         return self
 
