@@ -24,8 +24,10 @@ from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.kit.crypto import SecretBox
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment
+from tronrent.scanner.service import BlockScanner
+from tronrent.worker import PendingJob, job_scope
 
-from .conftest import TRX, add_pool, send_trx
+from .conftest import TRX, FlashFactory, active, add_pool, restart_engine, send_trx
 
 #: slower blocks than the in-process tests: `serve` runs in its own process on shared CPUs
 BLOCK_MS = 300
@@ -136,3 +138,37 @@ async def test_payments_around_a_kill_9_are_delivered_once_after_restart(
     finally:
         for p in processes:
             stop(p, 15)
+
+
+async def test_work_a_dead_process_left_is_picked_up_at_once_by_the_next(
+    flash: FlashFactory,
+) -> None:
+    """A payment recorded by a scanner whose process died before its job ran (the job is
+    lost with the in-memory queue) is re-driven by the next engine's start-up sweep at once,
+    not when it looks stuck (STUCK_AFTER_S = 20 s = 200 blocks here)."""
+    f = await flash()
+    await f.engine.stop()
+    customer = funded_key(f.devnet.chain, 100 * TRX)
+    send_trx(f.devnet, customer, f.address, 2 * TRX)
+    config = f.engine.scanner_config
+    assert config is not None
+    dying = BlockScanner(f.gateway, f.session_maker, config)
+    lost: list[PendingJob] = []
+
+    async def send(job: PendingJob) -> None:
+        lost.append(job)  # never run: the process dies here, without releasing its lease
+
+    while not lost:
+        async with job_scope(send):
+            await dying.poll()
+        await asyncio.sleep(0.02)
+    assert [j.name for j in lost] == ["payment.process_payment"]
+    async with f.session_maker() as s:
+        (payment,) = (await s.execute(select(Payment))).scalars().all()
+    assert payment.handled_at is None
+    await restart_engine(f)
+    start = f.devnet.chain.head.number
+    order = await f.wait_order(active, sender=customer.address_base58, wait_s=60)
+    assert order.status is OrderStatus.ACTIVE
+    (block,) = delegation_block(f.devnet, customer.address_base58)
+    assert block - start <= 30, block - start  # well before the 200 blocks of STUCK_AFTER_S
