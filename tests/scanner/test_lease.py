@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from trondevnet.server import DevnetServer
@@ -20,6 +23,7 @@ from trondevnet.testing import funded_key, submit
 from tronproto.address import to_hex
 from tronproto.keys import PrivateKey
 from tronrent.adapters.tron.gateway import TronGateway
+from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.models.payment import Payment
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.scanner.service import (
@@ -154,6 +158,38 @@ class TestFencing:
             after = await checkpoint(session_maker)
             assert (after.block_number, after.leader_id) == (taken.block_number, other.token)
             assert await stale.renew() is False  # and it cannot renew its way back in
+
+    async def test_a_leader_that_cannot_renew_stops_before_its_lease_ends(
+        self,
+        devnet: DevnetServer,
+        session_maker: async_sessionmaker[AsyncSession],
+        tmp_path: Path,
+    ) -> None:
+        """Fail closed: with its database unreachable a leader keeps its token (the lease may
+        still be its own) but acts only until the deadline of the last lease it wrote, counted
+        from before that write; then it stands by and a healthy standby takes over."""
+        flash = funded_key(devnet.chain).address_base58
+        config = ScannerConfig(
+            block_interval_s=3.0, lease_s=0.3, fixed_addresses=frozenset({flash})
+        )
+        unreachable = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+        async with TronGateway([devnet.url], timeout_s=5) as gw:
+            leader = BlockScanner(gw, session_maker, config)
+            standby = BlockScanner(gw, session_maker, config)
+            assert await leader.acquire()
+            before = time.monotonic()
+            leader.session_maker = create_session_maker(unreachable)
+            assert await leader.renew() is False
+            assert leader.token is not None  # not known to be lost: acts until the deadline
+            # the lease it wrote ends at the latest `lease_seconds` after `before`
+            await asyncio.sleep(max(0.0, before + config.lease_seconds - time.monotonic()))
+            assert not leader.holds_lease()  # stopped by then, however slow this machine
+            with pytest.raises(OperationalError):
+                await leader.poll()  # it may only try to take the lease again
+            assert leader.stats.blocks == 0
+            assert await standby.acquire()
+            assert (await checkpoint(session_maker)).leader_id == standby.token
+        await unreachable.dispose()
 
     async def test_a_released_lease_is_taken_at_once_from_the_checkpoint(
         self, devnet: DevnetServer, session_maker: async_sessionmaker[AsyncSession]
