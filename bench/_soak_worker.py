@@ -36,7 +36,9 @@ async def main() -> None:
             scanner_config=ScannerConfig(
                 block_interval_s=block_ms / 1000,
                 fixed_addresses=frozenset({address}),
-                lease_s=10.0,  # longer than a loaded batch takes: no lease ping-pong
+                # the default lease (1.5 block intervals): renewed by its own task every 1/3
+                # lease whatever a loaded batch takes, so a killed worker's scanner is replaced
+                # within 2 blocks
             ),
             periodic_speedup=float(os.environ.get("SOAK_PERIODIC_SPEEDUP", "1")),
         )

@@ -45,3 +45,43 @@ def stop(process: subprocess.Popen[Any], timeout_s: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def start_serve(port: int, env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    """``tronrent serve --port port`` with ``env``; its output appended to ``output``."""
+    with output.open("ab") as out:
+        return subprocess.Popen(
+            [*COMMAND, "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_ready(port: int, process: subprocess.Popen[Any], timeout_s: float = 120) -> None:
+    """Until ``serve`` answers HTTP: uvicorn accepts connections only once every lifespan
+    hook (the flash engine: scanner, workers, sweeper) has started. Asynchronous, so an
+    in-process devnet keeps producing blocks meanwhile."""
+    import asyncio
+
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited with {process.returncode}")
+            try:
+                await http.get(f"http://127.0.0.1:{port}/api/health")
+                return
+            except httpx.TransportError:
+                if loop.time() > deadline:
+                    raise AssertionError(f"serve did not answer within {timeout_s} s") from None
+                await asyncio.sleep(0.05)
+
+
+def kill9(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL, as a crash: no shutdown hook runs (the scanner lease is not released)."""
+    process.send_signal(signal.SIGKILL)
+    process.wait()

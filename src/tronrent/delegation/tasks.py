@@ -11,7 +11,7 @@ from tronrent.delegation import limbo
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
 from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
-from tronrent.kit.time import utcnow
+from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
@@ -24,6 +24,7 @@ log = logging.getLogger("tronrent.delegation")
 #: an order untouched this long in paid/delegating is re-driven by the sweeper
 STUCK_AFTER_S = 20.0
 RECLAIM_JOB = "delegation.reclaim_order"
+SWEEP_JOB = "delegation.sweep"
 #: orders per reclaim job (a block's worth at the target load)
 RECLAIM_BATCH = 200
 #: due reclaims enqueued per sweep (every 5 s): twice what 200 rentals ending per second need,
@@ -50,13 +51,18 @@ async def reclaim_order(*order_ids: str) -> None:
     await split_on_failure(RECLAIM_JOB, ids, reclaim, d.session_maker)
 
 
-@actor("delegation.sweep", priority=Priority.LOW, max_retries=0, period_s=5.0)
-async def sweep() -> None:
+@actor(SWEEP_JOB, priority=Priority.LOW, max_retries=0, period_s=5.0)
+async def sweep(left_before_ms: int | None = None) -> None:
     """Re-drive stuck orders, overdue reclaims, unhandled payments, refunds; expire orders
-    and payment watches past their own deadline."""
+    and payment watches past their own deadline. ``left_before_ms`` (epoch ms; the engine's
+    start-up sweep passes its start time): whatever was last touched before then is re-driven
+    at once, not STUCK_AFTER_S later - the work a killed process left (paid but not
+    delegated, stored but not broadcast), while work this process started is left alone."""
     d = flow_deps()
     now = utcnow()
     stuck_before = now - timedelta(seconds=max(STUCK_AFTER_S, d.rt.confirm_timeout_s))
+    if left_before_ms is not None:
+        stuck_before = max(stuck_before, from_ms(int(left_before_ms)))
     async with d.session_maker() as s:
         expired = await order_service.expire_overdue(s)
         watches = await time_out_watches(s)

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import tronrent.tasks  # noqa: F401 - registers every actor
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.deps import install_flash_resources
+from tronrent.delegation.tasks import sweep
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.time import now_ms
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.pricing.calc import PriceConfigError
@@ -28,6 +30,7 @@ from tronrent.scanner.service import BlockScanner, ScannerConfig
 from tronrent.worker import (
     JobQueue,
     WorkerContext,
+    job_scope,
     record_failure,
     run_periodic,
     set_job_queue,
@@ -56,6 +59,7 @@ class FlashEngine:
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def start(self) -> FlashEngine:
+        started_ms = now_ms()
         ctx = WorkerContext(self.session_maker)
         install_flash_resources(ctx, chain=self.chain, box=self.box, rt=self.rt)
         set_worker_context(ctx)
@@ -78,8 +82,21 @@ class FlashEngine:
             await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
         if self.run_periodic_jobs:
+            await self._start_up_sweep(started_ms)
             self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
         return self
+
+    async def _start_up_sweep(self, started_ms: int) -> None:
+        """The delegation sweep, at once and before the periodic one: what a killed process
+        left (paid but not delegated, stored but not broadcast, recorded but not handled) is
+        re-driven now, not once it looks stuck; the start-time cutoff keeps it off the work
+        started from here on. Run here rather than queued, so it never overlaps the first
+        periodic sweep."""
+        try:
+            async with job_scope():
+                await sweep(started_ms)
+        except Exception:
+            log.exception("start-up sweep failed; the periodic sweep will retry")
 
     async def _refund_accounts(self) -> frozenset[str]:
         """The addresses refunds are sent from: the scanner confirms their transfers. A refund

@@ -51,6 +51,13 @@ log = logging.getLogger("tronrent.scanner")
 T = TypeVar("T")
 
 MAX_BATCH = 100  # java-tron's getblockbylimitnext limit
+#: the leader lease, in block intervals: after a leader dies a standby (polling every
+#: 1/STANDBY_POLLS_PER_BLOCK block) takes over within LEASE_BLOCKS + 1/4 < 2 block intervals
+LEASE_BLOCKS = 1.5
+#: the leader renews its lease this many times per lease length
+RENEWALS_PER_LEASE = 3
+#: a standby (or a leader that lost its lease) tries to take the lease this often per block
+STANDBY_POLLS_PER_BLOCK = 4
 PROCESS_PAYMENT_JOB = "payment.process_payment"
 SETTLE_DELEGATION_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
@@ -98,7 +105,7 @@ class ScannerConfig:
     confirmations: int = 0
     batch_size: int = MAX_BATCH
     block_interval_s: float = 3.0
-    lease_s: float = 30.0
+    lease_s: float | None = None  # None: LEASE_BLOCKS block intervals
     reorg_depth: int = 30
     start_block: int | None = None  # None: start at the head on the first run
     fixed_addresses: frozenset[str] = frozenset()  # flash address(es), always watched
@@ -107,6 +114,11 @@ class ScannerConfig:
     #: account is the flash address)
     own_addresses: frozenset[str] = frozenset()
     usdt_contract: str | None = None
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a lease lasts unless renewed."""
+        return self.lease_s if self.lease_s is not None else LEASE_BLOCKS * self.block_interval_s
 
 
 @dataclass
@@ -154,12 +166,39 @@ class BlockScanner:
     _cursor: _Cursor | None = None
     _watched: frozenset[str] = frozenset()
     _last_block_ms: int = 0
+    _token: str | None = None
+    _valid_until: float = 0.0
 
     # --- lease and checkpoint ------------------------------------------------------------
+    # The lease is the checkpoint row's ``leader_id`` (a token: this scanner's id and a nonce
+    # drawn at each acquisition) and ``lease_until``. Every write of the scanner (a batch, a
+    # fork rewind) is fenced: its transaction first moves the cursor with ``WHERE leader_id =
+    # :token AND block_number = :old``, so the write of a leader whose lease was taken over is
+    # refused (LeaseLost) and rolled back with the payments and jobs of its batch.
+    @property
+    def token(self) -> str | None:
+        """The lease token while this scanner believes it leads (None: standby)."""
+        return self._token
+
+    def holds_lease(self) -> bool:
+        """Leader, and the lease cannot have expired yet by this process's clock (the deadline
+        is counted from before the request that set the lease, so it errs early)."""
+        return self._token is not None and time.monotonic() < self._valid_until
+
+    def _lose(self) -> None:
+        self._token = None
+        self._cursor = None
+        self._valid_until = 0.0
+
     async def acquire(self) -> bool:
-        """Take (or renew) the leader lease; creates the checkpoint on the first run."""
+        """Renew our lease, or take it if it is free or expired (a new token, the cursor read
+        from the checkpoint); creates the checkpoint on the first run."""
+        if self._token is not None and await self.renew():
+            return True
+        lease = self.config.lease_seconds
+        started = time.monotonic()
         now = utcnow()
-        until = now + timedelta(seconds=self.config.lease_s)
+        token = f"{self.scanner_id}.{uuid.uuid4().hex[:8]}"
         async with self.session_maker() as session:
             row = await session.get(ScannerCheckpoint, self.config.name)
             if row is None:
@@ -179,49 +218,100 @@ class BlockScanner:
                     ScannerCheckpoint.name == self.config.name,
                     or_(
                         ScannerCheckpoint.leader_id.is_(None),
-                        ScannerCheckpoint.leader_id == self.scanner_id,
                         ScannerCheckpoint.lease_until < now,
                     ),
                 )
-                .values(leader_id=self.scanner_id, lease_until=until)
+                .values(leader_id=token, lease_until=now + timedelta(seconds=lease))
                 .returning(ScannerCheckpoint.block_number, ScannerCheckpoint.block_id)
             )
             got = result.first()
             await session.commit()
         if got is None:
-            self._cursor = None
+            self._lose()
             return False
-        if self._cursor is None:
-            self._cursor = _Cursor(int(got[0]), got[1])
+        self._token = token
+        self._valid_until = started + lease
+        self._cursor = _Cursor(int(got[0]), got[1])
+        log.info("scanner %s leads from block %d", token, self._cursor.number)
+        return True
+
+    async def renew(self) -> bool:
+        """Extend our lease. Fails closed: False when it was taken over (this scanner stands
+        by at once) or the renewal failed (it goes on only until the current lease's deadline,
+        `holds_lease`)."""
+        token = self._token
+        if token is None:
+            return False
+        lease = self.config.lease_seconds
+        started = time.monotonic()
+        now = utcnow()
+        try:
+            async with self.session_maker() as session:
+                result = await session.execute(
+                    update(ScannerCheckpoint)
+                    .where(
+                        ScannerCheckpoint.name == self.config.name,
+                        ScannerCheckpoint.leader_id == token,
+                    )
+                    .values(lease_until=now + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+        except Exception:
+            log.warning("scanner %s could not renew its lease", token, exc_info=True)
+            return False
+        if getattr(result, "rowcount", 0) != 1:
+            if self._token == token:
+                log.warning("scanner %s lost its lease; standing by", token)
+                self._lose()
+            return False
+        if self._token == token:
+            self._valid_until = max(self._valid_until, started + lease)
         return True
 
     async def release(self) -> None:
+        token = self._token
+        self._lose()
+        if token is None:
+            return
         async with self.session_maker() as session:
             await session.execute(
                 update(ScannerCheckpoint)
                 .where(
                     ScannerCheckpoint.name == self.config.name,
-                    ScannerCheckpoint.leader_id == self.scanner_id,
+                    ScannerCheckpoint.leader_id == token,
                 )
                 .values(leader_id=None, lease_until=None)
             )
             await session.commit()
-        self._cursor = None
 
-    async def _advance(self, session: AsyncSession, old: _Cursor, new: _Cursor) -> None:
-        until = utcnow() + timedelta(seconds=self.config.lease_s)
+    async def _advance(self, session: AsyncSession, old: _Cursor, new: _Cursor) -> float:
+        """The fence, first statement of every scanner write: move the cursor (and extend the
+        lease) only if we still hold the lease token and the cursor is where we left it.
+        Returns the monotonic time the new lease is counted from."""
+        token = self._token
+        if token is None:
+            raise LeaseLost(f"{self.scanner_id} holds no scanner lease")
+        started = time.monotonic()
+        until = utcnow() + timedelta(seconds=self.config.lease_seconds)
         result = await session.execute(
             update(ScannerCheckpoint)
             .where(
                 ScannerCheckpoint.name == self.config.name,
-                ScannerCheckpoint.leader_id == self.scanner_id,
+                ScannerCheckpoint.leader_id == token,
                 ScannerCheckpoint.block_number == old.number,
             )
             .values(block_number=new.number, block_id=new.block_id, lease_until=until)
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) != 1:
-            raise LeaseLost(f"{self.scanner_id} lost the scanner lease")
+            raise LeaseLost(f"{token} lost the scanner lease")
+        return started
+
+    def _advanced(self, started: float, new: _Cursor) -> None:
+        """After the fenced transaction committed: the new cursor, the extended lease."""
+        self._cursor = new
+        self._valid_until = max(self._valid_until, started + self.config.lease_seconds)
 
     # --- scanning --------------------------------------------------------------------------
     async def refresh_watched(self) -> frozenset[str]:
@@ -233,7 +323,7 @@ class BlockScanner:
     async def poll(self) -> int:
         """Scan what is new; the number of blocks processed (0: caught up or not the leader)."""
         self.stats.polls += 1
-        if self._cursor is None and not await self.acquire():
+        if (not self.holds_lease() or self._cursor is None) and not await self.acquire():
             return 0
         cursor = self._cursor
         assert cursor is not None
@@ -242,7 +332,6 @@ class BlockScanner:
         self.stats.node_requests += 1
         raw = list(await self.source.get_blocks(start, start + self.config.batch_size))
         if not raw:
-            await self.acquire()  # renew the lease while idle
             return 0
         own = self.config.own_addresses | self.config.fixed_addresses
         blocks = [parse_block(b, self._watched, self._trc20, own) for b in raw]
@@ -250,7 +339,6 @@ class BlockScanner:
         last_usable = head - self.config.confirmations
         usable = [b for b in blocks if b.number <= last_usable]
         if not usable:
-            await self.acquire()
             return 0
         expected_parent = cursor.block_id
         for b in usable:
@@ -273,7 +361,6 @@ class BlockScanner:
         new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
         await self._commit_batch(cursor, new_cursor, transfers, delegations)
         self._last_block_ms = blocks[-1].timestamp_ms
-        self._cursor = new_cursor
         self.stats.blocks += len(usable)
         return len(usable)
 
@@ -293,15 +380,16 @@ class BlockScanner:
         the txids of the TRX transfers our own addresses sent])."""
         async with job_scope(), self.session_maker() as session:
             try:
+                started = await self._advance(session, old, new)  # the fence comes first
                 await self._intake(session, transfers)
                 for number, txids in (delegations or {}).items():
                     await self._confirm_delegations(session, number, *txids)
-                await self._advance(session, old, new)
                 await session.commit()
             except LeaseLost:
                 await session.rollback()
-                self._cursor = None
+                self._lose()
                 raise
+        self._advanced(started, new)
 
     async def _confirm_delegations(
         self,
@@ -427,10 +515,17 @@ class BlockScanner:
             for b in raw
         }
         anchor_id = canonical.get(rewind)
+        anchor = _Cursor(rewind, anchor_id)
         async with job_scope(), self.session_maker() as session:
-            gone = await payment_repo.orphan_payments(session, rewind + 1, canonical)
-            await self._advance(session, cursor, _Cursor(rewind, anchor_id))
-            await session.commit()
+            try:
+                started = await self._advance(session, cursor, anchor)
+                gone = await payment_repo.orphan_payments(session, rewind + 1, canonical)
+                await session.commit()
+            except LeaseLost:
+                await session.rollback()
+                self._lose()
+                raise
+        self._advanced(started, anchor)
         self.stats.orphaned += len(gone)
         log.warning(
             "fork below block %d: rewound to %d, %d payment(s) orphaned",
@@ -438,7 +533,6 @@ class BlockScanner:
             rewind,
             len(gone),
         )
-        self._cursor = _Cursor(rewind, anchor_id)
 
     def _idle_wait(self, interval: float) -> float:
         """Sleep until just after the next block is due (one request per block, low latency)."""
@@ -447,20 +541,40 @@ class BlockScanner:
         due_s = (self._last_block_ms / 1000 + interval) - time.time() + interval * 0.1
         return min(interval, max(interval * 0.1, due_s))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop`: at once while behind, about once per block when caught up."""
-        idle = self.config.block_interval_s
+    async def keep_lease(self, stop: asyncio.Event) -> None:
+        """Renew the lease every 1/RENEWALS_PER_LEASE of it while leading, whatever the scan
+        loop is doing (a long batch, a slow node): until `stop`."""
+        every = self.config.lease_seconds / RENEWALS_PER_LEASE
         while not stop.is_set():
-            try:
-                n = await self.poll()
-            except LeaseLost:
-                log.warning("scanner %s lost its lease; standing by", self.scanner_id)
-                n = 0
-            except Exception:
-                log.exception("scanner poll failed; retrying")
-                n = 0
-            if n >= self.config.batch_size - self.config.confirmations and n > 0:
-                continue  # behind: the next batch at once
-            wait = self._idle_wait(idle) if self._cursor is not None else self.config.lease_s / 3
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            if self._token is not None and not stop.is_set():
+                await self.renew()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop`: at once while behind, about once per block when caught up; a
+        standby tries to take the lease every 1/STANDBY_POLLS_PER_BLOCK block."""
+        idle = self.config.block_interval_s
+        standby = idle / STANDBY_POLLS_PER_BLOCK
+        renewer = asyncio.get_running_loop().create_task(
+            self.keep_lease(stop), name=f"{self.scanner_id}-lease"
+        )
+        try:
+            while not stop.is_set():
+                try:
+                    n = await self.poll()
+                except LeaseLost:
+                    log.warning("scanner %s lost its lease; standing by", self.scanner_id)
+                    n = 0
+                except Exception:
+                    log.exception("scanner poll failed; retrying")
+                    n = 0
+                if n >= self.config.batch_size - self.config.confirmations and n > 0:
+                    continue  # behind: the next batch at once
+                wait = self._idle_wait(idle) if self.holds_lease() else standby
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
