@@ -87,7 +87,10 @@ async def confirm_payment(
         )
     payment = await payment_repo.get_by_tx(session, tx_hash)
     assert payment is not None
-    await payment_service.process(session, rt, payment.id)
+    if await payment_service.process(session, rt, payment.id) is None:
+        # handled meanwhile by the scanner (it saw the block too): the row read above may
+        # predate that, so read what it decided
+        await session.refresh(payment)
     if payment.order_id != order_id:
         # the caller's transaction rolls back; the scanner will handle the payment normally
         raise PaymentAlreadyUsed(
