@@ -35,7 +35,7 @@ from .conftest import (
     send_trx,
 )
 from .test_exactly_once import wait_all
-from .test_processes import hand_over_to_worker
+from .test_processes import hand_over_to_worker, wait_stored
 
 RECLAIM_JOB = "delegation.reclaim_order"
 
@@ -335,21 +335,7 @@ class TestSigkill:
         # takes it in: it lands while nobody is running)
         proc = await hand_over_to_worker(f, database_url)
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while True:
-                async with f.session_maker() as s:
-                    stored = (
-                        await s.execute(
-                            select(ChainTransaction).where(
-                                ChainTransaction.purpose == ChainTxPurpose.UNDELEGATE
-                            )
-                        )
-                    ).scalar_one_or_none()
-                if stored is not None:
-                    break
-                assert loop.time() < deadline, await f.debug()
-                await asyncio.sleep(0.02)
+            await wait_stored(f, ChainTxPurpose.UNDELEGATE)
         finally:
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
