@@ -20,10 +20,22 @@ from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.order.service import order as order_service
 from tronrent.payment.refund import refund_payment
+from tronrent.worker import get_actor, job_scope
 
-from .conftest import TRX, Flash, FlashFactory, active, add_pool, resource_contracts_to, send_trx
+from .conftest import (
+    TRX,
+    Flash,
+    FlashFactory,
+    active,
+    add_pool,
+    resource_contracts_to,
+    send_trx,
+)
 from .test_exactly_once import delegations_on_chain
+from .test_reclaim_batch import without_sweeper
 from .test_rules import events, payment_of
+
+DELEGATE_JOB = "delegation.delegate_order"
 
 
 async def refunds_of(f, payment_id: int) -> list[ChainTransaction]:
@@ -52,39 +64,48 @@ class TestFailedAfterExcessRefund:
         )
         [excess] = await refunds_of(f, first.id)
         assert excess.purpose is ChainTxPurpose.REFUND and excess.amount_sun == 5 * TRX
-        # the database now believes the pool can cover it; the chain rejects the delegation
-        async with f.session_maker() as s:
-            await s.execute(update(EnergyPool).values(available_energy=10**12))
-            await s.commit()
-        await f.wait_order(lambda o: o.status is OrderStatus.REFUNDED, order_id=order.id, wait_s=30)
-        paid = await payment_of(f, txid, PaymentStatus.REFUNDED)
-        rows = await refunds_of(f, paid.id)
-        assert [(r.purpose, r.amount_sun, r.status) for r in rows] == [
-            (ChainTxPurpose.REFUND, 5 * TRX, ChainTxStatus.CONFIRMED),
-            (ChainTxPurpose.REFUND_REST, 15 * TRX, ChainTxStatus.CONFIRMED),
-        ]
-        assert sum(r.amount_sun or 0 for r in rows) == paid.amount_units
-        kinds = [e for e, oid in await events(f) if oid == order.id]
-        assert kinds.count("refund_sent") == 2 and "order_failed" in kinds
-        # idempotent: running the job again, even with the payment put back to refunding,
-        # sends nothing more
-        async with f.session_maker() as s:
-            await s.execute(
-                update(Payment).where(Payment.id == paid.id).values(status=PaymentStatus.REFUNDING)
+        # the database now believes the pool can cover it; the chain rejects the delegation.
+        # No periodic jobs from here on: a pool sync would write the chain's truth back before
+        # the order is tried again (under load it often did); the test drives the order itself
+        async with without_sweeper(f):
+            async with f.session_maker() as s:
+                await s.execute(update(EnergyPool).values(available_energy=10**12))
+                await s.commit()
+            async with job_scope():  # its refund job goes to the engine's queue
+                await get_actor(DELEGATE_JOB).fn(order.id)
+            await f.wait_order(
+                lambda o: o.status is OrderStatus.REFUNDED, order_id=order.id, wait_s=30
             )
-            await s.commit()
-        assert await refund_payment(flow_deps(), paid.id) == "refunded"
-        assert await refund_payment(flow_deps(), paid.id) == "refunded"
-        assert len(await refunds_of(f, paid.id)) == 2
-        # checked against the chain: the pool sent the customer exactly what was paid
-        to = bytes.fromhex(customer.address_hex)
-        on_chain = [
-            int(tx.value["amount"])  # type: ignore[call-overload]
-            for block in f.devnet.chain.blocks
-            for tx in block.txs
-            if tx.contract_type == "TransferContract" and tx.to == to and not tx.failed
-        ]
-        assert sorted(on_chain) == [5 * TRX, 15 * TRX]
+            paid = await payment_of(f, txid, PaymentStatus.REFUNDED)
+            rows = await refunds_of(f, paid.id)
+            assert [(r.purpose, r.amount_sun, r.status) for r in rows] == [
+                (ChainTxPurpose.REFUND, 5 * TRX, ChainTxStatus.CONFIRMED),
+                (ChainTxPurpose.REFUND_REST, 15 * TRX, ChainTxStatus.CONFIRMED),
+            ]
+            assert sum(r.amount_sun or 0 for r in rows) == paid.amount_units
+            kinds = [e for e, oid in await events(f) if oid == order.id]
+            assert kinds.count("refund_sent") == 2 and "order_failed" in kinds
+            # idempotent: running the job again, even with the payment put back to refunding,
+            # sends nothing more
+            async with f.session_maker() as s:
+                await s.execute(
+                    update(Payment)
+                    .where(Payment.id == paid.id)
+                    .values(status=PaymentStatus.REFUNDING)
+                )
+                await s.commit()
+            assert await refund_payment(flow_deps(), paid.id) == "refunded"
+            assert await refund_payment(flow_deps(), paid.id) == "refunded"
+            assert len(await refunds_of(f, paid.id)) == 2
+            # checked against the chain: the pool sent the customer exactly what was paid
+            to = bytes.fromhex(customer.address_hex)
+            on_chain = [
+                int(tx.value["amount"])  # type: ignore[call-overload]
+                for block in f.devnet.chain.blocks
+                for tx in block.txs
+                if tx.contract_type == "TransferContract" and tx.to == to and not tx.failed
+            ]
+            assert sorted(on_chain) == [5 * TRX, 15 * TRX]
 
 
 async def payments_count(f: Flash) -> int:

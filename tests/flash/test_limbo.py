@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -38,8 +39,17 @@ from tronrent.order.recipient import RecipientCheck, activation_fee_sun
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 
-from .conftest import TRX, Flash, FlashFactory, active, add_pool, send_trx
+from .conftest import (
+    TRX,
+    Flash,
+    FlashFactory,
+    active,
+    add_pool,
+    resource_contracts_to,
+    send_trx,
+)
 from .test_endpoints import Api, api  # noqa: F401 - the API on the devnet, flash engine wired
+from .test_processes import hand_over_to_worker, wait_stored
 from .test_rules import events, payment_of
 
 
@@ -206,6 +216,67 @@ class TestRecipientNotActivated:
         assert "not activated" in render(failed.event_type, failed.payload, "en")
         assert "尚未在链上激活" in render(failed.event_type, failed.payload, "zh")
         assert account_of(f, recipient) is None  # nothing was sent to it
+        await assert_no_limbo(f)
+
+
+def transfers_to(f: Flash, key: PrivateKey) -> int:
+    """TRX transfers that landed (not failed) to ``key``'s address: activations."""
+    to = bytes.fromhex(key.address_hex)
+    return sum(
+        1
+        for b in f.devnet.chain.blocks
+        for tx in b.txs
+        if tx.to == to and tx.contract_type == "TransferContract" and not tx.failed
+    )
+
+
+class TestActivationSigkill:
+    @pytest.mark.parametrize("kill_when", ["stored", "sent"])
+    async def test_killed_mid_activation_then_restarted_activates_and_delegates_once(
+        self, flash: FlashFactory, cache: Cache, database_url: str, kill_when: str
+    ) -> None:
+        """The worker process is killed once the activation transfer is stored (before it is
+        known to be sent: the node still takes it in while nobody runs), or once it is on chain
+        (before the delegation is sent); the restarted engine finds the stored rows and the
+        recipient gets exactly one activation and one delegation."""
+        f = await flash()
+        # the subprocess is the worker now, its broadcasts slowed down (see hand_over_to_worker)
+        proc = await hand_over_to_worker(f, database_url)
+        recipient = PrivateKey.random()
+        try:
+            order = await order_for(f, recipient.address_base58, cache)
+            assert order.activation_fee_sun  # RECIPIENT_ACTIVATION=activate (the default)
+            payer = funded_key(f.devnet.chain, 100 * TRX)
+            send_trx(f.devnet, payer, f.address, order.expected_amount_units or 0)
+            await wait_stored(
+                f,
+                ChainTxPurpose.ACTIVATE,
+                until=lambda: kill_when == "stored" or transfers_to(f, recipient),
+            )
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        f.devnet.node.clear_faults()
+        await f.engine.start()  # the scanner and the sweeper pick up the stored rows
+        done = await f.wait_order(active, order_id=order.id, wait_s=60)
+        assert done.transaction_count == 1
+        assert transfers_to(f, recipient) == 1  # activated once
+        assert resource_contracts_to(f, recipient) == ["DelegateResourceContract"]
+        async with f.session_maker() as s:
+            acts = (
+                (
+                    await s.execute(
+                        select(ChainTransaction.status).where(
+                            ChainTransaction.purpose == ChainTxPurpose.ACTIVATE
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            ds = (await s.execute(select(EnergyDelegation.status))).scalars().all()
+        assert acts == [ChainTxStatus.CONFIRMED]
+        assert ds == [DelegationStatus.SUCCESS]
         await assert_no_limbo(f)
 
 

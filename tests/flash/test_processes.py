@@ -6,13 +6,14 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
 from trondevnet.node import FaultRule
 from trondevnet.testing import funded_key
-from tronrent.models.chain_transaction import ChainTransaction
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import OrderStatus
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
@@ -58,6 +59,29 @@ async def hand_over_to_worker(f: Flash, database_url: str) -> asyncio.subprocess
     return proc
 
 
+async def wait_stored(
+    f: Flash,
+    purpose: ChainTxPurpose | None = None,
+    *,
+    until: Callable[[], object] = lambda: True,
+    wait_s: float = 30,
+) -> None:
+    """Until a transaction (of ``purpose``) is stored and ``until()`` holds: the moment for a
+    kill."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    query = select(ChainTransaction.id)
+    if purpose is not None:
+        query = query.where(ChainTransaction.purpose == purpose)
+    while True:
+        async with f.session_maker() as s:
+            stored = (await s.execute(query.limit(1))).scalar_one_or_none()
+        if stored is not None and until():
+            return
+        assert loop.time() < deadline, await f.debug()
+        await asyncio.sleep(0.02)
+
+
 class TestSigkill:
     async def test_killed_mid_delegation_then_restarted_delegates_once(
         self, flash: FlashFactory, database_url: str
@@ -66,15 +90,7 @@ class TestSigkill:
         proc = await hand_over_to_worker(f, database_url)  # the subprocess is the worker now
         customer = funded_key(f.devnet.chain, 100 * TRX)
         send_trx(f.devnet, customer, f.address, 3 * TRX)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
-        while True:
-            async with f.session_maker() as s:
-                stored = (await s.execute(select(ChainTransaction))).scalars().first()
-            if stored is not None:
-                break
-            assert loop.time() < deadline, await f.debug()
-            await asyncio.sleep(0.02)
+        await wait_stored(f, wait_s=20)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         f.devnet.node.clear_faults()

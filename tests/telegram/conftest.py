@@ -82,10 +82,14 @@ class Harness:
         return row.id, state.token
 
     async def say(self, token: str, text: str, user_id: int = 1001, **kwargs: Any) -> list[Any]:
-        """A user sends ``text``; wait for the bot's next message in that chat and return all."""
+        """A user sends ``text``; wait for the bot's next message in that chat and for the
+        update to be handled to the end (its transaction commits after the reply is sent), then
+        return all the chat's messages."""
         before = len(self.emulator.bot(token).messages(user_id))
         self.emulator.user_message(token, text, user_id=user_id, **kwargs)
-        return await self.emulator.wait_messages(token, user_id, before + 1)
+        messages = await self.emulator.wait_messages(token, user_id, before + 1)
+        await self.manager.drain()
+        return messages
 
     async def press(
         self, token: str, message_id: int, data: str, user_id: int = 1001, **kwargs: Any

@@ -22,7 +22,14 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainUnavailable, TransactionRejected
-from tronrent.adapters.tron.port import ChainPort, SignedTx, TxLookup, TxState, UnsignedTx
+from tronrent.adapters.tron.port import (
+    BlockHeader,
+    ChainPort,
+    SignedTx,
+    TxLookup,
+    TxState,
+    UnsignedTx,
+)
 from tronrent.delegation.rejection import classify_rejection
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
@@ -152,6 +159,7 @@ async def deliver(
     wait_s: float,
     poll_s: float,
     head_max_age_s: float = 0.0,
+    head: BlockHeader | None = None,
 ) -> DeliveryResult:
     """Bring a stored transaction on chain (see the module docstring); never raises for the
     node being down - that is PENDING, and the caller retries later.
@@ -160,8 +168,9 @@ async def deliver(
     broadcast without a lookup first: if a crashed run did broadcast it, the node answers "Dup
     transaction" (a success) and, were it already in a block, the scanner confirms it.
     ``head_max_age_s``: the head block may be the cached reference block (at most that old; an
-    older head only delays the expiry verdict, never makes it wrong). ``wait_s`` 0: broadcast
-    and return PENDING without waiting for a block.
+    older head only delays the expiry verdict, never makes it wrong); ``head``: that head, read
+    once by the caller for a whole batch (no head read here). ``wait_s`` 0: broadcast and
+    return PENDING without waiting for a block.
     """
     tx = as_signed(row)
     try:
@@ -170,9 +179,9 @@ async def deliver(
             done = await _lookup(chain, tx.txid)
             if done is not None:
                 return done
-        if head_max_age_s > 0:
+        if head is None and head_max_age_s > 0:
             head = await chain.reference_block(head_max_age_s)
-        else:
+        elif head is None:
             head = await chain.get_head_block()
         if head.timestamp_ms > tx.expiration_ms:
             # past expiration: the chain will never include it; look once more (it may have

@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -277,6 +278,49 @@ async def _stored_txs(
         found = list(rows.scalars().all())
         await s.commit()
     return found
+
+
+async def _broadcast(
+    d: FlowDeps,
+    rows: Sequence[ChainTransaction],
+    *,
+    head: BlockHeader | None = None,
+    leave_recent: bool = True,
+    retry_unsent: bool = False,
+) -> list[DeliveryResult | None]:
+    """Broadcast the stored ``rows`` concurrently (``BROADCAST_CONCURRENCY`` at a time) without
+    waiting for their block; one result per row. One the scanner saw in a block already is
+    confirmed with no node call; with ``leave_recent``, one sent less than ``confirm_timeout_s``
+    ago is left on its way (None). All are judged against one head block (``head``, else the
+    reference block read once here): a batch costs one head read however long its broadcasts
+    take. ``retry_unsent``: one no node took (unreachable, busy) is tried again at once, waiting
+    up to ``confirm_timeout_s`` for its block."""
+    block_s = d.rt.block_interval_ms / 1000
+
+    def to_send(row: ChainTransaction) -> bool:
+        return row.status is not ChainTxStatus.CONFIRMED and not (
+            leave_recent and sent_recently(row, d.rt.confirm_timeout_s)
+        )
+
+    if head is None and any(to_send(r) for r in rows):
+        with suppress(ChainUnavailable):  # else each delivery reads it, reports the node down
+            head = await d.chain.reference_block(block_s)
+    gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+
+    async def one(row: ChainTransaction) -> DeliveryResult | None:
+        if row.status is ChainTxStatus.CONFIRMED:
+            return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
+        if not to_send(row):
+            return None
+        async with gate:
+            result = await deliver(
+                d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s, head=head
+            )
+        if retry_unsent and result.status is Delivery.PENDING and result.error:
+            result = await deliver(d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s)
+        return result
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
 
 
 def _less(candidate: PoolCandidate, energy: int) -> PoolCandidate:
@@ -677,18 +721,7 @@ class DelegationFlows:
                 .all()
             )
             await s.commit()
-        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
-        block_s = d.rt.block_interval_ms / 1000
-
-        async def one(row: ChainTransaction) -> DeliveryResult | None:
-            if sent_recently(row, d.rt.confirm_timeout_s):
-                return None
-            async with gate:
-                return await deliver(
-                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
-                )
-
-        found = await asyncio.gather(*(one(r) for r in rows))
+        found = await _broadcast(d, rows)
         results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
         error: str | None = None
         async with d.session_maker() as s:
@@ -715,24 +748,8 @@ class DelegationFlows:
         if not order_ids:
             return [], None
         rows = await _stored_txs(d, order_ids, ChainTxPurpose.DELEGATE, LIVE)
-        block_s = d.rt.block_interval_ms / 1000
-        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
-
-        async def one(row: ChainTransaction) -> DeliveryResult:
-            if row.status is ChainTxStatus.CONFIRMED:
-                return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
-            async with gate:
-                result = await deliver(
-                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
-                )
-            if result.status is Delivery.PENDING and result.error:
-                # not handed to a node (unreachable, busy): try again soon, like before
-                result = await deliver(
-                    d.chain, row, wait_s=d.rt.confirm_timeout_s, poll_s=d.rt.poll_s
-                )
-            return result
-
-        results = list(zip(rows, await asyncio.gather(*(one(r) for r in rows)), strict=True))
+        found = await _broadcast(d, rows, leave_recent=False, retry_unsent=True)
+        results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
         async with d.session_maker() as s:
             await self._record(s, d, results)
             await s.commit()
@@ -949,11 +966,12 @@ class DelegationFlows:
         now = utcnow()
         states, due, shared = await self._begin_reclaim(d, ids, now)
         reclaiming = [oid for oid in ids if states[oid] == "reclaiming"]
+        head: BlockHeader | None = None  # one head read per batch: built from, delivered with
         if due:
             head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
             locks = await self._chain_locks(d, shared, head)
             await self._store_undelegations(d, reclaiming, due, shared, locks, head, now)
-        unsent = await self._deliver_undelegations(d, reclaiming)
+        unsent = await self._deliver_undelegations(d, reclaiming, head)
         states.update(await self._end_reclaim(d, reclaiming, unsent, now, batch=len(ids)))
         again = [oid for oid in ids if states[oid] == "again"]
         if again and len(again) == len(ids):
@@ -1132,11 +1150,14 @@ class DelegationFlows:
             await insert_stored(s, rows)
             await s.commit()
 
-    async def _deliver_undelegations(self, d: FlowDeps, order_ids: Sequence[str]) -> set[str]:
+    async def _deliver_undelegations(
+        self, d: FlowDeps, order_ids: Sequence[str], head: BlockHeader | None
+    ) -> set[str]:
         """Deliver the orders' stored undelegations, concurrently and with no lock held, without
         waiting for their block (the scanner confirms them); one the scanner confirmed already
         is applied without a node call, one broadcast less than ``confirm_timeout_s`` ago is
-        left on its way. Returns the orders with an undelegation no node accepted yet."""
+        left on its way. ``head``: the block they were built from, if just read (the expiry
+        verdict's head). Returns the orders with an undelegation no node accepted yet."""
         if not order_ids:
             return set()
         rows = await _stored_txs(
@@ -1144,20 +1165,7 @@ class DelegationFlows:
         )
         if not rows:
             return set()
-        block_s = d.rt.block_interval_ms / 1000
-        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
-
-        async def one(row: ChainTransaction) -> DeliveryResult | None:
-            if row.status is ChainTxStatus.CONFIRMED:
-                return DeliveryResult(Delivery.CONFIRMED)  # seen in a block by the scanner
-            if sent_recently(row, d.rt.confirm_timeout_s):
-                return None
-            async with gate:
-                return await deliver(
-                    d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=block_s
-                )
-
-        found = await asyncio.gather(*(one(r) for r in rows))
+        found = await _broadcast(d, rows, head=head)
         results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
         if results:
             async with d.session_maker() as s:

@@ -31,6 +31,26 @@ async def _alert(
     )
 
 
+async def _pool_alert(
+    session: AsyncSession,
+    event: NotificationEvent,
+    key: str,
+    every: timedelta,
+    *,
+    pool_name: str,
+    pool_address: str,
+    **fields: object,
+) -> bool:
+    """A pool's alert, once per ``every`` window (``key`` + the window's number dedupes it)."""
+    window = int(utcnow().timestamp() // every.total_seconds())
+    return await _alert(
+        session,
+        event,
+        {"pool_name": pool_name, "pool_address": pool_address, **fields},
+        f"{key}:{window}",
+    )
+
+
 async def pool_low(
     session: AsyncSession,
     *,
@@ -43,17 +63,15 @@ async def pool_low(
     """Alert when ``available_energy`` is below ``threshold`` (once per reminder window)."""
     if available_energy >= threshold:
         return False
-    window = int(utcnow().timestamp() // POOL_LOW_REMINDER.total_seconds())
-    return await _alert(
+    return await _pool_alert(
         session,
         NotificationEvent.POOL_LOW,
-        {
-            "pool_name": pool_name,
-            "pool_address": pool_address,
-            "available_energy": available_energy,
-            "threshold": threshold,
-        },
-        f"pool_low:{pool_id}:{window}",
+        f"pool_low:{pool_id}",
+        POOL_LOW_REMINDER,
+        pool_name=pool_name,
+        pool_address=pool_address,
+        available_energy=available_energy,
+        threshold=threshold,
     )
 
 
@@ -69,17 +87,15 @@ async def pool_unusable(
     """A pool is flagged unusable (``flag``: account_missing, no_stake, key_mismatch, unchecked;
     shown as ``reason.<flag>``): once per ``POOL_UNUSABLE_REMINDER`` window while it stays so,
     however many syncs (or concurrent workers) see it."""
-    window = int(utcnow().timestamp() // POOL_UNUSABLE_REMINDER.total_seconds())
-    return await _alert(
+    return await _pool_alert(
         session,
         NotificationEvent.POOL_UNUSABLE,
-        {
-            "pool_name": pool_name,
-            "pool_address": pool_address,
-            "reason": flag,
-            "detail": detail[:_ERROR_LENGTH],
-        },
-        f"pool_unusable:{pool_id}:{flag}:{window}",
+        f"pool_unusable:{pool_id}:{flag}",
+        POOL_UNUSABLE_REMINDER,
+        pool_name=pool_name,
+        pool_address=pool_address,
+        reason=flag,
+        detail=detail[:_ERROR_LENGTH],
     )
 
 
