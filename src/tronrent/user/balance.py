@@ -112,6 +112,7 @@ class BalanceService:
         if not cause_id or len(cause_id) > MAX_CAUSE_ID_LENGTH:
             raise InvalidLedgerChange(f"cause id must be 1 to {MAX_CAUSE_ID_LENGTH} characters")
 
+        await session.flush()  # sessions do not autoflush: a user added just now must be visible
         existing = await self.get_entry_by_cause(
             session, cause_type=cause_type, cause_id=cause_id, currency=currency
         )
