@@ -37,6 +37,7 @@ from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
 from tronrent.kit.metrics import DB_POOL
 from tronrent.storage.migrations import ensure_migrated
+from tronrent.user import admin_endpoints as user_admin_routes
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -49,6 +50,7 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     health_routes.router,
     metrics_routes.router,
     auth_routes.router,
+    user_admin_routes.router,
 )
 
 _log = get_logger("tronrent.api")

@@ -43,6 +43,16 @@ CATALOG: Catalog = {
             "\n\n📮 绑定地址 <code>{address}</code>\nTRX：{trx}\nUSDT：{usdt}\n可用能量：{energy}"
         ),
         "balance.no_address": "\n\n尚未绑定 TRON 地址（为地址下单后自动绑定）。",
+        "balance.ledger.title": "\n\n🧾 <b>最近余额变动</b>",
+        "balance.ledger.empty": "\n\n🧾 暂无余额变动。",
+        "balance.ledger.item": "\n{amount} {currency} · {cause} · {created}",
+        "ledger.cause.top_up": "充值",
+        "ledger.cause.order_payment": "订单支付",
+        "ledger.cause.order_refund": "订单退款",
+        "ledger.cause.commission": "佣金",
+        "ledger.cause.withdrawal": "提现",
+        "ledger.cause.adjustment": "人工调整",
+        "ledger.cause.idle_fee": "闲置费",
         "balance.chain_unavailable": (
             "\n\n📮 <code>{address}</code>：链上余额暂时无法查询，请稍后再试。"
         ),
@@ -163,6 +173,16 @@ CATALOG: Catalog = {
             "Energy available: {energy}"
         ),
         "balance.no_address": "\n\nNo TRON address bound yet (it is bound by your first order).",
+        "balance.ledger.title": "\n\n🧾 <b>Recent balance changes</b>",
+        "balance.ledger.empty": "\n\n🧾 No balance changes yet.",
+        "balance.ledger.item": "\n{amount} {currency} · {cause} · {created}",
+        "ledger.cause.top_up": "Top-up",
+        "ledger.cause.order_payment": "Order payment",
+        "ledger.cause.order_refund": "Order refund",
+        "ledger.cause.commission": "Commission",
+        "ledger.cause.withdrawal": "Withdrawal",
+        "ledger.cause.adjustment": "Adjustment",
+        "ledger.cause.idle_fee": "Idle fee",
         "balance.chain_unavailable": (
             "\n\n📮 <code>{address}</code>: on-chain balance unavailable, try again later."
         ),

@@ -10,6 +10,8 @@ from qrcode.image.pure import PyPNGImage
 
 from tronrent.kit.i18n import Html, Translator
 from tronrent.kit.money import format_trx, format_usdt
+from tronrent.models.balance_ledger import BalanceLedgerEntry
+from tronrent.models.common import Currency
 from tronrent.notification.messages import format_count, format_time, tx_link
 from tronrent.telegram.ports import AddressBalance, OrderView
 
@@ -81,3 +83,22 @@ def qr_png(text: str) -> bytes:
     buffer = io.BytesIO()
     qrcode.make(text, image_factory=PyPNGImage, box_size=8, border=2).save(buffer)
     return buffer.getvalue()
+
+
+def ledger_lines(t: Translator, entries: list[BalanceLedgerEntry]) -> str:
+    """The latest balance changes, newest first: signed amount, currency, cause, time."""
+    if not entries:
+        return t("balance.ledger.empty")
+    text = t("balance.ledger.title")
+    for entry in entries:
+        fmt = format_trx if entry.currency == Currency.TRX else format_usdt
+        sign = "+" if entry.delta_units > 0 else "-"
+        key = f"ledger.cause.{entry.cause_type.value}"
+        text += t(
+            "balance.ledger.item",
+            amount=sign + fmt(abs(entry.delta_units)),
+            currency=entry.currency.value,
+            cause=t(key) if t.has(key) else entry.cause_type.value,
+            created=format_time(entry.created_at.isoformat()) if entry.created_at else "-",
+        )
+    return text

@@ -1,4 +1,5 @@
-"""/balance: platform balances and, for the bound TRON address, its on-chain figures."""
+"""/balance: platform balances, the last ledger entries and, for the bound TRON address, its
+on-chain figures."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import format_trx, format_usdt
@@ -17,17 +19,24 @@ from tronrent.telegram.callbacks import MenuCb
 from tronrent.telegram.handlers.common import show
 from tronrent.telegram.keyboards import main_menu
 from tronrent.telegram.ports import ChainBalances
+from tronrent.user.balance import balance as balance_service
 
 _log = logging.getLogger("tronrent.telegram")
 CHAIN_TIMEOUT_S = 5.0
+LEDGER_ENTRIES = 5
 
 
-async def balance_text(user: User, t: Translator, chain: ChainBalances | None) -> str:
+async def balance_text(
+    session: AsyncSession, user: User, t: Translator, chain: ChainBalances | None
+) -> str:
+    balances = await balance_service.get_balances(session, user.id)
     text = t(
         "balance.platform",
-        trx=format_trx(user.trx_balance_sun),
-        usdt=format_usdt(user.usdt_balance_units),
+        trx=format_trx(balances.trx_sun),
+        usdt=format_usdt(balances.usdt_units),
     )
+    page = await balance_service.list_entries(session, user.id, limit=LEDGER_ENTRIES)
+    text += render.ledger_lines(t, page.entries)
     address = user.tron_address
     if not address:
         return text + t("balance.no_address")
@@ -43,16 +52,25 @@ async def balance_text(user: User, t: Translator, chain: ChainBalances | None) -
 
 
 async def cmd_balance(
-    message: Message, user: User, t: Translator, chain: ChainBalances | None
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    t: Translator,
+    chain: ChainBalances | None,
 ) -> None:
-    await message.answer(await balance_text(user, t, chain), reply_markup=main_menu(t))
+    text = await balance_text(session, user, t, chain)
+    await message.answer(text, reply_markup=main_menu(t))
 
 
 async def cb_balance(
-    callback: CallbackQuery, user: User, t: Translator, chain: ChainBalances | None
+    callback: CallbackQuery,
+    session: AsyncSession,
+    user: User,
+    t: Translator,
+    chain: ChainBalances | None,
 ) -> None:
     await callback.answer()
-    await show(callback, await balance_text(user, t, chain), main_menu(t))
+    await show(callback, await balance_text(session, user, t, chain), main_menu(t))
 
 
 def create_router() -> Router:

@@ -1,0 +1,157 @@
+"""What operators do to customers: search, manual balance adjustments, block/unblock.
+Never commits.
+
+There is no audit table yet: who and why of a block/unblock is written to the structured log
+(``user.blocked`` / ``user.unblocked``) and returned to the caller; an adjustment's who and why is
+the ``note`` of its ledger entry (JSON), so it is kept with the change itself.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.kit.logging import get_logger
+from tronrent.kit.time import utcnow
+from tronrent.models import User, UserStatus
+from tronrent.models.balance_ledger import LedgerCause
+from tronrent.models.common import Currency
+from tronrent.user.balance import LedgerApplication
+from tronrent.user.balance import balance as balance_service
+from tronrent.user.errors import LedgerCauseReused, UserNotFound
+
+_log = get_logger("tronrent.user")
+
+MAX_SEARCH_RESULTS: Final = 100
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The operator account acting (from the admin JWT)."""
+
+    admin_id: uuid.UUID
+    username: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    user: User
+    previous: UserStatus
+    by: Actor
+    reason: str
+    at: datetime
+
+
+class UserAdminService:
+    async def search(
+        self, session: AsyncSession, query: str | None, *, limit: int = 20
+    ) -> list[User]:
+        """Users matching ``query``: an exact Telegram id (digits), a username (case-insensitive,
+        substring, a leading ``@`` ignored) or an exact referral code; newest first."""
+        limit = max(1, min(limit, MAX_SEARCH_RESULTS))
+        statement = select(User)
+        query = (query or "").strip()
+        if query:
+            name = query.removeprefix("@").lower()
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions = [
+                User.username.ilike(f"%{escaped}%", escape="\\"),
+                User.referral_code == query.upper(),
+            ]
+            if query.isdigit() and len(query) <= 18:
+                conditions.append(User.telegram_id == int(query))
+            statement = statement.where(or_(*conditions))
+        statement = statement.order_by(User.created_at.desc(), User.id).limit(limit)
+        return list((await session.execute(statement)).scalars())
+
+    async def get(self, session: AsyncSession, user_id: uuid.UUID) -> User:
+        """Raises: UserNotFound (404)."""
+        user = await session.get(User, user_id)
+        if user is None:
+            raise UserNotFound("user not found")
+        return user
+
+    async def adjust_balance(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        *,
+        currency: Currency,
+        amount_units: int,
+        reason: str,
+        reference: str,
+        by: Actor,
+    ) -> LedgerApplication:
+        """A manual credit (amount > 0) or debit (< 0) as an ``adjustment`` ledger entry whose
+        cause id is ``reference``: repeating a reference returns the first entry.
+
+        Raises:
+            UserNotFound (404), InsufficientBalance (409), LedgerCauseReused (409: the reference
+            was used for another user, currency or amount), InvalidLedgerChange (422).
+        """
+        await self.get(session, user_id)
+        # The unique key includes the currency: one reference must not credit both currencies.
+        earlier = await balance_service.get_entry_by_cause(
+            session, cause_type=LedgerCause.ADJUSTMENT, cause_id=reference
+        )
+        if earlier is not None and earlier.currency != currency:
+            raise LedgerCauseReused(
+                f"reference {reference!r} was already used for a {earlier.currency.value} "
+                "adjustment",
+                details={"entryId": earlier.id},
+            )
+        note = json.dumps(
+            {"by": by.username, "adminId": str(by.admin_id), "reason": reason},
+            ensure_ascii=False,
+        )
+        applied = await balance_service.apply(
+            session,
+            user_id=user_id,
+            currency=currency,
+            delta_units=amount_units,
+            cause_type=LedgerCause.ADJUSTMENT,
+            cause_id=reference,
+            note=note,
+        )
+        if applied.created:
+            _log.info(
+                "user.balance_adjusted",
+                user_id=str(user_id),
+                currency=currency.value,
+                amount_units=amount_units,
+                reference=reference,
+                by=by.username,
+                admin_id=str(by.admin_id),
+                reason=reason,
+                entry_id=applied.entry.id,
+            )
+        return applied
+
+    async def set_blocked(
+        self, session: AsyncSession, user_id: uuid.UUID, *, blocked: bool, reason: str, by: Actor
+    ) -> StatusChange:
+        """Block (status ``banned``) or unblock (``active``) a user; logged with who and why."""
+        user = await self.get(session, user_id)
+        previous = user.status
+        user.status = UserStatus.BANNED if blocked else UserStatus.ACTIVE
+        await session.flush()
+        change = StatusChange(user, previous, by, reason, utcnow())
+        _log.info(
+            "user.blocked" if blocked else "user.unblocked",
+            user_id=str(user_id),
+            previous_status=previous.value,
+            status=user.status.value,
+            by=by.username,
+            admin_id=str(by.admin_id),
+            reason=reason,
+        )
+        return change
+
+
+user_admin = UserAdminService()

@@ -1,0 +1,264 @@
+"""The balance ledger: the only way a user's TRX or USDT balance changes. Never commits.
+
+One change is one ``balance_ledger`` row plus ``UPDATE users SET <balance> = <balance> + :delta``
+in the caller's transaction, inside a SAVEPOINT so that a refused change leaves the caller's
+transaction usable (on PostgreSQL a failed statement would otherwise abort it):
+
+- the users CHECK (``>= 0``) refuses a result below zero: :class:`InsufficientBalance`, nothing
+  changed;
+- the UNIQUE ``(cause_type, cause_id, currency)`` makes a repeated cause idempotent: the entry
+  already written is returned (``created=False``) and the balance is not touched again, also when
+  two callers race with the same cause (the loser's savepoint is rolled back);
+- the row lock the UPDATE takes serializes concurrent changes of one user on PostgreSQL (SQLite
+  has a single writer), and the UPDATE reads the latest committed balance, so N concurrent debits
+  against a balance that covers k succeed exactly k times.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tronrent.models import User
+from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
+from tronrent.models.common import Currency
+from tronrent.user.errors import (
+    InsufficientBalance,
+    InvalidLedgerChange,
+    LedgerCauseReused,
+    UserNotFound,
+)
+
+#: largest |delta| accepted in one change (base units: 10^15 sun = 10^9 TRX)
+MAX_DELTA_UNITS: Final = 10**15
+MAX_CAUSE_ID_LENGTH: Final = 100
+MAX_PAGE: Final = 100
+
+
+def balance_column(currency: Currency | str) -> InstrumentedAttribute[int]:
+    """The ``users`` column holding the balance in ``currency``."""
+    if Currency(currency) is Currency.TRX:
+        return User.trx_balance_sun
+    return User.usdt_balance_units
+
+
+@dataclass(frozen=True)
+class Balances:
+    trx_sun: int
+    usdt_units: int
+
+    def of(self, currency: Currency | str) -> int:
+        return self.trx_sun if Currency(currency) is Currency.TRX else self.usdt_units
+
+
+@dataclass(frozen=True)
+class LedgerApplication:
+    """The entry of a change; ``created`` False: the cause had been applied before."""
+
+    entry: BalanceLedgerEntry
+    created: bool
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    entries: list[BalanceLedgerEntry]
+    #: pass as ``before_id`` for the next (older) page; None on the last page
+    next_before_id: int | None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A balance that differs from the sum of its ledger deltas."""
+
+    user_id: uuid.UUID
+    currency: Currency
+    balance_units: int
+    ledger_sum_units: int
+
+
+class BalanceService:
+    async def apply(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        currency: Currency | str,
+        delta_units: int,
+        cause_type: LedgerCause | str,
+        cause_id: str,
+        note: str | None = None,
+    ) -> LedgerApplication:
+        """Apply one change for a cause, exactly once.
+
+        Raises:
+            InvalidLedgerChange (422): delta 0 or too large, empty or too long cause id.
+            UserNotFound (404): no such user.
+            InsufficientBalance (409): the balance would drop below zero (nothing changed).
+            LedgerCauseReused (409): the cause was applied before with another user or delta.
+        """
+        currency = Currency(currency)
+        cause_type = LedgerCause(cause_type)
+        if delta_units == 0 or abs(delta_units) > MAX_DELTA_UNITS:
+            raise InvalidLedgerChange(
+                f"a ledger change must be non-zero and at most {MAX_DELTA_UNITS} units"
+            )
+        if not cause_id or len(cause_id) > MAX_CAUSE_ID_LENGTH:
+            raise InvalidLedgerChange(f"cause id must be 1 to {MAX_CAUSE_ID_LENGTH} characters")
+
+        await session.flush()  # sessions do not autoflush: a user added just now must be visible
+        existing = await self.get_entry_by_cause(
+            session, cause_type=cause_type, cause_id=cause_id, currency=currency
+        )
+        if existing is not None:
+            return self._replay(existing, user_id=user_id, delta_units=delta_units)
+
+        column = balance_column(currency)
+        try:
+            async with session.begin_nested():
+                try:
+                    result = await session.execute(
+                        update(User)
+                        .where(User.id == user_id)
+                        .values({column: column + delta_units})
+                        .returning(column)
+                        .execution_options(synchronize_session=False)
+                    )
+                    after = result.scalar_one_or_none()
+                except IntegrityError as exc:  # users CHECK (>= 0)
+                    raise InsufficientBalance(
+                        f"the {currency.value} balance does not cover {-delta_units} units",
+                        details={"currency": currency.value, "deltaUnits": delta_units},
+                    ) from exc
+                if after is None:
+                    raise UserNotFound("user not found")
+                entry = BalanceLedgerEntry(
+                    user_id=user_id,
+                    currency=currency,
+                    delta_units=delta_units,
+                    balance_after_units=after,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    note=note,
+                )
+                session.add(entry)
+                await session.flush()
+        except IntegrityError:
+            # Another transaction applied the same cause between our look-up and our insert:
+            # the savepoint (with our UPDATE) is rolled back; answer with its entry.
+            existing = await self.get_entry_by_cause(
+                session, cause_type=cause_type, cause_id=cause_id, currency=currency
+            )
+            if existing is None:
+                raise
+            return self._replay(existing, user_id=user_id, delta_units=delta_units)
+        # keep a loaded User in the identity map in step with the UPDATE
+        # (without history: a flush must never write this value back over a later change)
+        loaded = session.identity_map.get(session.identity_key(User, user_id))
+        if isinstance(loaded, User):
+            set_committed_value(loaded, column.key, after)
+        return LedgerApplication(entry, created=True)
+
+    @staticmethod
+    def _replay(
+        entry: BalanceLedgerEntry, *, user_id: uuid.UUID, delta_units: int
+    ) -> LedgerApplication:
+        if entry.user_id != user_id or entry.delta_units != delta_units:
+            raise LedgerCauseReused(
+                f"{entry.cause_type.value} {entry.cause_id!r} was already applied with another "
+                "user or amount",
+                details={"entryId": entry.id},
+            )
+        return LedgerApplication(entry, created=False)
+
+    async def get_entry_by_cause(
+        self,
+        session: AsyncSession,
+        *,
+        cause_type: LedgerCause | str,
+        cause_id: str,
+        currency: Currency | str | None = None,
+    ) -> BalanceLedgerEntry | None:
+        """The entry of a cause (in ``currency``; any currency when None, the oldest first)."""
+        statement = select(BalanceLedgerEntry).where(
+            BalanceLedgerEntry.cause_type == LedgerCause(cause_type),
+            BalanceLedgerEntry.cause_id == cause_id,
+        )
+        if currency is not None:
+            statement = statement.where(BalanceLedgerEntry.currency == Currency(currency))
+        result = await session.execute(statement.order_by(BalanceLedgerEntry.id).limit(1))
+        return result.scalar_one_or_none()
+
+    async def get_balances(self, session: AsyncSession, user_id: uuid.UUID) -> Balances:
+        """The user's balances as stored now (not from a possibly stale loaded ``User``).
+
+        Raises:
+            UserNotFound (404)
+        """
+        result = await session.execute(
+            select(User.trx_balance_sun, User.usdt_balance_units).where(User.id == user_id)
+        )
+        row = result.one_or_none()
+        if row is None:
+            raise UserNotFound("user not found")
+        return Balances(trx_sun=row[0], usdt_units=row[1])
+
+    async def list_entries(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        *,
+        limit: int = 20,
+        before_id: int | None = None,
+        currency: Currency | str | None = None,
+    ) -> LedgerPage:
+        """The user's entries, newest first (keyset pagination on the entry id)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        statement = select(BalanceLedgerEntry).where(BalanceLedgerEntry.user_id == user_id)
+        if before_id is not None:
+            statement = statement.where(BalanceLedgerEntry.id < before_id)
+        if currency is not None:
+            statement = statement.where(BalanceLedgerEntry.currency == Currency(currency))
+        statement = statement.order_by(BalanceLedgerEntry.id.desc()).limit(limit + 1)
+        entries = list((await session.execute(statement)).scalars())
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return LedgerPage(entries, entries[-1].id if more and entries else None)
+
+    async def reconcile(
+        self, session: AsyncSession, *, user_id: uuid.UUID | None = None
+    ) -> list[Mismatch]:
+        """Every (user, currency) whose balance differs from the sum of its ledger deltas
+        (empty: the ledger explains every balance). For tests and the ops check."""
+        mismatches: list[Mismatch] = []
+        for currency in Currency:
+            column = balance_column(currency)
+            sums = (
+                select(
+                    BalanceLedgerEntry.user_id.label("user_id"),
+                    func.sum(BalanceLedgerEntry.delta_units).label("total"),
+                )
+                .where(BalanceLedgerEntry.currency == currency)
+                .group_by(BalanceLedgerEntry.user_id)
+                .subquery()
+            )
+            total = func.coalesce(sums.c.total, literal(0))
+            statement = (
+                select(User.id, column, total)
+                .outerjoin(sums, and_(sums.c.user_id == User.id))
+                .where(column != total)
+            )
+            if user_id is not None:
+                statement = statement.where(User.id == user_id)
+            for uid, balance, ledger_sum in (await session.execute(statement)).all():
+                mismatches.append(Mismatch(uid, currency, int(balance), int(ledger_sum)))
+        return mismatches
+
+
+balance = BalanceService()

@@ -1,0 +1,369 @@
+"""The balance ledger service on real SQLite and PostgreSQL: idempotent causes, refused
+overdrafts, 50 concurrent payments against a balance that covers 10, and a property test over
+random sequences of top-ups, payments and refunds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tronrent.kit.db import transaction_scope
+from tronrent.models import User
+from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
+from tronrent.models.common import Currency
+from tronrent.user.balance import balance as balance_service
+from tronrent.user.errors import (
+    InsufficientBalance,
+    InvalidLedgerChange,
+    LedgerCauseReused,
+    UserNotFound,
+)
+
+TRX = 1_000_000
+
+
+async def new_user(session: AsyncSession) -> User:
+    user = User(id=uuid.uuid4(), telegram_id=10**9 + uuid.uuid4().int % 10**12)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def entry_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(BalanceLedgerEntry)
+        .where(BalanceLedgerEntry.user_id == user_id)
+    )
+    return int(result.scalar_one())
+
+
+class TestApply:
+    async def test_credit_writes_entry_and_balance(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        applied = await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency=Currency.TRX,
+            delta_units=5 * TRX,
+            cause_type=LedgerCause.TOP_UP,
+            cause_id="pay-1",
+        )
+        assert applied.created
+        assert applied.entry.balance_after_units == 5 * TRX
+        assert (await balance_service.get_balances(session, user.id)).trx_sun == 5 * TRX
+        assert user.trx_balance_sun == 5 * TRX  # the loaded object follows the UPDATE
+        assert await balance_service.reconcile(session, user_id=user.id) == []
+
+    async def test_repeated_cause_is_applied_once(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        kwargs = dict(
+            user_id=user.id,
+            currency=Currency.USDT,
+            delta_units=7_000_000,
+            cause_type=LedgerCause.TOP_UP,
+            cause_id="pay-2",
+        )
+        first = await balance_service.apply(session, **kwargs)  # type: ignore[arg-type]
+        second = await balance_service.apply(session, **kwargs)  # type: ignore[arg-type]
+        assert first.created and not second.created
+        assert second.entry.id == first.entry.id
+        balances = await balance_service.get_balances(session, user.id)
+        assert (balances.trx_sun, balances.usdt_units) == (0, 7_000_000)
+        assert await entry_count(session, user.id) == 1
+
+    async def test_same_cause_other_amount_is_refused(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        common = dict(currency="TRX", cause_type="top_up", cause_id="pay-3", user_id=user.id)
+        await balance_service.apply(session, delta_units=TRX, **common)  # type: ignore[arg-type]
+        with pytest.raises(LedgerCauseReused):
+            await balance_service.apply(session, delta_units=2 * TRX, **common)  # type: ignore[arg-type]
+        assert (await balance_service.get_balances(session, user.id)).trx_sun == TRX
+
+    async def test_overdraft_refused_and_nothing_changes(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=3 * TRX,
+            cause_type="top_up",
+            cause_id="pay-4",
+        )
+        with pytest.raises(InsufficientBalance) as caught:
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=-4 * TRX,
+                cause_type="order_payment",
+                cause_id="order-4",
+            )
+        assert caught.value.code == "INSUFFICIENT_BALANCE"
+        # the transaction is still usable (savepoint) and nothing changed
+        assert (await balance_service.get_balances(session, user.id)).trx_sun == 3 * TRX
+        assert await entry_count(session, user.id) == 1
+        # the exact balance can be spent, to zero
+        spent = await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=-3 * TRX,
+            cause_type="order_payment",
+            cause_id="order-4",
+        )
+        assert spent.entry.balance_after_units == 0
+        assert await balance_service.reconcile(session, user_id=user.id) == []
+
+    async def test_usdt_debit_never_touches_trx(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=10 * TRX,
+            cause_type="top_up",
+            cause_id="pay-5",
+        )
+        with pytest.raises(InsufficientBalance):
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="USDT",
+                delta_units=-1,
+                cause_type="order_payment",
+                cause_id="order-5",
+            )
+
+    @pytest.mark.parametrize(
+        ("delta", "cause_id"), [(0, "x"), (10**16, "x"), (1, ""), (1, "x" * 101)]
+    )
+    async def test_invalid_change(self, session: AsyncSession, delta: int, cause_id: str) -> None:
+        user = await new_user(session)
+        with pytest.raises(InvalidLedgerChange):
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=delta,
+                cause_type="adjustment",
+                cause_id=cause_id,
+            )
+
+    async def test_unknown_user(self, session: AsyncSession) -> None:
+        with pytest.raises(UserNotFound):
+            await balance_service.apply(
+                session,
+                user_id=uuid.uuid4(),
+                currency="TRX",
+                delta_units=1,
+                cause_type="adjustment",
+                cause_id="nobody",
+            )
+
+
+class TestListEntries:
+    async def test_keyset_pages_newest_first(self, session: AsyncSession) -> None:
+        user = await new_user(session)
+        for i in range(7):
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=i + 1,
+                cause_type="top_up",
+                cause_id=f"p{i}",
+            )
+        seen: list[int] = []
+        before: int | None = None
+        while True:
+            page = await balance_service.list_entries(session, user.id, limit=3, before_id=before)
+            seen += [e.delta_units for e in page.entries]
+            if page.next_before_id is None:
+                break
+            before = page.next_before_id
+        assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+
+class TestReconcile:
+    async def test_reports_a_balance_changed_outside_the_ledger(
+        self, session: AsyncSession
+    ) -> None:
+        user = await new_user(session)
+        await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="USDT",
+            delta_units=5,
+            cause_type="top_up",
+            cause_id="r1",
+        )
+        user.usdt_balance_units = 9  # a bypass of the ledger
+        await session.flush()
+        [mismatch] = await balance_service.reconcile(session, user_id=user.id)
+        assert (mismatch.currency, mismatch.balance_units, mismatch.ledger_sum_units) == (
+            Currency.USDT,
+            9,
+            5,
+        )
+
+
+class TestConcurrency:
+    async def test_fifty_payments_against_a_balance_for_ten(
+        self, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        price = 3 * TRX
+        async with transaction_scope(session_maker) as session:
+            user = await new_user(session)
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=10 * price,
+                cause_type="top_up",
+                cause_id="c-top-up",
+            )
+
+        async def pay(i: int) -> bool:
+            try:
+                async with transaction_scope(session_maker) as session:
+                    await balance_service.apply(
+                        session,
+                        user_id=user.id,
+                        currency="TRX",
+                        delta_units=-price,
+                        cause_type="order_payment",
+                        cause_id=f"c-order-{i}",
+                    )
+            except InsufficientBalance:
+                return False
+            return True
+
+        results = await asyncio.gather(*(pay(i) for i in range(50)))
+        assert results.count(True) == 10
+        async with session_maker() as session:
+            assert (await balance_service.get_balances(session, user.id)).trx_sun == 0
+            assert await balance_service.reconcile(session) == []
+            afters = (
+                await session.execute(
+                    select(BalanceLedgerEntry.balance_after_units).where(
+                        BalanceLedgerEntry.user_id == user.id
+                    )
+                )
+            ).scalars()
+            assert sorted(afters) == [k * price for k in range(11)]  # never below 0
+            assert await entry_count(session, user.id) == 11
+
+    async def test_same_cause_at_once_is_applied_once(
+        self, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        async with transaction_scope(session_maker) as session:
+            user = await new_user(session)
+
+        async def top_up() -> bool:
+            async with transaction_scope(session_maker) as session:
+                applied = await balance_service.apply(
+                    session,
+                    user_id=user.id,
+                    currency="USDT",
+                    delta_units=1_000_000,
+                    cause_type="top_up",
+                    cause_id="same-payment",
+                )
+            return applied.created
+
+        results = await asyncio.gather(*(top_up() for _ in range(20)))
+        assert results.count(True) == 1
+        async with session_maker() as session:
+            assert (await balance_service.get_balances(session, user.id)).usdt_units == 1_000_000
+            assert await entry_count(session, user.id) == 1
+
+
+# --- property test: random sequences of top-ups, payments and refunds -------------------------
+
+currencies = st.sampled_from([Currency.TRX, Currency.USDT])
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("top_up"), st.integers(0, 4), currencies, st.integers(1, 50)),
+        st.tuples(st.just("pay"), st.integers(0, 6), currencies, st.integers(1, 60)),
+        st.tuples(st.just("refund"), st.integers(0, 6), currencies, st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@dataclass
+class Model:
+    balances: dict[Currency, int] = field(default_factory=lambda: dict.fromkeys(Currency, 0))
+    #: (cause type, cause id, currency) -> delta applied
+    applied: dict[tuple[str, str, Currency], int] = field(default_factory=dict)
+
+
+class TestLedgerProperty:
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(ops=operations)
+    async def test_ledger_explains_every_balance(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        ops: list[tuple[str, int, Currency, int]],
+    ) -> None:
+        async with transaction_scope(session_maker) as session:
+            user = await new_user(session)
+        model = Model()
+        tag = user.id.hex[:12]  # causes are global: keep each example's apart
+        for kind, n, currency, amount in ops:
+            if kind == "top_up":
+                key = ("top_up", f"{tag}-t{n}", currency)
+                delta = amount
+            elif kind == "pay":
+                key = ("order_payment", f"{tag}-o{n}", currency)
+                delta = -amount
+            else:
+                paid = model.applied.get(("order_payment", f"{tag}-o{n}", currency))
+                if paid is None:
+                    continue  # only a paid order is refunded
+                key = ("order_refund", f"{tag}-o{n}", currency)
+                delta = -paid
+            expected: str
+            if key in model.applied:
+                expected = "replay" if model.applied[key] == delta else "reused"
+            elif model.balances[currency] + delta < 0:
+                expected = "insufficient"
+            else:
+                expected = "created"
+            try:
+                async with transaction_scope(session_maker) as session:
+                    result = await balance_service.apply(
+                        session,
+                        user_id=user.id,
+                        currency=currency,
+                        delta_units=delta,
+                        cause_type=key[0],
+                        cause_id=key[1],
+                    )
+                outcome = "created" if result.created else "replay"
+            except InsufficientBalance:
+                outcome = "insufficient"
+            except LedgerCauseReused:
+                outcome = "reused"
+            assert outcome == expected, (kind, n, currency, amount)
+            if outcome == "created":
+                model.applied[key] = delta
+                model.balances[currency] += delta
+            async with session_maker() as session:
+                balances = await balance_service.get_balances(session, user.id)
+                assert balances.trx_sun == model.balances[Currency.TRX] >= 0
+                assert balances.usdt_units == model.balances[Currency.USDT] >= 0
+                assert await balance_service.reconcile(session, user_id=user.id) == []
+                assert await entry_count(session, user.id) == len(model.applied)
