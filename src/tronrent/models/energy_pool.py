@@ -114,3 +114,6 @@ class EnergyPool(TimestampMixin, Base):
     flag: Mapped[PoolFlag | None] = mapped_column(StrEnumType(PoolFlag, 32))
     flag_reason: Mapped[str | None] = mapped_column(String(300))
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: set when an operator removed the pool (``status`` inactive, key erased); such a row stays
+    #: for the history that references it and is hidden from every listing
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
