@@ -6,10 +6,17 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tronrent.kit.db import Base, CreatedAtMixin, StrEnumType, UUIDType, enum_check
+from tronrent.kit.db import (
+    Base,
+    CreatedAtMixin,
+    PortableJSON,
+    StrEnumType,
+    UUIDType,
+    enum_check,
+)
 
 
 class PoolAction(enum.StrEnum):
@@ -34,6 +41,6 @@ class PoolChange(CreatedAtMixin, Base):
         UUIDType, ForeignKey("admin_users.id", ondelete="SET NULL")
     )
     action: Mapped[PoolAction] = mapped_column(StrEnumType(PoolAction, 20))
-    before: Mapped[dict[str, Any]] = mapped_column(JSON)
-    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    before: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    after: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
     reason: Mapped[str] = mapped_column(Text)
