@@ -197,20 +197,22 @@ def _change(
         user = "unknown"
     actor = Actor(f"cli:{user}")
 
-    async def go() -> EnergyPool:
+    async def go() -> EnergyPool | ValidationFailed:
         engine = create_engine(settings.database_url)
         try:
             async with create_session_maker(engine)() as s:
                 pool = await action(s, await pool_service.find(s, ref), actor)
                 await s.commit()
                 return pool
+        except ValidationFailed as exc:  # bad input: exit 2 (other errors: exit 1)
+            return exc
         finally:
             await engine.dispose()
 
-    try:
-        return run_async(go)
-    except ValidationFailed as exc:
-        fail(exc.message, code=2)
+    result = run_async(go)
+    if isinstance(result, ValidationFailed):
+        fail(result.message, code=2)
+    return result
 
 
 def _status_command(status: str, done: str) -> Callable[[str, str], None]:
