@@ -9,8 +9,12 @@ Create Date: 2026-12-04
 ``energy_pools.removed_at``: set when an operator removed a pool with nothing delegated,
 reserved or in flight; the row stays (delegations, transactions and changes reference it), its
 key is erased and every listing hides it.
+
+PostgreSQL: the application role (``DB_APP_ROLE``, see ``0003_app_role_grants``) gets SELECT,
+INSERT on ``pool_changes`` (append-only, like the other history tables).
 """
 
+import importlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -56,6 +60,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pool_changes_pkey")),
     )
     op.create_index("idx_pool_changes_pool_id", "pool_changes", ["pool_id", "created_at"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f'GRANT SELECT, INSERT ON pool_changes TO "{_app_role()}"')
+
+
+def _app_role() -> str:
+    """``DB_APP_ROLE``, validated, as migration 0003 created it."""
+    grants = importlib.import_module("tronrent.migrations.versions.0003_app_role_grants")
+    role: str = grants.app_role()
+    return role
 
 
 def downgrade() -> None:
