@@ -41,6 +41,7 @@ class EnergyPool(TimestampMixin, Base):
         UPDATE energy_pools SET reserved_energy = reserved_energy + :x
          WHERE id = :id AND status = 'active'
            AND available_energy - reserved_energy >= :x
+           AND <the daily limit holds: used today (UTC) + :x <= daily_limit>
         -- rowcount 1: reserved; 0: not enough, try the next pool
 
     which is atomic on both databases (row lock on PostgreSQL, single writer on SQLite). When the
