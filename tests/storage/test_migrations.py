@@ -145,6 +145,8 @@ class TestAppRoleGrants:
             assert await can("SELECT", "payment_monitoring_status")
             assert await can("INSERT", "balance_ledger")
             assert not await can("UPDATE", "balance_ledger")
+            assert await can("INSERT", "pool_changes")  # 0011_pool_ops: append-only
+            assert not await can("UPDATE", "pool_changes")
             assert not await can("DELETE", "payments")
             assert not await can("INSERT", "alembic_version")
             assert not await can("TRUNCATE", "orders")

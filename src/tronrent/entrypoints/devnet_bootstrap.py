@@ -91,7 +91,11 @@ async def _load_or_add_pool(
     """The demo pool and its key (hex, as a Secret: hidden from repr and logs), added once."""
     async with session_maker() as s, s.begin():
         pool = (
-            await s.execute(select(EnergyPool).where(EnergyPool.name == DEMO_POOL_NAME))
+            await s.execute(
+                select(EnergyPool).where(
+                    EnergyPool.name == DEMO_POOL_NAME, EnergyPool.removed_at.is_(None)
+                )
+            )
         ).scalar_one_or_none()
         if pool is not None:
             return pool, box.decrypt(pool.private_key_encrypted), False

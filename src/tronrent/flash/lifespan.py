@@ -36,7 +36,13 @@ async def _flash_address(state: AppState) -> str | None:
         return state.settings.tron_payment_address
     async with state.session_maker() as s:
         return (
-            (await s.execute(select(EnergyPool.tron_address).order_by(EnergyPool.created_at)))
+            (
+                await s.execute(
+                    select(EnergyPool.tron_address)
+                    .where(EnergyPool.removed_at.is_(None))
+                    .order_by(EnergyPool.created_at)
+                )
+            )
             .scalars()
             .first()
         )

@@ -34,6 +34,7 @@ from tronrent.models.order import (
 )
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
+from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.models.price_config import ENERGY_FLASH_MODE, PriceConfig
 from tronrent.models.price_history import PriceChangeType, PriceHistory
 from tronrent.models.price_template import PriceTemplate
@@ -92,6 +93,8 @@ __all__ = [
     "Payment",
     "PaymentMonitoringLog",
     "PaymentStatus",
+    "PoolAction",
+    "PoolChange",
     "PoolStatus",
     "PriceChangeType",
     "PriceConfig",

@@ -41,6 +41,7 @@ class EnergyPool(TimestampMixin, Base):
         UPDATE energy_pools SET reserved_energy = reserved_energy + :x
          WHERE id = :id AND status = 'active'
            AND available_energy - reserved_energy >= :x
+           AND <the daily limit holds: used today (UTC) + :x <= daily_limit>
         -- rowcount 1: reserved; 0: not enough, try the next pool
 
     which is atomic on both databases (row lock on PostgreSQL, single writer on SQLite). When the
@@ -114,3 +115,6 @@ class EnergyPool(TimestampMixin, Base):
     flag: Mapped[PoolFlag | None] = mapped_column(StrEnumType(PoolFlag, 32))
     flag_reason: Mapped[str | None] = mapped_column(String(300))
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: set when an operator removed the pool (``status`` inactive, key erased); such a row stays
+    #: for the history that references it and is hidden from every listing
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

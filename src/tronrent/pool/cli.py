@@ -1,9 +1,12 @@
-"""`tronrent pool add|list|sync` (register with `app.add_typer(pool_app, name="pool")`)."""
+"""`tronrent pool add|list|sync|edit|disable|enable|maintenance|remove` (register with
+`app.add_typer(pool_app, name="pool")`)."""
 
 from __future__ import annotations
 
+import getpass
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,7 +14,18 @@ from tronrent.config import Settings
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.money import format_trx
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tronrent.models.energy_pool import EnergyPool
+    from tronrent.pool.service import Actor
+
 pool_app = typer.Typer(help="Energy pool accounts.", no_args_is_help=True)
+
+PoolRef = Annotated[str, typer.Argument(help="the pool's id or TRON address")]
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", help="why (required; recorded with who, see the changes)")
+]
 
 
 def _ctx() -> tuple[Settings, SecretBox]:
@@ -163,3 +177,140 @@ def sync() -> None:
         fail(
             f"no pool could be read: is a TRON node answering at {', '.join(_node_urls(settings))}?"
         )
+
+
+def _change(
+    ref: str, action: Callable[[AsyncSession, EnergyPool, Actor], Awaitable[EnergyPool]]
+) -> EnergyPool:
+    """Run one recorded change on the pool ``ref`` (id or address), as ``cli:<os user>``, and
+    commit. Bad input: one line, exit 2; unknown pool or pool in use: one line, exit 1."""
+    from tronrent.cli import fail, run_async
+    from tronrent.kit.db import create_engine, create_session_maker
+    from tronrent.kit.errors import ValidationFailed
+    from tronrent.pool.service import Actor
+    from tronrent.pool.service import pool as pool_service
+
+    settings, _ = _ctx()
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container): still a traceable actor
+        user = "unknown"
+    actor = Actor(f"cli:{user}")
+
+    async def go() -> EnergyPool | ValidationFailed:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_maker(engine)() as s:
+                pool = await action(s, await pool_service.find(s, ref), actor)
+                await s.commit()
+                return pool
+        except ValidationFailed as exc:  # bad input: exit 2 (other errors: exit 1)
+            return exc
+        finally:
+            await engine.dispose()
+
+    result = run_async(go)
+    if isinstance(result, ValidationFailed):
+        fail(result.message, code=2)
+    return result
+
+
+def _status_command(status: str, done: str) -> Callable[[str, str], None]:
+    def command(pool: PoolRef, reason: ReasonOpt) -> None:
+        from tronrent.models.energy_pool import PoolStatus
+        from tronrent.pool.service import pool as pool_service
+
+        changed = _change(
+            pool,
+            lambda s, p, actor: pool_service.edit(
+                s, p.id, {"status": PoolStatus(status)}, actor=actor, reason=reason
+            ),
+        )
+        typer.echo(f"pool {done}: {changed.tron_address} ({changed.name}), status {status}")
+
+    return command
+
+
+pool_app.command(
+    "disable",
+    help="Take a pool out of service (status inactive): no new delegations; its current "
+    "delegations are still reclaimed when they end. Recorded with --reason.",
+)(_status_command("inactive", "disabled"))
+pool_app.command(
+    "enable",
+    help="Put a pool back in service (status active; clears a system flag). Recorded with "
+    "--reason.",
+)(_status_command("active", "enabled"))
+pool_app.command(
+    "maintenance",
+    help="Put a pool in maintenance (no new delegations; reclaims go on; the sync never "
+    "reactivates it). Recorded with --reason.",
+)(_status_command("maintenance", "in maintenance"))
+
+
+@pool_app.command("edit")
+def edit(
+    pool: PoolRef,
+    reason: ReasonOpt,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    priority: Annotated[int | None, typer.Option(help="higher is preferred (>= 1)")] = None,
+    cost: Annotated[
+        int | None, typer.Option("--cost", help="cost of one energy unit, in sun (>= 0)")
+    ] = None,
+    min_delegation: Annotated[
+        int | None, typer.Option("--min", help="smallest delegation, energy (0: none)")
+    ] = None,
+    max_delegation: Annotated[
+        int | None, typer.Option("--max", help="largest delegation, energy (0: none)")
+    ] = None,
+    daily_limit: Annotated[
+        int | None, typer.Option("--daily-limit", help="energy per UTC day (0: no limit)")
+    ] = None,
+) -> None:
+    """Change a pool's settings; only the options given change (0 clears a limit)."""
+    from tronrent.cli import fail
+    from tronrent.pool.service import pool as pool_service
+
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("name", name),
+        ("priority", priority),
+        ("cost_per_energy_sun", cost),
+    ):
+        if value is not None:
+            changes[key] = value
+    for key, limit in (
+        ("min_delegation_amount", min_delegation),
+        ("max_delegation_amount", max_delegation),
+        ("daily_limit", daily_limit),
+    ):
+        if limit is not None:
+            changes[key] = None if limit == 0 else limit
+    if not changes:
+        fail(
+            "nothing to change: give at least one of --name --priority --cost --min --max "
+            "--daily-limit",
+            code=2,
+        )
+    changed = _change(
+        pool,
+        lambda s, p, actor: pool_service.edit(s, p.id, changes, actor=actor, reason=reason),
+    )
+    typer.echo(
+        f"pool edited: {changed.tron_address} ({changed.name}) prio={changed.priority} "
+        f"cost={changed.cost_per_energy_sun} min={changed.min_delegation_amount} "
+        f"max={changed.max_delegation_amount} daily_limit={changed.daily_limit}"
+    )
+
+
+@pool_app.command("remove")
+def remove(pool: PoolRef, reason: ReasonOpt) -> None:
+    """Remove a pool with nothing delegated, reserved or in flight (exit 1 otherwise: disable
+    it and let its delegations be reclaimed first). Its key is erased; the history stays."""
+    from tronrent.pool.service import pool as pool_service
+
+    changed = _change(
+        pool,
+        lambda s, p, actor: pool_service.remove(s, p.id, actor=actor, reason=reason),
+    )
+    typer.echo(f"pool removed: {changed.tron_address} ({changed.name})")

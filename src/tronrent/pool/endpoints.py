@@ -1,19 +1,26 @@
-"""Energy pool routes (seed 001; admin/operator only): status, add, allocation plan."""
+"""Energy pool routes (seed 001; admin/operator only): status, add, edit, remove, changes,
+allocation plan."""
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import Field
+from fastapi import APIRouter, Query
+from pydantic import ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
 from tronrent.flash.api_deps import CHAIN_COMPONENT
-from tronrent.models.energy_pool import EnergyPool
+from tronrent.kit.errors import ValidationFailed
+from tronrent.kit.time import utcnow
+from tronrent.models.admin_user import AdminUser
+from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import plan_allocation
+from tronrent.pool.service import MAX_REASON, Actor
 from tronrent.pool.service import pool as pool_service
 
 router = APIRouter(prefix="/api/energy-pools", tags=["energy-pools"], responses=ERROR_RESPONSES)
@@ -39,10 +46,17 @@ class PoolOut(ApiModel):
     flag_reason: str | None = None
     flagged_at: str | None = None
     last_sync_error: str | None = None
+    cost_per_energy_sun: int = 0
+    min_delegation_amount: int | None = None
+    max_delegation_amount: int | None = None
+    daily_limit: int | None = None
+    #: energy reserved today (UTC) against ``daily_limit``
+    used_today: int = 0
 
 
 def pool_out(p: EnergyPool) -> PoolOut:
     total = max(p.total_energy, 1)
+    used = p.used_today if p.used_today_date == utcnow().date() else 0
     return PoolOut(
         pool_id=str(p.id),
         name=p.name,
@@ -60,6 +74,11 @@ def pool_out(p: EnergyPool) -> PoolOut:
         flag_reason=p.flag_reason,
         flagged_at=p.flagged_at.isoformat() if p.flagged_at else None,
         last_sync_error=p.last_sync_error,
+        cost_per_energy_sun=p.cost_per_energy_sun,
+        min_delegation_amount=p.min_delegation_amount,
+        max_delegation_amount=p.max_delegation_amount,
+        daily_limit=p.daily_limit,
+        used_today=used,
     )
 
 
@@ -79,6 +98,46 @@ class AddPoolRequest(ApiModel):
         description="store an account that is missing, has no energy stake or does not match "
         "the key (or that cannot be checked now) anyway, disabled with the reason",
     )
+
+
+#: the API's status names; ``disabled`` is stored (and shown) as the seed's ``inactive``
+STATUS_IN: dict[str, PoolStatus] = {
+    "active": PoolStatus.ACTIVE,
+    "maintenance": PoolStatus.MAINTENANCE,
+    "disabled": PoolStatus.INACTIVE,
+    "inactive": PoolStatus.INACTIVE,
+}
+Reason = Field(min_length=1, max_length=MAX_REASON, description="why (recorded with who)")
+
+
+class EditPoolRequest(ApiModel):
+    """Only the fields sent change; ``null`` clears a limit. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Reason
+    name: str | None = Field(None, min_length=1, max_length=100)
+    priority: int | None = Field(None, ge=1, le=1000)
+    cost_per_energy_sun: int | None = Field(None, ge=0, le=10**9)
+    min_delegation_amount: int | None = Field(None, ge=1, le=MAX_ENERGY)
+    max_delegation_amount: int | None = Field(None, ge=1, le=MAX_ENERGY)
+    daily_limit: int | None = Field(None, ge=1, le=MAX_ENERGY)
+    status: Literal["active", "maintenance", "disabled", "inactive"] | None = None
+
+
+class PoolChangeOut(ApiModel):
+    change_id: str
+    action: str
+    actor: str
+    actor_id: str | None
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    at: str
+
+
+def actor_of(user: AdminUser) -> Actor:
+    return Actor(f"admin:{user.username}", user.id)
 
 
 class AllocateRequest(ApiModel):
@@ -115,6 +174,66 @@ async def add_pool(
         daily_limit=body.daily_limit,
     )
     return ok(pool_out(pool))
+
+
+@router.patch("/{pool_id}")
+async def edit_pool(
+    pool_id: uuid.UUID, body: EditPoolRequest, session: SessionDep, admin: AdminDep
+) -> Envelope[PoolOut]:
+    """Edit a pool's settings and/or status (`active`, `maintenance`, `disabled` - shown as
+    `inactive`). A `reason` is required; the change is recorded with who made it (see
+    `GET /api/energy-pools/{id}/changes`). `null` clears a limit (name, priority, cost and status
+    cannot be null). 400 for min above max; 404 unknown pool. Maintenance and disabled pools get
+    no new delegations; their delegations are still reclaimed when they end."""
+    sent = body.model_fields_set - {"reason"}
+    changes: dict[str, object] = {k: getattr(body, k) for k in sent}
+    nulls = [k for k in ("name", "priority", "cost_per_energy_sun", "status") if k in sent]
+    nulls = [k for k in nulls if changes[k] is None]
+    if nulls:
+        raise ValidationFailed(f"{', '.join(to_camel(k) for k in nulls)} cannot be null")
+    if "status" in changes:
+        changes["status"] = STATUS_IN[str(changes["status"])]
+    pool = await pool_service.edit(
+        session, pool_id, changes, actor=actor_of(admin), reason=body.reason
+    )
+    return ok(pool_out(pool))
+
+
+@router.delete("/{pool_id}")
+async def remove_pool(
+    pool_id: uuid.UUID,
+    session: SessionDep,
+    admin: AdminDep,
+    reason: Annotated[str, Query(min_length=1, max_length=MAX_REASON)],
+) -> Envelope[PoolOut]:
+    """Remove a pool (`?reason=` required, recorded with who). Only with nothing delegated,
+    reserved or in flight: 409 `POOL_IN_USE` otherwise (disable it first, let its delegations
+    be reclaimed). The key is erased; the row stays, hidden, for its history; adding the same
+    key again brings it back."""
+    pool = await pool_service.remove(session, pool_id, actor=actor_of(admin), reason=reason)
+    return ok(pool_out(pool))
+
+
+@router.get("/{pool_id}/changes")
+async def pool_changes(
+    pool_id: uuid.UUID, session: SessionDep, _admin: AdminDep
+) -> Envelope[list[PoolChangeOut]]:
+    """Who changed the pool, how and why, newest first (a removed pool's too)."""
+    return ok(
+        [
+            PoolChangeOut(
+                change_id=str(c.id),
+                action=c.action.value,
+                actor=c.actor,
+                actor_id=str(c.actor_id) if c.actor_id else None,
+                before=c.before,
+                after=c.after,
+                reason=c.reason,
+                at=c.created_at.isoformat(),
+            )
+            for c in await pool_service.changes(session, pool_id)
+        ]
+    )
 
 
 @router.post("/allocate")

@@ -1,17 +1,23 @@
-"""Pool accounts: add (key encrypted), list, atomic reservations, chain sync.
+"""Pool accounts: add (key encrypted), list, edit, remove, atomic reservations, chain sync.
 
-Reservation is one conditional UPDATE (`... WHERE available - reserved >= x`), atomic on both
-databases (a row lock on PostgreSQL, the single writer on SQLite): two workers can never
-reserve the same energy twice.
+Reservation is one conditional UPDATE (`... WHERE available - reserved >= x AND the daily limit
+holds`), atomic on both databases (a row lock on PostgreSQL, the single writer on SQLite): two
+workers can never reserve the same energy twice, nor together pass a pool's daily limit.
+
+Every operator change (edit, status, removal) needs a reason and writes a ``PoolChange`` row
+with the actor, in the same transaction as the change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.keys import InvalidPrivateKeyError, PrivateKey
@@ -20,7 +26,10 @@ from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
 from tronrent.kit.time import utcnow
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxStatus
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
+from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.pool.allocation import PoolCandidate
 from tronrent.pool.health import PoolCheck, apply_check, assess
 
@@ -31,6 +40,10 @@ class PoolNotFound(NotFound):
 
 class PoolExists(Conflict):
     default_code = "POOL_EXISTS"
+
+
+class PoolInUse(Conflict):
+    default_code = "POOL_IN_USE"
 
 
 class InvalidPrivateKey(ValidationFailed):
@@ -49,6 +62,70 @@ UNUSABLE_CODES: dict[PoolFlag, str] = {
     PoolFlag.NO_STAKE: "POOL_NO_STAKE",
     PoolFlag.KEY_MISMATCH: "POOL_KEY_MISMATCH",
 }
+
+
+#: delegations that still hold (or may yet hold) a pool's energy
+HOLDING_DELEGATIONS = (
+    DelegationStatus.PENDING,
+    DelegationStatus.BROADCAST,
+    DelegationStatus.SUCCESS,
+    DelegationStatus.RECLAIMING,
+)
+
+#: a pool's transactions not yet settled on chain (signed and stored, or broadcast)
+IN_FLIGHT_TXS = (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)
+
+#: the pool settings an operator edits (``status`` separately, see ``PoolService.edit``)
+EDITABLE = (
+    "name",
+    "priority",
+    "cost_per_energy_sun",
+    "min_delegation_amount",
+    "max_delegation_amount",
+    "daily_limit",
+)
+MAX_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change: ``admin:<username>`` (with the account id) or ``cli:<os user>``."""
+
+    name: str
+    admin_id: uuid.UUID | None = None
+
+
+def _reason(reason: str) -> str:
+    text = reason.strip()
+    if not text:
+        raise ValidationFailed("a reason is required for every pool change", "REASON_REQUIRED")
+    if len(text) > MAX_REASON or "\x00" in text:
+        raise ValidationFailed(f"reason must be at most {MAX_REASON} characters, without NUL")
+    return text
+
+
+def _check_settings(values: Mapping[str, Any]) -> None:
+    """Operator-entered settings (the merged result of an edit): clear 4xx, never a CHECK 500."""
+    name = values["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+        raise ValidationFailed("name must be 1 to 100 characters")
+    if values["priority"] < 1:
+        raise ValidationFailed("priority must be at least 1")
+    if values["cost_per_energy_sun"] < 0:
+        raise ValidationFailed("costPerEnergySun must not be negative")
+    for key, label in (
+        ("min_delegation_amount", "minDelegationAmount"),
+        ("max_delegation_amount", "maxDelegationAmount"),
+        ("daily_limit", "dailyLimit"),
+    ):
+        if values[key] is not None and values[key] < 1:
+            raise ValidationFailed(f"{label} must be at least 1 (or null: no limit)")
+    low, high = values["min_delegation_amount"], values["max_delegation_amount"]
+    if low is not None and high is not None and low > high:
+        raise ValidationFailed(
+            "minDelegationAmount must not exceed maxDelegationAmount",
+            details={"minDelegationAmount": low, "maxDelegationAmount": high},
+        )
 
 
 def parse_private_key(text: str) -> PrivateKey:
@@ -88,13 +165,19 @@ class PoolService:
         """
         key = parse_private_key(private_key)
         address = key.address_base58
-        existing = (
-            await session.execute(select(EnergyPool.id).where(EnergyPool.tron_address == address))
-        ).scalar_one_or_none()
-        if existing is not None:
+        existing = await self.get_by_address(session, address, removed=True)
+        if existing is not None and existing.removed_at is None:
             raise PoolExists(f"pool {address} already exists")
-        if priority < 1:
-            raise ValidationFailed("priority must be at least 1")
+        _check_settings(
+            {
+                "name": name or address,
+                "priority": priority,
+                "cost_per_energy_sun": cost_per_energy_sun,
+                "min_delegation_amount": min_delegation_amount,
+                "max_delegation_amount": max_delegation_amount,
+                "daily_limit": daily_limit,
+            }
+        )
         result = PoolCheck()
         if check:
             result = await self.check_account(chain, address, force=force)
@@ -104,19 +187,26 @@ class PoolService:
                 UNUSABLE_CODES.get(result.flag),
                 details={"address": address, "reason": result.flag.value},
             )
-        pool = EnergyPool(
-            name=name or f"pool-{address[:8]}",
-            tron_address=address,
-            private_key_encrypted=box.encrypt(key.hex()),
-            priority=priority,
-            cost_per_energy_sun=cost_per_energy_sun,
-            min_delegation_amount=min_delegation_amount,
-            max_delegation_amount=max_delegation_amount,
-            daily_limit=daily_limit,
-            status=PoolStatus.ACTIVE,
-        )
+        settings = {
+            "name": name or f"pool-{address[:8]}",
+            "private_key_encrypted": box.encrypt(key.hex()),
+            "priority": priority,
+            "cost_per_energy_sun": cost_per_energy_sun,
+            "min_delegation_amount": min_delegation_amount,
+            "max_delegation_amount": max_delegation_amount,
+            "daily_limit": daily_limit,
+            "status": PoolStatus.ACTIVE,
+        }
+        if existing is not None:  # added again after a removal: the same row, its history kept
+            pool = existing
+            for field, value in settings.items():
+                setattr(pool, field, value)
+            pool.removed_at = None
+            pool.recent_failures = 0
+        else:
+            pool = EnergyPool(tron_address=address, **settings)
+            session.add(pool)
         apply_check(pool, result, utcnow())
-        session.add(pool)
         await session.flush()
         return pool
 
@@ -142,21 +232,214 @@ class PoolService:
     async def list_pools(
         self, session: AsyncSession, *, active_only: bool = False
     ) -> Sequence[EnergyPool]:
-        stmt = select(EnergyPool).order_by(EnergyPool.priority.desc(), EnergyPool.created_at)
+        stmt = (
+            select(EnergyPool)
+            .where(EnergyPool.removed_at.is_(None))
+            .order_by(EnergyPool.priority.desc(), EnergyPool.created_at)
+        )
         if active_only:
             stmt = stmt.where(EnergyPool.status == PoolStatus.ACTIVE)
         return (await session.execute(stmt)).scalars().all()
 
     async def get(self, session: AsyncSession, pool_id: object) -> EnergyPool:
         pool = await session.get(EnergyPool, pool_id)
+        if pool is None or pool.removed_at is not None:
+            raise PoolNotFound("pool not found")
+        return pool
+
+    async def get_by_address(
+        self, session: AsyncSession, address: str, *, removed: bool = False
+    ) -> EnergyPool | None:
+        """The pool of ``address``; a removed one only with ``removed``."""
+        stmt = select(EnergyPool).where(EnergyPool.tron_address == address)
+        if not removed:
+            stmt = stmt.where(EnergyPool.removed_at.is_(None))
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def find(self, session: AsyncSession, ref: str) -> EnergyPool:
+        """A pool by its id or its address (the CLI's argument); ``PoolNotFound`` otherwise."""
+        try:
+            return await self._locked(session, uuid.UUID(ref))
+        except ValueError:
+            pass
+        pool = await self.get_by_address(session, ref)
+        if pool is None:
+            raise PoolNotFound(f"no pool {ref!r}")
+        return await self._locked(session, pool.id)
+
+    async def _locked(self, session: AsyncSession, pool_id: uuid.UUID) -> EnergyPool:
+        """The pool re-read and row-locked (PostgreSQL; SQLite has one writer) for a change."""
+        pool = (
+            await session.execute(
+                select(EnergyPool)
+                .where(EnergyPool.id == pool_id, EnergyPool.removed_at.is_(None))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
         if pool is None:
             raise PoolNotFound("pool not found")
         return pool
 
-    async def get_by_address(self, session: AsyncSession, address: str) -> EnergyPool | None:
+    async def edit(
+        self,
+        session: AsyncSession,
+        pool_id: uuid.UUID,
+        changes: Mapping[str, Any],
+        *,
+        actor: Actor,
+        reason: str,
+    ) -> EnergyPool:
+        """Change settings (``EDITABLE``) and/or ``status``; recorded with ``actor`` and ``reason``.
+
+        A status set by an operator clears a system flag (the operator decides now; the sync
+        never reactivates an operator's ``inactive``/``maintenance``). Nothing that differs:
+        no change row. ``ValidationFailed`` for bad values (min above max, negatives...).
+        """
+        why = _reason(reason)
+        unknown = set(changes) - {*EDITABLE, "status"}
+        if unknown:
+            raise ValidationFailed(f"not editable: {', '.join(sorted(unknown))}")
+        pool = await self._locked(session, pool_id)
+        merged = {k: changes.get(k, getattr(pool, k)) for k in EDITABLE}
+        _check_settings(merged)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key in EDITABLE:
+            if key in changes and changes[key] != getattr(pool, key):
+                before[key], after[key] = getattr(pool, key), changes[key]
+        if "status" in changes:
+            status = PoolStatus(changes["status"])
+            if status is not pool.status or pool.flag is not None:
+                before["status"], after["status"] = pool.status.value, status.value
+                if pool.flag is not None:
+                    before["flag"], after["flag"] = pool.flag.value, None
+                pool.status = status
+                pool.flag = pool.flag_reason = pool.flagged_at = None
+        if not after:
+            return pool
+        for key in EDITABLE:
+            if key in after:
+                setattr(pool, key, after[key])
+        self._record(session, pool, PoolAction.EDIT, before, after, actor, why)
+        await session.flush()
+        return pool
+
+    async def remove(
+        self, session: AsyncSession, pool_id: uuid.UUID, *, actor: Actor, reason: str
+    ) -> EnergyPool:
+        """Remove a pool with nothing delegated, reserved or in flight (else ``PoolInUse``).
+
+        One conditional UPDATE takes the pool out (inactive, ``removed_at``, key erased) only
+        when no delegation holds its energy (pending, broadcast, success, reclaiming), no chain
+        transaction of it is live and its counters are zero - atomic against a reservation
+        (which needs ``active``). The row stays for the history that references it.
+        """
+        why = _reason(reason)
+        pool = await self._locked(session, pool_id)
+        before = {"status": pool.status.value, "name": pool.name, "address": pool.tron_address}
+        holding = exists().where(
+            EnergyDelegation.pool_account_id == EnergyPool.id,
+            EnergyDelegation.status.in_(HOLDING_DELEGATIONS),
+        )
+        live_tx = exists().where(
+            ChainTransaction.pool_id == EnergyPool.id,
+            ChainTransaction.status.in_(IN_FLIGHT_TXS),
+        )
+        now = utcnow()
+        result = await session.execute(
+            update(EnergyPool)
+            .where(
+                EnergyPool.id == pool.id,
+                EnergyPool.removed_at.is_(None),
+                EnergyPool.reserved_energy == 0,
+                EnergyPool.delegated_energy == 0,
+                ~holding,
+                ~live_tx,
+            )
+            .values(
+                status=PoolStatus.INACTIVE,
+                flag=None,
+                flag_reason=None,
+                flagged_at=None,
+                removed_at=now,
+                private_key_encrypted="",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise PoolInUse(
+                "pool still has energy delegated, reserved or in flight; disable it, wait for "
+                "its delegations to be reclaimed, then remove it",
+                details=await self._usage(session, pool.id),
+            )
+        await session.refresh(pool)
+        self._record(session, pool, PoolAction.REMOVE, before, {"status": "removed"}, actor, why)
+        await session.flush()
+        return pool
+
+    async def _usage(self, session: AsyncSession, pool_id: uuid.UUID) -> dict[str, int]:
+        pool = await session.get(EnergyPool, pool_id, populate_existing=True)
+        held = (
+            await session.execute(
+                select(EnergyDelegation.id).where(
+                    EnergyDelegation.pool_account_id == pool_id,
+                    EnergyDelegation.status.in_(HOLDING_DELEGATIONS),
+                )
+            )
+        ).all()
+        live = (
+            await session.execute(
+                select(ChainTransaction.id).where(
+                    ChainTransaction.pool_id == pool_id,
+                    ChainTransaction.status.in_(IN_FLIGHT_TXS),
+                )
+            )
+        ).all()
+        return {
+            "reservedEnergy": pool.reserved_energy if pool else 0,
+            "delegatedEnergy": pool.delegated_energy if pool else 0,
+            "delegations": len(held),
+            "liveTransactions": len(live),
+        }
+
+    def _record(
+        self,
+        session: AsyncSession,
+        pool: EnergyPool,
+        action: PoolAction,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        actor: Actor,
+        reason: str,
+    ) -> None:
+        session.add(
+            PoolChange(
+                pool_id=pool.id,
+                actor=actor.name[:100],
+                actor_id=actor.admin_id,
+                action=action,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        )
+
+    async def changes(self, session: AsyncSession, pool_id: uuid.UUID) -> Sequence[PoolChange]:
+        """The pool's change history, newest first (a removed pool's too)."""
+        if await session.get(EnergyPool, pool_id) is None:
+            raise PoolNotFound("pool not found")
         return (
-            await session.execute(select(EnergyPool).where(EnergyPool.tron_address == address))
-        ).scalar_one_or_none()
+            (
+                await session.execute(
+                    select(PoolChange)
+                    .where(PoolChange.pool_id == pool_id)
+                    .order_by(PoolChange.created_at.desc(), PoolChange.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     async def candidates(
         self, session: AsyncSession, *, exclude: Collection[str] = ()
@@ -184,7 +467,9 @@ class PoolService:
         return out
 
     async def reserve(self, session: AsyncSession, pool_id: object, energy: int) -> bool:
-        """Atomically reserve `energy`; False when the pool no longer has it."""
+        """Atomically reserve `energy`; False when the pool no longer has it, is not active or
+        would pass its daily limit (energy reserved today, the UTC day) - all in the one
+        UPDATE, so concurrent reservations never exceed the limit together."""
         today: date = utcnow().date()
         result = await session.execute(
             update(EnergyPool)
@@ -192,6 +477,20 @@ class PoolService:
                 EnergyPool.id == pool_id,
                 EnergyPool.status == PoolStatus.ACTIVE,
                 EnergyPool.available_energy - EnergyPool.reserved_energy >= energy,
+                or_(
+                    EnergyPool.daily_limit.is_(None),
+                    and_(
+                        EnergyPool.used_today_date == today,
+                        EnergyPool.used_today + energy <= EnergyPool.daily_limit,
+                    ),
+                    and_(
+                        or_(
+                            EnergyPool.used_today_date.is_(None),
+                            EnergyPool.used_today_date != today,
+                        ),
+                        EnergyPool.daily_limit >= energy,
+                    ),
+                ),
             )
             .values(
                 reserved_energy=EnergyPool.reserved_energy + energy,

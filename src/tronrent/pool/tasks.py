@@ -124,9 +124,18 @@ async def sync_and_alert(
 async def sync_all(
     session: AsyncSession, chain: ChainPort, *, box: SecretBox | None = None
 ) -> list[tuple[EnergyPool, SyncOutcome]]:
-    """Sync every pool, each on its own: an unexpected failure of one is recorded and skipped."""
+    """Sync every pool (not removed ones), each on its own: an unexpected failure of one is
+    recorded and skipped."""
     pools = (
-        (await session.execute(select(EnergyPool).order_by(EnergyPool.created_at))).scalars().all()
+        (
+            await session.execute(
+                select(EnergyPool)
+                .where(EnergyPool.removed_at.is_(None))
+                .order_by(EnergyPool.created_at)
+            )
+        )
+        .scalars()
+        .all()
     )
     results: list[tuple[EnergyPool, SyncOutcome]] = []
     for pool in pools:
