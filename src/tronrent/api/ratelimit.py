@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -64,19 +65,20 @@ class Limits:
     async def hit(self, item: RateLimitItem, *identity: str) -> int:
         """Count one event; seconds to wait when over the limit (the event is then not
         counted), 0 when allowed."""
-        try:
-            if await self.limiter.hit(item, *identity):
-                return 0
-            stats = await self.limiter.get_window_stats(item, *identity)
-        except Exception as exc:  # fail open
-            _log.warning("ratelimit.storage_failed", error=type(exc).__name__)
-            return 0
-        return _retry_after(stats.reset_time)
+        return await self._wait(self.limiter.hit, item, identity)
 
     async def blocked(self, item: RateLimitItem, *identity: str) -> int:
         """Seconds to wait when the budget is used up (nothing counted), else 0."""
+        return await self._wait(self.limiter.test, item, identity)
+
+    async def _wait(
+        self,
+        allowed: Callable[..., Awaitable[bool]],
+        item: RateLimitItem,
+        identity: tuple[str, ...],
+    ) -> int:
         try:
-            if await self.limiter.test(item, *identity):
+            if await allowed(item, *identity):
                 return 0
             stats = await self.limiter.get_window_stats(item, *identity)
         except Exception as exc:  # fail open

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictInt, StringConstraints, field_validator
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
@@ -32,6 +32,11 @@ router = APIRouter(
         | {"description": "INSUFFICIENT_BALANCE, or LEDGER_CAUSE_REUSED (reference reused)"},
     },
 )
+
+
+#: free text an admin must fill in: surrounding blanks removed, blank refused
+def _text(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
 class UserSummary(ApiModel):
@@ -84,9 +89,9 @@ class AdjustmentRequest(ApiModel):
         le=MAX_DELTA_UNITS,
         description="signed integer base units (sun for TRX, 10^-6 USDT), non-zero",
     )
-    reason: str = Field(min_length=1, max_length=500)
-    reference: str = Field(
-        min_length=1, max_length=100, description="idempotency key: a repeat returns the entry"
+    reason: Annotated[str, _text(500)]
+    reference: Annotated[str, _text(100)] = Field(
+        description="idempotency key: a repeat returns the entry"
     )
 
     @field_validator("amount")
@@ -94,14 +99,6 @@ class AdjustmentRequest(ApiModel):
     def _non_zero(cls, value: int) -> int:
         if value == 0:
             raise ValueError("must not be 0")
-        return value
-
-    @field_validator("reason", "reference")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
         return value
 
 
@@ -112,15 +109,7 @@ class AdjustmentOut(ApiModel):
 
 
 class BlockRequest(ApiModel):
-    reason: str = Field(min_length=1, max_length=500)
-
-    @field_validator("reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
+    reason: Annotated[str, _text(500)]
 
 
 class StatusChangeOut(ApiModel):
