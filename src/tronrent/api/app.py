@@ -36,6 +36,8 @@ from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
 from tronrent.kit.metrics import DB_POOL
+from tronrent.pricing import admin_endpoints as catalog_admin_routes
+from tronrent.pricing import endpoints as catalog_routes
 from tronrent.storage.migrations import ensure_migrated
 from tronrent.user import admin_endpoints as user_admin_routes
 
@@ -51,6 +53,8 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     metrics_routes.router,
     auth_routes.router,
     user_admin_routes.router,
+    catalog_routes.router,
+    *catalog_admin_routes.ROUTERS,
 )
 
 _log = get_logger("tronrent.api")

@@ -8,6 +8,7 @@ from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningTy
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_user import BotUser, BotUserStatus
+from tronrent.models.catalog_change import CatalogAction, CatalogChange, CatalogEntity
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
     ChainTransaction,
@@ -64,6 +65,9 @@ __all__ = [
     "BotStatus",
     "BotUser",
     "BotUserStatus",
+    "CatalogAction",
+    "CatalogChange",
+    "CatalogEntity",
     "ChainTransaction",
     "ChainTxPurpose",
     "ChainTxStatus",

@@ -25,6 +25,15 @@ class EnergyPackage(TimestampMixin, Base):
         CheckConstraint("energy_amount > 0", name="energy_amount"),
         CheckConstraint("duration_hours > 0", name="duration_hours"),
         CheckConstraint("base_price_units >= 0", name="base_price_units"),
+        CheckConstraint("usdt_price_units IS NULL OR usdt_price_units >= 0", name="usdt_price"),
+        CheckConstraint(
+            "min_order_amount IS NULL OR min_order_amount >= 1", name="min_order_amount"
+        ),
+        CheckConstraint(
+            "max_order_amount IS NULL OR min_order_amount IS NULL"
+            " OR max_order_amount >= min_order_amount",
+            name="order_amount_bounds",
+        ),
         CheckConstraint("transaction_count IS NULL OR transaction_count > 0", name="tx_count"),
         CheckConstraint(enum_check("currency", Currency), name="currency"),
         CheckConstraint(enum_check("package_type", PackageType), name="package_type"),
@@ -42,10 +51,15 @@ class EnergyPackage(TimestampMixin, Base):
     energy_amount: Mapped[int] = mapped_column(BigInteger)
     duration_hours: Mapped[int] = mapped_column(Integer)
     transaction_count: Mapped[int | None] = mapped_column(Integer)
+    #: the price of one unit in ``currency`` (TRX for every package the admin API creates)
     base_price_units: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[Currency] = mapped_column(
         StrEnumType(Currency, 10), default=Currency.TRX, server_default=Currency.TRX.value
     )
+    #: the price of one unit in USDT when ``currency`` is TRX; NULL: not sold for USDT
+    #: (docs/pricing.md: per-package USDT prices, no exchange rate)
+    usdt_price_units: Mapped[int | None] = mapped_column(BigInteger)
+    #: min/max quantity of one order (units of the package); NULL: 1 / no maximum
     min_order_amount: Mapped[int | None] = mapped_column(BigInteger)
     max_order_amount: Mapped[int | None] = mapped_column(BigInteger)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +20,15 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tronrent.kit.db import Base, PortableJSON, StrEnumType, TimestampMixin, UUIDType, enum_check
+from tronrent.kit.db import (
+    Base,
+    PortableJSON,
+    StrEnumType,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDType,
+    enum_check,
+)
 from tronrent.models.common import Currency
 
 #: ``mode_type`` of the flash rental config (seed 000)
@@ -80,3 +89,6 @@ class PriceConfig(TimestampMixin, Base):
     conditions: Mapped[dict[str, Any]] = mapped_column(
         PortableJSON, default=dict, server_default=sql_text("'{}'")
     )
+    #: set when an operator deleted the rule: it stays (its ``price_history`` refers to it),
+    #: inactive and hidden from listings
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

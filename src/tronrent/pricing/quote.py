@@ -1,0 +1,322 @@
+"""The price of an order: the package's list price and the active ``price_configs`` rules.
+
+`quote_order` loads what applies (rules of the package or of every package, of the bot or of
+every bot, in the order's currency; the buyer's agent level) and prices it with the pure
+functions here and in :mod:`tronrent.pricing.calc`. Integer base units only (sun, USDT units).
+
+The figures of an `OrderPrice`:
+
+- ``original_price_units``: list price x quantity (the catalogue's price; the rule's subtotal
+  when only a rule prices the package in that currency);
+- ``price_units``: the rule's unit price (its base, or the list price, with markup, clamped to
+  min/max) x quantity - the list subtotal when no rule applies;
+- ``discount_units``: the quantity-tier and agent discounts off ``price_units``;
+- ``final_price_units = price_units - discount_units``: what the customer pays.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.kit.errors import ValidationFailed
+from tronrent.kit.logging import get_logger
+from tronrent.models.agent import Agent, AgentStatus
+from tronrent.models.common import Currency
+from tronrent.models.energy_package import EnergyPackage
+from tronrent.models.price_config import PriceConfig
+from tronrent.pricing.calc import (
+    PriceConditions,
+    PriceConfigError,
+    PriceContext,
+    PriceRule,
+    quote_price,
+    select_rule,
+)
+from tronrent.pricing.errors import NotSoldInCurrency, QuantityOutOfRange
+
+_log = get_logger("tronrent.pricing")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPrice:
+    """A priced order in integer base units of ``currency`` (see the module docstring)."""
+
+    price_units: int
+    original_price_units: int
+    discount_units: int
+    final_price_units: int
+    currency: Currency
+    rule_id: uuid.UUID | None
+    breakdown: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePrices:
+    """What pricing needs of a package: its list price per currency and its quantity bounds."""
+
+    package_id: uuid.UUID
+    base_price_units: int
+    currency: Currency
+    usdt_price_units: int | None = None
+    min_quantity: int = 1
+    max_quantity: int | None = None
+
+    @classmethod
+    def of(cls, package: EnergyPackage) -> PackagePrices:
+        return cls(
+            package_id=package.id,
+            base_price_units=package.base_price_units,
+            currency=Currency(package.currency),
+            usdt_price_units=package.usdt_price_units,
+            min_quantity=package.min_order_amount or 1,
+            max_quantity=package.max_order_amount,
+        )
+
+    def list_price(self, currency: Currency) -> int | None:
+        """The price of one unit in ``currency``; None when the package is not sold in it.
+
+        ``base_price_units`` is in the package's ``currency``; ``usdt_price_units`` is the USDT
+        price of a TRX-priced package (no exchange rate is ever applied)."""
+        if currency is self.currency:
+            return self.base_price_units
+        if currency is Currency.USDT:
+            return self.usdt_price_units
+        return None
+
+    def check_quantity(self, quantity: int) -> None:
+        """`QuantityOutOfRange` (422) unless ``min_quantity <= quantity <= max_quantity``."""
+        high = "" if self.max_quantity is None else f" and at most {self.max_quantity}"
+        if quantity < max(1, self.min_quantity) or (
+            self.max_quantity is not None and quantity > self.max_quantity
+        ):
+            raise QuantityOutOfRange(
+                f"quantity must be at least {max(1, self.min_quantity)}{high}, got {quantity}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """A ``price_configs`` rule as stored: ``base_price_units`` None = the package's list price."""
+
+    config_id: uuid.UUID
+    name: str
+    currency: Currency
+    base_price_units: int | None = None
+    markup_bps: int = 0
+    markup_fixed_units: int = 0
+    min_price_units: int | None = None
+    max_price_units: int | None = None
+    priority: int = 0
+    bot_id: uuid.UUID | None = None
+    package_id: uuid.UUID | None = None
+    conditions: PriceConditions = field(default_factory=PriceConditions)
+
+    @classmethod
+    def of(cls, row: PriceConfig) -> RuleRow:
+        """Raises `PriceConfigError` for conditions that cannot be read."""
+        return cls(
+            config_id=row.id,
+            name=row.config_name,
+            currency=Currency(row.currency),
+            base_price_units=row.base_price_units,
+            markup_bps=row.markup_bps,
+            markup_fixed_units=row.markup_fixed_units,
+            min_price_units=row.min_price_units,
+            max_price_units=row.max_price_units,
+            priority=row.priority,
+            bot_id=row.bot_id,
+            package_id=row.package_id,
+            conditions=PriceConditions.from_json(row.conditions),
+        )
+
+    def rule(self, list_price: int | None) -> PriceRule | None:
+        """The calc rule for a package with that list price; None when neither the rule nor
+        the package has a base price. Raises `PriceConfigError` for inconsistent values."""
+        base = self.base_price_units if self.base_price_units is not None else list_price
+        if base is None:
+            return None
+        return PriceRule(
+            config_id=str(self.config_id),
+            base_price=base,
+            markup_bp=self.markup_bps,
+            markup_fixed=self.markup_fixed_units,
+            min_price=self.min_price_units,
+            max_price=self.max_price_units,
+            currency=self.currency.value,
+            priority=self.priority,
+            bot_id=None if self.bot_id is None else str(self.bot_id),
+            package_id=None if self.package_id is None else str(self.package_id),
+            conditions=self.conditions,
+        )
+
+
+def price_package(
+    package: PackagePrices,
+    rules: Iterable[RuleRow],
+    *,
+    quantity: int,
+    currency: Currency,
+    bot_id: uuid.UUID | None = None,
+    agent_level: int | None = None,
+) -> OrderPrice:
+    """Price ``quantity`` units of ``package`` (pure).
+
+    The rule that applies is calc's `select_rule` (active, scope, currency, conditions; then
+    priority, specificity, id). No rule: the list price x quantity. Raises `QuantityOutOfRange`
+    and `NotSoldInCurrency` (no list price and no rule with a base price in ``currency``).
+    """
+    package.check_quantity(quantity)
+    list_price = package.list_price(currency)
+    by_id: dict[str, RuleRow] = {}
+    candidates: list[PriceRule] = []
+    for row in rules:
+        try:
+            rule = row.rule(list_price)
+        except PriceConfigError as exc:
+            _log.warning("pricing.rule_skipped", config_id=str(row.config_id), error=str(exc))
+            continue
+        if rule is not None:
+            by_id[rule.config_id] = row
+            candidates.append(rule)
+    ctx = PriceContext(
+        quantity=quantity,
+        bot_id=None if bot_id is None else str(bot_id),
+        package_id=str(package.package_id),
+        currency=currency.value,
+        agent_level=agent_level,
+    )
+    chosen = select_rule(candidates, ctx)
+    breakdown: dict[str, Any] = {
+        "quantity": quantity,
+        "currency": currency.value,
+        "list_unit_price": list_price,
+        "agent_level": agent_level,
+    }
+    if chosen is None:
+        if list_price is None:
+            raise NotSoldInCurrency(f"this package is not sold for {currency.value}")
+        subtotal = list_price * quantity
+        breakdown.update(unit_price=list_price, discount_bps=0, rule_id=None, rule_name=None)
+        return OrderPrice(subtotal, subtotal, 0, subtotal, currency, None, breakdown)
+    quote = quote_price(chosen, ctx)
+    row = by_id[chosen.config_id]
+    breakdown.update(
+        unit_price=quote.unit_price,
+        discount_bps=quote.discount_bp,
+        rule_id=str(row.config_id),
+        rule_name=row.name,
+    )
+    return OrderPrice(
+        price_units=quote.subtotal,
+        original_price_units=quote.subtotal if list_price is None else list_price * quantity,
+        discount_units=quote.discount,
+        final_price_units=quote.total,
+        currency=currency,
+        rule_id=row.config_id,
+        breakdown=breakdown,
+    )
+
+
+def _currency(value: Currency | str) -> Currency:
+    try:
+        return Currency(value)
+    except ValueError:
+        raise ValidationFailed(f"currency must be TRX or USDT, got {value!r}") from None
+
+
+async def load_rules(
+    session: AsyncSession,
+    *,
+    currency: Currency | None = None,
+    package_ids: Sequence[uuid.UUID] | None = None,
+    bot_id: uuid.UUID | None = None,
+) -> list[RuleRow]:
+    """Active, undeleted package price rules (not the per-mode configs such as
+    ``energy_flash``) that can apply: to these packages or every package, to this bot or every
+    bot (``bot_id`` None: only rules for every bot). Unreadable rules are logged and skipped."""
+    stmt = select(PriceConfig).where(
+        PriceConfig.mode_type.is_(None),
+        PriceConfig.is_active.is_(True),
+        PriceConfig.deleted_at.is_(None),
+    )
+    if currency is not None:
+        stmt = stmt.where(PriceConfig.currency == currency)
+    if package_ids is not None:
+        stmt = stmt.where(
+            or_(PriceConfig.package_id.is_(None), PriceConfig.package_id.in_(package_ids))
+        )
+    bot_scope = PriceConfig.bot_id.is_(None)
+    stmt = stmt.where(bot_scope if bot_id is None else or_(bot_scope, PriceConfig.bot_id == bot_id))
+    rows = []
+    for config in (await session.execute(stmt)).scalars():
+        try:
+            rows.append(RuleRow.of(config))
+        except PriceConfigError as exc:
+            _log.warning("pricing.rule_skipped", config_id=str(config.id), error=str(exc))
+    return rows
+
+
+async def agent_level(session: AsyncSession, user_id: uuid.UUID | None) -> int | None:
+    """The level of the user's active agent account; None for everyone else."""
+    if user_id is None:
+        return None
+    level = await session.scalar(
+        select(Agent.level).where(Agent.user_id == user_id, Agent.status == AgentStatus.ACTIVE)
+    )
+    return None if level is None else int(level)
+
+
+async def quote_order(
+    session: AsyncSession,
+    *,
+    package: EnergyPackage,
+    quantity: int,
+    currency: Currency | str,
+    user_id: uuid.UUID | None = None,
+    bot_id: uuid.UUID | None = None,
+) -> OrderPrice:
+    """Price an order of ``quantity`` units of ``package`` for ``user_id`` through ``bot_id``.
+
+    Does not check that the package is active (the caller decides who may buy what).
+    Raises `QuantityOutOfRange`, `NotSoldInCurrency`, `ValidationFailed` (bad currency).
+    """
+    money = _currency(currency)
+    rules = await load_rules(session, currency=money, package_ids=[package.id], bot_id=bot_id)
+    return price_package(
+        PackagePrices.of(package),
+        rules,
+        quantity=quantity,
+        currency=money,
+        bot_id=bot_id,
+        agent_level=await agent_level(session, user_id),
+    )
+
+
+async def catalogue_prices(
+    session: AsyncSession, packages: Sequence[EnergyPackage]
+) -> dict[uuid.UUID, dict[Currency, OrderPrice | None]]:
+    """The price of one unit of each package in each currency for an anonymous buyer (rules
+    for every bot and user apply; None: not sold in that currency) - one query for the rules."""
+    rules = await load_rules(session, package_ids=[p.id for p in packages])
+    result: dict[uuid.UUID, dict[Currency, OrderPrice | None]] = {}
+    for package in packages:
+        prices = PackagePrices.of(package)
+        row: dict[Currency, OrderPrice | None] = {}
+        for money in Currency:
+            try:
+                row[money] = price_package(
+                    prices,
+                    [r for r in rules if r.currency is money],
+                    quantity=max(1, prices.min_quantity),
+                    currency=money,
+                )
+            except (NotSoldInCurrency, QuantityOutOfRange):
+                row[money] = None
+        result[package.id] = row
+    return result
