@@ -79,10 +79,12 @@ class PatchBody(StrictModel):
 def _patch_model(spec: type[StrictModel], name: str) -> type[PatchBody]:
     """Every field of ``spec`` optional (only the fields sent change; the result is validated
     whole), plus the required ``reason``; unknown fields refused."""
-    fields: dict[str, Any] = {
-        key: (Annotated[(info.annotation, *info.metadata)] | None, None)
-        for key, info in spec.model_fields.items()
-    }
+    fields: dict[str, Any] = {}
+    for key, info in spec.model_fields.items():
+        kind: Any = info.annotation
+        if info.metadata:
+            kind = Annotated[(kind, *info.metadata)]
+        fields[key] = (kind | None, None)
     return create_model(name, __base__=PatchBody, **fields)
 
 
