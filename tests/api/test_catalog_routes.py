@@ -3,6 +3,7 @@ the public package list - auth, roles, 422s, history rows, rules applied to quot
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -571,3 +572,41 @@ class TestPublicList:
         async with run_app(app) as http:
             codes = [(await http.get("/api/energy-packages")).status_code for _ in range(3)]
         assert codes == [200, 200, 429]
+
+
+class TestEveryAdminRoute:
+    async def test_anonymous_refused(self, app: Any, client: Any) -> None:
+        """Every /api/admin route of the app (not only the catalogue's) answers 401 without a
+        token, whatever its parameters."""
+        checked = 0
+        for template, operations in app.openapi()["paths"].items():
+            if not template.startswith("/api/admin"):
+                continue
+            path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), template)
+            for method in operations:
+                response = await client.request(method.upper(), path, json={})
+                assert response.status_code == 401, (method, template, response.text)
+                checked += 1
+        assert checked >= 20
+
+    async def test_broken_flash_row_is_reported(
+        self, client: Any, state: AppState, admin_headers: dict[str, str]
+    ) -> None:
+        from sqlalchemy import update
+
+        from tronrent.models import ENERGY_FLASH_MODE, PriceConfig
+
+        async with state.session_maker() as session, session.begin():
+            await session.execute(
+                update(PriceConfig)
+                .where(PriceConfig.mode_type == ENERGY_FLASH_MODE)
+                .values(config={"single_price": -1, "max_transactions": 10})
+            )
+        data = (await client.get(FLASH, headers=admin_headers)).json()["data"]
+        assert data["configError"] and data["singlePriceSun"] == 1_500_000
+        fixed = await client.put(
+            FLASH,
+            json={"config": {"single_price": 1.5, "max_transactions": 10}, "reason": "fix"},
+            headers=admin_headers,
+        )
+        assert fixed.json()["data"]["configError"] is None

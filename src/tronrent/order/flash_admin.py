@@ -68,10 +68,13 @@ def validate_flash_config(data: Mapping[str, Any]) -> FlashConfig:
 
 @dataclass(frozen=True, slots=True)
 class FlashSetting:
-    """The stored row (None: none, the defaults apply) and the config it gives."""
+    """The stored row (None: none, the defaults apply) and the config it gives; ``error``: why
+    the stored JSON cannot be used (written outside the API; ``effective`` then shows the
+    defaults, and flash orders fail until a PUT fixes it)."""
 
     row: PriceConfig | None
     effective: FlashConfig
+    error: str | None = None
 
 
 class FlashConfigAdmin:
@@ -85,11 +88,9 @@ class FlashConfigAdmin:
         row = await self._row(session)
         active = row.config if row is not None and row.is_active else None
         try:
-            effective = validate_flash_config(active or {})
-        except InvalidPriceConfig:
-            # written outside the API: the flows would refuse it the same way; show defaults
-            effective = validate_flash_config({})
-        return FlashSetting(row, effective)
+            return FlashSetting(row, validate_flash_config(active or {}))
+        except InvalidPriceConfig as exc:
+            return FlashSetting(row, validate_flash_config({}), exc.message)
 
     async def put(
         self, session: AsyncSession, config: Mapping[str, Any], *, actor: Actor, reason: str

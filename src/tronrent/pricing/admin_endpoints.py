@@ -311,6 +311,8 @@ class FlashConfigOut(ApiModel):
     refund_fee_sun: int
     refund_address: str | None
     updated_at: datetime | None
+    #: why the stored JSON cannot be used (the figures above are then the defaults)
+    config_error: str | None = None
 
 
 def flash_out(s: FlashSetting) -> FlashConfigOut:
@@ -329,6 +331,7 @@ def flash_out(s: FlashSetting) -> FlashConfigOut:
         refund_fee_sun=cfg.policies.refund_fee_sun,
         refund_address=cfg.refund_address,
         updated_at=row.updated_at if row else None,
+        config_error=s.error,
     )
 
 

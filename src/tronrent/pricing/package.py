@@ -49,7 +49,7 @@ def spec_of(package: EnergyPackage) -> PackageSpec:
         max_quantity=prices.max_quantity,
         is_active=package.is_active,
         sort_order=package.sort_order,
-        tags=list(package.tags or []),
+        tags=[str(t) for t in package.tags or []],
     )
 
 

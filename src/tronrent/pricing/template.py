@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models.catalog_change import CatalogAction, CatalogChange, CatalogEntity
@@ -92,6 +93,13 @@ class TemplateService:
         if other is not None and other != template_id:
             raise TemplateNameTaken(f"a price template named {name!r} exists")
 
+    async def _flush_name(self, session: AsyncSession, name: str) -> None:
+        """Flush; the UNIQUE name taken by a concurrent request -> `TemplateNameTaken` (409)."""
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise TemplateNameTaken(f"a price template named {name!r} exists") from None
+
     async def create(
         self, session: AsyncSession, spec: TemplateSpec, *, actor: Actor, reason: str
     ) -> PriceTemplate:
@@ -100,6 +108,7 @@ class TemplateService:
         template = PriceTemplate(id=uuid.uuid4(), created_by=actor.admin_id, usage_count=0)
         _apply(template, spec)
         session.add(template)
+        await self._flush_name(session, spec.name)
         record_catalog_change(
             session,
             entity=CatalogEntity.TEMPLATE,
@@ -134,6 +143,7 @@ class TemplateService:
         if not after:
             return template
         _apply(template, spec)
+        await self._flush_name(session, spec.name)
         record_catalog_change(
             session,
             entity=CatalogEntity.TEMPLATE,
