@@ -15,11 +15,15 @@ from tronrent.models import Agent, AgentStatus, Bot, Order, OrderType, User
 from tronrent.models.catalog_change import CatalogChange
 from tronrent.models.price_history import PriceHistory
 from tronrent.order.flash_config import load_flash_config
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as flash_orders
 
 PACKAGES = "/api/admin/energy-packages"
 CONFIGS = "/api/admin/price-configs"
 TEMPLATES = "/api/admin/price-templates"
 FLASH = "/api/admin/flash-config"
+PAY_TO = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+RECIPIENT = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -511,9 +515,17 @@ class TestFlashConfig:
         assert put.status_code == 200, put.text
         assert put.json()["data"]["singlePriceSun"] == 2_000_000
         assert put.json()["data"]["excessPolicy"] == "keep"
-        async with state.session_maker() as session:
+        async with state.session_maker() as session, session.begin():
             cfg = await load_flash_config(session)
             assert cfg.price.single_price_sun == 2_000_000 and cfg.price.max_transactions == 5
+            # the next flash order is priced with it
+            rt = FlashRuntime(payment_address=PAY_TO)
+            order, _ = await flash_orders.create_order(
+                session, rt, recipient_address=RECIPIENT, chat_id=None
+            )
+            assert order.expected_amount_units is not None and order.amount_tail_units
+            assert order.expected_amount_units == 2_000_000 + order.amount_tail_units
+            assert order.price_config and order.price_config["max_transactions"] == 5
             rows = (await session.execute(select(PriceHistory))).scalars().all()
             assert [r.change_type.value for r in rows] == ["update"]
             assert rows[0].new_value == {"config": config}
