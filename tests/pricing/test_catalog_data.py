@@ -55,3 +55,28 @@ async def test_constraints(session: AsyncSession, values: dict[str, Any]) -> Non
     )
     with pytest.raises(IntegrityError):
         await session.flush()
+
+
+async def test_downgrade_keeps_packages_in_use(
+    database_url: str, session_maker: Any, engine: Any
+) -> None:
+    """0012's downgrade removes its default packages except those a price rule with history
+    refers to; upgrading again then skips nothing it needs (the ids are fixed)."""
+    from tronrent.models import PriceConfig, PriceHistory
+    from tronrent.models.price_history import PriceChangeType
+    from tronrent.storage.migrations import downgrade, upgrade
+
+    async with session_maker() as session, session.begin():
+        first = await session.scalar(select(EnergyPackage.id).order_by(EnergyPackage.sort_order))
+        rule = PriceConfig(id=uuid.uuid4(), config_name="r", package_id=first)
+        session.add(rule)
+        await session.flush()
+        session.add(PriceHistory(config_id=rule.id, change_type=PriceChangeType.CREATE))
+    await engine.dispose()
+    downgrade(database_url, "0011_pool_ops")
+    async with session_maker() as session:
+        left = (await session.execute(select(EnergyPackage.id))).scalars().all()
+    assert left == [first]
+    upgrade(database_url)
+    async with session_maker() as session:
+        assert len((await session.execute(select(EnergyPackage.id))).scalars().all()) == 4

@@ -125,30 +125,38 @@ def upgrade() -> None:
         sa.column("sort_order", sa.Integer()),
         sa.column("tags", JSON),
     )
-    op.bulk_insert(
-        packages,
-        [
-            {
-                "id": package_id(name),
-                "name": name,
-                "description": description,
-                "package_type": "energy",
-                "energy_amount": energy,
-                "duration_hours": hours,
-                "base_price_units": trx_sun,
-                "usdt_price_units": usdt_units,
-                "currency": "TRX",
-                "min_order_amount": 1,
-                "max_order_amount": max_quantity,
-                "is_active": True,
-                "sort_order": sort_order,
-                "tags": tags,
-            }
-            for (name, energy, hours, trx_sun, usdt_units, max_quantity, sort_order, tags), (
-                description
-            ) in zip(DEFAULT_PACKAGES, DESCRIPTIONS, strict=True)
-        ],
+    # a package a downgrade kept (an order or a rule refers to it) is not inserted again
+    kept = set(
+        op.get_bind()
+        .execute(
+            sa.select(packages.c.id).where(
+                packages.c.id.in_([package_id(p[0]) for p in DEFAULT_PACKAGES])
+            )
+        )
+        .scalars()
     )
+    rows = [
+        {
+            "id": package_id(name),
+            "name": name,
+            "description": description,
+            "package_type": "energy",
+            "energy_amount": energy,
+            "duration_hours": hours,
+            "base_price_units": trx_sun,
+            "usdt_price_units": usdt_units,
+            "currency": "TRX",
+            "min_order_amount": 1,
+            "max_order_amount": max_quantity,
+            "is_active": True,
+            "sort_order": sort_order,
+            "tags": tags,
+        }
+        for (name, energy, hours, trx_sun, usdt_units, max_quantity, sort_order, tags), (
+            description
+        ) in zip(DEFAULT_PACKAGES, DESCRIPTIONS, strict=True)
+    ]
+    op.bulk_insert(packages, [r for r in rows if r["id"] not in kept])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f'GRANT SELECT, INSERT ON catalog_changes TO "{_app_role()}"')
 
@@ -161,12 +169,16 @@ def _app_role() -> str:
 
 
 def downgrade() -> None:
-    # the default packages go unless an order refers to them (their price rules cascade)
+    # the default packages go unless an order or a price rule refers to them (a rule's
+    # price_history would block the cascade)
     packages = sa.table("energy_packages", sa.column("id", sa.Uuid()))
-    orders = sa.table("orders", sa.column("package_id", sa.Uuid()))
     ids = [package_id(p[0]) for p in DEFAULT_PACKAGES]
-    used = sa.select(orders.c.package_id).where(orders.c.package_id.is_not(None))
-    op.execute(packages.delete().where(packages.c.id.in_(ids), packages.c.id.not_in(used)))
+    delete = packages.delete().where(packages.c.id.in_(ids))
+    for name in ("orders", "price_configs"):
+        referring = sa.table(name, sa.column("package_id", sa.Uuid()))
+        used = sa.select(referring.c.package_id).where(referring.c.package_id.is_not(None))
+        delete = delete.where(packages.c.id.not_in(used))
+    op.execute(delete)
     op.drop_index("idx_catalog_changes_entity", table_name="catalog_changes")
     op.drop_table("catalog_changes")
     op.drop_column("price_configs", "deleted_at")
