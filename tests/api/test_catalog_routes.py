@@ -544,6 +544,10 @@ class TestFlashConfig:
             {"single_price": 1.5, "max_transactions": 10, "refund_address": "Tnope"},
             {"single_price": 1.5, "max_transactions": 10, "singlePrice": 2},
             {"single_price": True, "max_transactions": 10},
+            {"single_price": 1.5, "max_transactions": 1001},
+            {"single_price": 1.5, "max_transactions": 10, "expiry_hours": 721},
+            {"single_price": 10_001, "max_transactions": 10},
+            {"single_price": 1.5, "max_transactions": 10**30},
         ],
     )
     async def test_bad_config_is_422(

@@ -41,6 +41,11 @@ FLASH_KEYS: Final = frozenset(
     }
 )
 MAX_DESCRIPTION: Final = 500
+#: upper bounds of an operator's flash config (sun, count, hours): an extra zero typed must
+#: not sell a thousand transfers per payment or a month-long rental
+MAX_SINGLE_PRICE_SUN: Final = 10_000 * 1_000_000
+MAX_TRANSACTIONS: Final = 1_000
+MAX_EXPIRY_HOURS: Final = 24 * 30
 
 
 def validate_flash_config(data: Mapping[str, Any]) -> FlashConfig:
@@ -61,9 +66,19 @@ def validate_flash_config(data: Mapping[str, Any]) -> FlashConfig:
     if address is not None and (not isinstance(address, str) or not is_valid_base58(address)):
         raise InvalidPriceConfig("refund_address must be a TRON address (base58, valid checksum)")
     try:
-        return parse_flash_config(dict(data), None, default_energy=1, default_margin_bp=0)
+        cfg = parse_flash_config(dict(data), None, default_energy=1, default_margin_bp=0)
     except PriceConfigError as exc:
         raise InvalidPriceConfig(str(exc)) from None
+    price = cfg.price
+    for name, value, limit in (
+        ("single_price", price.single_price_sun, MAX_SINGLE_PRICE_SUN),
+        ("max_transactions", price.max_transactions, MAX_TRANSACTIONS),
+        ("expiry_hours", price.expiry_hours, MAX_EXPIRY_HOURS),
+        ("refund_fee", cfg.policies.refund_fee_sun, MAX_SINGLE_PRICE_SUN),
+    ):
+        if value > limit:
+            raise InvalidPriceConfig(f"{name} must not exceed {limit}")
+    return cfg
 
 
 @dataclass(frozen=True, slots=True)
