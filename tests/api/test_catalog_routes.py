@@ -580,6 +580,26 @@ class TestPublicList:
         data = (await client.get("/api/energy-packages")).json()["data"]
         assert data[0]["trxPriceSun"] == 2_200_000 and data[0]["usdtPriceUnits"] == 600_000
         assert set(data[0]) >= {"packageId", "durationHours", "minQuantity", "maxQuantity"}
+        assert (await client.get("/api/energy-packages?botId=x")).status_code == 422
+        unknown_bot = await client.get(f"/api/energy-packages?botId={uuid.uuid4()}")
+        assert unknown_bot.json()["data"][0]["trxPriceSun"] == 2_200_000
+
+    async def test_bot_prices(
+        self, client: Any, state: AppState, admin_headers: dict[str, str]
+    ) -> None:
+        async with state.session_maker() as session, session.begin():
+            bot = Bot(name="b", token_encrypted="x", token_hash="h", username="pricebot")
+            session.add(bot)
+        await create(
+            client,
+            CONFIGS,
+            rule_body(botId=str(bot.id), markupBps=-5000, conditions={}),
+            admin_headers,
+        )
+        data = (await client.get(f"/api/energy-packages?botId={bot.id}")).json()["data"]
+        assert data[0]["trxPriceSun"] == 1_000_000 and data[0]["usdtPriceUnits"] == 600_000
+        plain = (await client.get("/api/energy-packages")).json()["data"]
+        assert plain[0]["trxPriceSun"] == 2_000_000
 
     async def test_rate_limited(self, make_settings: Any, database_url: str, run_app: Any) -> None:
         from tronrent.api.app import create_app

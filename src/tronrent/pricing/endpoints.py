@@ -3,7 +3,10 @@ route)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
@@ -43,10 +46,15 @@ def _unit(price: OrderPrice | None) -> int | None:
 
 
 @router.get("")
-async def list_energy_packages(session: SessionDep) -> Envelope[list[PublicPackageOut]]:
+async def list_energy_packages(
+    session: SessionDep,
+    bot_id: Annotated[
+        uuid.UUID | None, Query(alias="botId", description="prices as this bot sells them")
+    ] = None,
+) -> Envelope[list[PublicPackageOut]]:
     """Packages on sale, by sort order, with their price per unit in TRX and in USDT."""
     packages = await package_service.list_packages(session, active=True)
-    prices = await catalogue_prices(session, packages)
+    prices = await catalogue_prices(session, packages, bot_id=bot_id)
     out = []
     for p in packages:
         trx = _unit(prices[p.id][Currency.TRX])

@@ -299,11 +299,12 @@ async def quote_order(
 
 
 async def catalogue_prices(
-    session: AsyncSession, packages: Sequence[EnergyPackage]
+    session: AsyncSession, packages: Sequence[EnergyPackage], *, bot_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, dict[Currency, OrderPrice | None]]:
-    """The price of one unit of each package in each currency for an anonymous buyer (rules
-    for every bot and user apply; None: not sold in that currency) - one query for the rules."""
-    rules = await load_rules(session, package_ids=[p.id for p in packages])
+    """The price of the smallest order of each package in each currency for a buyer who is
+    not an agent, through ``bot_id`` (None: rules for every bot only); None: not sold in that
+    currency. One query for the rules."""
+    rules = await load_rules(session, package_ids=[p.id for p in packages], bot_id=bot_id)
     result: dict[uuid.UUID, dict[Currency, OrderPrice | None]] = {}
     for package in packages:
         prices = PackagePrices.of(package)
@@ -315,6 +316,7 @@ async def catalogue_prices(
                     [r for r in rules if r.currency is money],
                     quantity=max(1, prices.min_quantity),
                     currency=money,
+                    bot_id=bot_id,
                 )
             except (NotSoldInCurrency, QuantityOutOfRange):
                 row[money] = None
