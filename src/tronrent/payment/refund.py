@@ -32,6 +32,7 @@ from tronrent.models.chain_transaction import (
     ChainTxPurpose,
     ChainTxStatus,
 )
+from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
@@ -40,6 +41,8 @@ from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
 from tronrent.pricing.calc import classify_order_payment, decide_refund
+from tronrent.product.base import SettleContext
+from tronrent.product.registry import flash_config_snapshot, strategy_for
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -47,6 +50,10 @@ log = logging.getLogger("tronrent.payment")
 
 #: a payment's refund transfers, in the order they are sent (policy refund, then the rest)
 REFUND_PURPOSES = (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)
+
+
+#: the note on a USDT payment the refund job leaves to an operator
+USDT_REFUND_NOTE = "USDT refunds are not sent automatically: an operator sends it"
 
 
 class RefundAccountMissing(Exception):
@@ -71,22 +78,25 @@ async def refund_amount(
         and (order.transaction_count or 0) > 0
     ):
         return payment.amount_units
-    if order is not None and order.price_config:
+    snapshot = flash_config_snapshot(order) if order is not None else None
+    if snapshot:
         cfg: FlashConfig = parse_flash_config(
-            order.price_config,
+            snapshot,
             None,
             default_energy=d.rt.default_energy,
             default_margin_bp=d.rt.margin_bp,
         )
     else:
         cfg = await order_service.config(session, d.rt)
-    quote = classify_order_payment(
-        payment.amount_units,
-        cfg.price,
-        tail_tolerance_sun=d.rt.tail_granularity_sun - 1,
-        activation_fee_sun=(order.activation_fee_sun or 0) if order is not None else 0,
-    )
-    return decide_refund(quote, cfg.policies).amount_sun
+    if order is None:  # dust
+        quote = classify_order_payment(
+            payment.amount_units, cfg.price, tail_tolerance_sun=d.rt.tail_granularity_sun - 1
+        )
+        return decide_refund(quote, cfg.policies).amount_sun
+    # what the order's product makes of the payment (see tronrent.product)
+    ctx = SettleContext(cfg, d.rt.tail_granularity_sun)
+    settlement = strategy_for(order.order_type).settle(order, payment.amount_units, ctx)
+    return decide_refund(settlement.quote, settlement.policies).amount_sun
 
 
 async def _refund_rows(session: AsyncSession, payment_id: int) -> list[ChainTransaction]:
@@ -163,6 +173,12 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                 return "missing"
             if payment.status is not PaymentStatus.REFUNDING:
                 return payment.status.value
+            if payment.asset is not Currency.TRX:
+                # USDT refunds wait for an operator (see payment.service.refund_owed)
+                if USDT_REFUND_NOTE not in (payment.note or ""):
+                    payment.note = f"{payment.note or ''}; {USDT_REFUND_NOTE}".strip("; ")
+                    await s.commit()
+                return "blocked"
             order = await s.get(Order, payment.order_id) if payment.order_id else None
             rows = await _refund_rows(s, payment_id)
             unapplied = [
@@ -286,7 +302,9 @@ async def refund_payments(d: FlowDeps, payment_ids: Sequence[int]) -> list[int]:
 
 async def pending_refunds(session: AsyncSession, limit: int = 200) -> list[int]:
     rows = await session.execute(
-        select(Payment.id).where(Payment.status == PaymentStatus.REFUNDING).limit(limit)
+        select(Payment.id)
+        .where(Payment.status == PaymentStatus.REFUNDING, Payment.asset == Currency.TRX)
+        .limit(limit)
     )
     return [int(i) for (i,) in rows]
 
