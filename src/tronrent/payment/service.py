@@ -559,14 +559,13 @@ class PaymentService:
                 _write(order, _ORDER_FIELDS, values)
             if decision.amount_sun > 0:
                 payment_status = PaymentStatus.REFUNDING
-            money: dict[str, Any] = {
-                "paid": format_amount(payment.amount_units, payment.asset),
-                "refund": format_amount(decision.amount_sun, payment.asset)
-                if decision.amount_sun
-                else None,
-            }
+            money: dict[str, Any] = {}
             if payment.asset is Currency.TRX:
                 money.update(paid_sun=payment.amount_units, refund_sun=decision.amount_sun)
+            if settlement.amounts_as_text:
+                money["paid"] = format_amount(payment.amount_units, payment.asset)
+                if decision.amount_sun:
+                    money["refund"] = format_amount(decision.amount_sun, payment.asset)
             events.append(
                 (
                     order,

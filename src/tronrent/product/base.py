@@ -51,7 +51,8 @@ class Settlement:
     in base units of the payment's currency (the field names say sun for history). ``policies``
     decide what is refunded (`pricing.calc.decide_refund`). ``paid_values``: the columns a paid
     order gets. ``underpaid_reason``: the order's status reason when underpaid. ``event``
-    and ``event_payload``: the customer event of a paid order.
+    and ``event_payload``: the customer event of a paid order (``underpaid_event`` when
+    underpaid).
     """
 
     quote: FlashQuote
@@ -61,6 +62,8 @@ class Settlement:
     event: str = "payment_received"
     event_payload: dict[str, Any] = field(default_factory=dict)
     underpaid_event: str = "payment_underpaid"
+    #: the events carry ``paid``/``refund`` as text with the currency ("12.5 USDT")
+    amounts_as_text: bool = False
 
 
 class ProductStrategy(Protocol):

@@ -85,6 +85,7 @@ class PackageStrategy:
             underpaid_reason=f"paid {format_amount(paid_units, order.currency)}, the order costs "
             f"{format_amount(due, order.currency)}",
             event="package_payment_received",
+            amounts_as_text=True,
             event_payload=self.describe(order),
             underpaid_event="package_payment_underpaid",
         )

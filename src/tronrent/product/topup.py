@@ -55,6 +55,7 @@ class TopUpStrategy:
             policies=policies_for(order.currency, ctx.flash),
             paid_values={"final_price_units": paid_units, "price_units": paid_units},
             event="top_up_credited",
+            amounts_as_text=True,
             event_payload={"amount": format_amount(paid_units, order.currency)},
         )
 
