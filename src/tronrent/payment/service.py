@@ -523,7 +523,7 @@ class PaymentService:
                     status_reason=settlement.underpaid_reason + refund_note,
                 )
                 payment_status = PaymentStatus.UNDERPAID
-                event, extra = settlement.underpaid_event, {}
+                event, extra = settlement.underpaid_event, settlement.underpaid_payload
             else:
                 values.update(
                     status=OrderStatus.PAID,

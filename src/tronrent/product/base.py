@@ -62,6 +62,7 @@ class Settlement:
     event: str = "payment_received"
     event_payload: dict[str, Any] = field(default_factory=dict)
     underpaid_event: str = "payment_underpaid"
+    underpaid_payload: dict[str, Any] = field(default_factory=dict)
     #: the events carry ``paid``/``refund`` as text with the currency ("12.5 USDT")
     amounts_as_text: bool = False
 

@@ -88,6 +88,7 @@ class PackageStrategy:
             amounts_as_text=True,
             event_payload=self.describe(order),
             underpaid_event="package_payment_underpaid",
+            underpaid_payload={"price": format_amount(due, order.currency)},
         )
 
     @staticmethod
