@@ -27,7 +27,6 @@ from tronrent.models.energy_package import EnergyPackage
 from tronrent.models.order import Order
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.runtime import FlashRuntime
-from tronrent.payment.refund import USDT_REFUND_NOTE
 from tronrent.payment.service import UNMATCHED_NOTE
 from tronrent.payment.service import payment as payment_service
 from tronrent.pool.energy import energy_per_transaction, lock_period_blocks_for_ms
@@ -119,7 +118,9 @@ async def wait_order(api: Api, order_id: str, status: str, wait_s: float = 20) -
         await asyncio.sleep(0.1)
 
 
-async def payment_of(api: Api, tx_hash: str, wait_s: float = 15) -> Payment:
+async def payment_of(
+    api: Api, tx_hash: str, wait_s: float = 15, status: PaymentStatus | None = None
+) -> Payment:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
@@ -127,7 +128,7 @@ async def payment_of(api: Api, tx_hash: str, wait_s: float = 15) -> Payment:
             p = (
                 await s.execute(select(Payment).where(Payment.tx_hash == tx_hash))
             ).scalar_one_or_none()
-        if p is not None and p.handled_at is not None:
+        if p is not None and p.handled_at is not None and status in (None, p.status):
             return p
         if loop.time() > deadline:
             raise AssertionError(f"payment {tx_hash} not handled: {p}")
@@ -186,7 +187,7 @@ class TestUsdtPackage:
         assert paid.asset is Currency.USDT and paid.status is PaymentStatus.MATCHED
         assert paid.order_id == data["orderId"]
 
-    async def test_underpaid_and_excess_wait_for_an_operator(self, shop: Api) -> None:
+    async def test_underpaid_and_excess_refunded_in_usdt(self, shop: Api) -> None:
         package_id = await add_package(shop, Currency.USDT, 2 * USDT)
         short = await order_package(shop, package_id, currency="USDT")
         over = await order_package(shop, package_id, currency="USDT")
@@ -195,22 +196,29 @@ class TestUsdtPackage:
         tx_short = send_usdt(shop, payer, short["paymentAddress"], USDT + tail)
         over_paid = units(over["totalAmount"]) + 5 * USDT
         tx_over = send_usdt(shop, payer, over["paymentAddress"], over_paid)
-        await wait_order(shop, short["orderId"], "underpaid")
+        await wait_order(shop, short["orderId"], "refunded")
         await wait_order(shop, over["orderId"], "active")
-        p_short, p_over = await payment_of(shop, tx_short), await payment_of(shop, tx_over)
-        assert p_short.status is PaymentStatus.REFUNDING
-        assert p_over.status is PaymentStatus.REFUNDING
-        assert "USDT refunds are not sent automatically" in (p_short.note or "")
+        p_short = await payment_of(shop, tx_short, status=PaymentStatus.REFUNDED)
+        p_over = await payment_of(shop, tx_over, status=PaymentStatus.REFUNDED)
         owed = over_paid - 2 * USDT
-        assert f"{format_usdt(owed)} USDT to refund" in (p_over.note or "")
+        assert f"refunded {format_usdt(USDT + tail)} USDT in tx" in (p_short.note or "")
+        assert f"refunded {format_usdt(owed)} USDT in tx" in (p_over.note or "")
         async with sessions(shop)() as s:
-            sent = await s.scalar(
-                select(func.count())
-                .select_from(ChainTransaction)
-                .where(ChainTransaction.payment_id.in_([p_short.id, p_over.id]))
+            sent = (
+                (
+                    await s.execute(
+                        select(ChainTransaction).where(
+                            ChainTransaction.payment_id.in_([p_short.id, p_over.id])
+                        )
+                    )
+                )
+                .scalars()
+                .all()
             )
-        assert sent == 0  # nothing sent in TRX for a USDT payment
-        assert USDT_REFUND_NOTE  # the refund job leaves them to an operator the same way
+        assert sorted(r.amount_sun or 0 for r in sent) == sorted([USDT + tail, owed])
+        # the payer got both back, once: 100 - what it sent + the refunds
+        balance = shop.devnet.chain.usdt.balance_of(payer.address)
+        assert balance == 100 * USDT - (USDT + tail) - over_paid + (USDT + tail) + owed
 
     async def test_unmatched_usdt_recorded_not_delegated(self, shop: Api) -> None:
         payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=100 * USDT)

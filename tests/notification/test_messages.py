@@ -158,6 +158,12 @@ PAYLOADS_SEEN: dict[NotificationEvent, dict[str, Any]] = {
         "amount": "10.004217 USDT",
         "tx_hash": TX,
     },
+    NotificationEvent.USDT_REFUND: {
+        **ORDER_BASE,
+        "status": "underpaid",
+        "amount": "1 USDT",
+        "tx_hash": TX,
+    },
     NotificationEvent.POOL_LOW: {
         "pool_name": "main",
         "pool_address": POOL,

@@ -12,7 +12,6 @@ from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
 from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
 from tronrent.kit.time import from_ms, utcnow
-from tronrent.models.common import Currency
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
@@ -126,8 +125,6 @@ async def sweep(left_before_ms: int | None = None) -> None:
                     select(Payment.id)
                     .where(
                         Payment.status == PaymentStatus.REFUNDING,
-                        # USDT refunds wait for an operator (payment.refund)
-                        Payment.asset == Currency.TRX,
                         Payment.updated_at < stuck_before,
                     )
                     .limit(200)

@@ -129,6 +129,7 @@ CATALOG: Catalog = {
             "🧾 充值订单 <code>{order_id}</code>：请向 <code>{payment_address}</code> 转账 "
             "<b>{amount}</b>（金额须完全一致），截止时间 {expires_at}"
         ),
+        E.USDT_REFUND: "↩️ 已退款 <b>{amount}</b>（订单 <code>{order_id}</code>）\n交易：{tx_hash}",
         E.TOP_UP_CREDITED: (
             "💰 充值到账：<b>{amount}</b> 已存入您的余额（订单 <code>{order_id}</code>）\n"
             "交易：{tx_hash}"
@@ -240,6 +241,9 @@ CATALOG: Catalog = {
         E.TOP_UP_CREATED: (
             "🧾 Top-up <code>{order_id}</code>: send exactly <b>{amount}</b> to "
             "<code>{payment_address}</code> before {expires_at}"
+        ),
+        E.USDT_REFUND: (
+            "↩️ Refunded <b>{amount}</b> (order <code>{order_id}</code>)\nTransaction: {tx_hash}"
         ),
         E.TOP_UP_CREDITED: (
             "💰 Top-up received: <b>{amount}</b> added to your balance (order "

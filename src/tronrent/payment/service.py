@@ -14,8 +14,8 @@ Product-blind: a TRX or USDT payment is matched (amount tail, sender) among the 
 its currency; what it is worth and what the order then gets is its product's strategy
 (`tronrent.product.registry`): energy (a delegation job) or a balance credit (a top-up, credited
 in this transaction, once per payment). A TRX payment no order claims is a flash walk-in; a USDT
-one is recorded for operators (ignored, "unmatched"). USDT refunds are not sent automatically:
-such a payment stays ``refunding`` with a note saying what an operator owes.
+one is recorded for operators (ignored, "unmatched"). Refunds go back in the payment's
+currency (payment.refund).
 """
 
 from __future__ import annotations
@@ -208,14 +208,9 @@ def _past_grace(order: Order, rt: FlashRuntime) -> bool:
 
 
 def refund_owed(payment: Payment, amount: int) -> tuple[bool, str]:
-    """(whether a refund job sends it, the note) for ``amount`` owed back to the payer: TRX is
-    refunded by the refund job; USDT waits for an operator."""
-    if payment.asset is Currency.TRX:
-        return True, f"refunding {format_trx(amount)} TRX"
-    return False, (
-        f"{format_amount(amount, payment.asset)} to refund: USDT refunds are not sent "
-        "automatically, an operator sends it"
-    )
+    """(whether a refund job sends it, the note) for ``amount`` owed back to the payer, in the
+    payment's currency (payment.refund)."""
+    return True, f"refunding {format_amount(amount, payment.asset)}"
 
 
 @dataclass(slots=True)

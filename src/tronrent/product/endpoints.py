@@ -26,6 +26,7 @@ from tronrent.models import User
 from tronrent.models.common import Currency
 from tronrent.models.order import Order
 from tronrent.order.schemas import TronAddress, TrxAmount
+from tronrent.product.customer import customer_chat
 from tronrent.product.package import create_package_order
 from tronrent.product.topup import create_top_up
 from tronrent.user.errors import UserNotFound
@@ -139,14 +140,12 @@ async def create_order(
     account on chain adds its activation fee in TRX orders). Balance (`userId` required): pay
     with `POST /api/orders/{id}/payment`. 404 PACKAGE_NOT_FOUND / USER_NOT_FOUND; 422
     PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, PRICE_UNAVAILABLE."""
-    chat_id = None
     if body.user_id is not None:
-        user = await session.get(User, body.user_id)
-        if user is None:
+        if await session.get(User, body.user_id) is None:
             raise UserNotFound("user not found")
-        chat_id = user.telegram_id
     elif body.payment_method == "balance":
         raise ValidationFailed("paying from the balance needs userId", "USER_REQUIRED")
+    chat = await customer_chat(session, body.user_id)
     state = None
     if recipients is not None and body.payment_method == "transfer":
         state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
@@ -159,7 +158,8 @@ async def create_order(
         currency=body.currency,
         payment_method=body.payment_method,
         user_id=body.user_id,
-        chat_id=chat_id,
+        bot_id=chat.bot_id,
+        chat_id=chat.chat_id,
         recipient_state=state,
     )
     return ok(_package_view(order))

@@ -33,6 +33,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
+from tronrent.product.customer import customer_chat
 from tronrent.product.errors import InvalidTopUp
 from tronrent.product.tail import expected_amount
 from tronrent.user.balance import MAX_DELTA_UNITS
@@ -104,6 +105,7 @@ async def create_top_up(
     if user is None:
         raise UserNotFound("user not found")
     assert MIN_TOP_UP_UNITS > USDT_DUST_UNITS
+    chat = await customer_chat(session, user_id)
     now = utcnow()
     order_id = ids.new_order_id(ids.TOP_UP_PREFIX, now_ms())
     expected, tail = await expected_amount(
@@ -116,7 +118,8 @@ async def create_top_up(
         status=OrderStatus.PENDING,
         payment_status=OrderPaymentStatus.PENDING,
         user_id=user_id,
-        chat_id=user.telegram_id,
+        bot_id=chat.bot_id,
+        chat_id=chat.chat_id,
         currency=currency,
         payment_method="transfer",
         payment_address=rt.payment_address,
