@@ -223,6 +223,7 @@ async def platform(
     stake_trx: int = 50_000_000,
     pool_size: int = 20,
     run_engine: bool = True,
+    usdt_contract: str | None = None,
 ) -> AsyncIterator[Platform]:
     from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.demo.devnet import DevnetControl
@@ -254,6 +255,7 @@ async def platform(
             scanner_config=ScannerConfig(
                 block_interval_s=block_interval_ms / 1000,
                 fixed_addresses=frozenset({pool.address}),
+                usdt_contract=usdt_contract,
             ),
             run_scanner=run_engine,
             run_periodic_jobs=run_engine,
@@ -297,36 +299,75 @@ async def head_block(conn: Conn) -> dict[str, Any]:
     return data
 
 
+def _presign(
+    key: PrivateKey,
+    contract_type: str,
+    value: dict[str, Any],
+    ref_block_id: str,
+    expire_s: int,
+    **raw_extra: Any,
+) -> tuple[str, bytes]:
+    now = int(time.time() * 1000)
+    raw_json = {
+        "contract": [
+            {
+                "parameter": {
+                    "value": {"owner_address": key.address_hex, **value},
+                    "type_url": TYPE_URL_PREFIX + contract_type,
+                },
+                "type": contract_type,
+            }
+        ],
+        "ref_block_bytes": ref_block_id[12:16],
+        "ref_block_hash": ref_block_id[16:32],
+        "expiration": now + expire_s * 1000,
+        "timestamp": now,
+        **raw_extra,
+    }
+    txid = txid_bytes(raw_data_to_bytes(raw_json))
+    body = {"txID": txid.hex(), "raw_data": raw_json, "signature": [key.sign_hash(txid).hex()]}
+    return txid.hex(), json.dumps(body).encode()
+
+
 def presign_transfers(
     payments: Sequence[tuple[PrivateKey, str, int]], ref_block_id: str, *, expire_s: int = 3600
 ) -> list[tuple[str, bytes]]:
     """``(txid, broadcast body)`` of TRX transfers ``(key, to_hex, amount_sun)``."""
-    now = int(time.time() * 1000)
-    out: list[tuple[str, bytes]] = []
-    for key, to_hex, amount in payments:
-        raw_json = {
-            "contract": [
-                {
-                    "parameter": {
-                        "value": {
-                            "owner_address": key.address_hex,
-                            "to_address": to_hex,
-                            "amount": amount,
-                        },
-                        "type_url": TYPE_URL_PREFIX + "TransferContract",
-                    },
-                    "type": "TransferContract",
-                }
-            ],
-            "ref_block_bytes": ref_block_id[12:16],
-            "ref_block_hash": ref_block_id[16:32],
-            "expiration": now + expire_s * 1000,
-            "timestamp": now,
-        }
-        txid = txid_bytes(raw_data_to_bytes(raw_json))
-        body = {"txID": txid.hex(), "raw_data": raw_json, "signature": [key.sign_hash(txid).hex()]}
-        out.append((txid.hex(), json.dumps(body).encode()))
-    return out
+    return [
+        _presign(
+            key,
+            "TransferContract",
+            {"to_address": to_hex, "amount": amount},
+            ref_block_id,
+            expire_s,
+        )
+        for key, to_hex, amount in payments
+    ]
+
+
+def presign_usdt_transfers(
+    payments: Sequence[tuple[PrivateKey, str, int]],
+    usdt_hex: str,
+    ref_block_id: str,
+    *,
+    expire_s: int = 3600,
+) -> list[tuple[str, bytes]]:
+    """``(txid, broadcast body)`` of USDT ``transfer(to, units)`` calls ``(key, to_hex,
+    units)`` on the contract ``usdt_hex``."""
+    return [
+        _presign(
+            key,
+            "TriggerSmartContract",
+            {
+                "contract_address": usdt_hex,
+                "data": "a9059cbb" + to_hex[2:].rjust(64, "0") + f"{units:064x}",
+            },
+            ref_block_id,
+            expire_s,
+            fee_limit=100 * TRX,
+        )
+        for key, to_hex, units in payments
+    ]
 
 
 async def broadcast_all(

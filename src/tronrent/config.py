@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         "a TRON base58 address (T...)",
         "flash payment address; empty = the first pool account's address",
     )
+    usdt_contract_address: str = _env(
+        "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+        "a TRON base58 address (T...)",
+        "the USDT (TRC20) contract whose transfers to the payment address pay orders and "
+        "top-ups (default: mainnet USDT; the devnet serves its own USDT at this address too)",
+    )
     payment_monitoring_interval: int = _env(
         10000, "a positive integer (milliseconds)", "payment monitoring poll interval", ge=1
     )
@@ -359,7 +365,7 @@ class Settings(BaseSettings):
             raise ValueError("empty")
         return value
 
-    @field_validator("tron_payment_address")
+    @field_validator("tron_payment_address", "usdt_contract_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
         if value is not None and not is_valid_base58(value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -67,10 +68,12 @@ class Api:
             await asyncio.sleep(0.1)
 
 
-@pytest.fixture
-async def api(
-    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path
+@asynccontextmanager
+async def open_api(
+    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any, **settings_kw: Any
 ) -> AsyncIterator[Api]:
+    """The app with the flash lifespan on the devnet, a pool, an admin logged in;
+    ``settings_kw``: further settings (e.g. ``energy_flash_rental_seconds``)."""
     key = generate_key()
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -84,6 +87,7 @@ async def api(
         rate_limit_per_account_per_minute=0,
         tron_node_urls=[devnet.url],
         block_interval_ms=BLOCK_MS,
+        **settings_kw,
     )
     engine = create_engine(database_url)
     maker = create_session_maker(engine)
@@ -102,6 +106,14 @@ async def api(
         r = await http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
         yield Api(http, r.json()["data"]["accessToken"], devnet, pool, app.state.tronrent)
     await engine.dispose()
+
+
+@pytest.fixture
+async def api(
+    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any
+) -> AsyncIterator[Api]:
+    async with open_api(devnet, gateway, database_url, tmp_path) as opened:
+        yield opened
 
 
 class TestCreateOrder:

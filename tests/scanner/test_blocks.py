@@ -176,6 +176,17 @@ class TestParseBlock:
         alone = parse_block(block(13, [transfer_tx("a" * 64, FLASH, ALICE, 5)]), {FLASH})
         assert alone.own_transfers == frozenset()
 
+    def test_own_usdt_transfers_collected(self) -> None:
+        """USDT sent by our own addresses (USDT refunds) are confirmed likewise."""
+        b = parse_block(
+            block(14, [usdt_tx("a" * 64, FLASH, ALICE, 5), usdt_tx("b" * 64, ALICE, BOB, 6)]),
+            {FLASH},
+            {USDT},
+            own={FLASH},
+        )
+        assert b.own_transfers == {"a" * 64}
+        assert b.pending_trc20 == ()
+
 
 def test_decode_trc20_transfer() -> None:
     data = "a9059cbb" + to_hex(BOB)[2:].rjust(64, "0") + f"{123:064x}"

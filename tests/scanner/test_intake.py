@@ -170,3 +170,49 @@ class TestIntake:
         [new] = [p for p in rows.values() if p.tx_hash == new_tx]
         # one job: the restored payment that was never handled, and the new one, chain order
         assert jobs == [PendingJob("payment.process_payment", (never_handled.id, new.id))]
+
+
+def send_usdt(devnet: DevnetServer, key: PrivateKey, to: str, units: int) -> str:
+    data = "a9059cbb" + to_hex(to)[2:].rjust(64, "0") + f"{units:064x}"
+    rec = submit(
+        devnet.chain,
+        key,
+        "TriggerSmartContract",
+        {"contract_address": to_hex(devnet.config.usdt_address), "data": data},
+        fee_limit=100 * TRX,
+    )
+    return str(rec.txid.hex() if isinstance(rec.txid, bytes) else rec.txid)
+
+
+class TestUsdtIntake:
+    async def test_infos_read_only_for_blocks_with_a_watched_usdt_call(
+        self,
+        devnet: DevnetServer,
+        gateway: TronGateway,
+        session_maker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        flash = funded_key(devnet.chain).address_base58
+        other = funded_key(devnet.chain).address_base58
+        payer = funded_key(devnet.chain, 1_000 * TRX, usdt_units=100 * TRX)
+        devnet.produce()
+        start = devnet.chain.head.number
+        send_usdt(devnet, payer, other, 1 * TRX)  # block 1: USDT, not to us
+        send_trx(devnet, payer, flash, 2 * TRX)
+        devnet.produce()
+        paid = send_usdt(devnet, payer, flash, 3 * TRX)  # block 2: USDT to us (and another)
+        send_usdt(devnet, payer, other, 2 * TRX)
+        devnet.produce()
+        devnet.produce()  # block 3: empty
+        config = ScannerConfig(
+            start_block=start,
+            fixed_addresses=frozenset({flash}),
+            usdt_contract=devnet.config.usdt_address,
+        )
+        scanner = BlockScanner(gateway, session_maker, config)
+        n, _ = await poll(scanner)
+        assert n == 3
+        # one batched block request + the infos of block 2 only
+        assert scanner.stats.node_requests == 2
+        rows = await payments(session_maker)
+        usdt = [p for p in rows if p.asset.value == "USDT"]
+        assert [(p.tx_hash, p.amount_units, p.to_address) for p in usdt] == [(paid, 3 * TRX, flash)]

@@ -113,6 +113,8 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
                 confirmations=settings.confirmations,
                 block_interval_s=settings.block_interval_seconds,
                 fixed_addresses=frozenset({address}),
+                # USDT transfers to the payment address pay USDT orders and top-ups
+                usdt_contract=settings.usdt_contract_address,
             ),
         )
         async with engine:

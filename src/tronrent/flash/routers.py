@@ -9,10 +9,13 @@ from tronrent.notification import endpoints as notification_endpoints
 from tronrent.order import endpoints as order_endpoints
 from tronrent.payment import endpoints as payment_endpoints
 from tronrent.pool import endpoints as pool_endpoints
+from tronrent.product import endpoints as product_endpoints
 
 FLASH_ROUTERS: tuple[APIRouter, ...] = (
     order_endpoints.router,
     order_endpoints.orders_router,
+    product_endpoints.router,
+    product_endpoints.top_ups_router,
     payment_endpoints.router,
     payment_endpoints.payments_router,
     pool_endpoints.router,

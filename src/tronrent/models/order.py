@@ -30,6 +30,7 @@ class OrderType(enum.StrEnum):
     ENERGY_FLASH = "energy_flash"  # seed 000: pay-per-transaction flash rental
     ENERGY_RENTAL = "energy_rental"  # seed 001: energy package (default)
     TRANSACTION_PACKAGE = "transaction_package"  # 笔数套餐
+    BALANCE_TOP_UP = "balance_top_up"  # a transfer credited to the user's balance
 
 
 class OrderStatus(enum.StrEnum):
@@ -82,6 +83,7 @@ class Order(TimestampMixin, Base):
         CheckConstraint("paid_amount_units >= 0", name="paid_amount"),
         CheckConstraint("expected_amount_units > 0", name="expected_amount"),
         CheckConstraint("transaction_count >= 0", name="transaction_count"),
+        CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint(enum_check("order_type", OrderType), name="order_type"),
         CheckConstraint(enum_check("status", OrderStatus), name="status"),
         CheckConstraint(enum_check("payment_status", OrderPaymentStatus), name="payment_status"),
@@ -153,6 +155,8 @@ class Order(TimestampMixin, Base):
     from_address: Mapped[str | None] = mapped_column(String(100))
     delegation_result: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     price_config: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    #: packages bought (package orders); NULL for flash orders and top-ups
+    quantity: Mapped[int | None] = mapped_column(Integer)
     # what flash matching and notification need
     expected_amount_units: Mapped[int | None] = mapped_column(BigInteger)
     amount_tail_units: Mapped[int | None] = mapped_column(Integer)

@@ -31,6 +31,15 @@ class NotificationEvent(enum.StrEnum):
     ORDER_EXPIRED = "order_expired"  # order_id
     ORDER_FAILED = "order_failed"  # order_id, reason
     RECIPIENT_ACTIVATING = "recipient_activating"  # order_id, recipient_address, fee_sun
+    # package orders and top-ups: amounts as text with their currency ("12.5 USDT")
+    PACKAGE_ORDER_CREATED = "package_order_created"  # order_id, package_name, quantity, energy,
+    #                 duration_s, recipient_address, price, amount, payment_address, expires_at
+    PACKAGE_PAYMENT_RECEIVED = "package_payment_received"  # order_id, paid, energy, duration_s,
+    #                                                        tx_hash, refund
+    PACKAGE_PAYMENT_UNDERPAID = "package_payment_underpaid"  # order_id, paid, price, refund
+    TOP_UP_CREATED = "top_up_created"  # order_id, amount, payment_address, expires_at
+    TOP_UP_CREDITED = "top_up_credited"  # order_id, amount, tx_hash
+    USDT_REFUND = "usdt_refund"  # order_id, amount ("2.5 USDT"), tx_hash (a USDT refund)
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
@@ -53,6 +62,12 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.ORDER_EXPIRED,
         NotificationEvent.ORDER_FAILED,
         NotificationEvent.RECIPIENT_ACTIVATING,
+        NotificationEvent.PACKAGE_ORDER_CREATED,
+        NotificationEvent.PACKAGE_PAYMENT_RECEIVED,
+        NotificationEvent.PACKAGE_PAYMENT_UNDERPAID,
+        NotificationEvent.TOP_UP_CREATED,
+        NotificationEvent.TOP_UP_CREDITED,
+        NotificationEvent.USDT_REFUND,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -100,6 +115,19 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
     NotificationEvent.ORDER_EXPIRED: Payload(_ORDER),
     NotificationEvent.ORDER_FAILED: Payload((*_ORDER, "reason")),
     NotificationEvent.RECIPIENT_ACTIVATING: Payload((*_ORDER, "recipient_address", "fee_sun")),
+    NotificationEvent.PACKAGE_ORDER_CREATED: Payload(
+        (*_ORDER, "package_name", "quantity", "energy", "duration_s", "recipient_address"),
+        ("price", "amount", "payment_address", "expires_at"),
+    ),
+    NotificationEvent.PACKAGE_PAYMENT_RECEIVED: Payload(
+        (*_ORDER, "paid", "energy", "duration_s"), ("tx_hash", "refund")
+    ),
+    NotificationEvent.PACKAGE_PAYMENT_UNDERPAID: Payload(
+        (*_ORDER, "paid", "price"), ("tx_hash", "refund")
+    ),
+    NotificationEvent.TOP_UP_CREATED: Payload((*_ORDER, "amount", "payment_address", "expires_at")),
+    NotificationEvent.TOP_UP_CREDITED: Payload((*_ORDER, "amount"), ("tx_hash",)),
+    NotificationEvent.USDT_REFUND: Payload((*_ORDER, "amount"), ("tx_hash",)),
     NotificationEvent.POOL_LOW: Payload(
         ("pool_name", "pool_address", "available_energy", "threshold")
     ),

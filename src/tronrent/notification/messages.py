@@ -109,6 +109,31 @@ CATALOG: Catalog = {
             "🚨 已付款订单 <code>{order_id}</code> 在 {blocks}后仍未完成（状态 {status}）\n"
             "接收地址：<code>{recipient_address}</code>\n原因：{reason}"
         ),
+        E.PACKAGE_ORDER_CREATED: (
+            "🧾 套餐订单已创建 <code>{order_id}</code>：{package_name} × {quantity}\n"
+            "能量 <b>{energy}</b>，租用时长 {duration_s}\n"
+            "接收地址：<code>{recipient_address}</code>\n价格：{price}\n"
+            "请向 <code>{payment_address}</code> 转账 <b>{amount}</b>（金额须完全一致）\n"
+            "截止时间：{expires_at}"
+        ),
+        E.PACKAGE_PAYMENT_RECEIVED: (
+            "💰 已收到付款 <b>{paid}</b>（订单 <code>{order_id}</code>）\n"
+            "能量 {energy}，租用时长 {duration_s}\n"
+            "多付的 {refund} 将退回\n交易：{tx_hash}\n正在为您委托能量…"
+        ),
+        E.PACKAGE_PAYMENT_UNDERPAID: (
+            "⚠️ 收到 <b>{paid}</b>，不足订单价格 {price}（订单 <code>{order_id}</code>）。\n"
+            "{refund} 将退回\n交易：{tx_hash}"
+        ),
+        E.TOP_UP_CREATED: (
+            "🧾 充值订单 <code>{order_id}</code>：请向 <code>{payment_address}</code> 转账 "
+            "<b>{amount}</b>（金额须完全一致），截止时间 {expires_at}"
+        ),
+        E.USDT_REFUND: "↩️ 已退款 <b>{amount}</b>（订单 <code>{order_id}</code>）\n交易：{tx_hash}",
+        E.TOP_UP_CREDITED: (
+            "💰 充值到账：<b>{amount}</b> 已存入您的余额（订单 <code>{order_id}</code>）\n"
+            "交易：{tx_hash}"
+        ),
         "reason.recipient_not_activated": "接收地址尚未在链上激活",
         "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
         "reason.recipient_is_owner": "接收地址与能量池地址相同",
@@ -195,6 +220,34 @@ CATALOG: Catalog = {
         E.ORDER_IN_LIMBO: (
             "🚨 Paid order <code>{order_id}</code> still has no outcome after {blocks} "
             "(status {status})\nRecipient: <code>{recipient_address}</code>\nReason: {reason}"
+        ),
+        E.PACKAGE_ORDER_CREATED: (
+            "🧾 Package order <code>{order_id}</code>: {package_name} × {quantity}\n"
+            "Energy <b>{energy}</b> for {duration_s}\n"
+            "Energy goes to <code>{recipient_address}</code>\nPrice: {price}\n"
+            "Send exactly <b>{amount}</b> to <code>{payment_address}</code>\n"
+            "Pay before {expires_at}"
+        ),
+        E.PACKAGE_PAYMENT_RECEIVED: (
+            "💰 Payment of <b>{paid}</b> received (order <code>{order_id}</code>)\n"
+            "Energy {energy} for {duration_s}\n"
+            "{refund} paid too much goes back to you\nTransaction: {tx_hash}\n"
+            "Delegating your energy…"
+        ),
+        E.PACKAGE_PAYMENT_UNDERPAID: (
+            "⚠️ Received <b>{paid}</b>, less than the order's price of {price} "
+            "(order <code>{order_id}</code>).\n{refund} goes back to you\nTransaction: {tx_hash}"
+        ),
+        E.TOP_UP_CREATED: (
+            "🧾 Top-up <code>{order_id}</code>: send exactly <b>{amount}</b> to "
+            "<code>{payment_address}</code> before {expires_at}"
+        ),
+        E.USDT_REFUND: (
+            "↩️ Refunded <b>{amount}</b> (order <code>{order_id}</code>)\nTransaction: {tx_hash}"
+        ),
+        E.TOP_UP_CREDITED: (
+            "💰 Top-up received: <b>{amount}</b> added to your balance (order "
+            "<code>{order_id}</code>)\nTransaction: {tx_hash}"
         ),
         "reason.recipient_not_activated": "the receiving address is not activated on chain",
         "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "

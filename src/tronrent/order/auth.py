@@ -22,7 +22,7 @@ from tronrent.kit.errors import Unauthorized
 from tronrent.models.admin_user import AdminUser
 from tronrent.models.order import Order
 from tronrent.order.access import TOKEN_HEADER, Access, access_of, require_owner
-from tronrent.order.schemas import FlashOrderId
+from tronrent.order.schemas import FlashOrderId, OrderId
 from tronrent.order.service import order as order_service
 
 #: an operator's JWT from POST /api/auth/login (the same scheme as the admin routes')
@@ -88,7 +88,7 @@ async def get_customer_order(
 
 
 async def get_viewed_order(
-    order_id: Annotated[FlashOrderId, Path(description="FLASH_<ms>_<id>")],
+    order_id: Annotated[OrderId, Path(description="FLASH_, ORD_ or TOPUP_<ms>_<id>")],
     session: SessionDep,
     creds: OrderCredentialsDep,
 ) -> ViewedOrder:

@@ -17,7 +17,7 @@ from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
 from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, RuntimeDep
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat
-from tronrent.models.order import Order
+from tronrent.models.order import Order, OrderType
 from tronrent.order.access import Access, hash_order_token, new_order_token
 from tronrent.order.auth import (
     CustomerOrderDep,
@@ -76,7 +76,27 @@ def status_view(o: Order, access: Access = Access.PUBLIC) -> OrderStatusResponse
         ),
         chat_id=o.chat_id if full else None,
         payment_tx_hash=o.tron_tx_hash if full else None,
+        order_type=o.order_type.value,
+        currency=o.currency.value,
+        payment_method=o.payment_method,
+        **(_package_fields(o) if o.order_type is OrderType.ENERGY_RENTAL else {}),
     )
+
+
+def _package_fields(o: Order) -> dict[str, Any]:
+    """A package order's package, quantity, length and frozen price (amounts in its currency)."""
+    return {
+        "package_id": str(o.package_id) if o.package_id else None,
+        "quantity": o.quantity,
+        "duration_hours": o.duration_hours,
+        "price": sun_to_trx(o.price_units),
+        "original_price": (
+            None if o.original_price_units is None else sun_to_trx(o.original_price_units)
+        ),
+        "discount": sun_to_trx(o.discount_units),
+        "final_price": sun_to_trx(o.final_price_units),
+        "activation_fee": sun_to_trx(o.activation_fee_sun or 0),
+    }
 
 
 @router.post("/create-order")

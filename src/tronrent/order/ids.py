@@ -1,4 +1,8 @@
-"""Flash order ids: ``FLASH_<13-digit ms timestamp>_<9 lowercase base36 chars>`` (seed 000)."""
+"""Order ids: ``<PREFIX><13-digit ms timestamp>_<9 lowercase base36 chars>``.
+
+``FLASH_`` for flash orders (seed 000), ``ORD_`` for package orders, ``TOPUP_`` for balance
+top-ups.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,36 @@ import re
 from typing import Final
 
 FLASH_PREFIX: Final = "FLASH_"
+PACKAGE_PREFIX: Final = "ORD_"
+TOP_UP_PREFIX: Final = "TOPUP_"
+PREFIXES: Final = (FLASH_PREFIX, PACKAGE_PREFIX, TOP_UP_PREFIX)
 SUFFIX_LENGTH: Final = 9
 BASE36_ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 # 13 digits: 2001-09-09 .. 2286-11-20 in ms; ASCII only (``\d`` would accept other digits).
 _FLASH_ID = re.compile(r"FLASH_[1-9][0-9]{12}_[0-9a-z]{9}")
 MAX_FLASH_ORDER_ID_LENGTH: Final = len("FLASH_") + 13 + 1 + SUFFIX_LENGTH
+_ORDER_ID = re.compile(r"(FLASH|ORD|TOPUP)_[1-9][0-9]{12}_[0-9a-z]{9}")
 
 
-def new_flash_order_id(now_ms: int, rng: random.Random | None = None) -> str:
-    """A new id such as ``FLASH_1704067200000_abc123def`` (suffix from a CSPRNG by default)."""
+def new_order_id(prefix: str, now_ms: int, rng: random.Random | None = None) -> str:
+    """A new id such as ``ORD_1704067200000_abc123def`` (suffix from a CSPRNG by default)."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown order id prefix {prefix!r}")
     if not 10**12 <= now_ms < 10**13:
         raise ValueError("now_ms must be a 13-digit millisecond timestamp")
     rng = rng or random.SystemRandom()
     suffix = "".join(rng.choice(BASE36_ALPHABET) for _ in range(SUFFIX_LENGTH))
-    return f"{FLASH_PREFIX}{now_ms}_{suffix}"
+    return f"{prefix}{now_ms}_{suffix}"
+
+
+def new_flash_order_id(now_ms: int, rng: random.Random | None = None) -> str:
+    """A new id such as ``FLASH_1704067200000_abc123def`` (suffix from a CSPRNG by default)."""
+    return new_order_id(FLASH_PREFIX, now_ms, rng)
+
+
+def is_order_id(value: object) -> bool:
+    """Whether ``value`` is exactly a well-formed order id of any product (the API edge)."""
+    return isinstance(value, str) and len(value) <= 40 and _ORDER_ID.fullmatch(value) is not None
 
 
 def is_flash_order_id(value: object) -> bool:

@@ -36,6 +36,9 @@ class FlashRuntime:
     paid_order_alert_blocks: int = 20
     #: the customer is told this long before the rental ends (notification.reminders)
     rental_ending_notice_s: float = 600.0
+    #: the USDT contract payments come in by (refunds in USDT go out through it); None: USDT
+    #: refunds wait for an operator
+    usdt_contract: str | None = None
 
     @property
     def activates_recipients(self) -> bool:
@@ -65,6 +68,7 @@ class FlashRuntime:
             disabled_payments=settings.energy_flash_disabled_payments,
             paid_order_alert_blocks=settings.paid_order_alert_blocks,
             rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
+            usdt_contract=settings.usdt_contract_address,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

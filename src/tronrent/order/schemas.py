@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
 from tronproto.address import is_valid_base58
 from tronrent.api.envelope import ApiModel
-from tronrent.order.ids import is_flash_order_id
+from tronrent.order.ids import is_flash_order_id, is_order_id
 
 #: Telegram chat ids fit in 52 bits
 CHAT_ID_LIMIT = 2**52
@@ -35,10 +35,17 @@ def _flash_order_id(value: str) -> str:
     return value
 
 
+def _order_id(value: str) -> str:
+    if not is_order_id(value):
+        raise ValueError("malformed order id (expected FLASH_, ORD_ or TOPUP_<ms>_<9 characters>)")
+    return value
+
+
 #: formats published in the OpenAPI (clients and the API fuzzer); the validators decide
 TRON_ADDRESS_PATTERN = r"^T[1-9A-HJ-NP-Za-km-z]{33}$"
 TX_HASH_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
 FLASH_ORDER_ID_PATTERN = r"^FLASH_[1-9][0-9]{12}_[0-9a-z]{9}$"
+ORDER_ID_PATTERN = r"^(FLASH|ORD|TOPUP)_[1-9][0-9]{12}_[0-9a-z]{9}$"
 
 TronAddress = Annotated[
     str,
@@ -57,6 +64,13 @@ FlashOrderId = Annotated[
     StringConstraints(max_length=64),
     AfterValidator(_flash_order_id),
     Field(json_schema_extra={"pattern": FLASH_ORDER_ID_PATTERN}),
+]
+#: an order id of any product (flash, package, top-up)
+OrderId = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_order_id),
+    Field(json_schema_extra={"pattern": ORDER_ID_PATTERN}),
 ]
 #: a TRX amount for display: exact Decimal inside, a JSON number on the wire (seed: 1.5)
 TrxAmount = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -124,3 +138,17 @@ class OrderStatusResponse(ApiModel):
     #: owner/operator only
     chat_id: int | None = None
     payment_tx_hash: str | None = None
+    #: every product: energy_flash | energy_rental (package) | balance_top_up; amounts are in
+    #: ``currency`` (TRX or USDT, both 6 decimals)
+    order_type: str = "energy_flash"
+    currency: str = "TRX"
+    payment_method: str | None = None
+    #: package orders: the package, how many, the rental length and the frozen price
+    package_id: str | None = None
+    quantity: int | None = None
+    duration_hours: int | None = None
+    price: TrxAmount | None = None
+    original_price: TrxAmount | None = None
+    discount: TrxAmount | None = None
+    final_price: TrxAmount | None = None
+    activation_fee: TrxAmount | None = None

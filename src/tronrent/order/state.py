@@ -23,7 +23,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.PAID, S.UNDERPAID, S.EXPIRED, S.CANCELLED}),
     # a late payment matched to an order whose window just closed is still honoured
     S.EXPIRED: frozenset({S.PAID, S.UNDERPAID}),
-    S.PAID: frozenset({S.DELEGATING, S.FAILED, S.REFUNDING}),
+    # PAID -> COMPLETED: delivered at once (a top-up credited to the balance)
+    S.PAID: frozenset({S.DELEGATING, S.FAILED, S.REFUNDING, S.COMPLETED}),
     # DELEGATING -> PAID: every pool failed or is exhausted; the order waits for capacity
     S.DELEGATING: frozenset({S.ACTIVE, S.PAID, S.FAILED}),
     S.ACTIVE: frozenset({S.RECLAIMING, S.COMPLETED}),

@@ -1,4 +1,9 @@
-"""Refunds: a real TRX transfer from the refund account, stored before broadcast, once.
+"""Refunds: a real TRX (or USDT) transfer from the refund account, stored before broadcast, once.
+
+A USDT payment is refunded in USDT: a TRC20 ``transfer`` call from the refund account (its TRX
+pays the call's energy, at most `USDT_REFUND_FEE_LIMIT_SUN`), confirmed by the scanner like a
+TRX refund. With no USDT contract configured (``FlashRuntime.usdt_contract``) it waits for an
+operator (`USDT_REFUND_NOTE`).
 
 The amount is recomputed from the payment and the price config snapshot kept on its order
 (the current config for dust, which has no order), so a retried job always sends the same
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,13 +31,13 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.delegation.rejection import classify_rejection
-from tronrent.kit.money import format_trx
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
     ChainTransaction,
     ChainTxPurpose,
     ChainTxStatus,
 )
+from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
@@ -40,6 +46,8 @@ from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
 from tronrent.pricing.calc import classify_order_payment, decide_refund
+from tronrent.product.base import SettleContext, format_amount
+from tronrent.product.registry import flash_config_snapshot, strategy_for
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -47,6 +55,12 @@ log = logging.getLogger("tronrent.payment")
 
 #: a payment's refund transfers, in the order they are sent (policy refund, then the rest)
 REFUND_PURPOSES = (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)
+
+
+#: the note on a USDT payment the refund job leaves to an operator
+USDT_REFUND_NOTE = "no USDT contract configured: an operator sends this USDT refund"
+#: the most TRX a USDT refund call may burn for energy (a transfer to a new holder burns ~27)
+USDT_REFUND_FEE_LIMIT_SUN = 100_000_000
 
 
 class RefundAccountMissing(Exception):
@@ -71,22 +85,25 @@ async def refund_amount(
         and (order.transaction_count or 0) > 0
     ):
         return payment.amount_units
-    if order is not None and order.price_config:
+    snapshot = flash_config_snapshot(order) if order is not None else None
+    if snapshot:
         cfg: FlashConfig = parse_flash_config(
-            order.price_config,
+            snapshot,
             None,
             default_energy=d.rt.default_energy,
             default_margin_bp=d.rt.margin_bp,
         )
     else:
         cfg = await order_service.config(session, d.rt)
-    quote = classify_order_payment(
-        payment.amount_units,
-        cfg.price,
-        tail_tolerance_sun=d.rt.tail_granularity_sun - 1,
-        activation_fee_sun=(order.activation_fee_sun or 0) if order is not None else 0,
-    )
-    return decide_refund(quote, cfg.policies).amount_sun
+    if order is None:  # dust
+        quote = classify_order_payment(
+            payment.amount_units, cfg.price, tail_tolerance_sun=d.rt.tail_granularity_sun - 1
+        )
+        return decide_refund(quote, cfg.policies).amount_sun
+    # what the order's product makes of the payment (see tronrent.product)
+    ctx = SettleContext(cfg, d.rt.tail_granularity_sun)
+    settlement = strategy_for(order.order_type).settle(order, payment.amount_units, ctx)
+    return decide_refund(settlement.quote, settlement.policies).amount_sun
 
 
 async def _refund_rows(session: AsyncSession, payment_id: int) -> list[ChainTransaction]:
@@ -124,7 +141,18 @@ async def _build(
     pool = await pool_service.get_by_address(session, address)
     if pool is None:
         raise RefundAccountMissing(f"no pool account holds the key of {address}")
-    tx = d.chain.build_transfer_local(ref, address, payment.from_address, amount)
+    if payment.asset is Currency.TRX:
+        tx = d.chain.build_transfer_local(ref, address, payment.from_address, amount)
+    else:
+        assert d.rt.usdt_contract is not None
+        tx = d.chain.build_trc20_transfer_local(
+            ref,
+            address,
+            d.rt.usdt_contract,
+            payment.from_address,
+            amount,
+            fee_limit_sun=USDT_REFUND_FEE_LIMIT_SUN,
+        )
     return await sign_and_store(
         session,
         d.chain,
@@ -163,6 +191,12 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                 return "missing"
             if payment.status is not PaymentStatus.REFUNDING:
                 return payment.status.value
+            if payment.asset is not Currency.TRX and d.rt.usdt_contract is None:
+                # no contract to send USDT through: an operator refunds it
+                if USDT_REFUND_NOTE not in (payment.note or ""):
+                    payment.note = f"{payment.note or ''}; {USDT_REFUND_NOTE}".strip("; ")
+                    await s.commit()
+                return "blocked"
             order = await s.get(Order, payment.order_id) if payment.order_id else None
             rows = await _refund_rows(s, payment_id)
             unapplied = [
@@ -188,7 +222,8 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
                 pending = [await _build(s, d, ref, payment, purpose, amount)]
                 if purpose is ChainTxPurpose.REFUND_REST:
                     payment.note = (
-                        f"{payment.note or ''}; refunding the rest: {format_trx(amount)} TRX"
+                        f"{payment.note or ''}; refunding the rest: "
+                        f"{format_amount(amount, payment.asset)}"
                     )
                 if order is not None and order.status in (
                     OrderStatus.UNDERPAID,
@@ -204,8 +239,8 @@ async def refund_payment(d: FlowDeps, payment_id: int) -> str:
     raise Retry(f"payment {payment_id}: refund still in progress", delay_s=d.rt.poll_s)
 
 
-def _sent_note(row: ChainTransaction) -> str:
-    return f"refunded {format_trx(row.amount_sun or 0)} TRX in tx {row.txid}"
+def _sent_note(payment: Payment, row: ChainTransaction) -> str:
+    return f"refunded {format_amount(row.amount_sun or 0, payment.asset)} in tx {row.txid}"
 
 
 def _applied(payment: Payment, row: ChainTransaction) -> bool:
@@ -219,18 +254,19 @@ async def _apply_sent(
 ) -> None:
     """A refund transfer is in a block: note it on the payment and tell the customer (once:
     the event's dedupe key)."""
-    payment.note = f"{payment.note or ''}; {_sent_note(row)}"
+    payment.note = f"{payment.note or ''}; {_sent_note(payment, row)}"
     if order is not None:
         rest = "" if row.purpose is ChainTxPurpose.REFUND else f":{row.purpose.value}"
+        amount: dict[str, Any] = (
+            {"amount_sun": row.amount_sun}
+            if payment.asset is Currency.TRX
+            else {"amount": format_amount(row.amount_sun or 0, payment.asset)}
+        )
         await notify_order(
             s,
             order,
-            "refund_sent",
-            {
-                "amount_sun": row.amount_sun,
-                "tx_hash": row.txid,
-                "to_address": payment.from_address,
-            },
+            "refund_sent" if payment.asset is Currency.TRX else "usdt_refund",
+            {**amount, "tx_hash": row.txid, "to_address": payment.from_address},
             dedupe_suffix=f":{payment.id}{rest}",
         )
     log.info("refund of payment %s sent: %s", payment.id, row.txid)

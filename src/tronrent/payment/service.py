@@ -1,4 +1,4 @@
-"""Handling recorded payments to the flash address: match, classify, move the orders on.
+"""Handling recorded payments to the payment address: match, settle, move the orders on.
 
 Runs in the `payment.process_payment` job for a batch of payment rows (the scanner enqueues one
 job per block for the rows its INSERT created; `handled_at` makes a second run a no-op).
@@ -9,6 +9,13 @@ rows as one INSERT - because per-payment SQL was the pipeline's bottleneck. The 
 one the payments would have had processed one after another in chain order. Policies for
 dust, underpayment and excess come from the flash config; every decision is recorded on the
 payment (status, note) and told to the customer through the outbox.
+
+Product-blind: a TRX or USDT payment is matched (amount tail, sender) among the open orders of
+its currency; what it is worth and what the order then gets is its product's strategy
+(`tronrent.product.registry`): energy (a delegation job) or a balance credit (a top-up, credited
+in this transaction, once per payment). A TRX payment no order claims is a flash walk-in; a USDT
+one is recorded for operators (ignored, "unmatched"). Refunds go back in the payment's
+currency (payment.refund).
 """
 
 from __future__ import annotations
@@ -47,9 +54,18 @@ from tronrent.pricing.calc import (
     FlashQuote,
     PaymentPolicy,
     classify_flash_payment,
-    classify_order_payment,
     decide_refund,
 )
+from tronrent.product import topup
+from tronrent.product.base import (
+    USDT_DUST_UNITS,
+    Delivery,
+    SettleContext,
+    Settlement,
+    format_amount,
+)
+from tronrent.product.flash import flash as flash_strategy
+from tronrent.product.registry import strategy_for
 from tronrent.worker import Retry, enqueue_job
 
 log = logging.getLogger("tronrent.payment")
@@ -64,6 +80,8 @@ DISABLED_NOTE = "flash rental disabled, no order"
 #: how far back a payment past the grace period is still recognised as a late payment for an
 #: expired order (and refunded) rather than taken as a walk-in
 LATE_LOOKBACK_S = 86_400.0
+#: the note of a USDT payment no open order claims (left for operators)
+UNMATCHED_NOTE = "unmatched: no open order expects this USDT payment; left for an operator"
 
 _METHOD = {
     MatchKind.ALREADY_MATCHED: MatchMethod.AMOUNT_TAIL,
@@ -98,9 +116,10 @@ class _Candidates:
     payment gets that far). An order taken by a payment of the batch is offered to no later
     payment: processed one by one, the later payment would have found it paid."""
 
-    def __init__(self, session: AsyncSession, rt: FlashRuntime) -> None:
+    def __init__(self, session: AsyncSession, rt: FlashRuntime, currency: Currency) -> None:
         self.session = session
         self.rt = rt
+        self.currency = currency
         self.taken: set[str] = set()
         self.orders: dict[str, Order] = {}
         self._open: tuple[list[OpenOrder], list[OpenOrder]] | None = None
@@ -110,7 +129,11 @@ class _Candidates:
         rows = (
             await self.session.execute(
                 select(Order)
-                .where(Order.payment_address == self.rt.payment_address, condition)
+                .where(
+                    Order.payment_address == self.rt.payment_address,
+                    Order.currency == self.currency,
+                    condition,
+                )
                 # the tiers and the status matched in come from the row, not from an older
                 # copy in the identity map (the confirm route loads its order first)
                 .execution_options(populate_existing=True)
@@ -184,12 +207,18 @@ def _past_grace(order: Order, rt: FlashRuntime) -> bool:
     )
 
 
+def refund_owed(payment: Payment, amount: int) -> tuple[bool, str]:
+    """(whether a refund job sends it, the note) for ``amount`` owed back to the payer, in the
+    payment's currency (payment.refund)."""
+    return True, f"refunding {format_amount(amount, payment.asset)}"
+
+
 @dataclass(slots=True)
 class _Paid:
     """A payment that moves an order (an open one, or its walk-in) to paid or underpaid."""
 
     payment: Payment
-    quote: FlashQuote
+    settlement: Settlement
     match: MatchResult
     order: Order | None  # None: a walk-in, created once the batch is matched
     source: OrderStatus  # the status the order was matched in
@@ -213,6 +242,7 @@ _ORDER_FIELDS = (
     "energy_per_transaction",
     "final_price_units",
     "price_units",
+    "completed_at",
 )
 
 
@@ -273,55 +303,58 @@ class PaymentService:
         writes: dict[int, tuple[Payment, dict[str, Any]]] = {}
         paid: list[_Paid] = []
         cfg: FlashConfig | None = None
-        candidates = _Candidates(session, rt)
+        candidates = {c: _Candidates(session, rt, c) for c in Currency}
         for payment in payments:
             if payment.status is PaymentStatus.ORPHANED:
                 continue
-            if payment.asset is not Currency.TRX or payment.to_address != rt.payment_address:
+            if payment.to_address != rt.payment_address:
                 writes[payment.id] = (
                     payment,
                     {
                         "status": PaymentStatus.IGNORED,
-                        "note": "not a TRX payment to the flash address",
+                        "note": "not a payment to the payment address",
                     },
                 )
                 outcomes.append(PaymentOutcome(payment.id, PaymentStatus.IGNORED, None))
                 continue
             if cfg is None:
                 cfg = await order_service.config(session, rt)
+            ctx = SettleContext(cfg, rt.tail_granularity_sun)
             quote = classify_flash_payment(
                 payment.amount_units, cfg.price, tail_tolerance_sun=rt.tail_granularity_sun - 1
             )
-            if quote.kind is FlashPaymentKind.DUST:
+            if payment.asset is Currency.TRX and quote.kind is FlashPaymentKind.DUST:
                 outcome, values = self._dust(payment, quote, cfg)
+            elif payment.asset is not Currency.TRX and payment.amount_units < USDT_DUST_UNITS:
+                outcome, values = self._usdt_dust(payment)
             else:
-                match, order = await candidates.match(payment)
-                if order is None and not rt.enabled:
+                match, order = await candidates[payment.asset].match(payment)
+                if order is None and payment.asset is not Currency.TRX:
+                    # no walk-in in USDT: recorded for operators (problem payments)
+                    outcome = PaymentOutcome(payment.id, PaymentStatus.IGNORED, None)
+                    values = {"status": PaymentStatus.IGNORED, "note": UNMATCHED_NOTE}
+                    log.info("USDT payment %s matches no open order", payment.tx_hash)
+                elif order is None and not rt.enabled:
                     # flash rental is off: a payment with no order is never delegated
                     outcome, values = self._disabled(payment, rt)
-                    writes[payment.id] = (payment, values)
-                    outcomes.append(outcome)
-                    continue
-                if order is not None and order.activation_fee_sun:
-                    quote = classify_order_payment(
-                        payment.amount_units,
-                        cfg.price,
-                        tail_tolerance_sun=rt.tail_granularity_sun - 1,
-                        activation_fee_sun=order.activation_fee_sun,
-                    )
-                if order is None or not _past_grace(order, rt):
-                    if order is not None:
-                        candidates.taken.add(order.id)
+                elif order is None or not _past_grace(order, rt):
+                    if order is None:  # a flash walk-in
+                        settlement = flash_strategy.settlement(quote, ctx)
+                    else:
+                        candidates[payment.asset].taken.add(order.id)
+                        strategy = strategy_for(order.order_type)
+                        settlement = strategy.settle(order, payment.amount_units, ctx)
                     source = order.status if order is not None else OrderStatus.PENDING
-                    paid.append(_Paid(payment, quote, match, order, source))
+                    paid.append(_Paid(payment, settlement, match, order, source))
                     continue
-                outcome, values = self._late(payment, order, match, rt)
+                else:
+                    outcome, values = self._late(payment, order, match, rt)
             writes[payment.id] = (payment, values)
             outcomes.append(outcome)
         deferred: list[int] = []
         if paid:
-            assert cfg is not None
             paid, deferred = await self._lock_orders(session, paid)
+            assert cfg is not None
             outcomes += await self._apply(session, rt, cfg, paid, now, writes)
         for payment in payments:  # chain order
             if payment.id in writes:
@@ -330,7 +363,7 @@ class PaymentService:
         chain_order = {p.id: i for i, p in enumerate(payments)}
         outcomes.sort(key=lambda o: chain_order[o.payment_id])
         for outcome in outcomes:  # one refund job per refunded payment, in chain order
-            if outcome.status is PaymentStatus.REFUNDING:
+            if outcome.status is PaymentStatus.REFUNDING and outcome.refund_sun > 0:
                 enqueue_job(REFUND_JOB, outcome.payment_id)
         await session.flush()
         if outcomes or deferred:
@@ -381,6 +414,15 @@ class PaymentService:
         outcome = PaymentOutcome(payment.id, status, None, refund_sun=decision.amount_sun)
         return outcome, {"status": status, "note": note}
 
+    @staticmethod
+    def _usdt_dust(payment: Payment) -> tuple[PaymentOutcome, dict[str, Any]]:
+        """A USDT transfer below `USDT_DUST_UNITS` (address-poisoning spam): recorded, kept."""
+        note = f"dust below {format_amount(USDT_DUST_UNITS, Currency.USDT)}"
+        return PaymentOutcome(payment.id, PaymentStatus.DUST, None), {
+            "status": PaymentStatus.DUST,
+            "note": note,
+        }
+
     def _disabled(
         self, payment: Payment, rt: FlashRuntime
     ) -> tuple[PaymentOutcome, dict[str, Any]]:
@@ -406,8 +448,12 @@ class PaymentService:
         full to the sender (the order is not revived: its tail may belong to a newer order,
         and energy sent to an exchange's wallet would be lost to the customer)."""
         log.info("late payment %s for expired order %s: refunding", payment.tx_hash, order.id)
+        sent, refund_note = refund_owed(payment, payment.amount_units)
         outcome = PaymentOutcome(
-            payment.id, PaymentStatus.REFUNDING, order.id, refund_sun=payment.amount_units
+            payment.id,
+            PaymentStatus.REFUNDING,
+            order.id,
+            refund_sun=payment.amount_units if sent else 0,
         )
         return outcome, {
             "order_id": order.id,
@@ -415,8 +461,7 @@ class PaymentService:
             "status": PaymentStatus.REFUNDING,
             "note": (
                 f"late payment for order {order.id}, expired more than "
-                f"{round(rt.late_payment_grace_s / 60)} min before; refunding "
-                f"{format_trx(payment.amount_units)} TRX to the sender"
+                f"{round(rt.late_payment_grace_s / 60)} min before; {refund_note} to the sender"
             ),
         }
 
@@ -431,14 +476,16 @@ class PaymentService:
     ) -> list[PaymentOutcome]:
         """Move the (locked) orders to paid/underpaid and create the walk-ins in their final
         state with one flush; record the payments' changes in ``writes``, close the watches,
-        queue the events and one delegation job for the orders paid."""
+        queue the events and one delegation job for the orders paid; credit the top-ups."""
         walk_ins: list[Order] = []
         events: list[OrderEvent] = []
         outcomes: list[PaymentOutcome] = []
         to_delegate: list[str] = []
+        to_credit: list[tuple[Order, Payment]] = []
         detected: dict[str, Detected] = {}
         for p in paid:
-            payment, quote = p.payment, p.quote
+            payment, settlement = p.payment, p.settlement
+            quote = settlement.quote
             order = p.order
             if order is None:
                 order = order_service.build_walk_in(
@@ -449,29 +496,29 @@ class PaymentService:
                 detected[order.id] = Detected(
                     payment.tx_hash, payment.amount_units, payment.from_address
                 )
-            decision = decide_refund(quote, cfg.policies)
-            refund_note = ""
+            decision = decide_refund(quote, settlement.policies)
+            refund_note, refund_sent = "", 0
             if decision.amount_sun > 0:
-                refund_note = (
-                    f"; refunding {format_trx(decision.amount_sun)} TRX ({quote.kind.value})"
-                )
+                sent, what = refund_owed(payment, decision.amount_sun)
+                refund_note = f"; {what} ({quote.kind.value})"
+                refund_sent = decision.amount_sun if sent else 0
             values: dict[str, Any] = {
                 "paid_amount_units": payment.amount_units,
                 "from_address": payment.from_address,
                 "tron_tx_hash": payment.tx_hash,
                 "paid_at": now,
-                "currency": Currency.TRX,
+                "currency": payment.asset,
             }
+            steps: tuple[OrderStatus, ...] = (p.source,)
             if quote.kind is FlashPaymentKind.UNDERPAID:
                 values.update(
                     status=OrderStatus.UNDERPAID,
                     payment_status=OrderPaymentStatus.UNDERPAID,
                     transaction_count=0,
-                    status_reason=f"paid {format_trx(quote.paid_sun)} TRX, one transaction "
-                    f"costs {format_trx(cfg.price.single_price_sun)} TRX{refund_note}",
+                    status_reason=settlement.underpaid_reason + refund_note,
                 )
                 payment_status = PaymentStatus.UNDERPAID
-                event, extra = "payment_underpaid", {}
+                event, extra = settlement.underpaid_event, settlement.underpaid_payload
             else:
                 values.update(
                     status=OrderStatus.PAID,
@@ -480,22 +527,26 @@ class PaymentService:
                         if quote.kind is FlashPaymentKind.EXCESS
                         else OrderPaymentStatus.PAID
                     ),
-                    transaction_count=quote.count,
-                    energy_amount=cfg.energy_for(quote.count),
-                    energy_per_transaction=cfg.energy_per_transaction,
-                    final_price_units=quote.charged_sun,
-                    price_units=quote.charged_sun,
+                    **settlement.paid_values,
                 )
                 payment_status = (
                     PaymentStatus.EXCESS
                     if quote.kind is FlashPaymentKind.EXCESS
                     else PaymentStatus.MATCHED
                 )
-                to_delegate.append(order.id)
-                event = "payment_received"
-                extra = {"transaction_count": quote.count, "energy": cfg.energy_for(quote.count)}
+                if p.order is not None and strategy_for(order.order_type).delivery is (
+                    Delivery.BALANCE
+                ):
+                    # delivered in this transaction: paid and completed at once
+                    check_transition(steps, OrderStatus.PAID)
+                    steps = (OrderStatus.PAID,)
+                    values.update(status=OrderStatus.COMPLETED, completed_at=now)
+                    to_credit.append((order, payment))
+                else:
+                    to_delegate.append(order.id)
+                event, extra = settlement.event, settlement.event_payload
             # the order is locked (or new): set on the object, sent with the batched UPDATE
-            check_transition((p.source,), values["status"])
+            check_transition(steps, values["status"])
             if p.order is None:
                 for name, value in values.items():
                     setattr(order, name, value)
@@ -503,17 +554,18 @@ class PaymentService:
                 _write(order, _ORDER_FIELDS, values)
             if decision.amount_sun > 0:
                 payment_status = PaymentStatus.REFUNDING
+            money: dict[str, Any] = {}
+            if payment.asset is Currency.TRX:
+                money.update(paid_sun=payment.amount_units, refund_sun=decision.amount_sun)
+            if settlement.amounts_as_text:
+                money["paid"] = format_amount(payment.amount_units, payment.asset)
+                if decision.amount_sun:
+                    money["refund"] = format_amount(decision.amount_sun, payment.asset)
             events.append(
                 (
                     order,
                     event,
-                    {
-                        "tx_hash": payment.tx_hash,
-                        "paid_sun": payment.amount_units,
-                        "kind": quote.kind.value,
-                        "refund_sun": decision.amount_sun,
-                        **extra,
-                    },
+                    {"tx_hash": payment.tx_hash, "kind": quote.kind.value, **money, **extra},
                 )
             )
             writes[payment.id] = (
@@ -526,9 +578,7 @@ class PaymentService:
                 },
             )
             outcomes.append(
-                PaymentOutcome(
-                    payment.id, payment_status, order.id, quote.count, decision.amount_sun
-                )
+                PaymentOutcome(payment.id, payment_status, order.id, quote.count, refund_sent)
             )
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -546,6 +596,8 @@ class PaymentService:
             walk_ins.sort(key=lambda o: o.status.value)
             session.add_all(walk_ins)
             await session.flush()
+        for order, payment in to_credit:
+            await topup.credit(session, order, payment)
         await stop_monitoring_many(
             session, list(detected), MonitoringStatus.COMPLETED, None, detected=detected
         )

@@ -147,6 +147,8 @@ def parse_block(
             token = _addr(value.get("contract_address"))
             if token is None or token not in trc20_contracts:
                 continue
+            if own and _addr(value.get("owner_address")) in own and _succeeded(tx):
+                own_transfers.add(txid)  # our TRC20 transfers (USDT refunds)
             decoded = decode_trc20_transfer(str(value.get("data", "")))
             if decoded is not None and decoded[0] in watched and _succeeded(tx):
                 pending.append(txid)

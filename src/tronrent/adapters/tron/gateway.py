@@ -660,7 +660,12 @@ class TronGateway:
             return totals
 
     def _build_local(
-        self, ref: BlockHeader, contract_type: str, value: dict[str, Any], memo: str | None = None
+        self,
+        ref: BlockHeader,
+        contract_type: str,
+        value: dict[str, Any],
+        memo: str | None = None,
+        fee_limit_sun: int | None = None,
     ) -> UnsignedTx:
         # tronpy's raw_data shape; the timestamp is the local clock, strictly increasing in this
         # process so two identical contracts built in the same millisecond get distinct txIDs
@@ -680,6 +685,8 @@ class TronGateway:
         }
         if memo:
             raw["data"] = memo.encode().hex()
+        if fee_limit_sun is not None:
+            raw["fee_limit"] = fee_limit_sun
         txid, _ = compute_txid(raw)
         return verified_unsigned(raw, txid)
 
@@ -734,6 +741,29 @@ class TronGateway:
             raise InvalidChainInput("amount must be positive")
         value = {"owner_address": frm, "to_address": dst, "amount": amount_sun}
         return self._build_local(ref, "TransferContract", value, memo)
+
+    def build_trc20_transfer_local(
+        self,
+        ref: BlockHeader,
+        owner: str,
+        contract: str,
+        to: str,
+        units: int,
+        *,
+        fee_limit_sun: int,
+    ) -> UnsignedTx:
+        """TriggerSmartContract ``transfer(to, units)`` (selector a9059cbb) on the TRC20
+        ``contract``, built locally from ``ref``."""
+        frm = _hex_address(owner, "owner address")
+        token = _hex_address(contract, "contract address")
+        dst = _hex_address(to, "recipient address")
+        if units < 1:
+            raise InvalidChainInput("amount must be positive")
+        if fee_limit_sun < 1:
+            raise InvalidChainInput("fee limit must be positive")
+        data = "a9059cbb" + dst[2:].rjust(64, "0") + f"{units:064x}"
+        value = {"owner_address": frm, "contract_address": token, "data": data}
+        return self._build_local(ref, "TriggerSmartContract", value, fee_limit_sun=fee_limit_sun)
 
     def build_create_account_local(self, ref: BlockHeader, owner: str, account: str) -> UnsignedTx:
         """AccountCreateContract, built locally from ``ref``."""

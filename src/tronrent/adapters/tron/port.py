@@ -440,6 +440,20 @@ class ChainPort(Protocol):
         """``build_create_account`` without a node round trip: TaPoS from ``ref``, txID local."""
         ...
 
+    def build_trc20_transfer_local(
+        self,
+        ref: BlockHeader,
+        owner: str,
+        contract: str,
+        to: str,
+        units: int,
+        *,
+        fee_limit_sun: int,
+    ) -> UnsignedTx:
+        """TriggerSmartContract ``transfer(to, units)`` on the TRC20 ``contract``, built
+        locally from ``ref``; at most ``fee_limit_sun`` TRX burnt for energy."""
+        ...
+
     def sign(self, tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
         """Sign locally after re-checking the txID and that the key owns the transaction."""
         ...

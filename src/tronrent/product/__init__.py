@@ -1,0 +1,1 @@
+"""Products sold by the one order engine, each a strategy (see base.ProductStrategy)."""

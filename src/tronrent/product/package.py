@@ -1,0 +1,244 @@
+"""Energy packages (seed 001): ``quantity`` x a package's energy for its duration.
+
+Bought through `create_package_order`, paid by a TRX or USDT transfer (unique amount tail on
+the shared payment address) or from the balance (``payment_method`` "balance": paid by
+`user.balance`'s order payment, no tail). The energy (package energy x quantity plus the drift
+margin) and the price (`pricing.quote.quote_order`, frozen on the order) are fixed at creation;
+a payment is weighed against that price by `settle_package_payment`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.kit.time import now_ms, utcnow
+from tronrent.models.common import Currency
+from tronrent.models.energy_package import EnergyPackage, PackageType
+from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
+from tronrent.models.payment_monitoring_log import PaymentMonitoringLog
+from tronrent.order import ids
+from tronrent.order.notify import notify_order
+from tronrent.order.recipient import RecipientState
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as order_service
+from tronrent.order.service import validate_address
+from tronrent.pool.energy import energy_per_transaction
+from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
+from tronrent.pricing.quote import quote_order
+from tronrent.product.base import (
+    Delivery,
+    SettleContext,
+    Settlement,
+    format_amount,
+    policies_for,
+)
+from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
+from tronrent.product.tail import expected_amount
+
+PaymentMethod = Literal["transfer", "balance"]
+#: quantity bounds when the package sets none
+DEFAULT_MAX_QUANTITY = 100
+
+
+def settle_package_payment(paid_units: int, *, price_units: int, expected_units: int) -> FlashQuote:
+    """Weigh ``paid_units`` (not dust) against the order's price (activation fee included):
+    below it underpaid (nothing bought); up to the amount the order asked for (price + its
+    tail) exact; above that excess, ``excess = paid - price``. ``count`` is 1: the order, as
+    created, is bought whole."""
+    if paid_units < 0 or price_units < 0:
+        raise ValueError("amounts must not be negative")
+    if paid_units < price_units:
+        return FlashQuote(FlashPaymentKind.UNDERPAID, paid_units, 0, 0, 0)
+    if paid_units <= max(expected_units, price_units):
+        return FlashQuote(FlashPaymentKind.EXACT, paid_units, 1, price_units, 0)
+    return FlashQuote(FlashPaymentKind.EXCESS, paid_units, 1, price_units, paid_units - price_units)
+
+
+def amount_due(order: Order) -> int:
+    """What the order costs without its tail: the frozen final price plus the activation fee."""
+    return order.final_price_units + (order.activation_fee_sun or 0)
+
+
+class PackageStrategy:
+    order_type: ClassVar[OrderType] = OrderType.ENERGY_RENTAL
+    delivery: ClassVar[Delivery] = Delivery.ENERGY
+
+    def settle(self, order: Order, paid_units: int, ctx: SettleContext) -> Settlement:
+        due = amount_due(order)
+        quote = settle_package_payment(
+            paid_units, price_units=due, expected_units=order.expected_amount_units or due
+        )
+        return Settlement(
+            quote=quote,
+            policies=policies_for(order.currency, ctx.flash),
+            paid_values={
+                "transaction_count": order.quantity or 1,
+                "energy_amount": order.energy_amount,
+                "energy_per_transaction": order.energy_per_transaction,
+                "final_price_units": order.final_price_units,
+                "price_units": order.price_units,
+            },
+            underpaid_reason=f"paid {format_amount(paid_units, order.currency)}, the order costs "
+            f"{format_amount(due, order.currency)}",
+            event="package_payment_received",
+            amounts_as_text=True,
+            event_payload=self.describe(order),
+            underpaid_event="package_payment_underpaid",
+            underpaid_payload={"price": format_amount(due, order.currency)},
+        )
+
+    @staticmethod
+    def describe(order: Order) -> dict[str, Any]:
+        """What the customer's texts show of a package order."""
+        return {
+            "energy": order.energy_amount,
+            "duration_s": order.duration_hours * 3600,
+            "currency": order.currency.value,
+            "price": format_amount(amount_due(order), order.currency),
+        }
+
+
+package = PackageStrategy()
+
+
+async def _package(session: AsyncSession, package_id: uuid.UUID) -> EnergyPackage:
+    found = await session.get(EnergyPackage, package_id)
+    if found is None:
+        raise PackageNotFound(f"package {package_id} not found")
+    if not found.is_active:
+        raise PackageUnavailable(f"package {found.name!r} is not on sale")
+    if found.package_type is not PackageType.ENERGY:
+        raise PackageUnavailable(f"package {found.name!r} is not an energy package")
+    return found
+
+
+def _check_quantity(pkg: EnergyPackage, quantity: int) -> None:
+    low = pkg.min_order_amount or 1
+    high = pkg.max_order_amount or DEFAULT_MAX_QUANTITY
+    if not low <= quantity <= high:
+        raise QuantityOutOfRange(
+            f"quantity must be between {low} and {high} for package {pkg.name!r}",
+            details={"min": low, "max": high},
+        )
+
+
+def _snapshot(pkg: EnergyPackage) -> dict[str, Any]:
+    return {
+        "id": str(pkg.id),
+        "name": pkg.name,
+        "energyAmount": pkg.energy_amount,
+        "durationHours": pkg.duration_hours,
+        "basePriceUnits": pkg.base_price_units,
+        "currency": pkg.currency.value,
+    }
+
+
+async def create_package_order(
+    session: AsyncSession,
+    rt: FlashRuntime,
+    *,
+    package_id: uuid.UUID,
+    quantity: int,
+    recipient_address: str,
+    currency: Currency | str,
+    payment_method: PaymentMethod,
+    user_id: uuid.UUID | None = None,
+    bot_id: uuid.UUID | None = None,
+    chat_id: int | None = None,
+    recipient_state: RecipientState | None = None,
+) -> Order:
+    """A pending package order with its price frozen.
+
+    Transfer: pay ``expected_amount_units`` (price + activation fee + a unique tail) in
+    ``currency`` to ``rt.payment_address`` before ``expires_at``. Balance: no tail, paid from
+    the user's balance (payment_method "balance").
+
+    Raises:
+        PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
+        package. QuantityOutOfRange (422). InvalidRecipient (422). PriceUnavailable (422).
+        NoPaymentTailAvailable (503).
+    """
+    currency = Currency(currency)
+    recipient = validate_address(recipient_address)
+    pkg = await _package(session, package_id)
+    _check_quantity(pkg, quantity)
+    price = await quote_order(
+        session, package=pkg, quantity=quantity, currency=currency, user_id=user_id, bot_id=bot_id
+    )
+    cfg = await order_service.config(session, rt)
+    per_unit = energy_per_transaction(pkg.energy_amount, cfg.margin_bp)
+    now = utcnow()
+    order_id = ids.new_order_id(ids.PACKAGE_PREFIX, now_ms())
+    order = Order(
+        id=order_id,
+        order_number=order_id,
+        order_type=OrderType.ENERGY_RENTAL,
+        status=OrderStatus.PENDING,
+        payment_status=OrderPaymentStatus.PENDING,
+        user_id=user_id,
+        bot_id=bot_id,
+        chat_id=chat_id,
+        package_id=pkg.id,
+        quantity=quantity,
+        currency=currency,
+        target_address=recipient,
+        energy_amount=energy_per_transaction(pkg.energy_amount * quantity, cfg.margin_bp),
+        energy_per_transaction=per_unit,
+        duration_hours=pkg.duration_hours,
+        price_units=price.price_units,
+        original_price_units=price.original_price_units,
+        discount_units=price.discount_units,
+        final_price_units=price.final_price_units,
+        payment_method=payment_method,
+        price_config={
+            "package": _snapshot(pkg),
+            "quote": {
+                "ruleId": str(price.rule_id) if price.rule_id else None,
+                "breakdown": price.breakdown,
+            },
+            "flash": cfg.raw,
+        },
+        expires_at=now + timedelta(seconds=rt.payment_timeout_s),
+    )
+    session.add(order)
+    if payment_method == "transfer":
+        granularity = rt.tail_granularity_sun
+        fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
+        if fee and currency is Currency.TRX:
+            order.activation_fee_sun = -(-fee // granularity) * granularity
+        order.payment_address = rt.payment_address
+        order.expected_amount_units, order.amount_tail_units = await expected_amount(
+            session, rt.payment_address, amount_due(order), granularity
+        )
+        session.add(
+            PaymentMonitoringLog(
+                order_id=order_id,
+                payment_address=rt.payment_address,
+                monitoring_started_at=now,
+                timeout_at=order.expires_at,
+                expected_amount_units=order.expected_amount_units,
+            )
+        )
+    await session.flush()
+    await notify_order(
+        session,
+        order,
+        "package_order_created",
+        {
+            **package.describe(order),
+            "package_name": pkg.name,
+            "quantity": quantity,
+            "payment_address": order.payment_address,
+            "amount": (
+                format_amount(order.expected_amount_units, currency)
+                if order.expected_amount_units
+                else None
+            ),
+            "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+        },
+    )
+    return order
