@@ -308,7 +308,7 @@ class TestCreateOrderInput:
             ({**base, "quantity": 0}, 422, None),
             ({**base, "packageId": str(uuid.uuid4())}, 404, "PACKAGE_NOT_FOUND"),
             ({**base, "packageId": inactive}, 422, "PACKAGE_UNAVAILABLE"),
-            ({**base, "currency": "USDT"}, 422, "PRICE_UNAVAILABLE"),
+            ({**base, "currency": "USDT"}, 422, "CURRENCY_NOT_OFFERED"),
             ({**base, "paymentMethod": "balance"}, 422, "USER_REQUIRED"),
             ({**base, "userId": str(uuid.uuid4())}, 404, None),
             ({**base, "recipientAddress": "T123"}, 422, None),

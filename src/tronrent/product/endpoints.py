@@ -139,7 +139,7 @@ async def create_order(
     `paymentAddress` before `expiresAt` (the amount carries a unique tail; a recipient with no
     account on chain adds its activation fee in TRX orders). Balance (`userId` required): pay
     with `POST /api/orders/{id}/payment`. 404 PACKAGE_NOT_FOUND / USER_NOT_FOUND; 422
-    PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, PRICE_UNAVAILABLE."""
+    PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, CURRENCY_NOT_OFFERED."""
     if body.user_id is not None:
         if await session.get(User, body.user_id) is None:
             raise UserNotFound("user not found")

@@ -159,7 +159,7 @@ async def create_package_order(
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
-        package. QuantityOutOfRange (422). InvalidRecipient (422). PriceUnavailable (422).
+        package. QuantityOutOfRange (422). InvalidRecipient (422). CurrencyNotOffered (422).
         NoPaymentTailAvailable (503).
     """
     currency = Currency(currency)

@@ -1,7 +1,7 @@
 """Products: balance top-up orders, the quantity of a package order.
 
 Revision ID: 0013_products
-Revises: 0011_pool_ops
+Revises: 0012_catalog
 Create Date: 2026-12-04
 
 ``orders.order_type`` accepts ``balance_top_up`` (a transfer credited to the user's balance,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_products"
-down_revision: str | Sequence[str] | None = "0011_pool_ops"
+down_revision: str | Sequence[str] | None = "0012_catalog"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
