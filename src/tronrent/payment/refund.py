@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,12 +35,18 @@ from tronrent.models.chain_transaction import (
 )
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
+from tronrent.models.payment_change import PaymentAction, PaymentChange
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
 from tronrent.order.notify import notify_order
 from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
-from tronrent.pricing.calc import classify_order_payment, decide_refund
+from tronrent.pricing.calc import (
+    FlashPolicies,
+    PaymentPolicy,
+    classify_order_payment,
+    decide_refund,
+)
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -57,20 +64,22 @@ async def refund_amount(
     session: AsyncSession, d: FlowDeps, payment: Payment, order: Order | None
 ) -> int:
     """What the payment's refunds total: the policy's amount, or all of it for a failed order
-    or an order that expired before the payment came (a late payment past the grace)."""
+    or an order that expired before the payment came (a late payment past the grace). A refund
+    an operator ordered (payment.admin) applies the refund policy to every kind of payment."""
     if order is not None and order.status is OrderStatus.EXPIRED:
         return payment.amount_units
-    if order is None and payment.match_method is MatchMethod.WALK_IN:
-        # received while flash rental was disabled (see payment.service): all of it, less the
-        # refund fee
-        policies = (await order_service.config(session, d.rt)).policies
-        return max(0, payment.amount_units - policies.refund_fee_sun)
     if (
         order is not None
         and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
         and (order.transaction_count or 0) > 0
     ):
         return payment.amount_units
+    manual = await manually_refunded(session, payment.id)
+    if order is None and (manual or payment.match_method is MatchMethod.WALK_IN):
+        # received while flash rental was disabled (see payment.service), or an operator
+        # refunds a payment no order took (dust, ignored): all of it, less the refund fee
+        policies = (await order_service.config(session, d.rt)).policies
+        return max(0, payment.amount_units - policies.refund_fee_sun)
     if order is not None and order.price_config:
         cfg: FlashConfig = parse_flash_config(
             order.price_config,
@@ -86,7 +95,27 @@ async def refund_amount(
         tail_tolerance_sun=d.rt.tail_granularity_sun - 1,
         activation_fee_sun=(order.activation_fee_sun or 0) if order is not None else 0,
     )
-    return decide_refund(quote, cfg.policies).amount_sun
+    # an operator's refund applies the refund policy whatever the configured one is: an
+    # underpaid payment comes back whole, an excess payment its excess (never what bought energy)
+    policies = _refund_all(cfg.policies) if manual else cfg.policies
+    return decide_refund(quote, policies).amount_sun
+
+
+def _refund_all(policies: FlashPolicies) -> FlashPolicies:
+    return replace(
+        policies,
+        dust=PaymentPolicy.REFUND,
+        underpaid=PaymentPolicy.REFUND,
+        excess=PaymentPolicy.REFUND,
+    )
+
+
+async def manually_refunded(session: AsyncSession, payment_id: int) -> bool:
+    """Whether an operator ordered the payment's refund (a ``payment_changes`` row)."""
+    stmt = select(PaymentChange.id).where(
+        PaymentChange.payment_id == payment_id, PaymentChange.action == PaymentAction.REFUND
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
 
 
 async def _refund_rows(session: AsyncSession, payment_id: int) -> list[ChainTransaction]:
