@@ -23,6 +23,7 @@ from tronrent.kit.errors import ValidationFailed
 
 K = TypeVar("K", int, str)
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: the longest cursor accepted (a timestamp and an id of at most 100 characters, encoded)
 MAX_CURSOR_LENGTH = 300
@@ -63,12 +64,12 @@ def decode_cursor(cursor: str, id_type: type[K]) -> Position[K]:
 
 
 def newest_first(
-    stmt: Select[Any],
+    stmt: Select[R],
     created_at: InstrumentedAttribute[datetime],
     id_column: InstrumentedAttribute[Any],
     after: Position[Any] | None,
     limit: int,
-) -> Select[Any]:
+) -> Select[R]:
     """``stmt`` ordered newest first, after ``after``, with one row more than ``limit`` (the
     caller learns whether a next page exists from it: see :func:`page`)."""
     if after is not None:

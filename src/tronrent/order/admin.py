@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.keyset import Page, Position, newest_first, page
@@ -84,6 +84,14 @@ class OrderAdminService:
     ) -> Page[Order]:
         """Orders matching every filter given, newest first."""
         limit = max(1, min(limit, MAX_PAGE))
+        stmt = await self.statement(session, f, limit=limit, after=after)
+        rows = (await session.execute(stmt)).scalars().all()
+        return page(rows, limit, lambda o: Position(o.created_at, o.id))
+
+    async def statement(
+        self, session: AsyncSession, f: OrderFilter, *, limit: int, after: Position[str] | None
+    ) -> Select[Order]:
+        """The query of one page (``limit`` + 1 rows); a tx hash is resolved first."""
         conditions = created_between(Order.created_at, f.created_from, f.created_to)
         if f.status is not None:
             conditions.append(Order.status == f.status)
@@ -101,11 +109,9 @@ class OrderAdminService:
             )
         if f.tx_hash:
             conditions.append(await self._tx_condition(session, f.tx_hash))
-        stmt = newest_first(
+        return newest_first(
             select(Order).where(*conditions), Order.created_at, Order.id, after, limit
         )
-        rows = (await session.execute(stmt)).scalars().all()
-        return page(rows, limit, lambda o: Position(o.created_at, o.id))
 
     @staticmethod
     async def _tx_condition(session: AsyncSession, tx_hash: str) -> ColumnElement[bool]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import Conflict, NotFound
@@ -108,6 +108,13 @@ class PaymentAdminService:
         status, the two address indexes, the unique tx hash index, the order index and the
         ``(created_at, id)`` index the pages are read along)."""
         limit = max(1, min(limit, MAX_PAGE))
+        rows = (await session.execute(self.statement(f, limit=limit, after=after))).scalars()
+        return page(rows.all(), limit, lambda p: Position(p.created_at, p.id))
+
+    def statement(
+        self, f: PaymentFilter, *, limit: int, after: Position[int] | None
+    ) -> Select[Payment]:
+        """The query of one page (``limit`` + 1 rows)."""
         conditions: list[ColumnElement[bool]] = created_between(
             Payment.created_at, f.created_from, f.created_to
         )
@@ -123,11 +130,9 @@ class PaymentAdminService:
             conditions.append(Payment.tx_hash == f.tx_hash)
         if f.order_id:
             conditions.append(Payment.order_id == f.order_id)
-        stmt = newest_first(
+        return newest_first(
             select(Payment).where(*conditions), Payment.created_at, Payment.id, after, limit
         )
-        rows = (await session.execute(stmt)).scalars().all()
-        return page(rows, limit, lambda p: Position(p.created_at, p.id))
 
     async def get(self, session: AsyncSession, payment_id: int, *, lock: bool = False) -> Payment:
         """Raises: PaymentNotFound (404)."""
