@@ -147,6 +147,8 @@ class TestAppRoleGrants:
             assert not await can("UPDATE", "balance_ledger")
             assert await can("INSERT", "pool_changes")  # 0011_pool_ops: append-only
             assert not await can("UPDATE", "pool_changes")
+            assert await can("INSERT", "payment_changes")  # 0016_search: append-only
+            assert not await can("UPDATE", "payment_changes")
             assert not await can("DELETE", "payments")
             assert not await can("INSERT", "alembic_version")
             assert not await can("TRUNCATE", "orders")

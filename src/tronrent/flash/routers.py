@@ -6,7 +6,9 @@ from fastapi import APIRouter
 
 from tronrent.delegation import endpoints as delegation_endpoints
 from tronrent.notification import endpoints as notification_endpoints
+from tronrent.order import admin_endpoints as order_admin_endpoints
 from tronrent.order import endpoints as order_endpoints
+from tronrent.payment import admin_endpoints as payment_admin_endpoints
 from tronrent.payment import endpoints as payment_endpoints
 from tronrent.pool import endpoints as pool_endpoints
 from tronrent.product import endpoints as product_endpoints
@@ -22,4 +24,6 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     delegation_endpoints.router,
     delegation_endpoints.admin_router,
     notification_endpoints.router,
+    order_admin_endpoints.router,
+    payment_admin_endpoints.router,
 )

@@ -34,6 +34,7 @@ from tronrent.models.order import (
     OrderType,
 )
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
+from tronrent.models.payment_change import PaymentAction, PaymentChange
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
 from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.models.price_config import ENERGY_FLASH_MODE, PriceConfig
@@ -95,6 +96,8 @@ __all__ = [
     "OutboxStatus",
     "PackageType",
     "Payment",
+    "PaymentAction",
+    "PaymentChange",
     "PaymentMonitoringLog",
     "PaymentStatus",
     "PoolAction",

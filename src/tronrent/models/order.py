@@ -112,6 +112,9 @@ class Order(TimestampMixin, Base):
             sqlite_where=text("status = 'pending'"),
         ),
         Index("idx_orders_target_address", "target_address"),
+        # admin search (0016_search): keyset pages newest first, and the delegation tx hash
+        Index("idx_orders_created_at_id", "created_at", "id"),
+        Index("idx_orders_delegate_tx_hash", "delegate_tx_hash"),
     )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)

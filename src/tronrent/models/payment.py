@@ -47,7 +47,7 @@ class MatchMethod(enum.StrEnum):
     WALK_IN = "walk_in"  # no order: energy goes to the sender
     AMOUNT_TAIL = "amount_tail"
     SENDER = "sender"  # sender = the order's recipient
-    MANUAL = "manual"  # confirm-payment with a tx hash
+    MANUAL = "manual"  # attached to its order by an operator (payment.admin)
     TOP_UP = "top_up"
 
 
@@ -75,6 +75,8 @@ class Payment(TimestampMixin, Base):
         Index("idx_payments_order_id", "order_id"),
         Index("idx_payments_block_number", "block_number"),
         Index("idx_payments_status", "status"),
+        # admin search (0016_search): keyset pages newest first
+        Index("idx_payments_created_at_id", "created_at", "id"),
         Index(
             "idx_payments_unhandled",
             "id",

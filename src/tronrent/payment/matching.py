@@ -64,6 +64,8 @@ class MatchKind(StrEnum):
     TAIL = "tail"
     SENDER = "sender"
     WALK_IN = "walk_in"
+    #: an operator attached the payment to its order (payment.admin); no rule applied
+    MANUAL = "manual"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -40,12 +41,18 @@ from tronrent.models.chain_transaction import (
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
+from tronrent.models.payment_change import PaymentAction, PaymentChange
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
 from tronrent.order.notify import notify_order
 from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
-from tronrent.pricing.calc import classify_order_payment, decide_refund
+from tronrent.pricing.calc import (
+    FlashPolicies,
+    PaymentPolicy,
+    classify_order_payment,
+    decide_refund,
+)
 from tronrent.product.base import SettleContext, format_amount
 from tronrent.product.registry import flash_config_snapshot, strategy_for
 from tronrent.worker import Retry
@@ -71,20 +78,22 @@ async def refund_amount(
     session: AsyncSession, d: FlowDeps, payment: Payment, order: Order | None
 ) -> int:
     """What the payment's refunds total: the policy's amount, or all of it for a failed order
-    or an order that expired before the payment came (a late payment past the grace)."""
+    or an order that expired before the payment came (a late payment past the grace). A refund
+    an operator ordered (payment.admin) applies the refund policy to every kind of payment."""
     if order is not None and order.status is OrderStatus.EXPIRED:
         return payment.amount_units
-    if order is None and payment.match_method is MatchMethod.WALK_IN:
-        # received while flash rental was disabled (see payment.service): all of it, less the
-        # refund fee
-        policies = (await order_service.config(session, d.rt)).policies
-        return max(0, payment.amount_units - policies.refund_fee_sun)
     if (
         order is not None
         and order.status in (OrderStatus.FAILED, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
         and (order.transaction_count or 0) > 0
     ):
         return payment.amount_units
+    manual = await manually_refunded(session, payment.id)
+    if order is None and (manual or payment.match_method is MatchMethod.WALK_IN):
+        # received while flash rental was disabled (see payment.service), or an operator
+        # refunds a payment no order took (dust, ignored): all of it, less the refund fee
+        policies = (await order_service.config(session, d.rt)).policies
+        return max(0, payment.amount_units - policies.refund_fee_sun)
     snapshot = flash_config_snapshot(order) if order is not None else None
     if snapshot:
         cfg: FlashConfig = parse_flash_config(
@@ -95,15 +104,36 @@ async def refund_amount(
         )
     else:
         cfg = await order_service.config(session, d.rt)
+    # an operator's refund applies the refund policy whatever the configured one is: an
+    # underpaid payment comes back whole, an excess payment its excess (never what bought energy)
     if order is None:  # dust
         quote = classify_order_payment(
             payment.amount_units, cfg.price, tail_tolerance_sun=d.rt.tail_granularity_sun - 1
         )
-        return decide_refund(quote, cfg.policies).amount_sun
+        policies = _refund_all(cfg.policies) if manual else cfg.policies
+        return decide_refund(quote, policies).amount_sun
     # what the order's product makes of the payment (see tronrent.product)
     ctx = SettleContext(cfg, d.rt.tail_granularity_sun)
     settlement = strategy_for(order.order_type).settle(order, payment.amount_units, ctx)
-    return decide_refund(settlement.quote, settlement.policies).amount_sun
+    policies = _refund_all(settlement.policies) if manual else settlement.policies
+    return decide_refund(settlement.quote, policies).amount_sun
+
+
+def _refund_all(policies: FlashPolicies) -> FlashPolicies:
+    return replace(
+        policies,
+        dust=PaymentPolicy.REFUND,
+        underpaid=PaymentPolicy.REFUND,
+        excess=PaymentPolicy.REFUND,
+    )
+
+
+async def manually_refunded(session: AsyncSession, payment_id: int) -> bool:
+    """Whether an operator ordered the payment's refund (a ``payment_changes`` row)."""
+    stmt = select(PaymentChange.id).where(
+        PaymentChange.payment_id == payment_id, PaymentChange.action == PaymentAction.REFUND
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
 
 
 async def _refund_rows(session: AsyncSession, payment_id: int) -> list[ChainTransaction]:

@@ -89,7 +89,10 @@ _METHOD = {
     MatchKind.TAIL: MatchMethod.AMOUNT_TAIL,
     MatchKind.SENDER: MatchMethod.SENDER,
     MatchKind.WALK_IN: MatchMethod.WALK_IN,
+    MatchKind.MANUAL: MatchMethod.MANUAL,
 }
+#: statuses in which an order still takes a payment an operator matched to it
+MANUAL_MATCH_STATUSES = (OrderStatus.PENDING, OrderStatus.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,16 @@ class _Candidates:
                 and_(Order.status == OrderStatus.EXPIRED, Order.expires_at >= since)
             )
         return self._late
+
+    async def preset(self, payment: Payment) -> Order | None:
+        """The order an operator matched ``payment`` to (``match_method`` manual), if it still
+        takes a payment: pending or expired, and not taken by an earlier payment of the batch."""
+        assert payment.order_id is not None
+        order = await self.session.get(Order, payment.order_id, populate_existing=True)
+        if order is None or order.status not in MANUAL_MATCH_STATUSES or order.id in self.taken:
+            return None
+        self.orders[order.id] = order
+        return order
 
     def _offer(self, tier: Iterable[OpenOrder]) -> list[OpenOrder]:
         return [o for o in tier if o.order_id not in self.taken]
@@ -328,7 +341,17 @@ class PaymentService:
             elif payment.asset is not Currency.TRX and payment.amount_units < USDT_DUST_UNITS:
                 outcome, values = self._usdt_dust(payment)
             else:
-                match, order = await candidates[payment.asset].match(payment)
+                cands = candidates[payment.asset]
+                if payment.match_method is MatchMethod.MANUAL and payment.order_id is not None:
+                    order = await cands.preset(payment)
+                    if order is None:
+                        outcome, values = self._preset_gone(payment)
+                        writes[payment.id] = (payment, values)
+                        outcomes.append(outcome)
+                        continue
+                    match = MatchResult(MatchKind.MANUAL, order.id, order.target_address or "")
+                else:
+                    match, order = await cands.match(payment)
                 if order is None and payment.asset is not Currency.TRX:
                     # no walk-in in USDT: recorded for operators (problem payments)
                     outcome = PaymentOutcome(payment.id, PaymentStatus.IGNORED, None)
@@ -337,11 +360,12 @@ class PaymentService:
                 elif order is None and not rt.enabled:
                     # flash rental is off: a payment with no order is never delegated
                     outcome, values = self._disabled(payment, rt)
-                elif order is None or not _past_grace(order, rt):
+                # an operator's match pays the order even past the grace period
+                elif order is None or match.kind is MatchKind.MANUAL or not _past_grace(order, rt):
                     if order is None:  # a flash walk-in
                         settlement = flash_strategy.settlement(quote, ctx)
                     else:
-                        candidates[payment.asset].taken.add(order.id)
+                        cands.taken.add(order.id)
                         strategy = strategy_for(order.order_type)
                         settlement = strategy.settle(order, payment.amount_units, ctx)
                     source = order.status if order is not None else OrderStatus.PENDING
@@ -440,6 +464,23 @@ class PaymentService:
         refund = payment.amount_units if status is PaymentStatus.REFUNDING else 0
         outcome = PaymentOutcome(payment.id, status, None, refund_sun=refund)
         return outcome, {**values, "status": status, "note": note}
+
+    def _preset_gone(self, payment: Payment) -> tuple[PaymentOutcome, dict[str, Any]]:
+        """An operator matched the payment to an order that was paid (or cancelled) before the
+        payment was processed: unmatched again (ignored, no order), for the operator to refund
+        or match elsewhere - never turned into a walk-in nobody asked for."""
+        note = (
+            f"{payment.note or ''}; order {payment.order_id} no longer takes a payment: "
+            "manual match undone"
+        )
+        log.info("payment %s: manual match to %s undone", payment.tx_hash, payment.order_id)
+        outcome = PaymentOutcome(payment.id, PaymentStatus.IGNORED, None)
+        return outcome, {
+            "status": PaymentStatus.IGNORED,
+            "note": note,
+            "order_id": None,
+            "match_method": None,
+        }
 
     def _late(
         self, payment: Payment, order: Order, match: MatchResult, rt: FlashRuntime
