@@ -1,5 +1,5 @@
 """/balance: platform balances, the last ledger entries and, for the bound TRON address, its
-on-chain figures."""
+on-chain figures; the top-up button (currency -> amount -> payment card with a QR code)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,29 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import format_trx, format_usdt
-from tronrent.models import User
+from tronrent.models import BotUser, User
+from tronrent.models.common import Currency
 from tronrent.telegram import render
-from tronrent.telegram.callbacks import MenuCb
-from tronrent.telegram.handlers.common import show
-from tronrent.telegram.keyboards import main_menu
-from tronrent.telegram.ports import ChainBalances
+from tronrent.telegram.callbacks import MenuCb, TopUpCb
+from tronrent.telegram.handlers.common import send_qr, show
+from tronrent.telegram.handlers.errors import error_text
+from tronrent.telegram.handlers.flash import remember_card
+from tronrent.telegram.keyboards import (
+    TOP_UP_AMOUNTS,
+    balance_menu,
+    order_card,
+    top_up_amounts,
+    top_up_currencies,
+)
+from tronrent.telegram.ports import ChainBalances, PackageOrders
 from tronrent.user.balance import balance as balance_service
 
 _log = logging.getLogger("tronrent.telegram")
 CHAIN_TIMEOUT_S = 5.0
+UNITS = 1_000_000  # base units per TRX (sun) and per USDT
 LEDGER_ENTRIES = 5
 
 
@@ -59,7 +70,7 @@ async def cmd_balance(
     chain: ChainBalances | None,
 ) -> None:
     text = await balance_text(session, user, t, chain)
-    await message.answer(text, reply_markup=main_menu(t))
+    await message.answer(text, reply_markup=balance_menu(t))
 
 
 async def cb_balance(
@@ -70,7 +81,50 @@ async def cb_balance(
     chain: ChainBalances | None,
 ) -> None:
     await callback.answer()
-    await show(callback, await balance_text(session, user, t, chain), main_menu(t))
+    await show(callback, await balance_text(session, user, t, chain), balance_menu(t))
+
+
+async def cb_top_up(
+    callback: CallbackQuery,
+    callback_data: TopUpCb,
+    session: AsyncSession,
+    packages: PackageOrders,
+    user: User,
+    bot_user: BotUser,
+    t: Translator,
+) -> None:
+    currency, amount = callback_data.currency, callback_data.amount
+    message = callback.message
+    if not currency:
+        await show(callback, t("top_up.choose_currency"), top_up_currencies(t))
+        await callback.answer()
+        return
+    if currency not in set(Currency) or (amount and amount not in TOP_UP_AMOUNTS):
+        await callback.answer(t("stale"), show_alert=True)
+        return
+    if not amount or message is None or callback.bot is None:
+        await show(
+            callback, t("top_up.choose_amount", currency=currency), top_up_amounts(t, currency)
+        )
+        await callback.answer()
+        return
+    try:
+        view = await packages.create_top_up(
+            session, user_id=user.id, currency=currency, amount_units=amount * UNITS
+        )
+    except AppError as exc:
+        await callback.answer(error_text(t, exc), show_alert=True)
+        return
+    if view.payment_address:
+        caption = t("payment.qr_caption", address=view.payment_address)
+        await send_qr(callback.bot, message.chat.id, view.payment_address, caption)
+    card = await callback.bot.send_message(
+        message.chat.id,
+        render.order_card(t, view),
+        reply_markup=order_card(t, view.order_id, pending=view.status == render.PENDING),
+    )
+    await remember_card(session, bot_user, view.order_id, card.message_id)
+    await callback.answer()
 
 
 def create_router() -> Router:
@@ -78,4 +132,11 @@ def create_router() -> Router:
     router = Router(name="balance")
     router.message.register(cmd_balance, Command("balance"), F.chat.type == "private")
     router.callback_query.register(cb_balance, MenuCb.filter(F.action == "balance"))
+    return router
+
+
+def create_top_up_router() -> Router:
+    """The top-up buttons (only where a ``PackageOrders`` is wired)."""
+    router = Router(name="top_up")
+    router.callback_query.register(cb_top_up, TopUpCb.filter())
     return router

@@ -1,0 +1,1 @@
+"""Products sold besides flash rental (energy packages, top-ups)."""
