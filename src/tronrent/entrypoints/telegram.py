@@ -39,8 +39,8 @@ from tronrent.telegram.cards import OrderCardEditor
 from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.dispatcher import create_storage
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
-from tronrent.telegram.package_gateway import ServicePackageOrders
 from tronrent.telegram.manager import BotManager
+from tronrent.telegram.package_gateway import ServicePackageOrders
 from tronrent.telegram.webhook import webhook_router
 
 #: ``state.components`` key of the running ``BotManager``

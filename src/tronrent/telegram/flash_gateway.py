@@ -167,4 +167,4 @@ class ServiceFlashOrders(EngineSources):
             .offset(offset)
             .limit(limit)
         )
-        return OrderPage([order_view(o, name) for o, name in rows.tuples()], int(total or 0))
+        return OrderPage([order_view(o, name) for o, name in rows], int(total or 0))

@@ -30,7 +30,7 @@ from tronrent.user.service import user as user_service
 FLOW = "package"
 
 
-async def in_package_flow(state: FSMContext) -> bool:
+async def in_package_flow(_event: object, state: FSMContext) -> bool:
     """The conversation's draft is a package order (``entering_address`` serves flash too)."""
     return (await state.get_data()).get("flow") == FLOW
 
