@@ -370,3 +370,27 @@ class TestOrders:
         assert "请确认订单" in (confirm.text or "") and "合计" in (confirm.text or "")
         assert confirm.button("TRX 转账支付")
         await harness.press(token, menu.message_id, MenuCb(action="home").pack(), user_id=chat)
+
+
+class TestForgedButtons:
+    async def test_stale_and_forged_callbacks_are_answered(self, harness: Harness) -> None:
+        package = await add_package(harness, "65k × 1 h", max_order_amount=3)
+        shop = await started(harness, 2501)
+        menu = await shop.say("/menu")
+        # a quantity button with no package draft: the fallback says it expired
+        answer = await shop.press(menu, PackageQtyCb(quantity=1).pack())
+        assert answer["show_alert"] and "expired" in str(answer["text"])
+        await shop.press(menu, EnergyPackageCb(package_id=str(package.id)).pack())
+        await shop.press(shop.last(), PackageQtyCb(quantity=99).pack())  # beyond max_order_amount
+        assert "expired" in (shop.last().text or "")
+        confirm = await shop.to_confirm(package, 1)
+        answer = await shop.press(
+            confirm, ConfirmOrderCb(kind="package", currency="BTC", method="transfer").pack()
+        )
+        assert answer["show_alert"] and "expired" in str(answer["text"])
+        assert await orders_of(harness, shop.chat) == []
+        # the draft is dropped: an address now starts nothing
+        assert "I did not get that" in ((await shop.say(RECIPIENT)).text or "")
+        # text in confirming_order is not taken for an address
+        confirm = await shop.to_confirm(package, 1)
+        assert "finish the step above" in ((await shop.say(RECIPIENT)).text or "")

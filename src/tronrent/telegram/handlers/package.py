@@ -28,6 +28,8 @@ from tronrent.user.balance import balance as balance_service
 from tronrent.user.service import user as user_service
 
 FLOW = "package"
+#: what a complete draft holds when ``confirming_order`` is confirmed
+DRAFT = {"package_id": str, "quantity": int, "recipient": str}
 
 
 async def in_package_flow(_event: object, state: FSMContext) -> bool:
@@ -301,10 +303,6 @@ async def cb_pay(
     )
     await remember_card(session, bot_user, view.order_id, card.message_id)
     await callback.answer(None if pending else t("package.paid"))
-
-
-#: what a complete draft holds when ``confirming_order`` is confirmed
-DRAFT = {"package_id": str, "quantity": int, "recipient": str}
 
 
 def create_router() -> Router:
