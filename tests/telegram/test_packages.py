@@ -18,6 +18,7 @@ from tronrent.models.common import Currency
 from tronrent.order.recipient import activation_fee_sun
 from tronrent.pricing.quote import OrderPrice, quote_order
 from tronrent.telegram.callbacks import (
+    CancelCb,
     CheckPaymentCb,
     ConfirmOrderCb,
     EnergyPackageCb,
@@ -202,6 +203,10 @@ class TestTransfer:
         await other.say("/start")
         answer = await other.press(card, CheckPaymentCb(order_id=order.id).pack())
         assert answer["text"] == "Order not found."
+        answer = await shop.press(card, CancelCb(order_id=order.id).pack())
+        assert answer["text"] == "Order cancelled."
+        [order] = await orders_of(harness, shop.chat)
+        assert order.status == OrderStatus.CANCELLED
 
     async def test_usdt_custom_quantity_last_address(
         self, harness: Harness, chain_devnet: DevnetServer
