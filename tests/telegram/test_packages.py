@@ -290,6 +290,25 @@ class TestBalance:
             (order.id, -order.paid_amount_units)
         ]
 
+    async def test_paid_in_trx_with_the_activation_fee(
+        self, harness: Harness, chain_gateway: TronGateway
+    ) -> None:
+        package = await add_package(harness, "65k × 1 h")
+        shop = await started(harness, 2203)
+        price = await quote(harness, package, 1, "TRX")
+        fee = activation_fee_sun(await chain_gateway.get_chain_parameters())
+        await credit(harness, shop.chat, "TRX", price.final_price_units + fee)
+        confirm = await shop.to_confirm(package, 1)  # RECIPIENT has no account
+        answer = await shop.press(
+            confirm, ConfirmOrderCb(kind="package", currency="TRX", method="balance").pack()
+        )
+        assert answer["text"] == "✅ Paid from your balance."
+        [order] = await orders_of(harness, shop.chat)
+        assert order.paid_amount_units is not None
+        async with harness.session_maker() as session:
+            left = (await balance_service.get_balances(session, order.user_id)).trx_sun  # type: ignore[arg-type]
+        assert left == price.final_price_units + fee - order.paid_amount_units >= 0
+
     async def test_refused_when_short(self, harness: Harness) -> None:
         package = await add_package(harness, "65k × 1 day", hours=24)
         shop = await started(harness, 2202)

@@ -30,6 +30,7 @@ from tronrent.user.service import user as user_service
 FLOW = "package"
 #: what a complete draft holds when ``confirming_order`` is confirmed
 DRAFT = {"package_id": str, "quantity": int, "recipient": str}
+METHODS = ("transfer", "balance")
 
 
 async def in_package_flow(_event: object, state: FSMContext) -> bool:
@@ -235,7 +236,7 @@ async def _order(
         "bot_id": bot_config.id,
         "chat_id": chat_id,
     }
-    if callback_data.method != "balance":
+    if callback_data.method == "transfer":
         return await packages.create_package_order(session, payment_method="transfer", **order)
     # created and paid together or not at all: a short balance leaves no unpaid order behind
     async with session.begin_nested():
@@ -257,7 +258,8 @@ async def cb_pay(
     data = await state.get_data()
     message = callback.message
     draft = all(isinstance(data.get(k), v) for k, v in DRAFT.items())
-    if not draft or message is None or callback_data.currency not in set(Currency):
+    known = callback_data.currency in set(Currency) and callback_data.method in METHODS
+    if not draft or message is None or not known:
         await state.clear()
         await callback.answer(t("stale"), show_alert=True)
         return
@@ -271,14 +273,17 @@ async def cb_pay(
             user_id=user.id,
             bot_id=bot_config.id,
         )
+        total = quote.final_price_units
+        if currency == Currency.TRX:  # as the breakdown showed it
+            total += await packages.activation_fee_sun(data["recipient"])
         have = (await balance_service.get_balances(session, user.id)).of(currency)
-        if have < quote.final_price_units:
+        if have < total:
             await callback.answer(
                 t(
                     "package.balance_short",
                     currency=currency.value,
                     balance=render.money(have, currency),
-                    total=render.money(quote.final_price_units, currency),
+                    total=render.money(total, currency),
                 ),
                 show_alert=True,
             )
