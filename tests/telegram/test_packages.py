@@ -353,6 +353,23 @@ class TestTopUp:
             assert answer["show_alert"]
         assert len(await orders_of(harness, shop.chat)) == 1
 
+    async def test_typed_amount(self, harness: Harness) -> None:
+        shop = await started(harness, 2302)
+        balance = await shop.say("/balance")
+        await shop.press(balance, TopUpCb(currency="TRX").pack())
+        await shop.press(shop.last(), TopUpCb(currency="TRX", custom=True).pack())
+        assert "1 to 1000000 TRX" in (shop.last().text or "")
+        for bad in ("0.5", "1.0000001", "abc", "2000000", "-3"):
+            assert "is not an amount" in ((await shop.say(bad)).text or ""), bad
+        await shop.say("1,234.5")
+        card = shop.last()  # after the QR code
+        [order] = await orders_of(harness, shop.chat)
+        assert order.currency == Currency.TRX and order.expected_amount_units is not None
+        assert 1_234_500_000 <= order.expected_amount_units < 1_235_500_000
+        assert f"Send {exact(order.expected_amount_units)} TRX" in (card.text or "")
+        # the amount was taken: the next text is not a top-up
+        assert "I did not get that" in ((await shop.say("10")).text or "")
+
 
 class TestOrders:
     async def test_lists_every_order_type(self, harness: Harness) -> None:

@@ -43,10 +43,12 @@ class ConfirmOrderCb(CallbackData, prefix="confirm_order"):
 
 
 class TopUpCb(CallbackData, prefix="top_up"):
-    """Balance top-up: no currency yet -> choose it; no amount yet -> choose it; else create."""
+    """Balance top-up: no currency yet -> choose it; ``custom`` -> type the amount; no amount yet
+    -> choose it; else create (``amount`` in whole TRX / USDT)."""
 
     currency: str = ""
     amount: int = 0
+    custom: bool = False
 
 
 class CheckPaymentCb(CallbackData, prefix="check_payment"):

@@ -181,4 +181,5 @@ def top_up_amounts(t: Translator, currency: str) -> InlineKeyboardMarkup:
         _button(f"{amount} {currency}", TopUpCb(currency=currency, amount=amount).pack())
         for amount in TOP_UP_AMOUNTS
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[row, _home_row(t)])
+    custom = [_button(t("btn.custom_amount"), TopUpCb(currency=currency, custom=True).pack())]
+    return InlineKeyboardMarkup(inline_keyboard=[row, custom, _home_row(t)])

@@ -168,6 +168,13 @@ CATALOG: Catalog = {
         "payment.qr_caption": "收款地址（点按复制）：\n<code>{address}</code>",
         "top_up.choose_currency": "➕ <b>充值</b>\n请选择充值币种：",
         "top_up.choose_amount": "➕ <b>充值 {currency}</b>\n请选择金额：",
+        "btn.custom_amount": "✏️ 其他金额",
+        "top_up.ask_amount": (
+            "✏️ 请发送充值金额（{min}–{max} {currency}，最多 6 位小数）。\n/cancel 取消"
+        ),
+        "top_up.bad_amount": (
+            "❌ <code>{text}</code> 不是有效金额，请发送 {min}–{max} {currency}，或 /cancel 取消。"
+        ),
         "error.INVALID_ADDRESS": "接收地址无效。",
         "error.ORDER_NOT_FOUND": "找不到该订单。",
         "error.ORDER_NOT_CANCELLABLE": "订单已付款或已关闭，无法取消。",
@@ -357,6 +364,14 @@ CATALOG: Catalog = {
         "payment.qr_caption": "Payment address (tap to copy):\n<code>{address}</code>",
         "top_up.choose_currency": "➕ <b>Top up</b>\nChoose the currency:",
         "top_up.choose_amount": "➕ <b>Top up {currency}</b>\nChoose the amount:",
+        "btn.custom_amount": "✏️ Other amount",
+        "top_up.ask_amount": (
+            "✏️ Send the amount, {min} to {max} {currency} (up to 6 decimals).\n/cancel to stop"
+        ),
+        "top_up.bad_amount": (
+            "❌ <code>{text}</code> is not an amount from {min} to {max} {currency}. "
+            "Send it again or /cancel."
+        ),
         "error.INVALID_ADDRESS": "The recipient address is not valid.",
         "error.ORDER_NOT_FOUND": "Order not found.",
         "error.ORDER_NOT_CANCELLABLE": "The order is paid or closed and cannot be cancelled.",

@@ -6,34 +6,38 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
-from tronrent.kit.money import format_trx, format_usdt
+from tronrent.kit.money import AmountError, format_trx, format_usdt, parse_units
 from tronrent.models import BotUser, User
 from tronrent.models.common import Currency
 from tronrent.telegram import render
 from tronrent.telegram.callbacks import MenuCb, TopUpCb
-from tronrent.telegram.handlers.common import send_qr, show
+from tronrent.telegram.handlers.common import send_payment_card, show
 from tronrent.telegram.handlers.errors import error_text
-from tronrent.telegram.handlers.flash import remember_card
 from tronrent.telegram.keyboards import (
     TOP_UP_AMOUNTS,
     balance_menu,
-    order_card,
     top_up_amounts,
     top_up_currencies,
 )
 from tronrent.telegram.ports import ChainBalances, PackageOrders
+from tronrent.telegram.states import Conversation
 from tronrent.user.balance import balance as balance_service
 
 _log = logging.getLogger("tronrent.telegram")
 CHAIN_TIMEOUT_S = 5.0
-UNITS = 1_000_000  # base units per TRX (sun) and per USDT
+UNITS_DECIMALS = 6  # TRX (sun) and USDT base units
+UNITS = 10**UNITS_DECIMALS
+#: a typed top-up amount, in base units: 1 to 1,000,000 TRX / USDT
+MIN_TOP_UP_UNITS = UNITS
+MAX_TOP_UP_UNITS = 1_000_000 * UNITS
 LEDGER_ENTRIES = 5
 
 
@@ -84,9 +88,32 @@ async def cb_balance(
     await show(callback, await balance_text(session, user, t, chain), balance_menu(t))
 
 
+async def _top_up(
+    bot: Bot,
+    chat_id: int,
+    currency: str,
+    units: int,
+    session: AsyncSession,
+    packages: PackageOrders,
+    user: User,
+    bot_user: BotUser,
+    t: Translator,
+) -> str | None:
+    """Create the top-up and send its QR code and card; the error text if it was refused."""
+    try:
+        view = await packages.create_top_up(
+            session, user_id=user.id, currency=currency, amount_units=units
+        )
+    except AppError as exc:
+        return error_text(t, exc)
+    await send_payment_card(bot, chat_id, view, session, bot_user, t)
+    return None
+
+
 async def cb_top_up(
     callback: CallbackQuery,
     callback_data: TopUpCb,
+    state: FSMContext,
     session: AsyncSession,
     packages: PackageOrders,
     user: User,
@@ -102,29 +129,66 @@ async def cb_top_up(
     if currency not in set(Currency) or (amount and amount not in TOP_UP_AMOUNTS):
         await callback.answer(t("stale"), show_alert=True)
         return
+    if callback_data.custom and message is not None:
+        await state.clear()
+        await state.set_state(Conversation.entering_top_up_amount)
+        await state.update_data(top_up_currency=currency)
+        await callback.answer()
+        await message.answer(t("top_up.ask_amount", currency=currency, **_bounds()))
+        return
     if not amount or message is None or callback.bot is None:
         await show(
             callback, t("top_up.choose_amount", currency=currency), top_up_amounts(t, currency)
         )
         await callback.answer()
         return
-    try:
-        view = await packages.create_top_up(
-            session, user_id=user.id, currency=currency, amount_units=amount * UNITS
-        )
-    except AppError as exc:
-        await callback.answer(error_text(t, exc), show_alert=True)
-        return
-    if view.payment_address:
-        caption = t("payment.qr_caption", address=view.payment_address)
-        await send_qr(callback.bot, message.chat.id, view.payment_address, caption)
-    card = await callback.bot.send_message(
+    problem = await _top_up(
+        callback.bot,
         message.chat.id,
-        render.order_card(t, view),
-        reply_markup=order_card(t, view.order_id, pending=view.status == render.PENDING),
+        currency,
+        amount * UNITS,
+        session,
+        packages,
+        user,
+        bot_user,
+        t,
     )
-    await remember_card(session, bot_user, view.order_id, card.message_id)
-    await callback.answer()
+    await callback.answer(problem, show_alert=problem is not None)
+
+
+def _bounds() -> dict[str, str]:
+    return {"min": format_trx(MIN_TOP_UP_UNITS), "max": format_trx(MAX_TOP_UP_UNITS)}
+
+
+async def on_top_up_amount(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    packages: PackageOrders,
+    user: User,
+    bot_user: BotUser,
+    t: Translator,
+) -> None:
+    currency = (await state.get_data()).get("top_up_currency")
+    if currency not in set(Currency) or message.bot is None:
+        await state.clear()
+        await message.answer(t("stale"))
+        return
+    text = (message.text or "").strip()
+    try:
+        units = parse_units(text.replace(",", ""), UNITS_DECIMALS)
+    except AmountError:
+        units = 0
+    if not MIN_TOP_UP_UNITS <= units <= MAX_TOP_UP_UNITS:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        await message.answer(t("top_up.bad_amount", text=shown, currency=currency, **_bounds()))
+        return
+    await state.clear()
+    problem = await _top_up(
+        message.bot, message.chat.id, currency, units, session, packages, user, bot_user, t
+    )
+    if problem is not None:
+        await message.answer(problem)
 
 
 def create_router() -> Router:
@@ -139,4 +203,7 @@ def create_top_up_router() -> Router:
     """The top-up buttons (only where a ``PackageOrders`` is wired)."""
     router = Router(name="top_up")
     router.callback_query.register(cb_top_up, TopUpCb.filter())
+    router.message.register(
+        on_top_up_amount, Conversation.entering_top_up_amount, F.text, ~F.text.startswith("/")
+    )
     return router

@@ -10,12 +10,15 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
+from tronrent.bot.service import bot as bot_service
 from tronrent.kit.i18n import Translator
+from tronrent.models import BotUser
 from tronrent.telegram import render
-from tronrent.telegram.keyboards import main_menu
-from tronrent.telegram.ports import PackageOrders
+from tronrent.telegram.keyboards import main_menu, order_card
+from tronrent.telegram.ports import OrderView, PackageOrders
 
 _ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
+MAX_REMEMBERED_CARDS = 20
 
 
 async def show(
@@ -62,3 +65,36 @@ async def send_qr(bot: Bot, chat_id: int, address: str, caption: str) -> None:
     await bot.send_photo(
         chat_id, BufferedInputFile(render.qr_png(address), "address.png"), caption=caption
     )
+
+
+async def remember_card(
+    session: AsyncSession, bot_user: BotUser, order_id: str, message_id: int
+) -> None:
+    """Keep the order card's message id so status changes can edit it in place."""
+    cards = dict((bot_user.preferences or {}).get("order_cards") or {})
+    cards[order_id] = message_id
+    while len(cards) > MAX_REMEMBERED_CARDS:
+        cards.pop(next(iter(cards)))
+    await bot_service.set_preference(session, bot_user, "order_cards", cards)
+
+
+async def send_payment_card(
+    bot: Bot,
+    chat_id: int,
+    view: OrderView,
+    session: AsyncSession,
+    bot_user: BotUser,
+    t: Translator,
+) -> None:
+    """A new order's messages: while it waits for a transfer, the QR code of the payment
+    address; then its card (remembered, so status changes edit it)."""
+    pending = view.status == render.PENDING
+    if pending and view.payment_address:
+        caption = t("payment.qr_caption", address=view.payment_address)
+        await send_qr(bot, chat_id, view.payment_address, caption)
+    card = await bot.send_message(
+        chat_id,
+        render.order_card(t, view),
+        reply_markup=order_card(t, view.order_id, pending=pending),
+    )
+    await remember_card(session, bot_user, view.order_id, card.message_id)

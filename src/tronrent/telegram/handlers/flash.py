@@ -9,7 +9,6 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.bot.service import BotConfig
-from tronrent.bot.service import bot as bot_service
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import format_trx
@@ -24,14 +23,12 @@ from tronrent.telegram.callbacks import (
     MenuCb,
     MyOrderCb,
 )
-from tronrent.telegram.handlers.common import address_problem, send_qr, show
+from tronrent.telegram.handlers.common import address_problem, remember_card, send_qr, show
 from tronrent.telegram.handlers.errors import error_text
 from tronrent.telegram.keyboards import confirm_order, flash_menu, main_menu, order_card
 from tronrent.telegram.ports import FlashOrders, OrderView
 from tronrent.telegram.states import Conversation
 from tronrent.user.service import user as user_service
-
-MAX_REMEMBERED_CARDS = 20
 
 
 async def cb_flash(
@@ -137,17 +134,6 @@ async def cb_confirm(
     if card is not None:
         await remember_card(session, bot_user, view.order_id, card.message_id)
     await callback.answer()
-
-
-async def remember_card(
-    session: AsyncSession, bot_user: BotUser, order_id: str, message_id: int
-) -> None:
-    """Keep the order card's message id so status changes can edit it in place."""
-    cards = dict((bot_user.preferences or {}).get("order_cards") or {})
-    cards[order_id] = message_id
-    while len(cards) > MAX_REMEMBERED_CARDS:
-        cards.pop(next(iter(cards)))
-    await bot_service.set_preference(session, bot_user, "order_cards", cards)
 
 
 async def _owned_order(

@@ -18,10 +18,9 @@ from tronrent.models import BotUser, User
 from tronrent.models.common import Currency
 from tronrent.telegram import render
 from tronrent.telegram.callbacks import ConfirmOrderCb, EnergyPackageCb, PackageCb, PackageQtyCb
-from tronrent.telegram.handlers.common import address_problem, send_qr, show
+from tronrent.telegram.handlers.common import address_problem, send_payment_card, show
 from tronrent.telegram.handlers.errors import error_text
-from tronrent.telegram.handlers.flash import remember_card
-from tronrent.telegram.keyboards import order_card, package_payment, quantities, recipient_choice
+from tronrent.telegram.keyboards import package_payment, quantities, recipient_choice
 from tronrent.telegram.ports import OrderView, PackageOffer, PackageOrders
 from tronrent.telegram.states import Conversation
 from tronrent.user.balance import balance as balance_service
@@ -259,7 +258,8 @@ async def cb_pay(
     message = callback.message
     draft = all(isinstance(data.get(k), v) for k, v in DRAFT.items())
     known = callback_data.currency in set(Currency) and callback_data.method in METHODS
-    if not draft or message is None or not known:
+    bot = callback.bot
+    if not draft or message is None or bot is None or not known:
         await state.clear()
         await callback.answer(t("stale"), show_alert=True)
         return
@@ -297,17 +297,8 @@ async def cb_pay(
         return
     await state.clear()
     await user_service.bind_tron_address(session, user, data["recipient"])
-    pending = view.status == render.PENDING
-    if pending and view.payment_address and callback.bot is not None:
-        caption = t("payment.qr_caption", address=view.payment_address)
-        await send_qr(callback.bot, message.chat.id, view.payment_address, caption)
-    card = await callback.bot.send_message(  # type: ignore[union-attr]
-        message.chat.id,
-        render.order_card(t, view),
-        reply_markup=order_card(t, view.order_id, pending=pending),
-    )
-    await remember_card(session, bot_user, view.order_id, card.message_id)
-    await callback.answer(None if pending else t("package.paid"))
+    await send_payment_card(bot, message.chat.id, view, session, bot_user, t)
+    await callback.answer(None if view.status == render.PENDING else t("package.paid"))
 
 
 def create_router() -> Router:
