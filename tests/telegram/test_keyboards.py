@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from tronrent.telegram.callbacks import ConfirmOrderCb, EnergyPackageCb, PackageQtyCb
 from tronrent.telegram.context import translator_for
-from tronrent.telegram.keyboards import QUANTITY_CHOICES, quantities
-from tronrent.telegram.ports import PackageOffer, PackageQuote
-from tronrent.telegram.render import money, package_quote
+from tronrent.telegram.keyboards import QUANTITY_CHOICES, main_menu, quantities
+from tronrent.telegram.ports import PACKAGE, OrderView, PackageOffer, PackageQuote
+from tronrent.telegram.render import money, order_card, package_quote
 
 T = translator_for("en")
 
@@ -55,3 +55,20 @@ def test_the_breakdown_adds_the_fee_to_the_trx_total_only() -> None:
     assert "130,000 energy in all · 1 h" in text
     assert "TRX</b>: 3 × 2 = 6\nDiscount: -0.5\nActivation fee: 1.100001 TRX" in text
     assert "Total: <b>6.600001 TRX</b>" in text and "Total: <b>1.5 USDT</b>" in text
+
+
+def test_a_package_name_is_escaped_once() -> None:
+    view = OrderView(
+        "PKG_1",
+        "active",
+        None,
+        None,
+        None,
+        kind=PACKAGE,
+        package_name="A&B <1h>",
+        energy=65_000,
+        duration_hours=1,
+    )
+    assert "📦 A&amp;B &lt;1h&gt; (65,000 energy · 1 h)" in order_card(T, view)
+    offer = PackageOffer("p", "A&B <1h>", 65_000, 1, 3_000_000, 750_000, 1, 10)
+    assert main_menu(T, [offer]).inline_keyboard[0][0].text == "📦 A&B <1h>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import unescape
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -33,7 +34,8 @@ def main_menu(t: Translator, offers: Sequence[PackageOffer] = ()) -> InlineKeybo
     packages = [
         [
             _button(
-                t("btn.package", name=offer.name, energy=f"{offer.energy:,}"),
+                # button texts are not HTML: the operator's package name as written
+                unescape(t("btn.package", name=offer.name)),
                 EnergyPackageCb(package_id=offer.package_id).pack(),
             )
         ]

@@ -94,7 +94,7 @@ class ServicePackageOrders(EngineSources):
         return PackageQuote(
             offer=await self._offer(session, package),
             quantity=quantity,
-            currency=price.currency.value,
+            currency=Currency(price.currency).value,
             unit_price_units=price.original_price_units // quantity,
             price_units=price.original_price_units,
             discount_units=price.discount_units,

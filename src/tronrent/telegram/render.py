@@ -56,7 +56,7 @@ def what(t: Translator, view: OrderView) -> str:
 def order_card(t: Translator, view: OrderView) -> str:
     """The order message: what it sells, status, recipient and, while unpaid by transfer, the
     exact amount, currency and deadline."""
-    text = t("order.card.head", order_id=view.order_id, what=what(t, view))
+    text = t("order.card.head", order_id=view.order_id, what=Html(what(t, view)))
     text += t("order.card.status", status=Html(status_text(t, view.status)))
     if view.recipient:
         text += t("order.card.recipient", recipient=view.recipient)
@@ -92,7 +92,7 @@ def order_line(t: Translator, view: OrderView) -> str:
     return t(
         "orders.item",
         order_id=view.order_id,
-        what=what(t, view),
+        what=Html(what(t, view)),
         status=Html(status_text(t, view.status)),
         amount=money(amount, view.currency) if amount is not None else "-",
         currency=view.currency,
