@@ -60,7 +60,7 @@ def test_the_order_card_shows_the_activation_fee(language: str) -> None:
         order_id=ORDER,
         status="pending",
         payment_address=RECIPIENT,
-        amount_sun=2_610_123,
+        amount_units=2_610_123,
         expires_at=None,
         recipient=RECIPIENT,
         activation_fee_sun=1_110_000,

@@ -379,6 +379,8 @@ class TestBatch:
                     "order_id": "A",
                     "status": "paid",
                     "recipient_address": w.recipients["A"],
+                    "order_type": "energy_flash",
+                    "currency": "TRX",
                     "tx_hash": "tail_a",
                     "paid_sun": 2 * PRICE + 101,
                     "kind": "exact",

@@ -12,6 +12,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tgemulator import TelegramEmulator
@@ -21,10 +22,12 @@ from tronproto.address import to_base58
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.bot.service import bot as bot_service
 from tronrent.kit.crypto import SecretBox, generate_key
+from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
 from tronrent.telegram.manager import BotManager
+from tronrent.telegram.package_gateway import ServicePackageOrders
 from tronrent.telegram.ports import ChainBalances
 
 FLASH_ADDRESS = to_base58(b"\x41" + bytes(range(1, 21)))
@@ -52,10 +55,24 @@ chain_devnet = devnet_fixture(block_interval_ms=50, scope="session")
 
 
 @pytest.fixture
-async def chain_balances(chain_devnet: DevnetServer) -> AsyncIterator[PortChainBalances]:
-    """On-chain balances for /balance: the chain gateway on the devnet."""
+async def chain_gateway(chain_devnet: DevnetServer) -> AsyncIterator[TronGateway]:
     async with TronGateway([chain_devnet.url]) as gateway:
-        yield PortChainBalances(gateway, usdt_contract=chain_devnet.config.usdt_address)
+        yield gateway
+
+
+@pytest.fixture
+def chain_balances(chain_devnet: DevnetServer, chain_gateway: TronGateway) -> PortChainBalances:
+    """On-chain balances for /balance: the chain gateway on the devnet."""
+    return PortChainBalances(chain_gateway, usdt_contract=chain_devnet.config.usdt_address)
+
+
+@pytest.fixture
+async def recipient_check(chain_gateway: TronGateway) -> AsyncIterator[RecipientCheck]:
+    """Recipient accounts looked up on the devnet (an in-memory cache, one per test)."""
+    cache = Cache()
+    cache.setup("mem://")
+    yield RecipientCheck(chain_gateway, cache, key_prefix=f"test-{uuid.uuid4().hex}:")
+    await cache.close()
 
 
 @dataclass
@@ -110,13 +127,16 @@ async def harness(
     emulator: TelegramEmulator,
     session_maker: async_sessionmaker[AsyncSession],
     chain_balances: PortChainBalances,
+    recipient_check: RecipientCheck,
 ) -> AsyncIterator[Harness]:
     box = SecretBox([generate_key()])
     chain = chain_balances
+    runtime = FlashRuntime(payment_address=FLASH_ADDRESS)
     manager = BotManager(
         session_maker=session_maker,
         box=box,
-        flash=ServiceFlashOrders(FlashRuntime(payment_address=FLASH_ADDRESS)),
+        flash=ServiceFlashOrders(runtime),
+        packages=ServicePackageOrders(runtime, recipient_check),
         chain=chain,
         api_url=emulator.url,
         reload_interval=0,

@@ -40,6 +40,7 @@ from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.dispatcher import create_storage
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
 from tronrent.telegram.manager import BotManager
+from tronrent.telegram.package_gateway import ServicePackageOrders
 from tronrent.telegram.webhook import webhook_router
 
 #: ``state.components`` key of the running ``BotManager``
@@ -92,6 +93,10 @@ def build_manager(state: AppState, **kwargs: Any) -> BotManager:
             lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
         ),
         chain=PortChainBalances(lambda: state.components.get(CHAIN_COMPONENT)),
+        packages=ServicePackageOrders(
+            lambda: state.components.get(RUNTIME_COMPONENT),
+            lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
+        ),
         storage=create_storage(settings.redis_url),
         api_url=settings.telegram_api_url,
         **kwargs,

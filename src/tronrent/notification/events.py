@@ -148,3 +148,31 @@ ALIASES: dict[str, NotificationEvent] = {
 def canonical(event: str) -> str:
     """The event an outbox ``event_type`` stands for (aliases resolved)."""
     return ALIASES.get(event, event)
+
+
+#: Texts of package orders (``order_type`` ``energy_rental`` in the payload) where the flash text
+#: does not fit: amounts in the order's ``currency`` (``*_units``; a ``*_sun`` key of the same
+#: name is read when absent), the package's energy and rental length instead of a transfer count.
+#: The other events use the flash text for every order type.
+PACKAGE_ORDER_TYPE = "energy_rental"
+_MONEY = ("currency",)
+PACKAGE_PAYLOADS: dict[NotificationEvent, Payload] = {
+    NotificationEvent.ORDER_CREATED: Payload(
+        (*_ORDER, "payment_address", "amount_units", "recipient_address", "expires_at"),
+        (*_MONEY, "package_name", "activation_fee_sun"),
+    ),
+    NotificationEvent.PAYMENT_RECEIVED: Payload(
+        (*_ORDER, "paid_units", "energy"), (*_MONEY, "package_name", "duration_s", "tx_hash")
+    ),
+    NotificationEvent.PAYMENT_UNDERPAID: Payload(
+        (*_ORDER, "paid_units"), (*_MONEY, "tx_hash", "refund_units")
+    ),
+    NotificationEvent.ENERGY_DELIVERED: Payload(
+        (*_ORDER, "recipient_address", "energy", "ends_at", "duration_s"),
+        ("package_name", "tx_hashes"),
+    ),
+    NotificationEvent.REFUND: Payload((*_ORDER, "amount_units"), (*_MONEY, "reason", "tx_hash")),
+    NotificationEvent.PAYMENT_PROBLEM: Payload(
+        (*_ORDER, "amount_units", "reason"), (*_MONEY, "tx_hash")
+    ),
+}

@@ -19,8 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from tronrent.kit.i18n import DEFAULT_LANGUAGE, Catalog, Html, escape
-from tronrent.kit.money import format_trx
-from tronrent.notification.events import PAYLOADS, canonical
+from tronrent.kit.money import format_trx, format_usdt
+from tronrent.models.common import Currency
+from tronrent.notification.events import (
+    PACKAGE_ORDER_TYPE,
+    PACKAGE_PAYLOADS,
+    PAYLOADS,
+    Payload,
+    canonical,
+)
 from tronrent.notification.events import NotificationEvent as E
 
 _log = logging.getLogger("tronrent.notification")
@@ -39,6 +46,71 @@ class MissingField(KeyError):
         self.event = event
         self.key = key
 
+
+#: the suffix of a package order's variant of an event's text (see ``events.PACKAGE_PAYLOADS``)
+PACKAGE = ":package"
+_PACKAGE_ZH: dict[str, str] = {
+    E.ORDER_CREATED: (
+        "🧾 订单已创建 <code>{order_id}</code>\n📦 {package_name}\n"
+        "请向 <code>{payment_address}</code> 转账 <b>{amount_units} {currency}</b>"
+        "（金额须完全一致）\n"
+        "其中含接收地址激活费 {activation_fee_sun} TRX\n"
+        "接收地址：<code>{recipient_address}</code>\n截止时间：{expires_at}"
+    ),
+    E.PAYMENT_RECEIVED: (
+        "💰 已收到付款 <b>{paid_units} {currency}</b>（订单 <code>{order_id}</code>）\n"
+        "📦 {package_name}\n能量：{energy}\n租用时长：{duration_s}\n交易：{tx_hash}\n"
+        "正在为您委托能量…"
+    ),
+    E.PAYMENT_UNDERPAID: (
+        "⚠️ 收到 <b>{paid_units} {currency}</b>，不足订单金额（订单 <code>{order_id}</code>）。\n"
+        "{refund_units} {currency} 将退回付款地址\n交易：{tx_hash}"
+    ),
+    E.ENERGY_DELIVERED: (
+        "⚡ 能量已到账！（订单 <code>{order_id}</code>）\n📦 {package_name}\n"
+        "地址：<code>{recipient_address}</code>\n能量：<b>{energy}</b>\n租用时长：{duration_s}\n"
+        "到期时间：{ends_at}\n交易：{tx_hashes}"
+    ),
+    E.REFUND: (
+        "↩️ 已退款 <b>{amount_units} {currency}</b>（订单 <code>{order_id}</code>）\n"
+        "原因：{reason}\n交易：{tx_hash}"
+    ),
+    E.PAYMENT_PROBLEM: (
+        "⚠️ 收到的付款 <b>{amount_units} {currency}</b> 无法按订单处理：{reason}\n"
+        "订单：<code>{order_id}</code>\n交易：{tx_hash}"
+    ),
+}
+_PACKAGE_EN: dict[str, str] = {
+    E.ORDER_CREATED: (
+        "🧾 Order <code>{order_id}</code> created\n📦 {package_name}\n"
+        "Send exactly <b>{amount_units} {currency}</b> to <code>{payment_address}</code>\n"
+        "This includes {activation_fee_sun} TRX to activate the receiving address\n"
+        "Energy goes to <code>{recipient_address}</code>\nPay before {expires_at}"
+    ),
+    E.PAYMENT_RECEIVED: (
+        "💰 Payment of <b>{paid_units} {currency}</b> received (order <code>{order_id}</code>)\n"
+        "📦 {package_name}\nEnergy: {energy}\nRental: {duration_s}\nTransaction: {tx_hash}\n"
+        "Delegating your energy…"
+    ),
+    E.PAYMENT_UNDERPAID: (
+        "⚠️ Received <b>{paid_units} {currency}</b>, less than the order's price "
+        "(order <code>{order_id}</code>).\n"
+        "{refund_units} {currency} goes back to the paying address\nTransaction: {tx_hash}"
+    ),
+    E.ENERGY_DELIVERED: (
+        "⚡ Energy delivered! (order <code>{order_id}</code>)\n📦 {package_name}\n"
+        "Address: <code>{recipient_address}</code>\nEnergy: <b>{energy}</b>\n"
+        "Rental: {duration_s}\nUntil: {ends_at}\nTransaction: {tx_hashes}"
+    ),
+    E.REFUND: (
+        "↩️ Refunded <b>{amount_units} {currency}</b> (order <code>{order_id}</code>)\n"
+        "Reason: {reason}\nTransaction: {tx_hash}"
+    ),
+    E.PAYMENT_PROBLEM: (
+        "⚠️ Your payment of <b>{amount_units} {currency}</b> could not be used as ordered: "
+        "{reason}\nOrder: <code>{order_id}</code>\nTransaction: {tx_hash}"
+    ),
+}
 
 CATALOG: Catalog = {
     "zh": {
@@ -148,6 +220,7 @@ CATALOG: Catalog = {
         "reason.key_mismatch": "私钥无权代表该账户签名（owner 权限已更改）",
         "reason.unchecked": "添加时无法连接节点，未经链上检查",
         "unknown": "通知：{event}",
+        **{f"{event}{PACKAGE}": text for event, text in _PACKAGE_ZH.items()},
     },
     "en": {
         E.ORDER_CREATED: (
@@ -264,6 +337,7 @@ CATALOG: Catalog = {
         "reason.key_mismatch": "the key cannot sign for the account (owner permission changed)",
         "reason.unchecked": "not checked on chain (no node answered when it was added)",
         "unknown": "Notification: {event}",
+        **{f"{event}{PACKAGE}": text for event, text in _PACKAGE_EN.items()},
     },
 }
 
@@ -351,6 +425,13 @@ def _normalized(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         price, tail = data.get("single_price_sun"), data.get("tail_sun")
         if isinstance(price, int):
             data["amount_sun"] = price + (tail if isinstance(tail, int) else 0)
+    if data.get("currency") not in (Currency.TRX, Currency.USDT):
+        data["currency"] = Currency.TRX.value
+    for key in ("amount", "paid", "refund"):
+        if data.get(f"{key}_units") is None and data.get(f"{key}_sun") is not None:
+            data[f"{key}_units"] = data[f"{key}_sun"]
+    if data.get("duration_s") is None and isinstance(data.get("duration_hours"), int):
+        data["duration_s"] = data["duration_hours"] * 3600
     hashes = data.get("tx_hashes")
     if not hashes and data.get("tx_hash"):
         data["tx_hashes"] = [data["tx_hash"]]
@@ -365,9 +446,15 @@ def _absent(value: Any, optional: bool) -> bool:
     return optional and isinstance(value, int) and not isinstance(value, bool) and value == 0
 
 
-def _show(event: str, key: str, value: Any, language: str, tx_url: str) -> str:
-    """One payload value as safe HTML."""
+def _show(
+    event: str, key: str, value: Any, language: str, tx_url: str, currency: str = "TRX"
+) -> str:
+    """One payload value as safe HTML (``*_units``: base units of ``currency``)."""
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    if key.endswith("_units") and is_int:
+        decimals = 6 if event == E.ORDER_CREATED and key == "amount_units" else 0
+        fmt = format_usdt if currency == Currency.USDT else format_trx
+        return fmt(value, min_decimals=decimals)
     if key.endswith("_sun") and is_int:
         decimals = 6 if event == E.ORDER_CREATED and key == "amount_sun" else 0
         return format_trx(value, min_decimals=decimals)
@@ -393,6 +480,16 @@ def _show(event: str, key: str, value: Any, language: str, tx_url: str) -> str:
 _EVENTS = frozenset(E)
 
 
+def _variant(event: str, data: Mapping[str, Any]) -> tuple[str, Payload | None]:
+    """The catalog key and payload spec of the text: a package order's variant when there is
+    one, else the event's own."""
+    if event in _EVENTS and data.get("order_type") == PACKAGE_ORDER_TYPE:
+        spec = PACKAGE_PAYLOADS.get(E(event))
+        if spec is not None:
+            return f"{event}{PACKAGE}", spec
+    return event, PAYLOADS.get(E(event)) if event in _EVENTS else None
+
+
 def placeholders(template: str) -> list[str]:
     """The placeholder names of a template, in order."""
     return [name for _, name, _, _ in _FORMATTER.parse(template) if name]
@@ -409,19 +506,19 @@ def render(
     """The message text of an outbox row (see the module docstring for missing keys)."""
     language = _lang(language)
     event = canonical(event)
-    template = CATALOG[language].get(event) or CATALOG[DEFAULT_LANGUAGE].get(event)
+    data = _normalized(event, payload)
+    text_key, spec = _variant(event, data)
+    template = CATALOG[language].get(text_key) or CATALOG[DEFAULT_LANGUAGE].get(text_key)
     if template is None or event not in _EVENTS:
         return CATALOG[language]["unknown"].format(event=escape(event))
-    spec = PAYLOADS.get(E(event))
     optional = set(spec.optional) if spec else set()
-    data = _normalized(event, payload)
     lines: list[str] = []
     for number, line in enumerate(template.split("\n")):
         values: dict[str, str] = {}
         for key in placeholders(line):
             value = data.get(key)
             if not _absent(value, key in optional):
-                values[key] = _show(event, key, value, language, tx_url)
+                values[key] = _show(event, key, value, language, tx_url, data["currency"])
                 continue
             if key not in optional:
                 if strict:

@@ -31,6 +31,9 @@ def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict
             "order_id": order.id,
             "status": order.status.value if order.status else None,
             "recipient_address": order.target_address,
+            # the text differs per order type, amounts are in the order's currency
+            "order_type": order.order_type.value if order.order_type else None,
+            "currency": order.currency.value if order.currency else None,
             **payload,
         },
         "dedupe_key": f"order:{order.id}:{event}{suffix}",

@@ -21,10 +21,34 @@ class EnergyPackageCb(CallbackData, prefix="energy_package"):
     package_id: str
 
 
+class PackageQtyCb(CallbackData, prefix="package_qty"):
+    """A quantity in ``selecting_package`` (0: the customer types one)."""
+
+    quantity: int
+
+
+class PackageCb(CallbackData, prefix="package"):
+    """Package draft buttons: ``last_address`` (use the bound TRON address)."""
+
+    action: str
+
+
 class ConfirmOrderCb(CallbackData, prefix="confirm_order"):
-    """Confirm the draft in ``confirming_order`` (``kind``: flash)."""
+    """Confirm the draft in ``confirming_order`` (``kind``: flash, package). A package is paid
+    by ``method`` transfer or balance in ``currency`` TRX or USDT."""
 
     kind: str
+    currency: str = ""
+    method: str = ""
+
+
+class TopUpCb(CallbackData, prefix="top_up"):
+    """Balance top-up: no currency yet -> choose it; ``custom`` -> type the amount; no amount yet
+    -> choose it; else create (``amount`` in whole TRX / USDT)."""
+
+    currency: str = ""
+    amount: int = 0
+    custom: bool = False
 
 
 class CheckPaymentCb(CallbackData, prefix="check_payment"):

@@ -18,7 +18,7 @@ from tronrent.telegram.middlewares import (
     RateLimitMiddleware,
     UserMiddleware,
 )
-from tronrent.telegram.ports import ChainBalances, FlashOrders
+from tronrent.telegram.ports import ChainBalances, FlashOrders, PackageOrders
 
 STATE_TTL_S = 3600  # seed 001 7.1: conversation state lives one hour
 
@@ -39,11 +39,13 @@ def build_dispatcher(
     chain: ChainBalances | None,
     configs: Mapping[int, BotConfig],
     storage: BaseStorage | None = None,
+    packages: PackageOrders | None = None,
 ) -> Dispatcher:
     """One dispatcher for every bot; ``configs`` maps a Telegram bot id to its ``bots`` row."""
     dispatcher = Dispatcher(storage=storage or MemoryStorage())
     dispatcher["flash"] = flash
     dispatcher["chain"] = chain
+    dispatcher["packages"] = packages
     for middleware in (
         BotContextMiddleware(configs),
         MaintenanceMiddleware(),
@@ -52,5 +54,5 @@ def build_dispatcher(
         UserMiddleware(),
     ):
         dispatcher.update.outer_middleware(middleware)
-    dispatcher.include_routers(*get_routers())
+    dispatcher.include_routers(*get_routers(packages=packages is not None))
     return dispatcher

@@ -1,4 +1,5 @@
-"""``FlashOrders`` on the flash rental services of ``tronrent.order`` (the production wiring)."""
+"""``FlashOrders`` on the flash rental services of ``tronrent.order`` (the production wiring),
+and the order reads every order type shares."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import ServiceUnavailable
-from tronrent.models import Order
+from tronrent.models import EnergyPackage, Order
+from tronrent.models.order import OrderType
 from tronrent.order.errors import OrderNotFound
 from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
-from tronrent.telegram.ports import FlashTerms, OrderPage, OrderView
+from tronrent.telegram.ports import FLASH, PACKAGE, TOP_UP, FlashTerms, OrderPage, OrderView
 
 
-def order_view(order: Order) -> OrderView:
+def order_kind(order: Order) -> str:
+    """FLASH, PACKAGE or TOP_UP (a balance top-up order)."""
+    if order.order_type == OrderType.ENERGY_FLASH:
+        return FLASH
+    if order.order_type == OrderType.BALANCE_TOP_UP:
+        return TOP_UP
+    return PACKAGE
+
+
+def order_view(order: Order, package_name: str | None = None) -> OrderView:
     return OrderView(
         order_id=order.id,
         status=order.status.value,
         payment_address=order.payment_address,
-        amount_sun=order.expected_amount_units or order.final_price_units or None,
+        amount_units=order.expected_amount_units or order.final_price_units or None,
         expires_at=order.expires_at,
         recipient=order.target_address,
-        paid_amount_sun=order.paid_amount_units,
+        paid_amount_units=order.paid_amount_units,
         transaction_count=order.transaction_count,
         energy=order.energy_amount,
         payment_tx_hash=order.tron_tx_hash,
@@ -33,18 +44,43 @@ def order_view(order: Order) -> OrderView:
         created_at=order.created_at,
         order_type=order.order_type.value,
         activation_fee_sun=order.activation_fee_sun,
+        currency=order.currency.value,
+        kind=order_kind(order),
+        package_name=package_name,
+        duration_hours=order.duration_hours if order.package_id is not None else None,
+        payment_method=order.payment_method,
     )
+
+
+async def owned_order(session: AsyncSession, order_id: str, user_id: uuid.UUID) -> Order | None:
+    """The order if it exists and belongs to ``user_id`` (None otherwise: never reveal)."""
+    if not order_id or len(order_id) > 100:
+        return None
+    order = await session.get(Order, order_id, populate_existing=True)
+    return order if order is not None and order.user_id == user_id else None
+
+
+async def owned_order_view(
+    session: AsyncSession, order_id: str, user_id: uuid.UUID
+) -> OrderView | None:
+    order = await owned_order(session, order_id, user_id)
+    if order is None:
+        return None
+    package = (
+        await session.get(EnergyPackage, order.package_id) if order.package_id is not None else None
+    )
+    return order_view(order, package.name if package is not None else None)
 
 
 RuntimeSource = FlashRuntime | Callable[[], FlashRuntime | None]
 RecipientSource = RecipientCheck | Callable[[], RecipientCheck | None] | None
 
 
-class ServiceFlashOrders:
-    """Reads and writes through ``tronrent.order.service`` with the process's ``FlashRuntime``.
+class EngineSources:
+    """The process's ``FlashRuntime`` (payment address, payment window) and recipient check.
 
-    ``runtime`` may be a callable returning the runtime of the running flash engine (None while it
-    is not running: the bot then answers that flash rental is unavailable)."""
+    ``runtime`` may be a callable returning the runtime of the running engine (None while it is
+    not running: the bot then answers that the service is unavailable)."""
 
     def __init__(self, runtime: RuntimeSource, recipients: RecipientSource = None) -> None:
         self._runtime = runtime
@@ -61,8 +97,12 @@ class ServiceFlashOrders:
     def runtime(self) -> FlashRuntime:
         runtime = self._runtime if isinstance(self._runtime, FlashRuntime) else self._runtime()
         if runtime is None:
-            raise ServiceUnavailable("the flash rental engine is not running")
+            raise ServiceUnavailable("the order engine is not running")
         return runtime
+
+
+class ServiceFlashOrders(EngineSources):
+    """Reads and writes through ``tronrent.order.service`` with the process's ``FlashRuntime``."""
 
     async def flash_terms(self, session: AsyncSession) -> FlashTerms:
         cfg = await order_service.config(session, self.runtime)
@@ -101,26 +141,15 @@ class ServiceFlashOrders:
         )
         return order_view(order)
 
-    async def _owned(
-        self, session: AsyncSession, order_id: str, user_id: uuid.UUID
-    ) -> Order | None:
-        if not order_id or len(order_id) > 100:
-            return None
-        order = await session.get(Order, order_id)
-        return order if order is not None and order.user_id == user_id else None
-
     async def get_order_for_user(
         self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID
     ) -> OrderView | None:
-        order = await self._owned(session, order_id, user_id)
-        if order is not None:
-            await session.refresh(order)
-        return order_view(order) if order is not None else None
+        return await owned_order_view(session, order_id, user_id)
 
     async def cancel_order(
         self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID
     ) -> OrderView:
-        if await self._owned(session, order_id, user_id) is None:
+        if await owned_order(session, order_id, user_id) is None:
             raise OrderNotFound(f"order {order_id} not found")
         return order_view(await order_service.cancel(session, order_id))
 
@@ -131,10 +160,11 @@ class ServiceFlashOrders:
             select(func.count()).select_from(Order).where(Order.user_id == user_id)
         )
         rows = await session.execute(
-            select(Order)
+            select(Order, EnergyPackage.name)
+            .outerjoin(EnergyPackage, EnergyPackage.id == Order.package_id)
             .where(Order.user_id == user_id)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .offset(offset)
             .limit(limit)
         )
-        return OrderPage([order_view(o) for o in rows.scalars()], int(total or 0))
+        return OrderPage([order_view(o, name) for o, name in rows], int(total or 0))

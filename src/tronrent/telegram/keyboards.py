@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from html import unescape
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from tronrent.kit.i18n import Translator
@@ -9,21 +12,38 @@ from tronrent.telegram.callbacks import (
     CancelCb,
     CheckPaymentCb,
     ConfirmOrderCb,
+    EnergyPackageCb,
     FlashCb,
     LangCb,
     MenuCb,
     MyOrderCb,
     OrdersPageCb,
+    PackageCb,
+    PackageQtyCb,
+    TopUpCb,
 )
+from tronrent.telegram.ports import PackageOffer
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data)
 
 
-def main_menu(t: Translator) -> InlineKeyboardMarkup:
+def main_menu(t: Translator, offers: Sequence[PackageOffer] = ()) -> InlineKeyboardMarkup:
+    """The main menu; with ``offers``, one button per energy package above it."""
+    packages = [
+        [
+            _button(
+                # button texts are not HTML: the operator's package name as written
+                unescape(t("btn.package", name=offer.name)),
+                EnergyPackageCb(package_id=offer.package_id).pack(),
+            )
+        ]
+        for offer in offers
+    ]
     return InlineKeyboardMarkup(
         inline_keyboard=[
+            *packages,
             [_button(t("btn.flash"), MenuCb(action="flash").pack())],
             [
                 _button(t("btn.orders"), MenuCb(action="orders").pack()),
@@ -88,3 +108,80 @@ def languages() -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def _home_row(t: Translator) -> list[InlineKeyboardButton]:
+    return [_button(t("btn.menu"), MenuCb(action="home").pack())]
+
+
+#: quantity buttons offered (those within the package's bounds; its min and max always)
+QUANTITY_CHOICES = (1, 2, 3, 5, 10, 20, 50, 100)
+
+
+def quantities(t: Translator, low: int, high: int) -> InlineKeyboardMarkup:
+    values = sorted({low, high, *(q for q in QUANTITY_CHOICES if low <= q <= high)})[:8]
+    buttons = [_button(str(q), PackageQtyCb(quantity=q).pack()) for q in values]
+    rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+    rows.append([_button(t("btn.custom_quantity"), PackageQtyCb(quantity=0).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
+
+
+def recipient_choice(t: Translator, last_address: str | None) -> InlineKeyboardMarkup:
+    rows = []
+    if last_address:
+        rows.append(
+            [
+                _button(
+                    t("btn.last_address", address=last_address[:6] + "…" + last_address[-4:]),
+                    PackageCb(action="last_address").pack(),
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
+
+
+def package_payment(t: Translator, balances: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """Pay by TRX or USDT transfer, or from the balance (``balances``: currency, shown amount)."""
+    rows = [
+        [
+            _button(t("btn.pay_transfer", currency=currency), _pay(currency, "transfer"))
+            for currency in ("TRX", "USDT")
+        ]
+    ]
+    rows += [
+        [
+            _button(
+                t("btn.pay_balance", currency=currency, balance=shown),
+                _pay(currency, "balance"),
+            )
+        ]
+        for currency, shown in balances
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
+
+
+def _pay(currency: str, method: str) -> str:
+    return ConfirmOrderCb(kind="package", currency=currency, method=method).pack()
+
+
+def balance_menu(t: Translator) -> InlineKeyboardMarkup:
+    top_up = [[_button(t("btn.top_up"), TopUpCb().pack())]]
+    return InlineKeyboardMarkup(inline_keyboard=top_up + main_menu(t).inline_keyboard)
+
+
+#: top-up amounts offered, in whole TRX / USDT
+TOP_UP_AMOUNTS = (10, 50, 100, 500)
+
+
+def top_up_currencies(t: Translator) -> InlineKeyboardMarkup:
+    row = [_button(c, TopUpCb(currency=c).pack()) for c in ("TRX", "USDT")]
+    return InlineKeyboardMarkup(inline_keyboard=[row, _home_row(t)])
+
+
+def top_up_amounts(t: Translator, currency: str) -> InlineKeyboardMarkup:
+    row = [
+        _button(f"{amount} {currency}", TopUpCb(currency=currency, amount=amount).pack())
+        for amount in TOP_UP_AMOUNTS
+    ]
+    custom = [_button(t("btn.custom_amount"), TopUpCb(currency=currency, custom=True).pack())]
+    return InlineKeyboardMarkup(inline_keyboard=[row, custom, _home_row(t)])

@@ -30,6 +30,7 @@ CATALOG: Catalog = {
             "❓ <b>帮助</b>\n"
             "/start 开始并注册\n/menu 主菜单\n/balance 查询余额\n/orders 订单记录\n"
             "/cancel 取消当前操作\n/help 帮助\n\n"
+            "能量套餐：在 /menu 选择套餐、数量和接收地址，用 TRX、USDT 或余额支付。\n"
             "能量闪租：向闪租地址转 TRX，能量自动委托到付款地址；"
             "或点「为指定地址租用」让能量发到其他地址。"
         ),
@@ -58,7 +59,10 @@ CATALOG: Catalog = {
         ),
         "orders.empty": "📋 您还没有订单。点 /menu 开始租用能量。",
         "orders.title": "📋 <b>我的订单</b>（第 {page}/{pages} 页，共 {total} 笔）",
-        "orders.item": "\n\n<code>{order_id}</code>\n{status} · {amount} TRX · {created}{extra}",
+        "orders.item": (
+            "\n\n<code>{order_id}</code> · {what}\n"
+            "{status} · {amount} {currency} · {created}{extra}"
+        ),
         "orders.tx": "\n付款：{tx}",
         "orders.delegate_tx": "\n委托：{tx}",
         "status.pending": "⏳ 待付款",
@@ -96,12 +100,14 @@ CATALOG: Catalog = {
             "单价：{price} TRX / 笔（最多 {max} 笔）\n确认后将生成您的专属付款金额。"
         ),
         "flash.unavailable": "闪租服务暂时不可用，请稍后再试。",
-        "order.card": (
-            "🧾 <b>订单</b> <code>{order_id}</code>\n状态：{status}\n"
-            "接收地址：<code>{recipient}</code>"
-        ),
+        "order.card.head": "🧾 <b>订单</b> <code>{order_id}</code> · {what}",
+        "order.card.status": "\n状态：{status}",
+        "order.card.recipient": "\n接收地址：<code>{recipient}</code>",
+        "order.what.flash": "⚡ 能量闪租",
+        "order.what.top_up": "💳 余额充值",
+        "order.what.package": "📦 {name}（{energy} 能量 · {duration}）",
         "order.card.pay": (
-            "\n\n请转账 <b>{amount} TRX</b> 到：\n<code>{address}</code>\n"
+            "\n\n请转账 <b>{amount} {currency}</b> 到：\n<code>{address}</code>\n"
             "⚠️ 金额须<b>完全一致</b>（含尾数 {tail}），用于识别您的付款。\n截止时间：{deadline}"
         ),
         "order.card.delivered": "\n\n⚡ 能量：{energy}（{count}）",
@@ -126,13 +132,57 @@ CATALOG: Catalog = {
         "error": "😵 出错了，请稍后再试。如果问题持续，请联系客服。",
         "lang.choose": "请选择语言 / Choose your language:",
         "lang.set": "✅ 已切换为中文。",
-        "packages.unavailable": "该套餐暂不可用，请使用能量闪租。",
+        "packages.unavailable": "该套餐已下架，请发送 /menu 查看当前套餐。",
+        "btn.package": "📦 {name}",
+        "btn.custom_quantity": "✏️ 自定义数量",
+        "btn.last_address": "📮 使用上次地址 {address}",
+        "btn.pay_transfer": "💸 {currency} 转账支付",
+        "btn.pay_balance": "💰 余额支付（{currency} 余额 {balance}）",
+        "btn.top_up": "➕ 充值",
+        "packages.title": "\n\n📦 <b>能量套餐</b>",
+        "packages.item": "\n• {name}：{energy} 能量 · {duration} · {trx} TRX / {usdt} USDT",
+        "package.detail": (
+            "📦 <b>{name}</b>\n{energy} 能量，租用 {duration}\n"
+            "单价：{trx} TRX / {usdt} USDT\n\n请选择数量（{min}–{max}）："
+        ),
+        "package.ask_quantity": "✏️ 请发送购买数量（{min}–{max} 的整数）。\n/cancel 取消",
+        "package.bad_quantity": (
+            "❌ <code>{text}</code> 不是有效数量，请发送 {min}–{max} 的整数，或 /cancel 取消。"
+        ),
+        "package.ask_address": (
+            "🎯 请发送接收 {energy} 能量的 TRON 地址（T 开头，34 位）。\n/cancel 取消"
+        ),
+        "package.confirm": (
+            "请确认订单：\n📦 {name} · 共 {energy} 能量 · {duration}\n"
+            "接收地址：<code>{recipient}</code>"
+        ),
+        "package.confirm.price": "\n\n<b>{currency}</b>：单价 {unit} × {quantity} = {subtotal}",
+        "package.confirm.discount": "\n优惠：-{discount}",
+        "package.confirm.activation": "\n激活费：{fee} TRX",
+        "package.confirm.total": "\n合计：<b>{total} {currency}</b>",
+        "package.confirm.activation_note": (
+            "\n\n🆕 接收地址尚未激活：付款后先为其激活（激活费 {fee} TRX），再委托能量。"
+        ),
+        "package.balance_short": "{currency} 余额 {balance} 不足 {total}，请先充值或选择转账支付。",
+        "package.paid": "✅ 已用余额支付。",
+        "payment.qr_caption": "收款地址（点按复制）：\n<code>{address}</code>",
+        "top_up.choose_currency": "➕ <b>充值</b>\n请选择充值币种：",
+        "top_up.choose_amount": "➕ <b>充值 {currency}</b>\n请选择金额：",
+        "btn.custom_amount": "✏️ 其他金额",
+        "top_up.ask_amount": (
+            "✏️ 请发送充值金额（{min}–{max} {currency}，最多 6 位小数）。\n/cancel 取消"
+        ),
+        "top_up.bad_amount": (
+            "❌ <code>{text}</code> 不是有效金额，请发送 {min}–{max} {currency}，或 /cancel 取消。"
+        ),
         "error.INVALID_ADDRESS": "接收地址无效。",
         "error.ORDER_NOT_FOUND": "找不到该订单。",
         "error.ORDER_NOT_CANCELLABLE": "订单已付款或已关闭，无法取消。",
         "error.FLASH_DISABLED": "闪租服务已暂停。",
         "error.TOO_MANY_OPEN_ORDERS": "当前下单人数过多，请稍后再试。",
         "error.SERVICE_UNAVAILABLE": "服务暂时不可用，请稍后再试。",
+        "error.INSUFFICIENT_BALANCE": "余额不足，请先充值或选择转账支付。",
+        "error.PACKAGE_NOT_FOUND": "该套餐已下架，请发送 /menu 查看当前套餐。",
     },
     "en": {
         "welcome": (
@@ -159,6 +209,8 @@ CATALOG: Catalog = {
             "❓ <b>Help</b>\n"
             "/start start and register\n/menu main menu\n/balance balances\n/orders order history\n"
             "/cancel cancel the current step\n/help this help\n\n"
+            "Energy packages: pick one in /menu, a quantity and a recipient; pay in TRX, USDT or "
+            "from your balance.\n"
             "Flash rental: send TRX to the flash address and the energy is delegated to the "
             "paying address; or tap “Rent for an address” to send it elsewhere."
         ),
@@ -188,7 +240,10 @@ CATALOG: Catalog = {
         ),
         "orders.empty": "📋 You have no orders yet. Tap /menu to rent energy.",
         "orders.title": "📋 <b>My orders</b> (page {page}/{pages}, {total} in all)",
-        "orders.item": "\n\n<code>{order_id}</code>\n{status} · {amount} TRX · {created}{extra}",
+        "orders.item": (
+            "\n\n<code>{order_id}</code> · {what}\n"
+            "{status} · {amount} {currency} · {created}{extra}"
+        ),
         "orders.tx": "\nPayment: {tx}",
         "orders.delegate_tx": "\nDelegation: {tx}",
         "status.pending": "⏳ awaiting payment",
@@ -232,12 +287,14 @@ CATALOG: Catalog = {
             "Your exact payment amount is created when you confirm."
         ),
         "flash.unavailable": "Flash rental is unavailable right now, please try later.",
-        "order.card": (
-            "🧾 <b>Order</b> <code>{order_id}</code>\nStatus: {status}\n"
-            "Recipient: <code>{recipient}</code>"
-        ),
+        "order.card.head": "🧾 <b>Order</b> <code>{order_id}</code> · {what}",
+        "order.card.status": "\nStatus: {status}",
+        "order.card.recipient": "\nRecipient: <code>{recipient}</code>",
+        "order.what.flash": "⚡ Flash rental",
+        "order.what.top_up": "💳 Balance top-up",
+        "order.what.package": "📦 {name} ({energy} energy · {duration})",
         "order.card.pay": (
-            "\n\nSend <b>{amount} TRX</b> to:\n<code>{address}</code>\n"
+            "\n\nSend <b>{amount} {currency}</b> to:\n<code>{address}</code>\n"
             "⚠️ The amount must match <b>exactly</b> (tail {tail}): it identifies your payment.\n"
             "Pay before: {deadline}"
         ),
@@ -266,12 +323,62 @@ CATALOG: Catalog = {
         "error": "😵 Something went wrong. Please try again; contact support if it persists.",
         "lang.choose": "Choose your language / 请选择语言:",
         "lang.set": "✅ Language set to English.",
-        "packages.unavailable": "This package is not available; please use flash rental.",
+        "packages.unavailable": "This package is no longer sold. Send /menu for the packages.",
+        "btn.package": "📦 {name}",
+        "btn.custom_quantity": "✏️ Other quantity",
+        "btn.last_address": "📮 Use my last address {address}",
+        "btn.pay_transfer": "💸 Pay by {currency} transfer",
+        "btn.pay_balance": "💰 Pay from balance ({balance} {currency})",
+        "btn.top_up": "➕ Top up",
+        "packages.title": "\n\n📦 <b>Energy packages</b>",
+        "packages.item": "\n• {name}: {energy} energy · {duration} · {trx} TRX / {usdt} USDT",
+        "package.detail": (
+            "📦 <b>{name}</b>\n{energy} energy for {duration}\n"
+            "Price: {trx} TRX / {usdt} USDT each\n\nChoose the quantity ({min}-{max}):"
+        ),
+        "package.ask_quantity": "✏️ Send the quantity, a whole number from {min} to {max}.\n/cancel",
+        "package.bad_quantity": (
+            "❌ <code>{text}</code> is not a quantity from {min} to {max}. "
+            "Send it again or /cancel."
+        ),
+        "package.ask_address": (
+            "🎯 Send the TRON address that should receive the {energy} energy (starts with T, 34 "
+            "characters).\n/cancel to stop"
+        ),
+        "package.confirm": (
+            "Please confirm:\n📦 {name} · {energy} energy in all · {duration}\n"
+            "Recipient: <code>{recipient}</code>"
+        ),
+        "package.confirm.price": "\n\n<b>{currency}</b>: {unit} × {quantity} = {subtotal}",
+        "package.confirm.discount": "\nDiscount: -{discount}",
+        "package.confirm.activation": "\nActivation fee: {fee} TRX",
+        "package.confirm.total": "\nTotal: <b>{total} {currency}</b>",
+        "package.confirm.activation_note": (
+            "\n\n🆕 The recipient has no account on chain yet: it is activated first (fee {fee} "
+            "TRX), then the energy is delegated."
+        ),
+        "package.balance_short": (
+            "Your {currency} balance ({balance}) does not cover {total}. Top up or pay by transfer."
+        ),
+        "package.paid": "✅ Paid from your balance.",
+        "payment.qr_caption": "Payment address (tap to copy):\n<code>{address}</code>",
+        "top_up.choose_currency": "➕ <b>Top up</b>\nChoose the currency:",
+        "top_up.choose_amount": "➕ <b>Top up {currency}</b>\nChoose the amount:",
+        "btn.custom_amount": "✏️ Other amount",
+        "top_up.ask_amount": (
+            "✏️ Send the amount, {min} to {max} {currency} (up to 6 decimals).\n/cancel to stop"
+        ),
+        "top_up.bad_amount": (
+            "❌ <code>{text}</code> is not an amount from {min} to {max} {currency}. "
+            "Send it again or /cancel."
+        ),
         "error.INVALID_ADDRESS": "The recipient address is not valid.",
         "error.ORDER_NOT_FOUND": "Order not found.",
         "error.ORDER_NOT_CANCELLABLE": "The order is paid or closed and cannot be cancelled.",
         "error.FLASH_DISABLED": "Flash rental is paused.",
         "error.TOO_MANY_OPEN_ORDERS": "Too many open orders right now, try again shortly.",
         "error.SERVICE_UNAVAILABLE": "Service temporarily unavailable, try again later.",
+        "error.INSUFFICIENT_BALANCE": "Your balance is too low: top up or pay by transfer.",
+        "error.PACKAGE_NOT_FOUND": "This package is no longer sold. Send /menu for the packages.",
     },
 }

@@ -32,7 +32,7 @@ from tronrent.models import Bot as BotRow
 from tronrent.models import BotStatus
 from tronrent.telegram.dispatcher import build_dispatcher
 from tronrent.telegram.locales import CATALOG
-from tronrent.telegram.ports import ChainBalances, FlashOrders
+from tronrent.telegram.ports import ChainBalances, FlashOrders, PackageOrders
 
 _log = logging.getLogger("tronrent.telegram")
 DEFAULT_COMMANDS = ("start", "menu", "help", "balance", "orders")
@@ -86,6 +86,7 @@ class BotManager:
         box: SecretBox,
         flash: FlashOrders,
         chain: ChainBalances | None = None,
+        packages: PackageOrders | None = None,
         storage: BaseStorage | None = None,
         api_url: str = DEFAULT_API_URL,
         reload_interval: float = 30.0,
@@ -103,6 +104,7 @@ class BotManager:
             session_maker=session_maker,
             flash=flash,
             chain=chain,
+            packages=packages,
             configs=self.configs,
             storage=storage,
         )

@@ -1,4 +1,5 @@
-"""The narrow services the bot needs, as Protocols (flash orders, on-chain balances)."""
+"""The narrow services the bot needs, as Protocols (flash orders, energy packages and top-ups,
+on-chain balances)."""
 
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ class FlashTerms:
     rental_seconds: int = 0
 
 
+#: what an order sells, as the bot tells them apart
+FLASH, PACKAGE, TOP_UP = "flash", "package", "top_up"
+
+
 @dataclass(frozen=True)
 class OrderView:
-    """One order as the bot shows it (any order type)."""
+    """One order as the bot shows it (any order type). Amounts are integer base units of
+    ``currency`` (sun for TRX, micro-units for USDT)."""
 
     order_id: str
     status: str
     payment_address: str | None
-    amount_sun: int | None
+    amount_units: int | None
     expires_at: datetime | None
     recipient: str | None = None
-    paid_amount_sun: int | None = None
+    paid_amount_units: int | None = None
     transaction_count: int | None = None
     energy: int | None = None
     payment_tx_hash: str | None = None
@@ -43,6 +49,12 @@ class OrderView:
     order_type: str = "energy_flash"
     #: the recipient had no account: the quote includes this activation fee
     activation_fee_sun: int | None = None
+    currency: str = "TRX"
+    #: FLASH, PACKAGE or TOP_UP
+    kind: str = FLASH
+    package_name: str | None = None
+    duration_hours: int | None = None
+    payment_method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,87 @@ class FlashOrders(Protocol):
     async def list_orders_for_user(
         self, session: AsyncSession, *, user_id: uuid.UUID, offset: int, limit: int
     ) -> OrderPage: ...
+
+
+@dataclass(frozen=True)
+class PackageOffer:
+    """An active energy package with its prices for one unit (quantity 1)."""
+
+    package_id: str
+    name: str
+    energy: int
+    duration_hours: int
+    trx_price_units: int
+    usdt_price_units: int
+    min_quantity: int
+    max_quantity: int
+
+
+@dataclass(frozen=True)
+class PackageQuote:
+    """The price of ``quantity`` units of a package in ``currency`` (base units)."""
+
+    offer: PackageOffer
+    quantity: int
+    currency: str
+    unit_price_units: int
+    price_units: int
+    discount_units: int
+    final_price_units: int
+
+
+class PackageOrders(Protocol):
+    """Energy packages and balance top-ups as the bot uses them. Errors are ``AppError``
+    subclasses (shown localized)."""
+
+    async def list_packages(self, session: AsyncSession) -> list[PackageOffer]: ...
+
+    async def get_package(self, session: AsyncSession, package_id: str) -> PackageOffer | None:
+        """The active package (None when unknown, inactive or not a package id)."""
+        ...
+
+    async def quote(
+        self,
+        session: AsyncSession,
+        *,
+        package_id: str,
+        quantity: int,
+        currency: str,
+        user_id: uuid.UUID,
+        bot_id: uuid.UUID,
+    ) -> PackageQuote: ...
+
+    async def activation_fee_sun(self, recipient: str) -> int:
+        """What activating ``recipient`` adds to a TRX price (0: it has an account, or the node
+        cannot tell, or the policy refunds instead)."""
+        ...
+
+    async def create_package_order(
+        self,
+        session: AsyncSession,
+        *,
+        package_id: str,
+        quantity: int,
+        recipient: str,
+        currency: str,
+        payment_method: str,
+        user_id: uuid.UUID,
+        bot_id: uuid.UUID,
+        chat_id: int,
+    ) -> OrderView:
+        """A pending order; ``payment_method`` ``transfer`` (exact amount to the payment
+        address) or ``balance`` (then :meth:`pay_from_balance`)."""
+        ...
+
+    async def pay_from_balance(
+        self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID
+    ) -> OrderView:
+        """Pay the user's pending order from their balance (``INSUFFICIENT_BALANCE`` if short)."""
+        ...
+
+    async def create_top_up(
+        self, session: AsyncSession, *, user_id: uuid.UUID, currency: str, amount_units: int
+    ) -> OrderView: ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from functools import lru_cache
 
 import qrcode
@@ -12,8 +13,15 @@ from tronrent.kit.i18n import Html, Translator
 from tronrent.kit.money import format_trx, format_usdt
 from tronrent.models.balance_ledger import BalanceLedgerEntry
 from tronrent.models.common import Currency
-from tronrent.notification.messages import format_count, format_time, tx_link
-from tronrent.telegram.ports import AddressBalance, OrderView
+from tronrent.notification.messages import format_count, format_duration, format_time, tx_link
+from tronrent.telegram.ports import (
+    PACKAGE,
+    TOP_UP,
+    AddressBalance,
+    OrderView,
+    PackageOffer,
+    PackageQuote,
+)
 
 PENDING = "pending"
 
@@ -23,25 +31,49 @@ def status_text(t: Translator, status: str) -> str:
     return t(key) if t.has(key) else status
 
 
+def money(units: int, currency: str, *, min_decimals: int = 0) -> str:
+    """Base units as TRX or USDT text (both have 6 decimals)."""
+    fmt = format_usdt if currency == Currency.USDT else format_trx
+    return fmt(units, min_decimals=min_decimals)
+
+
+def duration(t: Translator, hours: int) -> str:
+    return format_duration(hours * 3600, t.language)
+
+
+def what(t: Translator, view: OrderView) -> str:
+    """What the order sells: the package with its energy and duration, a top-up, flash."""
+    if view.kind == PACKAGE:
+        return t(
+            "order.what.package",
+            name=view.package_name or "-",
+            energy=f"{view.energy or 0:,}",
+            duration=duration(t, view.duration_hours or 0),
+        )
+    return t("order.what.top_up" if view.kind == TOP_UP else "order.what.flash")
+
+
 def order_card(t: Translator, view: OrderView) -> str:
-    """The order message: status, recipient and, while unpaid, the exact amount and deadline."""
-    text = t(
-        "order.card",
-        order_id=view.order_id,
-        status=Html(status_text(t, view.status)),
-        recipient=view.recipient or "-",
-    )
-    if view.status == PENDING and view.amount_sun is not None:
-        tail = view.amount_sun % 1_000_000
+    """The order message: what it sells, status, recipient and, while unpaid by transfer, the
+    exact amount, currency and deadline."""
+    text = t("order.card.head", order_id=view.order_id, what=Html(what(t, view)))
+    text += t("order.card.status", status=Html(status_text(t, view.status)))
+    if view.recipient:
+        text += t("order.card.recipient", recipient=view.recipient)
+    if view.status == PENDING and view.amount_units is not None and view.payment_address:
+        tail = view.amount_units % 1_000_000
         text += t(
             "order.card.pay",
-            amount=format_trx(view.amount_sun, min_decimals=6),
-            address=view.payment_address or "-",
+            amount=money(view.amount_units, view.currency, min_decimals=6),
+            currency=view.currency,
+            address=view.payment_address,
             tail=f"{tail:06d}",
             deadline=format_time(view.expires_at.isoformat()) if view.expires_at else "-",
         )
         if view.activation_fee_sun:
             text += t("order.card.activation", fee=format_trx(view.activation_fee_sun))
+    elif view.kind == TOP_UP:
+        pass
     elif view.energy and view.transaction_count:
         count = format_count("transaction_count", view.transaction_count, t.language)
         text += t("order.card.delivered", energy=f"{view.energy:,}", count=count)
@@ -56,15 +88,72 @@ def order_line(t: Translator, view: OrderView) -> str:
         extra += t("orders.tx", tx=tx_link(view.payment_tx_hash))
     if view.delegate_tx_hash:
         extra += t("orders.delegate_tx", tx=tx_link(view.delegate_tx_hash))
-    amount = view.paid_amount_sun if view.paid_amount_sun is not None else view.amount_sun
+    amount = view.paid_amount_units if view.paid_amount_units is not None else view.amount_units
     return t(
         "orders.item",
         order_id=view.order_id,
+        what=Html(what(t, view)),
         status=Html(status_text(t, view.status)),
-        amount=format_trx(amount) if amount is not None else "-",
+        amount=money(amount, view.currency) if amount is not None else "-",
+        currency=view.currency,
         created=format_time(view.created_at.isoformat()) if view.created_at else "-",
         extra=Html(extra),
     )
+
+
+def package_list(t: Translator, offers: Sequence[PackageOffer]) -> str:
+    """The packages of /menu: name, energy, duration, TRX and USDT price of one unit."""
+    if not offers:
+        return ""
+    return t("packages.title") + "".join(
+        t(
+            "packages.item",
+            name=offer.name,
+            energy=f"{offer.energy:,}",
+            duration=duration(t, offer.duration_hours),
+            trx=format_trx(offer.trx_price_units),
+            usdt=format_usdt(offer.usdt_price_units),
+        )
+        for offer in offers
+    )
+
+
+def package_quote(
+    t: Translator, quotes: Sequence[PackageQuote], recipient: str, activation_fee_sun: int
+) -> str:
+    """The ``confirming_order`` breakdown: package, recipient, then per currency the unit price,
+    quantity, discount and total (TRX total with the activation fee when there is one)."""
+    offer = quotes[0].offer
+    text = t(
+        "package.confirm",
+        name=offer.name,
+        energy=f"{offer.energy * quotes[0].quantity:,}",
+        duration=duration(t, offer.duration_hours),
+        recipient=recipient,
+    )
+    for quote in quotes:
+        fee = activation_fee_sun if quote.currency == Currency.TRX else 0
+        text += t(
+            "package.confirm.price",
+            currency=quote.currency,
+            unit=money(quote.unit_price_units, quote.currency),
+            quantity=quote.quantity,
+            subtotal=money(quote.price_units, quote.currency),
+        )
+        if quote.discount_units:
+            text += t(
+                "package.confirm.discount", discount=money(quote.discount_units, quote.currency)
+            )
+        if fee:
+            text += t("package.confirm.activation", fee=format_trx(fee))
+        text += t(
+            "package.confirm.total",
+            total=money(quote.final_price_units + fee, quote.currency),
+            currency=quote.currency,
+        )
+    if activation_fee_sun:
+        text += t("package.confirm.activation_note", fee=format_trx(activation_fee_sun))
+    return text
 
 
 def address_balance(t: Translator, address: str, balance: AddressBalance) -> str:

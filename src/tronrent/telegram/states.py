@@ -11,3 +11,5 @@ class Conversation(StatesGroup):
     selecting_package = State()
     entering_address = State()
     confirming_order = State()
+    #: ours: a balance top-up of a typed amount
+    entering_top_up_amount = State()

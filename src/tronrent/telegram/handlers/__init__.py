@@ -11,11 +11,16 @@ from tronrent.telegram.handlers import (
     flash,
     language,
     orders,
+    package,
     start,
 )
 
 
-def get_routers() -> list[Router]:
-    # fallback last: it answers whatever no other router took
-    modules = (errors, start, language, balance, orders, flash, fallback)
-    return [module.create_router() for module in modules]
+def get_routers(*, packages: bool = True) -> list[Router]:
+    """``packages``: a ``PackageOrders`` is wired (packages and top-ups are offered)."""
+    # fallback last: it answers whatever no other router took; packages before flash, whose
+    # ``entering_address`` handler takes the drafts that are not packages
+    routers = [module.create_router() for module in (errors, start, language, balance, orders)]
+    if packages:
+        routers += [package.create_router(), balance.create_top_up_router()]
+    return [*routers, flash.create_router(), fallback.create_router()]

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronproto.address import is_valid_base58
+from tronrent.bot.service import bot as bot_service
+from tronrent.kit.i18n import Translator
+from tronrent.models import BotUser
+from tronrent.telegram import render
+from tronrent.telegram.keyboards import main_menu, order_card
+from tronrent.telegram.ports import OrderView, PackageOrders
+
+_ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
+MAX_REMEMBERED_CARDS = 20
 
 
 async def show(
@@ -24,3 +39,62 @@ async def show(
             callback.message.chat.id, text, reply_markup=reply_markup
         )
     return None
+
+
+async def home(
+    session: AsyncSession, packages: PackageOrders | None, t: Translator
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The energy packages for sale (text to add below a title) and the main menu with one
+    button per package."""
+    offers = await packages.list_packages(session) if packages is not None else []
+    return render.package_list(t, offers), main_menu(t, offers)
+
+
+def address_problem(t: Translator, text: str) -> str | None:
+    """Why ``text`` is not a TRON address (None: it is one)."""
+    shown = text if len(text) <= 64 else text[:61] + "..."
+    if not _ADDRESS_SHAPE.match(text):
+        return t("flash.invalid_address", text=shown)
+    if not is_valid_base58(text):
+        return t("flash.bad_checksum", text=shown)
+    return None
+
+
+async def send_qr(bot: Bot, chat_id: int, address: str, caption: str) -> None:
+    """A QR code image of a payment address, its caption the address to copy."""
+    await bot.send_photo(
+        chat_id, BufferedInputFile(render.qr_png(address), "address.png"), caption=caption
+    )
+
+
+async def remember_card(
+    session: AsyncSession, bot_user: BotUser, order_id: str, message_id: int
+) -> None:
+    """Keep the order card's message id so status changes can edit it in place."""
+    cards = dict((bot_user.preferences or {}).get("order_cards") or {})
+    cards[order_id] = message_id
+    while len(cards) > MAX_REMEMBERED_CARDS:
+        cards.pop(next(iter(cards)))
+    await bot_service.set_preference(session, bot_user, "order_cards", cards)
+
+
+async def send_payment_card(
+    bot: Bot,
+    chat_id: int,
+    view: OrderView,
+    session: AsyncSession,
+    bot_user: BotUser,
+    t: Translator,
+) -> None:
+    """A new order's messages: while it waits for a transfer, the QR code of the payment
+    address; then its card (remembered, so status changes edit it)."""
+    pending = view.status == render.PENDING
+    if pending and view.payment_address:
+        caption = t("payment.qr_caption", address=view.payment_address)
+        await send_qr(bot, chat_id, view.payment_address, caption)
+    card = await bot.send_message(
+        chat_id,
+        render.order_card(t, view),
+        reply_markup=order_card(t, view.order_id, pending=pending),
+    )
+    await remember_card(session, bot_user, view.order_id, card.message_id)

@@ -3,16 +3,12 @@ address (``entering_address`` -> ``confirming_order``), and the order card with 
 
 from __future__ import annotations
 
-import re
-
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronproto.address import is_valid_base58
 from tronrent.bot.service import BotConfig
-from tronrent.bot.service import bot as bot_service
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import format_trx
@@ -23,20 +19,16 @@ from tronrent.telegram.callbacks import (
     CancelCb,
     CheckPaymentCb,
     ConfirmOrderCb,
-    EnergyPackageCb,
     FlashCb,
     MenuCb,
     MyOrderCb,
 )
-from tronrent.telegram.handlers.common import show
+from tronrent.telegram.handlers.common import address_problem, remember_card, send_qr, show
 from tronrent.telegram.handlers.errors import error_text
 from tronrent.telegram.keyboards import confirm_order, flash_menu, main_menu, order_card
 from tronrent.telegram.ports import FlashOrders, OrderView
 from tronrent.telegram.states import Conversation
 from tronrent.user.service import user as user_service
-
-_ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
-MAX_REMEMBERED_CARDS = 20
 
 
 async def cb_flash(
@@ -49,10 +41,8 @@ async def cb_flash(
     chat_id = callback.message.chat.id
     bot = callback.bot
     assert bot is not None
-    await bot.send_photo(
-        chat_id,
-        BufferedInputFile(render.qr_png(terms.payment_address), "flash-address.png"),
-        caption=t("flash.qr_caption", address=terms.payment_address),
+    await send_qr(
+        bot, chat_id, terms.payment_address, t("flash.qr_caption", address=terms.payment_address)
     )
     await bot.send_message(
         chat_id,
@@ -71,6 +61,7 @@ async def cb_flash(
 
 
 async def cb_rent(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await state.clear()  # drop any other draft (a package's) before this one
     await state.set_state(Conversation.entering_address)
     await callback.answer()
     if callback.message is not None:
@@ -91,12 +82,9 @@ async def on_address(
     t: Translator,
 ) -> None:
     text = (message.text or "").strip()
-    shown = text if len(text) <= 64 else text[:61] + "..."
-    if not _ADDRESS_SHAPE.match(text):
-        await message.answer(t("flash.invalid_address", text=shown))
-        return
-    if not is_valid_base58(text):
-        await message.answer(t("flash.bad_checksum", text=shown))
+    problem = address_problem(t, text)
+    if problem is not None:
+        await message.answer(problem)
         return
     terms = await flash.flash_terms(session)
     await state.set_state(Conversation.confirming_order)
@@ -146,17 +134,6 @@ async def cb_confirm(
     if card is not None:
         await remember_card(session, bot_user, view.order_id, card.message_id)
     await callback.answer()
-
-
-async def remember_card(
-    session: AsyncSession, bot_user: BotUser, order_id: str, message_id: int
-) -> None:
-    """Keep the order card's message id so status changes can edit it in place."""
-    cards = dict((bot_user.preferences or {}).get("order_cards") or {})
-    cards[order_id] = message_id
-    while len(cards) > MAX_REMEMBERED_CARDS:
-        cards.pop(next(iter(cards)))
-    await bot_service.set_preference(session, bot_user, "order_cards", cards)
 
 
 async def _owned_order(
@@ -230,11 +207,6 @@ async def cb_my_order(
     await callback.answer()
 
 
-async def cb_package(callback: CallbackQuery, t: Translator) -> None:
-    # Fixed energy packages are sold through the API; the bot offers flash rental only for now.
-    await callback.answer(t("packages.unavailable"), show_alert=True)
-
-
 def create_router() -> Router:
     """A fresh router (a router can belong to one dispatcher only)."""
     router = Router(name="flash")
@@ -250,5 +222,4 @@ def create_router() -> Router:
     router.callback_query.register(cb_check_payment, CheckPaymentCb.filter())
     router.callback_query.register(cb_cancel, CancelCb.filter())
     router.callback_query.register(cb_my_order, MyOrderCb.filter())
-    router.callback_query.register(cb_package, EnergyPackageCb.filter())
     return router

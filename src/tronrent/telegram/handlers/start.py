@@ -12,8 +12,9 @@ from tronrent.bot.service import BotConfig
 from tronrent.kit.i18n import Translator, escape
 from tronrent.models import User
 from tronrent.telegram.callbacks import MenuCb
-from tronrent.telegram.handlers.common import show
+from tronrent.telegram.handlers.common import home, show
 from tronrent.telegram.keyboards import main_menu
+from tronrent.telegram.ports import PackageOrders
 from tronrent.user.service import user as user_service
 
 
@@ -24,9 +25,11 @@ async def cmd_start(
     session: AsyncSession,
     user: User,
     bot_config: BotConfig,
+    packages: PackageOrders | None,
     t: Translator,
 ) -> None:
     await state.clear()
+    packages_text, keyboard = await home(session, packages, t)
     parts = [
         escape(bot_config.welcome_message)
         if bot_config.welcome_message
@@ -36,17 +39,32 @@ async def cmd_start(
         referrer = await user_service.bind_referrer(session, user, command.args.strip()[:50])
         if referrer is not None:
             parts.append(t("referral.bound"))
-    await message.answer("\n\n".join(parts), reply_markup=main_menu(t))
+    text = "\n\n".join(parts) + packages_text
+    await message.answer(text, reply_markup=keyboard)
 
 
-async def cmd_menu(message: Message, state: FSMContext, t: Translator) -> None:
+async def cmd_menu(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    packages: PackageOrders | None,
+    t: Translator,
+) -> None:
     await state.clear()
-    await message.answer(t("menu.title"), reply_markup=main_menu(t))
+    text, keyboard = await home(session, packages, t)
+    await message.answer(t("menu.title") + text, reply_markup=keyboard)
 
 
-async def cb_menu(callback: CallbackQuery, state: FSMContext, t: Translator) -> None:
+async def cb_menu(
+    callback: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    packages: PackageOrders | None,
+    t: Translator,
+) -> None:
     await state.clear()
-    await show(callback, t("menu.title"), main_menu(t))
+    text, keyboard = await home(session, packages, t)
+    await show(callback, t("menu.title") + text, keyboard)
     await callback.answer()
 
 

@@ -1,0 +1,164 @@
+"""``PackageOrders`` on the package, pricing and balance services (the production wiring)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.models import EnergyPackage
+from tronrent.models.common import Currency
+from tronrent.models.energy_package import PackageType
+from tronrent.order.errors import OrderNotFound
+from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.pricing.quote import quote_order
+from tronrent.product.package import create_package_order
+from tronrent.product.topup import create_top_up
+from tronrent.telegram.flash_gateway import EngineSources, order_view, owned_order
+from tronrent.telegram.ports import OrderView, PackageOffer, PackageQuote
+
+#: quantity bounds when a package sets none
+DEFAULT_MAX_QUANTITY = 10
+
+
+def _parse_id(package_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(package_id)
+    except ValueError:
+        return None
+
+
+class ServicePackageOrders(EngineSources):
+    async def _offer(self, session: AsyncSession, package: EnergyPackage) -> PackageOffer:
+        prices = {
+            currency: (
+                await quote_order(session, package=package, quantity=1, currency=currency)
+            ).final_price_units
+            for currency in Currency
+        }
+        low = max(1, package.min_order_amount or 1)
+        return PackageOffer(
+            package_id=str(package.id),
+            name=package.name,
+            energy=package.energy_amount,
+            duration_hours=package.duration_hours,
+            trx_price_units=prices[Currency.TRX],
+            usdt_price_units=prices[Currency.USDT],
+            min_quantity=low,
+            max_quantity=max(low, package.max_order_amount or DEFAULT_MAX_QUANTITY),
+        )
+
+    async def _package(self, session: AsyncSession, package_id: str) -> EnergyPackage | None:
+        key = _parse_id(package_id)
+        package = await session.get(EnergyPackage, key) if key is not None else None
+        if package is None or not package.is_active or package.package_type != PackageType.ENERGY:
+            return None
+        return package
+
+    async def list_packages(self, session: AsyncSession) -> list[PackageOffer]:
+        rows = await session.execute(
+            select(EnergyPackage)
+            .where(
+                EnergyPackage.is_active.is_(True),
+                EnergyPackage.package_type == PackageType.ENERGY,
+            )
+            .order_by(EnergyPackage.sort_order, EnergyPackage.name)
+        )
+        return [await self._offer(session, package) for package in rows.scalars()]
+
+    async def get_package(self, session: AsyncSession, package_id: str) -> PackageOffer | None:
+        package = await self._package(session, package_id)
+        return await self._offer(session, package) if package is not None else None
+
+    async def quote(
+        self,
+        session: AsyncSession,
+        *,
+        package_id: str,
+        quantity: int,
+        currency: str,
+        user_id: uuid.UUID,
+        bot_id: uuid.UUID,
+    ) -> PackageQuote:
+        package = await self._package(session, package_id)
+        if package is None:
+            raise OrderNotFound("package not found", "PACKAGE_NOT_FOUND")
+        price = await quote_order(
+            session,
+            package=package,
+            quantity=quantity,
+            currency=currency,
+            user_id=user_id,
+            bot_id=bot_id,
+        )
+        return PackageQuote(
+            offer=await self._offer(session, package),
+            quantity=quantity,
+            currency=Currency(price.currency).value,
+            unit_price_units=price.original_price_units // quantity,
+            price_units=price.original_price_units,
+            discount_units=price.discount_units,
+            final_price_units=price.final_price_units,
+        )
+
+    async def activation_fee_sun(self, recipient: str) -> int:
+        check = self.recipients
+        rt = self.runtime
+        if check is None or not rt.enabled:
+            return 0
+        state = await check.check(recipient, activates=rt.activates_recipients)
+        return state.activation_fee_sun
+
+    async def create_package_order(
+        self,
+        session: AsyncSession,
+        *,
+        package_id: str,
+        quantity: int,
+        recipient: str,
+        currency: str,
+        payment_method: str,
+        user_id: uuid.UUID,
+        bot_id: uuid.UUID,
+        chat_id: int,
+    ) -> OrderView:
+        package = await self._package(session, package_id)
+        if package is None:
+            raise OrderNotFound("package not found", "PACKAGE_NOT_FOUND")
+        rt = self.runtime
+        check = self.recipients
+        state = None
+        if check is not None and rt.enabled:
+            state = await check.check(recipient.strip(), activates=rt.activates_recipients)
+        order = await create_package_order(
+            session,
+            rt,
+            package_id=package.id,
+            quantity=quantity,
+            recipient_address=recipient,
+            currency=currency,
+            payment_method="balance" if payment_method == "balance" else "transfer",
+            user_id=user_id,
+            bot_id=bot_id,
+            chat_id=chat_id,
+            recipient_state=state,
+        )
+        return order_view(order, package.name)
+
+    async def pay_from_balance(
+        self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID
+    ) -> OrderView:
+        if await owned_order(session, order_id, user_id) is None:
+            raise OrderNotFound(f"order {order_id} not found")
+        order = await pay_from_balance(session, order_id, actor=f"user:{user_id}")
+        package = await session.get(EnergyPackage, order.package_id) if order.package_id else None
+        return order_view(order, package.name if package is not None else None)
+
+    async def create_top_up(
+        self, session: AsyncSession, *, user_id: uuid.UUID, currency: str, amount_units: int
+    ) -> OrderView:
+        order = await create_top_up(
+            session, self.runtime, user_id=user_id, currency=currency, amount_units=amount_units
+        )
+        return order_view(order)
