@@ -16,6 +16,7 @@ from tronrent.kit.money import format_trx, format_usdt
 from tronrent.models import BalanceLedgerEntry, EnergyPackage, Order, OrderStatus, User
 from tronrent.models.common import Currency
 from tronrent.order.recipient import activation_fee_sun
+from tronrent.pool.energy import energy_per_transaction
 from tronrent.pricing.quote import OrderPrice, quote_order
 from tronrent.telegram.callbacks import (
     CancelCb,
@@ -48,7 +49,7 @@ async def add_package(
             energy_amount=energy,
             duration_hours=hours,
             base_price_units=price_units,
-            **kwargs,
+            **{"usdt_price_units": price_units * 3 // 10, **kwargs},
         )
         session.add(package)
     return package
@@ -188,7 +189,9 @@ class TestTransfer:
         )
         photo, card = harness.emulator.bot(shop.token).messages(shop.chat)[-2:]
         [order] = await orders_of(harness, shop.chat)
-        assert order.package_id == package.id and order.energy_amount == 3 * 65_000
+        assert order.package_id == package.id and order.energy_amount == energy_per_transaction(
+            3 * 65_000, 200
+        )
         assert order.currency == Currency.TRX and order.target_address == RECIPIENT
         assert order.payment_address == FLASH_ADDRESS and order.expected_amount_units is not None
         assert photo.photo and photo.photo.startswith(b"\x89PNG") and FLASH_ADDRESS in photo.body
@@ -240,7 +243,10 @@ class TestTransfer:
         card = shop.last()
         [order] = await orders_of(harness, shop.chat)
         assert order.currency == Currency.USDT and order.target_address == activated
-        assert order.energy_amount == 12 * 131_000 and order.expected_amount_units is not None
+        assert (
+            order.energy_amount == energy_per_transaction(12 * 131_000, 200)
+            and order.expected_amount_units is not None
+        )
         assert f"Send {exact(order.expected_amount_units)} USDT" in (card.text or "")
         # the draft is gone: the same confirm button now is stale
         answer = await shop.press(
@@ -382,7 +388,9 @@ class TestOrders:
         balance = await shop.say("/balance")
         await shop.press(balance, TopUpCb(currency="TRX", amount=10).pack())
         text = (await shop.say("/orders")).text or ""
-        assert "Balance top-up" in text and "📦 65k × 1 h (130,000 energy · 1 h)" in text
+        assert (
+            "Balance top-up" in text and "📦 65k × 1 h (132,600 energy · 1 h)"
+        )  # 2 x 65k + 2 % margin in text
         assert " USDT · " in text and " TRX · " in text
 
     async def test_chinese_confirm(self, harness: Harness) -> None:

@@ -140,12 +140,15 @@ def recipient_choice(t: Translator, last_address: str | None) -> InlineKeyboardM
     return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
 
 
-def package_payment(t: Translator, balances: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup:
-    """Pay by TRX or USDT transfer, or from the balance (``balances``: currency, shown amount)."""
+def package_payment(
+    t: Translator, balances: Sequence[tuple[str, str]], currencies: Sequence[str] = ("TRX", "USDT")
+) -> InlineKeyboardMarkup:
+    """Pay by transfer in each of ``currencies`` (those the package is sold in), or from the
+    balance (``balances``: currency, shown amount)."""
     rows = [
         [
             _button(t("btn.pay_transfer", currency=currency), _pay(currency, "transfer"))
-            for currency in ("TRX", "USDT")
+            for currency in currencies
         ]
     ]
     rows += [

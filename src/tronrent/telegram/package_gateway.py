@@ -12,7 +12,7 @@ from tronrent.models.common import Currency
 from tronrent.models.energy_package import PackageType
 from tronrent.order.errors import OrderNotFound
 from tronrent.payment.balance_pay import pay_from_balance
-from tronrent.pricing.quote import quote_order
+from tronrent.pricing.quote import catalogue_prices, quote_order
 from tronrent.product.package import create_package_order
 from tronrent.product.topup import create_top_up
 from tronrent.telegram.flash_gateway import EngineSources, order_view, owned_order
@@ -31,12 +31,8 @@ def _parse_id(package_id: str) -> uuid.UUID | None:
 
 class ServicePackageOrders(EngineSources):
     async def _offer(self, session: AsyncSession, package: EnergyPackage) -> PackageOffer:
-        prices = {
-            currency: (
-                await quote_order(session, package=package, quantity=1, currency=currency)
-            ).final_price_units
-            for currency in Currency
-        }
+        quoted = (await catalogue_prices(session, [package]))[package.id]
+        prices = {c: (None if q is None else q.final_price_units) for c, q in quoted.items()}
         low = max(1, package.min_order_amount or 1)
         return PackageOffer(
             package_id=str(package.id),

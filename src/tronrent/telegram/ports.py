@@ -101,10 +101,16 @@ class PackageOffer:
     name: str
     energy: int
     duration_hours: int
-    trx_price_units: int
-    usdt_price_units: int
+    trx_price_units: int | None  # None: not sold in that currency
+    usdt_price_units: int | None
     min_quantity: int
     max_quantity: int
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        """The currencies the package is sold in ("TRX", "USDT")."""
+        prices = (("TRX", self.trx_price_units), ("USDT", self.usdt_price_units))
+        return tuple(currency for currency, price in prices if price is not None)
 
 
 @dataclass(frozen=True)

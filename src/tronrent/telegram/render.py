@@ -31,8 +31,10 @@ def status_text(t: Translator, status: str) -> str:
     return t(key) if t.has(key) else status
 
 
-def money(units: int, currency: str, *, min_decimals: int = 0) -> str:
-    """Base units as TRX or USDT text (both have 6 decimals)."""
+def money(units: int | None, currency: str, *, min_decimals: int = 0) -> str:
+    """Base units as TRX or USDT text (both have 6 decimals); "-" for None (not sold)."""
+    if units is None:
+        return "-"
     fmt = format_usdt if currency == Currency.USDT else format_trx
     return fmt(units, min_decimals=min_decimals)
 
@@ -111,8 +113,8 @@ def package_list(t: Translator, offers: Sequence[PackageOffer]) -> str:
             name=offer.name,
             energy=f"{offer.energy:,}",
             duration=duration(t, offer.duration_hours),
-            trx=format_trx(offer.trx_price_units),
-            usdt=format_usdt(offer.usdt_price_units),
+            trx=money(offer.trx_price_units, Currency.TRX),
+            usdt=money(offer.usdt_price_units, Currency.USDT),
         )
         for offer in offers
     )

@@ -171,15 +171,15 @@ async def _confirm(
             user_id=user.id,
             bot_id=bot_config.id,
         )
-        for currency in Currency
+        for currency in offer.currencies
     ]
     fee = await packages.activation_fee_sun(recipient)
     balances = await balance_service.get_balances(session, user.id)
-    shown = [(c.value, render.money(balances.of(c), c)) for c in Currency]
+    shown = [(c, render.money(balances.of(c), c)) for c in offer.currencies]
     await state.set_state(Conversation.confirming_order)
     await state.update_data(recipient=recipient)
     await answer.answer(
-        render.package_quote(t, quotes, recipient, fee), reply_markup=package_payment(t, shown)
+        render.package_quote(t, quotes, recipient, fee), reply_markup=package_payment(t, shown, offer.currencies)
     )
 
 
