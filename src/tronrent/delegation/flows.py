@@ -15,6 +15,10 @@ block): the same shape - orders become reclaiming (commit), every due undelegati
 signed and STORED (commit), broadcast concurrently without waiting for its block, the scanner
 sees it in a block -> delegation expired, pool energy back, order completed (commit). The node
 is asked about a lock only when another delegation on the same pool and receiver may extend it.
+
+Every delegation and undelegation stored also gets its seed 001 ``energy_transactions`` row in
+the same transaction, given its outcome where the delivery is recorded (delegation.record): one
+more statement per batch, not per order.
 """
 
 from __future__ import annotations
