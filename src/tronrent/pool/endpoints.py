@@ -14,12 +14,11 @@ from pydantic.alias_generators import to_camel
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
-from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.time import isoformat, utcnow
 from tronrent.models.admin_user import AdminUser
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
-from tronrent.order.runtime import FlashRuntime
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import AllocationPriority, part_cost, plan_allocation, weights_for
 from tronrent.pool.service import MAX_REASON, Actor
@@ -259,7 +258,7 @@ class AllocationOut(ApiModel):
 
 @router.post("/allocate")
 async def allocate(
-    body: AllocateRequest, session: SessionDep, state: StateDep, _admin: AdminDep
+    body: AllocateRequest, session: SessionDep, block_ms: BlockIntervalDep, _admin: AdminDep
 ) -> Envelope[AllocationOut]:
     """The allocation plan for `requiredEnergy` (seed 001 `EnergyAllocationRequest`): which
     pools, how much, at what cost; reserves nothing - delegations reserve atomically when they
@@ -277,8 +276,6 @@ async def allocate(
         )
         for p in plan.parts
     ]
-    rt: FlashRuntime | None = state.components.get(RUNTIME_COMPONENT)
-    block_ms = rt.block_interval_ms if rt is not None else state.settings.block_interval_ms
     done = utcnow() + timedelta(milliseconds=block_ms)
     return ok(
         AllocationOut(
