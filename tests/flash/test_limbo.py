@@ -31,6 +31,7 @@ from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_transaction import EnergyTransaction, EnergyTransactionStatus
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import PaymentStatus
@@ -170,8 +171,17 @@ class TestRecipientNotActivated:
         async with f.session_maker() as s:
             pool = await s.get(EnergyPool, f.pool.id)
             ds = (await s.execute(select(EnergyDelegation))).scalars().all()
+            recorded = {
+                r.tx_hash: r for r in (await s.execute(select(EnergyTransaction))).scalars()
+            }
         assert [d.status for d in ds] == [DelegationStatus.FAILED, DelegationStatus.SUCCESS]
         assert (ds[0].error_message or "").startswith("recipient_not_activated")
+        # seed 001's record: the refused delegation failed (the node's words), the next confirmed
+        refused, delivered = (recorded[d.tx_hash or ""] for d in ds)
+        assert refused.status is EnergyTransactionStatus.FAILED and refused.error_message
+        assert refused.block_number is None and refused.expires_at is None
+        assert delivered.status is EnergyTransactionStatus.CONFIRMED and delivered.block_number
+        assert delivered.expires_at == ds[1].expires_at
         assert pool is not None and pool.recent_failures == 0  # not the pool's fault
         await assert_no_limbo(f)
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from trondevnet.node import FaultRule
 from trondevnet.testing import funded_key
-from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_transaction import EnergyTransaction, EnergyTransactionStatus
 from tronrent.models.order import OrderStatus
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 
@@ -22,6 +23,7 @@ from .conftest import BLOCK_MS, TRX, Flash, FlashFactory, send_trx
 from .test_exactly_once import delegations_on_chain, wait_all
 
 PROC = Path(__file__).with_name("_worker_proc.py")
+CONFIRMED = EnergyTransactionStatus.CONFIRMED
 
 
 async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -97,6 +99,26 @@ class TestSigkill:
         await f.engine.start()  # restart: the sweeper finds the stored, unconfirmed delegation
         await wait_all(f, 1, OrderStatus.ACTIVE, wait_s=60)
         assert delegations_on_chain(f) == {customer.address: 1}
+        # seed 001's record survived the kill with its transaction: one row per stored
+        # delegation, confirmed with it (failed if one expired unsent and was rebuilt)
+        async with f.session_maker() as s:
+            recorded = dict(
+                (await s.execute(select(EnergyTransaction.tx_hash, EnergyTransaction.status))).all()
+            )
+            stored = dict(
+                (
+                    await s.execute(
+                        select(ChainTransaction.txid, ChainTransaction.status).where(
+                            ChainTransaction.purpose == ChainTxPurpose.DELEGATE
+                        )
+                    )
+                ).all()
+            )
+        assert set(recorded) == set(stored)
+        assert list(stored.values()).count(ChainTxStatus.CONFIRMED) == 1
+        for txid, status in stored.items():
+            confirmed = status is ChainTxStatus.CONFIRMED
+            assert recorded[txid] is (CONFIRMED if confirmed else EnergyTransactionStatus.FAILED)
 
 
 class TestTwoAllocators:

@@ -21,6 +21,11 @@ from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_transaction import (
+    EnergyTransaction,
+    EnergyTransactionStatus,
+    EnergyTransactionType,
+)
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order, OrderStatus
 from tronrent.scanner.service import BlockScanner
@@ -38,6 +43,7 @@ from .test_exactly_once import wait_all
 from .test_processes import hand_over_to_worker, wait_stored
 
 RECLAIM_JOB = "delegation.reclaim_order"
+CONFIRMED = EnergyTransactionStatus.CONFIRMED
 
 
 @asynccontextmanager
@@ -119,11 +125,11 @@ class TestBatch:
             assert states == dict.fromkeys(batch, "broadcast")
             sizes[len(batch)] = len(counted)
         # lock orders, delegations, newer delegations on the same pairs, orders updated, events
-        # (begin); lock, delegations, live undelegations, pools, delegations updated, stored
-        # (store); stored rows, broadcast recorded (deliver); lock, delegations (end): the same
-        # for 5 orders and for 25
+        # (begin); lock, delegations, live undelegations, pools, delegations updated, stored,
+        # energy_transactions (store); stored rows, broadcast recorded (deliver); lock,
+        # delegations (end): the same for 5 orders and for 25
         assert sizes[25] == sizes[5], sizes
-        assert sizes[25] <= 20, sizes  # 15 on PostgreSQL; SQLite counts its 5 BEGINs too
+        assert sizes[25] <= 21, sizes  # 16 on PostgreSQL; SQLite counts its 5 BEGINs too
         assert jobs == []
         requests = dict(f.devnet.node.counters)
         # built and signed locally, broadcast once each, no lock lookup (each delegation's own
@@ -165,7 +171,8 @@ class TestBatch:
                 async with job_scope(collect([])):
                     states = await delegation.reclaim_orders(d, [str(x) for x in job.args])
             assert set(states.values()) == {OrderStatus.COMPLETED.value}
-            assert len(counted) <= 14, counted  # 10 on PostgreSQL, + 4 BEGINs on SQLite
+            # 11 on PostgreSQL (one of them the energy_transactions UPDATE), + 4 BEGINs on SQLite
+            assert len(counted) <= 15, counted
         assert dict(f.devnet.node.counters) == {}
 
         async with f.session_maker() as s:
@@ -177,6 +184,21 @@ class TestBatch:
             ).all()
         assert {x.status for x in ds} == {DelegationStatus.EXPIRED}
         assert all(x.reclaimed_at is not None for x in ds)
+        async with f.session_maker() as s:
+            recorded = (
+                await s.execute(
+                    select(
+                        EnergyTransaction.transaction_type,
+                        EnergyTransaction.tx_hash,
+                        EnergyTransaction.status,
+                    ).where(EnergyTransaction.block_number.is_not(None))
+                )
+            ).all()
+        # seed 001's record: one confirmed row per delegation and per undelegation, in a block
+        assert sorted(recorded) == sorted(
+            [(EnergyTransactionType.DELEGATE, x.tx_hash, CONFIRMED) for x in ds]
+            + [(EnergyTransactionType.UNDELEGATE, x.undelegate_tx_hash, CONFIRMED) for x in ds]
+        )
         assert {o.status for o in orders} == {OrderStatus.COMPLETED}
         assert all(o.completed_at is not None for o in orders)
         assert pool.delegated_energy == 0
@@ -265,7 +287,30 @@ class TestRejected:
             x = (
                 await s.execute(select(EnergyDelegation).where(EnergyDelegation.order_id == a))
             ).scalar_one()
+            recorded = (
+                (
+                    await s.execute(
+                        select(EnergyTransaction)
+                        .where(
+                            EnergyTransaction.order_id == a,
+                            EnergyTransaction.transaction_type == EnergyTransactionType.UNDELEGATE,
+                        )
+                        .order_by(EnergyTransaction.created_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert txs.count(ChainTxStatus.CONFIRMED) == 1
+        # seed 001's record, one row per undelegation: the refused ones failed (with why), the
+        # last one confirmed in its block
+        *refused, last = recorded
+        assert len(recorded) == len(txs) and refused and refused[0].tx_hash == tx.txid
+        for r in refused:
+            assert r.status is EnergyTransactionStatus.FAILED and r.block_number is None
+            assert "unlock_balance" in (r.error_message or ""), r.error_message
+        assert last.status is CONFIRMED and last.block_number
+        assert last.tx_hash == x.undelegate_tx_hash
         assert x.status is DelegationStatus.EXPIRED
         to = bytes.fromhex(locked.address_hex)
         undelegated = [

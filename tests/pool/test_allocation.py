@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import itertools
+import math
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -9,11 +11,14 @@ from hypothesis import strategies as st
 
 from tronrent.pool.allocation import (
     AllocationPlan,
+    AllocationPriority,
     AllocationStatus,
     PoolCandidate,
     ScoreWeights,
+    part_cost,
     plan_allocation,
     score_pools,
+    weights_for,
 )
 
 TRX = 1_000_000
@@ -213,3 +218,59 @@ class TestScorePools:
         w = ScoreWeights(cost=0, availability=0, priority=0, failures=1, failure_step=1000)
         [s] = score_pools([pool("a", 1, recent_failures=9)], TRX, weights=w)
         assert s.score == -1000
+
+
+class TestPriority:
+    """Seed 001's request priority: ``low`` the cheapest pool, ``high`` the operator's highest
+    priority, ``normal`` the balanced score; the plan is valid whatever the priority."""
+
+    single = st.lists(
+        st.builds(
+            PoolCandidate,
+            pool_id=st.text("abcdefgh", min_size=1, max_size=3),
+            available_sun=st.integers(10, 50).map(lambda t: t * TRX),
+            priority=st.integers(1, 5),
+            cost_per_energy=st.integers(0, 9) | st.sampled_from([Decimal("0.5"), Decimal("1.25")]),
+        ),
+        min_size=1,
+        max_size=7,
+        unique_by=lambda p: p.pool_id,
+    )
+
+    @given(single, st.integers(1, 10))
+    def test_low_cheapest_high_highest_priority(
+        self, pools: list[PoolCandidate], required_trx: int
+    ) -> None:
+        # every pool can cover the request alone and none failed lately: one pool, the best
+        low = plan_allocation(required_trx * TRX, pools, weights=weights_for("low"))
+        high = plan_allocation(required_trx * TRX, pools, weights=weights_for("high"))
+        by_id = {p.pool_id: p for p in pools}
+        [cheap] = low.parts
+        [trusted] = high.parts
+        assert by_id[cheap.pool_id].cost_per_energy == min(p.cost_per_energy for p in pools)
+        assert by_id[trusted.pool_id].priority == max(p.priority for p in pools)
+
+    @given(pool_lists, st.integers(1, 100), st.sampled_from(list(AllocationPriority)))
+    @settings(max_examples=200)
+    def test_plan_valid_for_every_priority(
+        self, pools: list[PoolCandidate], required_trx: int, priority: AllocationPriority
+    ) -> None:
+        plan = plan_allocation(required_trx * TRX, pools, weights=weights_for(priority))
+        check_valid(plan, pools, frozenset())
+        assert plan.status is plan_allocation(required_trx * TRX, pools).status
+
+    def test_normal_is_the_default(self) -> None:
+        assert weights_for("normal") == ScoreWeights()
+        with pytest.raises(ValueError):
+            weights_for("urgent")
+
+    @given(single, st.integers(1, 10_000))
+    def test_part_cost_is_exact(self, pools: list[PoolCandidate], energy: int) -> None:
+        plan = plan_allocation(energy, pools, unit_sun=1)
+        for part in plan.parts:
+            cost = Fraction(by_id(pools)[part.pool_id].cost_per_energy) * part.amount_sun
+            assert part_cost(part, pools) == math.ceil(cost)
+
+
+def by_id(pools: list[PoolCandidate]) -> dict[str, PoolCandidate]:
+    return {p.pool_id: p for p in pools}

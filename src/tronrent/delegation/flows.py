@@ -15,6 +15,10 @@ block): the same shape - orders become reclaiming (commit), every due undelegati
 signed and STORED (commit), broadcast concurrently without waiting for its block, the scanner
 sees it in a block -> delegation expired, pool energy back, order completed (commit). The node
 is asked about a lock only when another delegation on the same pool and receiver may extend it.
+
+Every delegation and undelegation stored also gets its seed 001 ``energy_transactions`` row in
+the same transaction, given its outcome where the delivery is recorded (delegation.record): one
+more statement per batch, not per order.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.port import BlockHeader, ChainPort, SignedTx
+from tronrent.delegation import record
 from tronrent.delegation.chain_tx import (
     Delivery,
     DeliveryResult,
@@ -61,6 +66,7 @@ from tronrent.models.chain_transaction import (
 )
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_transaction import EnergyTransactionStatus, EnergyTransactionType
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.notification import alerts
@@ -113,6 +119,24 @@ class FlowDeps:
 
 
 _NOT_RECLAIMED = (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+
+
+def _block_of(row: ChainTransaction, result: DeliveryResult) -> int | None:
+    """The block a delivered transaction is in: the scanner's, or the lookup's."""
+    if row.block_number is not None:
+        return row.block_number
+    return result.info.block_number if result.info is not None else None
+
+
+def _failed_outcome(row: ChainTransaction, result: DeliveryResult) -> record.Outcome:
+    """The energy_transactions outcome of a transaction refused, failed in its block or expired
+    unsent."""
+    return record.Outcome(
+        row.txid,
+        EnergyTransactionStatus.FAILED,
+        result.info.block_number if result.info is not None else None,
+        error=result.error or f"{result.status.value} (never in a block)",
+    )
 
 
 async def _delegations_by_order(
@@ -626,6 +650,22 @@ class DelegationFlows:
             )
             for x, delegation in zip(signed, delegations, strict=True)
         )
+        await record.add(
+            s,
+            [
+                record.entry(
+                    EnergyTransactionType.DELEGATE,
+                    order_id=x.order.id,
+                    pool_id=x.pool.id,
+                    from_address=x.pool.tron_address,
+                    to_address=x.order.target_address or "",
+                    energy=x.energy,
+                    duration_hours=x.order.duration_hours,
+                    tx_hash=x.tx.txid,
+                )
+                for x in signed
+            ],
+        )
         events = []
         for order, need, why in waiting:
             move(
@@ -787,22 +827,32 @@ class DelegationFlows:
                 .values(status=DelegationStatus.BROADCAST)
                 .execution_options(synchronize_session=False)
             )
-        confirmed = [row for row, r in results if r.status is Delivery.CONFIRMED]
         for row, r in results:
             if r.status is Delivery.CONFIRMED and row.status is not ChainTxStatus.CONFIRMED:
                 await record_delivery(s, row.id, r)  # found by a lookup, not by the scanner
-        await self._confirm(s, d, [row.delegation_id for row in confirmed if row.delegation_id])
+        await self._confirm(
+            s,
+            d,
+            {
+                row.delegation_id: _block_of(row, r)
+                for row, r in results
+                if r.status is Delivery.CONFIRMED and row.delegation_id
+            },
+        )
         for row, r in results:
             if r.status in (Delivery.FAILED, Delivery.EXPIRED):
                 await record_delivery(s, row.id, r)
                 await self._failed(s, row, r)
 
-    async def _confirm(self, s: AsyncSession, d: FlowDeps, delegation_ids: Sequence[int]) -> None:
-        """The delegations are in a block: success, their rental starts now; the pools' reservations
-        become delegated energy (one UPDATE per pool)."""
-        if not delegation_ids:
+    async def _confirm(
+        self, s: AsyncSession, d: FlowDeps, blocks: Mapping[int, int | None]
+    ) -> None:
+        """The delegations (id -> the block they are in) are in a block: success, their rental
+        starts now; the pools' reservations become delegated energy (one UPDATE per pool); their
+        energy_transactions rows confirmed (one executemany)."""
+        if not blocks:
             return
-        rows = await _lock_delegations(s, delegation_ids, LIVE)
+        rows = await _lock_delegations(s, blocks, LIVE)
         now = utcnow()
         per_pool: dict[uuid.UUID, tuple[int, int]] = {}
         for x in rows:
@@ -813,9 +863,20 @@ class DelegationFlows:
             per_pool[x.pool_account_id] = (energy + x.energy_amount, count + 1)
         for pool_id, (energy, count) in sorted(per_pool.items()):
             await pool_service.confirm(s, pool_id, energy, count)
+        await record.settle(
+            s,
+            [
+                record.Outcome(
+                    x.tx_hash, EnergyTransactionStatus.CONFIRMED, blocks[x.id], x.expires_at
+                )
+                for x in rows
+                if x.tx_hash
+            ],
+        )
 
     async def _failed(self, s: AsyncSession, row: ChainTransaction, result: DeliveryResult) -> None:
         """A delegation the chain rejected (or that expired unsent): release its reservation."""
+        await record.settle(s, [_failed_outcome(row, result)])
         delegation = await s.get(EnergyDelegation, row.delegation_id, with_for_update=True)
         if delegation is None or delegation.status not in LIVE:
             return
@@ -1100,6 +1161,7 @@ class DelegationFlows:
             }
             keys: dict[uuid.UUID, Secret] = {}
             rows: list[dict[str, Any]] = []
+            entries: list[dict[str, Any]] = []
             for x in todo:
                 if (txid := live.get(x.id)) is not None:
                     # stored already (e.g. found in a block after a rejection was recorded):
@@ -1144,10 +1206,24 @@ class DelegationFlows:
                         pool_id=pool.id,
                     )
                 )
+                entries.append(
+                    record.entry(
+                        EnergyTransactionType.UNDELEGATE,
+                        order_id=x.order_id,
+                        pool_id=pool.id,
+                        from_address=pool.tron_address,
+                        to_address=x.recipient_address,
+                        energy=x.energy_amount,
+                        duration_hours=x.duration_hours,
+                        tx_hash=signed.txid,
+                        expires_at=x.expires_at,
+                    )
+                )
                 x.status = DelegationStatus.RECLAIMING
                 x.undelegate_tx_hash = signed.txid
             await s.flush()  # the delegations first, then the rows naming them
             await insert_stored(s, rows)
+            await record.add(s, entries)
             await s.commit()
 
     async def _deliver_undelegations(
@@ -1189,6 +1265,16 @@ class DelegationFlows:
                 by_result[r].append(row.id)
         for r, ids in by_result.items():
             await record_delivery(s, ids, r)
+        await record.settle(
+            s,
+            [
+                record.Outcome(row.txid, EnergyTransactionStatus.CONFIRMED, _block_of(row, r))
+                if r.status is Delivery.CONFIRMED
+                else _failed_outcome(row, r)
+                for row, r in results
+                if r.status is not Delivery.PENDING
+            ],
+        )
         final = {
             row.delegation_id: r
             for row, r in results

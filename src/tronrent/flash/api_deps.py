@@ -42,7 +42,14 @@ def get_recipient_check(state: StateDep) -> RecipientCheck | None:
     return check
 
 
+def block_interval_ms(state: StateDep) -> int:
+    """The chain's block interval: the running engine's, else the configured one."""
+    rt: FlashRuntime | None = state.components.get(RUNTIME_COMPONENT)
+    return rt.block_interval_ms if rt is not None else state.settings.block_interval_ms
+
+
 ChainDep = Annotated[ChainPort, Depends(get_chain)]
+BlockIntervalDep = Annotated[int, Depends(block_interval_ms)]
 RecipientCheckDep = Annotated[RecipientCheck | None, Depends(get_recipient_check)]
 RuntimeDep = Annotated[FlashRuntime, Depends(get_runtime)]
 

@@ -1,8 +1,9 @@
 """``energy_transactions``: on-chain energy movements of a pool for an order (seed 001).
 
-One row per confirmed (or failed) delegate/undelegate transaction, for reporting by pool and
-order. The exactly-once machinery lives in ``chain_transactions``; the per-delegation state
-machine in ``energy_delegations``.
+One row per delegate/undelegate transaction the engine stores: pending when it is signed and
+stored, then confirmed (block number) or failed - written by ``delegation.record``, for reporting
+by pool and order. The exactly-once machinery lives in ``chain_transactions``; the
+per-delegation state machine in ``energy_delegations``.
 """
 
 from __future__ import annotations

@@ -7,17 +7,17 @@ address in the same pass (no per-watch polling), and the payment flow closes it.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import Field
+from fastapi import APIRouter, Path
+from pydantic import Field, model_validator
 from sqlalchemy import func, select
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import OperatorDep
 from tronrent.flash.api_deps import JOB_SCOPE, RuntimeDep
-from tronrent.kit.errors import Conflict, RateLimited
+from tronrent.kit.errors import Conflict, NotFound, RateLimited
 from tronrent.kit.time import isoformat, utcnow
 from tronrent.models.order import OrderStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
@@ -177,9 +177,57 @@ async def status(
     )
 
 
+class PaymentMonitorRequest(StartMonitoringRequest):
+    """Seed 001's ``PaymentMonitorRequest``: ``timeoutMinutes`` (or the older ``timeout`` in
+    ms, not both); no timeout: the flash payment window."""
+
+    timeout_minutes: int | None = Field(None, ge=1, le=MAX_TIMEOUT_MS // 60_000)
+
+    @model_validator(mode="after")
+    def _one_timeout(self) -> PaymentMonitorRequest:
+        if self.timeout_minutes is not None:
+            if self.timeout is not None:
+                raise ValueError("give timeoutMinutes or timeout (ms), not both")
+            self.timeout = self.timeout_minutes * 60_000
+        return self
+
+
+class PaymentMonitorOut(MonitoringOut):
+    """Seed 001's ``PaymentMonitorResponse`` (camelCase) on top of the watch: ``monitorId``,
+    and once the payment is confirmed ``confirmedAmount`` (sun) and ``transactionHash``."""
+
+    monitor_id: str
+    confirmed_amount: int | None
+    transaction_hash: str | None
+
+
+def _monitor_out(row: PaymentMonitoringLog) -> PaymentMonitorOut:
+    done = row.status is MonitoringStatus.COMPLETED and row.detected_tx_hash is not None
+    return PaymentMonitorOut(
+        **_out(row).model_dump(),
+        monitor_id=str(row.id),
+        confirmed_amount=row.detected_amount_units if done else None,
+        transaction_hash=row.detected_tx_hash if done else None,
+    )
+
+
 @payments_router.post("/monitor", dependencies=[JOB_SCOPE])
 async def monitor(
-    body: StartMonitoringRequest, session: SessionDep, rt: RuntimeDep, _admin: OperatorDep
-) -> Envelope[MonitoringOut]:
-    """Start payment monitoring (seed 001)."""
-    return ok(_out(await start_watch(session, rt, body)))
+    body: PaymentMonitorRequest, session: SessionDep, rt: RuntimeDep, _admin: OperatorDep
+) -> Envelope[PaymentMonitorOut]:
+    """Start payment monitoring (seed 001): the block scanner watches the address in the pass
+    it makes anyway. Idempotent per order (the open watch is returned); 409 for an order not
+    waiting for payment; `GET /api/payments/monitor/{monitorId}` reports the outcome."""
+    return ok(_monitor_out(await start_watch(session, rt, body)))
+
+
+@payments_router.get("/monitor/{monitor_id}")
+async def monitor_status(
+    monitor_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _op: OperatorDep
+) -> Envelope[PaymentMonitorOut]:
+    """A watch: `monitoring`, `completed` (with `confirmedAmount` and `transactionHash`),
+    `timeout` or `error`."""
+    row = await session.get(PaymentMonitoringLog, monitor_id)
+    if row is None:
+        raise NotFound(f"payment monitor {monitor_id} not found", "MONITOR_NOT_FOUND")
+    return ok(_monitor_out(row))

@@ -15,6 +15,11 @@ Score of a pool (an integer, higher is better), each component scaled to 0..1000
 
 ``score = w_cost*cost + w_availability*availability + w_priority*priority - w_failures*failures``
 with default weights 4, 3, 3, 4. All arithmetic is exact (``Fraction``), floored at the end.
+
+A request's ``priority`` (seed 001's ``EnergyAllocationRequest.priority``) picks the weights
+(`weights_for`): ``normal`` the balanced defaults; ``low`` cost only (the cheapest pools, a pool
+with recent failures still penalised); ``high`` priority only (the operator's most trusted pools,
+whatever they cost, failures penalised). The fewest-pools rule holds for every priority.
 """
 
 from __future__ import annotations
@@ -76,6 +81,33 @@ class ScoreWeights:
     priority: int = 3
     failures: int = 4
     failure_step: int = 250
+
+
+class AllocationPriority(StrEnum):
+    """Seed 001's allocation priorities (see the module docstring)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+_PRIORITY_WEIGHTS: Final = {
+    AllocationPriority.LOW: ScoreWeights(cost=4, availability=0, priority=0, failures=4),
+    AllocationPriority.NORMAL: ScoreWeights(),
+    AllocationPriority.HIGH: ScoreWeights(cost=0, availability=0, priority=4, failures=4),
+}
+
+
+def weights_for(priority: AllocationPriority | str) -> ScoreWeights:
+    """The score weights of a request's priority."""
+    return _PRIORITY_WEIGHTS[AllocationPriority(priority)]
+
+
+def part_cost(part: AllocationPart, pools: Sequence[PoolCandidate]) -> int:
+    """Seed 001's ``estimated_cost`` of a part: its amount times its pool's ``cost_per_energy``,
+    rounded up to a whole unit (exact: ``Fraction``)."""
+    cost = next(Fraction(p.cost_per_energy) for p in pools if p.pool_id == part.pool_id)
+    return -(-part.amount_sun * cost.numerator // cost.denominator)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ allocation plan."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -13,13 +14,13 @@ from pydantic.alias_generators import to_camel
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
-from tronrent.flash.api_deps import CHAIN_COMPONENT
+from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep
 from tronrent.kit.errors import ValidationFailed
-from tronrent.kit.time import utcnow
+from tronrent.kit.time import isoformat, utcnow
 from tronrent.models.admin_user import AdminUser
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.order.schemas import TronAddress
-from tronrent.pool.allocation import plan_allocation
+from tronrent.pool.allocation import AllocationPriority, part_cost, plan_allocation, weights_for
 from tronrent.pool.service import MAX_REASON, Actor
 from tronrent.pool.service import pool as pool_service
 
@@ -143,7 +144,7 @@ def actor_of(user: AdminUser) -> Actor:
 class AllocateRequest(ApiModel):
     required_energy: int = Field(ge=1, le=MAX_ENERGY)
     recipient_address: TronAddress
-    priority: Literal["low", "normal", "high"] = "normal"
+    priority: AllocationPriority = AllocationPriority.NORMAL
 
 
 @router.get("")
@@ -236,19 +237,53 @@ async def pool_changes(
     )
 
 
+class AllocatedPoolOut(ApiModel):
+    pool_id: str
+    allocated_energy: int
+    #: ``allocated_energy`` x the pool's ``costPerEnergySun``, in sun
+    estimated_cost: int
+
+
+class AllocationOut(ApiModel):
+    status: str
+    priority: str
+    allocated_pools: list[AllocatedPoolOut]
+    #: the sum of the parts' ``estimatedCost``, in sun
+    total_cost: int
+    #: when the delegations would be in a block: one block interval from now (they are signed
+    #: and broadcast together and land in the next block); null when the plan is incomplete
+    estimated_completion_time: str | None
+    shortage_energy: int
+
+
 @router.post("/allocate")
 async def allocate(
-    body: AllocateRequest, session: SessionDep, _admin: AdminDep
-) -> Envelope[dict[str, object]]:
-    """The allocation plan for `requiredEnergy` (which pools, how much); reserves nothing -
-    delegations reserve atomically when they are built."""
-    plan = plan_allocation(body.required_energy, await pool_service.candidates(session), unit_sun=1)
+    body: AllocateRequest, session: SessionDep, block_ms: BlockIntervalDep, _admin: AdminDep
+) -> Envelope[AllocationOut]:
+    """The allocation plan for `requiredEnergy` (seed 001 `EnergyAllocationRequest`): which
+    pools, how much, at what cost; reserves nothing - delegations reserve atomically when they
+    are built. `priority` picks the pools: `low` the cheapest, `high` the operator's highest
+    priority (whatever they cost), `normal` the balanced score (docs/pools.md)."""
+    candidates = await pool_service.candidates(session)
+    plan = plan_allocation(
+        body.required_energy, candidates, unit_sun=1, weights=weights_for(body.priority)
+    )
+    parts = [
+        AllocatedPoolOut(
+            pool_id=p.pool_id,
+            allocated_energy=p.amount_sun,
+            estimated_cost=part_cost(p, candidates),
+        )
+        for p in plan.parts
+    ]
+    done = utcnow() + timedelta(milliseconds=block_ms)
     return ok(
-        {
-            "status": plan.status.value,
-            "allocatedPools": [
-                {"poolId": p.pool_id, "allocatedEnergy": p.amount_sun} for p in plan.parts
-            ],
-            "shortageEnergy": plan.shortage_sun,
-        }
+        AllocationOut(
+            status=plan.status.value,
+            priority=body.priority.value,
+            allocated_pools=parts,
+            total_cost=sum(p.estimated_cost for p in parts),
+            estimated_completion_time=isoformat(done) if plan.is_complete else None,
+            shortage_energy=plan.shortage_sun,
+        )
     )
