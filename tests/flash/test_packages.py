@@ -25,7 +25,7 @@ from tronrent.models.common import Currency
 from tronrent.models.energy_delegation import EnergyDelegation
 from tronrent.models.energy_package import EnergyPackage
 from tronrent.models.order import Order
-from tronrent.models.payment import Payment, PaymentStatus
+from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.order.runtime import FlashRuntime
 from tronrent.payment.service import UNMATCHED_NOTE
 from tronrent.payment.service import payment as payment_service
@@ -327,3 +327,69 @@ class TestCreateOrderInput:
         assert data["paymentMethod"] == "balance" and data["paymentTail"] is None
         assert data["paymentAddress"] is None and data["totalAmount"] == 2.0
         assert data["status"] == "pending"
+
+
+class TestOperatorOnUsdt:
+    """Unmatched USDT payments handled by an operator (payment.admin): matched to the order the
+    customer meant, or sent back in USDT."""
+
+    async def test_unmatched_usdt_matched_to_its_order_and_delivered(self, shop: Api) -> None:
+        package_id = await add_package(shop, Currency.USDT, 2 * USDT)
+        data = await order_package(shop, package_id, currency="USDT")
+        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=100 * USDT)
+        # the customer rounds the amount up: no tail, no order claims it
+        tx = send_usdt(shop, payer, data["paymentAddress"], 3 * USDT)
+        unmatched = await payment_of(shop, tx)
+        assert unmatched.status is PaymentStatus.IGNORED and unmatched.order_id is None
+        r = await shop.http.post(
+            f"/api/admin/payments/{unmatched.id}/match",
+            json={"orderId": data["orderId"], "reason": "customer rounded the amount"},
+            headers=shop.admin,
+        )
+        assert r.status_code == 202, r.text
+        view = await wait_order(shop, data["orderId"], "active")
+        assert view["paymentTxHash"] == tx and view["currency"] == "USDT"
+        async with sessions(shop)() as s:
+            matched = await s.get(Payment, unmatched.id)
+            delegated = (
+                await s.execute(
+                    select(EnergyDelegation).where(EnergyDelegation.order_id == data["orderId"])
+                )
+            ).scalars()
+            assert matched is not None and matched.order_id == data["orderId"]
+            assert matched.match_method is MatchMethod.MANUAL
+            assert sum(d.energy_amount for d in delegated) >= data["energyAmount"]
+
+    async def test_unmatched_usdt_refunded_in_usdt_once(self, shop: Api) -> None:
+        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=100 * USDT)
+        tx = send_usdt(shop, payer, shop.pool.tron_address, 3 * USDT)
+        unmatched = await payment_of(shop, tx)
+        assert unmatched.status is PaymentStatus.IGNORED
+        usdt = shop.devnet.chain.usdt
+        # the refund account holds the USDT it sends back (the payment itself)
+        assert usdt.balance_of(payer.address) == 97 * USDT
+        answers = await asyncio.gather(
+            *(
+                shop.http.post(
+                    f"/api/admin/payments/{unmatched.id}/refund",
+                    json={"reason": "sent to us by mistake"},
+                    headers=shop.admin,
+                )
+                for _ in range(3)
+            )
+        )
+        assert sorted(r.status_code for r in answers) == [202, 409, 409]
+        refunded = await payment_of(shop, tx, status=PaymentStatus.REFUNDED, wait_s=30)
+        assert "3 USDT" in (refunded.note or "")
+        assert usdt.balance_of(payer.address) == 100 * USDT
+        async with sessions(shop)() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(ChainTransaction).where(ChainTransaction.payment_id == unmatched.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert [r.amount_sun for r in rows] == [3 * USDT]

@@ -151,13 +151,9 @@ class TestRefund:
         assert isinstance(caught.value, Conflict)
         assert p.status is status and sent(jobs) == []
 
-    async def test_usdt_and_missing(
+    async def test_missing(
         self, session: AsyncSession, rt: FlashRuntime, by: Actor, jobs: JobBuffer
     ) -> None:
-        p = await add_payment(session, rt, 5 * TRX, PaymentStatus.IGNORED, asset=Currency.USDT)
-        with pytest.raises(payment_admin_module.UsdtRefundUnsupported) as caught:
-            await payment_admin.refund(session, p.id, reason="x", by=by)
-        assert caught.value.code == "USDT_REFUND_UNSUPPORTED"
         with pytest.raises(NotFound):
             await payment_admin.refund(session, 2**40, reason="x", by=by)
 
@@ -225,8 +221,9 @@ class TestMatch:
         with pytest.raises(payment_admin_module.PaymentNotMatchable):
             await payment_admin.match(session, elsewhere.id, pending.id, reason="x", by=by)
         usdt = await add_payment(session, rt, 2 * PRICE, PaymentStatus.IGNORED, asset=Currency.USDT)
-        with pytest.raises(payment_admin_module.UsdtMatchUnsupported):
+        with pytest.raises(payment_admin_module.PaymentNotMatchable) as wrong_currency:
             await payment_admin.match(session, usdt.id, pending.id, reason="x", by=by)
+        assert wrong_currency.value.details == {"asset": "USDT", "orderCurrency": "TRX"}
         dust = await add_payment(session, rt, 10, PaymentStatus.DUST)
         with pytest.raises(payment_admin_module.PaymentNotMatchable):
             await payment_admin.match(session, dust.id, pending.id, reason="x", by=by)

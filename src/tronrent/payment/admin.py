@@ -59,14 +59,6 @@ class PaymentNotRefundable(Conflict):
     default_code = "PAYMENT_NOT_REFUNDABLE"
 
 
-class UsdtRefundUnsupported(Conflict):
-    default_code = "USDT_REFUND_UNSUPPORTED"
-
-
-class UsdtMatchUnsupported(Conflict):
-    default_code = "USDT_MATCH_UNSUPPORTED"
-
-
 class PaymentNotMatchable(Conflict):
     default_code = "PAYMENT_NOT_MATCHABLE"
 
@@ -159,15 +151,11 @@ class PaymentAdminService:
         configured refund fee (see payment.refund.refund_amount).
 
         Raises:
-            PaymentNotFound (404); UsdtRefundUnsupported (409: no USDT refunds yet);
+            PaymentNotFound (404); a USDT payment goes back as a TRC20 transfer;
             PaymentAlreadyRefunded (409: refunding or refunded); PaymentNotRefundable (409:
             not handled yet, orphaned, or matched to an order that got what it paid for).
         """
         payment = await self.get(session, payment_id, lock=True)
-        if payment.asset is not Currency.TRX:
-            raise UsdtRefundUnsupported(
-                "USDT payments cannot be refunded yet: send it back by hand and record it"
-            )
         if payment.status in (PaymentStatus.REFUNDING, PaymentStatus.REFUNDED):
             raise PaymentAlreadyRefunded(
                 f"payment {payment_id} is already {payment.status.value}",
@@ -198,13 +186,12 @@ class PaymentAdminService:
         it had matched by its tail), and delivers.
 
         Raises:
-            PaymentNotFound, OrderNotFound (404); UsdtMatchUnsupported (409); PaymentNotMatchable
-            (409: not an unmatched payment, or sent to another address than the order's);
+            PaymentNotFound, OrderNotFound (404); PaymentNotMatchable
+            (409: not an unmatched payment, sent to another address than the order's, or in
+            another currency);
             OrderNotPayable (409: the order is neither pending nor expired).
         """
         payment = await self.get(session, payment_id, lock=True)
-        if payment.asset is not Currency.TRX:
-            raise UsdtMatchUnsupported("USDT payments cannot be matched to an order yet")
         if payment.status not in MATCHABLE_STATUSES or payment.order_id is not None:
             raise PaymentNotMatchable(
                 f"only an unmatched payment (ignored, no order) is matched; this one "
@@ -227,6 +214,11 @@ class PaymentAdminService:
                 f"order {order_id} is {order.status.value}: only a pending or expired order "
                 "takes a payment",
                 details={"status": order.status.value},
+            )
+        if payment.asset is not order.currency:
+            raise PaymentNotMatchable(
+                f"a {payment.asset.value} payment cannot pay a {order.currency.value} order",
+                details={"asset": payment.asset.value, "orderCurrency": order.currency.value},
             )
         if payment.to_address != order.payment_address:
             raise PaymentNotMatchable(

@@ -38,8 +38,7 @@ router = APIRouter(
         409: ERROR_RESPONSES[422]
         | {
             "description": "PAYMENT_ALREADY_REFUNDED, PAYMENT_NOT_REFUNDABLE, "
-            "USDT_REFUND_UNSUPPORTED, PAYMENT_NOT_MATCHABLE, ORDER_NOT_PAYABLE, "
-            "USDT_MATCH_UNSUPPORTED"
+            "PAYMENT_NOT_MATCHABLE, ORDER_NOT_PAYABLE"
         },
     },
 )
@@ -158,7 +157,7 @@ async def refund_payment(
     payment), less the configured refund fee, through the refund job: signed and stored before
     broadcast, exactly once. 202: the payment is `refunding`; it becomes `refunded` once the
     transfer is in a block. 409 `PAYMENT_ALREADY_REFUNDED`, `PAYMENT_NOT_REFUNDABLE` (matched
-    to a delivered order, not settled yet), `USDT_REFUND_UNSUPPORTED`."""
+    to a delivered order, not settled yet). A USDT payment goes back as a TRC20 transfer."""
     change = await payment_admin.refund(session, payment_id, reason=body.reason, by=actor(admin))
     p = await payment_admin.get(session, payment_id)
     return ok(ActionOut(payment=payment_out(p), change=change_out(change)))
@@ -168,10 +167,10 @@ async def refund_payment(
 async def match_payment(
     payment_id: PaymentId, body: MatchRequest, session: SessionDep, admin: AdminDep
 ) -> Envelope[ActionOut]:
-    """Attach an unmatched (`ignored`) TRX payment to a pending or expired order; the payment
-    job then processes it as that order's payment (paid, underpaid or excess by its amount)
-    and delivers. 409 `PAYMENT_NOT_MATCHABLE`, `ORDER_NOT_PAYABLE`, `USDT_MATCH_UNSUPPORTED`;
-    404 `ORDER_NOT_FOUND`."""
+    """Attach an unmatched (`ignored`) TRX or USDT payment to a pending or expired order of
+    its currency; the payment job then processes it as that order's payment (paid, underpaid
+    or excess by its amount) and delivers. 409 `PAYMENT_NOT_MATCHABLE` (also: another currency
+    than the order's), `ORDER_NOT_PAYABLE`; 404 `ORDER_NOT_FOUND`."""
     change = await payment_admin.match(
         session, payment_id, body.order_id, reason=body.reason, by=actor(admin)
     )

@@ -93,7 +93,9 @@ async def refund_amount(
         # received while flash rental was disabled (see payment.service), or an operator
         # refunds a payment no order took (dust, ignored): all of it, less the refund fee
         policies = (await order_service.config(session, d.rt)).policies
-        return max(0, payment.amount_units - policies.refund_fee_sun)
+        # the refund fee is in TRX: a USDT refund is sent whole (see product.base)
+        fee = policies.refund_fee_sun if payment.asset is Currency.TRX else 0
+        return max(0, payment.amount_units - fee)
     snapshot = flash_config_snapshot(order) if order is not None else None
     if snapshot:
         cfg: FlashConfig = parse_flash_config(

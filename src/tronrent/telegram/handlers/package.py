@@ -178,9 +178,8 @@ async def _confirm(
     shown = [(c, render.money(balances.of(c), c)) for c in offer.currencies]
     await state.set_state(Conversation.confirming_order)
     await state.update_data(recipient=recipient)
-    await answer.answer(
-        render.package_quote(t, quotes, recipient, fee), reply_markup=package_payment(t, shown, offer.currencies)
-    )
+    keyboard = package_payment(t, shown, offer.currencies)
+    await answer.answer(render.package_quote(t, quotes, recipient, fee), reply_markup=keyboard)
 
 
 async def on_address(
