@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
@@ -35,6 +35,9 @@ def _flash_order_id(value: str) -> str:
     return value
 
 
+#: any order's id (flash ids and the ids of other products): letters, digits, "_" and "-"
+ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+
 #: formats published in the OpenAPI (clients and the API fuzzer); the validators decide
 TRON_ADDRESS_PATTERN = r"^T[1-9A-HJ-NP-Za-km-z]{33}$"
 TX_HASH_PATTERN = r"^(0x)?[0-9a-fA-F]{64}$"
@@ -52,6 +55,7 @@ TxHash = Annotated[
     AfterValidator(_tx_hash),
     Field(json_schema_extra={"pattern": TX_HASH_PATTERN}),
 ]
+OrderId = Annotated[str, StringConstraints(pattern=ORDER_ID_PATTERN, max_length=100)]
 FlashOrderId = Annotated[
     str,
     StringConstraints(max_length=64),
@@ -124,3 +128,33 @@ class OrderStatusResponse(ApiModel):
     #: owner/operator only
     chat_id: int | None = None
     payment_tx_hash: str | None = None
+
+
+class BalancePaymentRequest(ApiModel):
+    """Pay the order from its user's balance."""
+
+    method: Literal["balance"]
+
+
+class TransferPaymentRequest(ApiModel):
+    """Submit the hash of the transfer that paid the order (verified on chain)."""
+
+    method: Literal["transfer"]
+    tx_hash: TxHash
+
+
+PaymentRequest = Annotated[
+    BalancePaymentRequest | TransferPaymentRequest, Field(discriminator="method")
+]
+
+
+class OrderPaymentResponse(ApiModel):
+    order_id: str
+    method: str
+    status: str
+    payment_status: str
+    currency: str
+    #: integer base units of ``currency`` (sun, or USDT micro-units)
+    paid_amount_units: int | None
+    #: the transfer's hash (method transfer)
+    tx_hash: str | None = None

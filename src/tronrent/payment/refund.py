@@ -32,7 +32,7 @@ from tronrent.models.chain_transaction import (
     ChainTxPurpose,
     ChainTxStatus,
 )
-from tronrent.models.order import Order, OrderStatus
+from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
 from tronrent.order.notify import notify_order
@@ -40,6 +40,7 @@ from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
 from tronrent.pool.service import pool as pool_service
 from tronrent.pricing.calc import classify_order_payment, decide_refund
+from tronrent.user import totals
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -106,8 +107,14 @@ async def _finish(session: AsyncSession, payment: Payment, order: Order | None, 
         payment.note = f"{payment.note or ''}; nothing left to refund after fees"
         return payment.status.value
     payment.status = PaymentStatus.REFUNDED
-    if order is not None and order.status is OrderStatus.REFUNDING:
-        await transition(session, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+    if (
+        order is not None
+        and order.status is OrderStatus.REFUNDING
+        and await transition(session, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+        and order.payment_status in (OrderPaymentStatus.PAID, OrderPaymentStatus.OVERPAID)
+    ):
+        # counted when it was paid (an underpaid order never was)
+        await totals.orders_refunded(session, [order])
     return PaymentStatus.REFUNDED.value
 
 

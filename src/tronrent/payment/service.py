@@ -50,6 +50,7 @@ from tronrent.pricing.calc import (
     classify_order_payment,
     decide_refund,
 )
+from tronrent.user import totals
 from tronrent.worker import Retry, enqueue_job
 
 log = logging.getLogger("tronrent.payment")
@@ -436,6 +437,7 @@ class PaymentService:
         events: list[OrderEvent] = []
         outcomes: list[PaymentOutcome] = []
         to_delegate: list[str] = []
+        paid_orders: list[Order] = []
         detected: dict[str, Detected] = {}
         for p in paid:
             payment, quote = p.payment, p.quote
@@ -492,6 +494,7 @@ class PaymentService:
                     else PaymentStatus.MATCHED
                 )
                 to_delegate.append(order.id)
+                paid_orders.append(order)
                 event = "payment_received"
                 extra = {"transaction_count": quote.count, "energy": cfg.energy_for(quote.count)}
             # the order is locked (or new): set on the object, sent with the batched UPDATE
@@ -549,6 +552,7 @@ class PaymentService:
         await stop_monitoring_many(
             session, list(detected), MonitoringStatus.COMPLETED, None, detected=detected
         )
+        await totals.orders_paid(session, paid_orders)
         await notify_orders(session, events)
         for start in range(0, len(to_delegate), MAX_JOB_IDS):
             enqueue_job(DELEGATE_JOB, *to_delegate[start : start + MAX_JOB_IDS])
