@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,29 +44,27 @@ async def new_user(
     return user
 
 
-async def insert_package_order(
-    session: AsyncSession,
-    user: User | None,
+def build_package_order(
+    user_id: uuid.UUID | None,
     *,
+    chat_id: int | None = None,
     price_units: int = 5 * TRX,
     currency: Currency = Currency.TRX,
     energy: int = 66_300,
     duration_hours: int = 1,
     target_address: str = SOME_ADDRESS,
     payment_address: str | None = None,
-    watch: bool = True,
 ) -> Order:
-    """A pending ``energy_rental`` order with its price set (and an open payment watch)."""
+    """A pending ``energy_rental`` order with its price set (not added to a session)."""
     order_id = f"PKG_{uuid.uuid4().hex[:20]}"
-    now = utcnow()
-    order = Order(
+    return Order(
         id=order_id,
         order_number=order_id,
         order_type=OrderType.ENERGY_RENTAL,
         status=OrderStatus.PENDING,
         payment_status=OrderPaymentStatus.PENDING,
-        user_id=user.id if user is not None else None,
-        chat_id=user.telegram_id if user is not None else None,
+        user_id=user_id,
+        chat_id=chat_id,
         currency=currency,
         energy_amount=energy,
         duration_hours=duration_hours,
@@ -76,17 +75,33 @@ async def insert_package_order(
         energy_per_transaction=energy,
         target_address=target_address,
         payment_address=payment_address,
-        expires_at=now + timedelta(minutes=30),
+        expires_at=utcnow() + timedelta(minutes=30),
+    )
+
+
+async def insert_package_order(
+    session: AsyncSession,
+    user: User | None,
+    *,
+    watch: bool = True,
+    **kw: Any,
+) -> Order:
+    """A pending package order of ``user`` (see `build_package_order` for ``kw``) and, with
+    ``watch``, its open payment watch."""
+    order = build_package_order(
+        user.id if user is not None else None,
+        chat_id=user.telegram_id if user is not None else None,
+        **kw,
     )
     session.add(order)
     if watch:
         session.add(
             PaymentMonitoringLog(
-                order_id=order_id,
-                payment_address=payment_address or SOME_ADDRESS,
-                monitoring_started_at=now,
+                order_id=order.id,
+                payment_address=order.payment_address or SOME_ADDRESS,
+                monitoring_started_at=utcnow(),
                 timeout_at=order.expires_at,
-                expected_amount_units=price_units,
+                expected_amount_units=order.final_price_units,
             )
         )
     await session.flush()
