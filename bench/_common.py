@@ -223,6 +223,7 @@ async def platform(
     stake_trx: int = 50_000_000,
     pool_size: int = 20,
     run_engine: bool = True,
+    redis_url: str | None = None,
 ) -> AsyncIterator[Platform]:
     from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.demo.devnet import DevnetControl
@@ -257,6 +258,7 @@ async def platform(
             ),
             run_scanner=run_engine,
             run_periodic_jobs=run_engine,
+            redis_url=redis_url,
         )
         await flash.start()
         try:
