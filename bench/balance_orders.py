@@ -299,8 +299,11 @@ async def main() -> None:
         paid_s = next((t for t, n, _ in samples if n >= len(paid_at_block)), samples[-1][0])
         last_t = next((t for t, _, n in samples if n >= done), samples[-1][0])
         async with p.session_maker() as s:
-            failures = int(
-                (await s.execute(select(func.count()).select_from(JobFailure))).scalar_one()
+            failures = Counter(
+                f"{name}: {error[:120]}"
+                for name, error in (
+                    await s.execute(select(JobFailure.job_name, JobFailure.error))
+                ).all()
             )
             delegations = dict(
                 (
@@ -338,7 +341,7 @@ async def main() -> None:
             "paid": paid,
             "payment_errors": dict(failed),
             "delivered": done,
-            "job_failures": failures,
+            "job_failures": dict(failures),
             "ledger_mismatches": len(mismatches),
             "timeline (s, paid, delivered)": [(round(t), n, d) for t, n, d in samples[::5]],
             "latency_blocks": dict(sorted(Counter(latencies).items())),
