@@ -21,11 +21,12 @@ from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment
 from tronrent.order.access import hash_order_token, new_order_token
+from tronrent.order.service import order as order_service
 from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.user.balance import balance as balance_service
 from tronrent.worker import job_scope
 
-from .conftest import Flash, FlashFactory, active
+from .conftest import Flash, FlashFactory, active, send_trx
 from .test_endpoints import Api, api  # noqa: F401 - the API on the devnet, flash engine wired
 from .test_limbo import assert_no_limbo
 
@@ -159,6 +160,28 @@ class TestPaidFromBalance:
             assert (row_user.total_orders, row_user.total_spent_usdt_units) == (0, 0)
             assert row_user.total_energy_used == 0
         await assert_no_limbo(f)
+
+
+class TestTotalsOfATransferOrder:
+    async def test_counted_once_when_paid_and_delivered(self, flash: FlashFactory) -> None:
+        f = await flash()
+        recipient = funded_key(f.devnet.chain, TRX).address_base58
+        async with transaction_scope(f.session_maker) as s:
+            user = await new_user(s)
+            order, cfg = await order_service.create_order(
+                s, f.engine.rt, recipient_address=recipient, chat_id=None, user_id=user.id
+            )
+        payer = funded_key(f.devnet.chain, 100 * TRX)
+        send_trx(f.devnet, payer, f.address, order.expected_amount_units or 0)
+        done = await f.wait_order(active, order_id=order.id)
+        async with f.session_maker() as s:
+            row = await s.get(User, user.id)
+            assert row is not None
+            assert (row.total_orders, row.total_spent_sun, row.total_energy_used) == (
+                1,
+                cfg.price.single_price_sun,
+                done.energy_amount,
+            )
 
 
 PAY = "/api/orders/{}/payment"
