@@ -88,7 +88,12 @@ async def sweep(left_before_ms: int | None = None) -> None:
                         Order.status.in_((OrderStatus.PAID, OrderStatus.DELEGATING)),
                         Order.updated_at < stuck_before,
                     )
+                    # locked in id order, those a delegation batch holds skipped (it is on
+                    # them): touching them in any order deadlocked with the batches, which
+                    # lock in id order, once a backlog made many orders look stuck
+                    .order_by(Order.id)
                     .limit(200)
+                    .with_for_update(skip_locked=True)
                 )
             )
             .scalars()
