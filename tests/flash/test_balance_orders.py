@@ -27,6 +27,7 @@ from tronrent.user.balance import balance as balance_service
 from tronrent.worker import job_scope
 
 from .conftest import Flash, FlashFactory, active, send_trx
+from .test_customer_auth import create, exact
 from .test_endpoints import Api, api  # noqa: F401 - the API on the devnet, flash engine wired
 from .test_limbo import assert_no_limbo
 
@@ -238,6 +239,29 @@ class TestPaymentRoute:
                 assert await balance_service.reconcile(s) == []
         finally:
             await engine.dispose()
+
+    async def test_transfer_payment_over_http(self, api: Api) -> None:  # noqa: F811
+        customer = funded_key(api.devnet.chain, 100 * TRX)
+        data = await create(api, recipient=customer.address_base58)
+        oid, token = data["orderId"], data["orderToken"]
+        txid = send_trx(api.devnet, customer, api.pool.tron_address, exact(data))
+        api.devnet.node.produce()
+        body = {"method": "transfer", "txHash": txid}
+        # the scanner may see it first: either way the transfer is accepted, twice alike
+        for _ in range(2):
+            r = await api.http.post(PAY.format(oid), json=body, headers={"X-Order-Token": token})
+            assert r.status_code == 200, r.text
+            answer = r.json()["data"]
+            assert (answer["orderId"], answer["method"], answer["txHash"]) == (
+                oid,
+                "transfer",
+                txid,
+            )
+            assert answer["status"] in ("paid", "delegating", "active")
+        # a flash order is not paid from a balance (it has no user, and no price yet)
+        r = await api.http.post(PAY.format(oid), json={"method": "balance"}, headers=api.admin)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "ORDER_NOT_PAYABLE"
+        await api.wait_status(oid, "active")
 
     async def test_bad_input_is_a_clear_4xx(self, api: Api) -> None:  # noqa: F811
         cases: list[tuple[str, Any, int]] = [
