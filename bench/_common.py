@@ -224,6 +224,7 @@ async def platform(
     pool_size: int = 20,
     run_engine: bool = True,
     usdt_contract: str | None = None,
+    redis_url: str | None = None,
 ) -> AsyncIterator[Platform]:
     from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.demo.devnet import DevnetControl
@@ -259,6 +260,7 @@ async def platform(
             ),
             run_scanner=run_engine,
             run_periodic_jobs=run_engine,
+            redis_url=redis_url,
         )
         await flash.start()
         try:

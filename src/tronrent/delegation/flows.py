@@ -74,9 +74,11 @@ from tronrent.order.notify import OrderEvent, notify_order, notify_orders
 from tronrent.order.recipient import ACTIVATION_TRANSFER_SUN
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import move, transition
+from tronrent.payment.balance_pay import refund_to_balance
 from tronrent.pool.allocation import PoolCandidate, plan_allocation
 from tronrent.pool.energy import BP_PER_UNIT, EnergyRatio, lock_period_blocks_for_ms
 from tronrent.pool.service import pool as pool_service
+from tronrent.user import totals
 from tronrent.worker import Retry, enqueue_job
 
 log = logging.getLogger("tronrent.delegation")
@@ -963,6 +965,7 @@ class DelegationFlows:
                         },
                     )
                 )
+            await totals.orders_delivered(s, [order for order, _, _ in events])
             await notify_orders(s, events)
             await s.commit()
         for order, _, payload in events:
@@ -989,6 +992,10 @@ class DelegationFlows:
             ):
                 await s.refresh(order)
                 await notify_order(s, order, "order_failed", {"reason": why.code or reason})
+                if await refund_to_balance(s, order, reason=why.code or reason):
+                    await s.commit()  # paid from the balance: back to it, never on chain
+                    log.warning("order %s failed (refunded to the balance): %s", order_id, reason)
+                    return OrderStatus.REFUNDED.value
                 pay = (
                     await s.execute(
                         select(Payment).where(

@@ -17,7 +17,7 @@ from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.service import order as order_service
 from tronrent.order.service import time_out_watches
-from tronrent.worker import Priority, actor, enqueue_job, split_on_failure
+from tronrent.worker import Coalescer, Priority, actor, enqueue_job, split_on_failure
 
 log = logging.getLogger("tronrent.delegation")
 
@@ -27,15 +27,29 @@ RECLAIM_JOB = "delegation.reclaim_order"
 SWEEP_JOB = "delegation.sweep"
 #: orders per reclaim job (a block's worth at the target load)
 RECLAIM_BATCH = 200
+#: orders per merged delegation batch (a block's worth at the target load)
+MAX_DELEGATION_BATCH = 200
 #: due reclaims enqueued per sweep (every 5 s): twice what 200 rentals ending per second need,
 #: so a backlog drains
 RECLAIMS_PER_SWEEP = 2000
 
 
+#: delegation jobs running at once in this process are merged into shared batches: orders
+#: paid one at a time (from the balance) are delegated a batch per slot turn, like a block's
+#: payments, instead of one flow run each (the flows cost a few statements per batch)
+_delegations = Coalescer(slots=2, max_ids=MAX_DELEGATION_BATCH)
+
+
 @actor("delegation.delegate_order", priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
 async def delegate_order(*order_ids: str) -> None:
-    """One order, or a batch (the orders paid, or confirmed, in one scanned block)."""
-    await delegation.delegate_orders(flow_deps(), [str(x) for x in order_ids])
+    """One order, or a batch (the orders paid, or confirmed, in one scanned block); merged
+    with the delegation jobs running at the same time (`Coalescer`)."""
+    d = flow_deps()
+
+    async def delegate(ids: list[str]) -> None:
+        await delegation.delegate_orders(d, ids)
+
+    await _delegations.run([str(x) for x in order_ids], delegate)
 
 
 @actor(RECLAIM_JOB, priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)
@@ -74,7 +88,12 @@ async def sweep(left_before_ms: int | None = None) -> None:
                         Order.status.in_((OrderStatus.PAID, OrderStatus.DELEGATING)),
                         Order.updated_at < stuck_before,
                     )
+                    # locked in id order, those a delegation batch holds skipped (it is on
+                    # them): touching them in any order deadlocked with the batches, which
+                    # lock in id order, once a backlog made many orders look stuck
+                    .order_by(Order.id)
                     .limit(200)
+                    .with_for_update(skip_locked=True)
                 )
             )
             .scalars()

@@ -8,13 +8,20 @@ docs/customer-auth.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
-from tronrent.api.deps import SessionDep
+from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
-from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, RuntimeDep
+from tronrent.flash.api_deps import (
+    JOB_SCOPE,
+    ChainDep,
+    RecipientCheckDep,
+    RuntimeDep,
+    get_chain,
+    get_runtime,
+)
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat
 from tronrent.models.order import Order, OrderType
@@ -26,14 +33,19 @@ from tronrent.order.auth import (
     authorize_order,
 )
 from tronrent.order.schemas import (
+    BalancePaymentRequest,
     ConfirmPaymentRequest,
     ConfirmPaymentResponse,
     CreateOrderRequest,
     CreateOrderResponse,
+    OrderId,
+    OrderPaymentResponse,
     OrderStatusResponse,
+    PaymentRequest,
     PriceConfigOut,
 )
 from tronrent.order.service import order as order_service
+from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.payment.confirm import confirm_payment
 
 router = APIRouter(
@@ -190,3 +202,45 @@ async def cancel_order(
 async def get_order(viewed: ViewedOrderDep) -> Envelope[OrderStatusResponse]:
     """Order details (seed 001); the public view without the order token (see order-status)."""
     return ok(status_view(viewed.order, viewed.access))
+
+
+@orders_router.post("/{order_id}/payment", dependencies=[JOB_SCOPE])
+async def pay_order(
+    order_id: Annotated[OrderId, Path(description="the order id")],
+    body: PaymentRequest,
+    session: SessionDep,
+    state: StateDep,
+    creds: OrderCredentialsDep,
+) -> Envelope[OrderPaymentResponse]:
+    """Pay an order (seed 001). Needs the order's `X-Order-Token` or an operator's bearer JWT
+    (401 ORDER_TOKEN_REQUIRED / 403 ORDER_TOKEN_INVALID).
+
+    `{"method": "balance"}`: from the user's balance, in the order's currency; the energy is
+    delegated in the next block. 409 INSUFFICIENT_BALANCE (nothing changes), 409
+    ORDER_NOT_PAYABLE (not pending, no user, or no price yet: a flash order is paid by
+    transfer). Idempotent: an order already paid from the balance is answered as it is.
+
+    `{"method": "transfer", "txHash": ...}`: the transfer that paid it, verified on chain (as
+    `POST /api/energy-flash/confirm-payment`; idempotent)."""
+    await authorize_order(session, order_id, creds)
+    tx_hash = None
+    if isinstance(body, BalancePaymentRequest):
+        actor = f"admin:{creds.operator.username}" if creds.operator is not None else "customer"
+        order = await pay_from_balance(session, order_id, actor=actor)
+    else:
+        result = await confirm_payment(
+            session, get_runtime(state), get_chain(state), order_id=order_id, tx_hash=body.tx_hash
+        )
+        tx_hash = result.tx_hash
+        order = await order_service.get(session, order_id)
+    return ok(
+        OrderPaymentResponse(
+            order_id=order.id,
+            method=body.method,
+            status=order.status.value,
+            payment_status=order.payment_status.value,
+            currency=order.currency.value,
+            paid_amount_units=order.paid_amount_units,
+            tx_hash=tx_hash,
+        )
+    )

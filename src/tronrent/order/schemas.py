@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
@@ -152,3 +152,33 @@ class OrderStatusResponse(ApiModel):
     discount: TrxAmount | None = None
     final_price: TrxAmount | None = None
     activation_fee: TrxAmount | None = None
+
+
+class BalancePaymentRequest(ApiModel):
+    """Pay the order from its user's balance."""
+
+    method: Literal["balance"]
+
+
+class TransferPaymentRequest(ApiModel):
+    """Submit the hash of the transfer that paid the order (verified on chain)."""
+
+    method: Literal["transfer"]
+    tx_hash: TxHash
+
+
+PaymentRequest = Annotated[
+    BalancePaymentRequest | TransferPaymentRequest, Field(discriminator="method")
+]
+
+
+class OrderPaymentResponse(ApiModel):
+    order_id: str
+    method: str
+    status: str
+    payment_status: str
+    currency: str
+    #: integer base units of ``currency`` (sun, or USDT micro-units)
+    paid_amount_units: int | None
+    #: the transfer's hash (method transfer)
+    tx_hash: str | None = None

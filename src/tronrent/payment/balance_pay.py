@@ -1,38 +1,175 @@
-"""PLACEHOLDER (branch h/bot): the ``balancepay`` helper's module replaces this file at merge.
-Debits the order's price from the balance (one ledger entry) and marks the order paid; no
-delivery is started."""
+"""Paying an order from the user's balance, and refunding a balance-paid order to it.
+
+No chain payment to wait for: one transaction locks the order, debits the balance through the
+ledger (``balance.apply``, cause ``order_payment`` / the order id), moves the order to paid,
+closes its payment watch, queues ``payment_received`` and ONE delegation job, which runs once
+the transaction commits - the energy is delegated in the next block.
+
+Which orders: pending, with a user, in TRX or USDT, with a price already set on the order
+(``final_price_units > 0``) and energy to deliver (``energy_amount``) - package orders are
+priced when they are created. A flash order is priced by what is paid (the count follows from
+the amount), so a pending flash order has no price yet and is paid by transfer only.
+
+Exactly once: the order row lock (SQLite: the single writer) serializes payments of one order,
+and the ledger's UNIQUE cause makes a second debit impossible even so. Paying again an order
+already paid from the balance returns it unchanged (the call is idempotent, like the routes'
+retries expect); any other non-pending order is refused (409 ``ORDER_NOT_PAYABLE``). A balance
+that does not cover the price is refused by the users CHECK: 409 ``INSUFFICIENT_BALANCE``,
+nothing changed.
+
+Refunds (``refund_to_balance``): a balance-paid order that fails is never refunded on chain -
+the price goes back to the balance (cause ``order_refund`` / the order id, once) and the order
+becomes refunded in the same transaction as its failure.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Final
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
-from tronrent.models import Order
 from tronrent.models.balance_ledger import LedgerCause
-from tronrent.models.order import OrderPaymentStatus, OrderStatus
-from tronrent.order.errors import OrderNotFound
+from tronrent.models.common import Currency
+from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
+from tronrent.models.payment_monitoring_log import MonitoringStatus
+from tronrent.order.notify import notify_order
+from tronrent.order.service import order as order_service
+from tronrent.order.service import stop_monitoring
+from tronrent.order.state import move
+from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
+from tronrent.worker import enqueue_job
+
+log = logging.getLogger("tronrent.payment")
+
+#: ``orders.payment_method`` of an order paid from the balance
+BALANCE: Final = "balance"
+DELEGATE_JOB: Final = "delegation.delegate_order"
+#: the ``refund`` event's reason for a refund to the balance
+REFUNDED_TO_BALANCE: Final = "refunded_to_balance"
+
+
+class OrderNotPayable(Conflict):
+    """The order cannot be paid from the balance (its state, owner or price)."""
+
+    default_code = "ORDER_NOT_PAYABLE"
+
+
+def _payable(order: Order) -> None:
+    """Raise `OrderNotPayable` unless a pending ``order`` can be paid from a balance."""
+    if order.status is not OrderStatus.PENDING:
+        raise OrderNotPayable(
+            f"order {order.id} is {order.status.value}; only a pending order can be paid"
+        )
+    if order.user_id is None:
+        raise OrderNotPayable(f"order {order.id} has no user, so no balance to pay it from")
+    if order.final_price_units <= 0 or not order.energy_amount:
+        raise OrderNotPayable(
+            f"order {order.id} has no price yet (flash orders are priced by the amount paid): "
+            "pay it by transfer"
+        )
+    if Currency(order.currency) not in (Currency.TRX, Currency.USDT):  # pragma: no cover
+        raise OrderNotPayable(f"order {order.id} is in an unknown currency")
 
 
 async def pay_from_balance(
     session: AsyncSession, order_id: str, *, actor: str | None = None
 ) -> Order:
-    order = await session.get(Order, order_id, with_for_update=True)
-    if order is None or order.user_id is None:
-        raise OrderNotFound(f"order {order_id} not found")
-    if order.status != OrderStatus.PENDING:
-        return order
+    """Pay a pending order from its user's balance (see the module docstring); the order.
+
+    ``actor``: who asked (``admin:<name>``, ``customer``), kept in the ledger entry's note.
+
+    Raises:
+        OrderNotFound (404)
+        OrderNotPayable (409): not pending (and not paid from the balance before), no user,
+            no price.
+        InsufficientBalance (409): the balance does not cover the price; nothing changed.
+    """
+    order = await order_service.get(session, order_id, lock=True)
+    if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
+        return order  # paid before: the same answer, nothing changes
+    _payable(order)
+    assert order.user_id is not None
+    amount = order.final_price_units
     await balance_service.apply(
         session,
         user_id=order.user_id,
         currency=order.currency,
-        delta_units=-order.final_price_units,
+        delta_units=-amount,
         cause_type=LedgerCause.ORDER_PAYMENT,
         cause_id=order.id,
+        note=json.dumps({"by": actor or "customer"}),
     )
-    order.status = OrderStatus.PAID
-    order.payment_status = OrderPaymentStatus.PAID
-    order.paid_amount_units = order.final_price_units
-    order.paid_at = utcnow()
+    move(
+        order,
+        OrderStatus.PAID,
+        payment_status=OrderPaymentStatus.PAID,
+        payment_method=BALANCE,
+        paid_at=utcnow(),
+        paid_amount_units=amount,
+        status_reason=None,
+    )
     await session.flush()
+    await stop_monitoring(session, order.id, MonitoringStatus.COMPLETED, "paid from the balance")
+    await totals.orders_paid(session, [order])
+    await notify_order(
+        session,
+        order,
+        "payment_received",
+        {
+            "paid_sun" if order.currency is Currency.TRX else "paid_units": amount,
+            "currency": order.currency.value,
+            "payment_method": BALANCE,
+            "transaction_count": order.transaction_count,
+            "energy": order.energy_amount,
+        },
+    )
+    enqueue_job(DELEGATE_JOB, order.id)
+    log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
     return order
+
+
+async def refund_to_balance(session: AsyncSession, order: Order, *, reason: str) -> bool:
+    """Give a failed balance-paid ``order`` (locked, or just moved to failed by the caller's
+    conditional UPDATE) its price back: ledger credit of what was debited, order refunded,
+    customer told. False (nothing done) unless it was paid from the balance and is failed or
+    refunding. Idempotent: a refunded order is left alone and the credit has a unique cause."""
+    if order.payment_method != BALANCE or order.user_id is None:
+        return False
+    if order.status not in (OrderStatus.FAILED, OrderStatus.REFUNDING):
+        return False
+    debit = await balance_service.get_entry_by_cause(
+        session, cause_type=LedgerCause.ORDER_PAYMENT, cause_id=order.id
+    )
+    if debit is not None:  # what was taken, in the currency it was taken in
+        await balance_service.apply(
+            session,
+            user_id=debit.user_id,
+            currency=debit.currency,
+            delta_units=-debit.delta_units,
+            cause_type=LedgerCause.ORDER_REFUND,
+            cause_id=order.id,
+            note=json.dumps({"reason": reason}),
+        )
+    if order.status is OrderStatus.FAILED:
+        move(order, OrderStatus.REFUNDING)
+    move(order, OrderStatus.REFUNDED, payment_status=OrderPaymentStatus.REFUNDED)
+    await session.flush()
+    await totals.orders_refunded(session, [order])
+    amount = -debit.delta_units if debit is not None else 0
+    await notify_order(
+        session,
+        order,
+        "refund",
+        {
+            "amount_sun" if order.currency is Currency.TRX else "amount_units": amount,
+            "currency": order.currency.value,
+            "reason": REFUNDED_TO_BALANCE,
+        },
+    )
+    log.info("order %s refunded to the balance: %d %s", order.id, amount, order.currency.value)
+    return True

@@ -39,7 +39,7 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.common import Currency
-from tronrent.models.order import Order, OrderStatus
+from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment import MatchMethod, Payment, PaymentStatus
 from tronrent.models.payment_change import PaymentAction, PaymentChange
 from tronrent.order.flash_config import FlashConfig, parse_flash_config
@@ -55,6 +55,7 @@ from tronrent.pricing.calc import (
 )
 from tronrent.product.base import SettleContext, format_amount
 from tronrent.product.registry import flash_config_snapshot, strategy_for
+from tronrent.user import totals
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.payment")
@@ -155,8 +156,14 @@ async def _finish(session: AsyncSession, payment: Payment, order: Order | None, 
         payment.note = f"{payment.note or ''}; nothing left to refund after fees"
         return payment.status.value
     payment.status = PaymentStatus.REFUNDED
-    if order is not None and order.status is OrderStatus.REFUNDING:
-        await transition(session, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+    if (
+        order is not None
+        and order.status is OrderStatus.REFUNDING
+        and await transition(session, order.id, OrderStatus.REFUNDING, OrderStatus.REFUNDED)
+        and order.payment_status in (OrderPaymentStatus.PAID, OrderPaymentStatus.OVERPAID)
+    ):
+        # counted when it was paid (an underpaid order never was)
+        await totals.orders_refunded(session, [order])
     return PaymentStatus.REFUNDED.value
 
 

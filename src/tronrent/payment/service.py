@@ -66,6 +66,7 @@ from tronrent.product.base import (
 )
 from tronrent.product.flash import flash as flash_strategy
 from tronrent.product.registry import strategy_for
+from tronrent.user import totals
 from tronrent.worker import Retry, enqueue_job
 
 log = logging.getLogger("tronrent.payment")
@@ -523,6 +524,7 @@ class PaymentService:
         outcomes: list[PaymentOutcome] = []
         to_delegate: list[str] = []
         to_credit: list[tuple[Order, Payment]] = []
+        paid_orders: list[Order] = []
         detected: dict[str, Detected] = {}
         for p in paid:
             payment, settlement = p.payment, p.settlement
@@ -585,6 +587,7 @@ class PaymentService:
                     to_credit.append((order, payment))
                 else:
                     to_delegate.append(order.id)
+                    paid_orders.append(order)
                 event, extra = settlement.event, settlement.event_payload
             # the order is locked (or new): set on the object, sent with the batched UPDATE
             check_transition(steps, values["status"])
@@ -642,6 +645,7 @@ class PaymentService:
         await stop_monitoring_many(
             session, list(detected), MonitoringStatus.COMPLETED, None, detected=detected
         )
+        await totals.orders_paid(session, paid_orders)
         await notify_orders(session, events)
         for start in range(0, len(to_delegate), MAX_JOB_IDS):
             enqueue_job(DELEGATE_JOB, *to_delegate[start : start + MAX_JOB_IDS])

@@ -1,6 +1,6 @@
 """Job queue wrapper (taskiq): `actor`, `enqueue_job` (after commit), retries, dead letters."""
 
-from tronrent.worker._batch import split_on_failure
+from tronrent.worker._batch import Coalescer, split_on_failure
 from tronrent.worker._context import (
     WorkerContext,
     WorkerNotConfigured,
@@ -39,6 +39,7 @@ from tronrent.worker._sqlalchemy import AsyncSessionMaker
 __all__ = [
     "ActorSpec",
     "AsyncSessionMaker",
+    "Coalescer",
     "JobQueue",
     "NoJobScope",
     "PendingJob",
