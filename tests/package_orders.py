@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.keys import PrivateKey
-from tronrent.kit.time import utcnow
+from tronrent.kit.time import now_ms, utcnow
 from tronrent.models import User
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
 from tronrent.models.payment_monitoring_log import PaymentMonitoringLog
+from tronrent.order import ids
 from tronrent.user.balance import balance as balance_service
 
 TRX = 1_000_000
@@ -56,7 +57,7 @@ def build_package_order(
     payment_address: str | None = None,
 ) -> Order:
     """A pending ``energy_rental`` order with its price set (not added to a session)."""
-    order_id = f"PKG_{uuid.uuid4().hex[:20]}"
+    order_id = ids.new_order_id(ids.PACKAGE_PREFIX, now_ms())
     return Order(
         id=order_id,
         order_number=order_id,

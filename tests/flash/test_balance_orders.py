@@ -265,7 +265,8 @@ class TestPaymentRoute:
 
     async def test_bad_input_is_a_clear_4xx(self, api: Api) -> None:  # noqa: F811
         cases: list[tuple[str, Any, int]] = [
-            ("PKG_unknown", {"method": "balance"}, 404),
+            ("ORD_1700000000000_unknown00", {"method": "balance"}, 404),
+            ("PKG_unknown", {"method": "balance"}, 422),
             ("PKG_x", {"method": "cash"}, 422),
             ("PKG_x", {"method": "transfer"}, 422),
             ("PKG_x", {"method": "transfer", "txHash": "zz"}, 422),

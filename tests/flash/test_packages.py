@@ -320,13 +320,82 @@ class TestCreateOrderInput:
         r = await shop.http.post("/api/orders", json=base)
         assert r.status_code == 401
 
-    async def test_balance_order_has_no_tail(self, shop: Api) -> None:
+    async def test_balance_order_has_no_tail_and_needs_the_balance(self, shop: Api) -> None:
         package_id = await add_package(shop, Currency.TRX, 2 * TRX)
         user_id = await add_user(shop)
+        body = {"packageId": package_id, "quantity": 1, "paymentMethod": "balance"}
+        r = await shop.http.post(
+            "/api/orders",
+            json={**body, "userId": str(user_id), "recipientAddress": shop.pool.tron_address},
+            headers=shop.admin,
+        )
+        # paid at creation: an empty balance refuses it, and no order is left behind
+        assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_BALANCE"
+        async with sessions(shop)() as s:
+            assert await s.scalar(select(func.count()).where(Order.user_id == user_id)) == 0
+            await balance_service.apply(
+                s,
+                user_id=user_id,
+                currency=Currency.TRX,
+                delta_units=3 * TRX,
+                cause_type=LedgerCause.ADJUSTMENT,
+                cause_id=f"test-{user_id}",
+            )
+            await s.commit()
         data = await order_package(shop, package_id, paymentMethod="balance", userId=str(user_id))
         assert data["paymentMethod"] == "balance" and data["paymentTail"] is None
         assert data["paymentAddress"] is None and data["totalAmount"] == 2.0
-        assert data["status"] == "pending"
+        assert data["status"] == "paid"
+
+    async def test_paid_from_a_balance_topped_up_in_usdt(self, shop: Api) -> None:
+        package_id = await add_package(shop, Currency.USDT, 2 * USDT)
+        user_id = await add_user(shop)
+        r = await shop.http.post(
+            f"/api/users/{user_id}/top-ups",
+            json={"currency": "USDT", "amount": 5},
+            headers=shop.admin,
+        )
+        assert r.status_code == 201, r.text
+        top_up = r.json()["data"]
+        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=100 * USDT)
+        send_usdt(shop, payer, top_up["paymentAddress"], units(top_up["amount"]))
+        await wait_order(shop, top_up["orderId"], "completed")
+        async with sessions(shop)() as s:
+            credited = (await balance_service.get_balances(s, user_id)).of(Currency.USDT)
+        assert credited == units(top_up["amount"])
+        body = {"paymentMethod": "balance", "userId": str(user_id), "currency": "USDT"}
+        data = await order_package(shop, package_id, quantity=2, **body)
+        assert data["status"] == "paid" and data["paymentAddress"] is None
+        view = await wait_order(shop, data["orderId"], "active")
+        assert view["currency"] == "USDT" and view["finalPrice"] == 4.0
+        async with sessions(shop)() as s:
+            left = (await balance_service.get_balances(s, user_id)).of(Currency.USDT)
+            debits = (
+                (
+                    await s.execute(
+                        select(BalanceLedgerEntry).where(
+                            BalanceLedgerEntry.user_id == user_id,
+                            BalanceLedgerEntry.cause_type == LedgerCause.ORDER_PAYMENT,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert left == credited - 4 * USDT
+        assert [(d.cause_id, d.delta_units) for d in debits] == [(data["orderId"], -4 * USDT)]
+        # a second order the balance cannot cover is refused, and not created
+        r = await shop.http.post(
+            "/api/orders",
+            json={
+                "packageId": package_id,
+                "quantity": 1,
+                "recipientAddress": view["recipientAddress"],
+                **body,
+            },
+            headers=shop.admin,
+        )
+        assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_BALANCE", r.text
 
 
 class TestOperatorOnUsdt:

@@ -26,6 +26,7 @@ from tronrent.models import User
 from tronrent.models.common import Currency
 from tronrent.models.order import Order
 from tronrent.order.schemas import TronAddress, TrxAmount
+from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.product.customer import customer_chat
 from tronrent.product.package import create_package_order
 from tronrent.product.topup import create_top_up
@@ -133,13 +134,14 @@ async def create_order(
     session: SessionDep,
     rt: RuntimeDep,
     recipients: RecipientCheckDep,
-    _op: OperatorDep,
+    op: OperatorDep,
 ) -> Envelope[PackageOrderResponse]:
     """Create a package order (operator JWT). Transfer: pay `totalAmount` in `currency` to
     `paymentAddress` before `expiresAt` (the amount carries a unique tail; a recipient with no
-    account on chain adds its activation fee in TRX orders). Balance (`userId` required): pay
-    with `POST /api/orders/{id}/payment`. 404 PACKAGE_NOT_FOUND / USER_NOT_FOUND; 422
-    PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, CURRENCY_NOT_OFFERED."""
+    account on chain adds its activation fee in TRX orders). Balance (`userId` required): the
+    order is paid from the user's balance at once, in the same transaction, and delegated in
+    the next block (409 INSUFFICIENT_BALANCE: no order is created). 404 PACKAGE_NOT_FOUND /
+    USER_NOT_FOUND; 422 PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, CURRENCY_NOT_OFFERED."""
     if body.user_id is not None:
         if await session.get(User, body.user_id) is None:
             raise UserNotFound("user not found")
@@ -162,6 +164,8 @@ async def create_order(
         chat_id=chat.chat_id,
         recipient_state=state,
     )
+    if body.payment_method == "balance":
+        order = await pay_from_balance(session, order.id, actor=f"admin:{op.username}")
     return ok(_package_view(order))
 
 
