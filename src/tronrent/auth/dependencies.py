@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.auth.service import admin as admin_service
+from tronrent.kit.audit import Actor
 from tronrent.kit.errors import Forbidden, Unauthorized
 from tronrent.models.admin_user import AdminRole, AdminUser
 
@@ -63,3 +64,8 @@ require_operator = require_role(AdminRole.ADMIN, AdminRole.OPERATOR)
 
 AdminDep = Annotated[AdminUser, Depends(require_admin)]
 OperatorDep = Annotated[AdminUser, Depends(require_operator)]
+
+
+def actor_of(user: AdminUser) -> Actor:
+    """The admin account of the request as the actor of a recorded change."""
+    return Actor.admin(user.username, user.id)

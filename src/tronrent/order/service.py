@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -172,15 +172,7 @@ class FlashOrderService:
             expires_at=now + timedelta(seconds=rt.payment_timeout_s),
         )
         session.add(order)
-        session.add(
-            PaymentMonitoringLog(
-                order_id=order_id,
-                payment_address=rt.payment_address,
-                monitoring_started_at=now,
-                timeout_at=order.expires_at,
-                expected_amount_units=order.expected_amount_units,
-            )
-        )
+        open_watch(session, order, now)
         await session.flush()
         await notify_order(
             session,
@@ -278,6 +270,21 @@ class FlashOrderService:
                 await notify_order(session, order, "order_expired", {})
                 done.append(order.id)
         return done
+
+
+def open_watch(session: AsyncSession, order: Order, started_at: datetime) -> None:
+    """Add the payment watch (``payment_monitoring_logs``) of a new order that waits for a
+    transfer of ``expected_amount_units`` to ``payment_address`` until ``expires_at``."""
+    assert order.payment_address is not None
+    session.add(
+        PaymentMonitoringLog(
+            order_id=order.id,
+            payment_address=order.payment_address,
+            monitoring_started_at=started_at,
+            timeout_at=order.expires_at,
+            expected_amount_units=order.expected_amount_units,
+        )
+    )
 
 
 async def time_out_watches(session: AsyncSession, limit: int = 500) -> int:

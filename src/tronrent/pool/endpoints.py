@@ -13,15 +13,14 @@ from pydantic.alias_generators import to_camel
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
-from tronrent.auth.dependencies import AdminDep, OperatorDep
+from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
 from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep
+from tronrent.kit.audit import MAX_REASON
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.time import isoformat, utcnow
-from tronrent.models.admin_user import AdminUser
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import AllocationPriority, part_cost, plan_allocation, weights_for
-from tronrent.pool.service import MAX_REASON, Actor
 from tronrent.pool.service import pool as pool_service
 
 router = APIRouter(prefix="/api/energy-pools", tags=["energy-pools"], responses=ERROR_RESPONSES)
@@ -135,10 +134,6 @@ class PoolChangeOut(ApiModel):
     after: dict[str, Any]
     reason: str
     at: str
-
-
-def actor_of(user: AdminUser) -> Actor:
-    return Actor(f"admin:{user.username}", user.id)
 
 
 class AllocateRequest(ApiModel):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronproto.keys import InvalidPrivateKeyError, PrivateKey
 from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.port import ChainPort
+from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
 from tronrent.kit.time import utcnow
@@ -84,24 +84,10 @@ EDITABLE = (
     "max_delegation_amount",
     "daily_limit",
 )
-MAX_REASON = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who makes a change: ``admin:<username>`` (with the account id) or ``cli:<os user>``."""
-
-    name: str
-    admin_id: uuid.UUID | None = None
 
 
 def _reason(reason: str) -> str:
-    text = reason.strip()
-    if not text:
-        raise ValidationFailed("a reason is required for every pool change", "REASON_REQUIRED")
-    if len(text) > MAX_REASON or "\x00" in text:
-        raise ValidationFailed(f"reason must be at most {MAX_REASON} characters, without NUL")
-    return text
+    return require_reason(reason, "pool change")
 
 
 def _check_settings(values: Mapping[str, Any]) -> None:

@@ -19,8 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
-from tronrent.auth.dependencies import AdminDep, OperatorDep
-from tronrent.models.admin_user import AdminUser
+from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
 from tronrent.models.catalog_change import CatalogChange
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage
@@ -28,7 +27,7 @@ from tronrent.models.price_config import PriceConfig
 from tronrent.models.price_history import PriceHistory
 from tronrent.models.price_template import PriceTemplate
 from tronrent.order.flash_admin import FlashSetting, flash_config_admin
-from tronrent.pricing.audit import MAX_REASON, Actor
+from tronrent.pricing.audit import MAX_REASON
 from tronrent.pricing.package import package_service, spec_of
 from tronrent.pricing.quote import OrderPrice, quote_order
 from tronrent.pricing.rules import price_config_service, rule_spec
@@ -66,10 +65,6 @@ Reason = Annotated[
 ReasonQuery = Annotated[
     str, Query(min_length=1, max_length=MAX_REASON, description="why (recorded with who)")
 ]
-
-
-def actor_of(admin: AdminUser) -> Actor:
-    return Actor(f"admin:{admin.username}", admin.id)
 
 
 class PatchBody(StrictModel):

@@ -8,35 +8,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.kit.errors import ValidationFailed
+from tronrent.kit.audit import MAX_REASON, Actor
+from tronrent.kit.audit import require_reason as _require_reason
 from tronrent.models.catalog_change import CatalogAction, CatalogChange, CatalogEntity
 from tronrent.models.price_history import PriceChangeType, PriceHistory
 
-MAX_REASON: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who makes a change: ``admin:<username>`` (with the account id) or ``cli:<os user>``."""
-
-    name: str
-    admin_id: uuid.UUID | None = None
+__all__ = ["MAX_REASON", "Actor", "require_reason"]
 
 
 def require_reason(reason: str) -> str:
-    """The reason stripped; `ValidationFailed` (422 ``REASON_REQUIRED``) when blank or too long."""
-    text = reason.strip()
-    if not text:
-        raise ValidationFailed("a reason is required for every price change", "REASON_REQUIRED")
-    if len(text) > MAX_REASON or "\x00" in text:
-        raise ValidationFailed(f"reason must be at most {MAX_REASON} characters, without NUL")
-    return text
+    """The reason of a price change (see kit.audit.require_reason)."""
+    return _require_reason(reason, "price change")
 
 
 def diff(

@@ -19,13 +19,12 @@ from tronrent.kit.time import now_ms, utcnow
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
-from tronrent.models.payment_monitoring_log import PaymentMonitoringLog
 from tronrent.order import ids
 from tronrent.order.notify import notify_order
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import open_watch, validate_address
 from tronrent.order.service import order as order_service
-from tronrent.order.service import validate_address
 from tronrent.pool.energy import energy_per_transaction
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
 from tronrent.pricing.quote import quote_order
@@ -214,15 +213,7 @@ async def create_package_order(
         order.expected_amount_units, order.amount_tail_units = await expected_amount(
             session, rt.payment_address, amount_due(order), granularity
         )
-        session.add(
-            PaymentMonitoringLog(
-                order_id=order_id,
-                payment_address=rt.payment_address,
-                monitoring_started_at=now,
-                timeout_at=order.expires_at,
-                expected_amount_units=order.expected_amount_units,
-            )
-        )
+        open_watch(session, order, now)
     await session.flush()
     await notify_order(
         session,

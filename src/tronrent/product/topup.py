@@ -20,10 +20,10 @@ from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
 from tronrent.models.payment import Payment
-from tronrent.models.payment_monitoring_log import PaymentMonitoringLog
 from tronrent.order import ids
 from tronrent.order.notify import notify_order
 from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import open_watch
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
 from tronrent.product.base import (
     USDT_DUST_UNITS,
@@ -130,15 +130,7 @@ async def create_top_up(
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )
     session.add(order)
-    session.add(
-        PaymentMonitoringLog(
-            order_id=order_id,
-            payment_address=rt.payment_address,
-            monitoring_started_at=now,
-            timeout_at=order.expires_at,
-            expected_amount_units=expected,
-        )
-    )
+    open_watch(session, order, now)
     await session.flush()
     payload: dict[str, Any] = {
         "payment_address": rt.payment_address,
