@@ -462,3 +462,44 @@ class TestOperatorOnUsdt:
                 .all()
             )
         assert [r.amount_sun for r in rows] == [3 * USDT]
+
+
+class TestPriceRules:
+    async def test_rules_price_new_orders_and_every_change_is_in_the_history(
+        self, shop: Api
+    ) -> None:
+        package_id = await add_package(shop, Currency.TRX, 2 * TRX)
+        r = await shop.http.post(
+            "/api/admin/price-configs",
+            json={
+                "configName": "10 % off",
+                "packageId": package_id,
+                "markupBps": -1_000,
+                "reason": "launch promotion",
+            },
+            headers=shop.admin,
+        )
+        assert r.status_code == 201, r.text
+        config_id = r.json()["data"]["configId"]
+        first = await order_package(shop, package_id, quantity=2)
+        assert first["finalPrice"] == 3.6 and 3.6 < first["totalAmount"] <= 3.61
+        r = await shop.http.patch(
+            f"/api/admin/price-configs/{config_id}",
+            json={"markupBps": -2_000, "reason": "deeper promotion"},
+            headers=shop.admin,
+        )
+        assert r.status_code == 200, r.text
+        second = await order_package(shop, package_id, quantity=2)
+        assert second["finalPrice"] == 3.2
+        # the first order keeps the price it was created with
+        view = await wait_order(shop, first["orderId"], "pending")
+        assert view["finalPrice"] == 3.6
+        r = await shop.http.get(f"/api/admin/price-configs/{config_id}/history", headers=shop.admin)
+        history = r.json()["data"]
+        assert [(h["changeType"], h["changeReason"]) for h in history] == [
+            ("update", "deeper promotion"),
+            ("create", "launch promotion"),
+        ]
+        assert history[0]["oldValue"]["markup_bps"] == -1_000
+        assert history[0]["newValue"]["markup_bps"] == -2_000
+        assert all(h["changedBy"] for h in history)
