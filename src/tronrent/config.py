@@ -411,6 +411,11 @@ class Settings(BaseSettings):
                     "TRON_NODE_URLS must be set when ENVIRONMENT=production (the in-process "
                     "devnet and its demo pool are for development only)"
                 )
+            if self.energy_flash_rental_seconds:
+                raise ValueError(
+                    "ENERGY_FLASH_RENTAL_SECONDS must be empty when ENVIRONMENT=production (it "
+                    "cuts every product's rental to that many seconds: demos and tests only)"
+                )
         return self
 
     # --- derived values ------------------------------------------------------------------------

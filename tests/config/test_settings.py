@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from tronrent.config import (
@@ -150,6 +151,16 @@ class TestBadValues:
         assert error_line(ENVIRONMENT="production") == (
             "SECRET_KEYS and JWT_SECRET must be set when ENVIRONMENT=production"
         )
+
+    def test_production_refuses_the_rental_length_override(self) -> None:
+        line = error_line(
+            ENVIRONMENT="production",
+            SECRET_KEYS=Fernet.generate_key().decode(),
+            JWT_SECRET="j" * 40,
+            TRON_NODE_URLS="http://127.0.0.1:8090",
+            ENERGY_FLASH_RENTAL_SECONDS="6",
+        )
+        assert "ENERGY_FLASH_RENTAL_SECONDS must be empty" in line
 
 
 class TestLocalSecrets:
