@@ -234,7 +234,7 @@ async def create_package_order(
             "quantity": quantity,
             "payment_address": order.payment_address,
             "amount": (
-                format_amount(order.expected_amount_units, currency)
+                format_amount(order.expected_amount_units, currency, exact=True)
                 if order.expected_amount_units
                 else None
             ),

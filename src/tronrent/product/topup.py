@@ -142,7 +142,7 @@ async def create_top_up(
     await session.flush()
     payload: dict[str, Any] = {
         "payment_address": rt.payment_address,
-        "amount": format_amount(expected, currency),
+        "amount": format_amount(expected, currency, exact=True),
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
     }
     await notify_order(session, order, "top_up_created", payload)
