@@ -171,7 +171,7 @@ class TestPackagePurchase:
         ending = await me.wait("ends soon")
         ended = await me.wait("Rental ended")
         assert f"{format_usdt(amount)} USDT" in paid.body and txid[:10] in paid.body
-        assert f"{order.energy_amount:,}" in paid.body
+        assert f"{order.energy_amount:,}" in paid.body and "65k × 1 day" in paid.body
         assert "65k × 1 day" in delivered.body and recipient in delivered.body
         assert f"{order.energy_amount:,}" in delivered.body
         assert f"Rental: {RENTAL_S} s\n" in delivered.body

@@ -36,6 +36,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
+from tronrent.product.customer import ensure_may_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
 from tronrent.product.tail import expected_amount
 
@@ -160,10 +161,11 @@ async def create_package_order(
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
         package. QuantityOutOfRange (422). InvalidRecipient (422). CurrencyNotOffered (422).
-        NoPaymentTailAvailable (503).
+        NoPaymentTailAvailable (503). UserBlocked (403): the user is blocked.
     """
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
+    await ensure_may_order(session, user_id)
     pkg = await _package(session, package_id)
     _check_quantity(pkg, quantity)
     price = await quote_order(
