@@ -18,7 +18,7 @@ from tronproto.keys import PrivateKey
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.flash.api_deps import RUNTIME_COMPONENT
 from tronrent.kit.money import format_usdt
-from tronrent.models import User
+from tronrent.models import User, UserStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.chain_transaction import ChainTransaction
 from tronrent.models.common import Currency
@@ -346,6 +346,41 @@ class TestCreateOrderInput:
         assert data["paymentMethod"] == "balance" and data["paymentTail"] is None
         assert data["paymentAddress"] is None and data["totalAmount"] == 2.0
         assert data["status"] == "paid"
+
+    async def test_blocked_user_cannot_order_or_top_up(self, shop: Api) -> None:
+        package_id = await add_package(shop, Currency.TRX, 2 * TRX)
+        user_id = await add_user(shop)
+        async with sessions(shop)() as s:
+            user = await s.get(User, user_id)
+            assert user is not None
+            user.status = UserStatus.BANNED
+            await balance_service.apply(
+                s,
+                user_id=user_id,
+                currency=Currency.TRX,
+                delta_units=10 * TRX,
+                cause_type=LedgerCause.ADJUSTMENT,
+                cause_id=f"test-{user_id}",
+            )
+            await s.commit()
+        recipient = shop.pool.tron_address
+        base = {"packageId": package_id, "quantity": 1, "recipientAddress": recipient}
+        for method in ("transfer", "balance"):
+            r = await shop.http.post(
+                "/api/orders",
+                json={**base, "userId": str(user_id), "paymentMethod": method},
+                headers=shop.admin,
+            )
+            assert r.status_code == 403 and r.json()["error"]["code"] == "USER_BLOCKED", r.text
+        r = await shop.http.post(
+            f"/api/users/{user_id}/top-ups",
+            json={"currency": "TRX", "amount": "10"},
+            headers=shop.admin,
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == "USER_BLOCKED", r.text
+        async with sessions(shop)() as s:
+            assert await s.scalar(select(func.count()).where(Order.user_id == user_id)) == 0
+            assert (await balance_service.get_balances(s, user_id)).trx_sun == 10 * TRX
 
     async def test_paid_from_a_balance_topped_up_in_usdt(self, shop: Api) -> None:
         package_id = await add_package(shop, Currency.USDT, 2 * USDT)

@@ -102,3 +102,41 @@ class TestTexts:
     def test_an_event_without_a_variant_uses_the_flash_text(self) -> None:
         text = render(E.ORDER_EXPIRED, BASE, "en", strict=True)
         assert text == f"⌛ Order <code>{ORDER}</code> was not paid in time and is closed."
+
+    @pytest.mark.parametrize(
+        ("language", "paid", "refunded"),
+        [
+            ("en", "Payment of <b>3.25 USDT</b> received", "Refunded <b>3.25 USDT</b>"),
+            ("zh", "已收到付款 <b>3.25 USDT</b>", "已退款 <b>3.25 USDT</b>"),
+        ],
+    )
+    def test_balance_payment_and_refund_of_a_usdt_order(
+        self, language: str, paid: str, refunded: str
+    ) -> None:
+        """What payment.balance_pay writes for a USDT package order (``*_units``, no tx)."""
+        package = {**BASE, "package_name": "65k × 1 day"}
+        payment = {
+            **package,
+            "paid_units": 3_250_000,
+            "payment_method": "balance",
+            "transaction_count": 2,
+            "energy": 132_600,
+        }
+        text = render(E.PAYMENT_RECEIVED, payment, language, strict=True)
+        assert paid in text and "65k × 1 day" in text and "132,600" in text
+        refund = {**package, "amount_units": 3_250_000, "reason": "refunded_to_balance"}
+        text = render(E.REFUND, refund, language, strict=True)
+        assert refunded in text and "TRX" not in text
+
+    @pytest.mark.parametrize("language", LANGUAGES)
+    def test_chain_payment_names_the_package(self, language: str) -> None:
+        payload = {
+            **BASE,
+            "package_name": "65k × 1 day",
+            "paid": "3.25 USDT",
+            "energy": 132_600,
+            "duration_s": 86_400,
+            "tx_hash": TX,
+        }
+        text = render(E.PACKAGE_PAYMENT_RECEIVED, payload, language, strict=True)
+        assert "<b>3.25 USDT</b>" in text and "📦 65k × 1 day\n" in text

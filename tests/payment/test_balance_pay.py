@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from package_orders import TRX, insert_package_order, new_user
 from tronrent.kit.db import transaction_scope
-from tronrent.models import User
+from tronrent.models import User, UserStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.common import Currency
 from tronrent.models.notification_outbox import NotificationOutbox
@@ -34,6 +34,7 @@ from tronrent.payment.balance_pay import (
     pay_from_balance,
     refund_to_balance,
 )
+from tronrent.product.errors import UserBlocked
 from tronrent.user.balance import balance as balance_service
 from tronrent.user.errors import InsufficientBalance
 from tronrent.worker import PendingJob, job_scope
@@ -168,6 +169,19 @@ class TestPayFromBalance:
         assert (await balance_service.get_balances(session, user.id)).trx_sun == 4 * TRX
         assert len(await ledger(session, user)) == 1
         assert (await fresh_user(session, user)).total_orders == 0
+
+    async def test_blocked_user_cannot_pay(self, session: AsyncSession, jobs: Jobs) -> None:
+        user = await new_user(session, trx_sun=10 * TRX)
+        order = await insert_package_order(session, user, price_units=5 * TRX)
+        user.status = UserStatus.BANNED
+        await session.flush()
+        with pytest.raises(UserBlocked) as caught:
+            await pay_from_balance(session, order.id)
+        assert caught.value.code == "USER_BLOCKED"
+        await session.refresh(order)
+        assert order.status is OrderStatus.PENDING and order.payment_method is None
+        assert (await balance_service.get_balances(session, user.id)).trx_sun == 10 * TRX
+        assert jobs.delegations() == []
 
     async def test_exact_balance_pays_to_zero(self, session: AsyncSession, jobs: Jobs) -> None:
         user = await new_user(session, trx_sun=5 * TRX)

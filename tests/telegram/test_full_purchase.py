@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -46,6 +47,7 @@ from tronrent.telegram.cards import OrderCardEditor
 from tronrent.telegram.chain_gateway import PortChainBalances
 from tronrent.telegram.flash_gateway import ServiceFlashOrders
 from tronrent.telegram.manager import BotManager
+from tronrent.telegram.ports import PackageOrders
 
 from .conftest import Harness
 
@@ -115,14 +117,15 @@ async def pay_with_tronpy(url: str, key: PrivateKey, to: str, amount_sun: int) -
         return str(result["txid"])
 
 
-@pytest.fixture
-async def shop(
-    flash: FlashFactory,  # noqa: F811
+@asynccontextmanager
+async def open_shop(
+    f: Flash,
     emulator: TelegramEmulator,
     session_maker: async_sessionmaker[AsyncSession],
+    packages: PackageOrders | None = None,
 ) -> AsyncIterator[Shop]:
-    # a 20 s rental, its ending told 10 s ahead (RENTAL_ENDING_NOTICE_SECONDS)
-    f = await flash(rental_s=20.0, rental_ending_notice_s=10.0)
+    """A bot on the emulator run by the real manager, wired to the running engine ``f``, and
+    the outbox sender delivering its notifications."""
     state = emulator.add_bot(username="flash_shop_bot")
     async with session_maker() as s, s.begin():
         await bot_service.create(
@@ -135,6 +138,7 @@ async def shop(
         box=f.box,
         flash=flash_orders,
         chain=chain,
+        packages=packages,
         api_url=emulator.url,
         reload_interval=0,
         polling_timeout=1,
@@ -156,6 +160,18 @@ async def shop(
         stop.set()
         await sending
         await manager.stop()
+
+
+@pytest.fixture
+async def shop(
+    flash: FlashFactory,  # noqa: F811
+    emulator: TelegramEmulator,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Shop]:
+    # a 20 s rental, its ending told 10 s ahead (RENTAL_ENDING_NOTICE_SECONDS)
+    f = await flash(rental_s=20.0, rental_ending_notice_s=10.0)
+    async with open_shop(f, emulator, session_maker) as opened:
+        yield opened
 
 
 class TestFullPurchase:

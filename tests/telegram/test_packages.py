@@ -13,7 +13,14 @@ from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.kit.money import format_trx, format_usdt
-from tronrent.models import BalanceLedgerEntry, EnergyPackage, Order, OrderStatus, User
+from tronrent.models import (
+    BalanceLedgerEntry,
+    EnergyPackage,
+    Order,
+    OrderStatus,
+    User,
+    UserStatus,
+)
 from tronrent.models.common import Currency
 from tronrent.order.recipient import activation_fee_sun
 from tronrent.pool.energy import energy_per_transaction
@@ -443,3 +450,29 @@ class TestForgedButtons:
         # text in confirming_order is not taken for an address
         confirm = await shop.to_confirm(package, 1)
         assert "finish the step above" in ((await shop.say(RECIPIENT)).text or "")
+
+
+class TestBlockedUser:
+    async def test_a_blocked_user_is_told_and_cannot_order(self, harness: Harness) -> None:
+        package = await add_package(harness, "65k × 1 h")
+        shop = await started(harness, 2601)
+        confirm = await shop.to_confirm(package, 1)  # drafted before the block
+        await credit(harness, shop.chat, "TRX", 100 * TRX)
+        async with harness.session_maker() as session, session.begin():
+            user = (
+                await session.execute(select(User).where(User.telegram_id == shop.chat))
+            ).scalar_one()
+            user.status = UserStatus.BANNED
+        for data in (
+            ConfirmOrderCb(kind="package", currency="TRX", method="balance").pack(),
+            ConfirmOrderCb(kind="package", currency="TRX", method="transfer").pack(),
+        ):
+            answer = await shop.press(confirm, data)
+            assert answer["show_alert"] and "account is blocked" in str(answer["text"]), answer
+        menu = await shop.say("/menu")
+        answer = await shop.press(menu, EnergyPackageCb(package_id=str(package.id)).pack())
+        assert answer["show_alert"] and "account is blocked" in str(answer["text"])
+        balance = await shop.say("/balance")
+        answer = await shop.press(balance, TopUpCb(currency="TRX", amount=10).pack())
+        assert answer["show_alert"] and "account is blocked" in str(answer["text"])
+        assert await orders_of(harness, shop.chat) == []

@@ -5,8 +5,8 @@ Amounts are integer sun (``*_sun``) or USDT units (``*_units``); times are ISO 8
 ``PAYLOADS`` names, per event, the keys its texts need (``required``: a template placeholder of
 the same name; a missing one fails ``render(..., strict=True)`` and the tests) and those it may
 show (``optional``: the line holding the placeholder is left out when the key is missing or
-empty). Order events also carry ``order_id``, ``status`` and ``recipient_address`` (added by
-``tronrent.order.notify``).
+empty). Order events also carry ``order_id``, ``status``, ``recipient_address``, ``order_type``,
+``currency`` and ``package_name`` (a package order's; added by ``tronrent.order.notify``).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
         ("price", "amount", "payment_address", "expires_at"),
     ),
     NotificationEvent.PACKAGE_PAYMENT_RECEIVED: Payload(
-        (*_ORDER, "paid", "energy", "duration_s"), ("tx_hash", "refund")
+        (*_ORDER, "paid", "energy", "duration_s"), ("package_name", "tx_hash", "refund")
     ),
     NotificationEvent.PACKAGE_PAYMENT_UNDERPAID: Payload(
         (*_ORDER, "paid", "price"), ("tx_hash", "refund")

@@ -189,7 +189,7 @@ CATALOG: Catalog = {
             "截止时间：{expires_at}"
         ),
         E.PACKAGE_PAYMENT_RECEIVED: (
-            "💰 已收到付款 <b>{paid}</b>（订单 <code>{order_id}</code>）\n"
+            "💰 已收到付款 <b>{paid}</b>（订单 <code>{order_id}</code>）\n📦 {package_name}\n"
             "能量 {energy}，租用时长 {duration_s}\n"
             "多付的 {refund} 将退回\n交易：{tx_hash}\n正在为您委托能量…"
         ),
@@ -304,7 +304,7 @@ CATALOG: Catalog = {
         ),
         E.PACKAGE_PAYMENT_RECEIVED: (
             "💰 Payment of <b>{paid}</b> received (order <code>{order_id}</code>)\n"
-            "Energy {energy} for {duration_s}\n"
+            "📦 {package_name}\nEnergy {energy} for {duration_s}\n"
             "{refund} paid too much goes back to you\nTransaction: {tx_hash}\n"
             "Delegating your energy…"
         ),

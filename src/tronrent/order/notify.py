@@ -20,6 +20,14 @@ from tronrent.models.order import Order
 OrderEvent = tuple[Order, str, dict[str, Any]]
 
 
+def _package_name(order: Order) -> dict[str, str]:
+    """``package_name`` of a package order (its package as sold: the order's price snapshot),
+    so every text of the order can name it; nothing for other orders."""
+    package = (order.price_config or {}).get("package")
+    name = package.get("name") if isinstance(package, dict) else None
+    return {"package_name": name} if isinstance(name, str) else {}
+
+
 def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict[str, Any]:
     return {
         "event_type": event,
@@ -34,6 +42,7 @@ def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict
             # the text differs per order type, amounts are in the order's currency
             "order_type": order.order_type.value if order.order_type else None,
             "currency": order.currency.value if order.currency else None,
+            **_package_name(order),
             **payload,
         },
         "dedupe_key": f"order:{order.id}:{event}{suffix}",

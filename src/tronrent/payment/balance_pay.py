@@ -15,7 +15,7 @@ and the ledger's UNIQUE cause makes a second debit impossible even so. Paying ag
 already paid from the balance returns it unchanged (the call is idempotent, like the routes'
 retries expect); any other non-pending order is refused (409 ``ORDER_NOT_PAYABLE``). A balance
 that does not cover the price is refused by the users CHECK: 409 ``INSUFFICIENT_BALANCE``,
-nothing changed.
+nothing changed. A user an operator blocked cannot pay (403 ``USER_BLOCKED``).
 
 Refunds (``refund_to_balance``): a balance-paid order that fails is never refunded on chain -
 the price goes back to the balance (cause ``order_refund`` / the order id, once) and the order
@@ -40,6 +40,7 @@ from tronrent.order.notify import notify_order
 from tronrent.order.service import order as order_service
 from tronrent.order.service import stop_monitoring
 from tronrent.order.state import move
+from tronrent.product.customer import ensure_may_order
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
 from tronrent.worker import enqueue_job
@@ -88,12 +89,14 @@ async def pay_from_balance(
         OrderNotPayable (409): not pending (and not paid from the balance before), no user,
             no price.
         InsufficientBalance (409): the balance does not cover the price; nothing changed.
+        UserBlocked (403 USER_BLOCKED): an operator blocked the order's user.
     """
     order = await order_service.get(session, order_id, lock=True)
     if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
         return order  # paid before: the same answer, nothing changes
     _payable(order)
     assert order.user_id is not None
+    await ensure_may_order(session, order.user_id)
     amount = order.final_price_units
     await balance_service.apply(
         session,

@@ -92,12 +92,14 @@ def policies_for(currency: Currency, flash: FlashConfig) -> FlashPolicies:
     return replace(flash.policies, refund_fee_sun=0)
 
 
-def format_amount(units: int, currency: Currency | str) -> str:
-    """``units`` for people: ``1.5 TRX``, ``12.3 USDT``."""
+def format_amount(units: int, currency: Currency | str, *, exact: bool = False) -> str:
+    """``units`` for people: ``1.5 TRX``, ``12.3 USDT``; ``exact``: every decimal, as an amount
+    to send is shown (``3.007440 USDT``, the same digits as the payment card)."""
     currency = Currency(currency)
+    decimals = 6 if exact else 0
     if currency is Currency.TRX:
-        return f"{format_trx(units)} TRX"
-    return f"{format_usdt(units)} USDT"
+        return f"{format_trx(units, min_decimals=decimals)} TRX"
+    return f"{format_usdt(units, min_decimals=decimals)} USDT"
 
 
 def dust_units(currency: Currency, flash: FlashConfig) -> int:

@@ -1,4 +1,5 @@
-"""Where a customer's order events go: the bot and chat the user talked to last."""
+"""A customer as the order flows see them: may they order (not blocked), and where their order
+events go (the bot and chat the user talked to last)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_user import BotUser, BotUserStatus
+from tronrent.models.user import User, UserStatus
+from tronrent.product.errors import UserBlocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +41,19 @@ async def customer_chat(session: AsyncSession, user_id: uuid.UUID | None) -> Cus
         )
     ).first()
     return CustomerChat(None, None) if row is None else CustomerChat(row[0], row[1])
+
+
+def ensure_not_blocked(user: User) -> None:
+    """Raise `UserBlocked` (403 USER_BLOCKED) if an operator blocked ``user``."""
+    if user.status is UserStatus.BANNED:
+        raise UserBlocked("this user is blocked and cannot order", details={"userId": str(user.id)})
+
+
+async def ensure_may_order(session: AsyncSession, user_id: uuid.UUID | None) -> None:
+    """`ensure_not_blocked` for the user ``user_id`` (None, or an unknown user: nothing to
+    check here - the caller reports an unknown user)."""
+    if user_id is None:
+        return
+    user = await session.get(User, user_id)
+    if user is not None:
+        ensure_not_blocked(user)

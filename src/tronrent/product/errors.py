@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tronrent.kit.errors import NotFound, ValidationFailed
+from tronrent.kit.errors import Forbidden, NotFound, ValidationFailed
 
 
 class PackageNotFound(NotFound):
@@ -19,3 +19,10 @@ class QuantityOutOfRange(ValidationFailed):
 
 class InvalidTopUp(ValidationFailed):
     default_code = "INVALID_TOP_UP"
+
+
+class UserBlocked(Forbidden):
+    """The user is blocked by an operator (status ``banned``): no orders, top-ups or balance
+    payments until unblocked."""
+
+    default_code = "USER_BLOCKED"

@@ -35,6 +35,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
+from tronrent.product.customer import ensure_may_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
 from tronrent.product.tail import expected_amount
 
@@ -159,10 +160,11 @@ async def create_package_order(
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
         package. QuantityOutOfRange (422). InvalidRecipient (422). CurrencyNotOffered (422).
-        NoPaymentTailAvailable (503).
+        NoPaymentTailAvailable (503). UserBlocked (403): the user is blocked.
     """
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
+    await ensure_may_order(session, user_id)
     pkg = await _package(session, package_id)
     _check_quantity(pkg, quantity)
     price = await quote_order(
@@ -225,7 +227,7 @@ async def create_package_order(
             "quantity": quantity,
             "payment_address": order.payment_address,
             "amount": (
-                format_amount(order.expected_amount_units, currency)
+                format_amount(order.expected_amount_units, currency, exact=True)
                 if order.expected_amount_units
                 else None
             ),

@@ -33,7 +33,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
-from tronrent.product.customer import customer_chat
+from tronrent.product.customer import customer_chat, ensure_not_blocked
 from tronrent.product.errors import InvalidTopUp
 from tronrent.product.tail import expected_amount
 from tronrent.user.balance import MAX_DELTA_UNITS
@@ -92,7 +92,8 @@ async def create_top_up(
     tail) in ``currency`` to ``rt.payment_address`` before ``expires_at``.
 
     Raises:
-        UserNotFound (404). InvalidTopUp (422): amount below 1 or too large.
+        UserNotFound (404). UserBlocked (403): the user is blocked.
+        InvalidTopUp (422): amount below 1 or too large.
         NoPaymentTailAvailable (503).
     """
     currency = Currency(currency)
@@ -104,6 +105,7 @@ async def create_top_up(
     user = await session.get(User, user_id)
     if user is None:
         raise UserNotFound("user not found")
+    ensure_not_blocked(user)
     assert MIN_TOP_UP_UNITS > USDT_DUST_UNITS
     chat = await customer_chat(session, user_id)
     now = utcnow()
@@ -134,7 +136,7 @@ async def create_top_up(
     await session.flush()
     payload: dict[str, Any] = {
         "payment_address": rt.payment_address,
-        "amount": format_amount(expected, currency),
+        "amount": format_amount(expected, currency, exact=True),
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
     }
     await notify_order(session, order, "top_up_created", payload)

@@ -183,6 +183,9 @@ CATALOG: Catalog = {
         "error.SERVICE_UNAVAILABLE": "服务暂时不可用，请稍后再试。",
         "error.INSUFFICIENT_BALANCE": "余额不足，请先充值或选择转账支付。",
         "error.PACKAGE_NOT_FOUND": "该套餐已下架，请发送 /menu 查看当前套餐。",
+        "error.USER_BLOCKED": (
+            "⛔ 您的账户已被停用，无法下单、充值或用余额支付。如有疑问请联系客服。"
+        ),
     },
     "en": {
         "welcome": (
@@ -380,5 +383,7 @@ CATALOG: Catalog = {
         "error.SERVICE_UNAVAILABLE": "Service temporarily unavailable, try again later.",
         "error.INSUFFICIENT_BALANCE": "Your balance is too low: top up or pay by transfer.",
         "error.PACKAGE_NOT_FOUND": "This package is no longer sold. Send /menu for the packages.",
+        "error.USER_BLOCKED": "⛔ Your account is blocked: you cannot order, top up or pay from "
+        "your balance. Please contact support.",
     },
 }

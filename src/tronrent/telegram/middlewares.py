@@ -1,11 +1,13 @@
 """Outer update middlewares, in the order the dispatcher installs them:
 
 bot context (config + texts) -> maintenance -> per-user rate limit -> one DB session per update
-(committed when the handler succeeds) -> user and bot-user bookkeeping.
+(committed when the handler succeeds; jobs it enqueued are sent after the commit) -> user and
+bot-user bookkeeping.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,8 +24,22 @@ from tronrent.bot.service import bot as bot_service
 from tronrent.telegram.context import reply_plain, translator_for
 from tronrent.user.service import TelegramProfile
 from tronrent.user.service import user as user_service
+from tronrent.worker import PendingJob, get_job_queue, job_scope
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+_log = logging.getLogger("tronrent.telegram")
+
+
+async def send_job(job: PendingJob) -> None:
+    """Send a job an update's committed transaction enqueued (an order paid from the balance:
+    its delegation). Never raises - the update is done and its answer sent: a job that cannot
+    be sent (no queue in this process, queue down) is logged, and the delegation sweep re-drives
+    the paid order."""
+    try:
+        await get_job_queue().send(job)
+    except Exception:
+        _log.warning("telegram.job_not_sent job=%s args=%s", job.name, job.args, exc_info=True)
 
 
 class BotContextMiddleware(BaseMiddleware):
@@ -84,13 +100,15 @@ class RateLimitMiddleware(BaseMiddleware):
 
 
 class DatabaseMiddleware(BaseMiddleware):
-    """One session per update; committed if the handler returns, rolled back if it raises."""
+    """One session per update; committed if the handler returns, rolled back if it raises. The
+    update runs in a job scope: jobs enqueued in its transaction are sent once it commits
+    (dropped if it rolls back)."""
 
     def __init__(self, session_maker: async_sessionmaker[AsyncSession]) -> None:
         self.session_maker = session_maker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_maker() as session:
+        async with job_scope(send_job), self.session_maker() as session:
             data["session"] = session
             try:
                 result = await handler(event, data)

@@ -12,13 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronproto.address import is_valid_base58
 from tronrent.bot.service import bot as bot_service
 from tronrent.kit.i18n import Translator
-from tronrent.models import BotUser
+from tronrent.models import BotUser, User
+from tronrent.product.customer import ensure_not_blocked
+from tronrent.product.errors import UserBlocked
 from tronrent.telegram import render
 from tronrent.telegram.keyboards import main_menu, order_card
 from tronrent.telegram.ports import OrderView, PackageOrders
 
 _ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
 MAX_REMEMBERED_CARDS = 20
+
+
+async def refuse_blocked(callback: CallbackQuery, user: User, t: Translator) -> bool:
+    """Tell a user an operator blocked that they cannot order (an alert); True if so. The
+    order services refuse them too (``USER_BLOCKED``): this answers before the walk starts."""
+    try:
+        ensure_not_blocked(user)
+    except UserBlocked:
+        await callback.answer(t("error.USER_BLOCKED"), show_alert=True)
+        return True
+    return False
 
 
 async def show(

@@ -23,7 +23,13 @@ from tronrent.telegram.callbacks import (
     MenuCb,
     MyOrderCb,
 )
-from tronrent.telegram.handlers.common import address_problem, remember_card, send_qr, show
+from tronrent.telegram.handlers.common import (
+    address_problem,
+    refuse_blocked,
+    remember_card,
+    send_qr,
+    show,
+)
 from tronrent.telegram.handlers.errors import error_text
 from tronrent.telegram.keyboards import confirm_order, flash_menu, main_menu, order_card
 from tronrent.telegram.ports import FlashOrders, OrderView
@@ -110,6 +116,9 @@ async def cb_confirm(
     bot_config: BotConfig,
     t: Translator,
 ) -> None:
+    if await refuse_blocked(callback, user, t):
+        await state.clear()
+        return
     recipient = (await state.get_data()).get("recipient")
     if not isinstance(recipient, str) or callback.message is None:
         await state.clear()

@@ -18,7 +18,12 @@ from tronrent.models import BotUser, User
 from tronrent.models.common import Currency
 from tronrent.telegram import render
 from tronrent.telegram.callbacks import ConfirmOrderCb, EnergyPackageCb, PackageCb, PackageQtyCb
-from tronrent.telegram.handlers.common import address_problem, send_payment_card, show
+from tronrent.telegram.handlers.common import (
+    address_problem,
+    refuse_blocked,
+    send_payment_card,
+    show,
+)
 from tronrent.telegram.handlers.errors import error_text
 from tronrent.telegram.keyboards import package_payment, quantities, recipient_choice
 from tronrent.telegram.ports import OrderView, PackageOffer, PackageOrders
@@ -53,8 +58,11 @@ async def cb_package(
     state: FSMContext,
     session: AsyncSession,
     packages: PackageOrders,
+    user: User,
     t: Translator,
 ) -> None:
+    if await refuse_blocked(callback, user, t):
+        return
     offer = await packages.get_package(session, callback_data.package_id)
     if offer is None:
         await callback.answer(t("packages.unavailable"), show_alert=True)
