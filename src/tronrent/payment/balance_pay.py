@@ -106,6 +106,10 @@ async def pay_from_balance(
         cause_type=LedgerCause.ORDER_PAYMENT,
         cause_id=order.id,
         note=json.dumps({"by": actor or "customer"}),
+        # the order is locked and pending: its payment was never debited
+        fresh=True,
+        # the user's counters (`totals.orders_paid`) in the debit's UPDATE
+        user_values=totals.paid_values(order),
     )
     move(
         order,
@@ -118,7 +122,6 @@ async def pay_from_balance(
     )
     await session.flush()
     await stop_monitoring(session, order.id, MonitoringStatus.COMPLETED, "paid from the balance")
-    await totals.orders_paid(session, [order])
     await notify_order(
         session,
         order,

@@ -17,8 +17,9 @@ transaction usable (on PostgreSQL a failed statement would otherwise abort it):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -94,8 +95,17 @@ class BalanceService:
         cause_type: LedgerCause | str,
         cause_id: str,
         note: str | None = None,
+        fresh: bool = False,
+        user_values: Mapping[Any, Any] | None = None,
     ) -> LedgerApplication:
         """Apply one change for a cause, exactly once.
+
+        ``fresh``: the caller knows the cause was never applied (it holds the lock of the row
+        the cause belongs to, in the state before the change): the look-up of an earlier entry
+        is skipped - one statement less on a hot path. A race is still caught by the UNIQUE
+        cause (the savepoint is rolled back, the entry written is returned).
+        ``user_values``: other ``users`` columns to set in the same UPDATE (the user's order
+        counters, `totals.paid_values`), changed only with the balance.
 
         Raises:
             InvalidLedgerChange (422): delta 0 or too large, empty or too long cause id.
@@ -113,11 +123,12 @@ class BalanceService:
             raise InvalidLedgerChange(f"cause id must be 1 to {MAX_CAUSE_ID_LENGTH} characters")
 
         await session.flush()  # sessions do not autoflush: a user added just now must be visible
-        existing = await self.get_entry_by_cause(
-            session, cause_type=cause_type, cause_id=cause_id, currency=currency
-        )
-        if existing is not None:
-            return self._replay(existing, user_id=user_id, delta_units=delta_units)
+        if not fresh:
+            existing = await self.get_entry_by_cause(
+                session, cause_type=cause_type, cause_id=cause_id, currency=currency
+            )
+            if existing is not None:
+                return self._replay(existing, user_id=user_id, delta_units=delta_units)
 
         column = balance_column(currency)
         try:
@@ -126,7 +137,7 @@ class BalanceService:
                     result = await session.execute(
                         update(User)
                         .where(User.id == user_id)
-                        .values({column: column + delta_units})
+                        .values({**(user_values or {}), column: column + delta_units})
                         .returning(column)
                         .execution_options(synchronize_session=False)
                     )

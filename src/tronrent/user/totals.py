@@ -61,20 +61,25 @@ def _floored(column: Any, delta: int) -> Any:
     return case((column + delta >= 0, column + delta), else_=0)
 
 
+def _values(d: _Delta) -> dict[Any, Any]:
+    """The ``users`` SET clause of one user's delta (empty: nothing changes)."""
+    values: dict[Any, Any] = {}
+    if d.orders:
+        values[User.total_orders] = _floored(User.total_orders, d.orders)
+    if d.spent_sun:
+        values[User.total_spent_sun] = _floored(User.total_spent_sun, d.spent_sun)
+    if d.spent_usdt_units:
+        values[User.total_spent_usdt_units] = _floored(
+            User.total_spent_usdt_units, d.spent_usdt_units
+        )
+    if d.energy:
+        values[User.total_energy_used] = User.total_energy_used + d.energy
+    return values
+
+
 async def _apply(session: AsyncSession, deltas: dict[uuid.UUID, _Delta]) -> None:
     for user_id in sorted(deltas):  # one lock order for every caller: no deadlock
-        d = deltas[user_id]
-        values: dict[Any, Any] = {}
-        if d.orders:
-            values[User.total_orders] = _floored(User.total_orders, d.orders)
-        if d.spent_sun:
-            values[User.total_spent_sun] = _floored(User.total_spent_sun, d.spent_sun)
-        if d.spent_usdt_units:
-            values[User.total_spent_usdt_units] = _floored(
-                User.total_spent_usdt_units, d.spent_usdt_units
-            )
-        if d.energy:
-            values[User.total_energy_used] = User.total_energy_used + d.energy
+        values = _values(deltas[user_id])
         if values:
             await session.execute(
                 update(User)
@@ -82,6 +87,14 @@ async def _apply(session: AsyncSession, deltas: dict[uuid.UUID, _Delta]) -> None
                 .values(values)
                 .execution_options(synchronize_session=False)
             )
+
+
+def paid_values(order: Order) -> dict[Any, Any]:
+    """``orders_paid`` of one order as the SET clause of its user's row, for a caller that
+    updates that row anyway (a payment from the balance: the debit's UPDATE, one statement
+    for both). Empty for an order without a user."""
+    deltas = _paid_deltas([order], +1)
+    return _values(deltas[order.user_id]) if order.user_id in deltas else {}
 
 
 async def orders_paid(session: AsyncSession, orders: Iterable[Order]) -> None:

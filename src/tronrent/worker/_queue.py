@@ -264,13 +264,22 @@ class JobQueue:
             await asyncio.wait(running, timeout=5)
         return len(running)
 
-    async def listen(self, stop: asyncio.Event, concurrency: int = 20) -> None:
-        """Consume the Redis queues until `stop` is set (a worker process)."""
+    async def listen(
+        self, stop: asyncio.Event, concurrency: int = 20, high_concurrency: int = 200
+    ) -> None:
+        """Consume the Redis queues until `stop` is set (a worker process); at most
+        ``concurrency`` jobs of a queue at once, ``high_concurrency`` of the HIGH one: its
+        delegation jobs wait for their merged batch (`Coalescer`) holding no connection, and
+        20 slots capped a batch of orders paid one at a time (from the balance) at ~20."""
         from taskiq.receiver import Receiver
 
         receivers = [
-            Receiver(b, max_async_tasks=concurrency, propagate_exceptions=False)
-            for b in self.brokers.values()
+            Receiver(
+                b,
+                max_async_tasks=high_concurrency if p is Priority.HIGH else concurrency,
+                propagate_exceptions=False,
+            )
+            for p, b in self.brokers.items()
         ]
         await asyncio.gather(*(r.listen(stop) for r in receivers))
 
