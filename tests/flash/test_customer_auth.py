@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from trondevnet.testing import funded_key
 from tronrent.bot.service import bot as bot_service
@@ -20,6 +20,7 @@ from tronrent.kit.time import now_ms
 from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import Order, OrderStatus, OrderType
 from tronrent.models.payment import Payment
+from tronrent.models.user import User, UserStatus
 from tronrent.order.ids import new_flash_order_id
 from tronrent.user.service import TelegramProfile
 from tronrent.user.service import user as user_service
@@ -290,6 +291,27 @@ class TestChatId:
             )
             == 1
         )
+
+    async def test_chat_of_a_blocked_user_refused(
+        self,
+        api: Api,  # noqa: F811
+        database_url: str,
+    ) -> None:
+        await start_chat(database_url, 555_005)
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as s, s.begin():
+                await s.execute(
+                    update(User).where(User.telegram_id == 555_005).values(status=UserStatus.BANNED)
+                )
+        finally:
+            await engine.dispose()
+        before = await count(database_url, Order)
+        r = await api.http.post(
+            CREATE, json={"recipientAddress": api.pool.tron_address, "chatId": 555_005}
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == "USER_BLOCKED", r.text
+        assert await count(database_url, Order) == before
 
     async def test_chat_zero_means_no_telegram(self, api: Api, database_url: str) -> None:  # noqa: F811
         data = await create(api, chat_id=0)

@@ -47,6 +47,7 @@ from tronrent.order.schemas import (
 from tronrent.order.service import order as order_service
 from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.payment.confirm import confirm_payment
+from tronrent.product.customer import ensure_may_order
 
 router = APIRouter(
     prefix="/api/energy-flash",
@@ -122,9 +123,12 @@ async def create_order(
     refunded if the address is still not activated when it is paid).
 
     `chatId` must be a chat that started the bot (422 CHAT_NOT_STARTED otherwise; 0: no
-    Telegram messages). `orderToken` is returned once: send it as `X-Order-Token` to cancel or
-    confirm the order (docs/customer-auth.md)."""
+    Telegram messages) and whose user is not blocked (403 USER_BLOCKED). `orderToken` is
+    returned once: send it as `X-Order-Token` to cancel or confirm the order
+    (docs/customer-auth.md)."""
     chat = await order_service.started_chat(session, body.chat_id)
+    if chat is not None:  # an operator blocked the chat's user: no order told to that chat
+        await ensure_may_order(session, chat.user_id)
     state = None
     if recipients is not None and rt.enabled:
         state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
