@@ -219,6 +219,30 @@ class Settings(BaseSettings):
         "blocks",
         ge=1,
     )
+    merchant_signature_window_seconds: int = _env(
+        300,
+        "an integer from 30 to 3600 (seconds)",
+        "merchant API: a signed request's X-Timestamp may differ from the server's clock by this "
+        "much; its X-Nonce is remembered twice as long",
+        ge=30,
+        le=3600,
+    )
+    merchant_rate_limit_per_minute: int = _env(
+        12_000,
+        "a non-negative integer",
+        "merchant API: requests per API key in any 60 s (moving window; 0 = off); 429 with "
+        "Retry-After beyond it",
+        ge=0,
+    )
+    merchant_callback_allow_private: bool = _env(
+        False,
+        "true or false",
+        "merchant callbacks may go to private, loopback and link-local addresses (tests, a "
+        "receiver on the operator's own network); off = refused (SSRF)",
+    )
+    merchant_callback_timeout_seconds: int = _env(
+        10, "an integer from 1 to 60 (seconds)", "merchant callback HTTP timeout", ge=1, le=60
+    )
     default_energy_per_transaction: int = _env(
         65_000,
         "a positive integer (energy)",

@@ -54,10 +54,12 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
     from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
+    from tronrent.merchant.lifespan import merchant_lifespan
 
     return [
         devnet_lifespan,
         flash_lifespan,
+        merchant_lifespan,
         chain_health_lifespan,
         telegram_lifespan,
         banner_lifespan,

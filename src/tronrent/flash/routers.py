@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tronrent.delegation import endpoints as delegation_endpoints
+from tronrent.merchant import admin_endpoints as merchant_admin_endpoints
+from tronrent.merchant import endpoints as merchant_endpoints
 from tronrent.notification import endpoints as notification_endpoints
 from tronrent.order import admin_endpoints as order_admin_endpoints
 from tronrent.order import endpoints as order_endpoints
@@ -26,4 +28,6 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     notification_endpoints.router,
     order_admin_endpoints.router,
     payment_admin_endpoints.router,
+    merchant_endpoints.router,
+    merchant_admin_endpoints.router,
 )

@@ -25,6 +25,15 @@ from tronrent.models.energy_transaction import (
     EnergyTransactionType,
 )
 from tronrent.models.job_failure import JobFailure
+from tronrent.models.merchant import (
+    ApiKeyStatus,
+    CallbackStatus,
+    MerchantApiKey,
+    MerchantCallback,
+    MerchantCallbackAttempt,
+    MerchantNonce,
+    MerchantOrder,
+)
 from tronrent.models.notification_outbox import NotificationOutbox, OutboxStatus
 from tronrent.models.order import (
     OPEN_ORDER_STATUSES,
@@ -60,12 +69,14 @@ __all__ = [
     "AgentApplication",
     "AgentEarning",
     "AgentStatus",
+    "ApiKeyStatus",
     "ApplicationStatus",
     "BalanceLedgerEntry",
     "Bot",
     "BotStatus",
     "BotUser",
     "BotUserStatus",
+    "CallbackStatus",
     "CatalogAction",
     "CatalogChange",
     "CatalogEntity",
@@ -87,6 +98,11 @@ __all__ = [
     "LedgerCause",
     "LoginType",
     "MatchMethod",
+    "MerchantApiKey",
+    "MerchantCallback",
+    "MerchantCallbackAttempt",
+    "MerchantNonce",
+    "MerchantOrder",
     "MonitoringStatus",
     "NotificationOutbox",
     "Order",

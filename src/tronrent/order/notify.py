@@ -7,7 +7,7 @@ no chat id, so operators see every event.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,18 @@ from tronrent.models.order import Order
 
 #: (order, event, payload)
 OrderEvent = tuple[Order, str, dict[str, Any]]
+#: (session, [(order, event, payload with the order fields, dedupe key)]) of the events just
+#: queued - called in the same transaction (the merchant callbacks' outbox listens here)
+EventTap = Callable[[AsyncSession, list[tuple[Order, str, dict[str, Any], str]]], Awaitable[None]]
+_TAPS: list[EventTap] = []
+
+
+def add_event_tap(tap: EventTap) -> None:
+    """Have ``tap`` see every order event when it is queued (once per dedupe key), in the
+    transaction that queues it. Idempotent per tap. The order domain never imports the
+    listeners (dependencies point one way): they register themselves."""
+    if tap not in _TAPS:
+        _TAPS.append(tap)
 
 
 def _package_name(order: Order) -> dict[str, str]:
@@ -66,7 +78,16 @@ async def notify_orders(
         conflict=["dedupe_key"],
         returning=["dedupe_key"],
     )
-    return {str(k) for (k,) in queued}
+    keys = {str(k) for (k,) in queued}
+    if _TAPS and keys:
+        fresh = [r for r in rows.values() if r["dedupe_key"] in keys]
+        orders = {order.id: order for order, _, _ in events}
+        seen = [
+            (orders[r["order_id"]], r["event_type"], r["payload"], r["dedupe_key"]) for r in fresh
+        ]
+        for tap in _TAPS:
+            await tap(session, seen)
+    return keys
 
 
 async def notify_order(

@@ -1,0 +1,359 @@
+"""Merchant callbacks: a signed JSON event for every state change of a merchant order.
+
+Queued (`on_order_events`, an order event tap) in the transaction of the change itself, once
+per order event: ``event_id`` is the event's dedupe key (UNIQUE), so a retried job or a replayed
+payment never queues it twice. `CallbackSender` delivers them oldest first per order (an event
+waits while an earlier one of its order is pending), retrying on the itrx schedule (15 s, 15 s,
+30 s, 3 min, 10 min, 20 min, 30 min after the failed attempts; then ``failed``), logging every
+attempt in ``merchant_callback_attempts``. A receiver must answer 2xx; it may see an event twice
+only if the sender dies between its 2xx and the mark (it dedupes by ``eventId``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import httpx
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from tronrent.kit.crypto import SecretBox
+from tronrent.kit.db import insert_new_rows
+from tronrent.kit.errors import SecretDecryptionError
+from tronrent.kit.time import isoformat, utcnow
+from tronrent.merchant import signing
+from tronrent.merchant.auth import purge_nonces
+from tronrent.merchant.urls import target_refusal
+from tronrent.models.merchant import (
+    CallbackStatus,
+    MerchantApiKey,
+    MerchantCallback,
+    MerchantCallbackAttempt,
+)
+from tronrent.models.order import Order
+from tronrent.order.notify import add_event_tap
+
+log = logging.getLogger("tronrent.merchant")
+
+#: order event -> callback type; other order events are not sent
+EVENT_TYPES: Final = {
+    "payment_received": "order.paid",
+    "package_payment_received": "order.paid",
+    "package_payment_underpaid": "order.underpaid",
+    "waiting_for_energy": "order.waiting",
+    "energy_delivered": "order.delegated",
+    "rental_ended": "order.reclaimed",
+    "order_failed": "order.failed",
+    "refund": "order.refunded",
+    "order_expired": "order.expired",
+}
+#: seconds to wait after the 1st, 2nd, ... failed attempt (itrx's schedule); then failed
+RETRY_SCHEDULE_S: Final = (15.0, 15.0, 30.0, 180.0, 600.0, 1200.0, 1800.0)
+
+
+def _merchant(order: Order) -> dict[str, Any] | None:
+    info = (order.price_config or {}).get("merchant")
+    return info if isinstance(info, dict) and info.get("callback") else None
+
+
+def event_body(
+    order: Order, info: dict[str, Any], event: str, payload: dict[str, Any], event_id: str
+) -> dict[str, Any]:
+    """The JSON a receiver gets."""
+    data = {k: v for k, v in payload.items() if k not in ("order_id", "recipient_address")}
+    tx_hashes = data.get("tx_hashes") or []
+    return {
+        "eventId": event_id,
+        "type": EVENT_TYPES[event],
+        "createdAt": isoformat(utcnow()),
+        "order": {
+            "orderId": order.id,
+            "clientOrderId": info.get("clientOrderId"),
+            "status": order.status.value,
+            "receiver": order.target_address,
+            "energy": order.energy_amount,
+            "durationHours": order.duration_hours,
+            "currency": order.currency.value,
+            "priceUnits": order.final_price_units,
+            "txHash": tx_hashes[0] if tx_hashes else None,
+        },
+        "data": data,
+    }
+
+
+async def on_order_events(
+    session: AsyncSession, events: list[tuple[Order, str, dict[str, Any], str]]
+) -> None:
+    """The order event tap: queue a callback for each event of a merchant order that wants
+    callbacks (no query for other orders: the order carries ``price_config["merchant"]``)."""
+    rows = []
+    for order, event, payload, event_id in events:
+        info = _merchant(order)
+        if info is None or event not in EVENT_TYPES:
+            continue
+        rows.append(
+            {
+                "event_id": event_id,
+                "event_type": EVENT_TYPES[event],
+                "order_id": order.id,
+                "api_key_id": uuid.UUID(str(info["apiKeyId"])),
+                "url": info.get("callbackUrl"),
+                "payload": event_body(order, info, event, payload, event_id),
+                "status": CallbackStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+            }
+        )
+    if rows:
+        await insert_new_rows(
+            session, MerchantCallback, rows, conflict=["event_id"], returning=["id"]
+        )
+
+
+def install() -> None:
+    """Listen to order events (every process that changes orders calls this at start)."""
+    add_event_tap(on_order_events)
+
+
+install()
+
+
+@dataclass
+class SendReport:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    event_id: str
+    url: str | None
+    payload: dict[str, Any]
+    attempts: int
+    key_url: str | None
+    key_secret: str
+    key_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class CallbackSender:
+    """``await sender.run_once()`` delivers what is due; ``run(stop)`` loops."""
+
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        *,
+        client: httpx.AsyncClient | None = None,
+        allow_private: bool = False,
+        schedule: Sequence[float] = RETRY_SCHEDULE_S,
+        timeout_s: float = 10.0,
+        batch_size: int = 200,
+        concurrency: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 0.2,
+        nonce_ttl_s: int = 600,
+    ) -> None:
+        self.session_maker = session_maker
+        self.box = box
+        self.client = client
+        self.allow_private = allow_private
+        self.schedule = tuple(schedule)
+        self.timeout_s = timeout_s
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.nonce_ttl_s = nonce_ttl_s
+        self._last_purge = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        own = self.client is None
+        if own:
+            self.client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+        try:
+            while not stop.is_set():
+                try:
+                    report = await self.run_once()
+                    await self._housekeeping()
+                except Exception:
+                    log.exception("merchant.callback_round_failed")
+                    report = SendReport()
+                if not report.delivered and not report.retried and not report.failed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_interval)
+        finally:
+            if own and self.client is not None:
+                await self.client.aclose()
+                self.client = None
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge < 60:
+            return
+        self._last_purge = now
+        async with self.session_maker() as session, session.begin():
+            await purge_nonces(session, self.nonce_ttl_s)
+
+    async def _claim(self) -> list[_Claimed]:
+        """Due callbacks, each the oldest pending one of its order, leased to this sender."""
+        now = utcnow()
+        earlier = aliased(MerchantCallback)
+        async with self.session_maker() as session, session.begin():
+            stmt = (
+                select(MerchantCallback, MerchantApiKey)
+                .join(MerchantApiKey, MerchantApiKey.id == MerchantCallback.api_key_id)
+                .where(
+                    MerchantCallback.status == CallbackStatus.PENDING,
+                    MerchantCallback.next_attempt_at <= now,
+                    ~exists().where(
+                        and_(
+                            earlier.order_id == MerchantCallback.order_id,
+                            earlier.status == CallbackStatus.PENDING,
+                            earlier.id < MerchantCallback.id,
+                        )
+                    ),
+                )
+                .order_by(MerchantCallback.id)
+                .limit(self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(of=MerchantCallback, skip_locked=True)
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                return []
+            await session.execute(
+                update(MerchantCallback)
+                .where(MerchantCallback.id.in_([cb.id for cb, _ in rows]))
+                .values(next_attempt_at=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = []
+            for cb, key in rows:
+                try:
+                    secret = self.box.decrypt(key.secret_encrypted).reveal()
+                except SecretDecryptionError:
+                    secret = ""
+                claimed.append(
+                    _Claimed(
+                        cb.id,
+                        cb.event_id,
+                        cb.url,
+                        dict(cb.payload),
+                        cb.attempts,
+                        key.callback_url,
+                        secret,
+                        key.status.value == "active" and bool(secret),
+                    )
+                )
+            return claimed
+
+    async def run_once(self) -> SendReport:
+        claimed = await self._claim()
+        report = SendReport()
+        if not claimed:
+            return report
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: _Claimed) -> tuple[_Claimed, _Outcome, bool]:
+            async with gate:
+                return await self._deliver(item)
+
+        results = await asyncio.gather(*(one(item) for item in claimed))
+        await self._settle(results, report)
+        return report
+
+    async def _deliver(self, item: _Claimed) -> tuple[_Claimed, _Outcome, bool]:
+        """POST the event; (item, outcome, final): ``final`` = no retry can help."""
+        url = item.url or item.key_url
+        if not item.key_active:
+            return item, _Outcome(None, "API key revoked or unreadable", 0), True
+        if not url:
+            return item, _Outcome(None, "no callback URL (order or key)", 0), True
+        refusal = await target_refusal(url, allow_private=self.allow_private)
+        if refusal is not None:
+            return item, _Outcome(None, refusal, 0), False
+        body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True).encode()
+        timestamp = str(int(time.time()))
+        signature = signing.sign(
+            item.key_secret, signing.callback_message(timestamp, item.event_id, body)
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "tronrent-callbacks/1",
+            "X-Event-Id": item.event_id,
+            "X-Timestamp": timestamp,
+            "X-Signature": signature,
+        }
+        assert self.client is not None, "run() or a client passed in"
+        started = time.monotonic()
+        try:
+            response = await self.client.post(
+                url, content=body, headers=headers, timeout=self.timeout_s
+            )
+        except httpx.HTTPError as exc:
+            took = int((time.monotonic() - started) * 1000)
+            return item, _Outcome(None, f"{type(exc).__name__}: {exc}"[:500], took), False
+        took = int((time.monotonic() - started) * 1000)
+        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        return item, _Outcome(response.status_code, error, took), False
+
+    async def _settle(
+        self, results: Sequence[tuple[_Claimed, _Outcome, bool]], report: SendReport
+    ) -> None:
+        now = utcnow()
+        async with self.session_maker() as session, session.begin():
+            for item, outcome, final in results:
+                session.add(
+                    MerchantCallbackAttempt(
+                        callback_id=item.id,
+                        attempted_at=now,
+                        status_code=outcome.status_code,
+                        error=outcome.error,
+                        duration_ms=outcome.duration_ms,
+                    )
+                )
+                attempts = item.attempts + 1
+                values: dict[str, Any] = {"attempts": attempts, "last_error": outcome.error}
+                if outcome.ok:
+                    values |= {"status": CallbackStatus.DELIVERED, "delivered_at": now}
+                    report.delivered += 1
+                elif final or attempts > len(self.schedule):
+                    values["status"] = CallbackStatus.FAILED
+                    report.failed += 1
+                    log.warning("merchant callback %s failed: %s", item.event_id, outcome.error)
+                else:
+                    delay = self.schedule[attempts - 1]
+                    values["next_attempt_at"] = now + timedelta(seconds=delay)
+                    report.retried += 1
+                await session.execute(
+                    update(MerchantCallback)
+                    .where(
+                        MerchantCallback.id == item.id,
+                        MerchantCallback.status == CallbackStatus.PENDING,
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )

@@ -1,0 +1,266 @@
+"""Merchant orders: energy packages bought through the API, idempotent by client order id.
+
+A merchant order is a package order (`product.package`, order type ``energy_rental``) - no new
+product and no branch in the engine: an energy amount and duration is sold as the package of
+that duration whose energy divides the amount (``quantity = energy / package energy``, the
+largest such package), or the package named. Paid from the balance at creation (or by transfer
+with a unique tail, like ``POST /api/orders``). ``merchant_orders`` keeps the client order id
+(UNIQUE per customer): the same id again returns the first order, the same id with a different
+request is 409 ``CLIENT_ORDER_ID_REUSED``. The customer's row is locked first, so two
+concurrent requests with one id cannot both create (SQLite: the single writer).
+
+The order carries ``price_config["merchant"]`` (key id, callback wanted): the callback tap
+(`merchant.callbacks`) reads it from the order itself, with no query per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tronrent.merchant.errors import ClientOrderIdReused, NoMatchingPackage
+from tronrent.merchant.urls import check_callback_url
+from tronrent.models.common import Currency
+from tronrent.models.energy_package import EnergyPackage, PackageType
+from tronrent.models.merchant import MerchantApiKey, MerchantOrder
+from tronrent.models.order import Order
+from tronrent.models.user import User
+from tronrent.order.errors import OrderNotFound
+from tronrent.order.recipient import RecipientState
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as order_service
+from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.product.errors import PackageNotFound
+from tronrent.product.package import DEFAULT_MAX_QUANTITY, create_package_order
+from tronrent.user.errors import UserNotFound
+
+PaymentMethod = Literal["balance", "transfer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    package: EnergyPackage
+    quantity: int
+
+
+async def on_sale(session: AsyncSession) -> Sequence[EnergyPackage]:
+    """Energy packages on sale, in catalogue order."""
+    return (
+        (
+            await session.execute(
+                select(EnergyPackage)
+                .where(
+                    EnergyPackage.is_active.is_(True),
+                    EnergyPackage.package_type == PackageType.ENERGY,
+                )
+                .order_by(EnergyPackage.sort_order, EnergyPackage.energy_amount)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def choose_package(
+    session: AsyncSession,
+    *,
+    package_id: uuid.UUID | None,
+    quantity: int | None,
+    energy: int | None,
+    duration_hours: int | None,
+) -> Chosen:
+    """The package and quantity a request buys: ``package_id`` (+ ``quantity``, default 1), or
+    ``energy`` + ``duration_hours`` as the largest package of that duration dividing it.
+
+    Raises:
+        NoMatchingPackage (422): neither form given, or no package sells that energy.
+        PackageNotFound (404) / PackageUnavailable (422) for a named package (at creation).
+    """
+    if package_id is not None:
+        found = await session.get(EnergyPackage, package_id)
+        if found is None:
+            raise PackageNotFound(f"package {package_id} not found")
+        return Chosen(found, quantity or 1)
+    if energy is None or duration_hours is None:
+        raise NoMatchingPackage("give packageId, or energy and durationHours")
+    offers = []
+    for pkg in await on_sale(session):
+        if pkg.duration_hours != duration_hours or pkg.energy_amount <= 0:
+            continue
+        offers.append({"energy": pkg.energy_amount, "durationHours": pkg.duration_hours})
+        units, rest = divmod(energy, pkg.energy_amount)
+        low, high = pkg.min_order_amount or 1, pkg.max_order_amount or DEFAULT_MAX_QUANTITY
+        if rest == 0 and low <= units <= high:
+            return Chosen(pkg, units)
+    raise NoMatchingPackage(
+        f"no package sells {energy} energy for {duration_hours} h: the energy must be a "
+        "multiple of a package's energy of that duration",
+        details={"offers": offers},
+    )
+
+
+def request_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 of the request's fields (canonical JSON): the same client order id must mean
+    the same request."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def find(
+    session: AsyncSession, user_id: uuid.UUID, client_order_id: str
+) -> MerchantOrder | None:
+    return (
+        await session.execute(
+            select(MerchantOrder).where(
+                MerchantOrder.user_id == user_id, MerchantOrder.client_order_id == client_order_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    order: Order
+    #: False: the client order id named an existing order, returned unchanged
+    created: bool
+
+
+async def create_merchant_order(
+    session: AsyncSession,
+    rt: FlashRuntime,
+    key: MerchantApiKey,
+    *,
+    client_order_id: str,
+    receiver: str,
+    currency: Currency,
+    payment_method: PaymentMethod,
+    package_id: uuid.UUID | None = None,
+    quantity: int | None = None,
+    energy: int | None = None,
+    duration_hours: int | None = None,
+    callback_url: str | None = None,
+    recipient_state: RecipientState | None = None,
+) -> Created:
+    """Create (and, for ``balance``, pay) the order, or return the one with that client id.
+
+    Raises what `create_package_order` and `pay_from_balance` raise (409
+    INSUFFICIENT_BALANCE: the caller's rollback leaves nothing behind), `NoMatchingPackage`,
+    `ClientOrderIdReused`.
+    """
+    fingerprint = request_hash(
+        {
+            "receiver": receiver,
+            "currency": currency.value,
+            "paymentMethod": payment_method,
+            "packageId": package_id,
+            "quantity": quantity,
+            "energy": energy,
+            "durationHours": duration_hours,
+            "callbackUrl": callback_url,
+        }
+    )
+    # serializes this customer's merchant orders: a concurrent twin waits, then finds the first
+    user = await session.get(User, key.user_id, with_for_update=True)
+    if user is None:
+        raise UserNotFound("user not found")
+    existing = await find(session, key.user_id, client_order_id)
+    if existing is not None:
+        if existing.request_hash != fingerprint:
+            raise ClientOrderIdReused(
+                f"clientOrderId {client_order_id!r} was used for a different order "
+                f"({existing.order_id})",
+                details={"orderId": existing.order_id},
+            )
+        return Created(await order_service.get(session, existing.order_id), False)
+    url = check_callback_url(callback_url)
+    chosen = await choose_package(
+        session,
+        package_id=package_id,
+        quantity=quantity,
+        energy=energy,
+        duration_hours=duration_hours,
+    )
+    order = await create_package_order(
+        session,
+        rt,
+        package_id=chosen.package.id,
+        quantity=chosen.quantity,
+        recipient_address=receiver,
+        currency=currency,
+        payment_method=payment_method,
+        user_id=key.user_id,
+        recipient_state=recipient_state if payment_method == "transfer" else None,
+    )
+    order.price_config = {
+        **(order.price_config or {}),
+        "merchant": {
+            "apiKeyId": str(key.id),
+            "clientOrderId": client_order_id,
+            "callback": bool(url or key.callback_url),
+            "callbackUrl": url,
+        },
+    }
+    session.add(
+        MerchantOrder(
+            order_id=order.id,
+            user_id=key.user_id,
+            api_key_id=key.id,
+            client_order_id=client_order_id,
+            request_hash=fingerprint,
+            callback_url=url,
+        )
+    )
+    await session.flush()
+    if payment_method == "balance":
+        order = await pay_from_balance(session, order.id, actor=f"merchant:{key.key_id}")
+    return Created(order, True)
+
+
+async def list_orders(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    limit: int = 50,
+    before: str | None = None,
+    client_order_id: str | None = None,
+) -> list[tuple[Order, MerchantOrder]]:
+    """The customer's merchant orders, newest first; ``before``: an order id (keyset page)."""
+    stmt = (
+        select(Order, MerchantOrder)
+        .join(MerchantOrder, MerchantOrder.order_id == Order.id)
+        .where(MerchantOrder.user_id == user_id)
+        .order_by(MerchantOrder.created_at.desc(), MerchantOrder.order_id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    if client_order_id is not None:
+        stmt = stmt.where(MerchantOrder.client_order_id == client_order_id)
+    if before is not None:
+        anchor = await session.get(MerchantOrder, before)
+        if anchor is not None and anchor.user_id == user_id:
+            stmt = stmt.where(
+                (MerchantOrder.created_at < anchor.created_at)
+                | (
+                    (MerchantOrder.created_at == anchor.created_at)
+                    & (MerchantOrder.order_id < anchor.order_id)
+                )
+            )
+    return [(o, m) for o, m in (await session.execute(stmt)).all()]
+
+
+async def get_order(
+    session: AsyncSession, user_id: uuid.UUID, order_id: str
+) -> tuple[Order, MerchantOrder]:
+    """One of the customer's merchant orders (by order id or client order id); 404 else."""
+    m = await session.get(MerchantOrder, order_id)
+    if m is None or m.user_id != user_id:
+        m = await find(session, user_id, order_id)
+    if m is None:
+        raise OrderNotFound(f"order {order_id} not found")
+    return await order_service.get(session, m.order_id), m
