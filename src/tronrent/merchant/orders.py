@@ -91,8 +91,9 @@ async def choose_package(
     if energy is None or duration_hours is None:
         raise NoMatchingPackage("give packageId, or energy and durationHours")
     offers = []
-    for pkg in await on_sale(session):
-        if pkg.duration_hours != duration_hours or pkg.energy_amount <= 0:
+    fitting = [p for p in await on_sale(session) if p.duration_hours == duration_hours]
+    for pkg in sorted(fitting, key=lambda p: (-p.energy_amount, p.sort_order)):
+        if pkg.energy_amount <= 0:
             continue
         offers.append({"energy": pkg.energy_amount, "durationHours": pkg.duration_hours})
         units, rest = divmod(energy, pkg.energy_amount)
