@@ -1,0 +1,262 @@
+"""Merchant callbacks end to end on the devnet (real engine; SQLite and PostgreSQL) to a real
+HTTP receiver that fails 10 % of the time: every event delivered once per event id, in order
+per order, signed; the delivery log; SSRF refusal and the retry schedule running out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from package_orders import new_user
+from trondevnet.testing import funded_key
+from tronproto.keys import PrivateKey
+from tronrent.kit.db import transaction_scope
+from tronrent.merchant import signing
+from tronrent.merchant.callbacks import CallbackSender
+from tronrent.merchant.keys import merchant_keys
+from tronrent.merchant.orders import create_merchant_order
+from tronrent.models.common import Currency
+from tronrent.models.merchant import CallbackStatus, MerchantCallback, MerchantCallbackAttempt
+from tronrent.models.order import OrderStatus
+from tronrent.worker import job_scope
+
+from flash.conftest import Flash, FlashFactory
+
+TRX = 1_000_000
+
+
+@dataclass
+class Receiver:
+    """A plain HTTP/1.1 server on 127.0.0.1: request number n (from 1) fails with 500 when
+    ``n % fail_every == 0`` (10 %), else answers 200 and records the event."""
+
+    secret: str = ""
+    fail_every: int = 10
+    requests: int = 0
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+    port: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode().split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.requests += 1
+                status = "200 OK"
+                if self.requests % self.fail_every == 0:
+                    status = "500 Internal Server Error"
+                else:
+                    msg = signing.callback_message(
+                        headers["x-timestamp"], headers["x-event-id"], body
+                    )
+                    if not signing.verify(self.secret, msg, headers["x-signature"]):
+                        self.bad_signatures += 1
+                    self.delivered.append(json.loads(body))
+                writer.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callbacks"
+
+
+@contextlib.asynccontextmanager
+async def serve(receiver: Receiver) -> AsyncIterator[Receiver]:
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    receiver.port = server.sockets[0].getsockname()[1]
+    try:
+        yield receiver
+    finally:
+        server.close()
+
+
+async def running(sender: CallbackSender) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    return stop, asyncio.create_task(sender.run(stop))
+
+
+async def wait_settled(f: Flash, expected: int, wait_s: float = 60.0) -> None:
+    """Until ``expected`` callbacks exist and none is pending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        async with f.session_maker() as s:
+            rows = (
+                await s.execute(
+                    select(MerchantCallback.status, func.count()).group_by(MerchantCallback.status)
+                )
+            ).all()
+        counts = {status: n for status, n in rows}
+        if sum(counts.values()) >= expected and not counts.get(CallbackStatus.PENDING):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"callbacks not settled: {counts}\n{await f.debug()}")
+        await asyncio.sleep(0.1)
+
+
+class TestDelivery:
+    async def test_failing_receiver_gets_every_event_once_in_order(
+        self, flash: FlashFactory
+    ) -> None:
+        f = await flash(rental_s=1.0, recipient_activation="refund")
+        async with serve(Receiver()) as receiver:
+            async with transaction_scope(f.session_maker) as s:
+                user = await new_user(s, trx_sun=200 * TRX)
+                made = await merchant_keys.create(
+                    s, f.box, user_id=user.id, name="shop", actor="test", callback_url=receiver.url
+                )
+                key = made.key
+            receiver.secret = made.secret.reveal()
+            good = [funded_key(f.devnet.chain, TRX).address_base58 for _ in range(8)]
+            missing = [PrivateKey.random().address_base58 for _ in range(2)]
+            ids = []
+            # one transaction (SQLite: one write lock taken, not ten)
+            async with job_scope(), transaction_scope(f.session_maker) as s:
+                for n, address in enumerate(good + missing):
+                    created = await create_merchant_order(
+                        s,
+                        f.engine.rt,
+                        key,
+                        client_order_id=f"cb-{n}",
+                        receiver=address,
+                        currency=Currency.TRX,
+                        payment_method="balance",
+                        energy=65_000,
+                        duration_hours=1,
+                    )
+                    ids.append(created.order.id)
+            for order_id in ids[: len(good)]:
+                await f.wait_order(
+                    lambda o: o.status is OrderStatus.COMPLETED, order_id=order_id, wait_s=30
+                )
+            for order_id in ids[len(good) :]:
+                await f.wait_order(
+                    lambda o: o.status is OrderStatus.REFUNDED, order_id=order_id, wait_s=30
+                )
+            sender = CallbackSender(
+                f.session_maker,
+                f.box,
+                allow_private=True,
+                schedule=(0.05,) * 7,
+                poll_interval=0.05,
+                batch_size=7,
+            )
+            stop, task = await running(sender)
+            async with f.session_maker() as s:
+                expected = (
+                    (await s.execute(select(MerchantCallback).order_by(MerchantCallback.id)))
+                    .scalars()
+                    .all()
+                )
+            await wait_settled(f, len(expected))
+            stop.set()
+            await task
+        # every event exactly once, with its signature
+        assert receiver.bad_signatures == 0
+        got = [d["eventId"] for d in receiver.delivered]
+        assert sorted(got) == sorted(cb.event_id for cb in expected)
+        assert len(got) == len(set(got))
+        assert receiver.requests > len(got)  # some failed and were retried
+        # in order per order: the receiver saw each order's events in the order they happened
+        per_order: dict[str, list[str]] = defaultdict(list)
+        for d in receiver.delivered:
+            per_order[d["order"]["orderId"]].append(d["type"])
+        for order_id in ids[: len(good)]:
+            assert per_order[order_id] == ["order.paid", "order.delegated", "order.reclaimed"]
+        for order_id in ids[len(good) :]:
+            types = per_order[order_id]
+            assert types[0] == "order.paid" and types[-1] == "order.refunded"
+            assert "order.failed" in types
+        delegated = [d for d in receiver.delivered if d["type"] == "order.delegated"]
+        assert all(len(d["order"]["txHash"]) == 64 for d in delegated)
+        assert {d["order"]["clientOrderId"] for d in delegated} == {f"cb-{n}" for n in range(8)}
+        async with f.session_maker() as s:
+            attempts = await s.scalar(select(func.count()).select_from(MerchantCallbackAttempt))
+            rows = (await s.execute(select(MerchantCallback))).scalars().all()
+        assert attempts == receiver.requests  # the delivery log has every attempt
+        assert all(r.status is CallbackStatus.DELIVERED for r in rows)
+
+    async def test_private_target_refused_until_the_schedule_runs_out(
+        self, flash: FlashFactory
+    ) -> None:
+        f = await flash(rental_s=600.0)
+        async with serve(Receiver()) as receiver:
+            async with transaction_scope(f.session_maker) as s:
+                user = await new_user(s, trx_sun=20 * TRX)
+                made = await merchant_keys.create(
+                    s, f.box, user_id=user.id, name="shop", actor="test", callback_url=receiver.url
+                )
+            async with job_scope(), transaction_scope(f.session_maker) as s:
+                await create_merchant_order(
+                    s,
+                    f.engine.rt,
+                    made.key,
+                    client_order_id="ssrf",
+                    receiver=funded_key(f.devnet.chain, TRX).address_base58,
+                    currency=Currency.TRX,
+                    payment_method="balance",
+                    energy=65_000,
+                    duration_hours=1,
+                )
+            sender = CallbackSender(
+                f.session_maker,
+                f.box,
+                allow_private=False,
+                schedule=(0.01, 0.01),
+                poll_interval=0.02,
+            )
+            for _ in range(50):
+                await sender.run_once()
+                async with f.session_maker() as s:
+                    first = (
+                        (await s.execute(select(MerchantCallback).order_by(MerchantCallback.id)))
+                        .scalars()
+                        .first()
+                    )
+                if first is not None and first.status is CallbackStatus.FAILED:
+                    break
+                await asyncio.sleep(0.02)
+        assert receiver.requests == 0  # never called
+        assert first is not None and first.status is CallbackStatus.FAILED
+        assert first.attempts == 3 and "non-public" in (first.last_error or "")
+
+
+@pytest.mark.parametrize("allow", [False])
+async def test_no_callback_without_url(flash: FlashFactory, allow: bool) -> None:
+    """A key and order without callback URL queue nothing."""
+    f = await flash(rental_s=600.0)
+    async with transaction_scope(f.session_maker) as s:
+        user = await new_user(s, trx_sun=20 * TRX)
+        made = await merchant_keys.create(s, f.box, user_id=user.id, name="k", actor="test")
+    async with job_scope(), transaction_scope(f.session_maker) as s:
+        await create_merchant_order(
+            s,
+            f.engine.rt,
+            made.key,
+            client_order_id="quiet",
+            receiver=funded_key(f.devnet.chain, TRX).address_base58,
+            currency=Currency.TRX,
+            payment_method="balance",
+            energy=65_000,
+            duration_hours=1,
+        )
+    async with f.session_maker() as s:
+        assert await s.scalar(select(func.count()).select_from(MerchantCallback)) == 0
