@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from flash.conftest import Flash, FlashFactory
 from package_orders import new_user
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
@@ -27,8 +28,6 @@ from tronrent.models.common import Currency
 from tronrent.models.merchant import CallbackStatus, MerchantCallback, MerchantCallbackAttempt
 from tronrent.models.order import OrderStatus
 from tronrent.worker import job_scope
-
-from flash.conftest import Flash, FlashFactory
 
 TRX = 1_000_000
 
