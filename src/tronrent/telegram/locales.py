@@ -26,6 +26,18 @@ CATALOG: Catalog = {
         "btn.prev": "⬅️ 上一页",
         "btn.next": "下一页 ➡️",
         "btn.menu": "🏠 主菜单",
+        "apikey.created": (
+            "🔑 <b>API 密钥已创建</b>（{name}）\n"
+            "Key ID：<code>{key_id}</code>\n"
+            "Secret：<code>{secret}</code>\n\n"
+            "⚠️ Secret 只显示这一次：请立即保存，然后删除本消息。签名方法见 docs/merchant-api.md。"
+        ),
+        "apikey.none": "🔑 暂无 API 密钥。发送 /apikey 创建。",
+        "apikey.list.title": "🔑 <b>API 密钥</b>",
+        "apikey.list.item": "\n<code>{key_id}</code> · {name} · {status} · 最近使用 {used}",
+        "apikey.revoke.usage": "用法：/revokekey &lt;Key ID&gt;",
+        "apikey.revoked": "🔒 密钥 <code>{key_id}</code> 已吊销。",
+        "apikey.unavailable": "API 密钥暂不可用，请稍后再试。",
         "help": (
             "❓ <b>帮助</b>\n"
             "/start 开始并注册\n/menu 主菜单\n/balance 查询余额\n/orders 订单记录\n"
@@ -208,6 +220,19 @@ CATALOG: Catalog = {
         "btn.prev": "⬅️ Previous",
         "btn.next": "Next ➡️",
         "btn.menu": "🏠 Menu",
+        "apikey.created": (
+            "🔑 <b>API key created</b> ({name})\n"
+            "Key ID: <code>{key_id}</code>\n"
+            "Secret: <code>{secret}</code>\n\n"
+            "⚠️ The secret is shown only this once: store it now, then delete this message. "
+            "Signing is described in docs/merchant-api.md."
+        ),
+        "apikey.none": "🔑 No API keys yet. Send /apikey to create one.",
+        "apikey.list.title": "🔑 <b>API keys</b>",
+        "apikey.list.item": "\n<code>{key_id}</code> · {name} · {status} · last used {used}",
+        "apikey.revoke.usage": "Usage: /revokekey &lt;key id&gt;",
+        "apikey.revoked": "🔒 Key <code>{key_id}</code> revoked.",
+        "apikey.unavailable": "API keys are not available right now, try again later.",
         "help": (
             "❓ <b>Help</b>\n"
             "/start start and register\n/menu main menu\n/balance balances\n/orders order history\n"

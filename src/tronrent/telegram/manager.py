@@ -108,6 +108,8 @@ class BotManager:
             configs=self.configs,
             storage=storage,
         )
+        # the merchant API keys' secrets are encrypted with it (/apikey)
+        self.dispatcher["secret_box"] = box
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloader: asyncio.Task[None] | None = None
         self._http: ClientSession | None = None
