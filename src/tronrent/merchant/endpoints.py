@@ -7,7 +7,8 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
@@ -68,6 +69,20 @@ class PriceOut(ApiModel):
 
 
 class QuoteIn(ApiModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "receiver": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
+                    "energy": 131000,
+                    "durationHours": 1,
+                    "currency": "TRX",
+                }
+            ]
+        },
+    )
     receiver: TronAddress
     currency: Currency = Currency.TRX
     energy: int | None = Field(default=None, strict=True, ge=1, le=10**10)
@@ -95,6 +110,23 @@ class QuoteOut(ApiModel):
 
 
 class OrderIn(QuoteIn):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "clientOrderId": "shop-42-0001",
+                    "receiver": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
+                    "energy": 65000,
+                    "durationHours": 1,
+                    "currency": "TRX",
+                    "paymentMethod": "balance",
+                    "callbackUrl": "https://merchant.example/tron/callbacks",
+                }
+            ]
+        },
+    )
     client_order_id: ClientOrderId
     payment_method: Literal["balance", "transfer"] = "balance"
     callback_url: str | None = Field(default=None, max_length=500)
