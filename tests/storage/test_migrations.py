@@ -149,6 +149,10 @@ class TestAppRoleGrants:
             assert not await can("UPDATE", "pool_changes")
             assert await can("INSERT", "payment_changes")  # 0016_search: append-only
             assert not await can("UPDATE", "payment_changes")
+            assert await can("UPDATE", "merchant_callbacks")  # 0020_merchant
+            assert await can("DELETE", "merchant_nonces")
+            assert not await can("UPDATE", "merchant_orders")
+            assert not await can("UPDATE", "merchant_callback_attempts")
             assert not await can("DELETE", "payments")
             assert not await can("INSERT", "alembic_version")
             assert not await can("TRUNCATE", "orders")

@@ -57,6 +57,16 @@ ClientOrderId = Annotated[
 ]
 
 
+EXAMPLE_ADDRESS = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"
+
+
+def _example(**example: Any) -> ConfigDict:
+    """An ``ApiModel`` config with one OpenAPI request example."""
+    return ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, json_schema_extra={"examples": [example]}
+    )
+
+
 class PriceOut(ApiModel):
     package_id: str
     name: str
@@ -69,20 +79,10 @@ class PriceOut(ApiModel):
 
 
 class QuoteIn(ApiModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "receiver": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
-                    "energy": 131000,
-                    "durationHours": 1,
-                    "currency": "TRX",
-                }
-            ]
-        },
+    model_config = _example(
+        receiver=EXAMPLE_ADDRESS, energy=131_000, durationHours=1, currency="TRX"
     )
+
     receiver: TronAddress
     currency: Currency = Currency.TRX
     energy: int | None = Field(default=None, strict=True, ge=1, le=10**10)
@@ -110,23 +110,16 @@ class QuoteOut(ApiModel):
 
 
 class OrderIn(QuoteIn):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "clientOrderId": "shop-42-0001",
-                    "receiver": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
-                    "energy": 65000,
-                    "durationHours": 1,
-                    "currency": "TRX",
-                    "paymentMethod": "balance",
-                    "callbackUrl": "https://merchant.example/tron/callbacks",
-                }
-            ]
-        },
+    model_config = _example(
+        clientOrderId="shop-42-0001",
+        receiver=EXAMPLE_ADDRESS,
+        energy=65_000,
+        durationHours=1,
+        currency="TRX",
+        paymentMethod="balance",
+        callbackUrl="https://merchant.example/tron/callbacks",
     )
+
     client_order_id: ClientOrderId
     payment_method: Literal["balance", "transfer"] = "balance"
     callback_url: str | None = Field(default=None, max_length=500)
