@@ -2,8 +2,10 @@
 
 No chain payment to wait for: one transaction locks the order, debits the balance through the
 ledger (``balance.apply``, cause ``order_payment`` / the order id), moves the order to paid,
-closes its payment watch, queues ``payment_received`` and ONE delegation job, which runs once
-the transaction commits - the energy is delegated in the next block.
+closes its payment watch and queues ``payment_received``. No job: the engine's pickup
+(`delegation.pickup`, in the process holding the scanner lease) reads the paid balance orders
+several times a block and delegates them in batches - the energy is delegated in the next
+block, and a payment costs the engine a share of a batch, not a job of its own.
 
 Which orders: pending, with a user, in TRX or USDT, with a price already set on the order
 (``final_price_units > 0``) and energy to deliver (``energy_amount``) - package orders are
@@ -43,13 +45,11 @@ from tronrent.order.state import move
 from tronrent.product.customer import ensure_may_order
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
-from tronrent.worker import enqueue_job
 
 log = logging.getLogger("tronrent.payment")
 
 #: ``orders.payment_method`` of an order paid from the balance
 BALANCE: Final = "balance"
-DELEGATE_JOB: Final = "delegation.delegate_order"
 #: the ``refund`` event's reason for a refund to the balance
 REFUNDED_TO_BALANCE: Final = "refunded_to_balance"
 
@@ -134,7 +134,6 @@ async def pay_from_balance(
             "energy": order.energy_amount,
         },
     )
-    enqueue_job(DELEGATE_JOB, order.id)
     log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
     return order
 
