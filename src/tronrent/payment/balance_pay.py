@@ -30,19 +30,21 @@ import json
 import logging
 from typing import Final
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
+from tronrent.models import User
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus
+from tronrent.order.errors import OrderNotFound
 from tronrent.order.notify import notify_order
-from tronrent.order.service import order as order_service
 from tronrent.order.service import stop_monitoring
 from tronrent.order.state import move
-from tronrent.product.customer import ensure_may_order
+from tronrent.product.customer import ensure_status_not_blocked
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
 
@@ -91,12 +93,24 @@ async def pay_from_balance(
         InsufficientBalance (409): the balance does not cover the price; nothing changed.
         UserBlocked (403 USER_BLOCKED): an operator blocked the order's user.
     """
-    order = await order_service.get(session, order_id, lock=True)
+    # the order locked and its user's status read in one statement
+    row = (
+        await session.execute(
+            select(Order, User.status)
+            .outerjoin(User, User.id == Order.user_id)
+            .where(Order.id == order_id)
+            .with_for_update(of=Order)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
+        raise OrderNotFound(f"order {order_id} not found")
+    order, user_status = row
     if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
         return order  # paid before: the same answer, nothing changes
     _payable(order)
     assert order.user_id is not None
-    await ensure_may_order(session, order.user_id)
+    ensure_status_not_blocked(order.user_id, user_status)
     amount = order.final_price_units
     await balance_service.apply(
         session,
