@@ -5,12 +5,13 @@ real engine (scanner + workers + tronpy gateway) in this process and the devnet 
 Beforehand: ``--users`` users with a TRX balance (ledger top-ups) and one pending package order
 per recipient (an activated account). Then the orders are paid from the balance
 (``payment.balance_pay.pay_from_balance``, one transaction each, ``--concurrency`` at once per
-payer) at ``--rate`` per second for ``--seconds``; each payment enqueues one delegation job.
+payer) at ``--rate`` per second for ``--seconds``; a payment sends no job: the engine's pickup
+(``delegation.pickup``) delegates the paid orders in batches several times a block.
 
 The payments run in this process (``--payer-processes 0``: one event loop for the API work and
-the engine), or in N processes of their own, like API workers beside a worker process: their
-jobs then go through Redis (``--redis-url``, a database of its own: its ``tronrent:stream:*``
-keys are deleted first) to the engine's workers here.
+the engine), or in N processes of their own, like API workers beside a worker process; the
+engine's job queue is then Redis (``--redis-url``, a database of its own: its
+``tronrent:stream:*`` keys are deleted first), as in a deployment with several processes.
 
 Figures: payments committed per second; orders delivered (delegation confirmed on chain) per
 second; per order the latency in blocks from its payment to its delegation: the delegation's

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from package_orders import TRX, insert_package_order, new_user
+from tronrent.delegation.pickup import paid_balance_orders
 from tronrent.kit.db import transaction_scope
 from tronrent.models import User, UserStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
@@ -29,7 +30,6 @@ from tronrent.order.errors import OrderNotFound
 from tronrent.order.state import transition
 from tronrent.payment.balance_pay import (
     BALANCE,
-    DELEGATE_JOB,
     OrderNotPayable,
     pay_from_balance,
     refund_to_balance,
@@ -46,9 +46,6 @@ class Jobs:
 
     async def send(self, job: PendingJob) -> None:
         self.sent.append(job)
-
-    def delegations(self) -> list[tuple[str | int, ...]]:
-        return [j.args for j in self.sent if j.name == DELEGATE_JOB]
 
 
 @pytest.fixture
@@ -93,7 +90,9 @@ class TestPayFromBalance:
         assert paid.payment_status is OrderPaymentStatus.PAID
         assert paid.payment_method == BALANCE
         assert paid.paid_amount_units == 5 * TRX and paid.paid_at is not None
-        assert collected.delegations() == [(order.id,)]
+        # no job: the engine's pickup takes the paid order (`delegation.pickup`)
+        assert collected.sent == []
+        assert await paid_balance_orders(session, 10) == [order.id]
         entries = await ledger(session, user)
         debit = entries[-1]
         assert (debit.cause_type, debit.cause_id, debit.delta_units) == (
@@ -153,7 +152,8 @@ class TestPayFromBalance:
         assert again.id == first.id and again.status is OrderStatus.PAID
         assert len(await ledger(session, user)) == 2  # the top-up and ONE debit
         assert (await balance_service.get_balances(session, user.id)).trx_sun == 15 * TRX
-        assert collected.delegations() == [(order.id,)]
+        assert collected.sent == []
+        assert await paid_balance_orders(session, 10) == [order.id]  # picked up once
         assert (await fresh_user(session, user)).total_orders == 1
 
     async def test_insufficient_balance_changes_nothing(
@@ -181,7 +181,7 @@ class TestPayFromBalance:
         await session.refresh(order)
         assert order.status is OrderStatus.PENDING and order.payment_method is None
         assert (await balance_service.get_balances(session, user.id)).trx_sun == 10 * TRX
-        assert jobs.delegations() == []
+        assert jobs.sent == []
 
     async def test_exact_balance_pays_to_zero(self, session: AsyncSession, jobs: Jobs) -> None:
         user = await new_user(session, trx_sun=5 * TRX)
@@ -318,7 +318,8 @@ class TestConcurrency:
             assert dict(statuses) == {OrderStatus.PAID: 10, OrderStatus.PENDING: 40}
             row = await session.get(User, user.id)
             assert row is not None and (row.total_orders, row.total_spent_sun) == (10, 10 * price)
-        assert sorted(args[0] for args in collected.delegations()) == sorted(paid_ids)
+            assert sorted(await paid_balance_orders(session, 100)) == sorted(paid_ids)
+        assert collected.sent == []
 
     async def test_one_order_paid_twenty_times_at_once(
         self, session_maker: async_sessionmaker[AsyncSession]
@@ -337,7 +338,8 @@ class TestConcurrency:
             assert len(await ledger(session, user)) == 2
             row = await session.get(User, user.id)
             assert row is not None and row.total_orders == 1
-        assert collected.delegations() == [(order.id,)]
+            assert await paid_balance_orders(session, 10) == [order.id]
+        assert collected.sent == []
 
 
 # --- property test: random sequences of top-ups, payments and refunds -------------------------

@@ -87,7 +87,12 @@ class TestApply:
             await balance_service.apply(session, delta_units=2 * TRX, **common)  # type: ignore[arg-type]
         assert (await balance_service.get_balances(session, user.id)).trx_sun == TRX
 
-    async def test_overdraft_refused_and_nothing_changes(self, session: AsyncSession) -> None:
+    @pytest.mark.parametrize("fresh", [False, True], ids=["looked-up", "fresh"])
+    async def test_overdraft_refused_and_nothing_changes(
+        self, session: AsyncSession, fresh: bool
+    ) -> None:
+        """Refused with the savepoint rolled back, or (``fresh``: no savepoint) by the
+        conditional UPDATE matching no row: either way the transaction goes on."""
         user = await new_user(session)
         await balance_service.apply(
             session,
@@ -105,6 +110,7 @@ class TestApply:
                 delta_units=-4 * TRX,
                 cause_type="order_payment",
                 cause_id="order-4",
+                fresh=fresh,
             )
         assert caught.value.code == "INSUFFICIENT_BALANCE"
         # the transaction is still usable (savepoint) and nothing changed
@@ -118,6 +124,7 @@ class TestApply:
             delta_units=-3 * TRX,
             cause_type="order_payment",
             cause_id="order-4",
+            fresh=fresh,
         )
         assert spent.entry.balance_after_units == 0
         assert await balance_service.reconcile(session, user_id=user.id) == []
@@ -157,15 +164,18 @@ class TestApply:
                 cause_id=cause_id,
             )
 
-    async def test_unknown_user(self, session: AsyncSession) -> None:
+    @pytest.mark.parametrize("fresh", [False, True], ids=["looked-up", "fresh"])
+    @pytest.mark.parametrize("delta", [1, -1])
+    async def test_unknown_user(self, session: AsyncSession, fresh: bool, delta: int) -> None:
         with pytest.raises(UserNotFound):
             await balance_service.apply(
                 session,
                 user_id=uuid.uuid4(),
                 currency="TRX",
-                delta_units=1,
+                delta_units=delta,
                 cause_type="adjustment",
                 cause_id="nobody",
+                fresh=fresh,
             )
 
 
@@ -216,8 +226,9 @@ class TestReconcile:
 
 
 class TestConcurrency:
+    @pytest.mark.parametrize("fresh", [False, True], ids=["looked-up", "fresh"])
     async def test_fifty_payments_against_a_balance_for_ten(
-        self, session_maker: async_sessionmaker[AsyncSession]
+        self, session_maker: async_sessionmaker[AsyncSession], fresh: bool
     ) -> None:
         price = 3 * TRX
         async with transaction_scope(session_maker) as session:
@@ -241,6 +252,7 @@ class TestConcurrency:
                         delta_units=-price,
                         cause_type="order_payment",
                         cause_id=f"c-order-{i}",
+                        fresh=fresh,
                     )
             except InsufficientBalance:
                 return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -10,6 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from tronrent.delegation import limbo
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
+from tronrent.delegation.pickup import BalancePickup
 from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -50,6 +52,26 @@ async def delegate_order(*order_ids: str) -> None:
         await delegation.delegate_orders(d, ids)
 
     await _delegations.run([str(x) for x in order_ids], delegate)
+
+
+def balance_pickup(active: Callable[[], bool]) -> BalancePickup:
+    """The pickup of orders paid from the balance (`delegation.pickup`) for this process's
+    worker context; its batches share the delegation jobs' slots (`Coalescer`)."""
+    d = flow_deps()
+
+    async def delegate(ids: list[str]) -> None:
+        async def batch(merged: list[str]) -> None:
+            await delegation.delegate_orders(d, merged)
+
+        await _delegations.run(ids, batch)
+
+    return BalancePickup(
+        d.session_maker,
+        delegate,
+        d.rt.block_interval_ms / 1000,
+        active=active,
+        stuck_after_s=STUCK_AFTER_S,
+    )
 
 
 @actor(RECLAIM_JOB, priority=Priority.MEDIUM, max_retries=8, max_backoff_s=30)

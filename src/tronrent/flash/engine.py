@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import tronrent.tasks  # noqa: F401 - registers every actor
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.delegation.deps import install_flash_resources
-from tronrent.delegation.tasks import sweep
+from tronrent.delegation.tasks import balance_pickup, sweep
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.time import now_ms
 from tronrent.order.runtime import FlashRuntime
@@ -81,6 +81,9 @@ class FlashEngine:
             self.scanner = BlockScanner(self.chain, self.session_maker, cfg)
             await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
+            if self.run_workers:  # orders paid from the balance: by the scanner's leader
+                pickup = balance_pickup(self.scanner.holds_lease)
+                self._spawn(pickup.run(self._stop), "balance-pickup")
         if self.run_periodic_jobs:
             await self._start_up_sweep(started_ms)
             self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")

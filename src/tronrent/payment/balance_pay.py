@@ -2,8 +2,10 @@
 
 No chain payment to wait for: one transaction locks the order, debits the balance through the
 ledger (``balance.apply``, cause ``order_payment`` / the order id), moves the order to paid,
-closes its payment watch, queues ``payment_received`` and ONE delegation job, which runs once
-the transaction commits - the energy is delegated in the next block.
+closes its payment watch and queues ``payment_received``. No job: the engine's pickup
+(`delegation.pickup`, in the process holding the scanner lease) reads the paid balance orders
+several times a block and delegates them in batches - the energy is delegated in the next
+block, and a payment costs the engine a share of a batch, not a job of its own.
 
 Which orders: pending, with a user, in TRX or USDT, with a price already set on the order
 (``final_price_units > 0``) and energy to deliver (``energy_amount``) - package orders are
@@ -28,28 +30,28 @@ import json
 import logging
 from typing import Final
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
+from tronrent.models import User
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus
+from tronrent.order.errors import OrderNotFound
 from tronrent.order.notify import notify_order
-from tronrent.order.service import order as order_service
 from tronrent.order.service import stop_monitoring
 from tronrent.order.state import move
-from tronrent.product.customer import ensure_may_order
+from tronrent.product.customer import ensure_status_not_blocked
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
-from tronrent.worker import enqueue_job
 
 log = logging.getLogger("tronrent.payment")
 
 #: ``orders.payment_method`` of an order paid from the balance
 BALANCE: Final = "balance"
-DELEGATE_JOB: Final = "delegation.delegate_order"
 #: the ``refund`` event's reason for a refund to the balance
 REFUNDED_TO_BALANCE: Final = "refunded_to_balance"
 
@@ -91,12 +93,24 @@ async def pay_from_balance(
         InsufficientBalance (409): the balance does not cover the price; nothing changed.
         UserBlocked (403 USER_BLOCKED): an operator blocked the order's user.
     """
-    order = await order_service.get(session, order_id, lock=True)
+    # the order locked and its user's status read in one statement
+    row = (
+        await session.execute(
+            select(Order, User.status)
+            .outerjoin(User, User.id == Order.user_id)
+            .where(Order.id == order_id)
+            .with_for_update(of=Order)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
+        raise OrderNotFound(f"order {order_id} not found")
+    order, user_status = row
     if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
         return order  # paid before: the same answer, nothing changes
     _payable(order)
     assert order.user_id is not None
-    await ensure_may_order(session, order.user_id)
+    ensure_status_not_blocked(order.user_id, user_status)
     amount = order.final_price_units
     await balance_service.apply(
         session,
@@ -134,7 +148,6 @@ async def pay_from_balance(
             "energy": order.energy_amount,
         },
     )
-    enqueue_job(DELEGATE_JOB, order.id)
     log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
     return order
 

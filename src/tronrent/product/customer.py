@@ -45,8 +45,13 @@ async def customer_chat(session: AsyncSession, user_id: uuid.UUID | None) -> Cus
 
 def ensure_not_blocked(user: User) -> None:
     """Raise `UserBlocked` (403 USER_BLOCKED) if an operator blocked ``user``."""
-    if user.status is UserStatus.BANNED:
-        raise UserBlocked("this user is blocked and cannot order", details={"userId": str(user.id)})
+    ensure_status_not_blocked(user.id, user.status)
+
+
+def ensure_status_not_blocked(user_id: uuid.UUID, status: UserStatus | None) -> None:
+    """`ensure_not_blocked` for a user's id and status read by the caller (with another row)."""
+    if status is UserStatus.BANNED:
+        raise UserBlocked("this user is blocked and cannot order", details={"userId": str(user_id)})
 
 
 async def ensure_may_order(session: AsyncSession, user_id: uuid.UUID | None) -> None:

@@ -12,6 +12,10 @@ transaction usable (on PostgreSQL a failed statement would otherwise abort it):
 - the row lock the UPDATE takes serializes concurrent changes of one user on PostgreSQL (SQLite
   has a single writer), and the UPDATE reads the latest committed balance, so N concurrent debits
   against a balance that covers k succeed exactly k times.
+
+A caller that holds the lock of the cause's row (a pending order being paid) passes ``fresh``:
+no look-up and no savepoint - a debit the balance does not cover then matches no row of a
+conditional UPDATE instead of failing the CHECK (`BalanceService._apply_fresh`).
 """
 
 from __future__ import annotations
@@ -102,8 +106,8 @@ class BalanceService:
 
         ``fresh``: the caller knows the cause was never applied (it holds the lock of the row
         the cause belongs to, in the state before the change): the look-up of an earlier entry
-        is skipped - one statement less on a hot path. A race is still caught by the UNIQUE
-        cause (the savepoint is rolled back, the entry written is returned).
+        and the savepoint are skipped (`_apply_fresh`) - four statements less on a hot path. A
+        race is still caught by the UNIQUE cause (then the caller's transaction fails).
         ``user_values``: other ``users`` columns to set in the same UPDATE (the user's order
         counters, `totals.paid_values`), changed only with the balance.
 
@@ -131,6 +135,19 @@ class BalanceService:
                 return self._replay(existing, user_id=user_id, delta_units=delta_units)
 
         column = balance_column(currency)
+        if fresh:
+            entry, fresh_after = await self._apply_fresh(
+                session,
+                user_id=user_id,
+                currency=currency,
+                delta_units=delta_units,
+                cause_type=cause_type,
+                cause_id=cause_id,
+                note=note,
+                user_values=user_values,
+            )
+            self._sync_loaded(session, user_id, column, fresh_after)
+            return LedgerApplication(entry, created=True)
         try:
             async with session.begin_nested():
                 try:
@@ -169,12 +186,66 @@ class BalanceService:
             if existing is None:
                 raise
             return self._replay(existing, user_id=user_id, delta_units=delta_units)
-        # keep a loaded User in the identity map in step with the UPDATE
-        # (without history: a flush must never write this value back over a later change)
+        self._sync_loaded(session, user_id, column, after)
+        return LedgerApplication(entry, created=True)
+
+    @staticmethod
+    def _sync_loaded(
+        session: AsyncSession, user_id: uuid.UUID, column: InstrumentedAttribute[int], after: int
+    ) -> None:
+        """Keep a loaded User in the identity map in step with the UPDATE (without history: a
+        flush must never write this value back over a later change)."""
         loaded = session.identity_map.get(session.identity_key(User, user_id))
         if isinstance(loaded, User):
             set_committed_value(loaded, column.key, after)
-        return LedgerApplication(entry, created=True)
+
+    async def _apply_fresh(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        currency: Currency,
+        delta_units: int,
+        cause_type: LedgerCause,
+        cause_id: str,
+        note: str | None,
+        user_values: Mapping[Any, Any] | None,
+    ) -> tuple[BalanceLedgerEntry, int]:
+        """`apply` of a cause never applied (``fresh``), without a savepoint: a debit the
+        balance does not cover matches no row (``WHERE balance >= -delta``), so a refusal
+        leaves nothing to roll back and the caller's transaction usable. Two statements (the
+        UPDATE, the ledger INSERT) instead of four. A race on the cause, which the caller's lock
+        rules out, still hits the UNIQUE cause: the INSERT fails and so does the caller's
+        transaction as a whole (nothing is applied twice)."""
+        column = balance_column(currency)
+        stmt = update(User).where(User.id == user_id)
+        if delta_units < 0:
+            stmt = stmt.where(column >= -delta_units)
+        result = await session.execute(
+            stmt.values({**(user_values or {}), column: column + delta_units})
+            .returning(column)
+            .execution_options(synchronize_session=False)
+        )
+        after = result.scalar_one_or_none()
+        if after is None:
+            if await session.scalar(select(User.id).where(User.id == user_id)) is None:
+                raise UserNotFound("user not found")
+            raise InsufficientBalance(
+                f"the {currency.value} balance does not cover {-delta_units} units",
+                details={"currency": currency.value, "deltaUnits": delta_units},
+            )
+        entry = BalanceLedgerEntry(
+            user_id=user_id,
+            currency=currency,
+            delta_units=delta_units,
+            balance_after_units=after,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            note=note,
+        )
+        session.add(entry)
+        await session.flush()
+        return entry, int(after)
 
     @staticmethod
     def _replay(
