@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -108,6 +109,25 @@ class _PostgresServer:
         finally:
             await engine.dispose()
 
+    async def ensure_app_role(self) -> None:
+        """Migration 0003 creates the application role when the server lacks it; on a fresh
+        server, xdist workers migrating at the same moment would race on ``CREATE ROLE``. The
+        same role is made here first, one worker at a time (an advisory lock)."""
+        role = os.environ.get("DB_APP_ROLE", "").strip() or "tron_app"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", role):
+            return  # the migration refuses it with a clear error
+        engine = _sa_create_async_engine(self.url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7261001)")
+                found = await connection.exec_driver_sql(
+                    f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '{role}'"
+                )
+                if found.first() is None:
+                    await connection.exec_driver_sql(f'CREATE ROLE "{role}" NOLOGIN')
+        finally:
+            await engine.dispose()
+
     @staticmethod
     def _create_sql(name: str, template: str | None) -> str:
         suffix = f' TEMPLATE "{template}"' if template else ""
@@ -145,8 +165,12 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def _postgres_server() -> _PostgresServer | None:
-    return _PostgresServer(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+async def _postgres_server() -> _PostgresServer | None:
+    if not TEST_DATABASE_URL:
+        return None
+    server = _PostgresServer(TEST_DATABASE_URL)
+    await server.ensure_app_role()
+    return server
 
 
 def _remove_sqlite_files(path: str) -> None:
