@@ -26,7 +26,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## The suite on PYTEST_WORKERS processes (pytest-xdist; most tests wait on blocks, databases and
-## subprocesses, so more workers than cores pays). PYTEST_WORKERS=0: one process.
+## subprocesses, hence more workers than cores; see docs/testing.md). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 4
 
 unit: $(STAMP)
