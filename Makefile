@@ -25,8 +25,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The suite on PYTEST_WORKERS processes (pytest-xdist; most tests wait on blocks, databases and
+## subprocesses, hence more workers than cores; see docs/testing.md). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 4
+
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 ## Install what is needed and run lint, types and the whole test suite (SQLite; plus PostgreSQL
 ## and Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set).

@@ -17,15 +17,25 @@ unreachable server is an ERROR, never a skip):
   created per test). ``session.commit()`` releases a savepoint only. It cannot be combined with
   ``database_url``/``engine``/``session_maker`` in one test (different databases: usage error).
 - ``empty_database_url``: a fresh database with NO schema (migration tests).
+
+Parallel runs (pytest-xdist, ``pytest -n N``; ``make test`` uses it): each worker is a process
+with its own session fixtures, temp directory and PostgreSQL databases (names carry the pid).
+Redis has one keyspace per database number, so this module points ``TEST_REDIS_URL`` of worker
+``gwN`` at database ``base + 1 + N`` before any test module reads it (see docs/testing.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -36,6 +46,33 @@ from sqlalchemy.pool import NullPool
 from tronrent.kit.db import create_engine, create_session_maker, normalize_database_url
 from tronrent.storage.migrations import upgrade
 
+# --- parallel workers ------------------------------------------------------------------------
+
+REDIS_DATABASES = 16  # Redis's default ``databases``
+
+
+def redis_url_for_worker(url: str, worker: str | None) -> str:
+    """``url`` with the Redis database number of xdist worker ``worker`` (``"gw3"``): the base
+    number plus one plus the worker index, so workers never share rate-limit windows, queue
+    streams, bot conversation state or cache keys. ``url`` unchanged outside xdist."""
+    if not url or not worker:
+        return url
+    parsed = urlsplit(url)
+    base = int(parsed.path.strip("/") or 0)
+    number = base + 1 + int(worker.removeprefix("gw"))
+    if number >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"TEST_REDIS_URL database {base} + worker {worker}: Redis has databases 0-"
+            f"{REDIS_DATABASES - 1}; use fewer workers (-n) or a lower database number"
+        )
+    return urlunsplit(parsed._replace(path=f"/{number}"))
+
+
+if os.environ.get("TEST_REDIS_URL"):
+    os.environ["TEST_REDIS_URL"] = redis_url_for_worker(
+        os.environ["TEST_REDIS_URL"].strip(), os.environ.get("PYTEST_XDIST_WORKER")
+    )
+
 # --- databases -------------------------------------------------------------------------------
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -43,12 +80,19 @@ DB_BACKENDS = ["sqlite", *(["postgres"] if TEST_DATABASE_URL else [])]
 
 
 class _PostgresServer:
-    """Creates and drops uniquely named databases on the ``TEST_DATABASE_URL`` server."""
+    """Creates and drops uniquely named databases on the ``TEST_DATABASE_URL`` server.
+
+    PostgreSQL takes 0.3-0.5 s to copy the template and 0.6-1.6 s to drop a database on this
+    machine under load: ``prefetch`` copies the next test's database and ``drop_later`` drops a
+    used one on threads of their own (each with its own event loop), while tests run."""
 
     def __init__(self, url: str) -> None:
         self.url = make_url(normalize_database_url(url))
         self.prefix = f"tronrent_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self._count = 0
+        self._creator = ThreadPoolExecutor(1, thread_name_prefix="pg-create")
+        self._dropper = ThreadPoolExecutor(1, thread_name_prefix="pg-drop")
+        self._drops: list[Future[None]] = []
 
     def url_for(self, name: str) -> str:
         return self.url.set(database=name).render_as_string(hide_password=False)
@@ -65,13 +109,54 @@ class _PostgresServer:
         finally:
             await engine.dispose()
 
-    async def create(self, name: str, template: str | None = None) -> str:
+    async def ensure_app_role(self) -> None:
+        """Migration 0003 creates the application role when the server lacks it; on a fresh
+        server, xdist workers migrating at the same moment would race on ``CREATE ROLE``. The
+        same role is made here first, one worker at a time (an advisory lock)."""
+        role = os.environ.get("DB_APP_ROLE", "").strip() or "tron_app"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", role):
+            return  # the migration refuses it with a clear error
+        engine = _sa_create_async_engine(self.url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7261001)")
+                found = await connection.exec_driver_sql(
+                    f"SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '{role}'"
+                )
+                if found.first() is None:
+                    await connection.exec_driver_sql(f'CREATE ROLE "{role}" NOLOGIN')
+        finally:
+            await engine.dispose()
+
+    @staticmethod
+    def _create_sql(name: str, template: str | None) -> str:
         suffix = f' TEMPLATE "{template}"' if template else ""
-        await self._admin(f'CREATE DATABASE "{name}"{suffix}')
+        return f'CREATE DATABASE "{name}"{suffix}'
+
+    async def create(self, name: str, template: str | None = None) -> str:
+        await self._admin(self._create_sql(name, template))
         return self.url_for(name)
+
+    def prefetch(self, name: str, template: str) -> Future[None]:
+        """Start copying ``template`` to ``name`` in the background."""
+        return self._creator.submit(asyncio.run, self._admin(self._create_sql(name, template)))
 
     async def drop(self, name: str) -> None:
         await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def drop_later(self, name: str) -> None:
+        """Drop ``name`` in the background; a failure is raised by a later ``check_drops``."""
+        self._drops.append(self._dropper.submit(asyncio.run, self.drop(name)))
+        self.check_drops(wait=False)
+
+    def check_drops(self, *, wait: bool) -> None:
+        """Raise the first failed background drop; ``wait``: for all of them first."""
+        if wait:
+            futures.wait(self._drops)
+        done = [f for f in self._drops if f.done()]
+        self._drops = [f for f in self._drops if not f.done()]
+        for future in done:
+            future.result()
 
 
 @pytest.fixture(scope="session", params=DB_BACKENDS)
@@ -80,8 +165,12 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def _postgres_server() -> _PostgresServer | None:
-    return _PostgresServer(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+async def _postgres_server() -> _PostgresServer | None:
+    if not TEST_DATABASE_URL:
+        return None
+    server = _PostgresServer(TEST_DATABASE_URL)
+    await server.ensure_app_role()
+    return server
 
 
 def _remove_sqlite_files(path: str) -> None:
@@ -99,6 +188,7 @@ class _DatabaseFactory:
         self.template: str | None = None  # sqlite: file path; postgres: database name
         self._made: list[str] = []
         self._kept: list[str] = []
+        self._next: tuple[str, Future[None]] | None = None  # postgres: the copy being made
 
     async def empty(self) -> str:
         if self.backend == "sqlite":
@@ -122,25 +212,43 @@ class _DatabaseFactory:
             shutil.copyfile(self.template, path)
             (self._kept if keep else self._made).append(str(path))
             return f"sqlite+aiosqlite:///{path}"
-        assert self.server is not None
-        name = self.server.new_name()
+        server = self.server
+        assert server is not None
+        name, made = self._next or self._prefetch()
+        self._next = None
         (self._kept if keep else self._made).append(name)
-        return await self.server.create(name, template=self.template)
+        await asyncio.wrap_future(made)
+        self._next = self._prefetch()  # the next test's copy, made while this test runs
+        return server.url_for(name)
+
+    def _prefetch(self) -> tuple[str, Future[None]]:
+        assert self.server is not None and self.template is not None
+        name = self.server.new_name()
+        return name, self.server.prefetch(name, self.template)
 
     async def cleanup(self, *, everything: bool = False) -> None:
         made, self._made = self._made, []
         if everything:
+            if self._next is not None:
+                name, making = self._next
+                self._next = None
+                await asyncio.wrap_future(making)
+                made.append(name)
             made += self._kept
             self._kept = []
-            if self.template:
-                made.append(self.template)
-                self.template = None
         for item in made:
             if self.backend == "sqlite":
                 _remove_sqlite_files(item)
             else:
                 assert self.server is not None
-                await self.server.drop(item)
+                self.server.drop_later(item)
+        if everything and self.template:
+            if self.server is not None:
+                self.server.check_drops(wait=True)  # every copy gone before its template
+                await self.server.drop(self.template)
+            else:
+                _remove_sqlite_files(self.template)
+            self.template = None
 
 
 @pytest.fixture(scope="session")
