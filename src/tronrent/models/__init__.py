@@ -16,6 +16,7 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.common import Currency
+from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
@@ -73,6 +74,9 @@ __all__ = [
     "ChainTxPurpose",
     "ChainTxStatus",
     "ConfigType",
+    "CountPackage",
+    "CountUse",
+    "CountUseStatus",
     "Currency",
     "DelegationStatus",
     "EarningStatus",
