@@ -168,3 +168,66 @@ async def _used(f: Flash, order_id: str, n: int) -> bool:
     async with f.session_maker() as s:
         pkg = await s.get(CountPackage, order_id)
         return pkg is not None and pkg.used_counts >= n
+
+
+class TestNewHolderTransfer:
+    async def test_counted_per_the_setting(self, flash: FlashFactory, devnet: DevnetServer) -> None:
+        f = await flash(rental_s=3600.0, scanner_kw={"usdt_contract": devnet.config.usdt_address})
+        customer = funded_key(f.devnet.chain, 50 * TRX, usdt_units=100 * USDT)
+        holder = funded_key(f.devnet.chain, TRX, usdt_units=USDT).address_base58
+        order = await new_count_order(f, 3, customer.address_base58)
+        async with transaction_scope(f.session_maker) as s:
+            pkg = await s.get(CountPackage, order.id)
+            assert pkg is not None
+            pkg.new_holder_counts = 2  # COUNT_NEW_HOLDER_COUNTS=2
+        newcomer = PrivateKey.random().address_base58  # holds no USDT: 130,285 energy
+        await wait_until(lambda: _enough(f, customer.address_base58, EXISTING))
+        first = await usdt_with_tronpy(f, customer, newcomer, USDT)
+        await wait_until(lambda: _used(f, order.id, 2))
+        rec = receipt_of(f, first)
+        assert rec.energy_usage > 65_000 and rec.energy_usage_total == NEW_HOLDER
+        # the energy held is one ordinary transfer's: the rest of a new-holder one is burnt
+        assert rec.energy_fee > 0
+        await wait_until(lambda: _enough(f, customer.address_base58, EXISTING))
+        second = await usdt_with_tronpy(f, customer, holder, USDT)
+        await f.wait_order(
+            lambda o: o.status is OrderStatus.COMPLETED, order_id=order.id, wait_s=30
+        )
+        assert receipt_of(f, second).energy_fee == 0
+        uses = await uses_of(f, order.id)
+        assert [(u.tx_hash, u.counts) for u in uses] == [(first, 2), (second, 1)]
+
+
+class TestBurntTransfer:
+    async def test_a_transfer_drawing_next_to_no_energy_counts_nothing(
+        self, flash: FlashFactory, devnet: DevnetServer
+    ) -> None:
+        f = await flash(rental_s=3600.0, scanner_kw={"usdt_contract": devnet.config.usdt_address})
+        customer = funded_key(f.devnet.chain, 50 * TRX, usdt_units=100 * USDT)
+        holder = funded_key(f.devnet.chain, TRX, usdt_units=USDT).address_base58
+        order = await new_count_order(f, 5, customer.address_base58)
+        # two transfers in one block: the second finds no energy left and burns TRX for it
+        f.devnet.node.paused = True
+        try:
+            await wait_until(lambda: _enough(f, customer.address_base58, EXISTING))
+            a = await usdt_with_tronpy(f, customer, holder, USDT)
+            b = await usdt_with_tronpy(f, customer, holder, USDT)
+            f.devnet.produce()
+        finally:
+            f.devnet.node.paused = False
+        await wait_until(lambda: _used(f, order.id, 1))
+
+        async def settled() -> list[CountUse]:
+            uses = await uses_of(f, order.id)
+            done = {CountUseStatus.TOPPED_UP, CountUseStatus.NOT_COUNTED}
+            return uses if len(uses) == 2 and all(u.status in done for u in uses) else []
+
+        uses = await wait_until(settled)
+        by_tx = {u.tx_hash: u for u in uses}
+        assert (by_tx[a].counts, by_tx[a].status) == (1, CountUseStatus.TOPPED_UP)
+        assert (by_tx[b].counts, by_tx[b].status) == (0, CountUseStatus.NOT_COUNTED)
+        # it drew only what the first left (the margin) and burnt TRX for the rest
+        assert by_tx[b].energy_used < 65_000 // 2 and by_tx[b].energy_fee_sun > 0
+        async with f.session_maker() as s:
+            pkg = await s.get(CountPackage, order.id)
+            assert pkg is not None and pkg.used_counts == 1

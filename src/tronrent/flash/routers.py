@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tronrent.count import endpoints as count_endpoints
 from tronrent.delegation import endpoints as delegation_endpoints
 from tronrent.notification import endpoints as notification_endpoints
 from tronrent.order import admin_endpoints as order_admin_endpoints
@@ -26,4 +27,5 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     notification_endpoints.router,
     order_admin_endpoints.router,
     payment_admin_endpoints.router,
+    count_endpoints.router,
 )

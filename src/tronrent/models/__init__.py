@@ -16,7 +16,12 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.common import Currency
-from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
+from tronrent.models.count_package import (
+    CountPackage,
+    CountPackageChange,
+    CountUse,
+    CountUseStatus,
+)
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
@@ -75,6 +80,7 @@ __all__ = [
     "ChainTxStatus",
     "ConfigType",
     "CountPackage",
+    "CountPackageChange",
     "CountUse",
     "CountUseStatus",
     "Currency",

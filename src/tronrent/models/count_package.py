@@ -10,13 +10,31 @@ with the energy the chain says it used and our top-up's transactions.
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tronrent.kit.db import Base, StrEnumType, TimestampMixin, UTCDateTime, enum_check
+from tronrent.kit.db import (
+    Base,
+    CreatedAtMixin,
+    StrEnumType,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDType,
+    enum_check,
+)
 
 
 class CountPackage(TimestampMixin, Base):
@@ -83,3 +101,21 @@ class CountUse(TimestampMixin, Base):
     )
     undelegate_tx_hash: Mapped[str | None] = mapped_column(String(100))
     top_up_tx_hash: Mapped[str | None] = mapped_column(String(100))
+
+
+class CountPackageChange(CreatedAtMixin, Base):
+    """An operator's manual adjustment of a count package: who, why, before and after
+    (append-only)."""
+
+    __tablename__ = "count_package_changes"
+    __table_args__ = (Index("idx_count_package_changes_order_id", "order_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(100), ForeignKey("orders.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("admin_users.id", ondelete="SET NULL")
+    )
+    total_before: Mapped[int] = mapped_column(Integer)
+    total_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)

@@ -9,8 +9,10 @@ energy of one transfer, pause). ``count_package_uses``: one row per USDT transfe
 saw from a package's address, unique on its tx hash (a use is counted once). Six default count
 packages (10/20/50/100/200/500 transfers, TRX and USDT prices) with fixed ids.
 
-PostgreSQL: the application role gets SELECT, INSERT, UPDATE on both tables (and the uses'
-id sequence).
+``count_package_changes``: operators' manual adjustments (who, why, before, after).
+
+PostgreSQL: the application role gets SELECT, INSERT, UPDATE on the two state tables and
+SELECT, INSERT on the changes (append-only), with their id sequences.
 """
 
 import importlib
@@ -119,6 +121,32 @@ def upgrade() -> None:
     )
     op.create_index("idx_count_package_uses_order_id", "count_package_uses", ["order_id"])
     op.create_index("idx_count_package_uses_status", "count_package_uses", ["status"])
+    op.create_table(
+        "count_package_changes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("order_id", sa.String(length=100), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("total_before", sa.Integer(), nullable=False),
+        sa.Column("total_after", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("count_package_changes_order_id_fkey")
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["admin_users.id"],
+            name=op.f("count_package_changes_actor_id_fkey"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("count_package_changes_pkey")),
+    )
+    op.create_index(
+        "idx_count_package_changes_order_id", "count_package_changes", ["order_id", "created_at"]
+    )
     packages = sa.table(
         "energy_packages",
         sa.column("id", sa.Uuid()),
@@ -167,6 +195,9 @@ def upgrade() -> None:
         for table in ("count_packages", "count_package_uses"):
             op.execute(f'GRANT SELECT, INSERT, UPDATE ON {table} TO "{role}"')
         op.execute(f'GRANT USAGE, SELECT ON SEQUENCE count_package_uses_id_seq TO "{role}"')
+        # append-only, like the other history tables
+        op.execute(f'GRANT SELECT, INSERT ON count_package_changes TO "{role}"')
+        op.execute(f'GRANT USAGE, SELECT ON SEQUENCE count_package_changes_id_seq TO "{role}"')
 
 
 def _app_role() -> str:
@@ -185,6 +216,8 @@ def downgrade() -> None:
         used = sa.select(referring.c.package_id).where(referring.c.package_id.is_not(None))
         delete = delete.where(packages.c.id.not_in(used))
     op.execute(delete)
+    op.drop_index("idx_count_package_changes_order_id", table_name="count_package_changes")
+    op.drop_table("count_package_changes")
     op.drop_index("idx_count_package_uses_status", table_name="count_package_uses")
     op.drop_index("idx_count_package_uses_order_id", table_name="count_package_uses")
     op.drop_table("count_package_uses")
