@@ -26,18 +26,26 @@ however many transfers are made.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import BlockHeader
 from tronrent.count.rules import counts_for
-from tronrent.delegation.chain_tx import Delivery, deliver, pool_key, record_delivery, stored_row
+from tronrent.delegation.chain_tx import (
+    Delivery,
+    DeliveryResult,
+    deliver,
+    pool_key,
+    record_delivery,
+    stored_row,
+)
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
@@ -51,6 +59,8 @@ from tronrent.worker import enqueue_job
 log = logging.getLogger("tronrent.count")
 
 RECLAIM_JOB = "delegation.reclaim_order"
+#: top-up pairs broadcast at once (each pair in order: undelegation, then delegation)
+BROADCAST_CONCURRENCY = 16
 USED_EVENT = "count_package_used"
 
 
@@ -253,19 +263,22 @@ class CountFlows:
 
     async def deliver_top_ups(self, d: FlowDeps, use_ids: Sequence[int]) -> int:
         """Deliver the stored pairs of the uses still topping up (undelegation first); the
-        number of pairs the node accepted. Safe to repeat (the sweep does, after a crash)."""
+        number of pairs the node accepted. Safe to repeat (the sweep does, after a crash).
+
+        Read (no lock held), broadcast the pairs concurrently (each pair in order), then
+        record the results and the uses in one transaction."""
         async with d.session_maker() as s:
-            uses = await _locked_uses(s, use_ids)
-            pending = [u for u in uses if u.status is CountUseStatus.TOPPING_UP]
-            txids = sorted(
-                {
-                    t
-                    for u in pending
-                    for t in (u.undelegate_tx_hash or "").split(",")
-                    + (u.top_up_tx_hash or "").split(",")
-                    if t
-                }
-            )
+            pending = [
+                u
+                for u in (
+                    await s.execute(select(CountUse).where(CountUse.id.in_(sorted(use_ids))))
+                ).scalars()
+                if u.status is CountUseStatus.TOPPING_UP
+            ]
+            pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for u in pending:
+                pairs[(u.undelegate_tx_hash or "", u.top_up_tx_hash or "")].append(u.id)
+            txids = sorted({t for key in pairs for part in key for t in part.split(",") if t})
             rows = {
                 r.txid: r
                 for r in (
@@ -274,20 +287,22 @@ class CountFlows:
                     )
                 ).scalars()
             }
-            pairs: dict[tuple[str, str], list[CountUse]] = defaultdict(list)
-            for u in pending:
-                pairs[(u.undelegate_tx_hash or "", u.top_up_tx_hash or "")].append(u)
-            head = await d.chain.reference_block(d.rt.block_interval_ms / 1000) if pairs else None
-            accepted = 0
-            for (undos, redos), owners in pairs.items():
-                ok = True
+        if not pairs:
+            return 0
+        head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
+        gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
+        results: dict[int, DeliveryResult] = {}
+
+        async def pair(undos: str, redos: str) -> bool:
+            ok = True
+            async with gate:
                 for undo_id, redo_id in zip(undos.split(","), redos.split(","), strict=True):
                     undo, redo = rows.get(undo_id), rows.get(redo_id)
                     if undo is None or redo is None:
                         ok = False
                         continue
                     first = await deliver(d.chain, undo, wait_s=0, poll_s=d.rt.poll_s, head=head)
-                    await record_delivery(s, undo.id, first)
+                    results[undo.id] = first
                     if first.status in (Delivery.FAILED, Delivery.EXPIRED):
                         # the delegation is left as it was: sending the new one would add a
                         # second transfer's stake; an operator sees the failed row
@@ -295,16 +310,33 @@ class CountFlows:
                         ok = False
                         continue
                     second = await deliver(d.chain, redo, wait_s=0, poll_s=d.rt.poll_s, head=head)
-                    await record_delivery(s, redo.id, second)
+                    results[redo.id] = second
                     if second.status in (Delivery.FAILED, Delivery.EXPIRED):
                         log.warning("count top-up delegation %s: %s", redo.txid, second.error)
                         ok = False
-                if ok:
-                    accepted += 1
-                    for u in owners:
-                        u.status = CountUseStatus.TOPPED_UP
+            return ok
+
+        keys = list(pairs)
+        oks = await asyncio.gather(*(pair(u, r) for u, r in keys))
+        done = [uid for key, ok in zip(keys, oks, strict=True) if ok for uid in pairs[key]]
+        async with d.session_maker() as s:
+            by_result: dict[tuple[Delivery, str | None], list[int]] = defaultdict(list)
+            for row_id, result in results.items():
+                by_result[(result.status, result.error)].append(row_id)
+            for row_ids in by_result.values():
+                await record_delivery(s, row_ids, results[row_ids[0]])
+            if done:
+                await s.execute(
+                    update(CountUse)
+                    .where(
+                        CountUse.id.in_(sorted(done)),
+                        CountUse.status == CountUseStatus.TOPPING_UP,
+                    )
+                    .values(status=CountUseStatus.TOPPED_UP, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
             await s.commit()
-        return accepted
+        return sum(1 for ok in oks if ok)
 
 
 count_flows = CountFlows()
