@@ -47,8 +47,9 @@ from tronrent.delegation.chain_tx import (
     stored_row,
 )
 from tronrent.delegation.flows import FlowDeps
+from tronrent.kit.crypto import Secret
 from tronrent.kit.time import utcnow
-from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
@@ -131,7 +132,10 @@ class CountFlows:
     async def apply_uses(self, d: FlowDeps, use_ids: Sequence[int]) -> CountOutcome:
         """Count the uses, store the top-ups (commit), deliver them (commit)."""
         statuses = await self._count_and_store(d, use_ids)
-        delivered = await self.deliver_top_ups(d, use_ids)
+        delivered, expired = await self.deliver_top_ups(d, use_ids)
+        if expired:  # stored too long ago and never on chain: built again, sent once
+            statuses.update(await self._count_and_store(d, expired))
+            delivered += (await self.deliver_top_ups(d, expired))[0]
         return CountOutcome(statuses, delivered)
 
     async def _count_and_store(self, d: FlowDeps, use_ids: Sequence[int]) -> dict[int, str]:
@@ -143,6 +147,9 @@ class CountFlows:
             fresh: dict[str, list[CountUse]] = defaultdict(list)
             events: list[OrderEvent] = []
             for u in uses:
+                if u.status is CountUseStatus.TOPPING_UP and not u.top_up_tx_hash:
+                    fresh[u.order_id].append(u)  # counted; its pair expired unsent: rebuilt
+                    continue
                 if u.status is not CountUseStatus.SEEN:
                     continue
                 order, pkg = orders.get(u.order_id), pkgs.get(u.order_id)
@@ -212,12 +219,15 @@ class CountFlows:
                 await s.execute(select(EnergyPool).where(EnergyPool.id.in_(pool_ids)))
             ).scalars()
         }
+        keys: dict[uuid.UUID, Secret] = {}
         for uses, delegations in work:
             undelegated: list[str] = []
             delegated: list[str] = []
             for x in delegations:
                 pool = pools[x.pool_account_id]
-                key = pool_key(d.box, pool)
+                if pool.id not in keys:
+                    keys[pool.id] = pool_key(d.box, pool)
+                key = keys[pool.id]
                 balance = x.balance_sun or 0
                 undo = d.chain.sign(
                     d.chain.build_undelegate_local(
@@ -261,9 +271,11 @@ class CountFlows:
                 u.top_up_tx_hash = ",".join(delegated)[:100]
         await s.flush()
 
-    async def deliver_top_ups(self, d: FlowDeps, use_ids: Sequence[int]) -> int:
+    async def deliver_top_ups(self, d: FlowDeps, use_ids: Sequence[int]) -> tuple[int, list[int]]:
         """Deliver the stored pairs of the uses still topping up (undelegation first); the
-        number of pairs the node accepted. Safe to repeat (the sweep does, after a crash).
+        number of pairs the node accepted, and the uses whose pair expired before any node
+        took it (their txids are cleared: `_count_and_store` builds a new pair). Safe to
+        repeat (the sweep does, after a crash).
 
         Read (no lock held), broadcast the pairs concurrently (each pair in order), then
         record the results and the uses in one transaction."""
@@ -288,10 +300,11 @@ class CountFlows:
                 ).scalars()
             }
         if not pairs:
-            return 0
+            return 0, []
         head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
         gate = asyncio.Semaphore(BROADCAST_CONCURRENCY)
         results: dict[int, DeliveryResult] = {}
+        expired: list[tuple[str, str]] = []
 
         async def pair(undos: str, redos: str) -> bool:
             ok = True
@@ -303,6 +316,11 @@ class CountFlows:
                         continue
                     first = await deliver(d.chain, undo, wait_s=0, poll_s=d.rt.poll_s, head=head)
                     results[undo.id] = first
+                    if first.status is Delivery.EXPIRED and redo.status is ChainTxStatus.SIGNED:
+                        results[redo.id] = first  # never sent either: both expire
+                        expired.append((undos, redos))
+                        ok = False
+                        continue
                     if first.status in (Delivery.FAILED, Delivery.EXPIRED):
                         # the delegation is left as it was: sending the new one would add a
                         # second transfer's stake; an operator sees the failed row
@@ -335,8 +353,19 @@ class CountFlows:
                     .values(status=CountUseStatus.TOPPED_UP, updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )
+            again = [uid for key in expired for uid in pairs[key]]
+            if again:
+                await s.execute(
+                    update(CountUse)
+                    .where(
+                        CountUse.id.in_(sorted(again)),
+                        CountUse.status == CountUseStatus.TOPPING_UP,
+                    )
+                    .values(undelegate_tx_hash=None, top_up_tx_hash=None, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
             await s.commit()
-        return sum(1 for ok in oks if ok)
+        return sum(1 for ok in oks if ok), again
 
 
 count_flows = CountFlows()
