@@ -259,6 +259,14 @@ class Settings(BaseSettings):
         "empty = expiry_hours of the energy_flash price config",
         ge=1,
     )
+    count_new_holder_counts: int = _env(
+        1,
+        "1 or 2",
+        "a count-package transfer drawing more than one transfer's energy (to an address "
+        "holding no USDT, about 130,285 energy) counts this many transfers",
+        ge=1,
+        le=2,
+    )
     rental_ending_notice_seconds: int = _env(
         600,
         "a positive integer (seconds)",

@@ -1,5 +1,6 @@
 """Import every module declaring jobs, so the queue knows all actors (as polar/tasks.py)."""
 
+from tronrent.count import tasks as count_tasks
 from tronrent.delegation import tasks as delegation_tasks
 from tronrent.merchant import callbacks as merchant_callbacks  # the order event tap
 from tronrent.notification import tasks as notification_tasks
@@ -7,6 +8,7 @@ from tronrent.payment import tasks as payment_tasks
 from tronrent.pool import tasks as pool_tasks
 
 __all__ = [
+    "count_tasks",
     "delegation_tasks",
     "merchant_callbacks",
     "notification_tasks",

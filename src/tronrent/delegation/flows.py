@@ -590,8 +590,15 @@ class DelegationFlows:
                     why += f"; refused by {len(failed)} pool(s): {codes}"
                 waiting.append((order, need, why))
                 continue
-            lock = lock_period_blocks_for_ms(
-                d.rt.rental_ms(order.duration_hours), d.rt.block_interval_ms
+            # an order whose energy is topped up by undelegating it (a count package) asks
+            # for no lock: a locked delegation cannot be undelegated before its lock ends
+            unlocked = bool((order.price_config or {}).get("unlocked"))
+            lock = (
+                0
+                if unlocked
+                else lock_period_blocks_for_ms(
+                    d.rt.rental_ms(order.duration_hours), d.rt.block_interval_ms
+                )
             )
             for part in plan.parts:
                 candidates[part.pool_id] = _less(candidates[part.pool_id], part.amount_sun)
@@ -601,7 +608,7 @@ class DelegationFlows:
                     keys[part.pool_id] = pool_key(d.box, pool)
                 balance = stake_for(ratio, part.amount_sun, d.rt.margin_bp)
                 tx = d.chain.build_delegate_local(
-                    ref, pool.tron_address, recipient, balance, lock=True, lock_period=lock
+                    ref, pool.tron_address, recipient, balance, lock=lock > 0, lock_period=lock
                 )
                 signed.append(
                     _Signed(

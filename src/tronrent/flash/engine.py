@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tronrent.tasks  # noqa: F401 - registers every actor
 from tronrent.adapters.tron.port import ChainPort
+from tronrent.count.tasks import sweep as count_sweep
 from tronrent.delegation.deps import install_flash_resources
 from tronrent.delegation.tasks import balance_pickup, sweep
 from tronrent.kit.crypto import SecretBox
@@ -98,6 +99,7 @@ class FlashEngine:
         try:
             async with job_scope():
                 await sweep(started_ms)
+                await count_sweep(started_ms)
         except Exception:
             log.exception("start-up sweep failed; the periodic sweep will retry")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tronrent.count import endpoints as count_endpoints
 from tronrent.delegation import endpoints as delegation_endpoints
 from tronrent.merchant import admin_endpoints as merchant_admin_endpoints
 from tronrent.merchant import endpoints as merchant_endpoints
@@ -30,4 +31,5 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     payment_admin_endpoints.router,
     merchant_endpoints.router,
     merchant_admin_endpoints.router,
+    count_endpoints.router,
 )

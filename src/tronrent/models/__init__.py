@@ -16,6 +16,12 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.common import Currency
+from tronrent.models.count_package import (
+    CountPackage,
+    CountPackageChange,
+    CountUse,
+    CountUseStatus,
+)
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
@@ -84,6 +90,10 @@ __all__ = [
     "ChainTxPurpose",
     "ChainTxStatus",
     "ConfigType",
+    "CountPackage",
+    "CountPackageChange",
+    "CountUse",
+    "CountUseStatus",
     "Currency",
     "DelegationStatus",
     "EarningStatus",

@@ -40,6 +40,7 @@ class NotificationEvent(enum.StrEnum):
     TOP_UP_CREATED = "top_up_created"  # order_id, amount, payment_address, expires_at
     TOP_UP_CREDITED = "top_up_credited"  # order_id, amount, tx_hash
     USDT_REFUND = "usdt_refund"  # order_id, amount ("2.5 USDT"), tx_hash (a USDT refund)
+    COUNT_PACKAGE_USED = "count_package_used"  # order_id, used, total, remaining, tx_hash
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
@@ -68,6 +69,7 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.TOP_UP_CREATED,
         NotificationEvent.TOP_UP_CREDITED,
         NotificationEvent.USDT_REFUND,
+        NotificationEvent.COUNT_PACKAGE_USED,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -128,6 +130,9 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
     NotificationEvent.TOP_UP_CREATED: Payload((*_ORDER, "amount", "payment_address", "expires_at")),
     NotificationEvent.TOP_UP_CREDITED: Payload((*_ORDER, "amount"), ("tx_hash",)),
     NotificationEvent.USDT_REFUND: Payload((*_ORDER, "amount"), ("tx_hash",)),
+    NotificationEvent.COUNT_PACKAGE_USED: Payload(
+        (*_ORDER, "used", "total", "remaining"), ("tx_hash",)
+    ),
     NotificationEvent.POOL_LOW: Payload(
         ("pool_name", "pool_address", "available_energy", "threshold")
     ),

@@ -206,6 +206,10 @@ CATALOG: Catalog = {
             "💰 充值到账：<b>{amount}</b> 已存入您的余额（订单 <code>{order_id}</code>）\n"
             "交易：{tx_hash}"
         ),
+        E.COUNT_PACKAGE_USED: (
+            "🔁 笔数套餐 <code>{order_id}</code>：已用 <b>{used}</b> / {total}，剩余 {remaining}\n"
+            "交易：{tx_hash}"
+        ),
         "reason.recipient_not_activated": "接收地址尚未在链上激活",
         "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
         "reason.recipient_is_owner": "接收地址与能量池地址相同",
@@ -322,6 +326,10 @@ CATALOG: Catalog = {
         E.TOP_UP_CREDITED: (
             "💰 Top-up received: <b>{amount}</b> added to your balance (order "
             "<code>{order_id}</code>)\nTransaction: {tx_hash}"
+        ),
+        E.COUNT_PACKAGE_USED: (
+            "🔁 Count package <code>{order_id}</code>: <b>{used}</b> of {total} used, "
+            "{remaining} left\nTransaction: {tx_hash}"
         ),
         "reason.recipient_not_activated": "the receiving address is not activated on chain",
         "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Path
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, Envelope, ok
+from tronrent.count import service as count_service
+from tronrent.count.schemas import package_view
 from tronrent.flash.api_deps import (
     JOB_SCOPE,
     ChainDep,
@@ -92,8 +94,11 @@ def status_view(o: Order, access: Access = Access.PUBLIC) -> OrderStatusResponse
         order_type=o.order_type.value,
         currency=o.currency.value,
         payment_method=o.payment_method,
-        **(_package_fields(o) if o.order_type is OrderType.ENERGY_RENTAL else {}),
+        **(_package_fields(o) if o.order_type in _PACKAGE_TYPES else {}),
     )
+
+
+_PACKAGE_TYPES = (OrderType.ENERGY_RENTAL, OrderType.TRANSACTION_PACKAGE)
 
 
 def _package_fields(o: Order) -> dict[str, Any]:
@@ -203,9 +208,19 @@ async def cancel_order(
 
 
 @orders_router.get("/{order_id}")
-async def get_order(viewed: ViewedOrderDep) -> Envelope[OrderStatusResponse]:
-    """Order details (seed 001); the public view without the order token (see order-status)."""
-    return ok(status_view(viewed.order, viewed.access))
+async def get_order(viewed: ViewedOrderDep, session: SessionDep) -> Envelope[OrderStatusResponse]:
+    """Order details (seed 001); the public view without the order token (see order-status).
+    A count-package order carries `countPackage` (total, used, remaining; with the token or
+    an operator's JWT also `uses`: each transfer's tx and our top-up's)."""
+    view = status_view(viewed.order, viewed.access)
+    if viewed.order.order_type is OrderType.TRANSACTION_PACKAGE:
+        full = viewed.access is not Access.PUBLIC
+        state = await count_service.state_of(session, viewed.order.id, uses=full)
+        out = package_view(state.package, list(state.uses) if full else None)
+        view.count_package = out.model_dump(by_alias=True, exclude_none=not full)
+        if not full:
+            view.count_package.pop("address", None)
+    return ok(view)
 
 
 @orders_router.post("/{order_id}/payment", dependencies=[JOB_SCOPE])

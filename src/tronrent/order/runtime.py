@@ -39,6 +39,8 @@ class FlashRuntime:
     #: the USDT contract payments come in by (refunds in USDT go out through it); None: USDT
     #: refunds wait for an operator
     usdt_contract: str | None = None
+    #: a count-package use drawing more than one transfer's energy counts this many (1 or 2)
+    count_new_holder_counts: int = 1
 
     @property
     def activates_recipients(self) -> bool:
@@ -69,6 +71,7 @@ class FlashRuntime:
             paid_order_alert_blocks=settings.paid_order_alert_blocks,
             rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
             usdt_contract=settings.usdt_contract_address,
+            count_new_holder_counts=settings.count_new_holder_counts,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

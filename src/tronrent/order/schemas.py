@@ -152,6 +152,9 @@ class OrderStatusResponse(ApiModel):
     discount: TrxAmount | None = None
     final_price: TrxAmount | None = None
     activation_fee: TrxAmount | None = None
+    #: count-package orders: counts bought / used / left and, for the owner or an operator,
+    #: each use (the customer's transfer tx and our top-up tx)
+    count_package: dict[str, Any] | None = None
 
 
 class BalancePaymentRequest(ApiModel):

@@ -24,9 +24,10 @@ from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat
 from tronrent.models import User
 from tronrent.models.common import Currency
-from tronrent.models.order import Order
+from tronrent.models.order import Order, OrderType
 from tronrent.order.schemas import TronAddress, TrxAmount
 from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.product.count import create_count_order
 from tronrent.product.customer import customer_chat
 from tronrent.product.package import create_package_order
 from tronrent.product.topup import create_top_up
@@ -50,6 +51,9 @@ class PackageOrderRequest(ApiModel):
     recipient_address: TronAddress
     currency: Currency = Currency.TRX
     payment_method: Literal["transfer", "balance"] = "transfer"
+    #: ``energy`` (an energy package, the default) or ``count`` (a transaction-count package
+    #: from the catalogue's ``transaction_count`` packages)
+    package_type: Literal["energy", "count"] = "energy"
 
 
 class PackageOrderResponse(ApiModel):
@@ -75,6 +79,9 @@ class PackageOrderResponse(ApiModel):
     final_price: TrxAmount
     activation_fee: TrxAmount
     payment_tail: TrxAmount | None
+    #: ``energy`` or ``count``; count packages: the transfers bought
+    package_type: str = "energy"
+    counts: int | None = None
 
 
 class TopUpRequest(ApiModel):
@@ -125,6 +132,8 @@ def _package_view(o: Order) -> PackageOrderResponse:
         final_price=sun_to_trx(o.final_price_units),
         activation_fee=sun_to_trx(o.activation_fee_sun or 0),
         payment_tail=None if o.amount_tail_units is None else sun_to_trx(o.amount_tail_units),
+        package_type="count" if o.order_type is OrderType.TRANSACTION_PACKAGE else "energy",
+        counts=o.transaction_count if o.order_type is OrderType.TRANSACTION_PACKAGE else None,
     )
 
 
@@ -141,7 +150,10 @@ async def create_order(
     account on chain adds its activation fee in TRX orders). Balance (`userId` required): the
     order is paid from the user's balance at once, in the same transaction, and delegated in
     the next block (409 INSUFFICIENT_BALANCE: no order is created). 404 PACKAGE_NOT_FOUND /
-    USER_NOT_FOUND; 422 PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, CURRENCY_NOT_OFFERED."""
+    USER_NOT_FOUND; 422 PACKAGE_UNAVAILABLE, QUANTITY_OUT_OF_RANGE, CURRENCY_NOT_OFFERED.
+    `packageType: count`: a transaction-count package (`packageId` of a `transaction_count`
+    package; 422 PACKAGE_UNAVAILABLE otherwise): once paid, one transfer's energy is kept on
+    the address and topped up after each USDT transfer it makes (docs/count-packages.md)."""
     if body.user_id is not None:
         if await session.get(User, body.user_id) is None:
             raise UserNotFound("user not found")
@@ -151,7 +163,8 @@ async def create_order(
     state = None
     if recipients is not None and body.payment_method == "transfer":
         state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
-    order = await create_package_order(
+    create = create_count_order if body.package_type == "count" else create_package_order
+    order = await create(
         session,
         rt,
         package_id=body.package_id,

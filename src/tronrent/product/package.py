@@ -10,6 +10,8 @@ a payment is weighed against that price by `settle_package_payment`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
@@ -105,15 +107,39 @@ class PackageStrategy:
 package = PackageStrategy()
 
 
-async def _package(session: AsyncSession, package_id: uuid.UUID) -> EnergyPackage:
+async def _package(
+    session: AsyncSession, package_id: uuid.UUID, kind: PackageType = PackageType.ENERGY
+) -> EnergyPackage:
     found = await session.get(EnergyPackage, package_id)
     if found is None:
         raise PackageNotFound(f"package {package_id} not found")
     if not found.is_active:
         raise PackageUnavailable(f"package {found.name!r} is not on sale")
-    if found.package_type is not PackageType.ENERGY:
-        raise PackageUnavailable(f"package {found.name!r} is not an energy package")
+    if found.package_type is not kind:
+        noun = "an energy" if kind is PackageType.ENERGY else "a transaction-count"
+        raise PackageUnavailable(f"package {found.name!r} is not {noun} package")
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShape:
+    """What differs between the products sold from the catalogue (energy packages here,
+    count packages in `product.count`): the package type, the order type, the energy delegated
+    for ``quantity`` of a package, and extra ``price_config`` entries."""
+
+    kind: PackageType
+    order_type: OrderType
+    energy_for: Callable[[EnergyPackage, int, int], int]
+    extra_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+ENERGY_SHAPE = OrderShape(
+    PackageType.ENERGY,
+    OrderType.ENERGY_RENTAL,
+    lambda pkg, quantity, margin_bp: energy_per_transaction(
+        pkg.energy_amount * quantity, margin_bp
+    ),
+)
 
 
 def _check_quantity(pkg: EnergyPackage, quantity: int) -> None:
@@ -134,6 +160,7 @@ def _snapshot(pkg: EnergyPackage) -> dict[str, Any]:
         "durationHours": pkg.duration_hours,
         "basePriceUnits": pkg.base_price_units,
         "currency": pkg.currency.value,
+        "transactionCount": pkg.transaction_count,
     }
 
 
@@ -150,8 +177,9 @@ async def create_package_order(
     bot_id: uuid.UUID | None = None,
     chat_id: int | None = None,
     recipient_state: RecipientState | None = None,
+    shape: OrderShape = ENERGY_SHAPE,
 ) -> Order:
-    """A pending package order with its price frozen.
+    """A pending package order with its price frozen (``shape``: energy package by default).
 
     Transfer: pay ``expected_amount_units`` (price + activation fee + a unique tail) in
     ``currency`` to ``rt.payment_address`` before ``expires_at``. Balance: no tail, paid from
@@ -165,7 +193,7 @@ async def create_package_order(
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
     await ensure_may_order(session, user_id)
-    pkg = await _package(session, package_id)
+    pkg = await _package(session, package_id, shape.kind)
     _check_quantity(pkg, quantity)
     price = await quote_order(
         session, package=pkg, quantity=quantity, currency=currency, user_id=user_id, bot_id=bot_id
@@ -177,7 +205,7 @@ async def create_package_order(
     order = Order(
         id=order_id,
         order_number=order_id,
-        order_type=OrderType.ENERGY_RENTAL,
+        order_type=shape.order_type,
         status=OrderStatus.PENDING,
         payment_status=OrderPaymentStatus.PENDING,
         user_id=user_id,
@@ -187,7 +215,7 @@ async def create_package_order(
         quantity=quantity,
         currency=currency,
         target_address=recipient,
-        energy_amount=energy_per_transaction(pkg.energy_amount * quantity, cfg.margin_bp),
+        energy_amount=shape.energy_for(pkg, quantity, cfg.margin_bp),
         energy_per_transaction=per_unit,
         duration_hours=pkg.duration_hours,
         price_units=price.price_units,
@@ -202,6 +230,7 @@ async def create_package_order(
                 "breakdown": price.breakdown,
             },
             "flash": cfg.raw,
+            **shape.extra_config,
         },
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )

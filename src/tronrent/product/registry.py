@@ -6,11 +6,14 @@ from typing import Any
 
 from tronrent.models.order import Order, OrderType
 from tronrent.product.base import ProductStrategy
+from tronrent.product.count import count
 from tronrent.product.flash import flash
 from tronrent.product.package import package
 from tronrent.product.topup import top_up
 
-STRATEGIES: dict[OrderType, ProductStrategy] = {s.order_type: s for s in (flash, package, top_up)}
+STRATEGIES: dict[OrderType, ProductStrategy] = {
+    s.order_type: s for s in (flash, package, count, top_up)
+}
 
 
 class UnknownProduct(LookupError):

@@ -48,6 +48,31 @@ class ContractAction:
 
 
 @dataclass(frozen=True, slots=True)
+class CountCall:
+    """A TRC20 ``transfer`` call sent by a followed address (a count package's): counted from
+    its transaction info (energy drawn), whether it succeeded or not."""
+
+    tx_hash: str
+    from_address: str
+    to_address: str | None
+    succeeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CountUseSeen:
+    """A `CountCall` with what the chain charged it (``receipt`` of its transaction info)."""
+
+    tx_hash: str
+    from_address: str
+    to_address: str | None
+    succeeded: bool
+    energy_used: int  # drawn from the address's energy (its stake and what is delegated to it)
+    energy_total: int
+    energy_fee_sun: int  # TRX burnt for the energy the address lacked
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScannedBlock:
     number: int
     block_hash: str
@@ -64,6 +89,13 @@ class ScannedBlock:
     own_transfers: frozenset[str] = frozenset()
     """Hashes of its successful TransferContract transactions sent by one of ``own`` (our
     refunds among them are confirmed by the scanner likewise)."""
+    count_calls: tuple[CountCall, ...] = ()
+    """TRC20 ``transfer`` calls sent by a followed address (``senders``): their infos are read
+    with the block's (the same one request as for payments)."""
+
+    @property
+    def needs_infos(self) -> bool:
+        return bool(self.pending_trc20 or self.count_calls)
 
 
 def _addr(value: Any) -> str | None:
@@ -101,9 +133,11 @@ def parse_block(
     watched: frozenset[str] | set[str],
     trc20_contracts: frozenset[str] | set[str] = frozenset(),
     own: frozenset[str] | set[str] = frozenset(),
+    senders: frozenset[str] | set[str] = frozenset(),
 ) -> ScannedBlock:
-    """Extract transfers to `watched` addresses (base58) from one block's JSON, and the hashes
-    of the TRX transfers sent by `own` addresses (base58)."""
+    """Extract transfers to `watched` addresses (base58) from one block's JSON, the hashes
+    of the TRX transfers sent by `own` addresses (base58), and the TRC20 ``transfer`` calls
+    sent by `senders` (count packages' addresses)."""
     header = block.get("block_header", {}).get("raw_data", {})
     number = int(header.get("number", 0))
     block_hash = str(block.get("blockID", ""))
@@ -115,6 +149,7 @@ def parse_block(
     delegations: set[str] = set()
     undelegations: set[str] = set()
     own_transfers: set[str] = set()
+    count_calls: list[CountCall] = []
     for tx in block.get("transactions") or ():
         txid = str(tx.get("txID", ""))
         hashes.add(txid)
@@ -152,6 +187,10 @@ def parse_block(
             decoded = decode_trc20_transfer(str(value.get("data", "")))
             if decoded is not None and decoded[0] in watched and _succeeded(tx):
                 pending.append(txid)
+            if senders and decoded is not None:
+                sender = _addr(value.get("owner_address"))
+                if sender is not None and sender in senders:
+                    count_calls.append(CountCall(txid, sender, decoded[0], _succeeded(tx)))
     return ScannedBlock(
         number,
         block_hash,
@@ -163,7 +202,38 @@ def parse_block(
         frozenset(delegations),
         frozenset(undelegations),
         frozenset(own_transfers),
+        tuple(count_calls),
     )
+
+
+def count_uses_from_infos(
+    block: ScannedBlock, infos: Iterable[Mapping[str, Any]]
+) -> list[CountUseSeen]:
+    """The block's `CountCall`s with their receipts (``gettransactioninfobyblocknum``); a call
+    with no info (the node did not answer for it) is reported with zero energy."""
+    if not block.count_calls:
+        return []
+    by_id = {str(i.get("id", "")): i for i in infos}
+    out: list[CountUseSeen] = []
+    for call in block.count_calls:
+        receipt = (by_id.get(call.tx_hash) or {}).get("receipt") or {}
+        out.append(
+            CountUseSeen(
+                call.tx_hash,
+                call.from_address,
+                call.to_address,
+                call.succeeded,
+                _int(receipt.get("energy_usage")),
+                _int(receipt.get("energy_usage_total")),
+                _int(receipt.get("energy_fee")),
+                block.number,
+            )
+        )
+    return out
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
 
 
 def trc20_transfers_from_infos(

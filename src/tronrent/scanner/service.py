@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tronrent.count import repository as count_repo
 from tronrent.kit.db import upsert_insert
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
@@ -39,8 +40,10 @@ from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMoni
 from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.payment import repository as payment_repo
 from tronrent.scanner.blocks import (
+    CountUseSeen,
     Transfer,
     TransferAsset,
+    count_uses_from_infos,
     parse_block,
     trc20_transfers_from_infos,
 )
@@ -62,6 +65,7 @@ PROCESS_PAYMENT_JOB = "payment.process_payment"
 SETTLE_DELEGATION_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
 REFUND_JOB = "payment.refund_payment"
+COUNT_USES_JOB = "count.apply_uses"
 #: ids per payment/settlement job: a block's worth at the target load (100 per block)
 MAX_JOB_IDS = 200
 
@@ -138,6 +142,7 @@ class _Cursor:
 
 
 WatchedLoader = Callable[[AsyncSession], Awaitable[set[str]]]
+FollowedLoader = Callable[[AsyncSession], Awaitable[dict[str, str]]]
 
 
 async def load_watched_addresses(session: AsyncSession) -> set[str]:
@@ -161,10 +166,13 @@ class BlockScanner:
     session_maker: async_sessionmaker[AsyncSession]
     config: ScannerConfig = field(default_factory=ScannerConfig)
     watched_loader: WatchedLoader = load_watched_addresses
+    #: count packages' addresses (address -> order id): their USDT transfers are uses
+    followed_loader: FollowedLoader = count_repo.followed_addresses
     scanner_id: str = field(default_factory=lambda: f"scanner-{uuid.uuid4().hex[:12]}")
     stats: ScanStats = field(default_factory=ScanStats)
     _cursor: _Cursor | None = None
     _watched: frozenset[str] = frozenset()
+    _followed: dict[str, str] = field(default_factory=dict)
     _last_block_ms: int = 0
     _token: str | None = None
     _valid_until: float = 0.0
@@ -317,6 +325,7 @@ class BlockScanner:
     async def refresh_watched(self) -> frozenset[str]:
         async with self.session_maker() as session:
             dynamic = await self.watched_loader(session)
+            self._followed = await self.followed_loader(session)
         self._watched = frozenset(dynamic) | self.config.fixed_addresses
         return self._watched
 
@@ -334,7 +343,8 @@ class BlockScanner:
         if not raw:
             return 0
         own = self.config.own_addresses | self.config.fixed_addresses
-        blocks = [parse_block(b, self._watched, self._trc20, own) for b in raw]
+        senders = frozenset(self._followed) if self._trc20 else frozenset()
+        blocks = [parse_block(b, self._watched, self._trc20, own, senders) for b in raw]
         head = blocks[-1].number
         last_usable = head - self.config.confirmations
         usable = [b for b in blocks if b.number <= last_usable]
@@ -347,19 +357,21 @@ class BlockScanner:
                 return 0
             expected_parent = b.block_hash
         transfers: list[Transfer] = []
+        uses: list[CountUseSeen] = []
         for b in usable:
             transfers.extend(b.transfers)
-            if b.pending_trc20:
+            if b.needs_infos:  # one request serves the block's payments and count uses
                 self.stats.node_requests += 1
                 infos = await self.source.get_transaction_infos(b.number)
                 transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
+                uses.extend(count_uses_from_infos(b, infos))
         delegations = {
             b.number: (b.delegations, b.undelegations, b.own_transfers)
             for b in usable
             if b.delegations or b.undelegations or b.own_transfers
         }
         new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
-        await self._commit_batch(cursor, new_cursor, transfers, delegations)
+        await self._commit_batch(cursor, new_cursor, transfers, delegations, uses)
         self._last_block_ms = blocks[-1].timestamp_ms
         self.stats.blocks += len(usable)
         return len(usable)
@@ -375,6 +387,7 @@ class BlockScanner:
         new: _Cursor,
         transfers: Sequence[Transfer],
         delegations: Mapping[int, tuple[frozenset[str], ...]] | None = None,
+        uses: Sequence[CountUseSeen] = (),
     ) -> None:
         """``delegations``: block number -> (its delegation txids, its undelegation txids[,
         the txids of the TRX transfers our own addresses sent])."""
@@ -384,6 +397,10 @@ class BlockScanner:
                 await self._intake(session, transfers)
                 for number, txids in (delegations or {}).items():
                     await self._confirm_delegations(session, number, *txids)
+                if uses:
+                    new_uses = await count_repo.record_uses(session, uses, self._followed)
+                    for chunk in _chunks(new_uses, MAX_JOB_IDS):
+                        enqueue_job(COUNT_USES_JOB, *chunk)
                 await session.commit()
             except LeaseLost:
                 await session.rollback()

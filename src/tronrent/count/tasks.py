@@ -1,0 +1,60 @@
+"""Count-package jobs: apply the uses the scanner recorded; the sweep re-drives what a crash
+left (uses recorded but not applied, top-ups stored but not accepted by a node)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tronrent.count.flows import count_flows
+from tronrent.delegation.deps import flow_deps
+from tronrent.kit.time import from_ms, utcnow
+from tronrent.models.count_package import CountUse, CountUseStatus
+from tronrent.worker import Priority, actor, enqueue_job, split_on_failure
+
+APPLY_JOB = "count.apply_uses"
+SWEEP_JOB = "count.sweep"
+#: a use untouched this long while seen / topping up is re-driven
+STUCK_AFTER_S = 6.0
+#: uses re-driven per sweep
+SWEEP_LIMIT = 500
+
+
+@actor(APPLY_JOB, priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
+async def apply_uses(*use_ids: int) -> None:
+    """The uses the scanner recorded in one batch: count, top up (or end the package)."""
+    d = flow_deps()
+    ids = [int(x) for x in use_ids]
+
+    async def work() -> None:
+        await count_flows.apply_uses(d, ids)
+
+    await split_on_failure(APPLY_JOB, ids, work, d.session_maker)
+
+
+@actor(SWEEP_JOB, priority=Priority.LOW, max_retries=0, period_s=5.0)
+async def sweep(left_before_ms: int | None = None) -> None:
+    """Uses still ``seen`` or ``topping_up`` after STUCK_AFTER_S (or left before
+    ``left_before_ms``, a restart) go to `apply_uses` again: it counts nothing twice (a use
+    leaves ``seen`` when counted) and delivers the stored top-up, never a new one."""
+    d = flow_deps()
+    cutoff = utcnow() - timedelta(seconds=STUCK_AFTER_S)
+    if left_before_ms is not None:
+        cutoff = max(cutoff, from_ms(int(left_before_ms)))
+    async with d.session_maker() as s:
+        ids = list(
+            (
+                await s.execute(
+                    select(CountUse.id)
+                    .where(
+                        CountUse.status.in_((CountUseStatus.SEEN, CountUseStatus.TOPPING_UP)),
+                        CountUse.updated_at < cutoff,
+                    )
+                    .order_by(CountUse.id)
+                    .limit(SWEEP_LIMIT)
+                )
+            ).scalars()
+        )
+    if ids:
+        enqueue_job(APPLY_JOB, *ids)
