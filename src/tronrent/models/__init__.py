@@ -5,6 +5,7 @@ from tronrent.models.admin_user import AdminRole, AdminUser
 from tronrent.models.agent import Agent, AgentStatus
 from tronrent.models.agent_application import AgentApplication, ApplicationStatus
 from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningType
+from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_user import BotUser, BotUserStatus
@@ -60,6 +61,7 @@ __all__ = [
     "AgentApplication",
     "AgentEarning",
     "AgentStatus",
+    "AgentWithdrawal",
     "ApplicationStatus",
     "BalanceLedgerEntry",
     "Bot",
@@ -114,4 +116,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserStatus",
+    "WithdrawalStatus",
 ]
