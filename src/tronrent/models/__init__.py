@@ -4,6 +4,7 @@
 from tronrent.models.admin_user import AdminRole, AdminUser
 from tronrent.models.agent import Agent, AgentStatus
 from tronrent.models.agent_application import AgentApplication, ApplicationStatus
+from tronrent.models.agent_change import AgentAction, AgentChange
 from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningType
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
@@ -58,7 +59,9 @@ __all__ = [
     "AdminRole",
     "AdminUser",
     "Agent",
+    "AgentAction",
     "AgentApplication",
+    "AgentChange",
     "AgentEarning",
     "AgentStatus",
     "AgentWithdrawal",

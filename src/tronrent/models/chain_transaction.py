@@ -67,9 +67,9 @@ class ChainTransaction(TimestampMixin, Base):
     same bytes, or mark them ``expired`` once ``expiration_ms`` has passed and the chain does not
     know them. ``txid`` is UNIQUE; partial unique indexes allow at most ONE live transaction per
     delegation and purpose, per refunded payment and refund purpose (``refund``, then
-    ``refund_rest`` when a failed order owes the rest) and per activated order and per paid agent withdrawal, so two workers
-    can never both sign a delegation, a refund or an activation (a different txid) for the
-    same thing."""
+    ``refund_rest`` when a failed order owes the rest), per activated order and per paid agent
+    withdrawal, so two workers can never both sign a delegation, a refund, an activation or a
+    payout (a different txid) for the same thing."""
 
     __tablename__ = "chain_transactions"
     __table_args__ = (

@@ -8,7 +8,9 @@ Create Date: 2026-12-04
 ``balance_ledger.cause_type`` accepts ``withdrawal_return`` (a rejected withdrawal's amount back
 on the balance); ``chain_transactions`` gets purpose ``payout`` and ``withdrawal_id``, with a
 partial unique index allowing at most ONE live payout transfer per withdrawal (as refunds have
-per payment). PostgreSQL: the application role gets SELECT, INSERT, UPDATE on the new table.
+per payment). ``agent_changes`` records every operator decision about agents with who and why.
+PostgreSQL: the application role gets SELECT, INSERT, UPDATE on ``agent_withdrawals`` and
+SELECT, INSERT on ``agent_changes``.
 """
 
 import importlib
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0019_agents"
 down_revision: str | Sequence[str] | None = "0016_search"
@@ -106,6 +109,41 @@ def upgrade() -> None:
         "idx_agent_withdrawals_agent_id", "agent_withdrawals", ["agent_id", "created_at"]
     )
     op.create_index("idx_agent_withdrawals_status", "agent_withdrawals", ["status"])
+    op.create_table(
+        "agent_changes",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("subject", sa.String(length=100), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("action", sa.String(length=30), nullable=False),
+        sa.Column(
+            "before",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "after",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "action IN ('approve_application', 'reject_application', 'edit_agent', "
+            "'approve_withdrawal', 'reject_withdrawal')",
+            name=op.f("agent_changes_action_check"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["admin_users.id"],
+            name=op.f("agent_changes_actor_id_fkey"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("agent_changes_pkey")),
+    )
+    op.create_index("idx_agent_changes_subject", "agent_changes", ["subject", "created_at"])
     _causes(_NEW_CAUSES)
     _purposes(_NEW_PURPOSES)
     with op.batch_alter_table("chain_transactions", schema=None) as batch_op:
@@ -127,6 +165,7 @@ def upgrade() -> None:
         role = _app_role()
         op.execute(f'GRANT SELECT, INSERT, UPDATE ON agent_withdrawals TO "{role}"')
         op.execute(f'GRANT USAGE, SELECT ON SEQUENCE agent_withdrawals_id_seq TO "{role}"')
+        op.execute(f'GRANT SELECT, INSERT ON agent_changes TO "{role}"')
 
 
 def _app_role() -> str:
@@ -145,6 +184,8 @@ def downgrade() -> None:
         batch_op.drop_column("withdrawal_id")
     _purposes(_OLD_PURPOSES)
     _causes(_OLD_CAUSES)
+    op.drop_index("idx_agent_changes_subject", table_name="agent_changes")
+    op.drop_table("agent_changes")
     op.drop_index("idx_agent_withdrawals_status", table_name="agent_withdrawals")
     op.drop_index("idx_agent_withdrawals_agent_id", table_name="agent_withdrawals")
     op.drop_table("agent_withdrawals")
