@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tronrent.config import Settings, get_settings
+from tronrent.config import Settings, load_settings
 from tronrent.models.common import Currency
 
 
@@ -32,7 +32,7 @@ class AgentConfig:
 
     @classmethod
     def from_settings(cls, s: Settings | None = None) -> AgentConfig:
-        s = s or get_settings()
+        s = s or load_settings()  # no secrets needed: not get_settings()
         return cls(
             levels_bps=tuple(s.agent_commission_levels_bps),
             refund_window_s=s.agent_refund_window_hours * 3600,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from tronrent.agent.commission import record_commissions, settle_due
@@ -18,9 +19,14 @@ RECORD_JOB = "agent.record_commissions"
 SETTLE_JOB = "agent.settle_earnings"
 
 
+@functools.cache
+def _from_environment() -> AgentConfig:
+    return AgentConfig.from_settings()
+
+
 def agent_config() -> AgentConfig:
     """The config registered in the worker context, else the one from the environment."""
-    return get_worker_context().maybe(AgentConfig) or AgentConfig.from_settings()
+    return get_worker_context().maybe(AgentConfig) or _from_environment()
 
 
 @actor(RECORD_JOB, priority=Priority.LOW, max_retries=8, max_backoff_s=30)
