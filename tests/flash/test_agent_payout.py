@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.helpers import CFG, chain_of, delivered_order, new_admin
+from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronproto.address import to_hex
 from tronrent.agent.commission import record_commissions, settle_due
@@ -80,10 +81,16 @@ async def wait_blocks(f: Flash, n: int) -> None:
 
 
 class TestPayout:
-    async def test_paid_once_and_confirmed_by_the_scanner(self, flash: FlashFactory) -> None:
+    async def test_paid_once_and_confirmed_by_the_scanner(
+        self,
+        flash: FlashFactory,
+        devnet: DevnetServer,
+        session_maker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        # made before the engine runs (its sweep pays it at start; the calls below are retries)
+        payee = funded_key(devnet.chain, 1 * TRX).address_base58
+        agent, wid = await approved_withdrawal(session_maker, payee, 20 * TRX)
         f = await flash()
-        payee = funded_key(f.devnet.chain, 1 * TRX).address_base58
-        agent, wid = await approved_withdrawal(f.session_maker, payee, 20 * TRX)
         d = FlowDeps(f.session_maker, f.gateway, f.box, f.engine.rt)
         assert await pay_withdrawal(d, wid) in ("broadcast", "paid")
         assert await pay_withdrawal(d, wid) in ("broadcast", "paid")  # a retry sends nothing new
@@ -107,12 +114,16 @@ class TestPayout:
 
 class TestSigkill:
     async def test_killed_between_store_and_broadcast_pays_once(
-        self, flash: FlashFactory, database_url: str
+        self,
+        flash: FlashFactory,
+        database_url: str,
+        devnet: DevnetServer,
+        session_maker: async_sessionmaker[AsyncSession],
     ) -> None:
+        payee = funded_key(devnet.chain, 1 * TRX).address_base58
+        # above the auto-approve amount: waits for an operator, so no engine pays it yet
+        _, wid = await approved_withdrawal(session_maker, payee, 101 * TRX)
         f = await flash()
-        payee = funded_key(f.devnet.chain, 1 * TRX).address_base58
-        # above the auto-approve amount: waits for an operator, so this engine leaves it alone
-        _, wid = await approved_withdrawal(f.session_maker, payee, 101 * TRX)
 
         async def approve() -> None:  # while no engine runs: the new worker's first sweep pays
             async with transaction_scope(f.session_maker) as s:

@@ -32,7 +32,7 @@ async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
         str(PROC),
         env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=None if os.environ.get("TEST_WORKER_STDERR") else asyncio.subprocess.DEVNULL,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from tronrent.telegram.handlers import (
+    agent,
     balance,
     errors,
     fallback,
@@ -20,7 +21,9 @@ def get_routers(*, packages: bool = True) -> list[Router]:
     """``packages``: a ``PackageOrders`` is wired (packages and top-ups are offered)."""
     # fallback last: it answers whatever no other router took; packages before flash, whose
     # ``entering_address`` handler takes the drafts that are not packages
-    routers = [module.create_router() for module in (errors, start, language, balance, orders)]
+    routers = [
+        module.create_router() for module in (errors, start, language, balance, orders, agent)
+    ]
     if packages:
         routers += [package.create_router(), balance.create_top_up_router()]
     return [*routers, flash.create_router(), fallback.create_router()]
