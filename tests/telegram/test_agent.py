@@ -59,7 +59,7 @@ class TestAgent:
             await record_commissions(s, [pending.id], CFG)
 
         text = (await harness.say(token, "/agent", user_id=chat))[-1].text
-        assert "Agent</b> (active)" in text and "commission: 10%" in text
+        assert "Agent (active)" in text and "commission: 10%" in text
         assert "Referred users: 1" in text
         assert "Pending: 3 TRX (1)" in text and "Settled: 50 TRX (1)" in text
         assert "Withdrawable commission: 50 TRX · 0 USDT" in text
