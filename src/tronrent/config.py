@@ -311,6 +311,44 @@ class Settings(BaseSettings):
         "language of the operator alerts (the admin chat and GET /api/admin/alerts)",
     )
 
+    # --- agents (issue 12, see docs/agents.md) ----------------------------------------------------
+    agent_commission_levels_bps: Annotated[list[int], NoDecode] = _env(
+        [1000, 300, 100],
+        "a comma-separated list of 1 to 10 basis points (0-10000) summing to at most 10000",
+        "commission per level above the buyer (1 = the referrer); its length is the depth; an "
+        "agent's own commission rate replaces the first level's",
+    )
+    agent_refund_window_hours: int = _env(
+        24,
+        "a non-negative integer (hours)",
+        "an earning stays pending this long after delivery before it may be settled",
+        ge=0,
+    )
+    agent_withdraw_min_sun: int = _env(
+        10_000_000, "a positive integer (sun)", "smallest TRX withdrawal (fee included)", ge=1
+    )
+    agent_withdraw_min_usdt_units: int = _env(
+        10_000_000, "a positive integer (USDT units)", "smallest USDT withdrawal", ge=1
+    )
+    agent_withdraw_fee_sun: int = _env(
+        1_000_000, "a non-negative integer (sun)", "fee kept from a TRX withdrawal", ge=0
+    )
+    agent_withdraw_fee_usdt_units: int = _env(
+        1_000_000, "a non-negative integer (USDT units)", "fee kept from a USDT withdrawal", ge=0
+    )
+    agent_withdraw_auto_approve_sun: int = _env(
+        100_000_000,
+        "a non-negative integer (sun)",
+        "TRX withdrawals up to this are paid without an operator (0 = always reviewed)",
+        ge=0,
+    )
+    agent_withdraw_auto_approve_usdt_units: int = _env(
+        100_000_000,
+        "a non-negative integer (USDT units)",
+        "USDT withdrawals up to this are paid without an operator (0 = always reviewed)",
+        ge=0,
+    )
+
     # --- logging (seed 000 7.1) -----------------------------------------------------------------
     log_level: str = _env("info", "one of debug, info, warn, error, critical", "log level")
     log_payment_monitoring: bool = _env(True, "true or false", "info logs of payment monitoring")
@@ -326,6 +364,20 @@ class Settings(BaseSettings):
     @classmethod
     def _check_node_urls(cls, value: list[str]) -> list[str]:
         return [_check_http_url(url) for url in value]
+
+    @field_validator("agent_commission_levels_bps", mode="before")
+    @classmethod
+    def _split_levels(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("agent_commission_levels_bps")
+    @classmethod
+    def _check_levels(cls, value: list[int]) -> list[int]:
+        if not 1 <= len(value) <= 10 or any(not 0 <= bp <= 10_000 for bp in value):
+            raise ValueError("1 to 10 levels, each 0 to 10000 basis points")
+        if sum(value) > 10_000:
+            raise ValueError("the levels sum to more than 10000 basis points")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """Import every module declaring jobs, so the queue knows all actors (as polar/tasks.py)."""
 
+from tronrent.agent import tasks as agent_tasks
 from tronrent.count import tasks as count_tasks
 from tronrent.delegation import tasks as delegation_tasks
 from tronrent.merchant import callbacks as merchant_callbacks  # the order event tap
@@ -8,6 +9,7 @@ from tronrent.payment import tasks as payment_tasks
 from tronrent.pool import tasks as pool_tasks
 
 __all__ = [
+    "agent_tasks",
     "count_tasks",
     "delegation_tasks",
     "merchant_callbacks",

@@ -6,7 +6,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,20 +32,25 @@ async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
         str(PROC),
         env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=None if os.environ.get("TEST_WORKER_STDERR") else asyncio.subprocess.DEVNULL,
     )
 
 
-async def hand_over_to_worker(f: Flash, database_url: str) -> asyncio.subprocess.Process:
+async def hand_over_to_worker(
+    f: Flash, database_url: str, before_spawn: Callable[[], Awaitable[None]] | None = None
+) -> asyncio.subprocess.Process:
     """Stop the in-process engine and start a worker process (the whole engine) in its place,
     with broadcasts slowed down so that a kill lands after a transaction is stored and before
-    it is known to be sent; returns once the worker is ready."""
+    it is known to be sent; returns once the worker is ready. ``before_spawn``: runs while no
+    engine runs (work made then is the new worker's first)."""
     await f.engine.stop()
     async with f.session_maker() as s:
         # release the in-process scanner's lease so the subprocess can take over
         for row in (await s.execute(select(ScannerCheckpoint))).scalars():
             row.leader_id = None
         await s.commit()
+    if before_spawn is not None:
+        await before_spawn()
     f.devnet.node.set_fault(FaultRule(path="/wallet/broadcasttransaction", latency_ms=1500))
     proc = await spawn(
         {
@@ -57,7 +62,8 @@ async def hand_over_to_worker(f: Flash, database_url: str) -> asyncio.subprocess
         }
     )
     assert proc.stdout is not None
-    assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+    # generous: a loaded machine may take a minute just to import the engine
+    assert (await asyncio.wait_for(proc.stdout.readline(), 180)).strip() == b"ready"
     return proc
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from tronrent.agent import endpoints as agent_routes
 from tronrent.api import health as health_routes
 from tronrent.api import metrics as metrics_routes
 from tronrent.api.exception_handlers import install_exception_handlers
@@ -53,6 +54,7 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     metrics_routes.router,
     auth_routes.router,
     user_admin_routes.router,
+    agent_routes.router,
     catalog_routes.router,
     *catalog_admin_routes.ROUTERS,
 )

@@ -81,6 +81,9 @@ from tronrent.pool.service import pool as pool_service
 from tronrent.user import totals
 from tronrent.worker import Retry, enqueue_job
 
+#: see tronrent.agent.tasks (by name: the agent domain does not import delegation's callers)
+RECORD_COMMISSIONS_JOB = "agent.record_commissions"
+
 log = logging.getLogger("tronrent.delegation")
 
 LIVE = (DelegationStatus.PENDING, DelegationStatus.BROADCAST)
@@ -974,6 +977,9 @@ class DelegationFlows:
                 )
             await totals.orders_delivered(s, [order for order, _, _ in events])
             await notify_orders(s, events)
+            sold = [order.id for order, _, _ in events if order.user_id is not None]
+            if sold:  # the agents above the buyers earn their commission (agent.commission)
+                enqueue_job(RECORD_COMMISSIONS_JOB, *sold)
             await s.commit()
         for order, _, payload in events:
             log.info(

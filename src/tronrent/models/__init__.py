@@ -4,7 +4,9 @@
 from tronrent.models.admin_user import AdminRole, AdminUser
 from tronrent.models.agent import Agent, AgentStatus
 from tronrent.models.agent_application import AgentApplication, ApplicationStatus
+from tronrent.models.agent_change import AgentAction, AgentChange
 from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningType
+from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_user import BotUser, BotUserStatus
@@ -72,9 +74,12 @@ __all__ = [
     "AdminRole",
     "AdminUser",
     "Agent",
+    "AgentAction",
     "AgentApplication",
+    "AgentChange",
     "AgentEarning",
     "AgentStatus",
+    "AgentWithdrawal",
     "ApiKeyStatus",
     "ApplicationStatus",
     "BalanceLedgerEntry",
@@ -140,4 +145,5 @@ __all__ = [
     "User",
     "UserRole",
     "UserStatus",
+    "WithdrawalStatus",
 ]

@@ -25,7 +25,9 @@ class LedgerCause(enum.StrEnum):
     ORDER_PAYMENT = "order_payment"  # cause_id: orders.id
     ORDER_REFUND = "order_refund"  # cause_id: orders.id
     COMMISSION = "commission"  # cause_id: agent_earnings.id
-    WITHDRAWAL = "withdrawal"  # cause_id: chain_transactions.id
+    WITHDRAWAL = "withdrawal"  # cause_id: agent_withdrawals.id
+    #: a rejected withdrawal's amount back on the balance; cause_id: agent_withdrawals.id
+    WITHDRAWAL_RETURN = "withdrawal_return"
     ADJUSTMENT = "adjustment"  # cause_id: an admin-chosen unique reference
     IDLE_FEE = "idle_fee"  # cause_id: "<order id>:<UTC day>"
 

@@ -43,6 +43,8 @@ class ChainTxPurpose(enum.StrEnum):
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
     WITHDRAW = "withdraw"
+    #: a TRX or USDT transfer paying an agent's withdrawal (agent_withdrawals)
+    PAYOUT = "payout"
 
 
 class ChainTxStatus(enum.StrEnum):
@@ -65,9 +67,9 @@ class ChainTransaction(TimestampMixin, Base):
     same bytes, or mark them ``expired`` once ``expiration_ms`` has passed and the chain does not
     know them. ``txid`` is UNIQUE; partial unique indexes allow at most ONE live transaction per
     delegation and purpose, per refunded payment and refund purpose (``refund``, then
-    ``refund_rest`` when a failed order owes the rest) and per activated order, so two workers
-    can never both sign a delegation, a refund or an activation (a different txid) for the
-    same thing."""
+    ``refund_rest`` when a failed order owes the rest), per activated order and per paid agent
+    withdrawal, so two workers can never both sign a delegation, a refund, an activation or a
+    payout (a different txid) for the same thing."""
 
     __tablename__ = "chain_transactions"
     __table_args__ = (
@@ -101,6 +103,13 @@ class ChainTransaction(TimestampMixin, Base):
             postgresql_where=text(f"purpose = 'activate' AND {_LIVE_SQL}"),
             sqlite_where=text(f"purpose = 'activate' AND {_LIVE_SQL}"),
         ),
+        Index(
+            "uq_chain_transactions_live_payout",
+            "withdrawal_id",
+            unique=True,
+            postgresql_where=text(f"withdrawal_id IS NOT NULL AND {_LIVE_SQL}"),
+            sqlite_where=text(f"withdrawal_id IS NOT NULL AND {_LIVE_SQL}"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -125,5 +134,9 @@ class ChainTransaction(TimestampMixin, Base):
     delegation_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("energy_delegations.id"))
     payment_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("payments.id"))
     pool_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType, ForeignKey("energy_pools.id"))
+    #: the agent withdrawal a payout pays (at most one live payout per withdrawal)
+    withdrawal_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("agent_withdrawals.id")
+    )
     broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -33,6 +33,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.agent import commission
 from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
 from tronrent.models import User
@@ -179,6 +180,7 @@ async def refund_to_balance(session: AsyncSession, order: Order, *, reason: str)
     move(order, OrderStatus.REFUNDED, payment_status=OrderPaymentStatus.REFUNDED)
     await session.flush()
     await totals.orders_refunded(session, [order])
+    await commission.cancel_for_order(session, order.id)  # agents earn nothing on it
     amount = -debit.delta_units if debit is not None else 0
     await notify_order(
         session,

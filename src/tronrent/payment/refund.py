@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import BlockHeader
+from tronrent.agent import commission
 from tronrent.delegation.chain_tx import (
     Delivery,
     deliver,
@@ -156,6 +157,8 @@ async def _finish(session: AsyncSession, payment: Payment, order: Order | None, 
         payment.note = f"{payment.note or ''}; nothing left to refund after fees"
         return payment.status.value
     payment.status = PaymentStatus.REFUNDED
+    if order is not None and order.status is OrderStatus.REFUNDING:
+        await commission.cancel_for_order(session, order.id)  # agents earn nothing on it
     if (
         order is not None
         and order.status is OrderStatus.REFUNDING
@@ -164,6 +167,7 @@ async def _finish(session: AsyncSession, payment: Payment, order: Order | None, 
     ):
         # counted when it was paid (an underpaid order never was)
         await totals.orders_refunded(session, [order])
+
     return PaymentStatus.REFUNDED.value
 
 

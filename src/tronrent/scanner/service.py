@@ -66,6 +66,7 @@ SETTLE_DELEGATION_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
 REFUND_JOB = "payment.refund_payment"
 COUNT_USES_JOB = "count.apply_uses"
+PAYOUT_JOB = "agent.pay_withdrawal"
 #: ids per payment/settlement job: a block's worth at the target load (100 per block)
 MAX_JOB_IDS = 200
 
@@ -417,7 +418,7 @@ class BlockScanner:
         refunded: frozenset[str] = frozenset(),
     ) -> None:
         """Our stored delegations among ``delegated``, undelegations among ``undelegated`` and
-        refunds and recipient activations among ``refunded`` (TRX transfers of our own
+        refunds, recipient activations and agent payouts among ``refunded`` (transfers of our own
         addresses, successful in block ``block_number``) are confirmed, in one UPDATE; one job
         settles the delegations' orders (and delegates the activated ones), one completes the
         undelegations' reclaims, one applies the refunds to their payments (idempotent: only
@@ -429,7 +430,12 @@ class BlockScanner:
                 (undelegated, (ChainTxPurpose.UNDELEGATE,)),
                 (
                     refunded,
-                    (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST, ChainTxPurpose.ACTIVATE),
+                    (
+                        ChainTxPurpose.REFUND,
+                        ChainTxPurpose.REFUND_REST,
+                        ChainTxPurpose.ACTIVATE,
+                        ChainTxPurpose.PAYOUT,
+                    ),
                 ),
             )
             if txids
@@ -446,14 +452,21 @@ class BlockScanner:
                 status=ChainTxStatus.CONFIRMED, block_number=block_number, confirmed_at=utcnow()
             )
             .returning(
-                ChainTransaction.order_id, ChainTransaction.payment_id, ChainTransaction.purpose
+                ChainTransaction.order_id,
+                ChainTransaction.payment_id,
+                ChainTransaction.purpose,
+                ChainTransaction.withdrawal_id,
             )
             .execution_options(synchronize_session=False)
         )
         by_job: dict[str, set[str]] = {SETTLE_DELEGATION_JOB: set(), RECLAIM_JOB: set()}
         payment_ids: set[int] = set()
-        for oid, pid, purpose in rows:
-            if purpose in (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST):
+        withdrawal_ids: set[int] = set()
+        for oid, pid, purpose, wid in rows:
+            if purpose == ChainTxPurpose.PAYOUT:
+                if wid is not None:
+                    withdrawal_ids.add(int(wid))
+            elif purpose in (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST):
                 if pid is not None:
                     payment_ids.add(int(pid))
             elif oid is not None:
@@ -464,6 +477,8 @@ class BlockScanner:
                 enqueue_job(job, *chunk)
         for ids in _chunks(sorted(payment_ids), MAX_JOB_IDS):
             enqueue_job(REFUND_JOB, *ids)
+        for wids in _chunks(sorted(withdrawal_ids), MAX_JOB_IDS):
+            enqueue_job(PAYOUT_JOB, *wids)
 
     async def _intake(self, session: AsyncSession, transfers: Sequence[Transfer]) -> None:
         """Record the batch's transfers with multi-row INSERTs (a replay inserts nothing) and

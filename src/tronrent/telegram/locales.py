@@ -66,6 +66,42 @@ CATALOG: Catalog = {
         "ledger.cause.withdrawal": "提现",
         "ledger.cause.adjustment": "人工调整",
         "ledger.cause.idle_fee": "闲置费",
+        "ledger.cause.withdrawal_return": "提现退回",
+        "agent.link": "🤝 <b>推荐</b>\n推荐码：<code>{code}</code>\n推荐链接：{link}",
+        "agent.not_agent": (
+            "\n\n成为代理即可获得佣金：发送 /agent apply 加上您的业务介绍与联系方式。"
+        ),
+        "agent.application_pending": "\n\n⏳ 您的代理申请正在审核中。",
+        "agent.summary": (
+            "\n\n👔 <b>代理</b>（{status}）\n级别：{level} · 佣金比例：{rate}%"
+            "\n推荐用户：{referrals}"
+        ),
+        "agent.status.pending": "待审核",
+        "agent.status.active": "正常",
+        "agent.status.suspended": "已暂停",
+        "agent.status.terminated": "已终止",
+        "agent.earning_line": "\n{status}：{amount}（{count} 笔）",
+        "agent.earning.pending": "待结算",
+        "agent.earning.settled": "已结算",
+        "agent.earning.cancelled": "已取消",
+        "agent.no_earnings": "\n暂无佣金。",
+        "agent.available": "\n\n可提现佣金：{trx} · {usdt}\n已提现：{withdrawn_trx}",
+        "agent.withdrawal_line": "\n提现 {amount}：{status}",
+        "agent.withdrawal.pending_review": "审核中",
+        "agent.withdrawal.approved": "付款中",
+        "agent.withdrawal.paid": "已到账",
+        "agent.withdrawal.rejected": "已拒绝",
+        "agent.withdraw_hint": "\n\n提现：/agent withdraw TRX 金额 T地址",
+        "agent.apply_usage": "请在 /agent apply 后写上您的业务介绍与联系方式。",
+        "agent.applied": "✅ 申请已提交，审核后会通知您。",
+        "agent.withdraw_usage": "用法：/agent withdraw TRX|USDT 金额 T地址",
+        "agent.withdraw_requested": "✅ 提现 {amount} 已受理（到账 {payout}）：{status}",
+        "error.APPLICATION_PENDING": "您已有一份申请在审核中。",
+        "error.ALREADY_AGENT": "您已经是代理。",
+        "error.AGENT_NOT_FOUND": "您还不是代理：发送 /agent apply 申请。",
+        "error.AGENT_NOT_ACTIVE": "您的代理账户已暂停，无法提现。",
+        "error.WITHDRAWAL_REFUSED": "提现被拒绝：金额低于最低额、不足以支付手续费，或地址无效。",
+        "error.INSUFFICIENT_COMMISSION": "可提现佣金不足。",
         "balance.chain_unavailable": (
             "\n\n📮 <code>{address}</code>：链上余额暂时无法查询，请稍后再试。"
         ),
@@ -263,6 +299,43 @@ CATALOG: Catalog = {
         "ledger.cause.withdrawal": "Withdrawal",
         "ledger.cause.adjustment": "Adjustment",
         "ledger.cause.idle_fee": "Idle fee",
+        "ledger.cause.withdrawal_return": "Withdrawal returned",
+        "agent.link": "🤝 <b>Referrals</b>\nYour code: <code>{code}</code>\nYour link: {link}",
+        "agent.not_agent": "\n\nAgents earn commission: send /agent apply with your business and "
+        "contact details.",
+        "agent.application_pending": "\n\n⏳ Your agent application is under review.",
+        "agent.summary": "\n\n👔 <b>Agent</b> ({status})\nLevel: {level} · commission: {rate}%"
+        "\nReferred users: {referrals}",
+        "agent.status.pending": "pending",
+        "agent.status.active": "active",
+        "agent.status.suspended": "suspended",
+        "agent.status.terminated": "terminated",
+        "agent.earning_line": "\n{status}: {amount} ({count})",
+        "agent.earning.pending": "Pending",
+        "agent.earning.settled": "Settled",
+        "agent.earning.cancelled": "Cancelled",
+        "agent.no_earnings": "\nNo commission yet.",
+        "agent.available": (
+            "\n\nWithdrawable commission: {trx} · {usdt}\nWithdrawn: {withdrawn_trx}"
+        ),
+        "agent.withdrawal_line": "\nWithdrawal {amount}: {status}",
+        "agent.withdrawal.pending_review": "under review",
+        "agent.withdrawal.approved": "being paid",
+        "agent.withdrawal.paid": "paid",
+        "agent.withdrawal.rejected": "rejected",
+        "agent.withdraw_hint": "\n\nWithdraw: /agent withdraw TRX amount T-address",
+        "agent.apply_usage": "Write your business and contact details after /agent apply.",
+        "agent.applied": "✅ Application sent; you will hear from us after the review.",
+        "agent.withdraw_usage": "Usage: /agent withdraw TRX|USDT amount T-address",
+        "agent.withdraw_requested": "✅ Withdrawal of {amount} accepted (you receive {payout}): "
+        "{status}",
+        "error.APPLICATION_PENDING": "You already have an application under review.",
+        "error.ALREADY_AGENT": "You are an agent already.",
+        "error.AGENT_NOT_FOUND": "You are not an agent yet: send /agent apply.",
+        "error.AGENT_NOT_ACTIVE": "Your agent account is suspended: no withdrawals.",
+        "error.WITHDRAWAL_REFUSED": "Withdrawal refused: below the minimum, not more than the fee, "
+        "or not a TRON address.",
+        "error.INSUFFICIENT_COMMISSION": "Your withdrawable commission is too low.",
         "balance.chain_unavailable": (
             "\n\n📮 <code>{address}</code>: on-chain balance unavailable, try again later."
         ),

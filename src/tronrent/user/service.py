@@ -6,12 +6,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.time import utcnow
-from tronrent.models import User, UserStatus
+from tronrent.models import Agent, User, UserStatus
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by people
 REFERRAL_CODE_LENGTH = 8
@@ -101,6 +101,13 @@ class UserService:
             return None
         user.referred_by = referrer.id
         await session.flush()
+        # the referrer's agent row (if any) counts its referrals
+        await session.execute(
+            update(Agent)
+            .where(Agent.user_id == referrer.id)
+            .values(total_referrals=Agent.total_referrals + 1)
+            .execution_options(synchronize_session=False)
+        )
         return referrer
 
     async def bind_tron_address(self, session: AsyncSession, user: User, address: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from tronrent.telegram.handlers import (
+    agent,
     apikey,
     balance,
     errors,
@@ -22,7 +23,8 @@ def get_routers(*, packages: bool = True) -> list[Router]:
     # fallback last: it answers whatever no other router took; packages before flash, whose
     # ``entering_address`` handler takes the drafts that are not packages
     routers = [
-        module.create_router() for module in (errors, start, language, balance, orders, apikey)
+        module.create_router()
+        for module in (errors, start, language, balance, orders, apikey, agent)
     ]
     if packages:
         routers += [package.create_router(), balance.create_top_up_router()]

@@ -1,0 +1,1 @@
+"""Agents (resellers): applications, multi-level commission, settlement, withdrawals."""
