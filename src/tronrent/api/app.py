@@ -31,6 +31,7 @@ from tronrent.api.ratelimit import Limits, LoginThrottle, RateLimiter
 from tronrent.api.state import AppState
 from tronrent.auth import endpoints as auth_routes
 from tronrent.auth.tokens import TokenIssuer
+from tronrent.bot import admin_endpoints as bot_admin_routes
 from tronrent.config import Settings, ensure_local_secrets, get_settings
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.db import create_engine, create_session_maker
@@ -53,6 +54,7 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     metrics_routes.router,
     auth_routes.router,
     user_admin_routes.router,
+    bot_admin_routes.router,
     catalog_routes.router,
     *catalog_admin_routes.ROUTERS,
 )
