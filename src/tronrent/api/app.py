@@ -40,6 +40,7 @@ from tronrent.kit.metrics import DB_POOL
 from tronrent.pricing import admin_endpoints as catalog_admin_routes
 from tronrent.pricing import endpoints as catalog_routes
 from tronrent.storage.migrations import ensure_migrated
+from tronrent.sysconfig import endpoints as sysconfig_routes
 from tronrent.user import admin_endpoints as user_admin_routes
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     auth_routes.router,
     user_admin_routes.router,
     bot_admin_routes.router,
+    sysconfig_routes.admin_router,
+    sysconfig_routes.public_router,
     catalog_routes.router,
     *catalog_admin_routes.ROUTERS,
 )
