@@ -32,7 +32,7 @@ from tronrent.api.state import AppState
 from tronrent.auth import endpoints as auth_routes
 from tronrent.auth.tokens import TokenIssuer
 from tronrent.bot import admin_endpoints as bot_admin_routes
-from tronrent.config import Settings, ensure_local_secrets, get_settings
+from tronrent.config import Settings, ensure_local_secrets, get_settings, unused_settings
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
@@ -162,8 +162,11 @@ def create_app(
             stack.callback(setattr, app.state, "tronrent", None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(state))
+            for name, why in unused_settings().items():
+                _log.warning("config.unused_setting", variable=name, reason=why)
             _log.info(
                 "api.started",
+                network=settings.tron_network,
                 database=db.dialect.name,
                 redis=client is not None,
                 hooks=len(lifespan_hooks),

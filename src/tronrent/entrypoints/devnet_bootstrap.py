@@ -178,6 +178,9 @@ async def devnet_lifespan(state: AppState) -> AsyncIterator[None]:
     """Start the embedded devnet (no node configured) and bootstrap the demo pool on a devnet."""
     settings = state.settings
     server: DevnetServer | None = None
+    if settings.tron_network != "devnet":  # a real network: no devnet to start or probe
+        yield
+        return
     try:
         if settings.embedded_chain:
             server = await start_devnet(settings.tron_devnet_port, settings.block_interval_ms)
@@ -186,7 +189,7 @@ async def devnet_lifespan(state: AppState) -> AsyncIterator[None]:
             url = server.url
             _log.info("devnet.started", url=url, block_interval_ms=settings.block_interval_ms)
         else:
-            url = settings.tron_node_urls[0]
+            url = settings.node_urls[0]
         info = await probe(url)
         if info is not None:
             state.components[DEMO_COMPONENT] = (info, await bootstrap(state, url, info))

@@ -93,7 +93,9 @@ def build_manager(state: AppState, **kwargs: Any) -> BotManager:
             lambda: state.components.get(RUNTIME_COMPONENT),
             lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
         ),
-        chain=PortChainBalances(lambda: state.components.get(CHAIN_COMPONENT)),
+        chain=PortChainBalances(
+            lambda: state.components.get(CHAIN_COMPONENT), usdt_contract=settings.usdt_contract
+        ),
         packages=ServicePackageOrders(
             lambda: state.components.get(RUNTIME_COMPONENT),
             lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
@@ -111,6 +113,7 @@ def build_sender(state: AppState, manager: BotManager, **kwargs: Any) -> Notific
         transport,
         admin_chat_id=state.settings.telegram_admin_chat_id,
         admin_language=state.settings.operator_alert_language,
+        tx_url=state.settings.tx_url,
         cards=OrderCardEditor(state.session_maker, manager.flash, transport),
         **kwargs,
     )

@@ -92,7 +92,7 @@ async def _tron_api_key(state: AppState) -> str | None:
 @asynccontextmanager
 async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
-    urls = list(settings.tron_node_urls) or [str(state.components.get("devnet_url", ""))]
+    urls = settings.node_urls or [str(state.components.get("devnet_url", ""))]
     if not urls[0]:
         _log.warning("flash.disabled", reason="no TRON node configured")
         yield
@@ -125,7 +125,7 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
                 block_interval_s=settings.block_interval_seconds,
                 fixed_addresses=frozenset({address}),
                 # USDT transfers to the payment address pay USDT orders and top-ups
-                usdt_contract=settings.usdt_contract_address,
+                usdt_contract=settings.usdt_contract,
             ),
         )
         async with engine:

@@ -68,7 +68,7 @@ class FlashRuntime:
             disabled_payments=settings.energy_flash_disabled_payments,
             paid_order_alert_blocks=settings.paid_order_alert_blocks,
             rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
-            usdt_contract=settings.usdt_contract_address,
+            usdt_contract=settings.usdt_contract,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds
