@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     max_concurrent_monitoring: int = _env(
         100,
         "a positive integer",
-        "most manual payment watches (POST /api/payment/monitor) open at once; orders are "
+        "most manual payment watches (payment-monitoring/start, payments/monitor) open at once; orders are "
         "watched by the block scanner at no cost per order and are not capped by it",
         ge=1,
     )
