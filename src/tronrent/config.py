@@ -266,8 +266,9 @@ class Settings(BaseSettings):
     max_concurrent_monitoring: int = _env(
         100,
         "a positive integer",
-        "most manual payment watches (payment-monitoring/start, payments/monitor) open at once; orders are "
-        "watched by the block scanner at no cost per order and are not capped by it",
+        "most manual payment watches (payment-monitoring/start, payments/monitor) open at "
+        "once; orders are watched by the block scanner at no cost per order and are not capped "
+        "by it",
         ge=1,
     )
 

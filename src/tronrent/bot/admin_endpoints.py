@@ -15,6 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tronrent.api.audit import ChangeOut, change_out
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
@@ -23,7 +24,7 @@ from tronrent.bot.service import bot as bot_service
 from tronrent.kit.audit import MAX_REASON
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.logging import get_logger
-from tronrent.models import Bot, BotChange
+from tronrent.models import Bot
 
 #: ``state.components`` key of the running bots' ``reload()`` (set by the telegram lifespan)
 RELOAD_COMPONENT = "bots.reload"
@@ -120,17 +121,6 @@ class BotOut(ApiModel):
     updated_at: str
 
 
-class BotChangeOut(ApiModel):
-    change_id: str
-    action: str
-    actor: str
-    actor_id: str | None
-    before: dict[str, Any]
-    after: dict[str, Any]
-    reason: str
-    at: str
-
-
 def bot_out(b: Bot) -> BotOut:
     """A bot as operators see it: never its token or webhook secret."""
     return BotOut(
@@ -155,19 +145,6 @@ def bot_out(b: Bot) -> BotOut:
         last_message_at=b.last_message_at.isoformat() if b.last_message_at else None,
         created_at=b.created_at.isoformat(),
         updated_at=b.updated_at.isoformat(),
-    )
-
-
-def change_out(c: BotChange) -> BotChangeOut:
-    return BotChangeOut(
-        change_id=str(c.id),
-        action=c.action.value,
-        actor=c.actor,
-        actor_id=str(c.actor_id) if c.actor_id else None,
-        before=c.before,
-        after=c.after,
-        reason=c.reason,
-        at=c.created_at.isoformat(),
     )
 
 
@@ -269,6 +246,6 @@ async def remove_bot(
 @router.get("/{bot_id}/changes")
 async def bot_changes(
     bot_id: uuid.UUID, session: SessionDep, _op: OperatorDep
-) -> Envelope[list[BotChangeOut]]:
+) -> Envelope[list[ChangeOut]]:
     """Who changed the bot, how and why, newest first (a removed bot's too)."""
     return ok([change_out(c) for c in await bot_service.changes(session, bot_id)])
