@@ -40,14 +40,19 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load(*, with_secrets: bool = False) -> Settings:
-    """Validated settings with logging configured; exit 2 with one line on a bad value."""
+def load(*, with_secrets: bool = False, service: bool = False) -> Settings:
+    """Validated settings with logging configured; exit 2 with one line on a bad value.
+
+    A one-shot command (``service=False``) logs errors only, so its own output is all an
+    operator sees (no migration or secrets info lines first); ``serve`` and ``devnet`` log at
+    ``LOG_LEVEL``."""
     try:
         settings = load_settings()
     except ValidationError as exc:
         typer.echo(f"configuration error: {format_validation_error(exc)}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, stream=sys.stderr, quiet=settings.quiet_loggers)
+    level = settings.log_level if service else "error"
+    configure_logging(level, stream=sys.stderr, quiet=settings.quiet_loggers)
     if with_secrets:
         settings = ensure_local_secrets(settings)
     return settings
@@ -80,7 +85,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API (and the components started with it) until interrupted."""
-    settings = load(with_secrets=True)
+    settings = load(with_secrets=True, service=True)
     run_async(lambda: _check_migrated(settings))
     from tronrent.entrypoints.api import run
 
@@ -181,7 +186,7 @@ def devnet(
     ] = None,
 ) -> None:
     """Run the local TRON devnet (java-tron HTTP API); extra options go to the devnet."""
-    settings = load()
+    settings = load(service=True)
     try:
         from trondevnet.cli import main as devnet_main
     except ImportError:
@@ -197,6 +202,24 @@ def devnet(
     ]
     result = devnet_main(argv)
     raise typer.Exit(int(result or 0))
+
+
+@app.command("tgemulator")
+def tgemulator_command(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8081,
+    token: Annotated[
+        str | None, typer.Option(help="bot token to register (default: a new one)")
+    ] = None,
+    username: Annotated[str, typer.Option(help="the bot's username")] = "tronrent_local_bot",
+) -> None:
+    """Run the local Bot API emulator and chat with the bot in this terminal (no Telegram)."""
+    load(service=True)
+    try:
+        from tgemulator.cli import main as emulator_main
+    except ImportError:
+        fail("the Bot API emulator (tgemulator) is not available in this installation")
+    raise typer.Exit(emulator_main(host, port, token, username))
 
 
 @app.command("demo")

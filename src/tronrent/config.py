@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,74 @@ LOCAL_SECRETS_FILE = "secrets.json"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg")
 _LOG_LEVELS = {"debug", "info", "warn", "warning", "error", "critical"}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkProfile:
+    """What differs between TRON networks: nodes, the USDT contract, the explorer."""
+
+    name: str
+    #: full-node HTTP API URLs (failover in order); empty: the devnet in-process
+    node_urls: tuple[str, ...]
+    #: the USDT (TRC20) contract customers pay with
+    usdt_contract: str
+    #: a transaction's explorer page (``{tx_hash}``); None: no explorer (hashes shown as text)
+    explorer_tx_url: str | None
+    #: an address's explorer page (``{address}``)
+    explorer_address_url: str | None
+
+
+#: ``TRON_NETWORK`` profiles (data, not code paths). The testnets have no official USDT: their
+#: contracts are the community TRC20 tokens the faucets hand out (override with
+#: ``USDT_CONTRACT_ADDRESS``). The devnet deploys its own USDT at the mainnet address.
+NETWORKS: dict[str, NetworkProfile] = {
+    "mainnet": NetworkProfile(
+        "mainnet",
+        ("https://api.trongrid.io",),
+        "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+        "https://tronscan.org/#/transaction/{tx_hash}",
+        "https://tronscan.org/#/address/{address}",
+    ),
+    "nile": NetworkProfile(
+        "nile",
+        ("https://nile.trongrid.io",),
+        "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
+        "https://nile.tronscan.org/#/transaction/{tx_hash}",
+        "https://nile.tronscan.org/#/address/{address}",
+    ),
+    "shasta": NetworkProfile(
+        "shasta",
+        ("https://api.shasta.trongrid.io",),
+        "TG3XXyExBkPp9nzdajDZsozEu4BkaSJozs",
+        "https://shasta.tronscan.org/#/transaction/{tx_hash}",
+        "https://shasta.tronscan.org/#/address/{address}",
+    ),
+    "devnet": NetworkProfile(
+        "devnet",
+        (),
+        "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+        None,
+        None,
+    ),
+}
+
+#: seed settings that are accepted (an old ``.env`` keeps working) but do nothing, and why
+UNUSED_SETTINGS: dict[str, str] = {
+    "PAYMENT_MONITORING_INTERVAL": "payments are found by the block scanner, which reads each "
+    "block as it is produced (BLOCK_INTERVAL_MS); there is no polling interval",
+    "ENERGY_FLASH_DEFAULT_EXPIRY_HOURS": "the flash rental length is expiry_hours of the "
+    "energy_flash price config (editable by operators, recorded in price_history)",
+    "REDIS_CACHE_TTL": "each cache has its own TTL (ADDRESS_CHECK_CACHE_TTL); prices and pool "
+    "figures are read from the database per order, so there is no cache to go stale",
+    "REDIS_PAYMENT_MONITORING_KEY_PREFIX": "payment monitoring keeps no state in Redis: payments "
+    "and the scanner's checkpoint are rows in the database (exactly once across restarts)",
+}
+
+
+def unused_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables of ``UNUSED_SETTINGS`` set in the environment, with the reason."""
+    env = os.environ if environ is None else environ
+    return {name: why for name, why in UNUSED_SETTINGS.items() if env.get(name, "").strip()}
 
 
 def _env(default: Any, expect: str, doc: str, **kwargs: Any) -> Any:
@@ -142,16 +211,19 @@ class Settings(BaseSettings):
         "a redis://, rediss:// or unix:// URL",
         "empty = embedded in-process cache and job queue",
     )
-    redis_payment_monitoring_key_prefix: str = _env(
-        "payment_monitoring:", "a non-empty string", "key prefix of payment monitoring state"
-    )
-    redis_cache_ttl: int = _env(3600, "a positive integer (seconds)", "cache TTL in seconds", ge=1)
 
     # --- TRON chain ----------------------------------------------------------------------------
+    tron_network: Literal["devnet", "mainnet", "nile", "shasta"] = _env(
+        "devnet",
+        "devnet, mainnet, nile or shasta",
+        "the chain: picks the default node URLs, USDT contract and explorer links "
+        "(devnet = started in-process unless TRON_NODE_URLS is set)",
+    )
     tron_node_urls: Annotated[list[str], NoDecode] = _env(
         [],
         "a comma-separated list of http(s) URLs",
-        "full-node HTTP API URLs, failover in order; empty = start the devnet in-process",
+        "full-node HTTP API URLs, failover in order; empty = the network's (TronGrid; devnet: "
+        "started in-process)",
     )
     tron_api_key: SecretStr | None = _env(
         None, "a string", "TRON-PRO-API-KEY header sent to the nodes (TronGrid)"
@@ -176,20 +248,28 @@ class Settings(BaseSettings):
         "a TRON base58 address (T...)",
         "flash payment address; empty = the first pool account's address",
     )
-    usdt_contract_address: str = _env(
-        "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+    usdt_contract_address: str | None = _env(
+        None,
         "a TRON base58 address (T...)",
         "the USDT (TRC20) contract whose transfers to the payment address pay orders and "
-        "top-ups (default: mainnet USDT; the devnet serves its own USDT at this address too)",
+        "top-ups; empty = the network's",
     )
-    payment_monitoring_interval: int = _env(
-        10000, "a positive integer (milliseconds)", "payment monitoring poll interval", ge=1
+    explorer_tx_url: str | None = _env(
+        None,
+        "an http(s) URL with {tx_hash}",
+        "explorer page of a transaction, linked in the bots' messages; empty = the network's "
+        "(tronscan; devnet: none, hashes shown as text)",
     )
     payment_timeout: int = _env(
         1_800_000, "a positive integer (milliseconds)", "payment window of an order", ge=1
     )
     max_concurrent_monitoring: int = _env(
-        100, "a positive integer", "most payment watches open at once", ge=1
+        100,
+        "a positive integer",
+        "most manual payment watches (payment-monitoring/start, payments/monitor) open at "
+        "once; orders are watched by the block scanner at no cost per order and are not capped "
+        "by it",
+        ge=1,
     )
 
     # --- energy flash (seed 000 7.1) ------------------------------------------------------------
@@ -248,9 +328,6 @@ class Settings(BaseSettings):
         "a positive integer (energy)",
         "energy per USDT transfer when no resource config says otherwise",
         ge=1,
-    )
-    energy_flash_default_expiry_hours: int = _env(
-        1, "a positive integer (hours)", "flash rental duration", ge=1
     )
     energy_flash_rental_seconds: int | None = _env(
         None,
@@ -399,6 +476,15 @@ class Settings(BaseSettings):
     def _check_telegram_url(cls, value: str) -> str:
         return _check_http_url(value)
 
+    @field_validator("explorer_tx_url")
+    @classmethod
+    def _check_explorer_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "{tx_hash}" not in value:
+            raise ValueError("no {tx_hash} placeholder")
+        return _check_http_url(value)
+
     @field_validator("secret_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
@@ -442,13 +528,6 @@ class Settings(BaseSettings):
             raise ValueError("not an identifier")
         return value
 
-    @field_validator("redis_payment_monitoring_key_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if not value:
-            raise ValueError("empty")
-        return value
-
     @field_validator("tron_payment_address", "usdt_contract_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
@@ -490,10 +569,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"{' and '.join(missing)} must be set when ENVIRONMENT=production")
-            if not self.tron_node_urls:
+            if self.embedded_chain:
                 raise ValueError(
-                    "TRON_NODE_URLS must be set when ENVIRONMENT=production (the in-process "
-                    "devnet and its demo pool are for development only)"
+                    "TRON_NETWORK (mainnet, nile, shasta) or TRON_NODE_URLS must be set when "
+                    "ENVIRONMENT=production (the in-process devnet and its demo pool are for "
+                    "development only)"
                 )
             if self.energy_flash_rental_seconds:
                 raise ValueError(
@@ -504,9 +584,27 @@ class Settings(BaseSettings):
 
     # --- derived values ------------------------------------------------------------------------
     @property
+    def network(self) -> NetworkProfile:
+        return NETWORKS[self.tron_network]
+
+    @property
     def embedded_chain(self) -> bool:
-        """True when no node URL is configured: the devnet runs in-process."""
-        return not self.tron_node_urls
+        """True on the devnet with no node URL configured: the devnet runs in-process."""
+        return not self.node_urls
+
+    @property
+    def node_urls(self) -> list[str]:
+        """``TRON_NODE_URLS``, else the network's nodes (empty on the devnet)."""
+        return list(self.tron_node_urls) or list(self.network.node_urls)
+
+    @property
+    def usdt_contract(self) -> str:
+        return self.usdt_contract_address or self.network.usdt_contract
+
+    @property
+    def tx_url(self) -> str | None:
+        """The explorer's transaction page (``{tx_hash}``), None on a chain without one."""
+        return self.explorer_tx_url or self.network.explorer_tx_url
 
     @property
     def redis_enabled(self) -> bool:

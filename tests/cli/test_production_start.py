@@ -32,7 +32,7 @@ def test_serve_refuses_production_without_node_urls(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert "TRON_NODE_URLS must be set when ENVIRONMENT=production" in lines[0]
+    assert "or TRON_NODE_URLS must be set when ENVIRONMENT=production" in lines[0]
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
 
 

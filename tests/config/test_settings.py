@@ -16,6 +16,7 @@ from tronrent.config import (
     ensure_local_secrets,
     field_docs,
     format_validation_error,
+    unused_settings,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,14 +53,10 @@ class TestDefaults:
 
     def test_seed_values(self) -> None:
         s = settings()
-        assert s.payment_monitoring_interval == 10_000
         assert s.payment_timeout == 1_800_000 and s.payment_timeout_seconds == 1800
         assert s.max_concurrent_monitoring == 100
         assert s.energy_flash_enabled is True
         assert s.default_energy_per_transaction == 65_000  # not the seed's out-of-date 15,000
-        assert s.energy_flash_default_expiry_hours == 1
-        assert s.redis_payment_monitoring_key_prefix == "payment_monitoring:"
-        assert s.redis_cache_ttl == 3600
         assert s.log_level == "info"
         assert s.log_payment_monitoring and s.log_energy_delegation
         assert s.block_interval_ms == 3000 and s.confirmations == 0
@@ -144,8 +141,9 @@ class TestBadValues:
         assert "precious" not in line
 
     def test_several_bad_values_in_one_line(self) -> None:
-        line = error_line(PAYMENT_TIMEOUT="x", REDIS_CACHE_TTL="0")
-        assert "PAYMENT_TIMEOUT" in line and "REDIS_CACHE_TTL" in line and "\n" not in line
+        line = error_line(PAYMENT_TIMEOUT="x", ADDRESS_CHECK_CACHE_TTL="0")
+        assert "PAYMENT_TIMEOUT" in line and "ADDRESS_CHECK_CACHE_TTL" in line
+        assert "\n" not in line
 
     def test_production_needs_secrets(self) -> None:
         assert error_line(ENVIRONMENT="production") == (
@@ -161,6 +159,74 @@ class TestBadValues:
             ENERGY_FLASH_RENTAL_SECONDS="6",
         )
         assert "ENERGY_FLASH_RENTAL_SECONDS must be empty" in line
+
+
+class TestNetworks:
+    def test_devnet_by_default_in_process(self) -> None:
+        s = settings()
+        assert s.tron_network == "devnet" and s.embedded_chain and s.node_urls == []
+        assert s.tx_url is None  # no explorer: hashes are shown as text
+        assert s.usdt_contract == s.network.usdt_contract
+
+    @pytest.mark.parametrize(
+        ("network", "node", "usdt", "explorer"),
+        [
+            (
+                "mainnet",
+                "https://api.trongrid.io",
+                "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+                "//tronscan.org/",
+            ),
+            (
+                "nile",
+                "https://nile.trongrid.io",
+                "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
+                "//nile.tronscan.org/",
+            ),
+            (
+                "shasta",
+                "https://api.shasta.trongrid.io",
+                "TG3XXyExBkPp9nzdajDZsozEu4BkaSJozs",
+                "//shasta.tronscan.org/",
+            ),
+        ],
+    )
+    def test_one_setting_picks_nodes_contract_and_explorer(
+        self, network: str, node: str, usdt: str, explorer: str
+    ) -> None:
+        s = settings(TRON_NETWORK=network)
+        assert s.node_urls == [node] and not s.embedded_chain
+        assert s.usdt_contract == usdt
+        assert s.tx_url is not None and explorer in s.tx_url and "{tx_hash}" in s.tx_url
+
+    def test_explicit_values_win(self) -> None:
+        s = settings(
+            TRON_NETWORK="nile",
+            TRON_NODE_URLS="https://my-node.example",
+            USDT_CONTRACT_ADDRESS="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+            EXPLORER_TX_URL="https://x.example/tx/{tx_hash}",
+        )
+        assert s.node_urls == ["https://my-node.example"]
+        assert s.usdt_contract == "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+        assert s.tx_url == "https://x.example/tx/{tx_hash}"
+
+    def test_bad_network_and_explorer(self) -> None:
+        assert "TRON_NETWORK" in error_line(TRON_NETWORK="testnet")
+        assert "EXPLORER_TX_URL" in error_line(EXPLORER_TX_URL="https://x.example/tx")
+
+    def test_production_on_a_named_network_needs_no_node_urls(self) -> None:
+        s = settings(
+            ENVIRONMENT="production",
+            SECRET_KEYS=Fernet.generate_key().decode(),
+            JWT_SECRET="j" * 40,
+            TRON_NETWORK="mainnet",
+        )
+        assert s.node_urls == ["https://api.trongrid.io"]
+
+    def test_unused_seed_settings_are_named_with_a_reason(self) -> None:
+        found = unused_settings({"REDIS_CACHE_TTL": "60", "PAYMENT_MONITORING_INTERVAL": ""})
+        assert list(found) == ["REDIS_CACHE_TTL"] and "TTL" in found["REDIS_CACHE_TTL"]
+        assert settings(REDIS_CACHE_TTL="60").api_port == 8000  # accepted, ignored
 
 
 class TestLocalSecrets:

@@ -114,3 +114,11 @@ def test_docker_compose() -> None:
         assert name in env
     assert {"postgres_data", "redis_data"} <= set(document["volumes"])
     assert "postgres_data:/var/lib/postgresql/data" in services["db"]["volumes"]
+    # least privilege: the owner migrates, the service connects as a member of the app role
+    owner = services["db"]["environment"]["POSTGRES_USER"]
+    assert f"://{owner}:" in services["migrate"]["environment"]["DATABASE_URL"]
+    assert services["migrate"]["command"] == ["tronrent", "migrate"]
+    assert f"://{owner}:" not in env["DATABASE_URL"]
+    assert "tronrent_service" in env["DATABASE_URL"] and app["command"] == ["tronrent", "serve"]
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert any("postgres-init.sh" in v for v in services["db"]["volumes"])

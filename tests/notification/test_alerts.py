@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tgemulator import TelegramEmulator
 from tronrent.adapters.telegram.transport import TelegramTransport
+from tronrent.config import NETWORKS
 from tronrent.models import NotificationOutbox, OutboxStatus
 from tronrent.notification import alerts
 from tronrent.notification.messages import render
@@ -130,7 +131,10 @@ class TestAlerts:
 
 def test_refund_sent_reads_as_a_refund() -> None:
     text = render(
-        "refund_sent", {"order_id": "FLASH_R", "amount_sun": 5_000_000, "tx_hash": "ab" * 32}, "en"
+        "refund_sent",
+        {"order_id": "FLASH_R", "amount_sun": 5_000_000, "tx_hash": "ab" * 32},
+        "en",
+        tx_url=NETWORKS["mainnet"].explorer_tx_url,
     )
     assert text.startswith("↩️ Refunded <b>5 TRX</b>") and "tronscan.org" in text
     assert "Reason" not in text  # the refund worker gives none: no empty line

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tgemulator import TelegramEmulator
 from tronrent.adapters.telegram.transport import TelegramTransport
 from tronrent.bot.service import bot as bot_service
+from tronrent.config import NETWORKS
 from tronrent.kit.crypto import SecretBox, generate_key
 from tronrent.models import NotificationOutbox, OutboxStatus
 from tronrent.notification.events import NotificationEvent
@@ -94,10 +95,23 @@ class TestRender:
                 "transaction_count": 1,
             },
             "en",
+            tx_url=NETWORKS["mainnet"].explorer_tx_url,
         )
         assert "&lt;b&gt;x&lt;/b&gt;" in text and "66,300" in text
         assert f'href="https://tronscan.org/#/transaction/{TX}"' in text
         assert render("mystery", {}, "en") == "Notification: mystery"
+        # no explorer (the devnet): the hash as code, no link
+        plain = render(
+            "energy_delivered", {"recipient_address": "T", "energy": 1, "tx_hashes": [TX]}, "en"
+        )
+        assert f"<code>{TX}</code>" in plain and "href" not in plain
+        nile = render(
+            "energy_delivered",
+            {"recipient_address": "T", "energy": 1, "tx_hashes": [TX]},
+            "en",
+            tx_url=NETWORKS["nile"].explorer_tx_url,
+        )
+        assert f'href="https://nile.tronscan.org/#/transaction/{TX}"' in nile
         created = {"order_id": "O1", "payment_address": "TPay", "tail_sun": 17}
         created["single_price_sun"] = 1_500_000
         assert "订单已创建" in render("order_created", created, "zh")

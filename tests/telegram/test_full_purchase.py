@@ -33,6 +33,7 @@ from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
 from tronrent.adapters.telegram.transport import TelegramTransport
 from tronrent.bot.service import bot as bot_service
+from tronrent.config import NETWORKS
 from tronrent.models import (
     EnergyDelegation,
     NotificationOutbox,
@@ -147,6 +148,7 @@ async def open_shop(
     sender = NotificationSender(
         session_maker,
         transport,
+        tx_url=NETWORKS["mainnet"].explorer_tx_url,  # links as on mainnet
         flood=FloodControl(chat_interval=0.05),
         poll_interval=0.05,
         cards=OrderCardEditor(session_maker, flash_orders, transport),

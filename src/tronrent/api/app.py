@@ -32,7 +32,8 @@ from tronrent.api.ratelimit import Limits, LoginThrottle, RateLimiter
 from tronrent.api.state import AppState
 from tronrent.auth import endpoints as auth_routes
 from tronrent.auth.tokens import TokenIssuer
-from tronrent.config import Settings, ensure_local_secrets, get_settings
+from tronrent.bot import admin_endpoints as bot_admin_routes
+from tronrent.config import Settings, ensure_local_secrets, get_settings, unused_settings
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
@@ -40,6 +41,7 @@ from tronrent.kit.metrics import DB_POOL
 from tronrent.pricing import admin_endpoints as catalog_admin_routes
 from tronrent.pricing import endpoints as catalog_routes
 from tronrent.storage.migrations import ensure_migrated
+from tronrent.sysconfig import endpoints as sysconfig_routes
 from tronrent.user import admin_endpoints as user_admin_routes
 
 if TYPE_CHECKING:
@@ -55,6 +57,9 @@ CORE_ROUTERS: tuple[APIRouter, ...] = (
     auth_routes.router,
     user_admin_routes.router,
     agent_routes.router,
+    bot_admin_routes.router,
+    sysconfig_routes.admin_router,
+    sysconfig_routes.public_router,
     catalog_routes.router,
     *catalog_admin_routes.ROUTERS,
 )
@@ -159,8 +164,11 @@ def create_app(
             stack.callback(setattr, app.state, "tronrent", None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(state))
+            for name, why in unused_settings().items():
+                _log.warning("config.unused_setting", variable=name, reason=why)
             _log.info(
                 "api.started",
+                network=settings.tron_network,
                 database=db.dialect.name,
                 redis=client is not None,
                 hooks=len(lifespan_hooks),

@@ -15,3 +15,7 @@ class BotAlreadyExists(Conflict):
 
 class InvalidBotToken(ValidationFailed):
     default_code = "INVALID_BOT_TOKEN"
+
+
+class BotInUse(Conflict):
+    default_code = "BOT_IN_USE"

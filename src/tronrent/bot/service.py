@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.bot.errors import BotAlreadyExists, BotNotFound, InvalidBotToken
+from tronrent.bot.errors import BotAlreadyExists, BotInUse, BotNotFound, InvalidBotToken
+from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import Secret, SecretBox
+from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.time import utcnow
-from tronrent.models import Bot, BotStatus, BotUser
+from tronrent.models import Bot, BotAction, BotChange, BotStatus, BotUser, Order
 
 _TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
 # A bot token carries ~200 random bits, so a hash of it cannot be brute-forced; the fixed key only
@@ -68,6 +72,35 @@ class BotConfig:
         return "webhook" if self.webhook_url else "polling"
 
 
+#: what ``BotService.edit`` changes besides the token and webhook secret
+EDITABLE = (
+    "name",
+    "username",
+    "description",
+    "status",
+    "webhook_url",
+    "settings",
+    "commands",
+    "welcome_message",
+    "help_message",
+    "error_message",
+    "maintenance_mode",
+    "rate_limit",
+    "max_users",
+)
+#: how a changed secret (token, webhook secret) appears in ``bot_changes``
+SECRET_CHANGED = "(changed)"  # noqa: S105 - a marker, not a secret
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A value as recorded in ``bot_changes`` (secrets never)."""
+    if key in ("token", "webhook_secret"):
+        return SECRET_CHANGED if value else None
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
 class BotService:
     async def create(
         self,
@@ -111,6 +144,145 @@ class BotService:
         except IntegrityError:
             raise BotAlreadyExists("a bot with this token or username already exists") from None
         return bot
+
+    async def add(
+        self,
+        session: AsyncSession,
+        *,
+        box: SecretBox,
+        actor: Actor,
+        reason: str,
+        **fields: Any,
+    ) -> Bot:
+        """``create`` by an operator: recorded in ``bot_changes`` with who and why."""
+        why = require_reason(reason, "bot change")
+        bot = await self.create(session, box=box, **fields)
+        after = {k: _shown(k, v) for k, v in fields.items() if v is not None and k != "token"}
+        after["token"] = SECRET_CHANGED
+        self._record(session, bot, BotAction.ADD, {}, after, actor, why)
+        await session.flush()
+        return bot
+
+    async def edit(
+        self,
+        session: AsyncSession,
+        bot_id: uuid.UUID,
+        changes: Mapping[str, Any],
+        *,
+        box: SecretBox,
+        actor: Actor,
+        reason: str,
+    ) -> Bot:
+        """Change a bot's settings, token, webhook or ``status``; recorded with who and why.
+
+        Keys of ``changes``: ``EDITABLE`` plus ``token`` and ``webhook_secret`` (stored
+        encrypted; ``None`` clears the webhook secret). Nothing that differs: no change row.
+        """
+        why = require_reason(reason, "bot change")
+        unknown = set(changes) - {*EDITABLE, "token", "webhook_secret"}
+        if unknown:
+            raise ValidationFailed(f"not editable: {', '.join(sorted(unknown))}")
+        bot = await self.get(session, bot_id)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key in EDITABLE:
+            if key not in changes:
+                continue
+            value = changes[key]
+            if key == "username" and isinstance(value, str):
+                value = value.lstrip("@")
+            if key == "status":
+                value = BotStatus(value)
+            if value != getattr(bot, key):
+                before[key], after[key] = _shown(key, getattr(bot, key)), _shown(key, value)
+                setattr(bot, key, value)
+        if "token" in changes:
+            token = validate_token(str(changes["token"]))
+            if token_hash(token) != bot.token_hash:
+                bot.token_encrypted = box.encrypt(token)
+                bot.token_hash = token_hash(token)
+                before["token"] = after["token"] = SECRET_CHANGED
+        if "webhook_secret" in changes:
+            secret = changes["webhook_secret"]
+            old = (
+                box.decrypt(bot.webhook_secret_encrypted) if bot.webhook_secret_encrypted else None
+            )
+            if (old.reveal() if old else None) != secret:
+                bot.webhook_secret_encrypted = box.encrypt(secret) if secret else None
+                before["webhook_secret"] = SECRET_CHANGED if old else None
+                after["webhook_secret"] = SECRET_CHANGED if secret else None
+        if not after:
+            return bot
+        self._record(session, bot, BotAction.EDIT, before, after, actor, why)
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError:
+            raise BotAlreadyExists("a bot with this token or username already exists") from None
+        return bot
+
+    async def remove(
+        self, session: AsyncSession, bot_id: uuid.UUID, *, actor: Actor, reason: str
+    ) -> None:
+        """Delete a bot that no order references (else ``BotInUse``: disable it instead).
+
+        Its ``bot_users`` go with it, its outbox rows keep no bot; ``bot_changes`` keeps the
+        history (the token is gone with the row)."""
+        why = require_reason(reason, "bot change")
+        bot = await self.get(session, bot_id)
+        orders = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.bot_id == bot.id)
+        )
+        if orders:
+            raise BotInUse(
+                f"{orders} orders were made through this bot; disable it (status inactive) "
+                "instead of removing it",
+                details={"orders": int(orders)},
+            )
+        before = {"name": bot.name, "username": bot.username, "status": bot.status.value}
+        self._record(session, bot, BotAction.REMOVE, before, {"status": "removed"}, actor, why)
+        await session.execute(delete(BotUser).where(BotUser.bot_id == bot.id))
+        await session.delete(bot)
+        await session.flush()
+
+    async def list_bots(self, session: AsyncSession) -> Sequence[Bot]:
+        rows = await session.execute(select(Bot).order_by(Bot.created_at, Bot.id))
+        return rows.scalars().all()
+
+    async def changes(self, session: AsyncSession, bot_id: uuid.UUID) -> Sequence[BotChange]:
+        """The bot's change history, newest first (a removed bot's too)."""
+        rows = await session.execute(
+            select(BotChange)
+            .where(BotChange.bot_id == bot_id)
+            .order_by(BotChange.created_at.desc(), BotChange.id)
+        )
+        found = rows.scalars().all()
+        if not found and await session.get(Bot, bot_id) is None:
+            raise BotNotFound(f"bot {bot_id} not found")
+        return found
+
+    @staticmethod
+    def _record(
+        session: AsyncSession,
+        bot: Bot,
+        action: BotAction,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        actor: Actor,
+        reason: str,
+    ) -> None:
+        session.add(
+            BotChange(
+                bot_id=bot.id,
+                username=bot.username,
+                actor=actor.name[:100],
+                actor_id=actor.admin_id,
+                action=action,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+        )
 
     async def get(self, session: AsyncSession, bot_id: uuid.UUID) -> Bot:
         bot = await session.get(Bot, bot_id)

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import shlex
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
@@ -178,6 +181,9 @@ async def devnet_lifespan(state: AppState) -> AsyncIterator[None]:
     """Start the embedded devnet (no node configured) and bootstrap the demo pool on a devnet."""
     settings = state.settings
     server: DevnetServer | None = None
+    if settings.tron_network != "devnet":  # a real network: no devnet to start or probe
+        yield
+        return
     try:
         if settings.embedded_chain:
             server = await start_devnet(settings.tron_devnet_port, settings.block_interval_ms)
@@ -186,7 +192,7 @@ async def devnet_lifespan(state: AppState) -> AsyncIterator[None]:
             url = server.url
             _log.info("devnet.started", url=url, block_interval_ms=settings.block_interval_ms)
         else:
-            url = settings.tron_node_urls[0]
+            url = settings.node_urls[0]
         info = await probe(url)
         if info is not None:
             state.components[DEMO_COMPONENT] = (info, await bootstrap(state, url, info))
@@ -195,6 +201,19 @@ async def devnet_lifespan(state: AppState) -> AsyncIterator[None]:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.stop()
+
+
+def command_name() -> str:
+    """How to run ``tronrent`` from the operator's shell: ``tronrent`` when that is on the PATH
+    and is this installation's script, else the script's absolute path (``make run`` runs
+    ``.venv/bin/tronrent`` without activating the venv), else ``python -m tronrent``."""
+    script = Path(sys.executable).with_name("tronrent")
+    found = shutil.which("tronrent")
+    if found and (not script.exists() or Path(found).resolve() == script.resolve()):
+        return "tronrent"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m tronrent"
 
 
 def banner(api_url: str, info: DevnetInfo, pool: DemoPool, payment_address: str | None) -> str:
@@ -210,7 +229,7 @@ def banner(api_url: str, info: DevnetInfo, pool: DemoPool, payment_address: str 
             f" Flash payment address: {payment_address or '(flash engine not running)'}",
             f" Demo pool:             {pool.address}  ({staked:,} TRX staked,"
             f" {pool.energy_limit:,} energy)",
-            " Try it:                tronrent demo"
+            f" Try it:                {command_name()} demo"
             + (
                 ""
                 if api_url == "http://127.0.0.1:8000" and info.url == "http://127.0.0.1:8090"

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from tronrent.adapters.telegram.factory import create_bot
 from tronrent.adapters.telegram.transport import TelegramTransport
 from tronrent.api.state import AppState
+from tronrent.bot.admin_endpoints import RELOAD_COMPONENT
 from tronrent.bot.errors import BotAlreadyExists
 from tronrent.bot.service import bot as bot_service
 from tronrent.bot.service import token_hash
@@ -92,7 +93,9 @@ def build_manager(state: AppState, **kwargs: Any) -> BotManager:
             lambda: state.components.get(RUNTIME_COMPONENT),
             lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
         ),
-        chain=PortChainBalances(lambda: state.components.get(CHAIN_COMPONENT)),
+        chain=PortChainBalances(
+            lambda: state.components.get(CHAIN_COMPONENT), usdt_contract=settings.usdt_contract
+        ),
         packages=ServicePackageOrders(
             lambda: state.components.get(RUNTIME_COMPONENT),
             lambda: state.components.get(RECIPIENT_CHECK_COMPONENT),
@@ -110,6 +113,7 @@ def build_sender(state: AppState, manager: BotManager, **kwargs: Any) -> Notific
         transport,
         admin_chat_id=state.settings.telegram_admin_chat_id,
         admin_language=state.settings.operator_alert_language,
+        tx_url=state.settings.tx_url,
         cards=OrderCardEditor(state.session_maker, manager.flash, transport),
         **kwargs,
     )
@@ -125,12 +129,14 @@ async def telegram_lifespan(state: AppState) -> AsyncIterator[None]:
     sending = asyncio.create_task(sender.run(stop), name="notification-sender")
     state.components[TELEGRAM_COMPONENT] = manager
     state.components[SENDER_COMPONENT] = sender
+    state.components[RELOAD_COMPONENT] = manager.reload
     _log.info("telegram.started", bots=len(manager.running))
     try:
         yield
     finally:
         state.components.pop(TELEGRAM_COMPONENT, None)
         state.components.pop(SENDER_COMPONENT, None)
+        state.components.pop(RELOAD_COMPONENT, None)
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await sending

@@ -27,6 +27,7 @@ from tronrent.models.energy_pool import EnergyPool
 from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.scanner.service import ScannerConfig
+from tronrent.sysconfig.service import system_config
 
 _log = get_logger("tronrent.flash")
 
@@ -78,15 +79,25 @@ def address_cache(redis_url: str | None) -> Cache:
     return cache
 
 
+async def _tron_api_key(state: AppState) -> str | None:
+    """The ``tron.api_key`` system config when set, else ``TRON_API_KEY``."""
+    async with state.session_maker() as session:
+        stored = await system_config.value(session, "tron.api_key", state.secret_box)
+    if stored:
+        return str(stored)
+    key = state.settings.tron_api_key
+    return key.get_secret_value() if key else None
+
+
 @asynccontextmanager
 async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
-    urls = list(settings.tron_node_urls) or [str(state.components.get("devnet_url", ""))]
+    urls = settings.node_urls or [str(state.components.get("devnet_url", ""))]
     if not urls[0]:
         _log.warning("flash.disabled", reason="no TRON node configured")
         yield
         return
-    api_key = settings.tron_api_key.get_secret_value() if settings.tron_api_key else None
+    api_key = await _tron_api_key(state)
     async with AsyncExitStack() as stack:
         gateway = await stack.enter_async_context(TronGateway(urls, api_key=api_key))
         state.components[CHAIN_COMPONENT] = gateway
@@ -114,7 +125,7 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
                 block_interval_s=settings.block_interval_seconds,
                 fixed_addresses=frozenset({address}),
                 # USDT transfers to the payment address pay USDT orders and top-ups
-                usdt_contract=settings.usdt_contract_address,
+                usdt_contract=settings.usdt_contract,
             ),
         )
         async with engine:

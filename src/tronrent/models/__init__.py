@@ -9,6 +9,7 @@ from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningTy
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
+from tronrent.models.bot_change import BotAction, BotChange
 from tronrent.models.bot_user import BotUser, BotUserStatus
 from tronrent.models.catalog_change import CatalogAction, CatalogChange, CatalogEntity
 from tronrent.models.chain_transaction import (
@@ -84,6 +85,8 @@ __all__ = [
     "ApplicationStatus",
     "BalanceLedgerEntry",
     "Bot",
+    "BotAction",
+    "BotChange",
     "BotStatus",
     "BotUser",
     "BotUserStatus",

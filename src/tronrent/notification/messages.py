@@ -32,7 +32,6 @@ from tronrent.notification.events import NotificationEvent as E
 
 _log = logging.getLogger("tronrent.notification")
 
-TRONSCAN_TX_URL = "https://tronscan.org/#/transaction/{tx_hash}"
 _TX_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _FORMATTER = string.Formatter()
 _MAX_LINKS = 5
@@ -398,13 +397,17 @@ def format_duration(seconds: float, language: str) -> str:
     return "".join(parts) if zh else " ".join(parts)
 
 
-def tx_link(tx_hash: Any, url_template: str = TRONSCAN_TX_URL) -> Html:
-    """A tronscan link for a transaction hash (plain escaped text when it is not a hash)."""
+def tx_link(tx_hash: Any, url_template: str | None = None) -> Html:
+    """An explorer link for a transaction hash (``url_template`` with ``{tx_hash}``: the
+    network's, see ``Settings.tx_url``); the short hash as code with no explorer; plain escaped
+    text when it is not a hash."""
     if not isinstance(tx_hash, str) or not tx_hash:
         return Html("")
     if not _TX_HASH.match(tx_hash):
         return Html(escape(tx_hash))
     tx_hash = tx_hash.removeprefix("0x").lower()
+    if url_template is None:
+        return Html(f"<code>{tx_hash}</code>")
     url = url_template.format(tx_hash=tx_hash)
     return Html(f'<a href="{escape(url)}">{tx_hash[:10]}…{tx_hash[-6:]}</a>')
 
@@ -457,7 +460,7 @@ def _absent(value: Any, optional: bool) -> bool:
 
 
 def _show(
-    event: str, key: str, value: Any, language: str, tx_url: str, currency: str = "TRX"
+    event: str, key: str, value: Any, language: str, tx_url: str | None, currency: str = "TRX"
 ) -> str:
     """One payload value as safe HTML (``*_units``: base units of ``currency``)."""
     is_int = isinstance(value, int) and not isinstance(value, bool)
@@ -510,7 +513,7 @@ def render(
     payload: Mapping[str, Any],
     language: str,
     *,
-    tx_url: str = TRONSCAN_TX_URL,
+    tx_url: str | None = None,
     strict: bool = False,
 ) -> str:
     """The message text of an outbox row (see the module docstring for missing keys)."""

@@ -24,7 +24,7 @@ from tronrent.kit.time import utcnow
 from tronrent.models import BotUser, User
 from tronrent.notification import service as outbox
 from tronrent.notification.flood import FloodControl
-from tronrent.notification.messages import TRONSCAN_TX_URL, render
+from tronrent.notification.messages import render
 from tronrent.notification.ports import (
     DeliveryError,
     DeliveryRejected,
@@ -76,7 +76,7 @@ class NotificationSender:
         max_retry_after_waits: int = 5,
         bot_down_delay: timedelta = timedelta(seconds=5),
         poll_interval: float = 0.5,
-        tx_url: str = TRONSCAN_TX_URL,
+        tx_url: str | None = None,
         cards: OrderCards | None = None,
     ) -> None:
         self.session_maker = session_maker

@@ -70,7 +70,7 @@ class FlashRuntime:
             disabled_payments=settings.energy_flash_disabled_payments,
             paid_order_alert_blocks=settings.paid_order_alert_blocks,
             rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
-            usdt_contract=settings.usdt_contract_address,
+            usdt_contract=settings.usdt_contract,
             count_new_holder_counts=settings.count_new_holder_counts,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)

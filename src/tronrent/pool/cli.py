@@ -38,7 +38,7 @@ def _ctx() -> tuple[Settings, SecretBox]:
 
 def _node_urls(settings: Settings) -> list[str]:
     """TRON_NODE_URLS, else the devnet `tronrent serve` runs in-process (when it is running)."""
-    return list(settings.tron_node_urls) or [f"http://127.0.0.1:{settings.tron_devnet_port}"]
+    return settings.node_urls or [f"http://127.0.0.1:{settings.tron_devnet_port}"]
 
 
 @pool_app.command("add")

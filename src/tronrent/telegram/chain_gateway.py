@@ -8,9 +8,6 @@ from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.telegram.ports import AddressBalance
 
-#: USDT (TRC20) on TRON mainnet.
-MAINNET_USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-
 ChainSource = ChainPort | Callable[[], ChainPort | None]
 
 
@@ -20,7 +17,7 @@ class PortChainBalances:
 
     ``chain`` may be a callable returning the running gateway (None: not running yet)."""
 
-    def __init__(self, chain: ChainSource, *, usdt_contract: str = MAINNET_USDT_CONTRACT) -> None:
+    def __init__(self, chain: ChainSource, *, usdt_contract: str) -> None:
         self._chain = chain
         self.usdt_contract = usdt_contract
 

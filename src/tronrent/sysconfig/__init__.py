@@ -1,0 +1,1 @@
+"""Typed run-time settings (``system_configs``) with their history (``system_config_history``)."""
