@@ -52,6 +52,7 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
     """Components started with the API, in start order: the devnet (embedded chain) and its
     demo pool, the chain gateway with the flash engine (workers, scanner, sweeper), the banner."""
     from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
+    from tronrent.entrypoints.health import components_health_lifespan
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
 
@@ -59,6 +60,7 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
         devnet_lifespan,
         flash_lifespan,
         chain_health_lifespan,
+        components_health_lifespan,
         telegram_lifespan,
         banner_lifespan,
     ]
