@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit promtool bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+## promtool runs the alert rules' unit tests: installed from Debian's prometheus package when
+## missing and we are root; otherwise install it yourself (README, Set-up).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y --no-install-recommends prometheus; }; \
+	  else echo "promtool missing: install Prometheus (apt-get install prometheus)" >&2; exit 1; fi; }
+
+unit: $(STAMP) promtool
 	$(BIN)/pytest -q
 
 ## Install what is needed and run lint, types and the whole test suite (SQLite; plus PostgreSQL
