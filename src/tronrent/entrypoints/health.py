@@ -22,8 +22,10 @@ from tronrent.scanner.service import scanner_position
 from tronrent.telegram.manager import BotManager
 
 #: the scanner this many blocks behind the head (beyond its confirmations) is degraded: one
-#: minute of mainnet blocks (deploy/alerts.yml ScannerLagging uses the same figure)
+#: minute of mainnet blocks (deploy/alerts.yml ScannerLagging uses the same figure); on a
+#: chain with faster blocks (the devnet) a minute's worth of them
 SCANNER_LAG_DEGRADED_BLOCKS: Final = 20
+SCANNER_LAG_DEGRADED_MS: Final = 60_000
 #: jobs waiting or running above this many: degraded (workers not keeping up)
 QUEUE_DEPTH_DEGRADED: Final = 10_000
 #: energy one USDT transfer needs when the runtime is not running (its default otherwise)
@@ -49,8 +51,11 @@ def scanner_check(state: AppState) -> HealthCheck:
         if position is None:
             return _verdict(["the scanner never ran"], {"headBlock": head})
         lag = max(0, head - state.settings.confirmations - position.block_number)
+        limit = max(
+            SCANNER_LAG_DEGRADED_BLOCKS, SCANNER_LAG_DEGRADED_MS // state.settings.block_interval_ms
+        )
         problems = []
-        if lag > SCANNER_LAG_DEGRADED_BLOCKS:
+        if lag > limit:
             problems.append(f"{lag} blocks behind the head")
         if not position.led:
             problems.append("no scanner holds the lease")

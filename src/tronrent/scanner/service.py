@@ -144,18 +144,22 @@ WatchedLoader = Callable[[AsyncSession], Awaitable[set[str]]]
 @dataclass(frozen=True, slots=True)
 class ScannerPosition:
     """The checkpoint as any process can read it (health): the last block scanned and whether
-    a leader holds an unexpired lease."""
+    a leader held the lease within the grace period."""
 
     block_number: int
     led: bool
 
 
-async def scanner_position(session: AsyncSession, name: str = "main") -> ScannerPosition | None:
-    """The scanner's checkpoint (None: it never ran)."""
+async def scanner_position(
+    session: AsyncSession, name: str = "main", *, grace_s: float = 10.0
+) -> ScannerPosition | None:
+    """The scanner's checkpoint (None: it never ran). ``led``: a leader's lease runs, or ran
+    out less than ``grace_s`` ago (a renewal late on a busy host is not a missing scanner)."""
     row = await session.get(ScannerCheckpoint, name)
     if row is None:
         return None
-    led = row.leader_id is not None and row.lease_until is not None and row.lease_until > utcnow()
+    cutoff = utcnow() - timedelta(seconds=grace_s)
+    led = row.leader_id is not None and row.lease_until is not None and row.lease_until > cutoff
     return ScannerPosition(int(row.block_number), led)
 
 
