@@ -142,7 +142,11 @@ async def test_a_scanner_behind_or_without_leader_is_degraded(
     gateway: TronGateway,
     session_maker: async_sessionmaker[AsyncSession],
 ) -> None:
-    check = scanner_check(cast(AppState, _State(session_maker, gateway)))
+    scanner = scanner_check(cast(AppState, _State(session_maker, gateway)))
+
+    async def check() -> dict[str, Any]:
+        return cast(dict[str, Any], await scanner())
+
     assert (await check())["status"] == "degraded"  # never ran: no checkpoint
     head = await gateway.get_head_block_number()
     async with session_maker() as s:

@@ -209,12 +209,13 @@ class BlockScanner:
         return self._token is not None and time.monotonic() < self._valid_until
 
     def _lose(self) -> None:
+        if self._token is not None:
+            # only the leader reports the lag: an old leader's stale figure would hide it
+            with contextlib.suppress(KeyError):
+                SCANNER_LAG_BLOCKS.remove(self.config.name)
         self._token = None
         self._cursor = None
         self._valid_until = 0.0
-        # only the leader reports the lag: a standby's stale figure would hide the leader's
-        with contextlib.suppress(KeyError):
-            SCANNER_LAG_BLOCKS.remove(self.config.name)
 
     async def acquire(self) -> bool:
         """Renew our lease, or take it if it is free or expired (a new token, the cursor read
