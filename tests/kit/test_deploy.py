@@ -3,6 +3,7 @@ has the seed's HEALTHCHECK, docker-compose has the seed's services."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -91,6 +92,67 @@ class TestAlertRules:
         names = {rule["alert"] for rule in rules()}
         assert names <= firing, names - firing
         assert names <= quiet, names - quiet
+
+
+class TestGrafanaDashboard:
+    """deploy/grafana-dashboard.json: importable (a Prometheus datasource input), every query
+    valid PromQL (promtool checks them as recording rules) over metrics that exist, and every
+    metric the alert rules watch on a panel."""
+
+    def dashboard(self) -> Any:
+        return json.loads((REPO / "deploy/grafana-dashboard.json").read_text(encoding="utf-8"))
+
+    def exprs(self) -> list[str]:
+        return [
+            target["expr"]
+            for panel in self.dashboard()["panels"]
+            for target in panel.get("targets", [])
+        ]
+
+    def test_importable(self) -> None:
+        document = self.dashboard()
+        assert [i["name"] for i in document["__inputs"]] == ["DS_PROMETHEUS"]
+        assert document["uid"] and document["title"]
+        ids = [panel["id"] for panel in document["panels"]]
+        assert len(ids) == len(set(ids))
+        for panel in document["panels"]:
+            assert (
+                panel["gridPos"]["x"] >= 0 and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+            )
+            for target in panel.get("targets", []):
+                assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+
+    def test_queries_are_valid_promql(self, tmp_path: Path) -> None:
+        records = [
+            {"record": f"dashboard:query_{n}", "expr": expr} for n, expr in enumerate(self.exprs())
+        ]
+        path = tmp_path / "dashboard-queries.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
+        run_promtool("check", "rules", str(path))
+
+    def test_metrics_exist_and_alerts_are_covered(self) -> None:
+        used = {
+            metric
+            for expr in self.exprs()
+            for metric in re.findall(r"\b(tronrent_[a-z_]+|up)\b", expr)
+        }
+        families = set()
+        for metric in used - PROMETHEUS_BUILTINS:
+            family = metric
+            for suffix in _SUFFIXES:
+                family = family.removesuffix(suffix)
+            assert family in METRIC_NAMES, metric
+            families.add(family)
+        watched = {
+            metric
+            for rule in rules()
+            for metric in re.findall(r"\b(tronrent_[a-z_]+)\b", rule["expr"])
+        }
+        for metric in watched:
+            family = metric
+            for suffix in _SUFFIXES:
+                family = family.removesuffix(suffix)
+            assert family in families, f"{family} watched by an alert but on no panel"
 
 
 def promtool() -> str:
