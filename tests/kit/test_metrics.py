@@ -3,7 +3,7 @@ and the pool gauges (property-tested)."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +58,7 @@ pools = st.dictionaries(
 )
 
 
+@settings(deadline=None)  # no wall-clock limit: the machine is shared
 @given(first=pools, second=pools)
 def test_pool_gauges_replace_the_previous_sync(
     first: dict[str, tuple[int, int]], second: dict[str, tuple[int, int]]

@@ -109,23 +109,21 @@ SCANNER_LAG_BLOCKS: Final = Gauge(
     ("scanner",),
     registry=REGISTRY,
 )
-POOL_ENERGY_AVAILABLE: Final = Gauge(
-    "tronrent_pool_energy_available",
-    "Energy the pool can delegate now, from the chain's figures at the last pool sync.",
-    ("pool",),
-    registry=REGISTRY,
+
+
+def _pool_gauge(name: str, documentation: str) -> Gauge:
+    """``tronrent_pool_energy_<name>{pool}``, set by the pool sync (`set_pool_energy`)."""
+    return Gauge(f"tronrent_pool_energy_{name}", documentation, ("pool",), registry=REGISTRY)
+
+
+POOL_ENERGY_AVAILABLE: Final = _pool_gauge(
+    "available", "Energy the pool can delegate now, from the chain's figures at the last pool sync."
 )
-POOL_ENERGY_CAPACITY: Final = Gauge(
-    "tronrent_pool_energy_capacity",
-    "Energy of the pool's stake: available plus delegated, at the last pool sync.",
-    ("pool",),
-    registry=REGISTRY,
+POOL_ENERGY_CAPACITY: Final = _pool_gauge(
+    "capacity", "Energy of the pool's stake: available plus delegated, at the last pool sync."
 )
-POOL_ENERGY_UTILISATION: Final = Gauge(
-    "tronrent_pool_energy_utilisation",
-    "Share of the pool's energy delegated (0..1), at the last pool sync.",
-    ("pool",),
-    registry=REGISTRY,
+POOL_ENERGY_UTILISATION: Final = _pool_gauge(
+    "utilisation", "Share of the pool's energy delegated (0..1), at the last pool sync."
 )
 ERRORS: Final = Counter(
     "tronrent_errors",
