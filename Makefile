@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit promtool bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## promtool runs the alert rules' unit tests: installed from Debian's prometheus package when
+## missing and we are root; otherwise install it yourself (README, Set-up).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y --no-install-recommends prometheus; }; \
+	  else echo "promtool missing: install Prometheus (apt-get install prometheus)" >&2; exit 1; fi; }
+
 ## The suite on PYTEST_WORKERS processes (pytest-xdist; most tests wait on blocks, databases and
 ## subprocesses, hence more workers than cores; see docs/testing.md). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 4
 
-unit: $(STAMP)
+unit: $(STAMP) promtool
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 ## Install what is needed and run lint, types and the whole test suite (SQLite; plus PostgreSQL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,7 +17,7 @@ from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key, new_key
 from tronproto.keys import SECP256K1_ORDER
 from tronrent.adapters.tron.gateway import TronGateway
-from tronrent.api.app import create_app
+from tronrent.api.app import LifespanHook, create_app
 from tronrent.api.state import AppState
 from tronrent.auth.service import admin as admin_service
 from tronrent.config import Settings
@@ -70,10 +70,17 @@ class Api:
 
 @asynccontextmanager
 async def open_api(
-    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any, **settings_kw: Any
+    devnet: DevnetServer,
+    gateway: TronGateway,
+    database_url: str,
+    tmp_path: Any,
+    *,
+    extra_hooks: Sequence[LifespanHook] = (),
+    **settings_kw: Any,
 ) -> AsyncIterator[Api]:
     """The app with the flash lifespan on the devnet, a pool, an admin logged in;
-    ``settings_kw``: further settings (e.g. ``energy_flash_rental_seconds``)."""
+    ``extra_hooks``: lifespan hooks entered after the flash one; ``settings_kw``: further
+    settings (e.g. ``energy_flash_rental_seconds``)."""
     key = generate_key()
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -96,7 +103,10 @@ async def open_api(
     async with maker() as s, s.begin():
         await admin_service.create(s, username=username, password=PASSWORD, role="admin")
     app = create_app(
-        settings, engine=engine, routers=FLASH_ROUTERS, lifespan_hooks=[flash_lifespan]
+        settings,
+        engine=engine,
+        routers=FLASH_ROUTERS,
+        lifespan_hooks=[flash_lifespan, *extra_hooks],
     )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with (

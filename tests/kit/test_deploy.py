@@ -3,13 +3,13 @@ has the seed's HEALTHCHECK, docker-compose has the seed's services."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tronrent.kit.metrics import METRIC_NAMES, REGISTRY
@@ -74,9 +74,101 @@ class TestAlertRules:
             assert f"``{name}" in source, f"{name} not documented in kit/metrics.py"
             assert name.removesuffix("_total") in registered, name
 
-    @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
-    def test_promtool(self) -> None:
-        subprocess.run(["promtool", "check", "rules", str(REPO / "deploy/alerts.yml")], check=True)
+    def test_promtool_checks_the_rules(self) -> None:
+        run_promtool("check", "rules", "alerts.yml")
+
+    def test_promtool_unit_tests_pass(self) -> None:
+        """deploy/alerts.test.yml: each rule fires on its fault and stays quiet when healthy."""
+        run_promtool("test", "rules", "alerts.test.yml")
+
+    def test_every_rule_has_a_firing_and_a_quiet_case(self) -> None:
+        document = load("deploy/alerts.test.yml")
+        assert document["rule_files"] == ["alerts.yml"]
+        firing: set[str] = set()
+        quiet: set[str] = set()
+        for case in document["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check["exp_alerts"] else quiet).add(check["alertname"])
+        names = {rule["alert"] for rule in rules()}
+        assert names <= firing, names - firing
+        assert names <= quiet, names - quiet
+
+
+class TestGrafanaDashboard:
+    """deploy/grafana-dashboard.json: importable (a Prometheus datasource input), every query
+    valid PromQL (promtool checks them as recording rules) over metrics that exist, and every
+    metric the alert rules watch on a panel."""
+
+    def dashboard(self) -> Any:
+        return json.loads((REPO / "deploy/grafana-dashboard.json").read_text(encoding="utf-8"))
+
+    def exprs(self) -> list[str]:
+        return [
+            target["expr"]
+            for panel in self.dashboard()["panels"]
+            for target in panel.get("targets", [])
+        ]
+
+    def test_importable(self) -> None:
+        document = self.dashboard()
+        assert [i["name"] for i in document["__inputs"]] == ["DS_PROMETHEUS"]
+        assert document["uid"] and document["title"]
+        ids = [panel["id"] for panel in document["panels"]]
+        assert len(ids) == len(set(ids))
+        for panel in document["panels"]:
+            assert (
+                panel["gridPos"]["x"] >= 0 and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+            )
+            for target in panel.get("targets", []):
+                assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+
+    def test_queries_are_valid_promql(self, tmp_path: Path) -> None:
+        records = [
+            {"record": f"dashboard:query_{n}", "expr": expr} for n, expr in enumerate(self.exprs())
+        ]
+        path = tmp_path / "dashboard-queries.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
+        run_promtool("check", "rules", str(path))
+
+    def test_metrics_exist_and_alerts_are_covered(self) -> None:
+        used = {
+            metric
+            for expr in self.exprs()
+            for metric in re.findall(r"\b(tronrent_[a-z_]+|up)\b", expr)
+        }
+        families = set()
+        for metric in used - PROMETHEUS_BUILTINS:
+            family = metric
+            for suffix in _SUFFIXES:
+                family = family.removesuffix(suffix)
+            assert family in METRIC_NAMES, metric
+            families.add(family)
+        watched = {
+            metric
+            for rule in rules()
+            for metric in re.findall(r"\b(tronrent_[a-z_]+)\b", rule["expr"])
+        }
+        for metric in watched:
+            family = metric
+            for suffix in _SUFFIXES:
+                family = family.removesuffix(suffix)
+            assert family in families, f"{family} watched by an alert but on no panel"
+
+
+def promtool() -> str:
+    """The promtool binary: required (CI and `make test` install it: Debian's `prometheus`
+    package); a missing promtool fails the suite rather than skipping the alert tests."""
+    path = shutil.which("promtool")
+    assert path, "promtool not found: apt-get install prometheus (see README, Set-up)"
+    return path
+
+
+def run_promtool(*args: str, cwd: Path = REPO / "deploy") -> str:
+    done = subprocess.run(
+        [promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_prometheus_scrape_config() -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from tronrent.kit.metrics import REGISTRY
 from tronrent.worker import (
     ActorSpec,
     JobQueue,
@@ -128,6 +129,30 @@ class TestRetries:
         assert flaky_state["k2"] == 4  # first try + 3 retries
         [(name, args, _msg, attempts)] = queue.failures  # type: ignore[attr-defined]
         assert (name, args, attempts) == ("test.flaky", ("k2", 99), 4)
+
+
+def worker_errors() -> float:
+    return REGISTRY.get_sample_value("tronrent_errors_total", {"component": "worker"}) or 0.0
+
+
+class TestWorkerErrorsMetric:
+    async def test_an_unexpected_exception_counts_a_retry_does_not(self, queue: JobQueue) -> None:
+        before = worker_errors()
+        # attempt 1 raises Retry (expected: not an error), attempt 2 a RuntimeError, 3 succeeds
+        await queue.send(PendingJob("test.flaky", ("m1", 2)))
+        await queue.drain()
+        assert calls == [("flaky", ("m1", 3))]
+        assert worker_errors() == before + 1
+
+    async def test_a_job_given_up_on_counts(self, queue: JobQueue) -> None:
+        before = worker_errors()
+        # Retry, RuntimeError, Retry, then the last attempt fails: dead-lettered
+        await queue.send(PendingJob("test.flaky", ("m2", 99)))
+        await queue.drain()
+        assert worker_errors() == before + 2
+
+    async def test_in_memory_depth_is_the_running_jobs(self, queue: JobQueue) -> None:
+        assert await queue.depth() == {"high": 0, "medium": 0, "low": 0}
 
 
 class TestPriorities:

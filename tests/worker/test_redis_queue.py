@@ -112,3 +112,31 @@ async def test_job_of_a_killed_worker_is_redelivered() -> None:
         if keys:
             await r.delete(*keys)
         await r.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+async def test_depth_counts_jobs_not_yet_done() -> None:
+    """/api/health's queue depth: messages not delivered yet plus delivered but unacknowledged."""
+    queue = JobQueue.redis(REDIS_URL, prefix=f"tronrent-test-{uuid.uuid4().hex[:8]}")
+    await queue.startup()
+    try:
+        assert await queue.depth() == {"high": 0, "medium": 0, "low": 0}
+        tokens = [uuid.uuid4().hex for _ in range(3)]
+        for token in tokens:
+            await queue.send(PendingJob("test.redis_record", (token,)))
+        assert await queue.depth() == {"high": 3, "medium": 0, "low": 0}
+        stop = asyncio.Event()
+        listener = asyncio.create_task(queue.listen(stop))
+        try:
+            for _ in range(200):
+                if await queue.depth() == {"high": 0, "medium": 0, "low": 0}:
+                    break
+                await asyncio.sleep(0.05)
+            assert set(tokens) <= set(seen)
+            assert await queue.depth() == {"high": 0, "medium": 0, "low": 0}
+        finally:
+            stop.set()
+            await asyncio.wait_for(listener, 10)
+    finally:
+        await queue.shutdown()

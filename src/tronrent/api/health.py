@@ -1,5 +1,8 @@
 """``/api/health``: database, Redis when configured, and checks that later code registers
-(the chain gateway registers ``chain``). 200 when every critical check passes, else 503."""
+(the chain gateway registers ``chain``; ``entrypoints.health`` the scanner, pools, job queue and
+bots). Each component reports ``ok``, ``degraded`` (working, but an operator should look) or
+``down``; the overall status is the worst, and the answer is 200 unless a critical component is
+down (503, for load balancers and the Docker HEALTHCHECK). Never a 500."""
 
 from __future__ import annotations
 
@@ -32,9 +35,16 @@ class _Registered:
     critical: bool
 
 
+#: statuses of a component, best first
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+_RANK: Final = {OK: 0, DEGRADED: 1, DOWN: 2}
+
+
 class HealthRegistry:
-    """Named async checks. A check passes when it returns (its value, if a dict, is reported)
-    and fails when it raises or exceeds the timeout. Non-critical failures report ``degraded``."""
+    """Named async checks. A check passes when it returns (its value, if a dict, is reported;
+    a ``status`` of ``degraded`` in it says the component works but needs a look) and is
+    ``down`` when it raises or exceeds the timeout. The overall status is ``down`` when a
+    critical check is down, else the worst status of any check."""
 
     def __init__(self, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
@@ -62,9 +72,11 @@ class HealthRegistry:
             _log.warning("health.check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
             result = {"status": "down", "error": type(exc).__name__}
         else:
-            result = {"status": "ok"}
+            result = {"status": OK}
             if isinstance(value, dict):
                 result.update(value)
+            if result["status"] not in _RANK:
+                result["status"] = DEGRADED
         result["latencyMs"] = round((time.perf_counter() - started) * 1000, 2)
         result["critical"] = entry.critical
         return result
@@ -74,9 +86,9 @@ class HealthRegistry:
         items = list(self._checks.items())
         results = await asyncio.gather(*(self._run_one(n, e) for n, e in items))
         checks = dict(zip((n for n, _ in items), results, strict=True))
-        healthy = all(r["status"] == "ok" for r in results if r["critical"])
-        degraded = any(r["status"] != "ok" for r in results)
-        status = "ok" if not degraded else ("degraded" if healthy else "down")
+        healthy = not any(r["status"] == DOWN for r in results if r["critical"])
+        worst = max((_RANK[r["status"]] for r in results), default=0)
+        status = DOWN if not healthy else (OK if worst == 0 else DEGRADED)
         return healthy, {"status": status, "checks": checks}
 
 
@@ -90,12 +102,21 @@ router = APIRouter(tags=["system"])
 )
 async def health(request: Request) -> JSONResponse:
     registry: HealthRegistry = request.app.state.health
-    healthy, report = await registry.run()
+    try:
+        healthy, report = await registry.run()
+    except Exception as exc:  # a bug in the registry itself: still an answer, never a 500
+        _log.exception("health.failed")
+        return error_response(
+            503,
+            "SERVICE_UNAVAILABLE",
+            "health checks failed",
+            details={"error": type(exc).__name__},
+        )
     report["version"] = __version__
     report["uptimeSeconds"] = round(time.monotonic() - registry.started, 1)
     if healthy:
         return JSONResponse({"success": True, "data": report})
     down = ", ".join(
-        n for n, r in report["checks"].items() if r["status"] != "ok" and r["critical"]
+        n for n, r in report["checks"].items() if r["status"] == DOWN and r["critical"]
     )
     return error_response(503, "SERVICE_UNAVAILABLE", f"unhealthy: {down}", details=report)

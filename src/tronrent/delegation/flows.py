@@ -57,6 +57,8 @@ from tronrent.delegation.rejection import (
     classify_rejection,
 )
 from tronrent.kit.crypto import Secret, SecretBox
+from tronrent.kit.db import after_commit
+from tronrent.kit.metrics import ENERGY_DELEGATIONS, ORDER_PROCESSING_SECONDS
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
@@ -124,6 +126,33 @@ class FlowDeps:
 
 
 _NOT_RECLAIMED = (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+
+
+def _count(s: AsyncSession, operation: str, result: str, n: int) -> None:
+    """``tronrent_energy_delegations_total`` += n once the session commits."""
+    if n:
+        after_commit(s, ENERGY_DELEGATIONS.labels(operation=operation, result=result).inc, n)
+
+
+def _count_failed_attempts(
+    s: AsyncSession, operation: str, results: Sequence[tuple[ChainTransaction, DeliveryResult]]
+) -> None:
+    """Failures: a transaction the chain rejected or that expired unsent, and a broadcast no
+    node accepted (it is retried; each refused attempt counts, so a failing node shows)."""
+    failed = sum(
+        1
+        for _, r in results
+        if r.status in (Delivery.FAILED, Delivery.EXPIRED)
+        or (r.status is Delivery.PENDING and r.error)
+    )
+    _count(s, operation, "failure", failed)
+
+
+def _observe_processing(s: AsyncSession, paid: Sequence[datetime | None], now: datetime) -> None:
+    """Payment to delivery times of the orders made active, observed once the session commits."""
+    for at in paid:
+        if at is not None:
+            after_commit(s, ORDER_PROCESSING_SECONDS.observe, (now - at).total_seconds())
 
 
 def _block_of(row: ChainTransaction, result: DeliveryResult) -> int | None:
@@ -818,6 +847,7 @@ class DelegationFlows:
         results: Sequence[tuple[ChainTransaction, DeliveryResult]],
     ) -> None:
         """Write the delivery results on the stored transactions and their delegations."""
+        _count_failed_attempts(s, "delegate", results)
         sent = [row for row, r in results if r.status is Delivery.PENDING]
         for row, r in results:
             if r.status is Delivery.PENDING and r.error:
@@ -865,6 +895,7 @@ class DelegationFlows:
         if not blocks:
             return
         rows = await _lock_delegations(s, blocks, LIVE)
+        _count(s, "delegate", "success", len(rows))
         now = utcnow()
         per_pool: dict[uuid.UUID, tuple[int, int]] = {}
         for x in rows:
@@ -977,6 +1008,7 @@ class DelegationFlows:
                 )
             await totals.orders_delivered(s, [order for order, _, _ in events])
             await notify_orders(s, events)
+            _observe_processing(s, [order.paid_at for order, _, _ in events], utcnow())
             sold = [order.id for order, _, _ in events if order.user_id is not None]
             if sold:  # the agents above the buyers earn their commission (agent.commission)
                 enqueue_job(RECORD_COMMISSIONS_JOB, *sold)
@@ -1279,6 +1311,7 @@ class DelegationFlows:
         """Write the delivery results (one UPDATE per distinct result) and apply the final ones:
         reclaimed (in a block) -> expired, the pools' energy back (one UPDATE per pool);
         rejected (the chain's lock not over) or expired unsent -> success again, retried."""
+        _count_failed_attempts(s, "undelegate", results)
         by_result: dict[DeliveryResult, list[int]] = defaultdict(list)
         for row, r in results:
             if not (r.status is Delivery.CONFIRMED and row.status is ChainTxStatus.CONFIRMED):
@@ -1311,6 +1344,7 @@ class DelegationFlows:
                 x.status = DelegationStatus.EXPIRED
                 x.reclaimed_at = now
                 reclaimed[x.pool_account_id] += x.energy_amount
+                _count(s, "undelegate", "success", 1)
             else:
                 # refused (the lock not over yet: transient; anything else named by its side)
                 # or expired unsent: success again, undelegated again later

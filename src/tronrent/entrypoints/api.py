@@ -52,6 +52,7 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
     """Components started with the API, in start order: the devnet (embedded chain) and its
     demo pool, the chain gateway with the flash engine (workers, scanner, sweeper), the banner."""
     from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
+    from tronrent.entrypoints.health import components_health_lifespan
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
     from tronrent.merchant.lifespan import merchant_lifespan
@@ -61,6 +62,7 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
         flash_lifespan,
         merchant_lifespan,
         chain_health_lifespan,
+        components_health_lifespan,
         telegram_lifespan,
         banner_lifespan,
     ]

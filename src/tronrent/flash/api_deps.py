@@ -16,6 +16,7 @@ from tronrent.worker import has_job_scope, job_scope
 
 CHAIN_COMPONENT = "chain"
 RUNTIME_COMPONENT = "flash_runtime"
+ENGINE_COMPONENT = "flash_engine"
 RECIPIENT_CHECK_COMPONENT = "recipient_check"
 
 

@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.api.state import AppState
-from tronrent.flash.api_deps import CHAIN_COMPONENT, RECIPIENT_CHECK_COMPONENT, RUNTIME_COMPONENT
+from tronrent.flash.api_deps import (
+    CHAIN_COMPONENT,
+    ENGINE_COMPONENT,
+    RECIPIENT_CHECK_COMPONENT,
+    RUNTIME_COMPONENT,
+)
 from tronrent.flash.engine import FlashEngine
 from tronrent.kit.db import create_engine, create_session_maker
 from tronrent.kit.logging import get_logger
@@ -129,6 +134,6 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
             ),
         )
         async with engine:
-            state.components["flash_engine"] = engine
+            state.components[ENGINE_COMPONENT] = engine
             _log.info("flash.started", payment_address=address)
             yield

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -243,6 +243,34 @@ async def transaction_scope(
             raise
         else:
             await session.commit()
+
+
+# --- after commit ---------------------------------------------------------------------------
+
+_AFTER_COMMIT = "tronrent_after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[..., object], *args: Any) -> None:
+    """Call ``callback(*args)`` once the session's current transaction commits; dropped if it
+    rolls back. For facts that are true only once committed (metrics of a state change): a
+    retried transaction never counts twice. Callbacks must not raise (they run in the commit)."""
+    info = session.sync_session.info
+    info.setdefault(_AFTER_COMMIT, []).append((callback, args))
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback, args in session.info.pop(_AFTER_COMMIT, None) or ():
+        callback(*args)
+
+
+def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction ended
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+if not event.contains(Session, "after_commit", _run_after_commit):
+    event.listen(Session, "after_commit", _run_after_commit)
+    event.listen(Session, "after_soft_rollback", _drop_after_commit)
 
 
 def upsert_insert(session: AsyncSession, table: Any) -> Any:

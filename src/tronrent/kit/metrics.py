@@ -18,6 +18,15 @@ Orders
       delegated (set by the sweeper; 0 when none) - catches stuck orders a histogram never sees
   ``tronrent_orders_in_limbo``  gauge: paid orders with no outcome PAID_ORDER_ALERT_BLOCKS blocks
       after payment (delegation.limbo; set by the sweeper, each one alerted once)
+Scanner
+  ``tronrent_scanner_lag_blocks{scanner}``  gauge: blocks the leading scanner is behind the head,
+      beyond its confirmation depth (0 when caught up); exported only by the process holding
+      the scanner lease (a standby removes its series)
+Pools (set by the pool sync job, every 30 s, from the chain's figures)
+  ``tronrent_pool_energy_available{pool}``  gauge: energy the pool can delegate now
+      (getcandelegatedmaxsize at the chain's current energy ratio); ``pool`` = its address
+  ``tronrent_pool_energy_capacity{pool}``      gauge: available + delegated energy
+  ``tronrent_pool_energy_utilisation{pool}``  gauge: delegated / total, 0..1
 Errors
   ``tronrent_errors_total{component}``  counter: unexpected exceptions (api, worker, scanner, bot)
 Database pool (collected at scrape time from every tracked engine)
@@ -28,7 +37,7 @@ Database pool (collected at scrape time from every tracked engine)
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from prometheus_client import (
@@ -93,6 +102,28 @@ ORDERS_IN_LIMBO: Final = Gauge(
     "tronrent_orders_in_limbo",
     "Paid orders neither delivered nor refunded PAID_ORDER_ALERT_BLOCKS blocks after payment.",
     registry=REGISTRY,
+)
+SCANNER_LAG_BLOCKS: Final = Gauge(
+    "tronrent_scanner_lag_blocks",
+    "Blocks the leading scanner is behind the chain head, beyond its confirmation depth.",
+    ("scanner",),
+    registry=REGISTRY,
+)
+
+
+def _pool_gauge(name: str, documentation: str) -> Gauge:
+    """``tronrent_pool_energy_<name>{pool}``, set by the pool sync (`set_pool_energy`)."""
+    return Gauge(f"tronrent_pool_energy_{name}", documentation, ("pool",), registry=REGISTRY)
+
+
+POOL_ENERGY_AVAILABLE: Final = _pool_gauge(
+    "available", "Energy the pool can delegate now, from the chain's figures at the last pool sync."
+)
+POOL_ENERGY_CAPACITY: Final = _pool_gauge(
+    "capacity", "Energy of the pool's stake: available plus delegated, at the last pool sync."
+)
+POOL_ENERGY_UTILISATION: Final = _pool_gauge(
+    "utilisation", "Share of the pool's energy delegated (0..1), at the last pool sync."
 )
 ERRORS: Final = Counter(
     "tronrent_errors",
@@ -170,10 +201,27 @@ METRIC_NAMES: Final = frozenset(
         "tronrent_orders_oldest_unprocessed_age_seconds",
         "tronrent_orders_in_limbo",
         "tronrent_errors_total",
+        "tronrent_scanner_lag_blocks",
+        "tronrent_pool_energy_available",
+        "tronrent_pool_energy_capacity",
+        "tronrent_pool_energy_utilisation",
         "tronrent_db_pool_connections_in_use",
         "tronrent_db_pool_connections_max",
     }
 )
+
+
+def set_pool_energy(figures: Iterable[tuple[str, int, int]]) -> None:
+    """Replace the pool gauges with ``(address, available energy, delegated energy)`` of every
+    pool (a removed pool's series disappear)."""
+    rows = list(figures)
+    for gauge in (POOL_ENERGY_AVAILABLE, POOL_ENERGY_CAPACITY, POOL_ENERGY_UTILISATION):
+        gauge.clear()
+    for address, available, delegated in rows:
+        total = available + delegated
+        POOL_ENERGY_AVAILABLE.labels(pool=address).set(available)
+        POOL_ENERGY_CAPACITY.labels(pool=address).set(total)
+        POOL_ENERGY_UTILISATION.labels(pool=address).set(delegated / total if total else 0.0)
 
 
 def render_latest() -> bytes:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.adapters.tron.errors import ChainError
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
+from tronrent.kit.metrics import PAYMENT_MONITORING_CHECKS
 from tronrent.kit.money import format_trx
 from tronrent.kit.time import from_ms
 from tronrent.models.common import Currency
@@ -53,7 +55,12 @@ async def confirm_payment(
         if existing.order_id == order_id:
             return Confirmation(order_id, tx_hash, order.status.value, already=True)
         raise PaymentAlreadyUsed("this transaction was already used for another payment")
-    tx = await chain.get_transaction(tx_hash)
+    try:  # a payment lookup: one payment monitoring check (metrics)
+        tx = await chain.get_transaction(tx_hash)
+    except ChainError:
+        PAYMENT_MONITORING_CHECKS.labels(result="failure").inc()
+        raise
+    PAYMENT_MONITORING_CHECKS.labels(result="success").inc()
     if tx is None:
         raise PaymentNotOnChain("transaction not found on chain (not in a block yet?)")
     if tx.contract_type != "TransferContract":

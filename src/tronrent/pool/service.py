@@ -227,6 +227,20 @@ class PoolService:
             stmt = stmt.where(EnergyPool.status == PoolStatus.ACTIVE)
         return (await session.execute(stmt)).scalars().all()
 
+    async def capacity_summary(self, session: AsyncSession, *, min_energy: int) -> dict[str, int]:
+        """The pools at a glance (health): how many, how many active, how many active ones
+        can take ``min_energy`` now, and the energy the active ones can still delegate (their
+        last synced figure less what is reserved)."""
+        pools = await self.list_pools(session)
+        active = [p for p in pools if p.status is PoolStatus.ACTIVE]
+        free = [max(0, p.available_energy - p.reserved_energy) for p in active]
+        return {
+            "pools": len(pools),
+            "active": len(active),
+            "withCapacity": sum(1 for f in free if f >= min_energy),
+            "availableEnergy": sum(free),
+        }
+
     async def get(self, session: AsyncSession, pool_id: object) -> EnergyPool:
         pool = await session.get(EnergyPool, pool_id)
         if pool is None or pool.removed_at is not None:

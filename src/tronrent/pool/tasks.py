@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.adapters.tron.errors import ChainError
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.metrics import set_pool_energy
 from tronrent.kit.time import utcnow
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.notification import alerts
@@ -147,6 +148,11 @@ async def sync_all(
             pool.last_sync_error = detail
             outcome = SyncOutcome(SyncState.ERROR, detail)
         results.append((pool, outcome))
+    set_pool_energy(
+        (pool.tron_address, pool.available_energy, pool.delegated_energy)
+        for pool in pools
+        if pool.last_synced_at is not None
+    )
     return results
 
 

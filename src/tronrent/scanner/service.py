@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.count import repository as count_repo
 from tronrent.kit.db import upsert_insert
+from tronrent.kit.metrics import ERRORS, PAYMENT_MONITORING_CHECKS, SCANNER_LAG_BLOCKS
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.common import Currency
@@ -146,6 +147,28 @@ WatchedLoader = Callable[[AsyncSession], Awaitable[set[str]]]
 FollowedLoader = Callable[[AsyncSession], Awaitable[dict[str, str]]]
 
 
+@dataclass(frozen=True, slots=True)
+class ScannerPosition:
+    """The checkpoint as any process can read it (health): the last block scanned and whether
+    a leader held the lease within the grace period."""
+
+    block_number: int
+    led: bool
+
+
+async def scanner_position(
+    session: AsyncSession, name: str = "main", *, grace_s: float = 10.0
+) -> ScannerPosition | None:
+    """The scanner's checkpoint (None: it never ran). ``led``: a leader's lease runs, or ran
+    out less than ``grace_s`` ago (a renewal late on a busy host is not a missing scanner)."""
+    row = await session.get(ScannerCheckpoint, name)
+    if row is None:
+        return None
+    cutoff = utcnow() - timedelta(seconds=grace_s)
+    led = row.leader_id is not None and row.lease_until is not None and row.lease_until > cutoff
+    return ScannerPosition(int(row.block_number), led)
+
+
 async def load_watched_addresses(session: AsyncSession) -> set[str]:
     """Addresses of open orders and active payment watches (one query each, no per-order I/O)."""
     orders = await session.execute(
@@ -195,6 +218,10 @@ class BlockScanner:
         return self._token is not None and time.monotonic() < self._valid_until
 
     def _lose(self) -> None:
+        if self._token is not None:
+            # only the leader reports the lag: an old leader's stale figure would hide it
+            with contextlib.suppress(KeyError):
+                SCANNER_LAG_BLOCKS.remove(self.config.name)
         self._token = None
         self._cursor = None
         self._valid_until = 0.0
@@ -331,10 +358,30 @@ class BlockScanner:
         return self._watched
 
     async def poll(self) -> int:
-        """Scan what is new; the number of blocks processed (0: caught up or not the leader)."""
+        """Scan what is new; the number of blocks processed (0: caught up or not the leader).
+        Each leader's poll is one payment monitoring check (metrics: success or failure)."""
         self.stats.polls += 1
-        if (not self.holds_lease() or self._cursor is None) and not await self.acquire():
-            return 0
+        try:
+            if (not self.holds_lease() or self._cursor is None) and not await self.acquire():
+                return 0
+            n = await self._scan()
+        except LeaseLost:
+            raise
+        except Exception:
+            PAYMENT_MONITORING_CHECKS.labels(result="failure").inc()
+            raise
+        PAYMENT_MONITORING_CHECKS.labels(result="success").inc()
+        return n
+
+    def _report_lag(self, head: int) -> None:
+        """The lag gauge: blocks between the cursor and the last block usable at ``head``."""
+        cursor = self._cursor
+        if cursor is None or self._token is None:
+            return
+        lag = max(0, head - self.config.confirmations - cursor.number)
+        SCANNER_LAG_BLOCKS.labels(scanner=self.config.name).set(lag)
+
+    async def _scan(self) -> int:
         cursor = self._cursor
         assert cursor is not None
         await self.refresh_watched()
@@ -342,6 +389,7 @@ class BlockScanner:
         self.stats.node_requests += 1
         raw = list(await self.source.get_blocks(start, start + self.config.batch_size))
         if not raw:
+            self._report_lag(cursor.number + self.config.confirmations)  # at the head
             return 0
         own = self.config.own_addresses | self.config.fixed_addresses
         senders = frozenset(self._followed) if self._trc20 else frozenset()
@@ -349,7 +397,12 @@ class BlockScanner:
         head = blocks[-1].number
         last_usable = head - self.config.confirmations
         usable = [b for b in blocks if b.number <= last_usable]
+        if len(raw) >= self.config.batch_size:
+            # a full batch: the head is further on (one more request, only while behind)
+            self.stats.node_requests += 1
+            head = max(head, await self.source.get_head_block_number())
         if not usable:
+            self._report_lag(head)
             return 0
         expected_parent = cursor.block_id
         for b in usable:
@@ -375,6 +428,7 @@ class BlockScanner:
         await self._commit_batch(cursor, new_cursor, transfers, delegations, uses)
         self._last_block_ms = blocks[-1].timestamp_ms
         self.stats.blocks += len(usable)
+        self._report_lag(head)
         return len(usable)
 
     @property
@@ -600,6 +654,7 @@ class BlockScanner:
                     n = 0
                 except Exception:
                     log.exception("scanner poll failed; retrying")
+                    ERRORS.labels(component="scanner").inc()
                     n = 0
                 if n >= self.config.batch_size - self.config.confirmations and n > 0:
                     continue  # behind: the next batch at once

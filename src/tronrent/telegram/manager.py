@@ -28,6 +28,7 @@ from tronrent.bot.service import bot as bot_service
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import LANGUAGES, Translator
+from tronrent.kit.metrics import ERRORS
 from tronrent.models import Bot as BotRow
 from tronrent.models import BotStatus
 from tronrent.telegram.dispatcher import build_dispatcher
@@ -100,6 +101,8 @@ class BotManager:
         self.polling_timeout = polling_timeout
         self.configs: dict[int, BotConfig] = {}  # Telegram bot id -> config (read by middleware)
         self.running: dict[uuid.UUID, RunningBot] = {}
+        #: the active bots of the table at the last reload
+        self.wanted: set[uuid.UUID] = set()
         self.dispatcher: Dispatcher = build_dispatcher(
             session_maker=session_maker,
             flash=flash,
@@ -149,6 +152,7 @@ class BotManager:
         """Bring the running bots in line with the active ``bots`` rows."""
         async with self._reload_lock:
             wanted = await self._load_configs()
+            self.wanted = set(wanted)
             for bot_id, running in list(self.running.items()):
                 config = wanted.get(bot_id)
                 if config is None or self._needs_restart(running.config, config):
@@ -244,6 +248,12 @@ class BotManager:
         except (TelegramAPIError, ValidationError) as exc:
             _log.warning("telegram.set_commands_failed bot_id=%s: %s", config.id, exc)
 
+    def status(self) -> dict[str, Any]:
+        """The bots at a glance (health): active in the table, running here, and the ids of
+        active ones that could not start (a bad token, Telegram unreachable)."""
+        failed = sorted(str(i) for i in self.wanted if i not in self.running)
+        return {"active": len(self.wanted), "running": len(self.running), "notRunning": failed}
+
     # --- lookups -------------------------------------------------------------------------------
     def bot_for(self, bot_id: uuid.UUID | None) -> Bot | None:
         """The running aiogram Bot of a ``bots`` row (None: the first running bot, for alerts)."""
@@ -305,6 +315,7 @@ class BotManager:
                 await self.dispatcher.feed_update(running.bot, update)
         except Exception:
             _log.exception("telegram.update_failed bot_id=%s", running.config.id)
+            ERRORS.labels(component="bot").inc()
         finally:
             if not lock.locked() and len(running.chat_locks) > 10_000:
                 running.chat_locks.pop(key, None)

@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.kicker import AsyncKicker
 
+from tronrent.kit.metrics import ERRORS
 from tronrent.worker._enqueue import JobArg, PendingJob, job_scope
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ async def run_job(
             raise
         except Exception as exc:
             delay = exc.delay_s if isinstance(exc, Retry) and exc.delay_s else None
+            if not isinstance(exc, Retry) or attempt > spec.max_retries:
+                # an unexpected exception, or a job given up on: a worker error (metrics)
+                ERRORS.labels(component="worker").inc()
             if attempt > spec.max_retries:
                 log.error(
                     "job %s%r failed after %d attempts: %s",
@@ -236,6 +240,18 @@ class JobQueue:
         for b in self.brokers.values():
             await b.shutdown()
 
+    async def depth(self) -> dict[str, int]:
+        """Jobs waiting or running, per priority (health): on Redis the messages of each
+        stream not yet delivered to a worker plus those delivered but not acknowledged; in
+        memory the jobs running in this process (an in-memory job runs as soon as it is sent)."""
+        out: dict[str, int] = {}
+        for priority, broker in self.brokers.items():
+            if isinstance(broker, InMemoryBroker):
+                out[priority.name.lower()] = len(broker._running_tasks)
+                continue
+            out[priority.name.lower()] = await _stream_depth(broker)
+        return out
+
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait until no in-memory job is running (jobs started by jobs included)."""
         loop = asyncio.get_running_loop()
@@ -282,6 +298,30 @@ class JobQueue:
             for p, b in self.brokers.items()
         ]
         await asyncio.gather(*(r.listen(stop) for r in receivers))
+
+
+async def _stream_depth(broker: AsyncBroker) -> int:
+    """Undelivered (``lag``) plus unacknowledged (``pending``) messages of the broker's stream
+    in its consumer group (Redis 7 XINFO GROUPS); 0 before the group exists."""
+    from redis.asyncio import Redis
+
+    from tronrent.worker._streams import AckedStreamBroker
+
+    assert isinstance(broker, AckedStreamBroker)
+    async with Redis(connection_pool=broker.connection_pool) as conn:
+        try:
+            groups: Any = await conn.xinfo_groups(broker.queue_name)
+        except Exception as exc:  # no such stream yet
+            if "no such key" in str(exc).lower():
+                return 0
+            raise
+    for group in groups:
+        name = group.get("name") or group.get(b"name")
+        if name in (broker.consumer_group_name, broker.consumer_group_name.encode()):
+            lag = group.get("lag") or group.get(b"lag") or 0
+            pending = group.get("pending") or group.get(b"pending") or 0
+            return int(lag) + int(pending)
+    return 0
 
 
 _queue: list[JobQueue] = []

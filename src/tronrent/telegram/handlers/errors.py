@@ -12,6 +12,7 @@ from aiogram.types import ErrorEvent, User
 from tronrent.bot.service import BotConfig
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
+from tronrent.kit.metrics import ERRORS
 from tronrent.telegram.context import reply_plain, translator_for
 
 _log = logging.getLogger("tronrent.telegram")
@@ -34,6 +35,7 @@ async def on_error(
         _log.info("telegram.app_error code=%s", exc.code)
     else:
         _log.error("telegram.handler_failed update=%s", event.update.update_id, exc_info=exc)
+        ERRORS.labels(component="bot").inc()
         if bot_config is not None and bot_config.error_message:
             text = escape(bot_config.error_message)
         else:
