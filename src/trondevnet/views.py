@@ -73,9 +73,7 @@ def account_json(chain: Chain, acct: Account, visible: bool) -> dict[str, Any]:
     resource["energy_window_optimized"] = True
     out["account_resource"] = resource
     out["owner_permission"] = permission_json(chain.owner_permission(acct), visible)
-    out["active_permission"] = [
-        permission_json(p, visible) for p in chain.active_permissions(acct)
-    ]
+    out["active_permission"] = [permission_json(p, visible) for p in chain.active_permissions(acct)]
     bw: dict[str, Any] = {"amount": acct.frozen_bw} if acct.frozen_bw else {}
     energy: dict[str, Any] = {"type": "ENERGY"}
     if acct.frozen_energy:

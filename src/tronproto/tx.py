@@ -7,12 +7,6 @@ from hashlib import sha256
 from typing import Any, Final
 
 from tronproto.address import InvalidAddressError, to_base58, to_raw
-from tronproto.permission import (
-    PermissionFormatError,
-    permission_json,
-    permission_native,
-    permission_to_bytes,
-)
 from tronproto.pb import (
     WIRE_LEN,
     WIRE_VARINT,
@@ -22,6 +16,12 @@ from tronproto.pb import (
     iter_fields,
     to_int64,
     varint,
+)
+from tronproto.permission import (
+    PermissionFormatError,
+    permission_json,
+    permission_native,
+    permission_to_bytes,
 )
 
 TYPE_URL_PREFIX: Final = "type.googleapis.com/protocol."

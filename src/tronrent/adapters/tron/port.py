@@ -16,7 +16,6 @@ from typing import Any, Final, Protocol
 from tronproto.tx import raw_data_to_bytes
 from tronrent.adapters.tron.errors import TxidMismatch
 
-
 #: ContractType numbers of the two contracts a delegate-only key may sign
 DELEGATE_RESOURCE: Final = 57
 UNDELEGATE_RESOURCE: Final = 58
