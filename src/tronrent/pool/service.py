@@ -32,7 +32,7 @@ from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
 from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.pool.allocation import PoolCandidate
-from tronrent.pool.health import PoolCheck, apply_check, assess
+from tronrent.pool.health import PoolCheck, apply_check, assess, delegate_only_problem
 
 
 class PoolNotFound(NotFound):
@@ -246,18 +246,23 @@ class PoolService:
             if chain is None:
                 raise ChainUnavailable("no TRON node is configured or running")
             account = await chain.get_account(address)
-            if account is not None and signer is not None and permission_id is not None:
-                perm = account.active_permission(permission_id)
-                extra = sorted(perm.operations - DELEGATE_ONLY_OPERATIONS) if perm else []
-                if extra:
-                    raise PoolUnusable(
-                        f"active permission {permission_id} of {address} also allows contract "
-                        f"types {extra}: a leaked hot key could use them; give it "
-                        "DelegateResource (57) and UnDelegateResource (58) only",
-                        "POOL_PERMISSION_TOO_WIDE",
-                        details={"address": address, "operations": extra},
-                    )
-            return assess(address, account, signer=signer, permission_id=permission_id)
+            result = assess(address, account, signer=signer, permission_id=permission_id)
+            perm = account.active_permission(permission_id or 0) if account else None
+            extra = sorted(perm.operations - DELEGATE_ONLY_OPERATIONS) if perm else []
+            signs = (
+                account is not None
+                and signer is not None
+                and delegate_only_problem(account, signer, permission_id or 0) is None
+            )
+            if signs and extra:
+                raise PoolUnusable(
+                    f"active permission {permission_id} of {address} also allows contract "
+                    f"types {extra}: a leaked hot key could use them; give it "
+                    "DelegateResource (57) and UnDelegateResource (58) only",
+                    "POOL_PERMISSION_TOO_WIDE",
+                    details={"address": address, "operations": extra},
+                )
+            return result
         except ChainUnavailable as exc:
             if force:
                 return PoolCheck(
