@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.deps import SessionDep, StateDep
@@ -377,21 +378,26 @@ def staking_out(pool_id: uuid.UUID, f: StakeFigures, in_flight: list[str]) -> St
     )
 
 
-def _staking(state: StateDep, chain: ChainPort) -> Staking:
+async def _staking(session: AsyncSession, state: StateDep, chain: ChainPort) -> Staking:
+    """A ``Staking`` (it commits between its steps in sessions of its own): the request's
+    session, which only authenticated the admin, ends its transaction first (SQLite has one
+    writer: a second session would wait for it)."""
+    await session.commit()
     return Staking(state.session_maker, chain, state.secret_box)
 
 
 @router.get("/{pool_id}/staking")
 async def pool_staking(
-    pool_id: uuid.UUID, state: StateDep, chain: ChainDep, _admin: AdminDep
+    pool_id: uuid.UUID, session: SessionDep, state: StateDep, chain: ChainDep, _admin: AdminDep
 ) -> Envelope[StakingOut]:
     """The pool account's staking figures as the chain reports them now: staked for energy,
     delegated, pending unstakes with when each can be withdrawn, withdrawable, energy."""
-    pool, figs, rows = await _staking(state, chain).show(str(pool_id))
+    pool, figs, rows = await (await _staking(session, state, chain)).show(str(pool_id))
     return ok(staking_out(pool.id, figs, [r.txid for r in rows]))
 
 
 async def _run(
+    session: AsyncSession,
     state: StateDep,
     chain: ChainPort,
     admin: Any,
@@ -400,9 +406,8 @@ async def _run(
     amount: int | None,
     reason: str,
 ) -> Envelope[StakeResultOut]:
-    result = await _staking(state, chain).run(
-        str(pool_id), op, amount, actor=actor_of(admin), reason=reason
-    )
+    staking = await _staking(session, state, chain)
+    result = await staking.run(str(pool_id), op, amount, actor=actor_of(admin), reason=reason)
     if result.status in ("failed", "expired"):
         raise StakingRefused(
             f"the chain did not take it: {result.error or result.status}",
@@ -422,38 +427,64 @@ async def _run(
 
 @router.post("/{pool_id}/stake")
 async def stake(
-    pool_id: uuid.UUID, body: StakeRequest, state: StateDep, chain: ChainDep, admin: AdminDep
+    pool_id: uuid.UUID,
+    body: StakeRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
 ) -> Envelope[StakeResultOut]:
     """Stake `amountSun` of the pool's TRX for energy (FreezeBalanceV2). Signed with the pool's
     owner key and stored before broadcast; recorded with who and `reason`. 422
     `STAKING_REFUSED` when the chain's figures do not allow it, `STAKING_FAILED` when the chain
     refused it; 409 `STAKING_IN_FLIGHT` while another staking transaction of the pool is
     unsettled, `POOL_OWNER_KEY_OFFLINE` for a delegate-only pool."""
-    return await _run(state, chain, admin, pool_id, StakeOp.STAKE, body.amount_sun, body.reason)
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.STAKE, body.amount_sun, body.reason
+    )
 
 
 @router.post("/{pool_id}/unstake")
 async def unstake(
-    pool_id: uuid.UUID, body: StakeRequest, state: StateDep, chain: ChainDep, admin: AdminDep
+    pool_id: uuid.UUID,
+    body: StakeRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
 ) -> Envelope[StakeResultOut]:
     """Start unstaking `amountSun` of energy stake (UnfreezeBalanceV2): withdrawable after the
     chain's wait (14 days on mainnet); at most 32 pending; delegated TRX cannot be unstaked.
     Errors as for stake."""
-    return await _run(state, chain, admin, pool_id, StakeOp.UNSTAKE, body.amount_sun, body.reason)
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.UNSTAKE, body.amount_sun, body.reason
+    )
 
 
 @router.post("/{pool_id}/withdraw")
 async def withdraw(
-    pool_id: uuid.UUID, body: StakeReasonRequest, state: StateDep, chain: ChainDep, admin: AdminDep
+    pool_id: uuid.UUID,
+    body: StakeReasonRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
 ) -> Envelope[StakeResultOut]:
     """Withdraw every unstake whose wait has passed (WithdrawExpireUnfreeze) to the balance."""
-    return await _run(state, chain, admin, pool_id, StakeOp.WITHDRAW, None, body.reason)
+    return await _run(session, state, chain, admin, pool_id, StakeOp.WITHDRAW, None, body.reason)
 
 
 @router.post("/{pool_id}/cancel-unstake")
 async def cancel_unstake(
-    pool_id: uuid.UUID, body: StakeReasonRequest, state: StateDep, chain: ChainDep, admin: AdminDep
+    pool_id: uuid.UUID,
+    body: StakeReasonRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
 ) -> Envelope[StakeResultOut]:
     """Cancel every pending unstake (CancelAllUnfreezeV2): the amounts are staked again; those
     whose wait has passed are withdrawn to the balance instead."""
-    return await _run(state, chain, admin, pool_id, StakeOp.CANCEL_UNSTAKE, None, body.reason)
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.CANCEL_UNSTAKE, None, body.reason
+    )
