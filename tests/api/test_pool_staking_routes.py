@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from test_pool_routes import bearer, error, url
 
 from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key, submit
@@ -19,8 +20,6 @@ from tronrent.flash.api_deps import CHAIN_COMPONENT
 from tronrent.models import EnergyPool
 from tronrent.pool import endpoints as pool_endpoints
 from tronrent.pool.service import pool as pool_service
-
-from test_pool_routes import bearer, error, url
 
 TRX = 1_000_000
 
