@@ -13,7 +13,12 @@ from hashlib import sha256
 from typing import Any
 
 from trondevnet import errors as E
-from trondevnet.config import CHAIN_PARAMETER_FIELDS, TRX, DevnetConfig
+from trondevnet.config import (
+    ACTIVE_DEFAULT_OPERATIONS,
+    CHAIN_PARAMETER_FIELDS,
+    TRX,
+    DevnetConfig,
+)
 from trondevnet.state import (
     BANDWIDTH,
     ENERGY,
@@ -31,6 +36,7 @@ from tronproto.block import block_header_hash, block_id, merkle_root
 from tronproto.keys import BadSignatureError, PrivateKey, recover_address, sign_hash
 from tronproto.pb import DecodeError, field_bytes, field_varint, varint
 from tronproto.tx import (
+    CONTRACT_SPECS,
     TYPE_URL_PREFIX,
     TxFormatError,
     decode_raw,
@@ -281,31 +287,47 @@ class Chain:
         return n
 
     def set_permission(
-        self, address: bytes, owner: Permission | None, active: Permission | None
+        self,
+        address: bytes,
+        owner: Permission | None,
+        active: Permission | list[Permission] | None,
     ) -> None:
         self.journal.append(_Journal("permission", args=(address, owner, active)))
         self._set_permission(address, owner, active)
 
     def _set_permission(
-        self, address: bytes, owner: Permission | None, active: Permission | None
+        self,
+        address: bytes,
+        owner: Permission | None,
+        active: Permission | list[Permission] | None,
     ) -> None:
         acct = self.get_or_create(address, self.now_ms())
         if owner is not None:
             acct.owner_permission = owner
         if active is not None:
-            acct.active_permission = active
+            acct.active_permission = list(active) if isinstance(active, list) else [active]
 
     def owner_permission(self, acct: Account) -> Permission:
         return acct.owner_permission or Permission(1, [(acct.address, 1)], "owner", 0)
 
+    def active_permissions(self, acct: Account) -> list[Permission]:
+        """The account's active permissions (ids 2, 3, ...); the default one when never set."""
+        return acct.active_permission or [
+            Permission(1, [(acct.address, 1)], "active", 2, ACTIVE_DEFAULT_OPERATIONS)
+        ]
+
     def active_permission(self, acct: Account) -> Permission:
-        return acct.active_permission or Permission(
-            1,
-            [(acct.address, 1)],
-            "active",
-            2,
-            "7fff1fc0033e0300000000000000000000000000000000000000000000000000",
-        )
+        return self.active_permissions(acct)[0]
+
+    def permission_by_id(self, acct: Account, pid: int) -> Permission | None:
+        """java-tron ``AccountCapsule.getPermissionById``: 0 owner, 1 witness (none here: the
+        devnet's accounts are not witnesses), else the active permission with that id."""
+        if pid == 0:
+            return self.owner_permission(acct)
+        for perm in self.active_permissions(acct) if pid >= 2 else []:
+            if perm.id == pid:
+                return perm
+        return None
 
     # --------------------------------------------------------------- broadcast
     def broadcast(self, raw: bytes, signatures: list[bytes]) -> TxRecord:
@@ -373,17 +395,27 @@ class Chain:
         )
 
     def _check_signatures(self, tx: TxRecord, signatures: list[bytes]) -> None:
+        """java-tron ``TransactionCapsule.validateSignature``: the permission named by the
+        contract's ``Permission_id`` (0 owner, 2+ active), an active one only for the contract
+        types its operations bitmap allows, then the signers' weights against its threshold."""
         acct = self.accounts.get(tx.owner)
         pid = tx.extra.get("permission_id", 0)
         proto = acct or Account(tx.owner, 0)
-        if pid == 0:
-            perm = self.owner_permission(proto)
-        elif pid >= 2:
-            perm = self.active_permission(proto)
-            if perm.id != pid:
-                raise E.sig_error(f"permission isn't exit, id: {pid}")
-        else:
-            raise E.sig_error(f"permission isn't exit, id: {pid}")
+        perm = self.permission_by_id(proto, pid)
+        if perm is None or (acct is None and pid not in (0, 2)):
+            raise E.sig_error("permission isn't exit")
+        if pid != 0:
+            ops = bytes.fromhex(perm.operations or "")
+            if len(ops) != 32:
+                raise E.sig_error(f"operations size must 32, actual: {len(ops)}")
+            number = CONTRACT_SPECS[tx.contract_type][0]
+            if not ops[number // 8] & (1 << (number % 8)):
+                raise E.sig_error("Permission denied")
+        if len(signatures) > len(perm.keys):
+            raise E.sig_error(
+                f"Signature count is {len(signatures)} more than key counts of permission : "
+                f"{len(perm.keys)}"
+            )
         weights = dict(perm.keys)
         total = 0
         seen: set[bytes] = set()
@@ -559,6 +591,87 @@ class Chain:
         tx.fee += fee
         self.accounts[target] = Account(target, now_ms)
         tx.to = target
+
+    # AccountPermissionUpdateContract (java-tron AccountPermissionUpdateActuator)
+    def _permission_update(self, tx: TxRecord, now_ms: int) -> None:
+        acct = self.accounts.get(tx.owner)
+        if acct is None:
+            raise E.ContractValidateError("ownerAddress account does not exist")
+        v = tx.value
+        owner = v.get("owner")
+        actives = v.get("actives") or []
+        if not isinstance(owner, dict):
+            raise E.ContractValidateError("owner permission is missed")
+        if v.get("witness") is not None:
+            raise E.ContractValidateError("account isn't witness can't set witness permission")
+        if not isinstance(actives, list) or not actives:
+            raise E.ContractValidateError("active permission is missed")
+        if len(actives) > 8:
+            raise E.ContractValidateError("active permission is too many")
+        if owner["type"] != 0:
+            raise E.ContractValidateError("owner permission type is error")
+        self._check_permission(owner)
+        for perm in actives:
+            if perm["type"] != 2:
+                raise E.ContractValidateError("active permission type is error")
+            self._check_permission(perm)
+        plan = self._charge_bandwidth(tx, acct, now_ms)
+        fee = self.config.update_account_permission_fee
+        if acct.balance - plan.fee < fee:
+            # java-tron fails this at execution (BalanceInsufficientException)
+            raise E.TxError(E.CONTRACT_EXE_ERROR, "balance is not sufficient")
+        if self._dry:
+            return
+        self._apply_bandwidth(tx, acct, plan, now_ms)
+        acct.balance -= fee
+        tx.fee += fee
+        acct.owner_permission = _permission_of(owner, owner["permission_name"] or "owner", 0)
+        acct.active_permission = [
+            _permission_of(p, p["permission_name"] or "active", i + 2)
+            for i, p in enumerate(actives)
+        ]
+
+    def _check_permission(self, perm: dict[str, Any]) -> None:
+        """java-tron ``AccountPermissionUpdateActuator.checkPermission`` (owner or active)."""
+        keys: list[tuple[bytes, int]] = perm["keys"]
+        if len(keys) > self.config.total_sign_num:
+            raise E.ContractValidateError(
+                "number of keys in permission should not be greater than "
+                f"{self.config.total_sign_num}"
+            )
+        if not keys:
+            raise E.ContractValidateError("key's count should be greater than 0")
+        if perm["threshold"] <= 0:
+            raise E.ContractValidateError("permission's threshold should be greater than 0")
+        if len(perm["permission_name"]) > 32:
+            raise E.ContractValidateError("permission's name is too long")
+        if perm["parent_id"] != 0:
+            raise E.ContractValidateError("permission's parent should be owner")
+        label = ("Owner", "Witness", "Active")[perm["type"]] if perm["type"] in (0, 1, 2) else ""
+        if len({a for a, _w in keys}) != len(keys):
+            raise E.ContractValidateError(f"address should be distinct in permission {label}")
+        total = 0
+        for address, weight in keys:
+            if len(address) != 21 or address[0] != 0x41:
+                raise E.ContractValidateError("key is not a validate address")
+            if weight <= 0:
+                raise E.ContractValidateError("key's weight should be greater than 0")
+            total += weight
+        if total < perm["threshold"]:
+            raise E.ContractValidateError(
+                f"sum of all key's weight should not be less than threshold in permission {label}"
+            )
+        ops: bytes = perm["operations"]
+        if perm["type"] != 2:
+            if ops:
+                raise E.ContractValidateError(f"{label} permission needn't operations")
+            return
+        if len(ops) != 32:
+            raise E.ContractValidateError("operations size must 32")
+        available = bytes.fromhex(ACTIVE_DEFAULT_OPERATIONS)
+        for i in range(256):
+            if ops[i // 8] & (1 << (i % 8)) and not available[i // 8] & (1 << (i % 8)):
+                raise E.ContractValidateError(f"{i} isn't a validate ContractType")
 
     # FreezeBalanceV2Contract
     def _freeze(self, tx: TxRecord, now_ms: int) -> None:
@@ -1072,7 +1185,13 @@ def _reset_receipt(tx: TxRecord) -> None:
     tx.extra = {k: v for k, v in tx.extra.items() if k in ("permission_id", "memo", "fee_limit")}
 
 
+def _permission_of(native: dict[str, Any], name: str, pid: int) -> Permission:
+    ops: bytes = native["operations"]
+    return Permission(native["threshold"], list(native["keys"]), name, pid, ops.hex() or None)
+
+
 _HANDLERS: dict[str, Callable[[Chain, TxRecord, int], None]] = {
+    "AccountPermissionUpdateContract": Chain._permission_update,
     "AccountCreateContract": Chain._create_account,
     "TransferContract": Chain._transfer,
     "TriggerSmartContract": Chain._trigger,

@@ -21,7 +21,13 @@ CHAIN_PARAMETER_FIELDS: dict[str, str] = {
     "getEnergyFee": "energy_fee",
     "getMemoFee": "memo_fee",
     "getMaxDelegateLockPeriod": "max_delegate_lock_period",
+    "getUpdateAccountPermissionFee": "update_account_permission_fee",
 }
+
+#: java-tron's default active permission operations (every contract type but a few), as a new
+#: account gets it and as mainnet reports it; also the contract types an active permission may
+#: name (``AVAILABLE_CONTRACT_TYPE``; inferred equal to the default, not read from a node)
+ACTIVE_DEFAULT_OPERATIONS = "7fff1fc0033efb0f000000000000000000000000000000000000000000000000"
 
 
 @dataclass(slots=True)
@@ -50,6 +56,8 @@ class DevnetConfig:
     unfreeze_delay_days: int = 14
     max_fee_limit: int = 15_000 * TRX
     max_unfreeze_pending: int = 32
+    update_account_permission_fee: int = 100 * TRX  # getUpdateAccountPermissionFee (mainnet)
+    total_sign_num: int = 5  # getTotalSignNum: most keys in one permission
     # Built-in USDT (TRC20)
     usdt_address: str = USDT_MAINNET_ADDRESS
     usdt_energy_existing_holder: int = 64_285

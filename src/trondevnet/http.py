@@ -18,7 +18,7 @@ from trondevnet import errors as E
 from trondevnet import usdt as usdt_mod
 from trondevnet import views
 from trondevnet.chain import _res_int
-from trondevnet.config import TRX
+from trondevnet.config import ACTIVE_DEFAULT_OPERATIONS, TRX
 from trondevnet.node import DevnetNode, FaultRule
 from trondevnet.state import BANDWIDTH, ENERGY, Block, Permission, TxRecord
 from tronproto.address import InvalidAddressError, is_valid_address, to_base58, to_raw
@@ -641,7 +641,12 @@ def h_getsignweight(node: DevnetNode, params: Params, solid: bool) -> Any:
             "transaction": tx_part,
         }
     pid = int(contracts[0].get("Permission_id", 0))
-    perm = chain.owner_permission(acct) if pid == 0 else chain.active_permission(acct)
+    perm = chain.permission_by_id(acct, pid)
+    if perm is None:
+        return {
+            "result": {"code": "PERMISSION_ERROR", "message": "permission isn't exit"},
+            "transaction": tx_part,
+        }
     out: dict[str, Any] = {"permission": views.permission_json(perm, visible)}
     weights = dict(perm.keys)
     approved: list[str] = []
@@ -862,7 +867,7 @@ def _permission(value: Any, name: str, pid: int) -> Permission | None:
     keys = [(to_raw(k["address"]), int(k.get("weight", 1))) for k in value.get("keys", [])]
     ops = value.get("operations") if name == "active" else None
     if name == "active" and not ops:
-        ops = "7fff1fc0033e0300000000000000000000000000000000000000000000000000"
+        ops = ACTIVE_DEFAULT_OPERATIONS
     return Permission(int(value.get("threshold", 1)), keys, name, pid, ops)
 
 

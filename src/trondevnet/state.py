@@ -72,7 +72,7 @@ class Account:
         self.is_contract = is_contract
         # None = default (the account's own key, threshold 1)
         self.owner_permission: Permission | None = None
-        self.active_permission: Permission | None = None
+        self.active_permission: list[Permission] | None = None  # ids 2, 3, ... (at most 8)
 
     def energy_stake(self) -> int:
         """Sun counted for the energy limit: own (not delegated out) + delegated in."""

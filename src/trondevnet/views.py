@@ -28,7 +28,7 @@ def _omit_zero(d: dict[str, Any]) -> dict[str, Any]:
 
 def permission_json(perm: Permission, visible: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if perm.name == "active":
+    if perm.id >= 2:
         out["type"] = "Active"
         out["id"] = perm.id
     out["permission_name"] = perm.name
@@ -73,7 +73,7 @@ def account_json(chain: Chain, acct: Account, visible: bool) -> dict[str, Any]:
     resource["energy_window_optimized"] = True
     out["account_resource"] = resource
     out["owner_permission"] = permission_json(chain.owner_permission(acct), visible)
-    out["active_permission"] = [permission_json(chain.active_permission(acct), visible)]
+    out["active_permission"] = [permission_json(p, visible) for p in chain.active_permissions(acct)]
     bw: dict[str, Any] = {"amount": acct.frozen_bw} if acct.frozen_bw else {}
     energy: dict[str, Any] = {"type": "ENERGY"}
     if acct.frozen_energy:

@@ -17,12 +17,20 @@ from tronproto.pb import (
     to_int64,
     varint,
 )
+from tronproto.permission import (
+    PermissionFormatError,
+    permission_json,
+    permission_native,
+    permission_to_bytes,
+)
 
 TYPE_URL_PREFIX: Final = "type.googleapis.com/protocol."
 
 # Field kinds: A address (21 bytes), I int64, B bytes (hex in JSON), E ResourceCode,
-# T AccountType, Z bool.
+# T AccountType, Z bool, P a Permission message, L repeated Permission.
 ADDR, INT, BYTES, ENUM, ACCOUNT_TYPE, BOOL = "A", "I", "B", "E", "T", "Z"
+PERM, PERMS = "P", "L"
+_LEN_KINDS: Final = (ADDR, BYTES, PERM, PERMS)
 
 RESOURCE_NAMES: Final = ("BANDWIDTH", "ENERGY", "TRON_POWER")
 RESOURCE_CODES: Final = {name: i for i, name in enumerate(RESOURCE_NAMES)}
@@ -52,6 +60,15 @@ CONTRACT_SPECS: Final[dict[str, tuple[int, tuple[FieldSpec, ...]]]] = {
             ("data", 4, BYTES),
             ("call_token_value", 5, INT),
             ("token_id", 6, INT),
+        ),
+    ),
+    "AccountPermissionUpdateContract": (
+        46,
+        (
+            ("owner_address", 1, ADDR),
+            ("owner", 2, PERM),
+            ("witness", 3, PERM),
+            ("actives", 4, PERMS),
         ),
     ),
     "FreezeBalanceV2Contract": (
@@ -154,7 +171,7 @@ def _enum(value: Any, what: str, codes: Mapping[str, int] = RESOURCE_CODES) -> i
 
 _ENCODE_SPECS: Final = {
     name: tuple(
-        (fname, kind, bytes([(num << 3) | (WIRE_LEN if kind in (ADDR, BYTES) else WIRE_VARINT)]))
+        (fname, kind, bytes([(num << 3) | (WIRE_LEN if kind in _LEN_KINDS else WIRE_VARINT)]))
         for fname, num, kind in fields
     )
     for name, (_, fields) in CONTRACT_SPECS.items()
@@ -193,6 +210,18 @@ def contract_value_to_bytes(contract_type: str, value: Mapping[str, Any]) -> byt
             if n:
                 out += tag
                 out += varint(n)
+        elif kind in (PERM, PERMS):
+            items = v if kind == PERMS else [v]
+            if not isinstance(items, list):
+                raise TxFormatError(f"{fname} must be a list")
+            for item in items:
+                try:
+                    b = permission_to_bytes(item)
+                except PermissionFormatError as exc:
+                    raise TxFormatError(f"{fname}: {exc}") from None
+                out += tag
+                out += varint(len(b))
+                out += b
         elif v:
             out += tag
             out.append(1)
@@ -282,6 +311,10 @@ def contract_value_from_bytes(contract_type: str, buf: bytes, visible: bool) -> 
         elif kind in (ENUM, ACCOUNT_TYPE):
             names = _ENUM_NAMES[kind]
             out[fname] = names[v] if 0 <= v < len(names) else v
+        elif kind == PERM:
+            out[fname] = permission_json(v, visible)
+        elif kind == PERMS:
+            out[fname] = [permission_json(p, visible) for p in v]
     return out
 
 
@@ -434,7 +467,18 @@ def _native_value(contract_type: str, buf: bytes) -> dict[str, Any]:
         if spec is None:
             continue
         fname, kind = spec
-        if kind in (ADDR, BYTES):
+        if kind in (PERM, PERMS):
+            if wire != WIRE_LEN or not isinstance(v, bytes):
+                raise DecodeError(f"{fname}: wrong wire type")
+            try:
+                perm = permission_native(v)
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"{fname}: {exc}") from None
+            if kind == PERM:
+                out[fname] = perm
+            else:
+                out.setdefault(fname, []).append(perm)
+        elif kind in (ADDR, BYTES):
             if wire != WIRE_LEN or not isinstance(v, bytes):
                 raise DecodeError(f"{fname}: wrong wire type")
             if kind == ADDR and len(v) != 21:

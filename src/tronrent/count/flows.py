@@ -231,7 +231,11 @@ class CountFlows:
                 balance = x.balance_sun or 0
                 undo = d.chain.sign(
                     d.chain.build_undelegate_local(
-                        ref, pool.tron_address, x.recipient_address, balance
+                        ref,
+                        pool.tron_address,
+                        x.recipient_address,
+                        balance,
+                        permission_id=pool.permission_id or 0,
                     ),
                     key.reveal(),
                 )
@@ -243,6 +247,7 @@ class CountFlows:
                         balance,
                         lock=False,
                         lock_period=0,
+                        permission_id=pool.permission_id or 0,
                     ),
                     key.reveal(),
                 )

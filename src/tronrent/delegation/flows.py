@@ -640,7 +640,13 @@ class DelegationFlows:
                     keys[part.pool_id] = pool_key(d.box, pool)
                 balance = stake_for(ratio, part.amount_sun, d.rt.margin_bp)
                 tx = d.chain.build_delegate_local(
-                    ref, pool.tron_address, recipient, balance, lock=lock > 0, lock_period=lock
+                    ref,
+                    pool.tron_address,
+                    recipient,
+                    balance,
+                    lock=lock > 0,
+                    lock_period=lock,
+                    permission_id=pool.permission_id or 0,
                 )
                 signed.append(
                     _Signed(
@@ -738,7 +744,7 @@ class DelegationFlows:
         if not orders:
             return
         pool = await pool_service.get_by_address(s, d.rt.payment_address)
-        if pool is None:
+        if pool is None or pool.delegate_only:  # a delegate-only key cannot send TRX
             for order in orders:
                 give_up[order.id] = _GiveUp(
                     f"no pool account holds the key of {d.rt.payment_address} to activate "
@@ -1243,7 +1249,11 @@ class DelegationFlows:
                 if pool.id not in keys:
                     keys[pool.id] = pool_key(d.box, pool)
                 tx = d.chain.build_undelegate_local(
-                    head, pool.tron_address, x.recipient_address, x.balance_sun or 0
+                    head,
+                    pool.tron_address,
+                    x.recipient_address,
+                    x.balance_sun or 0,
+                    permission_id=pool.permission_id or 0,
                 )
                 signed = d.chain.sign(tx, keys[pool.id].reveal())
                 rows.append(

@@ -45,6 +45,16 @@ class ChainTxPurpose(enum.StrEnum):
     WITHDRAW = "withdraw"
     #: a TRX or USDT transfer paying an agent's withdrawal (agent_withdrawals)
     PAYOUT = "payout"
+    CANCEL_UNFREEZE = "cancel_unfreeze"
+
+
+#: an operator's staking transactions of a pool (at most one in flight per pool)
+STAKING_PURPOSES = (
+    ChainTxPurpose.FREEZE,
+    ChainTxPurpose.UNFREEZE,
+    ChainTxPurpose.WITHDRAW,
+    ChainTxPurpose.CANCEL_UNFREEZE,
+)
 
 
 class ChainTxStatus(enum.StrEnum):
@@ -59,6 +69,10 @@ class ChainTxStatus(enum.StrEnum):
 LIVE_CHAIN_TX_STATUSES = (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST, ChainTxStatus.CONFIRMED)
 _LIVE_SQL = "status IN ('signed', 'broadcast', 'confirmed')"
 _REFUND_SQL = "purpose IN ('refund', 'refund_rest')"
+_STAKING_SQL = (
+    "purpose IN ('freeze', 'unfreeze', 'withdraw', 'cancel_unfreeze')"
+    " AND status IN ('signed', 'broadcast')"
+)
 
 
 class ChainTransaction(TimestampMixin, Base):
@@ -95,6 +109,13 @@ class ChainTransaction(TimestampMixin, Base):
             unique=True,
             postgresql_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
             sqlite_where=text(f"payment_id IS NOT NULL AND {_REFUND_SQL} AND {_LIVE_SQL}"),
+        ),
+        Index(
+            "uq_chain_transactions_staking_in_flight",
+            "pool_id",
+            unique=True,
+            postgresql_where=text(f"pool_id IS NOT NULL AND {_STAKING_SQL}"),
+            sqlite_where=text(f"pool_id IS NOT NULL AND {_STAKING_SQL}"),
         ),
         Index(
             "uq_chain_transactions_live_activation",

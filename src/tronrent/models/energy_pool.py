@@ -71,6 +71,11 @@ class EnergyPool(TimestampMixin, Base):
         ),
         CheckConstraint(enum_check("status", PoolStatus), name="status"),
         CheckConstraint(enum_check("flag", PoolFlag), name="flag"),
+        CheckConstraint(
+            "(permission_id IS NULL AND signer_address IS NULL)"
+            " OR (permission_id >= 2 AND signer_address IS NOT NULL)",
+            name="delegate_only",
+        ),
         CheckConstraint("flag IS NULL OR status = 'maintenance'", name="flag_status"),
         Index("idx_energy_pools_status", "status"),
         Index("idx_energy_pools_priority", "priority"),
@@ -80,7 +85,13 @@ class EnergyPool(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100))
     tron_address: Mapped[str] = mapped_column(String(50), unique=True)
+    #: the key that signs delegations, encrypted: the owner's, or - for a delegate-only pool
+    #: (``permission_id`` set) - the hot key of ``signer_address``
     private_key_encrypted: Mapped[str] = mapped_column(Text)
+    #: delegate-only pools: the hot key's address and the id (2+) of the account's active
+    #: permission that lets it sign DelegateResource/UnDelegateResource only (owner key offline)
+    signer_address: Mapped[str | None] = mapped_column(String(50))
+    permission_id: Mapped[int | None] = mapped_column(Integer)
     # allocation bookkeeping (energy units)
     total_energy: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     available_energy: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -118,3 +129,9 @@ class EnergyPool(TimestampMixin, Base):
     #: set when an operator removed the pool (``status`` inactive, key erased); such a row stays
     #: for the history that references it and is hidden from every listing
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def delegate_only(self) -> bool:
+        """Signs with a hot key that may only delegate and undelegate (the owner key is
+        offline): no staking, refunds or activations from it."""
+        return self.permission_id is not None

@@ -22,6 +22,11 @@ from tronrent.kit.db import (
 class PoolAction(enum.StrEnum):
     EDIT = "edit"
     REMOVE = "remove"
+    #: staking (``after`` holds the amount and the txid)
+    STAKE = "stake"
+    UNSTAKE = "unstake"
+    WITHDRAW = "withdraw"
+    CANCEL_UNSTAKE = "cancel_unstake"
 
 
 class PoolChange(CreatedAtMixin, Base):

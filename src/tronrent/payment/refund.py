@@ -182,7 +182,7 @@ async def _build(
     cfg = await order_service.config(session, d.rt)
     address = cfg.refund_address or d.rt.payment_address
     pool = await pool_service.get_by_address(session, address)
-    if pool is None:
+    if pool is None or pool.delegate_only:  # a delegate-only key cannot send TRX
         raise RefundAccountMissing(f"no pool account holds the key of {address}")
     if payment.asset is Currency.TRX:
         tx = d.chain.build_transfer_local(ref, address, payment.from_address, amount)

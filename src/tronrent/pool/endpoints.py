@@ -1,5 +1,5 @@
-"""Energy pool routes (seed 001; admin/operator only): status, add, edit, remove, changes,
-allocation plan."""
+"""Energy pool routes (seed 001; admin/operator only): status, add (also delegate-only), edit,
+remove, changes, allocation plan, staking."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
-from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep
+from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep, ChainDep
 from tronrent.kit.audit import MAX_REASON
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.time import isoformat, utcnow
@@ -22,6 +24,7 @@ from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import AllocationPriority, part_cost, plan_allocation, weights_for
 from tronrent.pool.service import pool as pool_service
+from tronrent.pool.staking import StakeFigures, StakeOp, Staking, StakingRefused
 
 router = APIRouter(prefix="/api/energy-pools", tags=["energy-pools"], responses=ERROR_RESPONSES)
 
@@ -52,6 +55,11 @@ class PoolOut(ApiModel):
     daily_limit: int | None = None
     #: energy reserved today (UTC) against ``daily_limit``
     used_today: int = 0
+    #: a delegate-only pool signs with the hot key of ``signer_address`` through the account's
+    #: active permission ``permission_id`` (its owner key is offline)
+    delegate_only: bool = False
+    signer_address: str | None = None
+    permission_id: int | None = None
 
 
 def pool_out(p: EnergyPool) -> PoolOut:
@@ -79,6 +87,9 @@ def pool_out(p: EnergyPool) -> PoolOut:
         max_delegation_amount=p.max_delegation_amount,
         daily_limit=p.daily_limit,
         used_today=used,
+        delegate_only=p.delegate_only,
+        signer_address=p.signer_address,
+        permission_id=p.permission_id,
     )
 
 
@@ -98,6 +109,12 @@ class AddPoolRequest(ApiModel):
         description="store an account that is missing, has no energy stake or does not match "
         "the key (or that cannot be checked now) anyway, disabled with the reason",
     )
+    owner_address: TronAddress | None = Field(
+        None,
+        description="delegate-only pool: the account; privateKey is then the hot key of its "
+        "active permission permissionId (DelegateResource and UnDelegateResource only)",
+    )
+    permission_id: int | None = Field(None, ge=2, le=9)
 
 
 #: the API's status names; ``disabled`` is stored (and shown) as the seed's ``inactive``
@@ -157,6 +174,10 @@ async def add_pool(
     The account is checked on chain first: 422 `POOL_ACCOUNT_MISSING`, `POOL_NO_STAKE` or
     `POOL_KEY_MISMATCH` when it cannot delegate, 503 when no node answers; with `force` it is
     stored anyway, in `maintenance` with `flag` and `flagReason`, until a sync finds it usable.
+
+    Delegate-only pool: `ownerAddress` and `permissionId` with the hot key as `privateKey`; 422
+    `POOL_PERMISSION_TOO_WIDE` (even with `force`) when that permission allows more than
+    DelegateResource and UnDelegateResource.
     """
     pool = await pool_service.add(
         session,
@@ -168,6 +189,8 @@ async def add_pool(
         priority=body.priority,
         cost_per_energy_sun=body.cost_per_energy_sun,
         daily_limit=body.daily_limit,
+        owner_address=body.owner_address,
+        permission_id=body.permission_id,
     )
     return ok(pool_out(pool))
 
@@ -281,4 +304,187 @@ async def allocate(
             estimated_completion_time=isoformat(done) if plan.is_complete else None,
             shortage_energy=plan.shortage_sun,
         )
+    )
+
+
+class StakeRequest(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_sun: int = Field(ge=1, le=10**17, description="TRX in sun (1 TRX = 1000000)")
+    reason: str = Reason
+
+
+class StakeReasonRequest(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Reason
+
+
+class UnstakeOut(ApiModel):
+    amount_sun: int
+    #: chain time (ms) from which it can be withdrawn
+    expire_time: int
+    withdrawable: bool
+
+
+class StakingOut(ApiModel):
+    """The chain's figures of the pool account (sun; energy units)."""
+
+    pool_id: str
+    address: str
+    balance_sun: int
+    #: staked for energy and not delegated: what can be unstaked
+    staked_energy_sun: int
+    delegated_energy_sun: int
+    unstaking: list[UnstakeOut]
+    withdrawable_sun: int
+    #: more unstakes the chain accepts now (at most 32 pending)
+    unstakes_left: int
+    energy_limit: int
+    energy_used: int
+    can_delegate_sun: int
+    #: staking transactions signed or broadcast, not yet settled (txids)
+    in_flight: list[str] = Field(default_factory=list)
+
+
+class StakeResultOut(ApiModel):
+    operation: str
+    txid: str | None
+    #: ``confirmed``, or ``pending`` when not yet in a block (the next staking call delivers it)
+    status: str
+    amount_sun: int | None
+    staking: StakingOut | None
+
+
+def staking_out(pool_id: uuid.UUID, f: StakeFigures, in_flight: list[str]) -> StakingOut:
+    return StakingOut(
+        pool_id=str(pool_id),
+        address=f.address,
+        balance_sun=f.balance_sun,
+        staked_energy_sun=f.staked_energy_sun,
+        delegated_energy_sun=f.delegated_energy_sun,
+        unstaking=[
+            UnstakeOut(
+                amount_sun=u.amount_sun, expire_time=u.expire_time_ms, withdrawable=u.withdrawable
+            )
+            for u in f.unstaking
+        ],
+        withdrawable_sun=f.withdrawable_sun,
+        unstakes_left=f.unstakes_left,
+        energy_limit=f.energy_limit,
+        energy_used=f.energy_used,
+        can_delegate_sun=f.can_delegate_sun,
+        in_flight=in_flight,
+    )
+
+
+async def _staking(session: AsyncSession, state: StateDep, chain: ChainPort) -> Staking:
+    """A ``Staking`` (it commits between its steps in sessions of its own): the request's
+    session, which only authenticated the admin, ends its transaction first (SQLite has one
+    writer: a second session would wait for it)."""
+    await session.commit()
+    return Staking(state.session_maker, chain, state.secret_box)
+
+
+@router.get("/{pool_id}/staking")
+async def pool_staking(
+    pool_id: uuid.UUID, session: SessionDep, state: StateDep, chain: ChainDep, _admin: AdminDep
+) -> Envelope[StakingOut]:
+    """The pool account's staking figures as the chain reports them now: staked for energy,
+    delegated, pending unstakes with when each can be withdrawn, withdrawable, energy."""
+    pool, figs, rows = await (await _staking(session, state, chain)).show(str(pool_id))
+    return ok(staking_out(pool.id, figs, [r.txid for r in rows]))
+
+
+async def _run(
+    session: AsyncSession,
+    state: StateDep,
+    chain: ChainPort,
+    admin: Any,
+    pool_id: uuid.UUID,
+    op: StakeOp,
+    amount: int | None,
+    reason: str,
+) -> Envelope[StakeResultOut]:
+    staking = await _staking(session, state, chain)
+    result = await staking.run(str(pool_id), op, amount, actor=actor_of(admin), reason=reason)
+    if result.status in ("failed", "expired"):
+        raise StakingRefused(
+            f"the chain did not take it: {result.error or result.status}",
+            "STAKING_FAILED",
+            details={"txid": result.txid},
+        )
+    return ok(
+        StakeResultOut(
+            operation=op.value,
+            txid=result.txid,
+            status=result.status,
+            amount_sun=result.amount_sun,
+            staking=staking_out(result.pool_id, result.after, []) if result.after else None,
+        )
+    )
+
+
+@router.post("/{pool_id}/stake")
+async def stake(
+    pool_id: uuid.UUID,
+    body: StakeRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
+) -> Envelope[StakeResultOut]:
+    """Stake `amountSun` of the pool's TRX for energy (FreezeBalanceV2). Signed with the pool's
+    owner key and stored before broadcast; recorded with who and `reason`. 422
+    `STAKING_REFUSED` when the chain's figures do not allow it, `STAKING_FAILED` when the chain
+    refused it; 409 `STAKING_IN_FLIGHT` while another staking transaction of the pool is
+    unsettled, `POOL_OWNER_KEY_OFFLINE` for a delegate-only pool."""
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.STAKE, body.amount_sun, body.reason
+    )
+
+
+@router.post("/{pool_id}/unstake")
+async def unstake(
+    pool_id: uuid.UUID,
+    body: StakeRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
+) -> Envelope[StakeResultOut]:
+    """Start unstaking `amountSun` of energy stake (UnfreezeBalanceV2): withdrawable after the
+    chain's wait (14 days on mainnet); at most 32 pending; delegated TRX cannot be unstaked.
+    Errors as for stake."""
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.UNSTAKE, body.amount_sun, body.reason
+    )
+
+
+@router.post("/{pool_id}/withdraw")
+async def withdraw(
+    pool_id: uuid.UUID,
+    body: StakeReasonRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
+) -> Envelope[StakeResultOut]:
+    """Withdraw every unstake whose wait has passed (WithdrawExpireUnfreeze) to the balance."""
+    return await _run(session, state, chain, admin, pool_id, StakeOp.WITHDRAW, None, body.reason)
+
+
+@router.post("/{pool_id}/cancel-unstake")
+async def cancel_unstake(
+    pool_id: uuid.UUID,
+    body: StakeReasonRequest,
+    session: SessionDep,
+    state: StateDep,
+    chain: ChainDep,
+    admin: AdminDep,
+) -> Envelope[StakeResultOut]:
+    """Cancel every pending unstake (CancelAllUnfreezeV2): the amounts are staked again; those
+    whose wait has passed are withdrawn to the balance instead."""
+    return await _run(
+        session, state, chain, admin, pool_id, StakeOp.CANCEL_UNSTAKE, None, body.reason
     )

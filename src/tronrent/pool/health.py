@@ -2,7 +2,9 @@
 
 A pool is usable when its account exists, has TRX staked for energy (``frozenV2`` ENERGY > 0) and
 the stored key (it decrypts, and to this address) alone satisfies its owner permission (the key
-signs every delegation with it).
+signs every delegation with it) - or, for a delegate-only pool, the hot key alone satisfies the
+active permission ``permission_id`` and that permission allows DelegateResource and
+UnDelegateResource.
 An unusable pool is *flagged*: ``status = maintenance`` with ``flag`` and ``flag_reason``, so it is
 skipped by allocation and reservation like any pool out of service. The sync clears a flag it
 set once the account is usable; it never touches a pool an operator took out of service.
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tronproto.keys import InvalidPrivateKeyError, PrivateKey
-from tronrent.adapters.tron.port import Account
+from tronrent.adapters.tron.port import DELEGATE_RESOURCE, UNDELEGATE_RESOURCE, Account
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import SecretDecryptionError
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
@@ -34,15 +36,26 @@ class PoolCheck:
         return self.flag is None
 
 
-def assess(address: str, account: Account | None) -> PoolCheck:
-    """The check of pool ``address`` from its ``getaccount`` answer (``None``: no account)."""
+def assess(
+    address: str,
+    account: Account | None,
+    *,
+    signer: str | None = None,
+    permission_id: int | None = None,
+) -> PoolCheck:
+    """The check of pool ``address`` from its ``getaccount`` answer (``None``: no account);
+    ``signer`` and ``permission_id`` for a delegate-only pool (see ``delegate_only_problem``)."""
     if account is None:
         return PoolCheck(
             PoolFlag.ACCOUNT_MISSING,
             f"account {address} does not exist on chain "
             "(send it TRX to activate it, then stake TRX for energy)",
         )
-    if not account.owner_can_sign(address):
+    if signer is not None and permission_id is not None:
+        problem = delegate_only_problem(account, signer, permission_id)
+        if problem is not None:
+            return PoolCheck(PoolFlag.KEY_MISMATCH, problem)
+    elif not account.owner_can_sign(address):
         return PoolCheck(
             PoolFlag.KEY_MISMATCH,
             f"the key of {address} cannot sign for the account: its owner permission requires "
@@ -55,9 +68,31 @@ def assess(address: str, account: Account | None) -> PoolCheck:
     return PoolCheck()
 
 
+def delegate_only_problem(account: Account, signer: str, permission_id: int) -> str | None:
+    """Why ``signer`` cannot delegate for ``account`` through active permission
+    ``permission_id`` (``None``: it can): the permission must exist, the key alone meet its
+    threshold, and its operations allow DelegateResource and UnDelegateResource."""
+    perm = account.active_permission(permission_id)
+    if perm is None:
+        return f"account {account.address} has no active permission with id {permission_id}"
+    if not perm.can_sign(signer):
+        return (
+            f"the key of {signer} alone does not meet active permission {permission_id} "
+            f"({perm.name}) of {account.address}"
+        )
+    missing = {DELEGATE_RESOURCE, UNDELEGATE_RESOURCE} - perm.operations
+    if missing:
+        return (
+            f"active permission {permission_id} of {account.address} does not allow "
+            "DelegateResource and UnDelegateResource"
+        )
+    return None
+
+
 def check_stored_key(box: SecretBox, pool: EnergyPool) -> PoolCheck:
-    """Whether the stored key decrypts (``SECRET_KEYS``) to the key of ``pool.tron_address``:
-    the delegation signs with it, so a pool whose key does not is unusable too."""
+    """Whether the stored key decrypts (``SECRET_KEYS``) to the key of ``pool.tron_address``
+    (a delegate-only pool: of ``pool.signer_address``): the delegation signs with it, so a pool
+    whose key does not is unusable too."""
     try:
         key = PrivateKey.from_hex(box.decrypt(pool.private_key_encrypted).reveal())
     except SecretDecryptionError:
@@ -65,7 +100,7 @@ def check_stored_key(box: SecretBox, pool: EnergyPool) -> PoolCheck:
     except InvalidPrivateKeyError:
         why = "is not a valid private key"
     else:
-        if key.address_base58 == pool.tron_address:
+        if key.address_base58 == (pool.signer_address or pool.tron_address):
             return PoolCheck()
         why = "belongs to another address"
     return PoolCheck(PoolFlag.KEY_MISMATCH, f"the stored key of {pool.tron_address} {why}")

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronproto.address import InvalidAddressError, to_base58
 from tronproto.keys import InvalidPrivateKeyError, PrivateKey
 from tronrent.adapters.tron.errors import ChainUnavailable
-from tronrent.adapters.tron.port import ChainPort
+from tronrent.adapters.tron.port import DELEGATE_RESOURCE, UNDELEGATE_RESOURCE, ChainPort
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
@@ -31,7 +32,7 @@ from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool, PoolFlag, PoolStatus
 from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.pool.allocation import PoolCandidate
-from tronrent.pool.health import PoolCheck, apply_check, assess
+from tronrent.pool.health import PoolCheck, apply_check, assess, delegate_only_problem
 
 
 class PoolNotFound(NotFound):
@@ -114,6 +115,22 @@ def _check_settings(values: Mapping[str, Any]) -> None:
         )
 
 
+#: the contract types a delegate-only key's permission may allow
+DELEGATE_ONLY_OPERATIONS = frozenset({DELEGATE_RESOURCE, UNDELEGATE_RESOURCE})
+
+
+def _delegate_only_target(owner_address: str | None, permission_id: int | None) -> str:
+    """The owner address (base58) of a delegate-only pool, both parts validated."""
+    if owner_address is None or permission_id is None:
+        raise ValidationFailed("a delegate-only pool needs ownerAddress and permissionId")
+    if isinstance(permission_id, bool) or not 2 <= permission_id <= 9:
+        raise ValidationFailed("permissionId must be an active permission id, 2 to 9")
+    try:
+        return to_base58(owner_address.strip())
+    except (InvalidAddressError, ValueError, TypeError):
+        raise ValidationFailed("ownerAddress is not a TRON address", "INVALID_ADDRESS") from None
+
+
 def parse_private_key(text: str) -> PrivateKey:
     """A secp256k1 key from 64 hex characters (``0x`` allowed); ``InvalidPrivateKey`` says why
     not (length, non-hex, zero, not below the curve order) without echoing the value."""
@@ -139,8 +156,16 @@ class PoolService:
         max_delegation_amount: int | None = None,
         daily_limit: int | None = None,
         force: bool = False,
+        owner_address: str | None = None,
+        permission_id: int | None = None,
     ) -> EnergyPool:
         """Add a pool from its private key (stored encrypted; never returned or logged).
+
+        Delegate-only pool: ``owner_address`` (the account, whose owner key stays offline) and
+        ``permission_id`` (its active permission, 2+, that lets ``private_key`` - the hot key -
+        sign DelegateResource and UnDelegateResource and nothing else). Checked on chain like
+        any pool, plus ``POOL_PERMISSION_TOO_WIDE`` when that permission allows any other
+        contract (a leaked hot key could then move TRX) - never stored, even with ``force``.
 
         With ``chain``, the account must be usable (see ``pool.health``): else ``PoolUnusable``
         (``POOL_ACCOUNT_MISSING``, ``POOL_NO_STAKE``, ``POOL_KEY_MISMATCH``), or
@@ -150,7 +175,13 @@ class PoolService:
         the account right after (the devnet bootstrap, tests), never for an operator's input.
         """
         key = parse_private_key(private_key)
-        address = key.address_base58
+        address, signer = key.address_base58, None
+        if owner_address is not None or permission_id is not None:
+            address, signer = _delegate_only_target(owner_address, permission_id), address
+            if signer == address:
+                raise ValidationFailed(
+                    "the hot key is the owner's key: add it as an ordinary pool instead"
+                )
         existing = await self.get_by_address(session, address, removed=True)
         if existing is not None and existing.removed_at is None:
             raise PoolExists(f"pool {address} already exists")
@@ -166,7 +197,9 @@ class PoolService:
         )
         result = PoolCheck()
         if check:
-            result = await self.check_account(chain, address, force=force)
+            result = await self.check_account(
+                chain, address, force=force, signer=signer, permission_id=permission_id
+            )
         if result.flag is not None and not force:
             raise PoolUnusable(
                 f"{result.reason}; not added (force stores it disabled)",
@@ -182,6 +215,8 @@ class PoolService:
             "max_delegation_amount": max_delegation_amount,
             "daily_limit": daily_limit,
             "status": PoolStatus.ACTIVE,
+            "signer_address": signer,
+            "permission_id": permission_id if signer else None,
         }
         if existing is not None:  # added again after a removal: the same row, its history kept
             pool = existing
@@ -197,14 +232,37 @@ class PoolService:
         return pool
 
     async def check_account(
-        self, chain: ChainPort | None, address: str, *, force: bool
+        self,
+        chain: ChainPort | None,
+        address: str,
+        *,
+        force: bool,
+        signer: str | None = None,
+        permission_id: int | None = None,
     ) -> PoolCheck:
         """The on-chain check of a pool about to be added; with ``force``, an unreachable chain
         gives an ``unchecked`` flag instead of ``ChainUnavailable``."""
         try:
             if chain is None:
                 raise ChainUnavailable("no TRON node is configured or running")
-            return assess(address, await chain.get_account(address))
+            account = await chain.get_account(address)
+            result = assess(address, account, signer=signer, permission_id=permission_id)
+            perm = account.active_permission(permission_id or 0) if account else None
+            extra = sorted(perm.operations - DELEGATE_ONLY_OPERATIONS) if perm else []
+            signs = (
+                account is not None
+                and signer is not None
+                and delegate_only_problem(account, signer, permission_id or 0) is None
+            )
+            if signs and extra:
+                raise PoolUnusable(
+                    f"active permission {permission_id} of {address} also allows contract "
+                    f"types {extra}: a leaked hot key could use them; give it "
+                    "DelegateResource (57) and UnDelegateResource (58) only",
+                    "POOL_PERMISSION_TOO_WIDE",
+                    details={"address": address, "operations": extra},
+                )
+            return result
         except ChainUnavailable as exc:
             if force:
                 return PoolCheck(

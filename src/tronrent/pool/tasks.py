@@ -84,7 +84,7 @@ async def sync_pool(
     now = utcnow()
     pool.last_synced_at = now
     pool.last_sync_error = None
-    check = assess(address, account)
+    check = assess(address, account, signer=pool.signer_address, permission_id=pool.permission_id)
     if check.usable and box is not None:
         check = check_stored_key(box, pool)
     change = apply_check(pool, check, now)

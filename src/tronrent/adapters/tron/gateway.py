@@ -36,11 +36,15 @@ from tronpy.async_tron import AsyncTransactionBuilder
 from tronpy.providers.async_http import AsyncHTTPProvider
 
 from tronproto.address import InvalidAddressError, to_base58, to_hex
+from tronproto.permission import operations_hex, operations_of
 from tronproto.tx import TYPE_URL_PREFIX
 from tronrent.adapters.tron.errors import ChainUnavailable, InvalidChainInput, TransactionRejected
 from tronrent.adapters.tron.port import (
+    DELEGATE_RESOURCE,
+    UNDELEGATE_RESOURCE,
     Account,
     AccountResource,
+    ActivePermission,
     BlockHeader,
     BroadcastResult,
     ChainParameters,
@@ -50,6 +54,7 @@ from tronrent.adapters.tron.port import (
     TransactionInfo,
     TxLookup,
     TxState,
+    Unfreezing,
     UnsignedTx,
 )
 from tronrent.adapters.tron.signer import compute_txid, sign_transaction, verified_unsigned
@@ -151,6 +156,15 @@ def _decode_message(message: Any) -> str:
         return bytes.fromhex(message).decode()
     except (ValueError, UnicodeDecodeError):
         return message
+
+
+def _keys(permission: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    """(base58 address, weight) of a permission's keys (``visible`` answers)."""
+    return tuple(
+        (str(k.get("address", "")), _int(k.get("weight")))
+        for k in permission.get("keys") or []
+        if isinstance(k, dict)
+    )
 
 
 def _check_error(payload: Any) -> None:
@@ -333,10 +347,26 @@ class TronGateway:
                 _int(u.get("unfreeze_amount")) for u in data.get("unfrozenV2") or []
             ),
             owner_threshold=_int(owner.get("threshold")) or 1,
-            owner_keys=tuple(
-                (str(k.get("address", "")), _int(k.get("weight")))
-                for k in owner.get("keys") or []
-                if isinstance(k, dict)
+            owner_keys=_keys(owner),
+            active_permissions=tuple(
+                ActivePermission(
+                    id=_int(p.get("id")),
+                    name=str(p.get("permission_name", "")),
+                    threshold=_int(p.get("threshold")) or 1,
+                    keys=_keys(p),
+                    operations=operations_of(str(p.get("operations", ""))),
+                )
+                for p in data.get("active_permission") or []
+                if isinstance(p, dict)
+            ),
+            unfreezing=tuple(
+                Unfreezing(
+                    resource=str(u.get("type", "BANDWIDTH")),
+                    amount_sun=_int(u.get("unfreeze_amount")),
+                    expire_time_ms=_int(u.get("unfreeze_expire_time")),
+                )
+                for u in data.get("unfrozenV2") or []
+                if isinstance(u, dict)
             ),
         )
 
@@ -628,6 +658,63 @@ class TronGateway:
         frm = _address(owner, "owner address")
         return await self._build("withdraw", lambda tron: tron.trx.withdraw_stake_balance(frm))
 
+    async def build_cancel_unfreeze(self, owner: str) -> UnsignedTx:
+        """CancelAllUnfreezeV2Contract: re-stake every pending unstake."""
+        value = {"owner_address": _hex_address(owner, "owner address")}
+        return await self._build(
+            "cancel unfreeze",
+            lambda tron: tron.trx._build_transaction("CancelAllUnfreezeV2Contract", value),
+        )
+
+    async def build_delegate_only_permission(
+        self, owner: str, signer: str, *, name: str = "delegate"
+    ) -> UnsignedTx:
+        """AccountPermissionUpdateContract keeping ``owner``'s owner permission and making its
+        active permissions: the current ones, plus ``name`` - ``signer``'s key alone, allowed
+        DelegateResource and UnDelegateResource only (the new one's id is the last: 2 + the
+        number of current ones; at most 8 in all). Signed by the owner key (the update costs
+        ``getUpdateAccountPermissionFee``, 100 TRX on mainnet)."""
+        account = await self.get_account(owner)
+        if account is None:
+            raise InvalidChainInput(f"account {owner} does not exist on chain")
+        hot = _address(signer, "signer address")
+        owner_keys = account.owner_keys or ((account.address, 1),)
+        actives = [
+            {
+                "type": "Active",
+                "permission_name": p.name or "active",
+                "threshold": p.threshold,
+                "operations": operations_hex(p.operations),
+                "keys": [{"address": to_hex(a), "weight": w} for a, w in p.keys],
+            }
+            for p in account.active_permissions
+        ]
+        if len(actives) >= 8:
+            raise InvalidChainInput("the account already has 8 active permissions (the most)")
+        actives.append(
+            {
+                "type": "Active",
+                "permission_name": name[:32],
+                "threshold": 1,
+                "operations": operations_hex((DELEGATE_RESOURCE, UNDELEGATE_RESOURCE)),
+                "keys": [{"address": to_hex(hot), "weight": 1}],
+            }
+        )
+        value = {
+            "owner_address": to_hex(account.address),
+            "owner": {
+                "type": "Owner",
+                "permission_name": "owner",
+                "threshold": account.owner_threshold,
+                "keys": [{"address": to_hex(a), "weight": w} for a, w in owner_keys],
+            },
+            "actives": actives,
+        }
+        return await self._build(
+            "permission update",
+            lambda tron: tron.trx._build_transaction("AccountPermissionUpdateContract", value),
+        )
+
     # --- local building (no node round trip per transaction) -----------------------------------
 
     async def reference_block(self, max_age_s: float) -> BlockHeader:
@@ -666,18 +753,20 @@ class TronGateway:
         value: dict[str, Any],
         memo: str | None = None,
         fee_limit_sun: int | None = None,
+        permission_id: int = 0,
     ) -> UnsignedTx:
         # tronpy's raw_data shape; the timestamp is the local clock, strictly increasing in this
         # process so two identical contracts built in the same millisecond get distinct txIDs
         now = max(int(time.time() * 1000), self._last_timestamp_ms + 1)
         self._last_timestamp_ms = now
+        contract: dict[str, Any] = {
+            "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
+            "type": contract_type,
+        }
+        if permission_id:
+            contract["Permission_id"] = permission_id
         raw: dict[str, Any] = {
-            "contract": [
-                {
-                    "parameter": {"value": value, "type_url": TYPE_URL_PREFIX + contract_type},
-                    "type": contract_type,
-                }
-            ],
+            "contract": [contract],
             "timestamp": now,
             "expiration": ref.timestamp_ms + self._tx_expiration_ms,
             "ref_block_bytes": ref.block_id[12:16],
@@ -699,6 +788,7 @@ class TronGateway:
         *,
         lock: bool,
         lock_period: int,
+        permission_id: int = 0,
     ) -> UnsignedTx:
         """DelegateResourceContract for ENERGY, built locally from ``ref``."""
         frm, to = _hex_address(owner, "owner address"), _hex_address(receiver, "receiver address")
@@ -715,10 +805,18 @@ class TronGateway:
         }
         if lock:
             value["lock_period"] = lock_period
-        return self._build_local(ref, "DelegateResourceContract", value)
+        return self._build_local(
+            ref, "DelegateResourceContract", value, permission_id=permission_id
+        )
 
     def build_undelegate_local(
-        self, ref: BlockHeader, owner: str, receiver: str, balance_sun: int
+        self,
+        ref: BlockHeader,
+        owner: str,
+        receiver: str,
+        balance_sun: int,
+        *,
+        permission_id: int = 0,
     ) -> UnsignedTx:
         """UnDelegateResourceContract for ENERGY, built locally from ``ref``."""
         frm, to = _hex_address(owner, "owner address"), _hex_address(receiver, "receiver address")
@@ -730,7 +828,9 @@ class TronGateway:
             "balance": balance_sun,
             "resource": "ENERGY",
         }
-        return self._build_local(ref, "UnDelegateResourceContract", value)
+        return self._build_local(
+            ref, "UnDelegateResourceContract", value, permission_id=permission_id
+        )
 
     def build_transfer_local(
         self, ref: BlockHeader, owner: str, to: str, amount_sun: int, memo: str | None = None

@@ -16,6 +16,35 @@ from typing import Any, Final, Protocol
 from tronproto.tx import raw_data_to_bytes
 from tronrent.adapters.tron.errors import TxidMismatch
 
+#: ContractType numbers of the two contracts a delegate-only key may sign
+DELEGATE_RESOURCE: Final = 57
+UNDELEGATE_RESOURCE: Final = 58
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePermission:
+    """One ``active_permission`` of an account: the contract types its keys may sign
+    (``operations``, ContractType numbers) with weights against ``threshold``."""
+
+    id: int
+    name: str
+    threshold: int
+    keys: tuple[tuple[str, int], ...]
+    operations: frozenset[int]
+
+    def can_sign(self, address: str) -> bool:
+        """Whether ``address``'s key alone meets the threshold."""
+        return sum(w for key, w in self.keys if key == address) >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Unfreezing:
+    """One pending (or withdrawable, once ``expire_time_ms`` passed) ``unfrozenV2`` entry."""
+
+    resource: str
+    amount_sun: int
+    expire_time_ms: int
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
@@ -38,6 +67,16 @@ class Account:
     owner_keys: tuple[tuple[str, int], ...] = ()
     """``owner_permission``: (base58 address, weight) of each key; empty when the node gave none
     (then the account's own key alone owns it)."""
+    active_permissions: tuple[ActivePermission, ...] = ()
+    unfreezing: tuple[Unfreezing, ...] = ()
+    """``unfrozenV2``: every pending unstake with when it can be withdrawn."""
+
+    def active_permission(self, permission_id: int) -> ActivePermission | None:
+        return next((p for p in self.active_permissions if p.id == permission_id), None)
+
+    def withdrawable_sun(self, now_ms: int) -> int:
+        """Unstaked TRX whose wait has passed at chain time ``now_ms``."""
+        return sum(u.amount_sun for u in self.unfreezing if u.expire_time_ms <= now_ms)
 
     def owner_can_sign(self, address: str) -> bool:
         """Whether ``address``'s key alone meets the owner permission's threshold."""
@@ -420,14 +459,39 @@ class ChainPort(Protocol):
         *,
         lock: bool,
         lock_period: int,
+        permission_id: int = 0,
     ) -> UnsignedTx:
-        """``build_delegate`` without a node round trip: TaPoS from ``ref``, txID local."""
+        """``build_delegate`` without a node round trip: TaPoS from ``ref``, txID local.
+        ``permission_id``: the active permission that signs it (0: the owner)."""
         ...
 
     def build_undelegate_local(
-        self, ref: BlockHeader, owner: str, receiver: str, balance_sun: int
+        self,
+        ref: BlockHeader,
+        owner: str,
+        receiver: str,
+        balance_sun: int,
+        *,
+        permission_id: int = 0,
     ) -> UnsignedTx:
         """``build_undelegate`` without a node round trip."""
+        ...
+
+    async def build_freeze(self, owner: str, amount_sun: int) -> UnsignedTx:
+        """FreezeBalanceV2Contract: stake ``amount_sun`` for ENERGY."""
+        ...
+
+    async def build_unfreeze(self, owner: str, amount_sun: int) -> UnsignedTx:
+        """UnfreezeBalanceV2Contract: start unstaking ``amount_sun`` of ENERGY stake."""
+        ...
+
+    async def build_withdraw_unfrozen(self, owner: str) -> UnsignedTx:
+        """WithdrawExpireUnfreezeContract: take back unstaked TRX whose wait has passed."""
+        ...
+
+    async def build_cancel_unfreeze(self, owner: str) -> UnsignedTx:
+        """CancelAllUnfreezeV2Contract: re-stake every pending unstake (expired ones are
+        withdrawn)."""
         ...
 
     def build_transfer_local(

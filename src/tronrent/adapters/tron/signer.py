@@ -48,17 +48,21 @@ def sign_transaction(tx: UnsignedTx, private_key: bytes | str) -> SignedTx:
     """Sign ``tx`` with ``private_key`` (32 bytes or 64 hex chars).
 
     Recomputes the txID from ``raw_data`` (``TxidMismatch`` if it differs from ``tx.txid``) and
-    checks that the key's address is the contract's owner (``SignerKeyMismatch``) before signing.
+    checks that the key's address is the contract's owner (``SignerKeyMismatch``) before signing
+    - unless the contract names an active permission (``Permission_id`` 2 or more): then the key
+    is one of that permission's (a delegate-only key) and the chain checks it.
     """
     txid, raw_hex = compute_txid(tx.raw_data)
     if txid != tx.txid.lower():
         raise TxidMismatch(txid, tx.txid)
     key = _load_key(private_key)
     try:
-        owner = to_hex(str(tx.raw_data["contract"][0]["parameter"]["value"]["owner_address"]))
+        contract = tx.raw_data["contract"][0]
+        owner = to_hex(str(contract["parameter"]["value"]["owner_address"]))
+        permission_id = int(contract.get("Permission_id") or 0)
     except (KeyError, IndexError, TypeError, ValueError):
         raise TransactionRejected("BAD_RAW_DATA", "raw_data has no owner address") from None
-    if key.address_hex != owner.lower():
+    if permission_id < 2 and key.address_hex != owner.lower():
         raise SignerKeyMismatch("the private key does not belong to the transaction owner")
     signature = sign_hash(key.secret, bytes.fromhex(txid)).hex()
     return SignedTx(txid=txid, raw_data=tx.raw_data, raw_data_hex=raw_hex, signature=(signature,))
