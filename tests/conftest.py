@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -43,30 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
 from sqlalchemy.pool import NullPool
 
+# --- parallel workers ------------------------------------------------------------------------
+from _xdist_workers import redis_url_for_worker
 from tronrent.kit.db import create_engine, create_session_maker, normalize_database_url
 from tronrent.storage.migrations import upgrade
-
-# --- parallel workers ------------------------------------------------------------------------
-
-REDIS_DATABASES = 16  # Redis's default ``databases``
-
-
-def redis_url_for_worker(url: str, worker: str | None) -> str:
-    """``url`` with the Redis database number of xdist worker ``worker`` (``"gw3"``): the base
-    number plus one plus the worker index, so workers never share rate-limit windows, queue
-    streams, bot conversation state or cache keys. ``url`` unchanged outside xdist."""
-    if not url or not worker:
-        return url
-    parsed = urlsplit(url)
-    base = int(parsed.path.strip("/") or 0)
-    number = base + 1 + int(worker.removeprefix("gw"))
-    if number >= REDIS_DATABASES:
-        raise pytest.UsageError(
-            f"TEST_REDIS_URL database {base} + worker {worker}: Redis has databases 0-"
-            f"{REDIS_DATABASES - 1}; use fewer workers (-n) or a lower database number"
-        )
-    return urlunsplit(parsed._replace(path=f"/{number}"))
-
 
 if os.environ.get("TEST_REDIS_URL"):
     os.environ["TEST_REDIS_URL"] = redis_url_for_worker(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import REDIS_DATABASES, redis_url_for_worker
+from _xdist_workers import REDIS_DATABASES, redis_url_for_worker
 
 
 def test_serial_run_keeps_the_url() -> None:

@@ -38,14 +38,17 @@ async def operator_headers(make_admin: Any, login: Any) -> dict[str, str]:
     return bearer(await login(name))
 
 
+#: an id nobody has; fixed, so that every xdist worker collects the same test ids
+_UNKNOWN = "00000000-0000-4000-8000-000000000001"
+
 ROUTES = [
     ("POST", "/api/agent-applications"),
     ("GET", "/api/admin/agent-applications"),
-    ("POST", f"/api/admin/agent-applications/{uuid.uuid4()}/approve"),
-    ("POST", f"/api/admin/agent-applications/{uuid.uuid4()}/reject"),
+    ("POST", f"/api/admin/agent-applications/{_UNKNOWN}/approve"),
+    ("POST", f"/api/admin/agent-applications/{_UNKNOWN}/reject"),
     ("GET", "/api/admin/agents"),
-    ("GET", f"/api/admin/agents/{uuid.uuid4()}"),
-    ("PATCH", f"/api/admin/agents/{uuid.uuid4()}"),
+    ("GET", f"/api/admin/agents/{_UNKNOWN}"),
+    ("PATCH", f"/api/admin/agents/{_UNKNOWN}"),
     ("GET", "/api/admin/agent-earnings"),
     ("GET", "/api/admin/agent-withdrawals"),
     ("POST", "/api/admin/agent-withdrawals/1/approve"),
