@@ -36,8 +36,9 @@ promtool:
 	  else echo "promtool missing: install Prometheus (apt-get install prometheus)" >&2; exit 1; fi; }
 
 ## The suite on PYTEST_WORKERS processes (pytest-xdist; most tests wait on blocks, databases and
-## subprocesses, hence more workers than cores; see docs/testing.md). PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 4
+## subprocesses; see docs/testing.md). Default 0: one process (4 workers on 2 cores were not
+## reliable yet: SQLite write-lock contention, timing waits - README, Tests).
+PYTEST_WORKERS ?= 0
 
 unit: $(STAMP) promtool
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal

@@ -160,6 +160,14 @@ PAYLOADS_SEEN: dict[NotificationEvent, dict[str, Any]] = {
         "amount": "10.004217 USDT",
         "tx_hash": TX,
     },
+    NotificationEvent.COUNT_PACKAGE_USED: {
+        **ORDER_BASE,
+        "status": "active",
+        "used": 3,
+        "total": 10,
+        "remaining": 7,
+        "tx_hash": TX,
+    },
     NotificationEvent.USDT_REFUND: {
         **ORDER_BASE,
         "status": "underpaid",

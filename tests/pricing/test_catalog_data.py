@@ -11,11 +11,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models import Currency, EnergyPackage
+from tronrent.models.energy_package import PackageType
 
 
 async def test_default_packages(session: AsyncSession) -> None:
     rows = (
-        (await session.execute(select(EnergyPackage).order_by(EnergyPackage.sort_order)))
+        (
+            await session.execute(
+                select(EnergyPackage)
+                .where(EnergyPackage.package_type == PackageType.ENERGY)
+                .order_by(EnergyPackage.sort_order)
+            )
+        )
         .scalars()
         .all()
     )
@@ -79,4 +86,5 @@ async def test_downgrade_keeps_packages_in_use(
     assert left == [first]
     upgrade(database_url)
     async with session_maker() as session:
-        assert len((await session.execute(select(EnergyPackage.id))).scalars().all()) == 4
+        # the 4 energy packages of 0012 and the 6 count packages of 0018_count_packages
+        assert len((await session.execute(select(EnergyPackage.id))).scalars().all()) == 10

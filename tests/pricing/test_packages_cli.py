@@ -33,7 +33,7 @@ async def test_list_with_rules_and_inactive(
     database_url: str, session_maker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     lines = await packages(database_url, tmp_path)
-    assert len(lines) == 4
+    assert len(lines) == 10  # 4 energy packages, then the 6 count packages (0018)
     assert "65000 x   1 h" in lines[0] and "2 TRX" in lines[0] and "0.6 USDT" in lines[0]
     async with transaction_scope(session_maker) as session:
         session.add(PriceConfig(config_name="up", markup_bps=1000))
@@ -41,6 +41,6 @@ async def test_list_with_rules_and_inactive(
             update(EnergyPackage).where(EnergyPackage.sort_order == 40).values(is_active=False)
         )
     lines = await packages(database_url, tmp_path)
-    assert len(lines) == 3 and "2.2 TRX" in lines[0] and "0.6 USDT" in lines[0]
+    assert len(lines) == 9 and "2.2 TRX" in lines[0] and "0.6 USDT" in lines[0]
     every = await packages(database_url, tmp_path, "--all")
-    assert len(every) == 4 and every[3].endswith("inactive")
+    assert len(every) == 10 and every[3].endswith("inactive")

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from tronrent.delegation import limbo
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
-from tronrent.delegation.pickup import BalancePickup
+from tronrent.delegation.pickup import PICKUPS_PER_BLOCK, SQLITE_PICKUPS_PER_BLOCK, BalancePickup
 from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -65,12 +65,15 @@ def balance_pickup(active: Callable[[], bool]) -> BalancePickup:
 
         await _delegations.run(ids, batch)
 
+    bind = d.session_maker.kw.get("bind")
+    sqlite = bind is not None and bind.dialect.name == "sqlite"
     return BalancePickup(
         d.session_maker,
         delegate,
         d.rt.block_interval_ms / 1000,
         active=active,
         stuck_after_s=STUCK_AFTER_S,
+        pickups_per_block=SQLITE_PICKUPS_PER_BLOCK if sqlite else PICKUPS_PER_BLOCK,
     )
 
 
