@@ -315,3 +315,42 @@ async def session(
         finally:
             await session.close()
             await outer.rollback()
+
+
+# --- leaked tasks ----------------------------------------------------------------------------
+# Every async test shares one event loop (session scope). A task a test starts and does not stop
+# (a scanner, a worker, an engine loop) keeps running through later tests: it touches databases
+# already dropped and counts into the process-wide metrics other tests read. With
+# TRONRENT_TEST_LEAKS=<file> each test that leaves new tasks behind is written to that file.
+
+_LEAK_FILE = os.environ.get("TRONRENT_TEST_LEAKS", "")
+_loop_holder: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(scope="session", autouse=bool(_LEAK_FILE))
+async def _session_loop() -> AsyncIterator[None]:
+    _loop_holder.append(asyncio.get_running_loop())
+    yield
+
+
+def _task_names() -> dict[int, str]:
+    if not _loop_holder:
+        return {}
+    out = {}
+    for task in asyncio.all_tasks(_loop_holder[0]):
+        coro = task.get_coro()
+        out[id(task)] = getattr(coro, "__qualname__", repr(coro))
+    return out
+
+
+if _LEAK_FILE:
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+        before = _task_names()
+        yield
+        after = _task_names()
+        new = sorted(name for key, name in after.items() if key not in before)
+        if new:
+            with open(_LEAK_FILE, "a") as f:
+                f.write(f"{item.nodeid}\t{os.environ.get('PYTEST_XDIST_WORKER', '')}\t{new}\n")

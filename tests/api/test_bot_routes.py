@@ -88,7 +88,9 @@ class TestAddBot:
         emulator: TelegramEmulator,
         state: AppState,
     ) -> None:
-        bot_id, token = await add(client, admin_headers, emulator, welcomeMessage="Hello!")
+        bot_id, token = await add(
+            client, admin_headers, emulator, welcomeMessage="Hello!", description="Energy shop"
+        )
         assert manager_of(state).bot_for(uuid.UUID(bot_id)) is not None
         assert await answers(emulator, token, user_id=7)
         async with state.session_maker() as s:
@@ -102,6 +104,7 @@ class TestAddBot:
         assert token not in listed.text
         [out] = listed.json()["data"]
         assert out["mode"] == "polling" and out["welcomeMessage"] == "Hello!"
+        assert out["description"] == "Energy shop"
 
     async def test_bad_token_duplicate_and_missing_reason(
         self, client: httpx.AsyncClient, admin_headers: dict[str, str], emulator: TelegramEmulator
