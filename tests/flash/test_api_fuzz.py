@@ -27,7 +27,7 @@ from tronrent.api.ratelimit import LoginThrottle
 from .test_endpoints import Api, api  # noqa: F401  (the fixture)
 
 #: examples per route and generation mode; PostgreSQL runs fewer (slower per request)
-EXAMPLES = {"sqlite": 12, "postgres": 4}
+EXAMPLES = {"sqlite": 5, "postgres": 4}
 #: label of the requests with a NUL character added to every string of a generated body
 NUL_VARIANT = "(NUL variant)"
 #: answers that are not JSON by design

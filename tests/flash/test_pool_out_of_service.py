@@ -50,12 +50,16 @@ async def test_out_of_service_pool_not_allocated_but_reclaimed(
             )
         assert held == []
         await wait_due(f)
+        # the engine's own reclaim job (scheduled at delegation for the rental's end) may get
+        # there first on a slow machine: either way the out-of-service pool's delegation is
+        # undelegated, by that pool, and the order completes
         states = await delegation.reclaim_orders(deps(f), [first])
-        assert states == {first: "broadcast"}
+        assert states[first] in ("broadcast", "completed")
+        await f.wait_order(lambda o: o.status is OrderStatus.COMPLETED, order_id=first)
         async with f.session_maker() as s:
             mine = select(EnergyDelegation).where(EnergyDelegation.order_id == first)
             [d] = (await s.execute(mine)).scalars().all()
-            assert d.status is DelegationStatus.RECLAIMING
+            assert d.status is DelegationStatus.EXPIRED
             [undelegate] = (
                 (
                     await s.execute(

@@ -125,12 +125,11 @@ class TestEnsureMigrated:
             await ensure_migrated(engine)
 
 
+@pytest.mark.postgres
 class TestAppRoleGrants:
     async def test_default_role_gets_least_privilege(
         self, db_backend: str, engine: AsyncEngine
     ) -> None:
-        if db_backend != "postgres":
-            pytest.skip("grants exist on PostgreSQL only")
         async with engine.connect() as connection:
 
             async def can(privilege: str, table: str) -> bool:
@@ -164,8 +163,6 @@ class TestAppRoleGrants:
     async def test_role_name_from_environment(
         self, db_backend: str, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        if db_backend != "postgres":
-            pytest.skip("grants exist on PostgreSQL only")
         role = f"tronrent_test_role_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         monkeypatch.setenv("DB_APP_ROLE", role)
         upgrade(empty_database_url)
@@ -192,8 +189,6 @@ class TestAppRoleGrants:
     async def test_bad_role_name_is_refused(
         self, db_backend: str, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        if db_backend != "postgres":
-            pytest.skip("grants exist on PostgreSQL only")
         monkeypatch.setenv("DB_APP_ROLE", 'x"; DROP TABLE orders; --')
         with pytest.raises(ValueError, match="DB_APP_ROLE"):
             upgrade(empty_database_url)
