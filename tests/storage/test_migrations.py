@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import tronrent.models  # noqa: F401
 from tronrent.kit.db import Base, create_engine
-from tronrent.retention.partitions import include_name
 from tronrent.kit.errors import AppError
+from tronrent.retention.partitions import include_name
 from tronrent.storage.migrations import (
     DatabaseNotMigrated,
     current_revision,

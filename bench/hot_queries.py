@@ -1,0 +1,320 @@
+"""Hot queries at 10,000 and at --rows orders and payments (PostgreSQL): within 2x, index-backed.
+
+Two dedicated databases on the server of ``--database-url`` are migrated and loaded with
+``generate_series`` (orders and payments of the past, spread one per second; the live set -
+200 orders waiting for payment, 200 expired within the grace period - is the same at both
+sizes, as in production, where history grows and the open window does not). Plain indexes are
+dropped during the load and built again after it (faster than maintaining them row by row).
+
+Then each hot query is run through the code that runs it in production, and timed (median of
+``--repeat`` runs after 3 warm-ups):
+
+* open orders: ``scanner.service.load_watched_addresses`` (the scanner's watch list, every
+  block), the payment candidates of ``payment.service`` (``_Candidates.open_tiers``, every
+  payment batch), ``order.service.expire_overdue`` (the sweeper, every 5 s; nothing is due);
+* scanner intake: ``payment.repository.record_payments`` (a block's 20 transfers: INSERT ... ON
+  CONFLICT DO NOTHING RETURNING, rolled back) and ``get_by_tx`` (confirm-payment);
+* admin search by address and by tx hash: ``order_admin.search`` / ``payment_admin.search``.
+
+Every SQL statement a query ran is EXPLAINed; the index nodes are printed and a sequential
+scan of ``orders`` or ``payments`` is flagged.
+
+    nice -n 19 .venv/bin/python bench/hot_queries.py [--rows 10000000] [--small 10000]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres] [--keep]
+        [--large-db NAME] [--repeat 15]
+
+``--keep`` keeps the loaded databases (their names are printed); ``--large-db NAME`` times an
+already loaded database instead of loading a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from _common import PG_DEFAULT, load_average, quiet_logs
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tronrent.kit.db import create_engine, create_session_maker, normalize_database_url
+from tronrent.models.common import Currency
+from tronrent.order.admin import OrderFilter, order_admin
+from tronrent.order.runtime import FlashRuntime
+from tronrent.order.service import order as order_service
+from tronrent.payment.admin import PaymentFilter, payment_admin
+from tronrent.payment.repository import get_by_tx, record_payments
+from tronrent.payment.service import _Candidates
+from tronrent.scanner.service import load_watched_addresses
+from tronrent.storage.migrations import upgrade_async
+
+PAY = "TFLASHPAYMENTADDRESS0000000000000"
+LIVE = 200  # orders waiting for payment; as many expired within the grace period
+
+_LOAD = [
+    "INSERT INTO users (id, username) "
+    "SELECT md5('u' || j)::uuid, 'user' || j FROM generate_series(0, 999) AS j",
+    # the past: one order a second back from now; the newest LIVE wait for payment, the next
+    # LIVE expired just now; addresses and tx hashes unique per row
+    """INSERT INTO orders (id, order_number, order_type, status, payment_status, currency,
+        target_address, from_address, payment_address, tron_tx_hash, delegate_tx_hash, user_id,
+        expected_amount_units, amount_tail_units, expires_at, created_at, updated_at)
+    SELECT 'B_' || lpad(i::text, 9, '0'), 'B_' || lpad(i::text, 9, '0'),
+        CASE WHEN i % 10 = 0 THEN 'energy_rental' ELSE 'energy_flash' END,
+        CASE WHEN i <= {live} THEN 'pending' WHEN i <= 2 * {live} THEN 'expired'
+             ELSE (ARRAY['completed', 'completed', 'completed', 'completed', 'completed',
+                         'completed', 'expired', 'expired', 'failed', 'refunded'])[i % 10 + 1]
+        END,
+        CASE WHEN i <= 2 * {live} THEN 'pending' ELSE 'paid' END, 'TRX',
+        'T' || md5('t' || i), 'T' || md5('f' || i), '{pay}',
+        md5('p' || i) || md5('q' || i), md5('d' || i) || md5('e' || i),
+        CASE WHEN i % 5 = 0 THEN md5('u' || (i % 1000))::uuid END,
+        1500000 + i, i % 10000,
+        CASE WHEN i <= {live} THEN now() + interval '30 minutes'
+             WHEN i <= 2 * {live} THEN now() - make_interval(secs => i - {live})
+             ELSE now() - make_interval(secs => i) + interval '30 minutes' END,
+        now() - make_interval(secs => i), now() - make_interval(secs => i)
+    FROM generate_series(1, {n}) AS i""",
+    """INSERT INTO payments (tx_hash, event_index, asset, from_address, to_address,
+        amount_units, block_number, status, order_id, handled_at, created_at, updated_at)
+    SELECT md5('x' || i) || md5('y' || i), 0,
+        CASE WHEN i % 20 = 0 THEN 'USDT' ELSE 'TRX' END,
+        'T' || md5('s' || i), '{pay}', 1000000 + i, i,
+        (ARRAY['matched', 'matched', 'matched', 'matched', 'matched', 'matched', 'matched',
+               'dust', 'excess', 'ignored'])[i % 10 + 1],
+        CASE WHEN i % 2 = 0 AND i > 2 * {live} THEN 'B_' || lpad(i::text, 9, '0') END,
+        now() - make_interval(secs => i), now() - make_interval(secs => i),
+        now() - make_interval(secs => i)
+    FROM generate_series(1, {n}) AS i""",
+]
+_PLAIN_INDEXES = """
+SELECT i.indexname, i.indexdef FROM pg_indexes i
+WHERE i.tablename IN ('orders', 'payments') AND i.schemaname = current_schema()
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = to_regclass(i.indexname))
+"""
+
+
+def _admin(url: str) -> dict[str, Any]:
+    base = make_url(normalize_database_url(url))
+    return dict(
+        host=base.host or "127.0.0.1",
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        password=base.password,
+        database="postgres",
+    )
+
+
+def _db_url(url: str, name: str) -> str:
+    base = make_url(normalize_database_url(url))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def _load(url: str, n: int) -> float:
+    """Migrate and fill a new database; the seconds it took."""
+    started = time.monotonic()
+    await upgrade_async(url)
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET session_replication_role = replica")  # no FK triggers
+        await conn.execute("SET synchronous_commit = off")
+        await conn.execute("SET maintenance_work_mem = '256MB'")
+        indexes = await conn.fetch(_PLAIN_INDEXES)
+        for row in indexes:
+            await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+        for sql in _LOAD:
+            await conn.execute(sql.format(n=n, live=LIVE, pay=PAY))
+        for row in indexes:
+            await conn.execute(row["indexdef"])
+        await conn.execute("ANALYZE users")
+        await conn.execute("ANALYZE orders")
+        await conn.execute("ANALYZE payments")
+    finally:
+        await conn.close()
+    return time.monotonic() - started
+
+
+@asynccontextmanager
+async def _database(url: str, n: int, keep: bool) -> AsyncIterator[str]:
+    name = f"bench_hot_{n}_{uuid.uuid4().hex[:6]}"
+    conn = await asyncpg.connect(**_admin(url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    db = _db_url(url, name)
+    try:
+        took = await _load(db, n)
+        print(f"loaded {n:,} orders and {n:,} payments into {name} in {took:.0f} s", flush=True)
+        yield db
+    finally:
+        if not keep:
+            conn = await asyncpg.connect(**_admin(url))
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+Query = Callable[[AsyncSession], Awaitable[object]]
+
+
+def _queries(n: int) -> dict[str, Query]:
+    """The hot queries, each a call of the production code (``n``: rows loaded)."""
+    rt = FlashRuntime(payment_address=PAY)
+    old = n // 2  # an order and a payment from the middle of the history (values in SQL)
+
+    async def watch_list(s: AsyncSession) -> object:
+        return await load_watched_addresses(s)
+
+    async def candidates(s: AsyncSession) -> object:
+        return await _Candidates(s, rt, Currency.TRX).open_tiers()
+
+    async def expiry(s: AsyncSession) -> object:
+        return await order_service.expire_overdue(s)
+
+    async def intake(s: AsyncSession) -> object:
+        rows = [
+            dict(
+                tx_hash=uuid.uuid4().hex * 2,
+                asset=Currency.TRX,
+                from_address="TSENDER",
+                to_address=PAY,
+                amount_units=1_500_001 + k,
+                block_number=n + 1,
+            )
+            for k in range(20)
+        ]
+        return await record_payments(s, rows)
+
+    async def by_tx(s: AsyncSession) -> object:
+        tx = (await s.execute(text(f"SELECT md5('x{old}') || md5('y{old}')"))).scalar_one()
+        return await get_by_tx(s, tx)
+
+    async def orders_by_address(s: AsyncSession) -> object:
+        addr = (await s.execute(text(f"SELECT 'T' || md5('t{old}')"))).scalar_one()
+        return await order_admin.search(s, OrderFilter(address=addr), limit=20)
+
+    async def orders_by_tx(s: AsyncSession) -> object:
+        tx = (await s.execute(text(f"SELECT md5('p{old}') || md5('q{old}')"))).scalar_one()
+        return await order_admin.search(s, OrderFilter(tx_hash=tx), limit=20)
+
+    async def payments_by_address(s: AsyncSession) -> object:
+        addr = (await s.execute(text(f"SELECT 'T' || md5('s{old}')"))).scalar_one()
+        return await payment_admin.search(s, PaymentFilter(address=addr), limit=20)
+
+    async def payments_by_tx(s: AsyncSession) -> object:
+        tx = (await s.execute(text(f"SELECT md5('x{old}') || md5('y{old}')"))).scalar_one()
+        return await payment_admin.search(s, PaymentFilter(tx_hash=tx), limit=20)
+
+    return {
+        "open orders: scanner watch list": watch_list,
+        "open orders: payment candidates": candidates,
+        "open orders: sweeper expiry": expiry,
+        "scanner intake: record 20 payments": intake,
+        "scanner intake: payment by tx hash": by_tx,
+        "admin: orders by address": orders_by_address,
+        "admin: orders by tx hash": orders_by_tx,
+        "admin: payments by address": payments_by_address,
+        "admin: payments by tx hash": payments_by_tx,
+    }
+
+
+@dataclass
+class Timing:
+    ms: float
+    plan: list[str]
+
+
+_PARTITION = re.compile(r"payment_monitoring_logs_(p\d{8}|history|default)")
+_NODE = re.compile(r"((?:Parallel )?(?:Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)\b.*)")
+
+
+async def _time(engine: AsyncEngine, query: Query, repeat: int) -> Timing:
+    maker = create_session_maker(engine)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if not many and not statement.lstrip().upper().startswith(("SELECT MD5", "SELECT 'T'")):
+            seen.append((statement, params))
+
+    times = []
+    for k in range(3 + repeat):
+        if k == 2:
+            event.listen(engine.sync_engine, "before_cursor_execute", capture)
+        async with maker() as s:
+            started = time.perf_counter()
+            await query(s)
+            elapsed = time.perf_counter() - started
+            await s.rollback()  # the intake's rows, an expiry: nothing stays
+        if k == 2:
+            event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        if k >= 3:
+            times.append(elapsed * 1000)
+    nodes: list[str] = []
+    async with engine.connect() as conn:
+        for statement, params in seen:
+            plan = await conn.exec_driver_sql("EXPLAIN " + statement, params)
+            for (line,) in plan:
+                m = _NODE.search(line)
+                if m:  # one line for all the day partitions of payment_monitoring_logs
+                    node = _PARTITION.sub("payment_monitoring_logs_*", m.group(1).split("  (")[0])
+                    nodes.append(re.sub(r" on (\S+) \S+$", r" on \1", node))
+        await conn.rollback()
+    return Timing(statistics.median(times), nodes)
+
+
+async def _measure(url: str, n: int, repeat: int) -> dict[str, Timing]:
+    engine = create_engine(url)
+    try:
+        return {name: await _time(engine, q, repeat) for name, q in _queries(n).items()}
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000_000, help="orders (and payments), large")
+    ap.add_argument("--small", type=int, default=10_000, help="orders (and payments), small")
+    ap.add_argument("--database-url", default=PG_DEFAULT, help="PostgreSQL server")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--keep", action="store_true", help="keep the loaded databases")
+    ap.add_argument("--large-db", help="time this loaded database instead of loading one")
+    args = ap.parse_args()
+    quiet_logs()
+    print(load_average(), flush=True)
+    async with _database(args.database_url, args.small, args.keep) as small_url:
+        small = await _measure(small_url, args.small, args.repeat)
+    if args.large_db:
+        large = await _measure(_db_url(args.database_url, args.large_db), args.rows, args.repeat)
+    else:
+        async with _database(args.database_url, args.rows, args.keep) as large_url:
+            large = await _measure(large_url, args.rows, args.repeat)
+    print(load_average())
+    print(f"\n| query | {args.small:,} rows (ms) | {args.rows:,} rows (ms) | ratio | plan |")
+    print("|---|---|---|---|---|")
+    worst = 0.0
+    for name, s in small.items():
+        big = large[name]
+        ratio = big.ms / s.ms if s.ms else float("inf")
+        worst = max(worst, ratio)
+        seq = [p for p in big.plan if p.startswith("Seq Scan on orders")]
+        seq += [p for p in big.plan if p.startswith("Seq Scan on payments")]
+        plan = "; ".join(dict.fromkeys(big.plan)) or "-"
+        flag = " **SEQ SCAN**" if seq else ""
+        print(f"| {name} | {s.ms:.2f} | {big.ms:.2f} | {ratio:.2f} | {plan}{flag} |")
+    print(f"\nRESULT worst ratio {worst:.2f} at {args.rows:,} rows vs {args.small:,} (bar: <= 2)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
