@@ -271,9 +271,7 @@ async def test_partitions_made_ahead_and_dropped(db_backend: str, session_maker:
         # a watch of a day made ahead lands in its partition, not the default one
         s.add(_watch("WAIT", later + timedelta(days=2), MonitoringStatus.MONITORING))
         await s.commit()
-        where = await s.execute(
-            text("SELECT count(*) FROM payment_monitoring_logs_default")
-        )
+        where = await s.execute(text("SELECT count(*) FROM payment_monitoring_logs_default"))
         assert where.scalar_one() == 0
         total = await s.execute(select(func.count()).select_from(PaymentMonitoringLog))
         assert total.scalar_one() == 2
