@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from subprocesses import COMMAND, clean_env
+from subprocesses import run_command
 from tronrent.kit.time import utcnow
 from tronrent.models.order import Order, OrderStatus, OrderType
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
 
 
-def _retention(database_url: str, tmp_path: Path, *args: str) -> str:
-    env = {**clean_env(tmp_path / "data"), "DATABASE_URL": database_url}
-    done = subprocess.run(
-        [*COMMAND, "retention", "run", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+async def _retention(database_url: str, tmp_path: Path, *args: str) -> str:
+    done = await run_command("retention", "run", *args, database_url=database_url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert not done.stderr  # no log lines before the command's own output
     return done.stdout
@@ -58,10 +49,10 @@ async def test_dry_run_then_run(
                 )
             )
         await s.commit()
-    dry = _retention(database_url, tmp_path, "--dry-run")
+    dry = await _retention(database_url, tmp_path, "--dry-run")
     assert "payment_monitoring_logs: would delete 1 row(s) older than" in dry
     assert "notification_outbox: would delete 0 row(s)" in dry
     assert await _watches(session_maker) == 2
-    done = _retention(database_url, tmp_path)
+    done = await _retention(database_url, tmp_path)
     assert "payment_monitoring_logs: deleted 1 row(s) older than" in done
     assert await _watches(session_maker) == 1
