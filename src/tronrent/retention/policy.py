@@ -18,7 +18,7 @@ class RetentionPolicy:
     merchant_callback_days: int = 90
     job_failure_days: int = 90
     batch_size: int = 1000
-    max_batches: int = 100
+    max_batches: int = 1000
     #: PostgreSQL: daily partitions of payment_monitoring_logs made this many days ahead
     partitions_ahead_days: int = 7
 
