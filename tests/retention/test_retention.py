@@ -275,3 +275,25 @@ async def test_partitions_made_ahead_and_dropped(db_backend: str, session_maker:
         assert where.scalar_one() == 0
         total = await s.execute(select(func.count()).select_from(PaymentMonitoringLog))
         assert total.scalar_one() == 2
+
+
+async def test_the_periodic_job_applies_the_engine_policy(session_maker: Maker) -> None:
+    import tronrent.tasks  # noqa: F401 - registers every actor
+    from tronrent.retention.tasks import RETENTION_JOB
+    from tronrent.retention.tasks import run as retention_job
+    from tronrent.worker import WorkerContext, all_actors, set_worker_context
+
+    spec = all_actors()[RETENTION_JOB]
+    assert spec.period_s == 3600 and spec.start_delay_s > 0
+    now = utcnow()
+    gone = await _seed(session_maker, now)
+    ctx = WorkerContext(session_maker)
+    ctx.provide(RetentionPolicy, RetentionPolicy(notification_days=0))
+    set_worker_context(ctx)
+    try:
+        await retention_job()
+    finally:
+        set_worker_context(None)
+    left = await _snapshot(session_maker)
+    assert not left["payment_monitoring_logs"] & gone["payment_monitoring_logs"]
+    assert gone["notification_outbox"] <= left["notification_outbox"]  # 0 days: kept
