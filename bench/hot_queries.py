@@ -198,36 +198,36 @@ def _queries(n: int) -> dict[str, Query]:
         ]
         return await record_payments(s, rows)
 
-    async def by_tx(s: AsyncSession) -> object:
-        tx = (await s.execute(text(f"SELECT md5('x{old}') || md5('y{old}')"))).scalar_one()
-        return await get_by_tx(s, tx)
+    def with_value(expr: str, run: Callable[[AsyncSession, str], Awaitable[object]]) -> Query:
+        """A lookup of ``expr`` (SQL: the value of one loaded row, not timed apart)."""
 
-    async def orders_by_address(s: AsyncSession) -> object:
-        addr = (await s.execute(text(f"SELECT 'T' || md5('t{old}')"))).scalar_one()
-        return await order_admin.search(s, OrderFilter(address=addr), limit=20)
+        async def query(s: AsyncSession) -> object:
+            return await run(s, (await s.execute(text(f"SELECT {expr}"))).scalar_one())
 
-    async def orders_by_tx(s: AsyncSession) -> object:
-        tx = (await s.execute(text(f"SELECT md5('p{old}') || md5('q{old}')"))).scalar_one()
-        return await order_admin.search(s, OrderFilter(tx_hash=tx), limit=20)
+        return query
 
-    async def payments_by_address(s: AsyncSession) -> object:
-        addr = (await s.execute(text(f"SELECT 'T' || md5('s{old}')"))).scalar_one()
-        return await payment_admin.search(s, PaymentFilter(address=addr), limit=20)
-
-    async def payments_by_tx(s: AsyncSession) -> object:
-        tx = (await s.execute(text(f"SELECT md5('x{old}') || md5('y{old}')"))).scalar_one()
-        return await payment_admin.search(s, PaymentFilter(tx_hash=tx), limit=20)
-
+    payment_tx = f"md5('x{old}') || md5('y{old}')"
     return {
         "open orders: scanner watch list": watch_list,
         "open orders: payment candidates": candidates,
         "open orders: sweeper expiry": expiry,
         "scanner intake: record 20 payments": intake,
-        "scanner intake: payment by tx hash": by_tx,
-        "admin: orders by address": orders_by_address,
-        "admin: orders by tx hash": orders_by_tx,
-        "admin: payments by address": payments_by_address,
-        "admin: payments by tx hash": payments_by_tx,
+        "scanner intake: payment by tx hash": with_value(payment_tx, get_by_tx),
+        "admin: orders by address": with_value(
+            f"'T' || md5('t{old}')",
+            lambda s, v: order_admin.search(s, OrderFilter(address=v), limit=20),
+        ),
+        "admin: orders by tx hash": with_value(
+            f"md5('p{old}') || md5('q{old}')",
+            lambda s, v: order_admin.search(s, OrderFilter(tx_hash=v), limit=20),
+        ),
+        "admin: payments by address": with_value(
+            f"'T' || md5('s{old}')",
+            lambda s, v: payment_admin.search(s, PaymentFilter(address=v), limit=20),
+        ),
+        "admin: payments by tx hash": with_value(
+            payment_tx, lambda s, v: payment_admin.search(s, PaymentFilter(tx_hash=v), limit=20)
+        ),
     }
 
 
