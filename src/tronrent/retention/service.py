@@ -57,8 +57,9 @@ class Rule:
     days: Callable[[RetentionPolicy], int]
     key: Any
     where: Callable[[datetime], ColumnElement[bool]]
-    #: rows of other tables deleted first, in the same transaction (their foreign key)
-    children: Callable[[list[Any]], Any] | None = None
+    #: rows of other tables deleted first, in the same transaction (their foreign key), given
+    #: a SELECT of the keys about to go
+    children: Callable[[Any], Any] | None = None
 
 
 RULES = (
@@ -90,8 +91,8 @@ RULES = (
             MerchantCallback.status != CallbackStatus.PENDING,
             _order_settled(MerchantCallback.order_id),
         ),
-        children=lambda ids: delete(MerchantCallbackAttempt).where(
-            MerchantCallbackAttempt.callback_id.in_(ids)
+        children=lambda keys: delete(MerchantCallbackAttempt).where(
+            MerchantCallbackAttempt.callback_id.in_(keys)
         ),
     ),
     Rule(
@@ -189,12 +190,11 @@ async def _prune(
         )
         if not ids:
             break
+        still = and_(rule.key.in_(ids), condition)  # re-checked: a row may have changed
         if rule.children is not None:
-            await s.execute(rule.children(ids))
+            await s.execute(rule.children(select(rule.key).where(still)))
         deleted = await s.execute(
-            delete(model)
-            .where(rule.key.in_(ids), condition)
-            .execution_options(synchronize_session=False)
+            delete(model).where(still).execution_options(synchronize_session=False)
         )
         await s.commit()  # one short transaction per batch: no long lock on the table
         n = int(getattr(deleted, "rowcount", 0) or 0)
