@@ -237,6 +237,16 @@ async def test_partitions_made_ahead_and_dropped(db_backend: str, session_maker:
     today = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     async with session_maker() as s:
         assert await partitions.is_partitioned(s)
+        # the least-privilege role makes and drops partitions through the two functions only
+        for fn in ("tronrent_pml_add_partition(date)", "tronrent_pml_drop_partition(text)"):
+            may = await s.execute(
+                text("SELECT has_function_privilege('tron_app', :f, 'EXECUTE')"), {"f": fn}
+            )
+            assert may.scalar_one()
+        owns = await s.execute(
+            text("SELECT has_table_privilege('tron_app', 'payment_monitoring_logs', 'DELETE')")
+        )
+        assert owns.scalar_one()
         s.add_all([_order("DONE", OrderStatus.COMPLETED), _order("WAIT", OrderStatus.PENDING)])
         await s.flush()
         s.add(_watch("DONE", today, MonitoringStatus.COMPLETED))
