@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -33,6 +34,20 @@ def clean_env(data_dir: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.upper() not in names}
     env.update(DATA_DIR=str(data_dir), **settings)
     return env
+
+
+async def run_command(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tronrent ARGS`` on ``database_url`` in a clean environment, off the event loop."""
+    env = clean_env(cwd / "data", DATABASE_URL=database_url)
+    return await asyncio.to_thread(
+        subprocess.run,
+        [*COMMAND, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def stop(process: subprocess.Popen[Any], timeout_s: float) -> None:

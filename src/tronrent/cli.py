@@ -305,11 +305,13 @@ def show_config(
 def _register_subcommands() -> None:
     from tronrent.pool.cli import pool_app
     from tronrent.pricing.cli import packages_app
+    from tronrent.retention.cli import retention_app
     from tronrent.user.cli import balances_app
 
     app.add_typer(pool_app, name="pool")
     app.add_typer(packages_app, name="packages")
     app.add_typer(balances_app, name="balances")
+    app.add_typer(retention_app, name="retention")
 
 
 _register_subcommands()

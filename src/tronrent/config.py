@@ -426,6 +426,49 @@ class Settings(BaseSettings):
         ge=0,
     )
 
+    # --- retention (issue 14, see docs/retention.md) ---------------------------------------------
+    retention_payment_monitoring_days: int = _env(
+        30,
+        "a non-negative integer (days)",
+        "finished payment watches (payment_monitoring_logs) kept this long (seed 000: 30; 0 = "
+        "forever); PostgreSQL drops whole day partitions",
+        ge=0,
+    )
+    retention_notification_days: int = _env(
+        90,
+        "a non-negative integer (days)",
+        "sent or failed notification_outbox rows of settled orders kept this long (0 = forever)",
+        ge=0,
+    )
+    retention_merchant_callback_days: int = _env(
+        90,
+        "a non-negative integer (days)",
+        "delivered or failed merchant callbacks (and their delivery log) of settled orders kept "
+        "this long (0 = forever)",
+        ge=0,
+    )
+    retention_job_failure_days: int = _env(
+        90,
+        "a non-negative integer (days)",
+        "resolved dead letters (job_failures) kept this long after resolution (0 = forever); "
+        "unresolved ones are kept",
+        ge=0,
+    )
+    retention_batch_size: int = _env(
+        1000,
+        "an integer 1-100000",
+        "rows per retention DELETE (each batch its own short transaction)",
+        ge=1,
+        le=100_000,
+    )
+    retention_partitions_ahead_days: int = _env(
+        7,
+        "an integer 1-366",
+        "PostgreSQL: daily partitions of payment_monitoring_logs made this many days ahead",
+        ge=1,
+        le=366,
+    )
+
     # --- logging (seed 000 7.1) -----------------------------------------------------------------
     log_level: str = _env("info", "one of debug, info, warn, error, critical", "log level")
     log_payment_monitoring: bool = _env(True, "true or false", "info logs of payment monitoring")

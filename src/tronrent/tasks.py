@@ -7,6 +7,7 @@ from tronrent.merchant import callbacks as merchant_callbacks  # the order event
 from tronrent.notification import tasks as notification_tasks
 from tronrent.payment import tasks as payment_tasks
 from tronrent.pool import tasks as pool_tasks
+from tronrent.retention import tasks as retention_tasks
 
 __all__ = [
     "agent_tasks",
@@ -16,4 +17,5 @@ __all__ = [
     "notification_tasks",
     "payment_tasks",
     "pool_tasks",
+    "retention_tasks",
 ]

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from subprocesses import COMMAND, clean_env
+from subprocesses import run_command
 from tronrent.kit.db import transaction_scope
 from tronrent.models import EnergyPackage, PriceConfig
 
 
 async def packages(database_url: str, tmp_path: Path, *args: str) -> list[str]:
-    env = clean_env(tmp_path / "data", DATABASE_URL=database_url)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [*COMMAND, "packages", "list", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = await run_command("packages", "list", *args, database_url=database_url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 

@@ -27,6 +27,7 @@ from tronrent.kit.time import now_ms
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.pricing.calc import PriceConfigError
+from tronrent.retention.policy import RetentionPolicy
 from tronrent.scanner.service import BlockScanner, ScannerConfig
 from tronrent.worker import (
     JobQueue,
@@ -53,6 +54,7 @@ class FlashEngine:
     run_workers: bool = True
     run_periodic_jobs: bool = True
     periodic_speedup: float = 1.0
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     drain_timeout_s: float = 5.0
     queue: JobQueue = field(init=False)
     scanner: BlockScanner | None = field(init=False, default=None)
@@ -63,6 +65,7 @@ class FlashEngine:
         started_ms = now_ms()
         ctx = WorkerContext(self.session_maker)
         install_flash_resources(ctx, chain=self.chain, box=self.box, rt=self.rt)
+        ctx.provide(RetentionPolicy, self.retention)
         set_worker_context(ctx)
         if self.redis_url:
             self.queue = JobQueue.redis(self.redis_url, recorder=record_failure)

@@ -31,6 +31,7 @@ from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
+from tronrent.retention.policy import RetentionPolicy
 from tronrent.scanner.service import ScannerConfig
 from tronrent.sysconfig.service import system_config
 
@@ -125,6 +126,7 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
             box=state.secret_box,
             rt=rt,
             redis_url=settings.redis_url,
+            retention=RetentionPolicy.from_settings(settings),
             scanner_config=ScannerConfig(
                 confirmations=settings.confirmations,
                 block_interval_s=settings.block_interval_seconds,

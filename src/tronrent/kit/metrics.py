@@ -27,6 +27,10 @@ Pools (set by the pool sync job, every 30 s, from the chain's figures)
       (getcandelegatedmaxsize at the chain's current energy ratio); ``pool`` = its address
   ``tronrent_pool_energy_capacity{pool}``      gauge: available + delegated energy
   ``tronrent_pool_energy_utilisation{pool}``  gauge: delegated / total, 0..1
+Retention (the retention job, hourly; see docs/retention.md)
+  ``tronrent_retention_deleted_rows_total{table}``  counter: rows deleted by retention (rows of
+      dropped partitions included)
+  ``tronrent_retention_partitions_total{action}``  counter: partitions made | dropped
 Errors
   ``tronrent_errors_total{component}``  counter: unexpected exceptions (api, worker, scanner, bot)
 Database pool (collected at scrape time from every tracked engine)
@@ -124,6 +128,18 @@ POOL_ENERGY_CAPACITY: Final = _pool_gauge(
 )
 POOL_ENERGY_UTILISATION: Final = _pool_gauge(
     "utilisation", "Share of the pool's energy delegated (0..1), at the last pool sync."
+)
+RETENTION_DELETED: Final = Counter(
+    "tronrent_retention_deleted_rows",
+    "Rows deleted by the retention job, by table.",
+    ("table",),
+    registry=REGISTRY,
+)
+RETENTION_PARTITIONS: Final = Counter(
+    "tronrent_retention_partitions",
+    "Partitions made ahead or dropped by the retention job.",
+    ("action",),
+    registry=REGISTRY,
 )
 ERRORS: Final = Counter(
     "tronrent_errors",

@@ -12,6 +12,7 @@ from sqlalchemy.types import TypeDecorator
 
 import tronrent.models  # noqa: F401  (registers every table on Base.metadata)
 from tronrent.kit.db import Base, create_engine
+from tronrent.retention.partitions import include_name  # ignores run-time partitions
 
 config = context.config
 target_metadata = Base.metadata
@@ -30,6 +31,7 @@ def _configure_kwargs() -> dict[str, Any]:
         "target_metadata": target_metadata,
         "render_item": render_item,
         "compare_type": True,
+        "include_name": include_name,
         # SQLite needs table rebuilds ("batch") for most ALTERs; autogenerate emits them.
         "render_as_batch": True,
     }

@@ -15,7 +15,10 @@ from tronrent.kit.time import utcnow
 
 class JobFailure(Base):
     __tablename__ = "job_failures"
-    __table_args__ = (Index("idx_job_failures_job_name", "job_name", "failed_at"),)
+    __table_args__ = (
+        Index("idx_job_failures_job_name", "job_name", "failed_at"),
+        Index("idx_job_failures_resolved_at", "resolved_at"),  # retention (0028)
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     job_name: Mapped[str] = mapped_column(String(100))

@@ -121,6 +121,7 @@ class MerchantCallback(CreatedAtMixin, Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("idx_merchant_callbacks_due", "status", "next_attempt_at"),
         Index("idx_merchant_callbacks_order", "order_id", "id"),
+        Index("idx_merchant_callbacks_created_at", "created_at"),  # retention (0028)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -39,6 +39,7 @@ class NotificationOutbox(CreatedAtMixin, Base):
         CheckConstraint(enum_check("status", OutboxStatus), name="status"),
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("idx_notification_outbox_due", "status", "next_attempt_at"),
+        Index("idx_notification_outbox_created_at", "created_at"),  # retention (0028)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -25,7 +25,7 @@ async def run_periodic(queue: JobQueue, stop: asyncio.Event, speedup: float = 1.
         for spec in all_actors().values():
             if spec.period_s is None:
                 continue
-            due = next_run.setdefault(spec.name, now)
+            due = next_run.setdefault(spec.name, now + spec.start_delay_s / speedup)
             if now >= due:
                 next_run[spec.name] = now + spec.period_s / speedup
                 try:

@@ -58,6 +58,8 @@ class ActorSpec:
     min_backoff_s: float
     max_backoff_s: float
     period_s: float | None  # a periodic actor is enqueued every period_s by the scheduler
+    #: a periodic actor's first run comes this long after the scheduler starts (not at once)
+    start_delay_s: float = 0.0
 
 
 _ACTORS: dict[str, ActorSpec] = {}
@@ -71,6 +73,7 @@ def actor(
     min_backoff_s: float = 0.2,
     max_backoff_s: float = 30.0,
     period_s: float | None = None,
+    start_delay_s: float = 0.0,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Declare job `name` (`domain.verb_object`); the function takes ids only."""
 
@@ -78,7 +81,7 @@ def actor(
         if name in _ACTORS and _ACTORS[name].fn is not fn:
             raise ValueError(f"actor {name!r} declared twice")
         _ACTORS[name] = ActorSpec(
-            name, fn, priority, max_retries, min_backoff_s, max_backoff_s, period_s
+            name, fn, priority, max_retries, min_backoff_s, max_backoff_s, period_s, start_delay_s
         )
         return fn
 
