@@ -467,7 +467,8 @@ class PriceRule:
         if cond.agent_only and ctx.agent_level is None:
             return False
         if cond.referrer_agent_ids and (
-            ctx.referrer_agent_id is None or ctx.referrer_agent_id.lower() not in cond.referrer_agent_ids
+            ctx.referrer_agent_id is None
+            or ctx.referrer_agent_id.lower() not in cond.referrer_agent_ids
         ):
             return False
         return not (cond.agent_levels and ctx.agent_level not in cond.agent_levels)
@@ -518,9 +519,7 @@ def quote_price(rule: PriceRule, ctx: PriceContext) -> Quote:
         if ctx.quantity >= tier.min_quantity:
             tier_bp = max(tier_bp, tier.discount_bp)
     agent_bp = rule.conditions.agent_discount_bp if ctx.agent_level is not None else 0
-    referral_bp = (
-        rule.conditions.referral_discount_bp if ctx.referrer_agent_id is not None else 0
-    )
+    referral_bp = rule.conditions.referral_discount_bp if ctx.referrer_agent_id is not None else 0
     discount_bp = min(tier_bp + agent_bp + referral_bp, BP_PER_UNIT)
     # Round the discount up (ceil): the total is rounded down in the customer's favour.
     discount = -_mul_bp_floor(-subtotal, discount_bp)

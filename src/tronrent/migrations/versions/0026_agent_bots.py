@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0026_agent_bots"
 down_revision: str | Sequence[str] | None = "0022_pool_keys"
 branch_labels: str | Sequence[str] | None = None
@@ -38,9 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("bots", schema=None) as batch_op:
         batch_op.add_column(sa.Column("owner_agent_id", sa.Uuid(), nullable=True))
         for name in ("agent_markup_bps", "min_markup_bps", "max_markup_bps"):
-            batch_op.add_column(
-                sa.Column(name, sa.Integer(), server_default="0", nullable=False)
-            )
+            batch_op.add_column(sa.Column(name, sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("approved_by", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
@@ -55,9 +52,7 @@ def upgrade() -> None:
         )
         batch_op.create_index("idx_bots_owner_agent_id", ["owner_agent_id"], unique=False)
         batch_op.create_check_constraint(op.f("bots_agent_markup_check"), sa.text(_MARKUP))
-        batch_op.create_check_constraint(
-            op.f("bots_agent_bot_approved_check"), sa.text(_APPROVED)
-        )
+        batch_op.create_check_constraint(op.f("bots_agent_bot_approved_check"), sa.text(_APPROVED))
     with _products()._orders_rebuilt(), op.batch_alter_table("orders") as batch_op:  # type: ignore[attr-defined]
         batch_op.add_column(sa.Column("agent_id", sa.Uuid(), nullable=True))
         batch_op.add_column(
