@@ -37,10 +37,11 @@ MAX_BOTS_PER_AGENT: Final = 5
 MAX_MARKUP_BPS: Final = 10_000
 
 
-async def _active_agent(session: AsyncSession, user_id: uuid.UUID) -> Agent:
-    agent = (
-        await session.execute(select(Agent).where(Agent.user_id == user_id))
-    ).scalar_one_or_none()
+async def _active_agent(
+    session: AsyncSession, *, user_id: uuid.UUID | None = None, agent_id: uuid.UUID | None = None
+) -> Agent:
+    key = Agent.id == agent_id if agent_id is not None else Agent.user_id == user_id
+    agent = (await session.execute(select(Agent).where(key))).scalar_one_or_none()
     if agent is None or agent.status is not AgentStatus.ACTIVE:
         raise NotAnActiveAgent("only an active agent may have their own bot")
     return agent
@@ -65,15 +66,21 @@ class AgentBotService:
         session: AsyncSession,
         *,
         box: SecretBox,
-        user_id: uuid.UUID,
         token: str,
         username: str,
+        user_id: uuid.UUID | None = None,
+        agent_id: uuid.UUID | None = None,
         name: str | None = None,
         markup_bps: int = 0,
+        actor: Actor | None = None,
+        reason: str | None = None,
     ) -> Bot:
-        """An active agent's bot, ``inactive`` until an operator approves it. ``markup_bps``
-        is what the agent asks for (0..10000); the operator's bounds apply at approval."""
-        agent = await _active_agent(session, user_id)
+        """An active agent's bot (the agent of ``user_id``, or ``agent_id``), ``inactive``
+        until an operator approves it. ``markup_bps`` is what the agent asks for (0..10000);
+        the operator's bounds apply at approval. ``actor``/``reason``: an operator registers
+        it for the agent (else the agent did, in the bot)."""
+        why = require_reason(reason or "", "bot change") if actor is not None else None
+        agent = await _active_agent(session, user_id=user_id, agent_id=agent_id)
         _check_markup(markup_bps, 0, MAX_MARKUP_BPS)
         owned = await session.scalar(
             select(func.count()).select_from(Bot).where(Bot.owner_agent_id == agent.id)
@@ -96,7 +103,13 @@ class AgentBotService:
             "agentMarkupBps": markup_bps,
         }
         bot_service.record(
-            session, bot, BotAction.ADD, {}, after, agent_actor(agent), "registered by the agent"
+            session,
+            bot,
+            BotAction.ADD,
+            {},
+            after,
+            actor or agent_actor(agent),
+            why or "registered by the agent",
         )
         await session.flush()
         return bot
@@ -161,7 +174,7 @@ class AgentBotService:
         self, session: AsyncSession, *, user_id: uuid.UUID, bot_id: uuid.UUID, markup_bps: int
     ) -> Bot:
         """The agent picks their markup within the operator's bounds (422 otherwise)."""
-        agent = await _active_agent(session, user_id)
+        agent = await _active_agent(session, user_id=user_id)
         bot = await self._agent_bot(session, bot_id, lock=True)
         if bot.owner_agent_id != agent.id:
             raise NotAnAgentBot("this bot is not yours")
