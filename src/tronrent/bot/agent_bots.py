@@ -126,19 +126,9 @@ class AgentBotService:
     ) -> Bot:
         """The operator approves an agent's bot with the markup bounds: it becomes ``active``
         (the agent's markup moved into the bounds when outside them)."""
-        why = require_reason(reason, "bot change")
-        bot = await self._agent_bot(session, bot_id, lock=True)
-        if bot.approved_at is not None:
-            raise AgentBotApproved("this bot was approved before; change its bounds instead")
-        before = self._terms(bot)
-        self._set_bounds(bot, min_markup_bps, max_markup_bps)
-        bot.approved_at = utcnow()
-        bot.approved_by = actor.admin_id
-        bot.status = BotStatus.ACTIVE
-        after = {**self._terms(bot), "approvedAt": bot.approved_at.isoformat()}
-        bot_service.record(session, bot, BotAction.EDIT, before, after, actor, why)
-        await session.flush()
-        return bot
+        return await self._set_terms(
+            session, bot_id, (min_markup_bps, max_markup_bps), actor, reason, approve=True
+        )
 
     async def set_bounds(
         self,
@@ -151,22 +141,43 @@ class AgentBotService:
         reason: str,
     ) -> Bot:
         """The operator changes the bounds (the agent's markup moved into them)."""
+        return await self._set_terms(
+            session, bot_id, (min_markup_bps, max_markup_bps), actor, reason, approve=False
+        )
+
+    async def _set_terms(
+        self,
+        session: AsyncSession,
+        bot_id: uuid.UUID,
+        bounds: tuple[int, int],
+        actor: Actor,
+        reason: str,
+        *,
+        approve: bool,
+    ) -> Bot:
         why = require_reason(reason, "bot change")
         bot = await self._agent_bot(session, bot_id, lock=True)
+        if approve and bot.approved_at is not None:
+            raise AgentBotApproved("this bot was approved before; change its bounds instead")
         before = self._terms(bot)
-        self._set_bounds(bot, min_markup_bps, max_markup_bps)
-        after = self._terms(bot)
-        changed = {k for k in after if after[k] != before[k]}
-        if changed:
-            bot_service.record(
-                session,
-                bot,
-                BotAction.EDIT,
-                {k: before[k] for k in changed},
-                {k: after[k] for k in changed},
-                actor,
-                why,
+        low, high = bounds
+        if not 0 <= low <= high <= MAX_MARKUP_BPS:
+            raise MarkupOutOfBounds(
+                f"bounds must satisfy 0 <= minMarkupBps <= maxMarkupBps <= {MAX_MARKUP_BPS}"
             )
+        bot.min_markup_bps, bot.max_markup_bps = low, high
+        bot.agent_markup_bps = min(max(bot.agent_markup_bps, low), high)
+        if approve:
+            bot.approved_at = utcnow()
+            bot.approved_by = actor.admin_id
+            bot.status = BotStatus.ACTIVE
+        after = self._terms(bot)
+        changed = [k for k in after if after[k] != before[k]]
+        if changed or approve:
+            old, new = {k: before[k] for k in changed}, {k: after[k] for k in changed}
+            if approve:
+                new["approvedAt"] = after["approvedAt"]
+            bot_service.record(session, bot, BotAction.EDIT, old, new, actor, why)
         await session.flush()
         return bot
 
@@ -219,21 +230,13 @@ class AgentBotService:
         return owner
 
     @staticmethod
-    def _set_bounds(bot: Bot, low: int, high: int) -> None:
-        if not 0 <= low <= high <= MAX_MARKUP_BPS:
-            raise MarkupOutOfBounds(
-                f"bounds must satisfy 0 <= minMarkupBps <= maxMarkupBps <= {MAX_MARKUP_BPS}"
-            )
-        bot.min_markup_bps, bot.max_markup_bps = low, high
-        bot.agent_markup_bps = min(max(bot.agent_markup_bps, low), high)
-
-    @staticmethod
     def _terms(bot: Bot) -> dict[str, Any]:
         return {
             "status": bot.status.value,
             "minMarkupBps": bot.min_markup_bps,
             "maxMarkupBps": bot.max_markup_bps,
             "agentMarkupBps": bot.agent_markup_bps,
+            "approvedAt": bot.approved_at.isoformat() if bot.approved_at else None,
         }
 
     async def _agent_bot(self, session: AsyncSession, bot_id: uuid.UUID, *, lock: bool) -> Bot:
