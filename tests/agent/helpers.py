@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.agent.config import AgentConfig
 from tronrent.agent.service import agent as agent_service
 from tronrent.kit.audit import Actor
+from tronrent.kit.time import utcnow
 from tronrent.models import AdminRole, AdminUser, Agent, User
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus, OrderType
@@ -67,7 +68,11 @@ async def delivered_order(
     *,
     status: OrderStatus = OrderStatus.ACTIVE,
     currency: Currency = Currency.TRX,
+    agent: Agent | None = None,
+    markup: int = 0,
 ) -> Order:
+    """An order delivered (paid now) to ``buyer``; ``agent``: taken by that agent's own bot,
+    ``markup`` of its price being the agent's."""
     oid = f"T_{uuid.uuid4().hex[:16]}"
     order = Order(
         id=oid,
@@ -79,6 +84,9 @@ async def delivered_order(
         energy_amount=65_000,
         price_units=price,
         final_price_units=price,
+        paid_at=utcnow(),
+        agent_id=agent.id if agent is not None else None,
+        agent_markup_units=markup,
     )
     session.add(order)
     await session.flush()

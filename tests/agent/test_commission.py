@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.agent.commission import cancel_for_order, record_commissions, settle_due
+from tronrent.agent.commission import (
+    cancel_for_order,
+    missing_commission_orders,
+    record_commissions,
+    settle_due,
+    sweep_missing,
+)
 from tronrent.agent.errors import (
     AlreadyAgent,
     ApplicationPending,
@@ -26,7 +32,7 @@ from tronrent.models.order import OrderStatus
 from tronrent.models.user import UserRole
 from tronrent.user.balance import balance as balance_service
 
-from .helpers import CFG, TRX, chain_of, delivered_order, new_admin, new_user
+from .helpers import CFG, TRX, chain_of, delivered_order, make_agent, new_admin, new_user
 
 
 async def earnings(session: AsyncSession, order_id: str) -> list[AgentEarning]:
@@ -147,6 +153,82 @@ class TestCommission:
         order = await delivered_order(session, buyer, 10 * TRX)
         await record_commissions(session, [order.id], CFG)
         assert [(r.agent_id, r.level) for r in await earnings(session, order.id)] == [(top.id, 2)]
+
+
+class TestAgentBotOrders:
+    async def test_the_bots_agent_heads_the_chain_and_keeps_its_markup(
+        self, session: AsyncSession
+    ) -> None:
+        (top, seller), _ = await chain_of(session, 2)
+        # the buyer was referred by someone else's chain: the bot that took the order decides
+        (other,), buyer = await chain_of(session, 1)
+        # 22 TRX paid = 20 TRX operator price + 2 TRX markup (10 %)
+        order = await delivered_order(session, buyer, 22 * TRX, agent=seller, markup=2 * TRX)
+        assert await record_commissions(session, [order.id], CFG) == 3
+        assert await record_commissions(session, [order.id], CFG) == 0
+        rows = await earnings(session, order.id)
+        got = sorted((r.agent_id, r.earning_type.value, r.amount_units) for r in rows)
+        assert got == sorted(
+            [
+                (seller.id, "bonus", 2 * TRX),
+                (seller.id, "commission", 2 * TRX),  # 10 % of 20 TRX (markup excluded)
+                (top.id, "commission", 600_000),
+            ]
+        )
+        assert all(r.base_amount_units == 20 * TRX for r in rows)
+        assert other.id not in {r.agent_id for r in rows}
+
+    async def test_an_order_of_a_buyer_nobody_referred_earns_through_the_bot(
+        self, session: AsyncSession
+    ) -> None:
+        (seller,), _ = await chain_of(session, 1)
+        buyer = await new_user(session)
+        order = await delivered_order(session, buyer, 10 * TRX, agent=seller)
+        assert await record_commissions(session, [order.id], CFG) == 1
+        assert [(r.agent_id, r.amount_units) for r in await earnings(session, order.id)] == [
+            (seller.id, TRX)
+        ]
+
+
+class TestSweep:
+    async def test_writes_the_commission_a_lost_job_left_out_once(
+        self, session: AsyncSession
+    ) -> None:
+        (top, seller), buyer = await chain_of(session, 2)
+        lost = await delivered_order(session, buyer, 10 * TRX)
+        by_bot = await delivered_order(session, await new_user(session), 10 * TRX, agent=seller)
+        done = await delivered_order(session, buyer, 10 * TRX)
+        await record_commissions(session, [done.id], CFG)  # its job ran
+        undelivered = await delivered_order(session, buyer, 10 * TRX, status=OrderStatus.PAID)
+        nobody = await delivered_order(session, await new_user(session), 10 * TRX)
+        found = await missing_commission_orders(session, since=utcnow() - timedelta(hours=1))
+        assert set(found) >= {lost.id, by_bot.id}
+        assert not set(found) & {done.id, undelivered.id, nobody.id}
+        assert await sweep_missing(session, CFG) == 4  # 2 levels each
+        assert await sweep_missing(session, CFG) == 0  # idempotent
+        assert [r.agent_id for r in await earnings(session, lost.id)] == [seller.id, top.id]
+        assert len(await earnings(session, done.id)) == 2  # untouched
+
+    async def test_orders_outside_the_window_are_left(self, session: AsyncSession) -> None:
+        _, buyer = await chain_of(session, 1)
+        order = await delivered_order(session, buyer, 10 * TRX)
+        later = utcnow() + timedelta(seconds=CFG.sweep_lookback_s + 60)
+        assert await sweep_missing(session, CFG, now=later) == 0
+        assert await earnings(session, order.id) == []
+
+    async def test_orders_paid_before_the_referrer_became_an_agent_are_left(
+        self, session: AsyncSession
+    ) -> None:
+        actor = await new_admin(session)
+        referrer = await new_user(session)
+        buyer = await new_user(session, referrer)
+        order = await delivered_order(session, buyer, 10 * TRX)
+        order.paid_at = utcnow() - timedelta(minutes=5)
+        await session.flush()
+        await make_agent(session, actor, referrer)
+        assert order.id not in await missing_commission_orders(
+            session, since=utcnow() - timedelta(hours=1)
+        )
 
 
 class TestSettlement:

@@ -43,6 +43,7 @@ _UNKNOWN = "00000000-0000-4000-8000-000000000001"
 
 ROUTES = [
     ("POST", "/api/agent-applications"),
+    ("POST", "/api/agent-withdrawals"),
     ("GET", "/api/admin/agent-applications"),
     ("POST", f"/api/admin/agent-applications/{_UNKNOWN}/approve"),
     ("POST", f"/api/admin/agent-applications/{_UNKNOWN}/reject"),
@@ -162,6 +163,44 @@ class TestApplications:
 
 
 class TestWithdrawals:
+    async def test_requested_for_the_agent_over_http(
+        self, client: httpx.AsyncClient, state: AppState, operator_headers: dict[str, str]
+    ) -> None:
+        async with state.session_maker() as s, s.begin():
+            (agent,), buyer = await chain_of(s, 1)
+            order = await delivered_order(s, buyer, 300 * TRX)
+            await record_commissions(s, [order.id], CFG)
+            await settle_due(s, CFG, now=utcnow() + timedelta(seconds=CFG.refund_window_s + 1))
+        body = {
+            "userId": str(agent.user_id),
+            "currency": "TRX",
+            "amountUnits": 20 * TRX,
+            "toAddress": ADDRESS,
+        }
+        r = await client.post("/api/agent-withdrawals", json=body, headers=operator_headers)
+        assert r.status_code == 201, r.text
+        out = r.json()["data"]
+        assert (out["status"], out["amountUnits"], out["toAddress"]) == (
+            "approved",
+            20 * TRX,
+            ADDRESS,
+        )
+        cases = [
+            ({"amountUnits": 20 * TRX}, 409, "INSUFFICIENT_COMMISSION"),  # 30 TRX earned
+            ({"amountUnits": TRX}, 422, "WITHDRAWAL_REFUSED"),  # below the minimum
+            ({"toAddress": "TNotAnAddress"}, 422, "WITHDRAWAL_REFUSED"),
+            ({"currency": "EUR"}, 422, None),
+            ({"amountUnits": -5}, 422, None),
+            ({"userId": str(buyer.id)}, 404, "AGENT_NOT_FOUND"),
+        ]
+        for change, status, code in cases:
+            r = await client.post(
+                "/api/agent-withdrawals", json={**body, **change}, headers=operator_headers
+            )
+            assert r.status_code == status, (change, r.text)
+            if code:
+                assert r.json()["error"]["code"] == code
+
     async def test_reject_then_list(
         self, client: httpx.AsyncClient, state: AppState, admin_headers: dict[str, str]
     ) -> None:

@@ -248,3 +248,75 @@ class TestRemoveBot:
         changes = (await client.get(f"{url}/changes", headers=admin_headers)).json()["data"]
         assert [c["action"] for c in changes] == ["remove", "add"]
         assert not await answers(emulator, token, user_id=12)
+
+
+class TestAgentBots:
+    async def test_register_approve_bounds(
+        self,
+        client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        emulator: TelegramEmulator,
+        state: AppState,
+    ) -> None:
+        from agent.helpers import make_agent, new_admin, new_user
+
+        async with state.session_maker() as s, s.begin():
+            agent = await make_agent(s, await new_admin(s), await new_user(s))
+            idle = await make_agent(s, await new_admin(s), await new_user(s))
+            idle.status = type(idle.status)("suspended")
+        tg = emulator.add_bot(username="agent_shop_bot")
+        body = {
+            "agentId": str(agent.id),
+            "token": tg.token,
+            "username": "@agent_shop_bot",
+            "markupBps": 1500,
+            "reason": "asked by phone",
+        }
+        created = await client.post("/api/admin/bots/agent", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        out = created.json()["data"]
+        assert (out["status"], out["ownerAgentId"], out["agentMarkupBps"]) == (
+            "inactive",
+            str(agent.id),
+            1500,
+        )
+        assert out["approvedAt"] is None and tg.token not in created.text
+        url = f"/api/admin/bots/{out['botId']}"
+        early = await client.patch(
+            url, json={"status": "active", "reason": "go"}, headers=admin_headers
+        )
+        assert early.status_code == 409
+        assert early.json()["error"]["code"] == "AGENT_BOT_NOT_APPROVED"
+        assert manager_of(state).bot_for(uuid.UUID(out["botId"])) is None
+
+        bounds = {"minMarkupBps": 500, "maxMarkupBps": 100, "reason": "ok"}
+        bad = await client.post(f"{url}/approve", json=bounds, headers=admin_headers)
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "MARKUP_OUT_OF_BOUNDS"
+        bounds = {"minMarkupBps": 0, "maxMarkupBps": 1000, "reason": "cap 10 %"}
+        approved = await client.post(f"{url}/approve", json=bounds, headers=admin_headers)
+        assert approved.status_code == 200, approved.text
+        data = approved.json()["data"]
+        assert data["status"] == "active" and data["agentMarkupBps"] == 1000  # into the bounds
+        assert manager_of(state).bot_for(uuid.UUID(out["botId"])) is not None
+        assert await answers(emulator, tg.token, user_id=11)
+        again = await client.post(f"{url}/approve", json=bounds, headers=admin_headers)
+        assert again.status_code == 409
+
+        narrower = {"minMarkupBps": 200, "maxMarkupBps": 500, "reason": "market"}
+        moved = await client.put(f"{url}/markup-bounds", json=narrower, headers=admin_headers)
+        assert moved.json()["data"]["agentMarkupBps"] == 500
+        changes = (await client.get(f"{url}/changes", headers=admin_headers)).json()["data"]
+        assert [c["reason"] for c in changes] == ["market", "cap 10 %", "asked by phone"]
+
+        other = emulator.add_bot(username="idle_shop_bot")
+        refused = await client.post(
+            "/api/admin/bots/agent",
+            json={**body, "agentId": str(idle.id), "token": other.token, "username": "idle_bot"},
+            headers=admin_headers,
+        )
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "AGENT_NOT_ACTIVE"
+        operator_bot, _ = await add(client, admin_headers, emulator)
+        not_agents = await client.post(
+            f"/api/admin/bots/{operator_bot}/approve", json=bounds, headers=admin_headers
+        )
+        assert not_agents.status_code == 409

@@ -95,6 +95,37 @@ class TestPricePackage:
         agent = price_package(package(), [rule], quantity=1, currency=Currency.TRX, agent_level=2)
         assert agent.final_price_units == 1_800_000 and agent.breakdown["agent_level"] == 2
 
+    def test_referred_users_of_one_agent(self) -> None:
+        x, y = uuid.uuid4(), uuid.uuid4()
+        rule = row(
+            conditions=PriceConditions(
+                referrer_agent_ids=frozenset({str(x)}), referral_discount_bp=500
+            ),
+            priority=5,
+        )
+        plain = price_package(package(), [rule], quantity=2, currency=Currency.TRX)
+        assert plain.rule_id is None and plain.final_price_units == 4_000_000
+        of_y = price_package(
+            package(), [rule], quantity=2, currency=Currency.TRX, referrer_agent_id=y
+        )
+        assert of_y.rule_id is None and of_y.final_price_units == 4_000_000
+        of_x = price_package(
+            package(), [rule], quantity=2, currency=Currency.TRX, referrer_agent_id=x
+        )
+        assert of_x.rule_id == rule.config_id and of_x.discount_units == 200_000
+        assert of_x.final_price_units == 3_800_000
+
+    def test_markup_of_an_agents_bot(self) -> None:
+        p = price_package(package(), [], quantity=3, currency=Currency.TRX).with_markup(1_250)
+        assert (p.price_units, p.final_price_units, p.agent_markup_units) == (
+            6_750_000,
+            6_750_000,
+            750_000,
+        )
+        assert p.original_price_units == 6_000_000 and p.breakdown["agent_markup_bps"] == 1_250
+        same = price_package(package(), [], quantity=3, currency=Currency.TRX)
+        assert same.with_markup(0) == same
+
     def test_broken_rule_is_skipped(self) -> None:
         broken = row(min_price_units=5, max_price_units=1, priority=100)
         p = price_package(package(), [broken], quantity=1, currency=Currency.TRX)
@@ -270,6 +301,49 @@ class TestQuoteOrder:
         assert agent.final_price_units == 8_000_000 and agent.breakdown["rule_name"] == "agents"
         usdt = await quote_order(session, package=pkg, quantity=2, currency="USDT")
         assert usdt.final_price_units == 1_320_000 and usdt.currency is Currency.USDT
+
+    async def test_agent_discount_for_their_referred_users(self, session: AsyncSession) -> None:
+        """A rule for agent X's referred users (``referrerAgentIds: [X]``) gives them X's
+        discount; users of another agent, or of none, pay the usual price."""
+        from tronrent.user.service import new_referral_code
+
+        pkg = await self._package(session)
+        agents = []
+        for code in ("RX", "RY"):
+            owner = User(id=uuid.uuid4(), referral_code=new_referral_code())
+            session.add(owner)
+            await session.flush()
+            agent = Agent(user_id=owner.id, agent_code=code, level=1, status=AgentStatus.ACTIVE)
+            session.add(agent)
+            agents.append((owner, agent))
+        (x_user, x), (y_user, _) = agents
+        buyers = {}
+        for name, referrer in (("of_x", x_user.id), ("of_y", y_user.id), ("none", None)):
+            buyers[name] = User(id=uuid.uuid4(), referred_by=referrer)
+            session.add(buyers[name])
+        session.add(
+            PriceConfig(
+                config_name="x's referrals",
+                conditions=ConditionsSpec.model_validate(
+                    {"referrerAgentIds": [str(x.id)], "referralDiscountPercentage": "12.5"}
+                ).stored(),
+                priority=3,
+            )
+        )
+        await session.flush()
+
+        async def final(name: str) -> int:
+            q = await quote_order(
+                session, package=pkg, quantity=2, currency="TRX", user_id=buyers[name].id
+            )
+            return q.final_price_units
+
+        assert await final("of_x") == 3_500_000
+        assert await final("of_y") == 4_000_000
+        assert await final("none") == 4_000_000
+        x.status = AgentStatus.SUSPENDED  # a suspended agent's referrals lose the discount
+        await session.flush()
+        assert await final("of_x") == 4_000_000
 
     async def test_flash_row_and_deleted_rules_do_not_price_packages(
         self, session: AsyncSession

@@ -13,11 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.agent.calc import level_rates, shares
+from tronrent.agent.calc import BPS, level_rates, shares
 from tronrent.agent.config import AgentConfig
 from tronrent.kit.db import insert_new_rows
 from tronrent.kit.time import utcnow
@@ -32,18 +33,29 @@ DELIVERED = (OrderStatus.ACTIVE, OrderStatus.RECLAIMING, OrderStatus.COMPLETED)
 #: an earning of an order in one of these is cancelled, never settled
 REFUNDED = (OrderStatus.REFUNDING, OrderStatus.REFUNDED)
 SETTLE_BATCH = 500
+SWEEP_BATCH = 500
 
 
 async def agent_chain(
-    session: AsyncSession, referrer_user_id: uuid.UUID, depth: int
+    session: AsyncSession,
+    referrer_user_id: uuid.UUID | None,
+    depth: int,
+    *,
+    first_agent_id: uuid.UUID | None = None,
 ) -> list[Agent | None]:
-    """The agents above a buyer whose referrer is ``referrer_user_id``: level 1 = the
-    referrer's agent row, then its parent, ... at most ``depth``; an agent that is not active
-    holds its place (None: it earns nothing) and the chain goes on above it."""
+    """The agents above a buyer: level 1 = ``first_agent_id`` (the agent whose own bot took
+    the order) else the agent row of the buyer's referrer ``referrer_user_id``, then its
+    parent, ... at most ``depth``; an agent that is not active holds its place (None: it earns
+    nothing) and the chain goes on above it."""
     chain: list[Agent | None] = []
-    current = (
-        await session.execute(select(Agent).where(Agent.user_id == referrer_user_id))
-    ).scalar_one_or_none()
+    if first_agent_id is not None:
+        current = await session.get(Agent, first_agent_id)
+    elif referrer_user_id is not None:
+        current = (
+            await session.execute(select(Agent).where(Agent.user_id == referrer_user_id))
+        ).scalar_one_or_none()
+    else:
+        current = None
     seen: set[uuid.UUID] = set()
     while current is not None and len(chain) < depth and current.id not in seen:
         seen.add(current.id)
@@ -54,50 +66,90 @@ async def agent_chain(
     return chain
 
 
+def _earning(
+    agent_id: uuid.UUID,
+    order_id: str,
+    kind: EarningType,
+    level: int,
+    amount: int,
+    bps: int,
+    base: int,
+    currency: Currency,
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "agent_id": agent_id,
+        "order_id": order_id,
+        "earning_type": kind,
+        "level": level,
+        "amount_units": amount,
+        "commission_bps": bps,
+        "base_amount_units": base,
+        "currency": currency,
+        "status": EarningStatus.PENDING,
+    }
+
+
 async def record_commissions(
     session: AsyncSession, order_ids: Sequence[str], cfg: AgentConfig
 ) -> int:
-    """Write the commission of each delivered order (idempotent); the number of rows written."""
+    """Write the commission of each delivered order (idempotent); the number of rows written.
+
+    An order its agent's own bot took (``orders.agent_id``) starts the chain at that agent
+    (whoever referred the buyer) and gives the agent its markup as a ``bonus`` earning; the
+    commission base is the final price less that markup."""
     if not order_ids:
         return 0
     rows = (
         await session.execute(
-            select(Order.id, Order.final_price_units, Order.currency, User.referred_by)
-            .join(User, User.id == Order.user_id)
+            select(
+                Order.id,
+                Order.final_price_units,
+                Order.currency,
+                Order.agent_id,
+                Order.agent_markup_units,
+                User.referred_by,
+            )
+            .outerjoin(User, User.id == Order.user_id)
             .where(
                 Order.id.in_(sorted(set(order_ids))),
                 Order.status.in_(DELIVERED),
                 Order.order_type != OrderType.BALANCE_TOP_UP,
-                User.referred_by.is_not(None),
+                or_(User.referred_by.is_not(None), Order.agent_id.is_not(None)),
             )
         )
     ).all()
     values = []
-    for order_id, base, currency, referrer in rows:
-        if referrer is None or base <= 0:
+    for order_id, final, currency, bot_agent, markup, referrer in rows:
+        money = Currency(currency)
+        base = int(final) - int(markup or 0)
+        if base < 0:
             continue
-        chain = await agent_chain(session, referrer, cfg.depth)
+        chain = await agent_chain(session, referrer, cfg.depth, first_agent_id=bot_agent)
         if not chain:
             continue
         first = chain[0]
+        if markup and first is not None:
+            bps = min(BPS, int(markup) * BPS // base) if base else BPS
+            values.append(
+                _earning(first.id, order_id, EarningType.BONUS, 1, int(markup), bps, base, money)
+            )
         rates = level_rates(cfg.levels_bps, first.commission_bps if first else None)
-        for share in shares(int(base), rates[: len(chain)]):
+        for share in shares(base, rates[: len(chain)]):
             agent = chain[share.level - 1]
             if agent is None:
                 continue
             values.append(
-                {
-                    "id": uuid.uuid4(),
-                    "agent_id": agent.id,
-                    "order_id": order_id,
-                    "earning_type": EarningType.COMMISSION,
-                    "level": share.level,
-                    "amount_units": share.amount_units,
-                    "commission_bps": share.commission_bps,
-                    "base_amount_units": int(base),
-                    "currency": Currency(currency),
-                    "status": EarningStatus.PENDING,
-                }
+                _earning(
+                    agent.id,
+                    order_id,
+                    EarningType.COMMISSION,
+                    share.level,
+                    share.amount_units,
+                    share.commission_bps,
+                    base,
+                    money,
+                )
             )
     written = await insert_new_rows(
         session,
@@ -107,6 +159,52 @@ async def record_commissions(
         returning=("id",),
     )
     return len(written)
+
+
+async def missing_commission_orders(
+    session: AsyncSession, *, since: datetime, limit: int = SWEEP_BATCH
+) -> list[str]:
+    """Delivered orders (paid since ``since``) that should earn commission and have no
+    earning yet: their commission job was lost (the process died between the delivery commit
+    and the job, on the in-process queue). Newest first."""
+    # the first agent of the chain is active now and was an agent when the order was paid
+    # (an order paid before its buyer's referrer became an agent never earned)
+    first_active = (Agent.status == AgentStatus.ACTIVE, Agent.created_at <= Order.paid_at)
+    bot_agent = select(Agent.id).where(Agent.id == Order.agent_id, *first_active).exists()
+    referrer_agent = (
+        select(Agent.id).where(Agent.user_id == User.referred_by, *first_active).exists()
+    )
+    earned = select(AgentEarning.id).where(AgentEarning.order_id == Order.id).exists()
+    rows = await session.execute(
+        select(Order.id)
+        .outerjoin(User, User.id == Order.user_id)
+        .where(
+            Order.status.in_(DELIVERED),
+            Order.order_type != OrderType.BALANCE_TOP_UP,
+            Order.final_price_units > 0,
+            Order.paid_at >= since,
+            or_(bot_agent, and_(Order.agent_id.is_(None), referrer_agent)),
+            ~earned,
+        )
+        .order_by(Order.paid_at.desc(), Order.id)
+        .limit(limit)
+    )
+    return [str(i) for (i,) in rows]
+
+
+async def sweep_missing(
+    session: AsyncSession, cfg: AgentConfig, *, now: datetime | None = None
+) -> int:
+    """The backstop of ``record_commissions``: write the commission of delivered orders of
+    the last ``cfg.sweep_lookback_s`` that have none (idempotent: the same UNIQUE key). An
+    order whose chain earns nothing (inactive agents, shares rounding to 0) is looked at again
+    until it leaves the window (rare: the query asks for an active first agent); the batch
+    bounds the work."""
+    now = now or utcnow()
+    since = now - timedelta(seconds=cfg.sweep_lookback_s)
+    return await record_commissions(
+        session, await missing_commission_orders(session, since=since), cfg
+    )
 
 
 async def cancel_for_order(session: AsyncSession, order_id: str) -> int:

@@ -19,6 +19,8 @@ class WithdrawalRules:
 class AgentConfig:
     levels_bps: tuple[int, ...] = (1000, 300, 100)
     refund_window_s: int = 24 * 3600
+    #: how far back the commission sweep looks for delivered orders with no earning
+    sweep_lookback_s: int = 7 * 24 * 3600
     withdrawal: dict[Currency, WithdrawalRules] = field(
         default_factory=lambda: {
             Currency.TRX: WithdrawalRules(10_000_000, 1_000_000, 100_000_000),

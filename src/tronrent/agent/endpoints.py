@@ -28,6 +28,7 @@ from tronrent.models import (
     EarningStatus,
 )
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
+from tronrent.models.common import Currency
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -234,6 +235,34 @@ async def file_application(
         expected_volume_sun=body.expected_volume_sun,
     )
     return ok(application_out(application))
+
+
+class WithdrawalRequest(ApiModel):
+    user_id: uuid.UUID
+    currency: Currency
+    #: leaves the agent's balance, the fee included (base units: sun or USDT units)
+    amount_units: StrictInt = Field(ge=1, le=10**15)
+    to_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+
+
+@router.post("/api/agent-withdrawals", status_code=201)
+async def request_withdrawal(
+    body: WithdrawalRequest, session: SessionDep, settings: SettingsDep, _op: OperatorDep
+) -> Envelope[WithdrawalOut]:
+    """Ask for a payout of an agent's settled commission, for the agent (the user; as
+    `/agent withdraw` does in the bot): `approved` at once up to the auto-approve amount (the
+    payout job sends it), else `pending_review`. 404 `AGENT_NOT_FOUND`, 403
+    `AGENT_NOT_ACTIVE`, 422 `WITHDRAWAL_REFUSED` (below the minimum, not more than the fee,
+    not a TRON address), 409 `INSUFFICIENT_COMMISSION` / `INSUFFICIENT_BALANCE`."""
+    w = await withdrawal_service.request(
+        session,
+        body.user_id,
+        currency=body.currency,
+        amount_units=body.amount_units,
+        to_address=body.to_address,
+        cfg=AgentConfig.from_settings(settings),
+    )
+    return ok(withdrawal_out(w))
 
 
 @router.get("/api/admin/agent-applications")

@@ -1,7 +1,8 @@
 """Payouts: an approved withdrawal is paid by ONE transfer, stored before broadcast.
 
-The transfer (TRX, or a TRC20 USDT ``transfer``) goes from the refund account (the pool holding
-the key of the configured refund address, the flash address by default), so the scanner, which
+The transfer (TRX, or a TRC20 USDT ``transfer``) goes from the refund account
+(`delegation.transfer`, shared with refunds: the pool holding the key of the configured refund
+address, the flash address by default), so the scanner, which
 follows that address, sees it in its block and confirms it; the withdrawal then becomes
 ``paid``. The partial unique index ``uq_chain_transactions_live_payout`` allows one live
 transfer per withdrawal, and the withdrawal's row lock orders the jobs: a retried, concurrent or
@@ -18,15 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import BlockHeader
-from tronrent.delegation.chain_tx import (
-    Delivery,
-    deliver,
-    pool_key,
-    record_delivery,
-    sent_recently,
-    sign_and_store,
-)
 from tronrent.delegation.flows import FlowDeps
+from tronrent.delegation.transfer import deliver_transfer, store_transfer
 from tronrent.kit.time import utcnow
 from tronrent.models import Agent
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
@@ -37,9 +31,6 @@ from tronrent.models.chain_transaction import (
     ChainTxStatus,
 )
 from tronrent.models.common import Currency
-from tronrent.order.service import order as order_service
-from tronrent.payment.refund import USDT_REFUND_FEE_LIMIT_SUN, RefundAccountMissing
-from tronrent.pool.service import pool as pool_service
 from tronrent.worker import Retry
 
 log = logging.getLogger("tronrent.agent")
@@ -59,34 +50,15 @@ async def _live_payout(session: AsyncSession, withdrawal_id: int) -> ChainTransa
 async def _build(
     session: AsyncSession, d: FlowDeps, ref: BlockHeader, w: AgentWithdrawal
 ) -> ChainTransaction:
-    cfg = await order_service.config(session, d.rt)
-    address = cfg.refund_address or d.rt.payment_address
-    pool = await pool_service.get_by_address(session, address)
-    if pool is None:
-        raise RefundAccountMissing(f"no pool account holds the key of {address}")
-    if w.currency is Currency.TRX:
-        tx = d.chain.build_transfer_local(ref, address, w.to_address, w.payout_units)
-    else:
-        assert d.rt.usdt_contract is not None
-        tx = d.chain.build_trc20_transfer_local(
-            ref,
-            address,
-            d.rt.usdt_contract,
-            w.to_address,
-            w.payout_units,
-            fee_limit_sun=USDT_REFUND_FEE_LIMIT_SUN,
-        )
-    return await sign_and_store(
+    return await store_transfer(
         session,
-        d.chain,
-        tx,
-        pool_key(d.box, pool),
-        purpose=ChainTxPurpose.PAYOUT,
-        owner=address,
+        d,
+        ref,
+        asset=w.currency,
         to=w.to_address,
-        amount_sun=w.payout_units,
+        amount=w.payout_units,
+        purpose=ChainTxPurpose.PAYOUT,
         withdrawal_id=w.id,
-        pool_id=pool.id,
     )
 
 
@@ -132,26 +104,9 @@ async def pay_withdrawal(d: FlowDeps, withdrawal_id: int) -> str:
             if row is None:
                 row = await _build(s, d, ref, w)
             await s.commit()
-        if not await _deliver_payout(d, row):
+        if not await deliver_transfer(d, row, f"payout of withdrawal {withdrawal_id}"):
             return "broadcast"
     raise Retry(f"withdrawal {withdrawal_id}: payout still in progress", delay_s=d.rt.poll_s)
-
-
-async def _deliver_payout(d: FlowDeps, row: ChainTransaction) -> bool:
-    """Bring the stored payout on its way; True if it is in a block already."""
-    if sent_recently(row, d.rt.confirm_timeout_s):
-        return False
-    result = await deliver(
-        d.chain, row, wait_s=0, poll_s=d.rt.poll_s, head_max_age_s=d.rt.block_interval_ms / 1000
-    )
-    async with d.session_maker() as s:
-        await record_delivery(s, row.id, result)
-        await s.commit()
-    if result.status in (Delivery.FAILED, Delivery.EXPIRED):
-        raise Retry(f"payout tx {row.txid} {result.status.value}: {result.error}; rebuilding")
-    if result.status is Delivery.PENDING and result.error:
-        raise Retry(f"payout tx {row.txid} not accepted yet: {result.error}", delay_s=d.rt.poll_s)
-    return result.status is Delivery.CONFIRMED
 
 
 async def approved_withdrawals(session: AsyncSession, limit: int = 200) -> list[int]:

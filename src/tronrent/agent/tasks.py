@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from tronrent.agent.commission import record_commissions, settle_due
+from tronrent.agent.commission import record_commissions, settle_due, sweep_missing
 from tronrent.agent.config import AgentConfig
 from tronrent.agent.payout import approved_withdrawals, pay_withdrawal
 from tronrent.agent.withdrawal import PAY_JOB
@@ -39,9 +39,14 @@ async def record_order_commissions(*order_ids: str) -> None:
 
 @actor(SETTLE_JOB, priority=Priority.LOW, max_retries=0, period_s=60.0)
 async def settle_earnings() -> None:
-    """Settle the earnings past the refund window; hand approved withdrawals to the payout job
+    """Write the commissions a lost job left out (the backstop of ``record_commissions``),
+    settle the earnings past the refund window, hand approved withdrawals to the payout job
     (one a lost job left behind is picked up here)."""
     ctx = get_worker_context()
+    async with transaction_scope(ctx.session_maker) as s:
+        swept = await sweep_missing(s, agent_config())
+    if swept:
+        log.warning("wrote %d agent earnings a lost commission job left out", swept)
     async with transaction_scope(ctx.session_maker) as s:
         settled = await settle_due(s, agent_config())
         for wid in await approved_withdrawals(s):

@@ -19,6 +19,7 @@ from tronrent.api.audit import ChangeOut, change_out
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
+from tronrent.bot.agent_bots import MAX_MARKUP_BPS, agent_bots
 from tronrent.bot.service import EDITABLE
 from tronrent.bot.service import bot as bot_service
 from tronrent.kit.audit import MAX_REASON
@@ -119,6 +120,12 @@ class BotOut(ApiModel):
     last_message_at: str | None
     created_at: str
     updated_at: str
+    #: an agent's own bot: its agent, markup and the operator's bounds (basis points)
+    owner_agent_id: str | None = None
+    agent_markup_bps: int = 0
+    min_markup_bps: int = 0
+    max_markup_bps: int = 0
+    approved_at: str | None = None
 
 
 def bot_out(b: Bot) -> BotOut:
@@ -145,6 +152,11 @@ def bot_out(b: Bot) -> BotOut:
         last_message_at=b.last_message_at.isoformat() if b.last_message_at else None,
         created_at=b.created_at.isoformat(),
         updated_at=b.updated_at.isoformat(),
+        owner_agent_id=str(b.owner_agent_id) if b.owner_agent_id else None,
+        agent_markup_bps=b.agent_markup_bps,
+        min_markup_bps=b.min_markup_bps,
+        max_markup_bps=b.max_markup_bps,
+        approved_at=b.approved_at.isoformat() if b.approved_at else None,
     )
 
 
@@ -241,6 +253,89 @@ async def remove_bot(
     await bot_service.remove(session, bot_id, actor=actor_of(admin), reason=reason)
     _schedule_reload(state, tasks)
     return ok(None)
+
+
+MarkupBps = Annotated[int, Field(ge=0, le=MAX_MARKUP_BPS, description="basis points: 100 = 1 %")]
+
+
+class AgentBotRequest(ApiModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    reason: str = Reason
+    agent_id: uuid.UUID
+    token: Token
+    username: str = Field(min_length=5, max_length=33, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{4,31}$")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    markup_bps: MarkupBps = 0
+
+
+class MarkupBoundsRequest(ApiModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    reason: str = Reason
+    min_markup_bps: MarkupBps
+    max_markup_bps: MarkupBps
+
+
+@router.post("/agent", status_code=201)
+async def add_agent_bot(
+    body: AgentBotRequest, session: SessionDep, state: StateDep, admin: AdminDep
+) -> Envelope[BotOut]:
+    """Register an active agent's own bot for them (as `/agent bot add` does in the bot): it
+    stays `inactive` until approved (`POST /{botId}/approve`). 403 `AGENT_NOT_ACTIVE`, 409
+    `BOT_ALREADY_EXISTS` / `TOO_MANY_AGENT_BOTS`, 422 `INVALID_BOT_TOKEN`."""
+    bot = await agent_bots.register(
+        session,
+        box=state.secret_box,
+        agent_id=body.agent_id,
+        token=body.token,
+        username=body.username,
+        name=body.name,
+        markup_bps=body.markup_bps,
+        actor=actor_of(admin),
+        reason=body.reason,
+    )
+    return ok(bot_out(bot))
+
+
+@router.post("/{bot_id}/approve")
+async def approve_agent_bot(
+    bot_id: uuid.UUID,
+    body: MarkupBoundsRequest,
+    session: SessionDep,
+    state: StateDep,
+    admin: AdminDep,
+    tasks: BackgroundTasks,
+) -> Envelope[BotOut]:
+    """Approve an agent's bot with the markup bounds the agent may pick within (the agent's
+    markup is moved into them): it becomes `active` and starts without a restart. 409
+    `NOT_AN_AGENT_BOT` / `AGENT_BOT_APPROVED`, 422 `MARKUP_OUT_OF_BOUNDS`."""
+    bot = await agent_bots.approve(
+        session,
+        bot_id,
+        min_markup_bps=body.min_markup_bps,
+        max_markup_bps=body.max_markup_bps,
+        actor=actor_of(admin),
+        reason=body.reason,
+    )
+    _schedule_reload(state, tasks)
+    return ok(bot_out(bot))
+
+
+@router.put("/{bot_id}/markup-bounds")
+async def set_markup_bounds(
+    bot_id: uuid.UUID, body: MarkupBoundsRequest, session: SessionDep, admin: AdminDep
+) -> Envelope[BotOut]:
+    """Change an agent's bot's markup bounds (its markup is moved into them); recorded."""
+    bot = await agent_bots.set_bounds(
+        session,
+        bot_id,
+        min_markup_bps=body.min_markup_bps,
+        max_markup_bps=body.max_markup_bps,
+        actor=actor_of(admin),
+        reason=body.reason,
+    )
+    return ok(bot_out(bot))
 
 
 @router.get("/{bot_id}/changes")

@@ -12,16 +12,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.bot.errors import BotAlreadyExists, BotInUse, BotNotFound, InvalidBotToken
+from tronrent.bot.errors import (
+    AgentBotNotApproved,
+    BotAlreadyExists,
+    BotInUse,
+    BotNotFound,
+    InvalidBotToken,
+)
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.time import utcnow
-from tronrent.models import Bot, BotAction, BotChange, BotStatus, BotUser, Order
+from tronrent.models import (
+    Agent,
+    AgentStatus,
+    Bot,
+    BotAction,
+    BotChange,
+    BotStatus,
+    BotUser,
+    Order,
+)
 
 _TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
 # A bot token carries ~200 random bits, so a hash of it cannot be brute-forced; the fixed key only
@@ -161,7 +176,7 @@ class BotService:
         bot = await self.create(session, box=box, **fields)
         after = {k: _shown(k, v) for k, v in fields.items() if v is not None and k != "token"}
         after["token"] = SECRET_CHANGED
-        self._record(session, bot, BotAction.ADD, {}, after, actor, why)
+        self.record(session, bot, BotAction.ADD, {}, after, actor, why)
         await session.flush()
         return bot
 
@@ -195,6 +210,14 @@ class BotService:
                 value = value.lstrip("@")
             if key == "status":
                 value = BotStatus(value)
+                if (
+                    value is BotStatus.ACTIVE
+                    and bot.owner_agent_id is not None
+                    and bot.approved_at is None
+                ):
+                    raise AgentBotNotApproved(
+                        "an agent's bot runs once approved (POST /api/admin/bots/{id}/approve)"
+                    )
             if value != getattr(bot, key):
                 before[key], after[key] = _shown(key, getattr(bot, key)), _shown(key, value)
                 setattr(bot, key, value)
@@ -215,7 +238,7 @@ class BotService:
                 after["webhook_secret"] = SECRET_CHANGED if secret else None
         if not after:
             return bot
-        self._record(session, bot, BotAction.EDIT, before, after, actor, why)
+        self.record(session, bot, BotAction.EDIT, before, after, actor, why)
         try:
             async with session.begin_nested():
                 await session.flush()
@@ -242,7 +265,7 @@ class BotService:
                 details={"orders": int(orders)},
             )
         before = {"name": bot.name, "username": bot.username, "status": bot.status.value}
-        self._record(session, bot, BotAction.REMOVE, before, {"status": "removed"}, actor, why)
+        self.record(session, bot, BotAction.REMOVE, before, {"status": "removed"}, actor, why)
         await session.execute(delete(BotUser).where(BotUser.bot_id == bot.id))
         await session.delete(bot)
         await session.flush()
@@ -264,7 +287,7 @@ class BotService:
         return found
 
     @staticmethod
-    def _record(
+    def record(
         session: AsyncSession,
         bot: Bot,
         action: BotAction,
@@ -299,11 +322,20 @@ class BotService:
         return bot
 
     async def list_active_configs(self, session: AsyncSession, box: SecretBox) -> list[BotConfig]:
-        """Every active bot, tokens decrypted (a row that cannot be decrypted raises)."""
-        rows = await session.execute(
-            select(Bot).where(Bot.status == BotStatus.ACTIVE).order_by(Bot.created_at, Bot.id)
-        )
+        """Every bot that runs, tokens decrypted (a row that cannot be decrypted raises)."""
+        rows = await session.execute(self.running_statement().order_by(Bot.created_at, Bot.id))
         return [self.to_config(bot, box) for bot in rows.scalars()]
+
+    @staticmethod
+    def running_statement() -> Select[Bot]:
+        """The bots that run: active, and an agent's bot only while its agent is active."""
+        owner_active = select(Agent.id).where(
+            Agent.id == Bot.owner_agent_id, Agent.status == AgentStatus.ACTIVE
+        )
+        return select(Bot).where(
+            Bot.status == BotStatus.ACTIVE,
+            or_(Bot.owner_agent_id.is_(None), owner_active.exists()),
+        )
 
     @staticmethod
     def to_config(bot: Bot, box: SecretBox) -> BotConfig:

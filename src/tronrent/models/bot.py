@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +40,11 @@ class BotStatus(enum.StrEnum):
 class Bot(TimestampMixin, Base):
     """A Telegram bot. The seed's plaintext ``token`` column is split in two: ``token_encrypted``
     (authenticated ciphertext, ``tronrent.kit.crypto``) and ``token_hash`` (a keyed hash of the
-    token) which carries the seed's UNIQUE so the same bot cannot be added twice."""
+    token) which carries the seed's UNIQUE so the same bot cannot be added twice.
+
+    An agent's own bot (``owner_agent_id``, issue 12) waits ``inactive`` until an operator
+    approves it (``approved_at``); it sells at the operator's prices plus ``agent_markup_bps``,
+    which the agent picks within the operator's ``min_markup_bps..max_markup_bps``."""
 
     __tablename__ = "bots"
     __table_args__ = (
@@ -38,6 +52,16 @@ class Bot(TimestampMixin, Base):
         CheckConstraint("rate_limit > 0", name="rate_limit"),
         CheckConstraint("current_users >= 0", name="current_users"),
         Index("idx_bots_status", "status"),
+        Index("idx_bots_owner_agent_id", "owner_agent_id"),
+        CheckConstraint(
+            "min_markup_bps >= 0 AND min_markup_bps <= agent_markup_bps"
+            " AND agent_markup_bps <= max_markup_bps AND max_markup_bps <= 10000",
+            name="agent_markup",
+        ),
+        CheckConstraint(
+            "owner_agent_id IS NULL OR approved_at IS NOT NULL OR status = 'inactive'",
+            name="agent_bot_approved",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=uuid.uuid4)
@@ -66,3 +90,12 @@ class Bot(TimestampMixin, Base):
     current_users: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total_messages: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: an agent's own bot: its orders are the agent's (``orders.agent_id``)
+    owner_agent_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType, ForeignKey("agents.id"))
+    agent_markup_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    min_markup_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_markup_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("admin_users.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -115,6 +115,8 @@ class Order(TimestampMixin, Base):
         # admin search (0016_search): keyset pages newest first, and the delegation tx hash
         Index("idx_orders_created_at_id", "created_at", "id"),
         Index("idx_orders_delegate_tx_hash", "delegate_tx_hash"),
+        Index("idx_orders_agent_id", "agent_id"),
+        CheckConstraint("agent_markup_units >= 0", name="agent_markup"),
     )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -175,6 +177,10 @@ class Order(TimestampMixin, Base):
     #: SHA-256 (hex) of the order token an HTTP customer got at create-order (see
     #: order.access); NULL: no token (bot and walk-in orders), only the chat / an operator acts
     access_token_hash: Mapped[str | None] = mapped_column(String(64))
+    #: the agent whose own bot took the order (its commission chain starts there)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType, ForeignKey("agents.id"))
+    #: the part of ``final_price_units`` that is the agent's markup (their own bot's price)
+    agent_markup_units: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     user: Mapped[User | None] = relationship(lazy="raise")
     delegations: Mapped[list[EnergyDelegation]] = relationship(back_populates="order", lazy="raise")

@@ -5,6 +5,7 @@ Services take the session first and never commit; the caller owns the transactio
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
+from tronrent.bot.agent_bots import agent_bots
 from tronrent.kit.time import now_ms, utcnow
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_user import BotUser, BotUserStatus
@@ -127,7 +129,7 @@ class FlashOrderService:
         recipient_address: str,
         chat_id: int | None,
         user_id: object | None = None,
-        bot_id: object | None = None,
+        bot_id: uuid.UUID | None = None,
         recipient_state: RecipientState | None = None,
         access_token_hash: str | None = None,
     ) -> tuple[Order, FlashConfig]:
@@ -160,6 +162,8 @@ class FlashOrderService:
             payment_status=OrderPaymentStatus.PENDING,
             user_id=user_id,
             bot_id=bot_id,
+            # an agent's own bot: the order is the agent's (flash sells at the operator's price)
+            agent_id=await agent_bots.owner_of(session, bot_id),
             chat_id=chat_id,
             target_address=recipient,
             payment_address=rt.payment_address,

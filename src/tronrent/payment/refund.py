@@ -1,9 +1,10 @@
 """Refunds: a real TRX (or USDT) transfer from the refund account, stored before broadcast, once.
 
 A USDT payment is refunded in USDT: a TRC20 ``transfer`` call from the refund account (its TRX
-pays the call's energy, at most `USDT_REFUND_FEE_LIMIT_SUN`), confirmed by the scanner like a
-TRX refund. With no USDT contract configured (``FlashRuntime.usdt_contract``) it waits for an
-operator (`USDT_REFUND_NOTE`).
+pays the call's energy, at most `USDT_TRANSFER_FEE_LIMIT_SUN`; built, signed and stored by
+`delegation.transfer`, shared with agent payouts), confirmed by the scanner like a TRX refund.
+With no USDT contract configured (``FlashRuntime.usdt_contract``) it waits for an operator
+(`USDT_REFUND_NOTE`).
 
 The amount is recomputed from the payment and the price config snapshot kept on its order
 (the current config for dust, which has no order), so a retried job always sends the same
@@ -23,16 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import BlockHeader
 from tronrent.agent import commission
-from tronrent.delegation.chain_tx import (
-    Delivery,
-    deliver,
-    pool_key,
-    record_delivery,
-    sent_recently,
-    sign_and_store,
-)
 from tronrent.delegation.flows import FlowDeps
-from tronrent.delegation.rejection import classify_rejection
+from tronrent.delegation.transfer import deliver_transfer, store_transfer
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
     ChainTransaction,
@@ -47,7 +40,6 @@ from tronrent.order.flash_config import FlashConfig, parse_flash_config
 from tronrent.order.notify import notify_order
 from tronrent.order.service import order as order_service
 from tronrent.order.state import transition
-from tronrent.pool.service import pool as pool_service
 from tronrent.pricing.calc import (
     FlashPolicies,
     PaymentPolicy,
@@ -68,12 +60,6 @@ REFUND_PURPOSES = (ChainTxPurpose.REFUND, ChainTxPurpose.REFUND_REST)
 
 #: the note on a USDT payment the refund job leaves to an operator
 USDT_REFUND_NOTE = "no USDT contract configured: an operator sends this USDT refund"
-#: the most TRX a USDT refund call may burn for energy (a transfer to a new holder burns ~27)
-USDT_REFUND_FEE_LIMIT_SUN = 100_000_000
-
-
-class RefundAccountMissing(Exception):
-    """No pool holds the key of the refund address."""
 
 
 async def refund_amount(
@@ -179,35 +165,16 @@ async def _build(
     purpose: ChainTxPurpose,
     amount: int,
 ) -> ChainTransaction:
-    cfg = await order_service.config(session, d.rt)
-    address = cfg.refund_address or d.rt.payment_address
-    pool = await pool_service.get_by_address(session, address)
-    if pool is None or pool.delegate_only:  # a delegate-only key cannot send TRX
-        raise RefundAccountMissing(f"no pool account holds the key of {address}")
-    if payment.asset is Currency.TRX:
-        tx = d.chain.build_transfer_local(ref, address, payment.from_address, amount)
-    else:
-        assert d.rt.usdt_contract is not None
-        tx = d.chain.build_trc20_transfer_local(
-            ref,
-            address,
-            d.rt.usdt_contract,
-            payment.from_address,
-            amount,
-            fee_limit_sun=USDT_REFUND_FEE_LIMIT_SUN,
-        )
-    return await sign_and_store(
+    return await store_transfer(
         session,
-        d.chain,
-        tx,
-        pool_key(d.box, pool),
-        purpose=purpose,
-        owner=address,
+        d,
+        ref,
+        asset=payment.asset,
         to=payment.from_address,
-        amount_sun=amount,
+        amount=amount,
+        purpose=purpose,
         payment_id=payment.id,
         order_id=payment.order_id,
-        pool_id=pool.id,
     )
 
 
@@ -318,33 +285,7 @@ async def _apply_sent(
 async def _deliver_refund(d: FlowDeps, row: ChainTransaction, payment_id: int) -> bool:
     """Bring one stored refund transfer on its way without waiting for its block; True if it
     turned out to be in a block already (a lookup), so the caller applies it and goes on."""
-    if sent_recently(row, d.rt.confirm_timeout_s):
-        return False
-    result = await deliver(
-        d.chain,
-        row,
-        wait_s=0,
-        poll_s=d.rt.poll_s,
-        head_max_age_s=d.rt.block_interval_ms / 1000,
-    )
-    async with d.session_maker() as s:
-        await record_delivery(s, row.id, result)
-        await s.commit()
-    if result.status in (Delivery.FAILED, Delivery.EXPIRED):
-        why = result.error
-        if result.status is Delivery.FAILED:  # e.g. pool_balance_insufficient: named for the
-            # dead letter's operator alert and the order's limbo alert
-            side = classify_rejection(
-                result.error, owner=row.owner_address, recipient=row.to_address
-            )
-            why = f"{side.reason.value}: {why}"
-        raise Retry(f"refund tx {row.txid} {result.status.value}: {why}; rebuilding")
-    if result.status is Delivery.PENDING and result.error:
-        raise Retry(f"refund tx {row.txid} not accepted yet: {result.error}", delay_s=d.rt.poll_s)
-    if result.status is Delivery.CONFIRMED:
-        log.info("refund tx %s of payment %s found in a block", row.txid, payment_id)
-        return True
-    return False
+    return await deliver_transfer(d, row, f"refund of payment {payment_id}")
 
 
 async def refund_payments(d: FlowDeps, payment_ids: Sequence[int]) -> list[int]:

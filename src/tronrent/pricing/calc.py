@@ -297,7 +297,9 @@ class PriceConditions:
     ``min_quantity``/``max_quantity``: the config applies only in that range; ``agent_only``: only
     for agents; ``agent_levels``: only for agents of those levels (empty = any);
     ``tiers``: quantity discounts (the largest tier reached applies); ``agent_discount_bp``: extra
-    discount for agents. Discounts add up, capped at 100 %.
+    discount for agents. ``referrer_agent_ids``: only for buyers referred by one of these agents
+    (empty = anyone); ``referral_discount_bp``: extra discount for a buyer referred by an active
+    agent (an agent's discount for their referred users). Discounts add up, capped at 100 %.
     """
 
     min_quantity: int = 1
@@ -306,12 +308,15 @@ class PriceConditions:
     agent_levels: frozenset[int] = frozenset()
     tiers: tuple[QuantityTier, ...] = ()
     agent_discount_bp: int = 0
+    referrer_agent_ids: frozenset[str] = frozenset()
+    referral_discount_bp: int = 0
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> PriceConditions:
         """Parse ``{"min_quantity": 1, "max_quantity": 100, "agent_only": false,
         "agent_levels": [1, 2], "quantity_tiers": [{"min_quantity": 10, "discount_percentage": 5}],
-        "agent_discount_percentage": 3}``; unknown keys are ignored."""
+        "agent_discount_percentage": 3, "referrer_agent_ids": ["<agent uuid>"],
+        "referral_discount_percentage": 5}``; unknown keys are ignored."""
         if not data:
             return cls()
         max_q = data.get("max_quantity")
@@ -334,6 +339,14 @@ class PriceConditions:
         agent_bp = percent_to_bp(data.get("agent_discount_percentage", 0), "agent_discount")
         if not 0 <= agent_bp <= BP_PER_UNIT:
             raise PriceConfigError("agent_discount_percentage must be 0..100")
+        referrers = data.get("referrer_agent_ids") or []
+        if not isinstance(referrers, list) or not all(isinstance(r, str) for r in referrers):
+            raise PriceConfigError("referrer_agent_ids must be a list of agent ids")
+        referral_bp = percent_to_bp(
+            data.get("referral_discount_percentage", 0), "referral_discount"
+        )
+        if not 0 <= referral_bp <= BP_PER_UNIT:
+            raise PriceConfigError("referral_discount_percentage must be 0..100")
         return cls(
             min_quantity=config_int(data.get("min_quantity", 1), "min_quantity", minimum=1),
             max_quantity=None if max_q is None else config_int(max_q, "max_quantity", minimum=1),
@@ -341,6 +354,8 @@ class PriceConditions:
             agent_levels=frozenset(config_int(lv, "agent_levels") for lv in levels),
             tiers=tuple(sorted(tiers, key=lambda t: t.min_quantity)),
             agent_discount_bp=agent_bp,
+            referrer_agent_ids=frozenset(r.lower() for r in referrers),
+            referral_discount_bp=referral_bp,
         )
 
 
@@ -354,6 +369,8 @@ class PriceContext:
     currency: str = "TRX"
     agent_level: int | None = None
     """``None`` = not an agent."""
+    referrer_agent_id: str | None = None
+    """The active agent who referred the buyer (``None``: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +466,11 @@ class PriceRule:
             return False
         if cond.agent_only and ctx.agent_level is None:
             return False
+        if cond.referrer_agent_ids and (
+            ctx.referrer_agent_id is None
+            or ctx.referrer_agent_id.lower() not in cond.referrer_agent_ids
+        ):
+            return False
         return not (cond.agent_levels and ctx.agent_level not in cond.agent_levels)
 
     def specificity(self) -> int:
@@ -484,7 +506,8 @@ def unit_price(rule: PriceRule) -> int:
 def quote_price(rule: PriceRule, ctx: PriceContext) -> Quote:
     """Price ``ctx.quantity`` units with ``rule``.
 
-    Discounts (the highest quantity tier reached + the agent discount, summed, capped at 100 %)
+    Discounts (the highest quantity tier reached + the agent discount + the referral discount,
+    summed, capped at 100 %)
     come off the subtotal; the discount is rounded up so the customer never pays a fraction more.
     """
     if ctx.quantity < 1:
@@ -496,7 +519,8 @@ def quote_price(rule: PriceRule, ctx: PriceContext) -> Quote:
         if ctx.quantity >= tier.min_quantity:
             tier_bp = max(tier_bp, tier.discount_bp)
     agent_bp = rule.conditions.agent_discount_bp if ctx.agent_level is not None else 0
-    discount_bp = min(tier_bp + agent_bp, BP_PER_UNIT)
+    referral_bp = rule.conditions.referral_discount_bp if ctx.referrer_agent_id is not None else 0
+    discount_bp = min(tier_bp + agent_bp + referral_bp, BP_PER_UNIT)
     # Round the discount up (ceil): the total is rounded down in the customer's favour.
     discount = -_mul_bp_floor(-subtotal, discount_bp)
     return Quote(

@@ -10,16 +10,22 @@ The figures of an `OrderPrice`:
   when only a rule prices the package in that currency);
 - ``price_units``: the rule's unit price (its base, or the list price, with markup, clamped to
   min/max) x quantity - the list subtotal when no rule applies;
-- ``discount_units``: the quantity-tier and agent discounts off ``price_units``;
+- ``discount_units``: the quantity-tier, agent and referral discounts off ``price_units``;
 - ``final_price_units = price_units - discount_units``: what the customer pays.
+
+Through an agent's own bot (``bots.owner_agent_id``) the agent's markup
+(``bots.agent_markup_bps``, within the operator's bounds) is added on top of the operator's
+price: ``agent_markup_units = floor(operator's final price x markup / 10000)`` is added to both
+``price_units`` and ``final_price_units`` (and kept on the order: it is the agent's, see
+docs/agents.md).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.kit.errors import ValidationFailed
 from tronrent.kit.logging import get_logger
 from tronrent.models.agent import Agent, AgentStatus
+from tronrent.models.bot import Bot
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage
 from tronrent.models.price_config import PriceConfig
+from tronrent.models.user import User
 from tronrent.pricing.calc import (
     PriceConditions,
     PriceConfigError,
@@ -41,6 +49,7 @@ from tronrent.pricing.calc import (
 from tronrent.pricing.errors import NotSoldInCurrency, QuantityOutOfRange
 
 _log = get_logger("tronrent.pricing")
+BPS: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,20 @@ class OrderPrice:
     currency: Currency
     rule_id: uuid.UUID | None
     breakdown: dict[str, Any]
+    agent_markup_units: int = 0
+
+    def with_markup(self, markup_bps: int) -> OrderPrice:
+        """The price through an agent's bot: ``markup_bps`` of the final price added."""
+        if markup_bps <= 0:
+            return self
+        markup = self.final_price_units * markup_bps // BPS
+        return replace(
+            self,
+            price_units=self.price_units + markup,
+            final_price_units=self.final_price_units + markup,
+            agent_markup_units=markup,
+            breakdown={**self.breakdown, "agent_markup_bps": markup_bps, "agent_markup": markup},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +187,7 @@ def price_package(
     currency: Currency,
     bot_id: uuid.UUID | None = None,
     agent_level: int | None = None,
+    referrer_agent_id: uuid.UUID | None = None,
 ) -> OrderPrice:
     """Price ``quantity`` units of ``package`` (pure).
 
@@ -190,6 +214,7 @@ def price_package(
         package_id=str(package.package_id),
         currency=currency.value,
         agent_level=agent_level,
+        referrer_agent_id=None if referrer_agent_id is None else str(referrer_agent_id),
     )
     chosen = select_rule(candidates, ctx)
     breakdown: dict[str, Any] = {
@@ -272,6 +297,32 @@ async def agent_level(session: AsyncSession, user_id: uuid.UUID | None) -> int |
     return None if level is None else int(level)
 
 
+async def referrer_agent(session: AsyncSession, user_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The active agent who referred the user (``users.referred_by``); None for no one."""
+    if user_id is None:
+        return None
+    agent_id = await session.scalar(
+        select(Agent.id)
+        .join(User, User.referred_by == Agent.user_id)
+        .where(User.id == user_id, Agent.status == AgentStatus.ACTIVE)
+    )
+    return agent_id
+
+
+async def agent_markup_bps(session: AsyncSession, bot_id: uuid.UUID | None) -> int:
+    """The markup of an agent's own bot (0 for the operator's bots)."""
+    if bot_id is None:
+        return 0
+    row = (
+        await session.execute(
+            select(Bot.owner_agent_id, Bot.agent_markup_bps).where(Bot.id == bot_id)
+        )
+    ).first()
+    if row is None or row.owner_agent_id is None:
+        return 0
+    return int(row.agent_markup_bps)
+
+
 async def quote_order(
     session: AsyncSession,
     *,
@@ -288,23 +339,27 @@ async def quote_order(
     """
     money = _currency(currency)
     rules = await load_rules(session, currency=money, package_ids=[package.id], bot_id=bot_id)
-    return price_package(
+    price = price_package(
         PackagePrices.of(package),
         rules,
         quantity=quantity,
         currency=money,
         bot_id=bot_id,
         agent_level=await agent_level(session, user_id),
+        referrer_agent_id=await referrer_agent(session, user_id),
     )
+    return price.with_markup(await agent_markup_bps(session, bot_id))
 
 
 async def catalogue_prices(
     session: AsyncSession, packages: Sequence[EnergyPackage], *, bot_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, dict[Currency, OrderPrice | None]]:
     """The price of the smallest order of each package in each currency for a buyer who is
-    not an agent, through ``bot_id`` (None: rules for every bot only); None: not sold in that
-    currency. One query for the rules."""
+    not an agent and was referred by no one, through ``bot_id`` (None: rules for every bot only;
+    an agent's bot: with its markup); None: not sold in that currency. One query for the
+    rules."""
     rules = await load_rules(session, package_ids=[p.id for p in packages], bot_id=bot_id)
+    markup = await agent_markup_bps(session, bot_id)
     result: dict[uuid.UUID, dict[Currency, OrderPrice | None]] = {}
     for package in packages:
         prices = PackagePrices.of(package)
@@ -317,7 +372,7 @@ async def catalogue_prices(
                     quantity=max(1, prices.min_quantity),
                     currency=money,
                     bot_id=bot_id,
-                )
+                ).with_markup(markup)
             except (NotSoldInCurrency, QuantityOutOfRange):
                 row[money] = None
         result[package.id] = row

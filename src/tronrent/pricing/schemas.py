@@ -64,7 +64,8 @@ class QuantityTierSpec(StrictModel):
 
 class ConditionsSpec(StrictModel):
     """``conditions`` of a price rule: when it applies (quantity range, agents only, agent
-    levels) and the discounts it gives (quantity tiers: the largest reached; agents)."""
+    levels, buyers referred by given agents) and the discounts it gives (quantity tiers: the
+    largest reached; agents; buyers referred by an agent)."""
 
     min_quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
     max_quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] | None = None
@@ -74,6 +75,10 @@ class ConditionsSpec(StrictModel):
     ] = []
     quantity_tiers: Annotated[list[QuantityTierSpec], Field(max_length=20)] = []
     agent_discount_percentage: Percent = Decimal(0)
+    #: only buyers referred by one of these agents (empty: anyone)
+    referrer_agent_ids: Annotated[list[uuid.UUID], Field(max_length=100)] = []
+    #: off for a buyer referred by an active agent
+    referral_discount_percentage: Percent = Decimal(0)
 
     @model_validator(mode="after")
     def _consistent(self) -> ConditionsSpec:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.bot.agent_bots import agent_bots
 from tronrent.kit.time import now_ms, utcnow
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage, PackageType
@@ -210,6 +211,8 @@ async def create_package_order(
         payment_status=OrderPaymentStatus.PENDING,
         user_id=user_id,
         bot_id=bot_id,
+        agent_id=await agent_bots.owner_of(session, bot_id),
+        agent_markup_units=price.agent_markup_units,
         chat_id=chat_id,
         package_id=pkg.id,
         quantity=quantity,

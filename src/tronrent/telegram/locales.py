@@ -95,6 +95,18 @@ CATALOG: Catalog = {
         "agent.apply_usage": "请在 /agent apply 后写上您的业务介绍与联系方式。",
         "agent.applied": "✅ 申请已提交，审核后会通知您。",
         "agent.withdraw_usage": "用法：/agent withdraw TRX|USDT 金额 T地址",
+        "agent.bots": "🤖 <b>您的机器人</b>",
+        "agent.no_bots": "🤖 您还没有自己的机器人。",
+        "agent.bot_line": "\n@{username}：{status} · 加价 {markup}%（允许 {low}%–{high}%）",
+        "agent.bot.pending": "待审核",
+        "agent.bot.active": "运行中",
+        "agent.bot.inactive": "已停用",
+        "agent.bot_usage": (
+            "添加机器人：/agent bot add 令牌 @用户名 [加价%]\n"
+            "设置加价：/agent bot markup @用户名 百分比"
+        ),
+        "agent.bot_registered": "✅ 机器人 @{username} 已提交，运营审核通过后即开始运行。",
+        "agent.bot_markup_set": "✅ 加价已更新。",
         "agent.withdraw_requested": "✅ 提现 {amount} 已受理（到账 {payout}）：{status}",
         "error.APPLICATION_PENDING": "您已有一份申请在审核中。",
         "error.ALREADY_AGENT": "您已经是代理。",
@@ -327,6 +339,19 @@ CATALOG: Catalog = {
         "agent.apply_usage": "Write your business and contact details after /agent apply.",
         "agent.applied": "✅ Application sent; you will hear from us after the review.",
         "agent.withdraw_usage": "Usage: /agent withdraw TRX|USDT amount T-address",
+        "agent.bots": "🤖 <b>Your bots</b>",
+        "agent.no_bots": "🤖 You have no bot of your own yet.",
+        "agent.bot_line": "\n@{username}: {status} · markup {markup}% (allowed {low}%–{high}%)",
+        "agent.bot.pending": "awaiting approval",
+        "agent.bot.active": "running",
+        "agent.bot.inactive": "disabled",
+        "agent.bot_usage": (
+            "Add a bot: /agent bot add token @username [markup %]\n"
+            "Set its markup: /agent bot markup @username percent"
+        ),
+        "agent.bot_registered": "✅ Bot @{username} registered; it starts once an operator "
+        "approves it.",
+        "agent.bot_markup_set": "✅ Markup updated.",
         "agent.withdraw_requested": "✅ Withdrawal of {amount} accepted (you receive {payout}): "
         "{status}",
         "error.APPLICATION_PENDING": "You already have an application under review.",

@@ -19,7 +19,6 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault, Update
 from aiohttp import ClientError, ClientSession, ClientTimeout
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.adapters.telegram.factory import DEFAULT_API_URL, create_bot
@@ -29,8 +28,6 @@ from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import LANGUAGES, Translator
 from tronrent.kit.metrics import ERRORS
-from tronrent.models import Bot as BotRow
-from tronrent.models import BotStatus
 from tronrent.telegram.dispatcher import build_dispatcher
 from tronrent.telegram.locales import CATALOG
 from tronrent.telegram.ports import ChainBalances, FlashOrders, PackageOrders
@@ -169,7 +166,7 @@ class BotManager:
 
     async def _load_configs(self) -> dict[uuid.UUID, BotConfig]:
         async with self.session_maker() as session:
-            rows = await session.execute(select(BotRow).where(BotRow.status == BotStatus.ACTIVE))
+            rows = await session.execute(bot_service.running_statement())
             configs: dict[uuid.UUID, BotConfig] = {}
             for row in rows.scalars():
                 try:

@@ -30,8 +30,10 @@ def _parse_id(package_id: str) -> uuid.UUID | None:
 
 
 class ServicePackageOrders(EngineSources):
-    async def _offer(self, session: AsyncSession, package: EnergyPackage) -> PackageOffer:
-        quoted = (await catalogue_prices(session, [package]))[package.id]
+    async def _offer(
+        self, session: AsyncSession, package: EnergyPackage, bot_id: uuid.UUID | None = None
+    ) -> PackageOffer:
+        quoted = (await catalogue_prices(session, [package], bot_id=bot_id))[package.id]
         prices = {c: (None if q is None else q.final_price_units) for c, q in quoted.items()}
         low = max(1, package.min_order_amount or 1)
         return PackageOffer(
@@ -52,7 +54,9 @@ class ServicePackageOrders(EngineSources):
             return None
         return package
 
-    async def list_packages(self, session: AsyncSession) -> list[PackageOffer]:
+    async def list_packages(
+        self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
+    ) -> list[PackageOffer]:
         rows = await session.execute(
             select(EnergyPackage)
             .where(
@@ -61,11 +65,13 @@ class ServicePackageOrders(EngineSources):
             )
             .order_by(EnergyPackage.sort_order, EnergyPackage.name)
         )
-        return [await self._offer(session, package) for package in rows.scalars()]
+        return [await self._offer(session, package, bot_id) for package in rows.scalars()]
 
-    async def get_package(self, session: AsyncSession, package_id: str) -> PackageOffer | None:
+    async def get_package(
+        self, session: AsyncSession, package_id: str, *, bot_id: uuid.UUID | None = None
+    ) -> PackageOffer | None:
         package = await self._package(session, package_id)
-        return await self._offer(session, package) if package is not None else None
+        return await self._offer(session, package, bot_id) if package is not None else None
 
     async def quote(
         self,
@@ -89,7 +95,7 @@ class ServicePackageOrders(EngineSources):
             bot_id=bot_id,
         )
         return PackageQuote(
-            offer=await self._offer(session, package),
+            offer=await self._offer(session, package, bot_id),
             quantity=quantity,
             currency=Currency(price.currency).value,
             unit_price_units=price.original_price_units // quantity,

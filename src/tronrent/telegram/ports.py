@@ -130,9 +130,15 @@ class PackageOrders(Protocol):
     """Energy packages and balance top-ups as the bot uses them. Errors are ``AppError``
     subclasses (shown localized)."""
 
-    async def list_packages(self, session: AsyncSession) -> list[PackageOffer]: ...
+    async def list_packages(
+        self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
+    ) -> list[PackageOffer]:
+        """The packages for sale at the prices of ``bot_id`` (None: the operator's)."""
+        ...
 
-    async def get_package(self, session: AsyncSession, package_id: str) -> PackageOffer | None:
+    async def get_package(
+        self, session: AsyncSession, package_id: str, *, bot_id: uuid.UUID | None = None
+    ) -> PackageOffer | None:
         """The active package (None when unknown, inactive or not a package id)."""
         ...
 

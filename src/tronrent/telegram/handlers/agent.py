@@ -2,14 +2,19 @@
 commission and withdrawals.
 
 ``/agent apply <about you>`` files an application (operators review it);
-``/agent withdraw <TRX|USDT> <amount> <T-address>`` asks for a payout of settled commission.
+``/agent withdraw <TRX|USDT> <amount> <T-address>`` asks for a payout of settled commission;
+``/agent bot`` lists the agent's own bots, ``/agent bot add <token> <@username> [markup %]``
+registers one (an operator approves it), ``/agent bot markup <@username> <percent>`` sets its
+markup within the operator's bounds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy import select
@@ -19,11 +24,14 @@ from tronrent.agent import queries
 from tronrent.agent.config import AgentConfig
 from tronrent.agent.service import agent as agent_service
 from tronrent.agent.withdrawal import withdrawal as withdrawal_service
+from tronrent.bot.agent_bots import agent_bots
 from tronrent.bot.service import BotConfig
+from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator, escape
 from tronrent.kit.money import AmountError, format_units, parse_units
 from tronrent.models import Agent, AgentApplication, ApplicationStatus, User
+from tronrent.models import Bot as BotRow
 from tronrent.models.common import Currency
 from tronrent.telegram.handlers.errors import error_text
 
@@ -94,6 +102,7 @@ async def cmd_agent(
     user: User,
     bot_config: BotConfig,
     t: Translator,
+    secret_box: SecretBox,
 ) -> None:
     args = (command.args or "").split(maxsplit=1)
     action = args[0].lower() if args else ""
@@ -102,6 +111,8 @@ async def cmd_agent(
         await _apply(message, session, user, t, rest)
     elif action == "withdraw":
         await _withdraw(message, session, user, t, rest)
+    elif action == "bot":
+        await _bots(message, session, user, t, rest, secret_box)
     else:
         await message.answer(await _overview(session, user, bot_config, t))
 
@@ -157,6 +168,78 @@ async def _withdraw(
             status=t(f"agent.withdrawal.{w.status.value}"),
         )
     )
+
+
+def _percent(bps: int) -> str:
+    return format_units(bps, 2)
+
+
+def _bot_line(t: Translator, bot: BotRow) -> str:
+    state = "pending" if bot.approved_at is None else bot.status.value
+    return t(
+        "agent.bot_line",
+        username=escape(bot.username),
+        status=t(f"agent.bot.{state}"),
+        markup=_percent(bot.agent_markup_bps),
+        low=_percent(bot.min_markup_bps),
+        high=_percent(bot.max_markup_bps),
+    )
+
+
+async def _bots(
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    t: Translator,
+    rest: str,
+    box: SecretBox,
+) -> None:
+    parts = rest.split()
+    verb = parts[0].lower() if parts else ""
+    try:
+        if verb == "add" and len(parts) in (3, 4):
+            markup = parse_units(parts[3].rstrip("%"), 2) if len(parts) == 4 else 0
+            if message.text and parts[1] in message.text:
+                # the token should not stay in the chat history
+                with contextlib.suppress(TelegramAPIError):
+                    await message.delete()
+            async with session.begin_nested():
+                bot = await agent_bots.register(
+                    session,
+                    box=box,
+                    user_id=user.id,
+                    token=parts[1],
+                    username=parts[2],
+                    markup_bps=markup,
+                )
+            await message.answer(t("agent.bot_registered", username=escape(bot.username)))
+            return
+        if verb == "markup" and len(parts) == 3:
+            markup = parse_units(parts[2].rstrip("%"), 2)
+            name = parts[1].lstrip("@").lower()
+            mine = await agent_bots.list_for_user(session, user.id)
+            found = next((b for b in mine if b.username.lower() == name), None)
+            if found is None:
+                await message.answer(t("agent.bot_usage"))
+                return
+            async with session.begin_nested():
+                bot = await agent_bots.set_markup(
+                    session, user_id=user.id, bot_id=found.id, markup_bps=markup
+                )
+            await message.answer(t("agent.bot_markup_set") + _bot_line(t, bot))
+            return
+    except AmountError:
+        await message.answer(t("agent.bot_usage"))
+        return
+    except AppError as exc:
+        await message.answer(error_text(t, exc))
+        return
+    if verb:
+        await message.answer(t("agent.bot_usage"))
+        return
+    bots = await agent_bots.list_for_user(session, user.id)
+    text = t("agent.bots") + "".join(_bot_line(t, b) for b in bots) if bots else t("agent.no_bots")
+    await message.answer(text + "\n\n" + t("agent.bot_usage"))
 
 
 def create_router() -> Router:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
@@ -55,11 +56,15 @@ async def show(
 
 
 async def home(
-    session: AsyncSession, packages: PackageOrders | None, t: Translator
+    session: AsyncSession,
+    packages: PackageOrders | None,
+    t: Translator,
+    bot_id: uuid.UUID | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """The energy packages for sale (text to add below a title) and the main menu with one
-    button per package."""
-    offers = await packages.list_packages(session) if packages is not None else []
+    """The energy packages for sale through ``bot_id`` (its prices: an agent's bot adds the
+    agent's markup) as text to add below a title, and the main menu with one button per
+    package."""
+    offers = await packages.list_packages(session, bot_id=bot_id) if packages is not None else []
     return render.package_list(t, offers), main_menu(t, offers)
 
 

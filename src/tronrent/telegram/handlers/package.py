@@ -59,11 +59,12 @@ async def cb_package(
     session: AsyncSession,
     packages: PackageOrders,
     user: User,
+    bot_config: BotConfig,
     t: Translator,
 ) -> None:
     if await refuse_blocked(callback, user, t):
         return
-    offer = await packages.get_package(session, callback_data.package_id)
+    offer = await packages.get_package(session, callback_data.package_id, bot_id=bot_config.id)
     if offer is None:
         await callback.answer(t("packages.unavailable"), show_alert=True)
         return

@@ -29,7 +29,7 @@ async def cmd_start(
     t: Translator,
 ) -> None:
     await state.clear()
-    packages_text, keyboard = await home(session, packages, t)
+    packages_text, keyboard = await home(session, packages, t, bot_config.id)
     parts = [
         escape(bot_config.welcome_message)
         if bot_config.welcome_message
@@ -48,10 +48,11 @@ async def cmd_menu(
     state: FSMContext,
     session: AsyncSession,
     packages: PackageOrders | None,
+    bot_config: BotConfig,
     t: Translator,
 ) -> None:
     await state.clear()
-    text, keyboard = await home(session, packages, t)
+    text, keyboard = await home(session, packages, t, bot_config.id)
     await message.answer(t("menu.title") + text, reply_markup=keyboard)
 
 
@@ -60,10 +61,11 @@ async def cb_menu(
     state: FSMContext,
     session: AsyncSession,
     packages: PackageOrders | None,
+    bot_config: BotConfig,
     t: Translator,
 ) -> None:
     await state.clear()
-    text, keyboard = await home(session, packages, t)
+    text, keyboard = await home(session, packages, t, bot_config.id)
     await show(callback, t("menu.title") + text, keyboard)
     await callback.answer()
 
