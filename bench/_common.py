@@ -111,7 +111,11 @@ def load_average() -> str:
 def quiet_logs() -> None:
     import logging
 
+    import structlog
+
     logging.basicConfig(level=logging.CRITICAL)
+    # structlog's default logger prints to stdout whatever the stdlib levels say
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     for name in ("httpx", "taskiq", "tronrent", "sqlalchemy", "aiosqlite", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
