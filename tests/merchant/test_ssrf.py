@@ -69,7 +69,8 @@ class TestResolveTarget:
         async def public(_host: str) -> list[str]:
             return ["93.184.216.34", "2606:2800:220:1::1"]
 
-        target = await resolve_target("https://shop.example/cb", allow_private=False, resolve=public)
+        url = "https://shop.example/cb"
+        target = await resolve_target(url, allow_private=False, resolve=public)
         assert isinstance(target, Target)
         assert target.addresses == ("93.184.216.34", "2606:2800:220:1::1")
 
@@ -77,7 +78,8 @@ class TestResolveTarget:
         async def nothing(_host: str) -> list[str]:
             raise OSError(-2, "Name or service not known")
 
-        why = await resolve_target("https://nowhere.example/cb", allow_private=True, resolve=nothing)
+        url = "https://nowhere.example/cb"
+        why = await resolve_target(url, allow_private=True, resolve=nothing)
         assert isinstance(why, str) and why.startswith("cannot resolve nowhere.example")
 
 
@@ -91,14 +93,15 @@ class TestPinned:
             url = f"http://rebind.invalid:{port}/cb"
             target = await resolve_target(url, allow_private=True, resolve=resolver)
             assert isinstance(target, Target) and target.addresses == ("127.0.0.1",)
-            r = await post_pinned(client, target, content=b"{}", headers={}, timeout=10)
+            r = await post_pinned(client, target, content=b"{}", headers={}, timeout_s=10)
         assert r.status_code == 204
         assert resolver.calls == ["rebind.invalid"]
         assert hosts == [f"rebind.invalid:{port}"]
 
     async def test_rebinding_refused_when_private_not_allowed(self) -> None:
         resolver = Rebinding()
-        why = await resolve_target("http://rebind.invalid/cb", allow_private=False, resolve=resolver)
+        url = "http://rebind.invalid/cb"
+        why = await resolve_target(url, allow_private=False, resolve=resolver)
         assert isinstance(why, str) and "non-public" in why
         assert resolver.calls == ["rebind.invalid"]
 
@@ -107,7 +110,7 @@ class TestPinned:
         address (127.0.0.1) is tried, never an unchecked one."""
         async with http_server() as (port, hosts), httpx.AsyncClient() as client:
             target = Target(f"http://localhost:{port}/cb", "localhost", ("::1", "127.0.0.1"))
-            r = await post_pinned(client, target, content=b"{}", headers={}, timeout=10)
+            r = await post_pinned(client, target, content=b"{}", headers={}, timeout_s=10)
         assert r.status_code == 204 and hosts == [f"localhost:{port}"]
 
     async def test_no_checked_address_connects(self) -> None:
@@ -116,4 +119,4 @@ class TestPinned:
         async with httpx.AsyncClient() as client:
             target = Target(f"http://localhost:{port}/cb", "localhost", ("127.0.0.1",))
             with pytest.raises(httpx.ConnectError):
-                await post_pinned(client, target, content=b"{}", headers={}, timeout=10)
+                await post_pinned(client, target, content=b"{}", headers={}, timeout_s=10)

@@ -316,7 +316,7 @@ class CallbackSender:
         started = time.monotonic()
         try:
             response = await post_pinned(
-                self.client, target, content=body, headers=headers, timeout=self.timeout_s
+                self.client, target, content=body, headers=headers, timeout_s=self.timeout_s
             )
         except httpx.HTTPError as exc:
             took = int((time.monotonic() - started) * 1000)

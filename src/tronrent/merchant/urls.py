@@ -101,7 +101,7 @@ async def post_pinned(
     *,
     content: bytes,
     headers: Mapping[str, str],
-    timeout: float,
+    timeout_s: float,
 ) -> httpx.Response:
     """POST to the target's checked addresses, in order, until one connects (the next only
     when a connection could not be made: nothing was sent). The name is never resolved
@@ -117,7 +117,7 @@ async def post_pinned(
                 url.copy_with(host=address),
                 content=content,
                 headers=sent_headers,
-                timeout=timeout,
+                timeout=timeout_s,
                 extensions=extensions,
             )
         except httpx.ConnectError as exc:
