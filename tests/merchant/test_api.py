@@ -295,3 +295,44 @@ class TestReads:
         for bad in ({"currency": "TRX", "amountUnits": 1.5}, {"currency": "XRP", "amountUnits": 9}):
             r = await m.call("POST", "/api/v1/top-ups", bad)
             assert r.status_code == 422
+
+
+class TestCountPackages:
+    async def test_count_package_ordered_priced_and_shown(self, api: Api) -> None:
+        m = await new_merchant(api, trx_sun=200 * TRX)
+        offers = (await m.call("GET", "/api/v1/prices")).json()["data"]
+        counts = [p for p in offers if p["packageType"] == "count"]
+        assert counts and all(p["transactionCount"] for p in counts)
+        pkg = min(counts, key=lambda p: p["transactionCount"])
+        energy_pkg = next(p for p in offers if p["packageType"] == "energy")
+        assert energy_pkg["transactionCount"] in (None, 0, 1)
+        receiver = funded_key(api.devnet.chain, TRX).address_base58
+        base = {"clientOrderId": "cnt-1", "receiver": receiver, "packageType": "count"}
+        # the package named must be a count package; a count package is named, not sized
+        r = await m.call("POST", "/api/v1/orders", {**base, "packageId": energy_pkg["packageId"]})
+        assert r.status_code == 422 and error(r) == "PACKAGE_UNAVAILABLE"
+        r = await m.call("POST", "/api/v1/orders", {**base, "energy": 65_000, "durationHours": 1})
+        assert r.status_code == 422 and error(r) == "NO_MATCHING_PACKAGE"
+        r = await m.call(
+            "POST", "/api/v1/quote", {**base, "packageId": pkg["packageId"], "currency": "TRX"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["totalUnits"] == pkg["prices"]["TRX"]
+        r = await m.call("POST", "/api/v1/orders", {**base, "packageId": pkg["packageId"]})
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        assert data["packageType"] == "count" and data["priceUnits"] == pkg["prices"]["TRX"]
+        assert data["countPackage"]["total"] == pkg["transactionCount"]
+        assert data["countPackage"]["used"] == 0
+        again = await m.call("POST", "/api/v1/orders", {**base, "packageId": pkg["packageId"]})
+        assert again.json()["data"]["created"] is False
+        assert again.json()["data"]["orderId"] == data["orderId"]
+        for _ in range(300):
+            got = (await m.call("GET", f"/api/v1/orders/{data['orderId']}")).json()["data"]
+            if got["status"] == "active":
+                break
+            await asyncio.sleep(0.05)
+        assert got["status"] == "active" and got["delegateTxHash"]
+        assert got["countPackage"]["remaining"] == pkg["transactionCount"]
+        r = await m.call("GET", "/api/v1/balance")
+        assert r.json()["data"]["trxSun"] == 200 * TRX - pkg["prices"]["TRX"]
