@@ -336,3 +336,51 @@ class TestCountPackages:
         assert got["countPackage"]["remaining"] == pkg["transactionCount"]
         r = await m.call("GET", "/api/v1/balance")
         assert r.json()["data"]["trxSun"] == 200 * TRX - pkg["prices"]["TRX"]
+
+
+class TestKeySettings:
+    async def test_operator_sets_allowlist_and_url_with_a_reason(self, api: Api) -> None:
+        m = await new_merchant(api)
+        path = f"/api/admin/merchant/keys/{m.key_id}"
+        r = await api.http.patch(path, json={"ipAllowlist": ["10.0.0.0/8"]}, headers=api.admin)
+        assert r.status_code == 422  # no reason
+        r = await api.http.patch(
+            path,
+            json={
+                "ipAllowlist": ["10.0.0.0/8"],
+                "callbackUrl": "https://shop.example/cb",
+                "reason": "ticket 7",
+            },
+            headers=api.admin,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["ipAllowlist"] == ["10.0.0.0/8"]
+        assert r.json()["data"]["callbackUrl"] == "https://shop.example/cb"
+        # the test client is 127.0.0.1: now refused
+        r = await m.call("GET", "/api/v1/balance")
+        assert r.status_code == 401 and error(r) == "IP_NOT_ALLOWED"
+        # absent = unchanged, null = removed
+        r = await api.http.patch(
+            path, json={"callbackUrl": None, "reason": "ticket 8"}, headers=api.admin
+        )
+        assert r.json()["data"]["ipAllowlist"] == ["10.0.0.0/8"]
+        assert r.json()["data"]["callbackUrl"] is None
+        r = await api.http.patch(
+            path, json={"ipAllowlist": [], "reason": "ticket 9"}, headers=api.admin
+        )
+        assert (await m.call("GET", "/api/v1/balance")).status_code == 200
+        r = await api.http.get(f"{path}/changes", headers=api.admin)
+        changes = r.json()["data"]
+        assert [c["reason"] for c in changes] == ["ticket 9", "ticket 8", "ticket 7"]
+        assert changes[2]["after"] == {
+            "ipAllowlist": ["10.0.0.0/8"],
+            "callbackUrl": "https://shop.example/cb",
+        }
+        assert all(c["actor"].startswith("admin:") for c in changes)
+        r = await api.http.patch(
+            path, json={"callbackUrl": "ftp://x", "reason": "r"}, headers=api.admin
+        )
+        assert r.status_code == 422 and error(r) == "INVALID_CALLBACK_URL"
+        await api.http.post(f"{path}/revoke", json={"reason": "leaked"}, headers=api.admin)
+        r = await api.http.patch(path, json={"ipAllowlist": [], "reason": "r"}, headers=api.admin)
+        assert r.status_code == 409 and error(r) == "API_KEY_REVOKED"
