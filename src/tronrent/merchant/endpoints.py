@@ -385,7 +385,7 @@ async def create_order(
         package_type=body.package_type,
     )
     order, m = await get_order(session, key.user_id, made.order.id)
-    view = _order_view(order, m, (await count_packages(session, [order.id])).get(order.id))
+    view = _order_view(order, m, (await count_packages(session, [order])).get(order.id))
     return ok(OrderCreated(**view.model_dump(), created=made.created))
 
 
@@ -402,7 +402,7 @@ async def orders(
     rows = await list_orders(
         session, key.user_id, limit=limit, before=before, client_order_id=client_order_id
     )
-    counts = await count_packages(session, [o.id for o, _ in rows])
+    counts = await count_packages(session, [o for o, _ in rows])
     items = [_order_view(o, m, counts.get(o.id)) for o, m in rows]
     return ok(
         OrderPage(items=items, next_before=items[-1].order_id if len(items) == limit else None)
@@ -418,7 +418,7 @@ async def order(
 ) -> Envelope[OrderOut]:
     """One order, by order id or client order id."""
     o, m = await get_order(session, key.user_id, order_id)
-    return ok(_order_view(o, m, (await count_packages(session, [o.id])).get(o.id)))
+    return ok(_order_view(o, m, (await count_packages(session, [o])).get(o.id)))
 
 
 @router.post("/orders/{order_id}/cancel")

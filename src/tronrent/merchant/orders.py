@@ -35,7 +35,7 @@ from tronrent.models.common import Currency
 from tronrent.models.count_package import CountPackage
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.merchant import MerchantApiKey, MerchantOrder
-from tronrent.models.order import Order
+from tronrent.models.order import Order, OrderType
 from tronrent.models.user import User
 from tronrent.order.errors import OrderNotFound
 from tronrent.order.recipient import RecipientState
@@ -285,14 +285,14 @@ async def list_orders(
 
 
 async def count_packages(
-    session: AsyncSession, order_ids: Sequence[str]
+    session: AsyncSession, orders: Sequence[Order]
 ) -> dict[str, CountPackage]:
-    """The count packages of these orders (order id -> row; energy orders have none)."""
-    if not order_ids:
+    """The count packages of these orders (order id -> row; energy orders have none, and
+    cost no query)."""
+    ids = [o.id for o in orders if o.order_type is OrderType.TRANSACTION_PACKAGE]
+    if not ids:
         return {}
-    rows = await session.execute(
-        select(CountPackage).where(CountPackage.order_id.in_(list(order_ids)))
-    )
+    rows = await session.execute(select(CountPackage).where(CountPackage.order_id.in_(ids)))
     return {p.order_id: p for p in rows.scalars()}
 
 
