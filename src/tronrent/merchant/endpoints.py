@@ -384,7 +384,7 @@ async def create_order(
         recipient_state=state,
         package_type=body.package_type,
     )
-    order, m = await get_order(session, key.user_id, made.order.id)
+    order, m = made.order, made.merchant  # no query: both are in hand
     view = _order_view(order, m, (await count_packages(session, [order])).get(order.id))
     return ok(OrderCreated(**view.model_dump(), created=made.created))
 

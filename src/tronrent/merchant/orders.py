@@ -153,6 +153,7 @@ async def find(
 @dataclass(frozen=True, slots=True)
 class Created:
     order: Order
+    merchant: MerchantOrder
     #: False: the client order id named an existing order, returned unchanged
     created: bool
 
@@ -206,7 +207,7 @@ async def create_merchant_order(
                 f"({existing.order_id})",
                 details={"orderId": existing.order_id},
             )
-        return Created(await order_service.get(session, existing.order_id), False)
+        return Created(await order_service.get(session, existing.order_id), existing, False)
     url = check_callback_url(callback_url)
     chosen = await choose_package(
         session,
@@ -227,30 +228,29 @@ async def create_merchant_order(
         payment_method=payment_method,
         user_id=key.user_id,
         recipient_state=recipient_state if payment_method == "transfer" else None,
-    )
-    order.price_config = {
-        **(order.price_config or {}),
-        "merchant": {
-            "apiKeyId": str(key.id),
-            "clientOrderId": client_order_id,
-            "callback": bool(url or key.callback_url),
-            "callbackUrl": url,
+        # written with the order (no UPDATE after): the callback tap reads it
+        extra_config={
+            "merchant": {
+                "apiKeyId": str(key.id),
+                "clientOrderId": client_order_id,
+                "callback": bool(url or key.callback_url),
+                "callbackUrl": url,
+            }
         },
-    }
-    session.add(
-        MerchantOrder(
-            order_id=order.id,
-            user_id=key.user_id,
-            api_key_id=key.id,
-            client_order_id=client_order_id,
-            request_hash=fingerprint,
-            callback_url=url,
-        )
     )
+    merchant = MerchantOrder(
+        order_id=order.id,
+        user_id=key.user_id,
+        api_key_id=key.id,
+        client_order_id=client_order_id,
+        request_hash=fingerprint,
+        callback_url=url,
+    )
+    session.add(merchant)
     await session.flush()
     if payment_method == "balance":
         order = await pay_from_balance(session, order.id, actor=f"merchant:{key.key_id}")
-    return Created(order, True)
+    return Created(order, merchant, True)
 
 
 async def list_orders(
@@ -284,9 +284,7 @@ async def list_orders(
     return [(o, m) for o, m in (await session.execute(stmt)).all()]
 
 
-async def count_packages(
-    session: AsyncSession, orders: Sequence[Order]
-) -> dict[str, CountPackage]:
+async def count_packages(session: AsyncSession, orders: Sequence[Order]) -> dict[str, CountPackage]:
     """The count packages of these orders (order id -> row; energy orders have none, and
     cost no query)."""
     ids = [o.id for o in orders if o.order_type is OrderType.TRANSACTION_PACKAGE]
