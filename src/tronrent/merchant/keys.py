@@ -122,13 +122,16 @@ class MerchantKeyService:
             stmt = stmt.where(MerchantApiKey.user_id == user_id)
         return (await session.execute(stmt)).scalars().all()
 
-    async def get(self, session: AsyncSession, key: uuid.UUID | str) -> MerchantApiKey:
-        """By row id or public key id; `ApiKeyNotFound` (404)."""
+    async def get(
+        self, session: AsyncSession, key: uuid.UUID | str, *, user_id: uuid.UUID | None = None
+    ) -> MerchantApiKey:
+        """By row id or public key id; ``user_id``: only that customer's key (a customer in the
+        bot). `ApiKeyNotFound` (404)."""
         if isinstance(key, uuid.UUID):
             found = await session.get(MerchantApiKey, key)
         else:
             found = await self.get_by_key_id(session, key)
-        if found is None:
+        if found is None or (user_id is not None and found.user_id != user_id):
             raise ApiKeyNotFound("API key not found")
         return found
 
@@ -150,9 +153,7 @@ class MerchantKeyService:
     ) -> MerchantApiKey:
         """Revoke (idempotent: a revoked key is returned unchanged). ``user_id``: only that
         customer's key (a customer revoking from the bot), else 404."""
-        found = await self.get(session, key)
-        if user_id is not None and found.user_id != user_id:
-            raise ApiKeyNotFound("API key not found")
+        found = await self.get(session, key, user_id=user_id)
         if found.status is ApiKeyStatus.REVOKED:
             return found
         found.status = ApiKeyStatus.REVOKED
@@ -180,9 +181,7 @@ class MerchantKeyService:
         Raises:
             ApiKeyNotFound (404). KeyRevoked (409). InvalidAllowlist, InvalidCallbackUrl (422).
         """
-        found = await self.get(session, key)
-        if user_id is not None and found.user_id != user_id:
-            raise ApiKeyNotFound("API key not found")
+        found = await self.get(session, key, user_id=user_id)
         if found.status is ApiKeyStatus.REVOKED:
             raise KeyRevoked("the API key is revoked: create a new one")
         before: dict[str, Any] = {}
