@@ -188,7 +188,7 @@ async def main() -> None:
                 httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
             ):
                 gate = asyncio.Semaphore(args.concurrency)
-                cpu0, devnet0, sql0 = time.process_time(), cpu_seconds(p.devnet_pid), 0
+                cpu0, devnet0 = time.process_time(), cpu_seconds(p.devnet_pid)
                 sql0 = p.statements.count
                 if profiler is not None:
                     profiler.enable()
