@@ -8,6 +8,7 @@ recorded in ``merchant_key_changes`` as ``customer:<telegram id>``."""
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -95,31 +96,22 @@ async def _set(
         await message.answer(t(usage))
         return
     clear = rest.lower() in CLEAR_WORDS
+    change: dict[str, Any] = (
+        {"ip_allowlist": [] if clear else [e for e in rest.replace(",", " ").split() if e]}
+        if what == "ips"
+        else {"callback_url": None if clear else rest}
+    )
     try:
-        if what == "ips":
-            entries = [] if clear else [e for e in rest.replace(",", " ").split() if e]
-            key = await merchant_keys.update_settings(
-                session,
-                key_id,
-                actor=_actor(user),
-                reason=SET_IN_BOT,
-                user_id=user.id,
-                ip_allowlist=entries,
-            )
-            shown = ", ".join(key.ip_allowlist) if key.ip_allowlist else t("apikey.any_ip")
-        else:
-            key = await merchant_keys.update_settings(
-                session,
-                key_id,
-                actor=_actor(user),
-                reason=SET_IN_BOT,
-                user_id=user.id,
-                callback_url=None if clear else rest,
-            )
-            shown = key.callback_url or "-"
+        key = await merchant_keys.update_settings(
+            session, key_id, actor=_actor(user), reason=SET_IN_BOT, user_id=user.id, **change
+        )
     except AppError as exc:
         await message.answer(error_text(t, exc))
         return
+    if what == "ips":
+        shown = ", ".join(key.ip_allowlist) if key.ip_allowlist else t("apikey.any_ip")
+    else:
+        shown = key.callback_url or "-"
     await message.answer(t(f"apikey.set.{what}", key_id=key.key_id, value=escape(shown)))
 
 
