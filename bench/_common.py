@@ -111,7 +111,11 @@ def load_average() -> str:
 def quiet_logs() -> None:
     import logging
 
+    import structlog
+
     logging.basicConfig(level=logging.CRITICAL)
+    # structlog's default logger prints to stdout whatever the stdlib levels say
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     for name in ("httpx", "taskiq", "tronrent", "sqlalchemy", "aiosqlite", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -201,6 +205,8 @@ class Platform:
     address: str  # flash payment address = demo pool
     devnet_url: str
     statements: StatementCounter
+    #: the devnet process (0: not known)
+    devnet_pid: int = 0
 
 
 class StatementCounter:
@@ -275,12 +281,13 @@ async def engine_on_devnet(
     args: argparse.Namespace, **platform_kw: Any
 ) -> AsyncIterator[tuple[Platform, int]]:
     """``(platform, devnet port)``: the engine on a migrated database against a devnet process."""
-    with devnet_process(args.block_interval_ms) as (url, _pid):
+    with devnet_process(args.block_interval_ms) as (url, pid):
         port = int(url.rsplit(":", 1)[1])
         async with (
             database(args.database_url or None) as db,
             platform(db, url, block_interval_ms=args.block_interval_ms, **platform_kw) as p,
         ):
+            p.devnet_pid = pid
             yield p, port
 
 
@@ -426,6 +433,16 @@ async def tx_blocks(port: int, txids: Sequence[str], concurrency: int = 8) -> di
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], p: float) -> float:

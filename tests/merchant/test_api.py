@@ -295,3 +295,92 @@ class TestReads:
         for bad in ({"currency": "TRX", "amountUnits": 1.5}, {"currency": "XRP", "amountUnits": 9}):
             r = await m.call("POST", "/api/v1/top-ups", bad)
             assert r.status_code == 422
+
+
+class TestCountPackages:
+    async def test_count_package_ordered_priced_and_shown(self, api: Api) -> None:
+        m = await new_merchant(api, trx_sun=200 * TRX)
+        offers = (await m.call("GET", "/api/v1/prices")).json()["data"]
+        counts = [p for p in offers if p["packageType"] == "count"]
+        assert counts and all(p["transactionCount"] for p in counts)
+        pkg = min(counts, key=lambda p: p["transactionCount"])
+        energy_pkg = next(p for p in offers if p["packageType"] == "energy")
+        assert energy_pkg["transactionCount"] in (None, 0, 1)
+        receiver = funded_key(api.devnet.chain, TRX).address_base58
+        base = {"clientOrderId": "cnt-1", "receiver": receiver, "packageType": "count"}
+        # the package named must be a count package; a count package is named, not sized
+        r = await m.call("POST", "/api/v1/orders", {**base, "packageId": energy_pkg["packageId"]})
+        assert r.status_code == 422 and error(r) == "PACKAGE_UNAVAILABLE"
+        r = await m.call("POST", "/api/v1/orders", {**base, "energy": 65_000, "durationHours": 1})
+        assert r.status_code == 422 and error(r) == "NO_MATCHING_PACKAGE"
+        r = await m.call(
+            "POST", "/api/v1/quote", {**base, "packageId": pkg["packageId"], "currency": "TRX"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["totalUnits"] == pkg["prices"]["TRX"]
+        r = await m.call("POST", "/api/v1/orders", {**base, "packageId": pkg["packageId"]})
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        assert data["packageType"] == "count" and data["priceUnits"] == pkg["prices"]["TRX"]
+        assert data["countPackage"]["total"] == pkg["transactionCount"]
+        assert data["countPackage"]["used"] == 0
+        again = await m.call("POST", "/api/v1/orders", {**base, "packageId": pkg["packageId"]})
+        assert again.json()["data"]["created"] is False
+        assert again.json()["data"]["orderId"] == data["orderId"]
+        for _ in range(300):
+            got = (await m.call("GET", f"/api/v1/orders/{data['orderId']}")).json()["data"]
+            if got["status"] == "active":
+                break
+            await asyncio.sleep(0.05)
+        assert got["status"] == "active" and got["delegateTxHash"]
+        assert got["countPackage"]["remaining"] == pkg["transactionCount"]
+        r = await m.call("GET", "/api/v1/balance")
+        assert r.json()["data"]["trxSun"] == 200 * TRX - pkg["prices"]["TRX"]
+
+
+class TestKeySettings:
+    async def test_operator_sets_allowlist_and_url_with_a_reason(self, api: Api) -> None:
+        m = await new_merchant(api)
+        path = f"/api/admin/merchant/keys/{m.key_id}"
+        r = await api.http.patch(path, json={"ipAllowlist": ["10.0.0.0/8"]}, headers=api.admin)
+        assert r.status_code == 422  # no reason
+        r = await api.http.patch(
+            path,
+            json={
+                "ipAllowlist": ["10.0.0.0/8"],
+                "callbackUrl": "https://shop.example/cb",
+                "reason": "ticket 7",
+            },
+            headers=api.admin,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["ipAllowlist"] == ["10.0.0.0/8"]
+        assert r.json()["data"]["callbackUrl"] == "https://shop.example/cb"
+        # the test client is 127.0.0.1: now refused
+        r = await m.call("GET", "/api/v1/balance")
+        assert r.status_code == 401 and error(r) == "IP_NOT_ALLOWED"
+        # absent = unchanged, null = removed
+        r = await api.http.patch(
+            path, json={"callbackUrl": None, "reason": "ticket 8"}, headers=api.admin
+        )
+        assert r.json()["data"]["ipAllowlist"] == ["10.0.0.0/8"]
+        assert r.json()["data"]["callbackUrl"] is None
+        r = await api.http.patch(
+            path, json={"ipAllowlist": [], "reason": "ticket 9"}, headers=api.admin
+        )
+        assert (await m.call("GET", "/api/v1/balance")).status_code == 200
+        r = await api.http.get(f"{path}/changes", headers=api.admin)
+        changes = r.json()["data"]
+        assert [c["reason"] for c in changes] == ["ticket 9", "ticket 8", "ticket 7"]
+        assert changes[2]["after"] == {
+            "ipAllowlist": ["10.0.0.0/8"],
+            "callbackUrl": "https://shop.example/cb",
+        }
+        assert all(c["actor"].startswith("admin:") for c in changes)
+        r = await api.http.patch(
+            path, json={"callbackUrl": "ftp://x", "reason": "r"}, headers=api.admin
+        )
+        assert r.status_code == 422 and error(r) == "INVALID_CALLBACK_URL"
+        await api.http.post(f"{path}/revoke", json={"reason": "leaked"}, headers=api.admin)
+        r = await api.http.patch(path, json={"ipAllowlist": [], "reason": "r"}, headers=api.admin)
+        assert r.status_code == 409 and error(r) == "API_KEY_REVOKED"

@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from flash.conftest import Flash, FlashFactory
+from flash.conftest import Flash, FlashFactory, active
+from flash.test_count_packages import USDT, _enough, _used, usdt_with_tronpy, uses_of, wait_until
 from package_orders import new_user
+from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
 from tronrent.kit.db import transaction_scope
@@ -26,7 +28,9 @@ from tronrent.merchant.callbacks import CallbackSender
 from tronrent.merchant.keys import merchant_keys
 from tronrent.merchant.orders import create_merchant_order
 from tronrent.models.common import Currency
+from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.merchant import CallbackStatus, MerchantCallback, MerchantCallbackAttempt
+from tronrent.models.notification_outbox import NotificationOutbox
 from tronrent.models.order import OrderStatus
 from tronrent.worker import job_scope
 
@@ -75,7 +79,9 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/callbacks"
+        # a name, not an address: the sender resolves it once, checks every address and
+        # connects to a checked one (localhost may answer ::1 first: nothing listens there)
+        return f"http://localhost:{self.port}/callbacks"
 
 
 @contextlib.asynccontextmanager
@@ -254,7 +260,10 @@ class TestDelivery:
                 await asyncio.sleep(0.02)
         assert receiver.requests == 0  # never called
         assert first is not None and first.status is CallbackStatus.FAILED
-        assert first.attempts == 3 and "non-public" in (first.last_error or "")
+        # localhost resolves to loopback: refused, never connected
+        assert first.attempts == 3 and "localhost resolves to a non-public" in (
+            first.last_error or ""
+        )
 
 
 @pytest.mark.parametrize("allow", [False])
@@ -278,3 +287,76 @@ async def test_no_callback_without_url(flash: FlashFactory, allow: bool) -> None
         )
     async with f.session_maker() as s:
         assert await s.scalar(select(func.count()).select_from(MerchantCallback)) == 0
+
+
+class TestCountUsed:
+    async def test_each_use_of_a_count_package_is_one_callback(
+        self, flash: FlashFactory, devnet: DevnetServer
+    ) -> None:
+        """A count package bought through the merchant API: each USDT transfer the address
+        makes is counted and sent as its own ``order.count_used`` (and told to the customer
+        once per use), after ``order.paid`` and ``order.delegated``."""
+        f = await flash(rental_s=3600.0, scanner_kw={"usdt_contract": devnet.config.usdt_address})
+        customer = funded_key(f.devnet.chain, 50 * TRX, usdt_units=100 * USDT)
+        holder = funded_key(f.devnet.chain, TRX, usdt_units=USDT).address_base58
+        async with serve(Receiver(fail_every=1_000_000)) as receiver:
+            async with transaction_scope(f.session_maker) as s:
+                pkg = EnergyPackage(
+                    name="3 transfers",
+                    package_type=PackageType.TRANSACTION_COUNT,
+                    transaction_count=3,
+                    energy_amount=65_000,
+                    duration_hours=720,
+                    base_price_units=9 * TRX,
+                    currency=Currency.TRX,
+                )
+                s.add(pkg)
+                await s.flush()
+                package_id = pkg.id
+                user = await new_user(s, trx_sun=50 * TRX)
+                made = await merchant_keys.create(
+                    s, f.box, user_id=user.id, name="shop", actor="test", callback_url=receiver.url
+                )
+            receiver.secret = made.secret.reveal()
+            async with job_scope(), transaction_scope(f.session_maker) as s:
+                created = await create_merchant_order(
+                    s,
+                    f.engine.rt,
+                    made.key,
+                    client_order_id="count-1",
+                    receiver=customer.address_base58,
+                    currency=Currency.TRX,
+                    payment_method="balance",
+                    package_id=package_id,
+                    package_type="count",
+                )
+            order_id = created.order.id
+            await f.wait_order(active, order_id=order_id)
+            for n in (1, 2):
+                await wait_until(lambda: _enough(f, customer.address_base58, 64_285), wait_s=20)
+                await usdt_with_tronpy(f, customer, holder, USDT)
+                await wait_until(lambda n=n: _used(f, order_id, n), wait_s=30)
+            sender = CallbackSender(f.session_maker, f.box, allow_private=True, poll_interval=0.05)
+            stop, task = await running(sender)
+            await wait_settled(f, 4)
+            stop.set()
+            await task
+        types = [d["type"] for d in receiver.delivered]
+        assert types == ["order.paid", "order.delegated", "order.count_used", "order.count_used"]
+        used = [d for d in receiver.delivered if d["type"] == "order.count_used"]
+        assert [(d["data"]["used"], d["data"]["remaining"]) for d in used] == [(1, 2), (2, 1)]
+        assert all(d["order"]["clientOrderId"] == "count-1" for d in used)
+        assert len({d["eventId"] for d in used}) == 2
+        assert {d["data"]["tx_hash"] for d in used} == {
+            u.tx_hash for u in await uses_of(f, order_id)
+        }
+        async with f.session_maker() as s:
+            told = await s.scalar(
+                select(func.count())
+                .select_from(NotificationOutbox)
+                .where(
+                    NotificationOutbox.order_id == order_id,
+                    NotificationOutbox.event_type == "count_package_used",
+                )
+            )
+        assert told == 2  # the customer is told each use, not only the first

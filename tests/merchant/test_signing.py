@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tronrent.merchant import signing
 from tronrent.merchant.errors import InvalidCallbackUrl
-from tronrent.merchant.urls import check_callback_url, target_refusal
+from tronrent.merchant.urls import Target, check_callback_url, resolve_target
 
 methods = st.sampled_from(["GET", "POST", "DELETE"])
 paths = st.text(alphabet="abcdefghijklmnopqrstuvwxyz/?=&0123456789", min_size=1, max_size=40)
@@ -99,9 +99,10 @@ class TestCallbackUrl:
         ],
     )
     async def test_private_targets_refused(self, url: str) -> None:
-        why = await target_refusal(url, allow_private=False)
-        assert why is not None and ("non-public" in why or "resolve" in why)
-        assert await target_refusal(url, allow_private=True) is None
+        why = await resolve_target(url, allow_private=False)
+        assert isinstance(why, str) and ("non-public" in why or "resolve" in why)
+        assert isinstance(await resolve_target(url, allow_private=True), Target)
 
     async def test_public_literal_allowed(self) -> None:
-        assert await target_refusal("https://8.8.8.8/cb", allow_private=False) is None
+        target = await resolve_target("https://8.8.8.8/cb", allow_private=False)
+        assert isinstance(target, Target) and target.addresses == ("8.8.8.8",)

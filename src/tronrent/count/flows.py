@@ -146,6 +146,8 @@ class CountFlows:
             orders, pkgs = await _locked_orders(s, [u.order_id for u in uses])
             fresh: dict[str, list[CountUse]] = defaultdict(list)
             events: list[OrderEvent] = []
+            #: one event per counted use (the dedupe key carries the use's tx hash)
+            suffixes: list[str] = []
             for u in uses:
                 if u.status is CountUseStatus.TOPPING_UP and not u.top_up_tx_hash:
                     fresh[u.order_id].append(u)  # counted; its pair expired unsent: rebuilt
@@ -181,6 +183,7 @@ class CountFlows:
                         },
                     )
                 )
+                suffixes.append(f":{u.tx_hash}")
             live = await _live_delegations(s, list(fresh))
             to_top_up: list[tuple[list[CountUse], list[EnergyDelegation]]] = []
             for order_id, batch in fresh.items():
@@ -198,7 +201,7 @@ class CountFlows:
                     log.warning("count package %s has no live delegation to top up", order_id)
             if to_top_up:
                 await self._store_pairs(s, d, to_top_up)
-            await notify_orders(s, events, dedupe_suffix="")
+            await notify_orders(s, events, dedupe_suffixes=suffixes)
             statuses = {u.id: u.status.value for u in uses}
             await s.commit()
         if ending:

@@ -1,11 +1,11 @@
-"""Operators' merchant routes (JWT): keys (create and revoke need the admin role and a reason,
-recorded on the key with who did it) and the callback delivery log."""
+"""Operators' merchant routes (JWT): keys (create, settings and revoke need the admin role and
+a reason, recorded with who did it) and the callback delivery log."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
@@ -15,7 +15,7 @@ from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
 from tronrent.kit.audit import require_reason
-from tronrent.merchant.keys import merchant_keys
+from tronrent.merchant.keys import UNSET, merchant_keys
 from tronrent.models.merchant import MerchantApiKey, MerchantCallback, MerchantCallbackAttempt
 
 router = APIRouter(prefix="/api/admin/merchant", tags=["admin-merchant"], responses=ERROR_RESPONSES)
@@ -31,6 +31,22 @@ class KeyIn(ApiModel):
 
 class RevokeIn(ApiModel):
     reason: str = Field(max_length=500)
+
+
+class SettingsIn(ApiModel):
+    #: ``[]``: any address; absent: unchanged
+    ip_allowlist: list[str] | None = Field(default=None, max_length=50)
+    #: ``null``: no key URL; absent: unchanged
+    callback_url: str | None = Field(default=None, max_length=500)
+    reason: str = Field(max_length=500)
+
+
+class KeyChangeOut(ApiModel):
+    actor: str
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    created_at: datetime | None
 
 
 class KeyOut(ApiModel):
@@ -128,6 +144,44 @@ async def revoke_key(
     reason = require_reason(body.reason, "API key revocation")
     k = await merchant_keys.revoke(session, key_id, actor=actor_of(admin).name, reason=reason)
     return ok(key_view(k))
+
+
+@router.patch("/keys/{key_id}")
+async def update_key(
+    key_id: KeyIdPath, body: SettingsIn, session: SessionDep, admin: AdminDep
+) -> Envelope[KeyOut]:
+    """Set a key's IP allowlist and/or callback URL (recorded with who and why; 409
+    API_KEY_REVOKED for a revoked key)."""
+    reason = require_reason(body.reason, "API key change")
+    k = await merchant_keys.update_settings(
+        session,
+        key_id,
+        actor=actor_of(admin).name,
+        reason=reason,
+        ip_allowlist=body.ip_allowlist,
+        callback_url=body.callback_url if "callback_url" in body.model_fields_set else UNSET,
+    )
+    return ok(key_view(k))
+
+
+@router.get("/keys/{key_id}/changes")
+async def key_changes(
+    key_id: KeyIdPath, session: SessionDep, _op: OperatorDep
+) -> Envelope[list[KeyChangeOut]]:
+    """The key's settings changes (allowlist, callback URL), newest first."""
+    k = await merchant_keys.get(session, key_id)
+    return ok(
+        [
+            KeyChangeOut(
+                actor=c.actor,
+                reason=c.reason,
+                before=dict(c.before),
+                after=dict(c.after),
+                created_at=c.created_at,
+            )
+            for c in await merchant_keys.changes(session, k)
+        ]
+    )
 
 
 @router.get("/callbacks")

@@ -33,7 +33,7 @@ from tronrent.kit.errors import SecretDecryptionError
 from tronrent.kit.time import isoformat, utcnow
 from tronrent.merchant import signing
 from tronrent.merchant.auth import purge_nonces
-from tronrent.merchant.urls import target_refusal
+from tronrent.merchant.urls import Resolver, Target, post_pinned, resolve_target, system_resolve
 from tronrent.models.merchant import (
     CallbackStatus,
     MerchantApiKey,
@@ -56,6 +56,7 @@ EVENT_TYPES: Final = {
     "order_failed": "order.failed",
     "refund": "order.refunded",
     "order_expired": "order.expired",
+    "count_package_used": "order.count_used",
 }
 #: seconds to wait after the 1st, 2nd, ... failed attempt (itrx's schedule); then failed
 RETRY_SCHEDULE_S: Final = (15.0, 15.0, 30.0, 180.0, 600.0, 1200.0, 1800.0)
@@ -175,6 +176,7 @@ class CallbackSender:
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 0.2,
         nonce_ttl_s: int = 600,
+        resolve: Resolver = system_resolve,
     ) -> None:
         self.session_maker = session_maker
         self.box = box
@@ -187,6 +189,7 @@ class CallbackSender:
         self.lease = lease
         self.poll_interval = poll_interval
         self.nonce_ttl_s = nonce_ttl_s
+        self.resolve = resolve
         self._last_purge = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -292,9 +295,11 @@ class CallbackSender:
             return item, _Outcome(None, "API key revoked or unreadable", 0), True
         if not url:
             return item, _Outcome(None, "no callback URL (order or key)", 0), True
-        refusal = await target_refusal(url, allow_private=self.allow_private)
-        if refusal is not None:
-            return item, _Outcome(None, refusal, 0), False
+        # resolved once, every address checked, and the request sent to a checked address
+        # only (no second resolution: DNS rebinding cannot redirect it)
+        target = await resolve_target(url, allow_private=self.allow_private, resolve=self.resolve)
+        if not isinstance(target, Target):
+            return item, _Outcome(None, target, 0), False
         body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = str(int(time.time()))
         signature = signing.sign(
@@ -310,8 +315,8 @@ class CallbackSender:
         assert self.client is not None, "run() or a client passed in"
         started = time.monotonic()
         try:
-            response = await self.client.post(
-                url, content=body, headers=headers, timeout=self.timeout_s
+            response = await post_pinned(
+                self.client, target, content=body, headers=headers, timeout_s=self.timeout_s
             )
         except httpx.HTTPError as exc:
             took = int((time.monotonic() - started) * 1000)

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
+from tronrent.count.schemas import CountPackageOut, package_view
 from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, RuntimeDep
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.kit.time import isoformat
@@ -20,14 +21,17 @@ from tronrent.merchant.deps import MerchantKeyDep
 from tronrent.merchant.estimate import usdt_transfer_energy
 from tronrent.merchant.orders import (
     choose_package,
+    count_packages,
     create_merchant_order,
     get_order,
     list_orders,
     on_sale,
 )
 from tronrent.models.common import Currency
+from tronrent.models.count_package import CountPackage
+from tronrent.models.energy_package import PackageType
 from tronrent.models.merchant import MerchantOrder
-from tronrent.models.order import Order
+from tronrent.models.order import Order, OrderType
 from tronrent.order.schemas import TronAddress
 from tronrent.order.service import order as order_service
 from tronrent.pricing.errors import NotSoldInCurrency
@@ -69,6 +73,10 @@ def _example(**example: Any) -> ConfigDict:
 
 class PriceOut(ApiModel):
     package_id: str
+    #: ``energy``, or ``count`` (a transaction-count package: ``transactionCount`` USDT
+    #: transfers' energy, topped up after each use, over ``durationHours``)
+    package_type: str
+    transaction_count: int | None
     name: str
     energy: int
     duration_hours: int
@@ -85,6 +93,8 @@ class QuoteIn(ApiModel):
 
     receiver: TronAddress
     currency: Currency = Currency.TRX
+    #: ``count``: a transaction-count package, named by ``packageId``
+    package_type: Literal["energy", "count"] = "energy"
     energy: int | None = Field(default=None, strict=True, ge=1, le=10**10)
     duration_hours: int | None = Field(default=None, strict=True, ge=1, le=24 * 365)
     package_id: uuid.UUID | None = None
@@ -128,6 +138,9 @@ class OrderIn(QuoteIn):
 class OrderOut(ApiModel):
     order_id: str
     client_order_id: str
+    package_type: str
+    #: count packages: transfers bought, used, left (``null`` for energy orders)
+    count_package: CountPackageOut | None = None
     status: str
     payment_status: str
     payment_method: str | None
@@ -202,10 +215,12 @@ def _iso(value: Any) -> str | None:
     return isoformat(value) if value is not None else None
 
 
-def _order_view(o: Order, m: MerchantOrder) -> OrderOut:
+def _order_view(o: Order, m: MerchantOrder, counts: CountPackage | None = None) -> OrderOut:
     return OrderOut(
         order_id=o.id,
         client_order_id=m.client_order_id,
+        package_type="count" if o.order_type is OrderType.TRANSACTION_PACKAGE else "energy",
+        count_package=None if counts is None else package_view(counts),
         status=o.status.value,
         payment_status=o.payment_status.value,
         payment_method=o.payment_method,
@@ -228,7 +243,7 @@ def _order_view(o: Order, m: MerchantOrder) -> OrderOut:
 async def prices(session: SessionDep, key: MerchantKeyDep) -> Envelope[list[PriceOut]]:
     """Energy packages on sale with this customer's unit price per currency."""
     out = []
-    for pkg in await on_sale(session):
+    for pkg in await on_sale(session, (PackageType.ENERGY, PackageType.TRANSACTION_COUNT)):
         by_currency: dict[str, int] = {}
         for currency in Currency:
             try:
@@ -245,6 +260,10 @@ async def prices(session: SessionDep, key: MerchantKeyDep) -> Envelope[list[Pric
         out.append(
             PriceOut(
                 package_id=str(pkg.id),
+                package_type=(
+                    "count" if pkg.package_type is PackageType.TRANSACTION_COUNT else "energy"
+                ),
+                transaction_count=pkg.transaction_count,
                 name=pkg.name,
                 energy=pkg.energy_amount,
                 duration_hours=pkg.duration_hours,
@@ -272,6 +291,7 @@ async def quote(
         quantity=body.quantity,
         energy=body.energy,
         duration_hours=body.duration_hours,
+        kind=body.package_type,
     )
     price = await quote_order(
         session,
@@ -362,9 +382,11 @@ async def create_order(
         duration_hours=body.duration_hours,
         callback_url=body.callback_url,
         recipient_state=state,
+        package_type=body.package_type,
     )
-    order, m = await get_order(session, key.user_id, made.order.id)
-    return ok(OrderCreated(**_order_view(order, m).model_dump(), created=made.created))
+    order, m = made.order, made.merchant  # no query: both are in hand
+    view = _order_view(order, m, (await count_packages(session, [order])).get(order.id))
+    return ok(OrderCreated(**view.model_dump(), created=made.created))
 
 
 @router.get("/orders")
@@ -380,7 +402,8 @@ async def orders(
     rows = await list_orders(
         session, key.user_id, limit=limit, before=before, client_order_id=client_order_id
     )
-    items = [_order_view(o, m) for o, m in rows]
+    counts = await count_packages(session, [o for o, _ in rows])
+    items = [_order_view(o, m, counts.get(o.id)) for o, m in rows]
     return ok(
         OrderPage(items=items, next_before=items[-1].order_id if len(items) == limit else None)
     )
@@ -395,7 +418,7 @@ async def order(
 ) -> Envelope[OrderOut]:
     """One order, by order id or client order id."""
     o, m = await get_order(session, key.user_id, order_id)
-    return ok(_order_view(o, m))
+    return ok(_order_view(o, m, (await count_packages(session, [o])).get(o.id)))
 
 
 @router.post("/orders/{order_id}/cancel")

@@ -65,3 +65,9 @@ class NoMatchingPackage(ValidationFailed):
     """No energy package on sale sells that energy for that duration."""
 
     default_code = "NO_MATCHING_PACKAGE"
+
+
+class KeyRevoked(Conflict):
+    """A revoked key's settings cannot change (revoking is final)."""
+
+    default_code = "API_KEY_REVOKED"

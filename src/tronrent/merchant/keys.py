@@ -9,11 +9,12 @@ API, ``customer:<telegram id>`` from the bot).
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,13 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.kit.crypto import Secret, SecretBox
 from tronrent.kit.time import utcnow
 from tronrent.merchant import signing
-from tronrent.merchant.errors import ApiKeyNotFound, InvalidAllowlist, TooManyKeys
+from tronrent.merchant.errors import ApiKeyNotFound, InvalidAllowlist, KeyRevoked, TooManyKeys
 from tronrent.merchant.urls import check_callback_url
-from tronrent.models.merchant import ApiKeyStatus, MerchantApiKey
+from tronrent.models.merchant import ApiKeyStatus, MerchantApiKey, MerchantKeyChange
 from tronrent.models.user import User
 from tronrent.product.customer import ensure_not_blocked
 from tronrent.user.errors import UserNotFound
 
+
+class Unset(enum.Enum):
+    """``callback_url=UNSET``: leave the URL as it is (``None`` removes it)."""
+
+    UNSET = "unset"
+
+
+UNSET: Final = Unset.UNSET
 MAX_ACTIVE_KEYS: Final = 20
 MAX_ALLOWLIST: Final = 50
 #: ``last_used_at`` is written at most this often per key (one hot row at 200 requests/s)
@@ -113,13 +122,16 @@ class MerchantKeyService:
             stmt = stmt.where(MerchantApiKey.user_id == user_id)
         return (await session.execute(stmt)).scalars().all()
 
-    async def get(self, session: AsyncSession, key: uuid.UUID | str) -> MerchantApiKey:
-        """By row id or public key id; `ApiKeyNotFound` (404)."""
+    async def get(
+        self, session: AsyncSession, key: uuid.UUID | str, *, user_id: uuid.UUID | None = None
+    ) -> MerchantApiKey:
+        """By row id or public key id; ``user_id``: only that customer's key (a customer in the
+        bot). `ApiKeyNotFound` (404)."""
         if isinstance(key, uuid.UUID):
             found = await session.get(MerchantApiKey, key)
         else:
             found = await self.get_by_key_id(session, key)
-        if found is None:
+        if found is None or (user_id is not None and found.user_id != user_id):
             raise ApiKeyNotFound("API key not found")
         return found
 
@@ -141,9 +153,7 @@ class MerchantKeyService:
     ) -> MerchantApiKey:
         """Revoke (idempotent: a revoked key is returned unchanged). ``user_id``: only that
         customer's key (a customer revoking from the bot), else 404."""
-        found = await self.get(session, key)
-        if user_id is not None and found.user_id != user_id:
-            raise ApiKeyNotFound("API key not found")
+        found = await self.get(session, key, user_id=user_id)
         if found.status is ApiKeyStatus.REVOKED:
             return found
         found.status = ApiKeyStatus.REVOKED
@@ -152,6 +162,65 @@ class MerchantKeyService:
         found.revoked_reason = reason
         await session.flush()
         return found
+
+    async def update_settings(
+        self,
+        session: AsyncSession,
+        key: uuid.UUID | str,
+        *,
+        actor: str,
+        reason: str,
+        user_id: uuid.UUID | None = None,
+        ip_allowlist: Sequence[str] | None = None,
+        callback_url: str | Unset | None = UNSET,
+    ) -> MerchantApiKey:
+        """Set the key's IP allowlist (``[]``: any address) and/or callback URL (``None``:
+        none; `UNSET`: unchanged), recorded in ``merchant_key_changes`` with who and why (only
+        what changed; nothing when nothing did). ``user_id``: only that customer's key.
+
+        Raises:
+            ApiKeyNotFound (404). KeyRevoked (409). InvalidAllowlist, InvalidCallbackUrl (422).
+        """
+        found = await self.get(session, key, user_id=user_id)
+        if found.status is ApiKeyStatus.REVOKED:
+            raise KeyRevoked("the API key is revoked: create a new one")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if ip_allowlist is not None:
+            networks = _allowlist(ip_allowlist)
+            if networks != list(found.ip_allowlist or []):
+                before["ipAllowlist"], after["ipAllowlist"] = list(found.ip_allowlist), networks
+                found.ip_allowlist = networks
+        if not isinstance(callback_url, Unset):
+            url = check_callback_url(callback_url)
+            if url != found.callback_url:
+                before["callbackUrl"], after["callbackUrl"] = found.callback_url, url
+                found.callback_url = url
+        if after:
+            session.add(
+                MerchantKeyChange(
+                    api_key_id=found.id, actor=actor, reason=reason, before=before, after=after
+                )
+            )
+        await session.flush()
+        return found
+
+    async def changes(
+        self, session: AsyncSession, key: MerchantApiKey, *, limit: int = 50
+    ) -> Sequence[MerchantKeyChange]:
+        """The key's settings changes, newest first."""
+        return (
+            (
+                await session.execute(
+                    select(MerchantKeyChange)
+                    .where(MerchantKeyChange.api_key_id == key.id)
+                    .order_by(MerchantKeyChange.id.desc())
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     async def touch(self, session: AsyncSession, key: MerchantApiKey) -> None:
         """Record use (at most once per `LAST_USED_RESOLUTION`: a conditional UPDATE)."""

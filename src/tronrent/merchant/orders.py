@@ -9,6 +9,10 @@ with a unique tail, like ``POST /api/orders``). ``merchant_orders`` keeps the cl
 request is 409 ``CLIENT_ORDER_ID_REUSED``. The customer's row is locked first, so two
 concurrent requests with one id cannot both create (SQLite: the single writer).
 
+A count package (``package_type`` ``count``: N USDT transfers' energy, `product.count`) is
+named by its package id and bought the same way; each counted use is an ``order.count_used``
+callback.
+
 The order carries ``price_config["merchant"]`` (key id, callback wanted): the callback tap
 (`merchant.callbacks`) reads it from the order itself, with no query per event.
 """
@@ -28,20 +32,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.merchant.errors import ClientOrderIdReused, NoMatchingPackage
 from tronrent.merchant.urls import check_callback_url
 from tronrent.models.common import Currency
+from tronrent.models.count_package import CountPackage
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.merchant import MerchantApiKey, MerchantOrder
-from tronrent.models.order import Order
+from tronrent.models.order import Order, OrderType
 from tronrent.models.user import User
 from tronrent.order.errors import OrderNotFound
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.payment.balance_pay import pay_from_balance
-from tronrent.product.errors import PackageNotFound
+from tronrent.product.count import create_count_order
+from tronrent.product.errors import PackageNotFound, PackageUnavailable
 from tronrent.product.package import DEFAULT_MAX_QUANTITY, create_package_order
 from tronrent.user.errors import UserNotFound
 
 PaymentMethod = Literal["balance", "transfer"]
+#: what is bought: an energy package (energy + duration, or a package id) or a count package
+PackageKind = Literal["energy", "count"]
+KINDS: dict[str, PackageType] = {
+    "energy": PackageType.ENERGY,
+    "count": PackageType.TRANSACTION_COUNT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +62,17 @@ class Chosen:
     quantity: int
 
 
-async def on_sale(session: AsyncSession) -> Sequence[EnergyPackage]:
-    """Energy packages on sale, in catalogue order."""
+async def on_sale(
+    session: AsyncSession, kinds: Sequence[PackageType] = (PackageType.ENERGY,)
+) -> Sequence[EnergyPackage]:
+    """Packages of these types on sale (energy packages by default), in catalogue order."""
     return (
         (
             await session.execute(
                 select(EnergyPackage)
                 .where(
                     EnergyPackage.is_active.is_(True),
-                    EnergyPackage.package_type == PackageType.ENERGY,
+                    EnergyPackage.package_type.in_(list(kinds)),
                 )
                 .order_by(EnergyPackage.sort_order, EnergyPackage.energy_amount)
             )
@@ -75,19 +89,29 @@ async def choose_package(
     quantity: int | None,
     energy: int | None,
     duration_hours: int | None,
+    kind: PackageKind = "energy",
 ) -> Chosen:
     """The package and quantity a request buys: ``package_id`` (+ ``quantity``, default 1), or
-    ``energy`` + ``duration_hours`` as the largest package of that duration dividing it.
+    ``energy`` + ``duration_hours`` as the largest package of that duration dividing it (energy
+    packages only: a count package is named by its id).
 
     Raises:
         NoMatchingPackage (422): neither form given, or no package sells that energy.
-        PackageNotFound (404) / PackageUnavailable (422) for a named package (at creation).
+        PackageNotFound (404); PackageUnavailable (422): a named package of the other type
+        (inactive: at creation).
     """
     if package_id is not None:
         found = await session.get(EnergyPackage, package_id)
         if found is None:
             raise PackageNotFound(f"package {package_id} not found")
+        if found.package_type is not KINDS[kind]:
+            noun = "an energy" if kind == "energy" else "a transaction-count"
+            raise PackageUnavailable(
+                f"package {found.name!r} is not {noun} package (packageType {kind})"
+            )
         return Chosen(found, quantity or 1)
+    if kind == "count":
+        raise NoMatchingPackage("a count package is named by packageId")
     if energy is None or duration_hours is None:
         raise NoMatchingPackage("give packageId, or energy and durationHours")
     offers = []
@@ -129,6 +153,7 @@ async def find(
 @dataclass(frozen=True, slots=True)
 class Created:
     order: Order
+    merchant: MerchantOrder
     #: False: the client order id named an existing order, returned unchanged
     created: bool
 
@@ -148,6 +173,7 @@ async def create_merchant_order(
     duration_hours: int | None = None,
     callback_url: str | None = None,
     recipient_state: RecipientState | None = None,
+    package_type: PackageKind = "energy",
 ) -> Created:
     """Create (and, for ``balance``, pay) the order, or return the one with that client id.
 
@@ -165,6 +191,8 @@ async def create_merchant_order(
             "energy": energy,
             "durationHours": duration_hours,
             "callbackUrl": callback_url,
+            # absent for energy orders: their ids made before count packages still match
+            **({"packageType": package_type} if package_type != "energy" else {}),
         }
     )
     # serializes this customer's merchant orders: a concurrent twin waits, then finds the first
@@ -179,7 +207,7 @@ async def create_merchant_order(
                 f"({existing.order_id})",
                 details={"orderId": existing.order_id},
             )
-        return Created(await order_service.get(session, existing.order_id), False)
+        return Created(await order_service.get(session, existing.order_id), existing, False)
     url = check_callback_url(callback_url)
     chosen = await choose_package(
         session,
@@ -187,8 +215,10 @@ async def create_merchant_order(
         quantity=quantity,
         energy=energy,
         duration_hours=duration_hours,
+        kind=package_type,
     )
-    order = await create_package_order(
+    create = create_count_order if package_type == "count" else create_package_order
+    order = await create(
         session,
         rt,
         package_id=chosen.package.id,
@@ -198,30 +228,29 @@ async def create_merchant_order(
         payment_method=payment_method,
         user_id=key.user_id,
         recipient_state=recipient_state if payment_method == "transfer" else None,
-    )
-    order.price_config = {
-        **(order.price_config or {}),
-        "merchant": {
-            "apiKeyId": str(key.id),
-            "clientOrderId": client_order_id,
-            "callback": bool(url or key.callback_url),
-            "callbackUrl": url,
+        # written with the order (no UPDATE after): the callback tap reads it
+        extra_config={
+            "merchant": {
+                "apiKeyId": str(key.id),
+                "clientOrderId": client_order_id,
+                "callback": bool(url or key.callback_url),
+                "callbackUrl": url,
+            }
         },
-    }
-    session.add(
-        MerchantOrder(
-            order_id=order.id,
-            user_id=key.user_id,
-            api_key_id=key.id,
-            client_order_id=client_order_id,
-            request_hash=fingerprint,
-            callback_url=url,
-        )
     )
+    merchant = MerchantOrder(
+        order_id=order.id,
+        user_id=key.user_id,
+        api_key_id=key.id,
+        client_order_id=client_order_id,
+        request_hash=fingerprint,
+        callback_url=url,
+    )
+    session.add(merchant)
     await session.flush()
     if payment_method == "balance":
         order = await pay_from_balance(session, order.id, actor=f"merchant:{key.key_id}")
-    return Created(order, True)
+    return Created(order, merchant, True)
 
 
 async def list_orders(
@@ -253,6 +282,16 @@ async def list_orders(
                 )
             )
     return [(o, m) for o, m in (await session.execute(stmt)).all()]
+
+
+async def count_packages(session: AsyncSession, orders: Sequence[Order]) -> dict[str, CountPackage]:
+    """The count packages of these orders (order id -> row; energy orders have none, and
+    cost no query)."""
+    ids = [o.id for o in orders if o.order_type is OrderType.TRANSACTION_PACKAGE]
+    if not ids:
+        return {}
+    rows = await session.execute(select(CountPackage).where(CountPackage.order_id.in_(ids)))
+    return {p.order_id: p for p in rows.scalars()}
 
 
 async def get_order(

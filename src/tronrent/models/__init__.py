@@ -40,6 +40,7 @@ from tronrent.models.merchant import (
     MerchantApiKey,
     MerchantCallback,
     MerchantCallbackAttempt,
+    MerchantKeyChange,
     MerchantNonce,
     MerchantOrder,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "MerchantApiKey",
     "MerchantCallback",
     "MerchantCallbackAttempt",
+    "MerchantKeyChange",
     "MerchantNonce",
     "MerchantOrder",
     "MonitoringStatus",

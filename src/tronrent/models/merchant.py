@@ -157,3 +157,19 @@ class MerchantCallbackAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MerchantKeyChange(CreatedAtMixin, Base):
+    """A change of a key's settings (IP allowlist, callback URL) by its customer in the bot
+    (``customer:<telegram id>``) or by an operator (``admin:<name>``), with why; ``before`` /
+    ``after`` hold only the fields that changed."""
+
+    __tablename__ = "merchant_key_changes"
+    __table_args__ = (Index("idx_merchant_key_changes_key", "api_key_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(UUIDType, ForeignKey("merchant_api_keys.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    after: Mapped[dict[str, Any]] = mapped_column(PortableJSON)

@@ -62,14 +62,23 @@ def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict
 
 
 async def notify_orders(
-    session: AsyncSession, events: Sequence[OrderEvent], *, dedupe_suffix: str = ""
+    session: AsyncSession,
+    events: Sequence[OrderEvent],
+    *,
+    dedupe_suffix: str = "",
+    dedupe_suffixes: Sequence[str] | None = None,
 ) -> set[str]:
     """Queue many events with one INSERT ... ON CONFLICT DO NOTHING (see `insert_new_rows`):
     a batch of payments costs one statement, not one per order. The dedupe keys
-    actually queued (an event already queued is left out)."""
+    actually queued (an event already queued is left out). ``dedupe_suffixes``: one suffix
+    per event (an event that happens many times per order, e.g. each use of a count
+    package), instead of ``dedupe_suffix`` for all."""
+    if dedupe_suffixes is not None and len(dedupe_suffixes) != len(events):
+        raise ValueError("one dedupe suffix per event")
     rows: dict[str, dict[str, Any]] = {}
-    for order, event, payload in events:
-        row = _row(order, event, payload, dedupe_suffix)
+    for n, (order, event, payload) in enumerate(events):
+        suffix = dedupe_suffix if dedupe_suffixes is None else dedupe_suffixes[n]
+        row = _row(order, event, payload, suffix)
         rows.setdefault(row["dedupe_key"], row)  # first wins, like sequential inserts
     queued = await insert_new_rows(
         session,

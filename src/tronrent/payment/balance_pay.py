@@ -110,6 +110,8 @@ async def pay_from_balance(
     if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
         return order  # paid before: the same answer, nothing changes
     _payable(order)
+    # an order created to be paid from the balance never opened a payment watch
+    watched = order.payment_method != BALANCE
     assert order.user_id is not None
     ensure_status_not_blocked(order.user_id, user_status)
     amount = order.final_price_units
@@ -136,7 +138,10 @@ async def pay_from_balance(
         status_reason=None,
     )
     await session.flush()
-    await stop_monitoring(session, order.id, MonitoringStatus.COMPLETED, "paid from the balance")
+    if watched:
+        await stop_monitoring(
+            session, order.id, MonitoringStatus.COMPLETED, "paid from the balance"
+        )
     await notify_order(
         session,
         order,

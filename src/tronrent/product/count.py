@@ -13,6 +13,7 @@ last count reclaims the energy and completes the order. docs/count-packages.md h
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,6 +83,7 @@ async def create_count_order(
     bot_id: uuid.UUID | None = None,
     chat_id: int | None = None,
     recipient_state: RecipientState | None = None,
+    extra_config: Mapping[str, Any] | None = None,
 ) -> Order:
     """A pending count-package order (see `product.package.create_package_order`; the same
     errors, PACKAGE_UNAVAILABLE for a package that is not a count package) and its
@@ -99,6 +101,7 @@ async def create_count_order(
         chat_id=chat_id,
         recipient_state=recipient_state,
         shape=COUNT_SHAPE,
+        extra_config=extra_config,
     )
     pkg = await session.get(EnergyPackage, package_id)
     assert pkg is not None and order.target_address is not None

@@ -179,12 +179,14 @@ async def create_package_order(
     chat_id: int | None = None,
     recipient_state: RecipientState | None = None,
     shape: OrderShape = ENERGY_SHAPE,
+    extra_config: Mapping[str, Any] | None = None,
 ) -> Order:
     """A pending package order with its price frozen (``shape``: energy package by default).
 
     Transfer: pay ``expected_amount_units`` (price + activation fee + a unique tail) in
     ``currency`` to ``rt.payment_address`` before ``expires_at``. Balance: no tail, paid from
-    the user's balance (payment_method "balance").
+    the user's balance (payment_method "balance"). ``extra_config``: more ``price_config``
+    entries, written with the order (the merchant API's ``merchant``).
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
@@ -234,6 +236,7 @@ async def create_package_order(
             },
             "flash": cfg.raw,
             **shape.extra_config,
+            **(extra_config or {}),
         },
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )

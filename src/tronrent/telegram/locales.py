@@ -34,7 +34,24 @@ CATALOG: Catalog = {
         ),
         "apikey.none": "🔑 暂无 API 密钥。发送 /apikey 创建。",
         "apikey.list.title": "🔑 <b>API 密钥</b>",
-        "apikey.list.item": "\n<code>{key_id}</code> · {name} · {status} · 最近使用 {used}",
+        "apikey.list.item": (
+            "\n<code>{key_id}</code> · {name} · {status} · 最近使用 {used}\n"
+            "   IP：{ips} · 回调：{url}"
+        ),
+        "apikey.list.howto": (
+            "\n\n设置 IP 白名单：/keyips &lt;Key ID&gt; &lt;IP 或网段…&gt;（any = 不限）\n"
+            "设置回调地址：/keyurl &lt;Key ID&gt; &lt;https://…&gt;（none = 不回调）"
+        ),
+        "apikey.any_ip": "不限",
+        "apikey.ips.usage": (
+            "用法：/keyips &lt;Key ID&gt; &lt;IP 或网段&gt; [更多…]，例如 "
+            "<code>/keyips mk_… 203.0.113.7 10.0.0.0/8</code>；<code>any</code> 取消限制"
+        ),
+        "apikey.url.usage": (
+            "用法：/keyurl &lt;Key ID&gt; &lt;https://…&gt;；<code>none</code> 取消回调地址"
+        ),
+        "apikey.set.ips": "✅ 密钥 <code>{key_id}</code> 的 IP 白名单：{value}",
+        "apikey.set.url": "✅ 密钥 <code>{key_id}</code> 的回调地址：{value}",
         "apikey.revoke.usage": "用法：/revokekey &lt;Key ID&gt;",
         "apikey.revoked": "🔒 密钥 <code>{key_id}</code> 已吊销。",
         "apikey.unavailable": "API 密钥暂不可用，请稍后再试。",
@@ -237,6 +254,12 @@ CATALOG: Catalog = {
         ),
         "error.INVALID_ADDRESS": "接收地址无效。",
         "error.ORDER_NOT_FOUND": "找不到该订单。",
+        "error.API_KEY_NOT_FOUND": "找不到该 API 密钥（发送 /apikeys 查看您的密钥）。",
+        "error.API_KEY_REVOKED": "该 API 密钥已吊销，无法修改：请创建新密钥。",
+        "error.INVALID_IP_ALLOWLIST": (
+            "IP 白名单无效：请填写 IP 地址或网段（如 203.0.113.7、10.0.0.0/8）。"
+        ),
+        "error.INVALID_CALLBACK_URL": "回调地址无效：须为 http(s)://主机/…，不含用户名密码。",
         "error.ORDER_NOT_CANCELLABLE": "订单已付款或已关闭，无法取消。",
         "error.FLASH_DISABLED": "闪租服务已暂停。",
         "error.TOO_MANY_OPEN_ORDERS": "当前下单人数过多，请稍后再试。",
@@ -277,7 +300,26 @@ CATALOG: Catalog = {
         ),
         "apikey.none": "🔑 No API keys yet. Send /apikey to create one.",
         "apikey.list.title": "🔑 <b>API keys</b>",
-        "apikey.list.item": "\n<code>{key_id}</code> · {name} · {status} · last used {used}",
+        "apikey.list.item": (
+            "\n<code>{key_id}</code> · {name} · {status} · last used {used}\n"
+            "   IP: {ips} · callback: {url}"
+        ),
+        "apikey.list.howto": (
+            "\n\nIP allowlist: /keyips &lt;key id&gt; &lt;address or network ...&gt; "
+            "(any = no restriction)\n"
+            "Callback URL: /keyurl &lt;key id&gt; &lt;https://...&gt; (none = no URL)"
+        ),
+        "apikey.any_ip": "any",
+        "apikey.ips.usage": (
+            "Usage: /keyips &lt;key id&gt; &lt;address or network&gt; [more ...], e.g. "
+            "<code>/keyips mk_... 203.0.113.7 10.0.0.0/8</code>; <code>any</code> removes the "
+            "restriction"
+        ),
+        "apikey.url.usage": (
+            "Usage: /keyurl &lt;key id&gt; &lt;https://...&gt;; <code>none</code> removes the URL"
+        ),
+        "apikey.set.ips": "✅ IP allowlist of key <code>{key_id}</code>: {value}",
+        "apikey.set.url": "✅ Callback URL of key <code>{key_id}</code>: {value}",
         "apikey.revoke.usage": "Usage: /revokekey &lt;key id&gt;",
         "apikey.revoked": "🔒 Key <code>{key_id}</code> revoked.",
         "apikey.unavailable": "API keys are not available right now, try again later.",
@@ -500,6 +542,14 @@ CATALOG: Catalog = {
         ),
         "error.INVALID_ADDRESS": "The recipient address is not valid.",
         "error.ORDER_NOT_FOUND": "Order not found.",
+        "error.API_KEY_NOT_FOUND": "API key not found (send /apikeys to see yours).",
+        "error.API_KEY_REVOKED": "That API key is revoked and cannot change: create a new one.",
+        "error.INVALID_IP_ALLOWLIST": (
+            "Invalid IP allowlist: give IP addresses or networks (203.0.113.7, 10.0.0.0/8)."
+        ),
+        "error.INVALID_CALLBACK_URL": (
+            "Invalid callback URL: it must be http(s)://host/... without credentials."
+        ),
         "error.ORDER_NOT_CANCELLABLE": "The order is paid or closed and cannot be cancelled.",
         "error.FLASH_DISABLED": "Flash rental is paused.",
         "error.TOO_MANY_OPEN_ORDERS": "Too many open orders right now, try again shortly.",
