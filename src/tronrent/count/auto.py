@@ -179,6 +179,7 @@ async def create(
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )
     session.add(order)
+    await session.flush()  # the order first: no relationship tells the flush the FK order
     auto = AutoTopUp(
         order_id=order_id,
         user_id=user_id,
