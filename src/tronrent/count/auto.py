@@ -236,7 +236,7 @@ async def listing(
         .limit(limit)
         .offset(offset)
     )
-    return [AutoState(a, o) for a, o in rows.tuples()], total
+    return [AutoState(a, o) for a, o in rows], total
 
 
 async def stop(session: AsyncSession, order_id: str, *, actor: Actor, reason: str) -> AutoState:

@@ -15,7 +15,7 @@ from tronrent.auth.dependencies import OperatorDep, actor_of
 from tronrent.count import auto
 from tronrent.count import service as count_service
 from tronrent.count.schemas import CountUseOut, use_view
-from tronrent.flash.api_deps import RuntimeDep
+from tronrent.flash.api_deps import JOB_SCOPE, RuntimeDep
 from tronrent.kit.audit import MAX_REASON
 from tronrent.kit.time import isoformat
 from tronrent.models.common import Currency
@@ -23,7 +23,10 @@ from tronrent.order.notify import notify_orders
 from tronrent.order.schemas import OrderId
 
 router = APIRouter(
-    prefix="/api/admin/auto-top-ups", tags=["count-packages"], responses=ERROR_RESPONSES
+    prefix="/api/admin/auto-top-ups",
+    tags=["count-packages"],
+    dependencies=[JOB_SCOPE],  # a stop enqueues the reclaim, sent after the commit
+    responses=ERROR_RESPONSES,
 )
 
 
