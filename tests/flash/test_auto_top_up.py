@@ -74,7 +74,7 @@ class TestKeepsEnergyUntilTheBalanceRunsOut:
         for n in (1, 2):
             await wait_until(lambda: _enough(f, customer.address_base58, EXISTING))
             sent.append(await usdt_with_tronpy(f, customer, holder, USDT))
-            await wait_until(lambda: topped_up(f, order_id, n))  # noqa: B023
+            await wait_until(lambda: topped_up(f, order_id, n))
         await wait_until(lambda: _enough(f, customer.address_base58, EXISTING))
         sent.append(await usdt_with_tronpy(f, customer, holder, USDT))
         done = await f.wait_order(
