@@ -117,9 +117,7 @@ class TestKeepsEnergyUntilTheBalanceRunsOut:
                 rows = list(
                     (
                         await s.execute(
-                            select(EnergyTransaction).where(
-                                EnergyTransaction.order_id == order_id
-                            )
+                            select(EnergyTransaction).where(EnergyTransaction.order_id == order_id)
                         )
                     ).scalars()
                 )

@@ -211,9 +211,9 @@ class CountFlows:
             for event, suffix in events:  # one notice per use: the dedupe key names its tx
                 await notify_orders(s, [event], dedupe_suffix=suffix)
             statuses = {u.id: u.status.value for u in uses}
+            if ending:  # sent once this commits (enqueued after it, it would be dropped)
+                enqueue_job(RECLAIM_JOB, *ending)
             await s.commit()
-        if ending:
-            enqueue_job(RECLAIM_JOB, *ending)
         return statuses
 
     async def _store_pairs(
