@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from package_orders import new_user
-from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronrent.adapters.tron.gateway import TronGateway
 
 from .conftest import TRX
-from .test_endpoints import Api, open_api
+from .test_endpoints import Api
 from .test_packages import sessions, wait_order
 
 URL = "/api/admin/auto-top-ups"
-
-
-@pytest.fixture
-async def shop(
-    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any
-) -> AsyncIterator[Api]:
-    async with open_api(
-        devnet, gateway, database_url, tmp_path, energy_flash_rental_seconds=3600
-    ) as opened:
-        yield opened
 
 
 async def user_with(api: Api, trx_sun: int) -> str:

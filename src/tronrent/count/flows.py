@@ -281,19 +281,9 @@ class CountFlows:
                             pool_id=pool.id,
                         )
                     )
-                    entries.append(  # seed 001's record: operators see every top-up
-                        record.entry(
-                            EnergyTransactionType(purpose.value),
-                            order_id=x.order_id,
-                            pool_id=pool.id,
-                            from_address=pool.tron_address,
-                            to_address=x.recipient_address,
-                            energy=x.energy_amount,
-                            duration_hours=x.duration_hours,
-                            tx_hash=tx.txid,
-                            expires_at=x.expires_at,
-                        )
-                    )
+                    # seed 001's record: operators see every top-up
+                    kind = EnergyTransactionType(purpose.value)
+                    entries.append(record.of_delegation(kind, x, pool, tx.txid))
                 undelegated.append(undo.txid)
                 delegated.append(redo.txid)
             for u in uses:
