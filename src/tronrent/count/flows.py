@@ -208,8 +208,8 @@ class CountFlows:
                     log.warning("count package %s has no live delegation to top up", order_id)
             if to_top_up:
                 await self._store_pairs(s, d, to_top_up)
-            for event, suffix in events:  # one notice per use: the dedupe key names its tx
-                await notify_orders(s, [event], dedupe_suffix=suffix)
+            # one notice per use: its dedupe key names the use's transaction
+            await notify_orders(s, [e for e, _ in events], suffixes=[x for _, x in events])
             statuses = {u.id: u.status.value for u in uses}
             if ending:  # sent once this commits (enqueued after it, it would be dropped)
                 enqueue_job(RECLAIM_JOB, *ending)
