@@ -92,6 +92,7 @@ async def activate_packages(p: Platform, keys: list[PrivateKey], counts: int) ->
                     user_id=user_id,
                 )
                 await pay_from_balance(s, order.id, actor="bench")
+    print(f"{len(keys)} packages bought and paid", flush=True)
     while True:
         async with p.session_maker() as s:
             active = (
@@ -132,8 +133,10 @@ async def run(
             )
         await control.faucet_many([(holder.address_base58, TRX, USDT)])
     t0 = time.monotonic()
+    print(f"funded {len(keys)} addresses; activating the packages", flush=True)
     await activate_packages(p, keys, counts=1_000)
     activation_s = round(time.monotonic() - t0, 1)
+    print(f"{len(keys)} packages active after {activation_s} s", flush=True)
     conn = Conn("127.0.0.1", port)
     await conn.post("/devnet/stats", b'{"reset": true}')
     first = last = block_number(await head_block(conn))

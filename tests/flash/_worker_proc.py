@@ -1,5 +1,6 @@
 """A flash worker process for crash tests: `python _worker_proc.py` with env
-FLASH_DB_URL, FLASH_NODE_URL, FLASH_SECRET_KEY, FLASH_ADDRESS, FLASH_BLOCK_MS; runs until killed.
+FLASH_DB_URL, FLASH_NODE_URL, FLASH_SECRET_KEY, FLASH_ADDRESS, FLASH_BLOCK_MS (and optionally
+FLASH_USDT_CONTRACT: the scanner follows count packages' USDT transfers); runs until killed.
 With FLASH_RESERVE_POOL_ID set it instead reserves FLASH_RESERVE_ENERGY, FLASH_RESERVE_TIMES
 times and prints how many succeeded."""
 
@@ -54,6 +55,7 @@ async def main() -> None:
                 block_interval_s=block_ms / 1000,
                 fixed_addresses=frozenset({address}),
                 lease_s=1.0,
+                usdt_contract=os.environ.get("FLASH_USDT_CONTRACT") or None,
             ),
         )
         async with flash:

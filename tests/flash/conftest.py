@@ -231,3 +231,16 @@ async def restart_engine(f: Flash, **overrides: Any) -> FlashEngine:
     )
     await f.engine.start()
     return f.engine
+
+
+@pytest.fixture
+async def shop(
+    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any
+) -> AsyncIterator[Any]:
+    """The HTTP API on the devnet with hour-long rentals (count packages, auto top-ups)."""
+    from .test_endpoints import open_api  # it imports this module
+
+    async with open_api(
+        devnet, gateway, database_url, tmp_path, energy_flash_rental_seconds=3600
+    ) as opened:
+        yield opened

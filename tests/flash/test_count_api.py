@@ -6,13 +6,9 @@ adjustment with a reason)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.models.common import Currency
@@ -20,21 +16,11 @@ from tronrent.models.count_package import CountPackageChange
 from tronrent.models.energy_package import PackageType
 
 from .conftest import TRX
-from .test_endpoints import Api, open_api
+from .test_endpoints import Api
 from .test_packages import add_package, send_usdt, sessions, units, wait_order
 
 USDT = 1_000_000
 ADMIN = "/api/admin/count-packages"
-
-
-@pytest.fixture
-async def shop(
-    devnet: DevnetServer, gateway: TronGateway, database_url: str, tmp_path: Any
-) -> AsyncIterator[Api]:
-    async with open_api(
-        devnet, gateway, database_url, tmp_path, energy_flash_rental_seconds=3600
-    ) as opened:
-        yield opened
 
 
 async def count_package(api: Api, counts: int) -> str:

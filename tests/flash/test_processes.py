@@ -37,7 +37,10 @@ async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def hand_over_to_worker(
-    f: Flash, database_url: str, before_spawn: Callable[[], Awaitable[None]] | None = None
+    f: Flash,
+    database_url: str,
+    before_spawn: Callable[[], Awaitable[None]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """Stop the in-process engine and start a worker process (the whole engine) in its place,
     with broadcasts slowed down so that a kill lands after a transaction is stored and before
@@ -59,6 +62,7 @@ async def hand_over_to_worker(
             "FLASH_SECRET_KEY": f.box_key,
             "FLASH_ADDRESS": f.address,
             "FLASH_BLOCK_MS": str(BLOCK_MS),
+            **(env or {}),
         }
     )
     assert proc.stdout is not None

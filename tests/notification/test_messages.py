@@ -168,6 +168,21 @@ PAYLOADS_SEEN: dict[NotificationEvent, dict[str, Any]] = {
         "remaining": 7,
         "tx_hash": TX,
     },
+    NotificationEvent.AUTO_TOP_UP_CHARGED: {
+        **ORDER_BASE,
+        "status": "active",
+        "price": "1.5 TRX",
+        "transfers": 1,
+        "top_ups": 2,
+        "tx_hash": TX,
+    },
+    NotificationEvent.AUTO_TOP_UP_STOPPED: {
+        **ORDER_BASE,
+        "status": "active",
+        "reason": "balance",
+        "price": "1.5 TRX",
+        "tx_hash": TX,
+    },
     NotificationEvent.USDT_REFUND: {
         **ORDER_BASE,
         "status": "underpaid",

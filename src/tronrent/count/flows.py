@@ -32,12 +32,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.port import BlockHeader
+from tronrent.count import auto
 from tronrent.count.rules import counts_for
+from tronrent.delegation import record
 from tronrent.delegation.chain_tx import (
     Delivery,
     DeliveryResult,
@@ -53,6 +56,7 @@ from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, 
 from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.energy_pool import EnergyPool
+from tronrent.models.energy_transaction import EnergyTransactionStatus, EnergyTransactionType
 from tronrent.models.order import Order, OrderStatus
 from tronrent.order.notify import OrderEvent, notify_orders
 from tronrent.worker import enqueue_job
@@ -144,15 +148,14 @@ class CountFlows:
         async with d.session_maker() as s:
             uses = await _locked_uses(s, use_ids)
             orders, pkgs = await _locked_orders(s, [u.order_id for u in uses])
+            autos = await auto.locked(s, [u.order_id for u in uses])
             fresh: dict[str, list[CountUse]] = defaultdict(list)
-            events: list[OrderEvent] = []
-            #: one event per counted use (the dedupe key carries the use's tx hash)
-            suffixes: list[str] = []
+            events: list[tuple[OrderEvent, str]] = []
             for u in uses:
                 if u.status is CountUseStatus.TOPPING_UP and not u.top_up_tx_hash:
                     fresh[u.order_id].append(u)  # counted; its pair expired unsent: rebuilt
                     continue
-                if u.status is not CountUseStatus.SEEN:
+                if u.status is not CountUseStatus.SEEN or u.order_id in autos:
                     continue
                 order, pkg = orders.get(u.order_id), pkgs.get(u.order_id)
                 if order is None or pkg is None or order.status is not OrderStatus.ACTIVE:
@@ -171,23 +174,27 @@ class CountFlows:
                 pkg.last_use_at = now
                 u.status = CountUseStatus.TOPPING_UP
                 fresh[order.id].append(u)
-                events.append(
-                    (
-                        order,
-                        USED_EVENT,
-                        {
-                            "used": pkg.used_counts,
-                            "total": pkg.total_counts,
-                            "remaining": pkg.remaining,
-                            "tx_hash": u.tx_hash,
-                        },
-                    )
-                )
-                suffixes.append(f":{u.tx_hash}")
+                used = {
+                    "used": pkg.used_counts,
+                    "total": pkg.total_counts,
+                    "remaining": pkg.remaining,
+                    "tx_hash": u.tx_hash,
+                }
+                events.append(((order, USED_EVENT, used), f":{u.tx_hash}"))
+            if autos:  # auto top-ups: billed to the balance, stopped when it runs out
+                weighed = await auto.weigh(s, now, orders, autos, uses)
+                for u in weighed.top_up:
+                    fresh[u.order_id].append(u)
+                events.extend(weighed.events)
+                await auto.end_now(s, [orders[i] for i in weighed.ending], now)
+                for order_id in weighed.ending:  # billed for what it drew; nothing topped up
+                    for u in fresh.pop(order_id, []):
+                        u.status = CountUseStatus.LAST
             live = await _live_delegations(s, list(fresh))
             to_top_up: list[tuple[list[CountUse], list[EnergyDelegation]]] = []
             for order_id, batch in fresh.items():
-                if pkgs[order_id].remaining == 0:
+                pkg = pkgs.get(order_id)
+                if pkg is not None and pkg.remaining == 0:
                     for u in batch:
                         u.status = CountUseStatus.LAST
                     # due now: the ordinary reclaim undelegates and completes the order
@@ -201,11 +208,12 @@ class CountFlows:
                     log.warning("count package %s has no live delegation to top up", order_id)
             if to_top_up:
                 await self._store_pairs(s, d, to_top_up)
-            await notify_orders(s, events, dedupe_suffixes=suffixes)
+            # one notice per use: its dedupe key names the use's transaction
+            await notify_orders(s, [e for e, _ in events], suffixes=[x for _, x in events])
             statuses = {u.id: u.status.value for u in uses}
+            if ending:  # sent once this commits (enqueued after it, it would be dropped)
+                enqueue_job(RECLAIM_JOB, *ending)
             await s.commit()
-        if ending:
-            enqueue_job(RECLAIM_JOB, *ending)
         return statuses
 
     async def _store_pairs(
@@ -223,6 +231,7 @@ class CountFlows:
             ).scalars()
         }
         keys: dict[uuid.UUID, Secret] = {}
+        entries: list[dict[str, Any]] = []
         for uses, delegations in work:
             undelegated: list[str] = []
             delegated: list[str] = []
@@ -272,12 +281,16 @@ class CountFlows:
                             pool_id=pool.id,
                         )
                     )
+                    # seed 001's record: operators see every top-up
+                    kind = EnergyTransactionType(purpose.value)
+                    entries.append(record.of_delegation(kind, x, pool, tx.txid))
                 undelegated.append(undo.txid)
                 delegated.append(redo.txid)
             for u in uses:
                 u.undelegate_tx_hash = ",".join(undelegated)[:100]
                 u.top_up_tx_hash = ",".join(delegated)[:100]
         await s.flush()
+        await record.add(s, entries)
 
     async def deliver_top_ups(self, d: FlowDeps, use_ids: Sequence[int]) -> tuple[int, list[int]]:
         """Deliver the stored pairs of the uses still topping up (undelegation first); the
@@ -351,6 +364,7 @@ class CountFlows:
                 by_result[(result.status, result.error)].append(row_id)
             for row_ids in by_result.values():
                 await record_delivery(s, row_ids, results[row_ids[0]])
+            await record.settle(s, _failed_outcomes(rows, results))
             if done:
                 await s.execute(
                     update(CountUse)
@@ -374,6 +388,23 @@ class CountFlows:
                 )
             await s.commit()
         return sum(1 for ok in oks if ok), again
+
+
+def _failed_outcomes(
+    rows: dict[str, ChainTransaction], results: dict[int, DeliveryResult]
+) -> list[record.Outcome]:
+    """The energy_transactions outcome of the top-up transactions refused or expired unsent
+    (the scanner confirms the others from their block)."""
+    by_id = {r.id: r for r in rows.values()}
+    return [
+        record.Outcome(
+            by_id[row_id].txid,
+            EnergyTransactionStatus.FAILED,
+            error=r.error or f"{r.status.value} (never in a block)",
+        )
+        for row_id, r in results.items()
+        if r.status in (Delivery.FAILED, Delivery.EXPIRED)
+    ]
 
 
 count_flows = CountFlows()

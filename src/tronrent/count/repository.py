@@ -9,21 +9,30 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.db import insert_new_rows
+from tronrent.models.auto_top_up import AutoTopUp
 from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
 from tronrent.models.order import Order, OrderStatus
 from tronrent.scanner.blocks import CountUseSeen
 
 
 async def followed_addresses(session: AsyncSession) -> dict[str, str]:
-    """Address -> order id of every active, unpaused count package (one query). An address with
-    two active packages is followed for the older one (its uses count there first)."""
+    """Address -> order id of every active, unpaused count package and every active auto
+    top-up (two queries). An address with two active packages is followed for the older one
+    (its uses count there first); a count package comes before an auto top-up (creating an
+    auto top-up for a followed address is refused, buying a package for it is not)."""
+    autos = await session.execute(
+        select(AutoTopUp.address, AutoTopUp.order_id)
+        .join(Order, Order.id == AutoTopUp.order_id)
+        .where(Order.status == OrderStatus.ACTIVE, AutoTopUp.stopped_reason.is_(None))
+        .order_by(AutoTopUp.created_at.desc(), AutoTopUp.order_id.desc())
+    )
     rows = await session.execute(
         select(CountPackage.address, CountPackage.order_id)
         .join(Order, Order.id == CountPackage.order_id)
         .where(Order.status == OrderStatus.ACTIVE, CountPackage.paused.is_(False))
         .order_by(CountPackage.created_at.desc(), CountPackage.order_id.desc())
     )
-    return {address: order_id for address, order_id in rows}
+    return {address: order_id for address, order_id in [*autos, *rows]}
 
 
 async def record_uses(

@@ -35,21 +35,23 @@ async def state_of(session: AsyncSession, order_id: str, *, uses: bool = True) -
     pkg = await session.get(CountPackage, order_id)
     if pkg is None:
         raise CountPackageNotFound(f"order {order_id} is not a count package")
-    rows: Sequence[CountUse] = ()
-    if uses:
-        rows = (
-            (
-                await session.execute(
-                    select(CountUse)
-                    .where(CountUse.order_id == order_id)
-                    .order_by(CountUse.block_number.desc(), CountUse.id.desc())
-                    .limit(MAX_USES)
-                )
+    return PackageState(pkg, await uses_of(session, order_id) if uses else ())
+
+
+async def uses_of(session: AsyncSession, order_id: str) -> Sequence[CountUse]:
+    """The order's uses (a count package's or an auto top-up's), newest first."""
+    return (
+        (
+            await session.execute(
+                select(CountUse)
+                .where(CountUse.order_id == order_id)
+                .order_by(CountUse.block_number.desc(), CountUse.id.desc())
+                .limit(MAX_USES)
             )
-            .scalars()
-            .all()
         )
-    return PackageState(pkg, rows)
+        .scalars()
+        .all()
+    )
 
 
 async def active_packages(

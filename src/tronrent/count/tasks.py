@@ -56,5 +56,8 @@ async def sweep(left_before_ms: int | None = None) -> None:
                 )
             ).scalars()
         )
-    if ids:
-        enqueue_job(APPLY_JOB, *ids)
+        if ids:
+            # a job is sent once a transaction commits (`worker._enqueue`): enqueued after the
+            # session closed it was silently dropped, and the sweep re-drove nothing
+            enqueue_job(APPLY_JOB, *ids)
+            await s.commit()

@@ -1269,17 +1269,7 @@ class DelegationFlows:
                     )
                 )
                 entries.append(
-                    record.entry(
-                        EnergyTransactionType.UNDELEGATE,
-                        order_id=x.order_id,
-                        pool_id=pool.id,
-                        from_address=pool.tron_address,
-                        to_address=x.recipient_address,
-                        energy=x.energy_amount,
-                        duration_hours=x.duration_hours,
-                        tx_hash=signed.txid,
-                        expires_at=x.expires_at,
-                    )
+                    record.of_delegation(EnergyTransactionType.UNDELEGATE, x, pool, signed.txid)
                 )
                 x.status = DelegationStatus.RECLAIMING
                 x.undelegate_tx_hash = signed.txid

@@ -25,6 +25,8 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.time import utcnow
+from tronrent.models.energy_delegation import EnergyDelegation
+from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.energy_transaction import (
     EnergyTransaction,
     EnergyTransactionStatus,
@@ -61,6 +63,24 @@ def entry(
         "expires_at": expires_at,
         "status": EnergyTransactionStatus.PENDING,
     }
+
+
+def of_delegation(
+    kind: EnergyTransactionType, x: EnergyDelegation, pool: EnergyPool, tx_hash: str
+) -> dict[str, Any]:
+    """The pending row of a transaction about delegation ``x`` (its reclaim, a count top-up)
+    sent by ``pool``."""
+    return entry(
+        kind,
+        order_id=x.order_id,
+        pool_id=pool.id,
+        from_address=pool.tron_address,
+        to_address=x.recipient_address,
+        energy=x.energy_amount,
+        duration_hours=x.duration_hours,
+        tx_hash=tx_hash,
+        expires_at=x.expires_at,
+    )
 
 
 async def add(session: AsyncSession, entries: Sequence[Mapping[str, Any]]) -> None:

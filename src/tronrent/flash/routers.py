@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tronrent.count import auto_endpoints
 from tronrent.count import endpoints as count_endpoints
 from tronrent.delegation import endpoints as delegation_endpoints
 from tronrent.merchant import admin_endpoints as merchant_admin_endpoints
@@ -32,4 +33,5 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     merchant_endpoints.router,
     merchant_admin_endpoints.router,
     count_endpoints.router,
+    auto_endpoints.router,
 )

@@ -7,6 +7,7 @@ from tronrent.models.agent_application import AgentApplication, ApplicationStatu
 from tronrent.models.agent_change import AgentAction, AgentChange
 from tronrent.models.agent_earning import AgentEarning, EarningStatus, EarningType
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
+from tronrent.models.auto_top_up import AutoStopReason, AutoTopUp
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_change import BotAction, BotChange
@@ -84,6 +85,8 @@ __all__ = [
     "AgentWithdrawal",
     "ApiKeyStatus",
     "ApplicationStatus",
+    "AutoStopReason",
+    "AutoTopUp",
     "BalanceLedgerEntry",
     "Bot",
     "BotAction",

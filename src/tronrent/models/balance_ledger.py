@@ -30,6 +30,7 @@ class LedgerCause(enum.StrEnum):
     WITHDRAWAL_RETURN = "withdrawal_return"
     ADJUSTMENT = "adjustment"  # cause_id: an admin-chosen unique reference
     IDLE_FEE = "idle_fee"  # cause_id: "<order id>:<UTC day>"
+    AUTO_TOP_UP = "auto_top_up"  # cause_id: the customer's transfer that triggered the top-up
 
 
 class BalanceLedgerEntry(CreatedAtMixin, Base):

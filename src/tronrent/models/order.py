@@ -31,6 +31,7 @@ class OrderType(enum.StrEnum):
     ENERGY_RENTAL = "energy_rental"  # seed 001: energy package (default)
     TRANSACTION_PACKAGE = "transaction_package"  # 笔数套餐
     BALANCE_TOP_UP = "balance_top_up"  # a transfer credited to the user's balance
+    AUTO_TOP_UP = "auto_top_up"  # keep energy on an address, each top-up billed to the balance
 
 
 class OrderStatus(enum.StrEnum):

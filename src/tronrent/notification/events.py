@@ -41,6 +41,9 @@ class NotificationEvent(enum.StrEnum):
     TOP_UP_CREDITED = "top_up_credited"  # order_id, amount, tx_hash
     USDT_REFUND = "usdt_refund"  # order_id, amount ("2.5 USDT"), tx_hash (a USDT refund)
     COUNT_PACKAGE_USED = "count_package_used"  # order_id, used, total, remaining, tx_hash
+    AUTO_TOP_UP_CHARGED = "auto_top_up_charged"  # order_id, price, transfers, top_ups, tx_hash
+    AUTO_TOP_UP_STOPPED = "auto_top_up_stopped"  # order_id, reason (balance|operator), price,
+    #                                              tx_hash
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
@@ -70,6 +73,8 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.TOP_UP_CREDITED,
         NotificationEvent.USDT_REFUND,
         NotificationEvent.COUNT_PACKAGE_USED,
+        NotificationEvent.AUTO_TOP_UP_CHARGED,
+        NotificationEvent.AUTO_TOP_UP_STOPPED,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -133,6 +138,10 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
     NotificationEvent.COUNT_PACKAGE_USED: Payload(
         (*_ORDER, "used", "total", "remaining"), ("tx_hash",)
     ),
+    NotificationEvent.AUTO_TOP_UP_CHARGED: Payload(
+        (*_ORDER, "price", "transfers", "top_ups"), ("tx_hash",)
+    ),
+    NotificationEvent.AUTO_TOP_UP_STOPPED: Payload((*_ORDER, "reason"), ("price", "tx_hash")),
     NotificationEvent.POOL_LOW: Payload(
         ("pool_name", "pool_address", "available_energy", "threshold")
     ),

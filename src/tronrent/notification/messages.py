@@ -209,6 +209,16 @@ CATALOG: Catalog = {
             "🔁 笔数套餐 <code>{order_id}</code>：已用 <b>{used}</b> / {total}，剩余 {remaining}\n"
             "交易：{tx_hash}"
         ),
+        E.AUTO_TOP_UP_CHARGED: (
+            "⚡ 自动补能 <code>{order_id}</code>：已为您的地址补充能量（第 {top_ups} 次），"
+            "{transfers} 笔，从余额扣除 <b>{price}</b>\n交易：{tx_hash}"
+        ),
+        E.AUTO_TOP_UP_STOPPED: (
+            "⛔ 自动补能 <code>{order_id}</code> 已停止：{reason}\n下一次补能需要：{price}\n"
+            "交易：{tx_hash}"
+        ),
+        "reason.balance": "余额不足，请充值后重新开通",
+        "reason.operator": "已由管理员停止",
         "reason.recipient_not_activated": "接收地址尚未在链上激活",
         "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
         "reason.recipient_is_owner": "接收地址与能量池地址相同",
@@ -330,6 +340,18 @@ CATALOG: Catalog = {
             "🔁 Count package <code>{order_id}</code>: <b>{used}</b> of {total} used, "
             "{remaining} left\nTransaction: {tx_hash}"
         ),
+        E.AUTO_TOP_UP_CHARGED: (
+            "⚡ Auto top-up <code>{order_id}</code>: your address was topped up (top-up "
+            "{top_ups}), {transfers} transfer(s), <b>{price}</b> taken from your balance\n"
+            "Transaction: {tx_hash}"
+        ),
+        E.AUTO_TOP_UP_STOPPED: (
+            "⛔ Auto top-up <code>{order_id}</code> stopped: {reason}\nThe next top-up needs: "
+            "{price}\nTransaction: {tx_hash}"
+        ),
+        "reason.balance": "your balance does not cover the next top-up; top it up and ask "
+        "for auto top-up again",
+        "reason.operator": "stopped by the operator",
         "reason.recipient_not_activated": "the receiving address is not activated on chain",
         "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "
         "energy",

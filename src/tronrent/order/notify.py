@@ -66,19 +66,18 @@ async def notify_orders(
     events: Sequence[OrderEvent],
     *,
     dedupe_suffix: str = "",
-    dedupe_suffixes: Sequence[str] | None = None,
+    suffixes: Sequence[str] | None = None,
 ) -> set[str]:
     """Queue many events with one INSERT ... ON CONFLICT DO NOTHING (see `insert_new_rows`):
-    a batch of payments costs one statement, not one per order. The dedupe keys
-    actually queued (an event already queued is left out). ``dedupe_suffixes``: one suffix
-    per event (an event that happens many times per order, e.g. each use of a count
-    package), instead of ``dedupe_suffix`` for all."""
-    if dedupe_suffixes is not None and len(dedupe_suffixes) != len(events):
+    a batch of payments costs one statement, not one per order. ``suffixes``: a dedupe suffix
+    per event (an event that may happen many times per order, e.g. per use), instead of
+    ``dedupe_suffix`` for all. The dedupe keys actually queued (an event already queued is
+    left out)."""
+    if suffixes is not None and len(suffixes) != len(events):
         raise ValueError("one dedupe suffix per event")
     rows: dict[str, dict[str, Any]] = {}
-    for n, (order, event, payload) in enumerate(events):
-        suffix = dedupe_suffix if dedupe_suffixes is None else dedupe_suffixes[n]
-        row = _row(order, event, payload, suffix)
+    for i, (order, event, payload) in enumerate(events):
+        row = _row(order, event, payload, suffixes[i] if suffixes else dedupe_suffix)
         rows.setdefault(row["dedupe_key"], row)  # first wins, like sequential inserts
     queued = await insert_new_rows(
         session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tronrent.models.order import Order, OrderType
+from tronrent.product.auto_top_up import auto_top_up
 from tronrent.product.base import ProductStrategy
 from tronrent.product.count import count
 from tronrent.product.flash import flash
@@ -12,7 +13,7 @@ from tronrent.product.package import package
 from tronrent.product.topup import top_up
 
 STRATEGIES: dict[OrderType, ProductStrategy] = {
-    s.order_type: s for s in (flash, package, count, top_up)
+    s.order_type: s for s in (flash, package, count, top_up, auto_top_up)
 }
 
 

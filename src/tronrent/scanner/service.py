@@ -30,11 +30,13 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tronrent.count import repository as count_repo
+from tronrent.delegation import record
 from tronrent.kit.db import upsert_insert
 from tronrent.kit.metrics import ERRORS, PAYMENT_MONITORING_CHECKS, SCANNER_LAG_BLOCKS
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.common import Currency
+from tronrent.models.energy_transaction import EnergyTransactionStatus
 from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment
 from tronrent.models.payment_monitoring_log import MonitoringStatus, PaymentMonitoringLog
@@ -510,13 +512,20 @@ class BlockScanner:
                 ChainTransaction.payment_id,
                 ChainTransaction.purpose,
                 ChainTransaction.withdrawal_id,
+                ChainTransaction.txid,
             )
             .execution_options(synchronize_session=False)
         )
         by_job: dict[str, set[str]] = {SETTLE_DELEGATION_JOB: set(), RECLAIM_JOB: set()}
         payment_ids: set[int] = set()
         withdrawal_ids: set[int] = set()
-        for oid, pid, purpose, wid in rows:
+        top_ups: list[record.Outcome] = []
+        for oid, pid, purpose, wid, txid in rows:
+            if oid is None and purpose in (ChainTxPurpose.DELEGATE, ChainTxPurpose.UNDELEGATE):
+                # a count package's top-up (no order job follows): its record is confirmed here
+                top_ups.append(
+                    record.Outcome(txid, EnergyTransactionStatus.CONFIRMED, block_number)
+                )
             if purpose == ChainTxPurpose.PAYOUT:
                 if wid is not None:
                     withdrawal_ids.add(int(wid))
@@ -526,6 +535,7 @@ class BlockScanner:
             elif oid is not None:
                 job = RECLAIM_JOB if purpose == ChainTxPurpose.UNDELEGATE else SETTLE_DELEGATION_JOB
                 by_job[job].add(oid)
+        await record.settle(session, top_ups)
         for job, order_ids in by_job.items():
             for chunk in _chunks(sorted(order_ids), MAX_JOB_IDS):
                 enqueue_job(job, *chunk)
