@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026_agent_bots"
-down_revision: str | Sequence[str] | None = "0022_pool_keys"
+down_revision: str | Sequence[str] | None = "0025_auto_topup"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,7 +22,7 @@ BIGPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
 
 revision: str = "0027_merchant_more"
-down_revision: str | Sequence[str] | None = "0022_pool_keys"
+down_revision: str | Sequence[str] | None = "0026_agent_bots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from alembic import op
 
 revision: str = "0028_retention"
-down_revision: str | Sequence[str] | None = "0022_pool_keys"
+down_revision: str | Sequence[str] | None = "0027_merchant_more"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
