@@ -167,8 +167,16 @@ class CountFlows:
                     continue
                 pkg.used_counts += u.counts
                 pkg.last_use_at = now
-                u.status = CountUseStatus.TOPPING_UP
-                fresh[order.id].append(u)
+                # a use restarts the idle clock (chain time: its block)
+                pkg.idle_since_block = max(pkg.idle_since_block or 0, u.block_number)
+                pkg.idle_charged = 0
+                if pkg.paused:
+                    # made before the pause's undelegation landed: counted, nothing to top up
+                    # (count.life ends a package left with nothing)
+                    u.status = CountUseStatus.COUNTED
+                else:
+                    u.status = CountUseStatus.TOPPING_UP
+                    fresh[order.id].append(u)
                 events.append(
                     (
                         order,
@@ -198,7 +206,8 @@ class CountFlows:
                     log.warning("count package %s has no live delegation to top up", order_id)
             if to_top_up:
                 await self._store_pairs(s, d, to_top_up)
-            await notify_orders(s, events, dedupe_suffix="")
+            # one notice per use (its tx hash in the dedupe key)
+            await notify_orders(s, events, suffixes=[f":{e[2]['tx_hash']}" for e in events])
             statuses = {u.id: u.status.value for u in uses}
             await s.commit()
         if ending:

@@ -41,6 +41,11 @@ class NotificationEvent(enum.StrEnum):
     TOP_UP_CREDITED = "top_up_credited"  # order_id, amount, tx_hash
     USDT_REFUND = "usdt_refund"  # order_id, amount ("2.5 USDT"), tx_hash (a USDT refund)
     COUNT_PACKAGE_USED = "count_package_used"  # order_id, used, total, remaining, tx_hash
+    #: an idle period (no use) used ``counts``: order_id, counts, used, total, remaining, period
+    COUNT_PACKAGE_IDLE_FEE = "count_package_idle_fee"
+    #: a count package ended with counts unused: order_id, reason (idle | idle_fee | lifetime),
+    #: unused, used, total, refund (an amount with its currency, when refunded to the balance)
+    COUNT_PACKAGE_ENDED = "count_package_ended"
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
@@ -70,6 +75,8 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.TOP_UP_CREDITED,
         NotificationEvent.USDT_REFUND,
         NotificationEvent.COUNT_PACKAGE_USED,
+        NotificationEvent.COUNT_PACKAGE_IDLE_FEE,
+        NotificationEvent.COUNT_PACKAGE_ENDED,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -132,6 +139,12 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
     NotificationEvent.USDT_REFUND: Payload((*_ORDER, "amount"), ("tx_hash",)),
     NotificationEvent.COUNT_PACKAGE_USED: Payload(
         (*_ORDER, "used", "total", "remaining"), ("tx_hash",)
+    ),
+    NotificationEvent.COUNT_PACKAGE_IDLE_FEE: Payload(
+        (*_ORDER, "counts", "used", "total", "remaining")
+    ),
+    NotificationEvent.COUNT_PACKAGE_ENDED: Payload(
+        (*_ORDER, "reason", "unused", "total"), ("refund",)
     ),
     NotificationEvent.POOL_LOW: Payload(
         ("pool_name", "pool_address", "available_energy", "threshold")

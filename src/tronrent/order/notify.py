@@ -62,14 +62,20 @@ def _row(order: Order, event: str, payload: dict[str, Any], suffix: str) -> dict
 
 
 async def notify_orders(
-    session: AsyncSession, events: Sequence[OrderEvent], *, dedupe_suffix: str = ""
+    session: AsyncSession,
+    events: Sequence[OrderEvent],
+    *,
+    dedupe_suffix: str = "",
+    suffixes: Sequence[str] | None = None,
 ) -> set[str]:
     """Queue many events with one INSERT ... ON CONFLICT DO NOTHING (see `insert_new_rows`):
     a batch of payments costs one statement, not one per order. The dedupe keys
-    actually queued (an event already queued is left out)."""
+    actually queued (an event already queued is left out). ``suffixes``: one dedupe suffix per
+    event (an event an order has many times: each use of a count package) instead of
+    ``dedupe_suffix`` for all."""
     rows: dict[str, dict[str, Any]] = {}
-    for order, event, payload in events:
-        row = _row(order, event, payload, dedupe_suffix)
+    for i, (order, event, payload) in enumerate(events):
+        row = _row(order, event, payload, suffixes[i] if suffixes else dedupe_suffix)
         rows.setdefault(row["dedupe_key"], row)  # first wins, like sequential inserts
     queued = await insert_new_rows(
         session,
