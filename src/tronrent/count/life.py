@@ -137,53 +137,55 @@ async def _lock(s: AsyncSession, order_ids: Sequence[str]) -> list[tuple[Order, 
 
 class CountLife:
     async def run(self, d: FlowDeps) -> LifeOutcome:
-        """One round: pending pauses / resumes, idle fees and ends, settlements."""
+        """One round: pending pauses / resumes, idle fees and ends, settlements. What is due
+        is read in one transaction (on SQLite every transaction takes the write lock: an idle
+        round costs one); each step with work is a transaction of its own."""
         out = LifeOutcome()
-        out.pending = await self.apply_pending(d)
-        await self._idle(d, out)
-        await self._settle(d, out)
-        return out
-
-    # --- idle fees and the end ------------------------------------------------------------
-
-    async def _idle(self, d: FlowDeps, out: LifeOutcome) -> None:
-        rt = d.rt
-        period = rt.count_idle_period_blocks
         now = utcnow()
         async with d.session_maker() as s:
             head = await scanned_block(s)
-            if head is None:
-                return
-            # due: not started on the idle clock, a period over, nothing left, or paused past
-            # the order's lifetime; none with a use still being counted
-            busy = select(CountUse.order_id).where(
-                CountUse.status.in_((CountUseStatus.SEEN, CountUseStatus.TOPPING_UP))
+            pending = list(
+                (
+                    await s.execute(
+                        select(CountPackage.order_id)
+                        .where(CountPackage.pending_action.is_not(None))
+                        .order_by(CountPackage.order_id)
+                        .limit(BATCH)
+                    )
+                ).scalars()
             )
-            ids = list(
+            idle = (
+                [] if head is None else await _idle_due(s, d.rt.count_idle_period_blocks, head, now)
+            )
+            settle = list(
                 (
                     await s.execute(
                         select(CountPackage.order_id)
                         .join(Order, Order.id == CountPackage.order_id)
                         .where(
-                            Order.status == OrderStatus.ACTIVE,
-                            CountPackage.pending_action.is_(None),
-                            CountPackage.order_id.not_in(busy),
-                            or_(
-                                CountPackage.idle_since_block.is_(None),
-                                CountPackage.idle_since_block
-                                + (CountPackage.idle_charged + 1) * period
-                                <= head,
-                                CountPackage.used_counts >= CountPackage.total_counts,
-                                and_(CountPackage.paused.is_(True), Order.expires_at <= now),
-                            ),
+                            Order.status == OrderStatus.COMPLETED,
+                            CountPackage.settled_at.is_(None),
                         )
                         .order_by(CountPackage.order_id)
                         .limit(BATCH)
                     )
                 ).scalars()
             )
-            if not ids:
-                return
+        if pending:
+            out.pending = await self.apply_pending(d, pending)
+        if idle and head is not None:
+            await self._idle(d, out, idle, head)
+        if settle:
+            await self._settle(d, out, settle)
+        return out
+
+    # --- idle fees and the end ------------------------------------------------------------
+
+    async def _idle(self, d: FlowDeps, out: LifeOutcome, ids: Sequence[str], head: int) -> None:
+        rt = d.rt
+        period = rt.count_idle_period_blocks
+        now = utcnow()
+        async with d.session_maker() as s:
             events: list[OrderEvent] = []
             suffixes: list[str] = []
             reclaim: list[Order] = []
@@ -284,26 +286,10 @@ class CountLife:
 
     # --- unused counts of a completed package ----------------------------------------------
 
-    async def _settle(self, d: FlowDeps, out: LifeOutcome) -> None:
+    async def _settle(self, d: FlowDeps, out: LifeOutcome, ids: Sequence[str]) -> None:
         policy = d.rt.count_unused_policy
         now = utcnow()
         async with d.session_maker() as s:
-            ids = list(
-                (
-                    await s.execute(
-                        select(CountPackage.order_id)
-                        .join(Order, Order.id == CountPackage.order_id)
-                        .where(
-                            Order.status == OrderStatus.COMPLETED,
-                            CountPackage.settled_at.is_(None),
-                        )
-                        .order_by(CountPackage.order_id)
-                        .limit(BATCH)
-                    )
-                ).scalars()
-            )
-            if not ids:
-                return
             events: list[OrderEvent] = []
             for order, pkg in await _lock(s, ids):
                 if pkg.settled_at is not None:
@@ -508,6 +494,37 @@ class CountLife:
                 pkg.pending_txids = None  # expired or a refused resume: built again next run
             await s.commit()
         return states
+
+
+async def _idle_due(s: AsyncSession, period: int, head: int, now: datetime) -> list[str]:
+    """Active packages the idle step has work for: not on the idle clock yet, a period over,
+    nothing left, or paused past the order's lifetime; none with a use still being counted or
+    a pause / resume on its way."""
+    busy = select(CountUse.order_id).where(
+        CountUse.status.in_((CountUseStatus.SEEN, CountUseStatus.TOPPING_UP))
+    )
+    return list(
+        (
+            await s.execute(
+                select(CountPackage.order_id)
+                .join(Order, Order.id == CountPackage.order_id)
+                .where(
+                    Order.status == OrderStatus.ACTIVE,
+                    CountPackage.pending_action.is_(None),
+                    CountPackage.order_id.not_in(busy),
+                    or_(
+                        CountPackage.idle_since_block.is_(None),
+                        CountPackage.idle_since_block + (CountPackage.idle_charged + 1) * period
+                        <= head,
+                        CountPackage.used_counts >= CountPackage.total_counts,
+                        and_(CountPackage.paused.is_(True), Order.expires_at <= now),
+                    ),
+                )
+                .order_by(CountPackage.order_id)
+                .limit(BATCH)
+            )
+        ).scalars()
+    )
 
 
 async def _delegations(
