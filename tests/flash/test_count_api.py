@@ -52,6 +52,26 @@ async def energy_left(gateway: TronGateway, address: str) -> int:
     return int(res.energy_limit - res.energy_used)
 
 
+async def bought(shop: Api, package_id: str, customer: str) -> dict[str, Any]:
+    """A count package for ``customer`` bought over HTTP, paid by a USDT transfer, active."""
+    r = await shop.http.post(
+        "/api/orders",
+        json={
+            "packageId": package_id,
+            "quantity": 1,
+            "recipientAddress": customer,
+            "currency": "USDT",
+            "packageType": "count",
+        },
+        headers=shop.admin,
+    )
+    data: dict[str, Any] = r.json()["data"]
+    payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=10 * USDT)
+    send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
+    await wait_order(shop, data["orderId"], "active")
+    return data
+
+
 class TestBoughtAndUsedOverHttp:
     async def test_paid_in_usdt_used_twice_listed_in_the_order(
         self, shop: Api, gateway: TronGateway
@@ -112,21 +132,7 @@ class TestAdminRoutes:
     async def test_adjustment_needs_a_reason_and_is_bounded(self, shop: Api) -> None:
         package_id = await count_package(shop, 3)
         customer = funded_key(shop.devnet.chain, TRX).address_base58
-        r = await shop.http.post(
-            "/api/orders",
-            json={
-                "packageId": package_id,
-                "quantity": 1,
-                "recipientAddress": customer,
-                "currency": "USDT",
-                "packageType": "count",
-            },
-            headers=shop.admin,
-        )
-        data = r.json()["data"]
-        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=10 * USDT)
-        send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
-        await wait_order(shop, data["orderId"], "active")
+        data = await bought(shop, package_id, customer)
         url = f"{ADMIN}/{data['orderId']}/adjustments"
         r = await shop.http.post(url, json={"deltaCounts": 2, "reason": " "}, headers=shop.admin)
         assert r.status_code == 422 and r.json()["error"]["code"] == "REASON_REQUIRED"
@@ -168,21 +174,7 @@ class TestPauseResumeRoutes:
     ) -> None:
         package_id = await count_package(shop, 2)
         customer = funded_key(shop.devnet.chain, TRX).address_base58
-        r = await shop.http.post(
-            "/api/orders",
-            json={
-                "packageId": package_id,
-                "quantity": 1,
-                "recipientAddress": customer,
-                "currency": "USDT",
-                "packageType": "count",
-            },
-            headers=shop.admin,
-        )
-        data = r.json()["data"]
-        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=10 * USDT)
-        send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
-        await wait_order(shop, data["orderId"], "active")
+        data = await bought(shop, package_id, customer)
         url = f"{ADMIN}/{data['orderId']}"
         r = await shop.http.post(f"{url}/pause", json={"reason": " "}, headers=shop.admin)
         assert r.status_code == 422 and r.json()["error"]["code"] == "REASON_REQUIRED"

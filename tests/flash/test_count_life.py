@@ -104,18 +104,32 @@ async def _clock_started(f: Flash, order_id: str) -> bool:
     return (await package(f, order_id)).idle_since_block is not None
 
 
+async def life_flash(
+    flash: FlashFactory,
+    devnet: DevnetServer,
+    *,
+    period: int,
+    fee: int,
+    max_idle: int,
+    policy: str = "forfeit",
+) -> Flash:
+    """The engine following USDT transfers, with these idle settings (COUNT_*)."""
+    return await flash(
+        rental_s=3600.0,
+        scanner_kw={"usdt_contract": devnet.config.usdt_address},
+        count_idle_period_blocks=period,
+        count_idle_fee_counts=fee,
+        count_max_idle_days=max_idle,
+        count_unused_policy=policy,
+    )
+
+
 class TestIdleFee:
     async def test_one_fee_per_period_then_the_package_ends(
         self, flash: FlashFactory, devnet: DevnetServer
     ) -> None:
         period = 20
-        f = await flash(
-            rental_s=3600.0,
-            scanner_kw={"usdt_contract": devnet.config.usdt_address},
-            count_idle_period_blocks=period,
-            count_idle_fee_counts=1,
-            count_max_idle_days=0,
-        )
+        f = await life_flash(flash, devnet, period=period, fee=1, max_idle=0)
         customer = funded_key(f.devnet.chain, 10 * TRX)
         order = await new_count_order(f, 3, customer.address_base58)
         f.devnet.node.paused = True  # chain time moves only when the test produces blocks
@@ -173,13 +187,7 @@ class TestPauseResume:
         self, flash: FlashFactory, devnet: DevnetServer
     ) -> None:
         period = 10
-        f = await flash(
-            rental_s=3600.0,
-            scanner_kw={"usdt_contract": devnet.config.usdt_address},
-            count_idle_period_blocks=period,
-            count_idle_fee_counts=1,
-            count_max_idle_days=0,
-        )
+        f = await life_flash(flash, devnet, period=period, fee=1, max_idle=0)
         customer = funded_key(f.devnet.chain, 50 * TRX, usdt_units=100 * USDT)
         holder = funded_key(f.devnet.chain, TRX, usdt_units=USDT).address_base58
         address = customer.address_base58
@@ -256,13 +264,8 @@ class TestUnusedPackageEnds:
     async def test_after_max_idle_periods_with_the_policy(
         self, flash: FlashFactory, devnet: DevnetServer, policy: str, paused: bool
     ) -> None:
-        f = await flash(
-            rental_s=3600.0,
-            scanner_kw={"usdt_contract": devnet.config.usdt_address},
-            count_idle_period_blocks=10,
-            count_idle_fee_counts=0 if paused else 1,
-            count_max_idle_days=2,
-            count_unused_policy=policy,
+        f = await life_flash(
+            flash, devnet, period=10, fee=0 if paused else 1, max_idle=2, policy=policy
         )
         customer = funded_key(f.devnet.chain, 10 * TRX).address_base58
         order = await new_count_order(f, 4, customer)  # 12 TRX from the balance

@@ -40,7 +40,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.count.flows import BROADCAST_CONCURRENCY, RECLAIM_JOB
+from tronrent.count.flows import (
+    BROADCAST_CONCURRENCY,
+    RECLAIM_JOB,
+    live_delegations,
+    locked_orders,
+    resource_tx,
+)
 from tronrent.count.repository import scanned_block
 from tronrent.count.rules import idle_periods, unused_refund
 from tronrent.count.service import PAUSE
@@ -50,7 +56,6 @@ from tronrent.delegation.chain_tx import (
     deliver,
     pool_key,
     record_delivery,
-    stored_row,
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.time import utcnow
@@ -63,7 +68,7 @@ from tronrent.models.count_package import (
     CountUse,
     CountUseStatus,
 )
-from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
+from tronrent.models.energy_delegation import DelegationStatus
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
 from tronrent.order.notify import OrderEvent, notify_orders
@@ -109,30 +114,9 @@ def _history(
 
 
 async def _lock(s: AsyncSession, order_ids: Sequence[str]) -> list[tuple[Order, CountPackage]]:
-    """Orders then packages, locked in id order (as `flows._locked_orders`)."""
-    ids = sorted(set(order_ids))
-    orders = {
-        o.id: o
-        for o in (
-            await s.execute(
-                select(Order)
-                .where(Order.id.in_(ids))
-                .order_by(Order.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalars()
-    }
-    pkgs = (
-        await s.execute(
-            select(CountPackage)
-            .where(CountPackage.order_id.in_(ids))
-            .order_by(CountPackage.order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalars()
-    return [(orders[p.order_id], p) for p in pkgs if p.order_id in orders]
+    """Orders then packages, locked in id order (as the use flow locks them)."""
+    orders, pkgs = await locked_orders(s, order_ids)
+    return [(orders[oid], p) for oid, p in sorted(pkgs.items()) if oid in orders]
 
 
 class CountLife:
@@ -251,7 +235,7 @@ class CountLife:
                     reclaim.append(order)
             if reclaim:
                 # due now: the ordinary reclaim undelegates and completes the order
-                for xs in (await _delegations(s, [o.id for o in reclaim])).values():
+                for xs in (await live_delegations(s, [o.id for o in reclaim])).values():
                     for x in xs:
                         x.expires_at = now
                 for order in reclaim:
@@ -271,7 +255,7 @@ class CountLife:
         """A paused package ends: nothing of ours is on the address (the pause undelegated
         it), so its delegation records close here and the pools count the energy back."""
         back: dict[uuid.UUID, int] = defaultdict(int)
-        for x in (await _delegations(s, [order.id])).get(order.id, []):
+        for x in (await live_delegations(s, [order.id])).get(order.id, []):
             x.status = DelegationStatus.EXPIRED
             x.reclaimed_at = now
             back[x.pool_account_id] += x.energy_amount
@@ -368,7 +352,7 @@ class CountLife:
                 for o, p in await _lock(s, ids)
                 if p.pending_action is not None and p.pending_txids is None
             ]
-            live = await _delegations(s, [o.id for o, _ in work])
+            live = await live_delegations(s, [o.id for o, _ in work])
             pools = {
                 p.id: p
                 for p in (
@@ -384,45 +368,16 @@ class CountLife:
             ref = await d.chain.reference_block(d.rt.block_interval_ms / 1000) if live else None
             for order, pkg in work:
                 txids: list[str] = []
+                purpose = (
+                    ChainTxPurpose.UNDELEGATE
+                    if pkg.pending_action == PAUSE
+                    else ChainTxPurpose.DELEGATE
+                )
                 for x in live.get(order.id, []):
                     pool = pools[x.pool_account_id]
-                    key = pool_key(d.box, pool)
-                    balance = x.balance_sun or 0
                     assert ref is not None
-                    if pkg.pending_action == PAUSE:
-                        purpose = ChainTxPurpose.UNDELEGATE
-                        tx = d.chain.build_undelegate_local(
-                            ref,
-                            pool.tron_address,
-                            x.recipient_address,
-                            balance,
-                            permission_id=pool.permission_id or 0,
-                        )
-                    else:
-                        purpose = ChainTxPurpose.DELEGATE
-                        tx = d.chain.build_delegate_local(
-                            ref,
-                            pool.tron_address,
-                            x.recipient_address,
-                            balance,
-                            lock=False,
-                            lock_period=0,
-                            permission_id=pool.permission_id or 0,
-                        )
-                    signed = d.chain.sign(tx, key.reveal())
-                    # no order_id / delegation_id, as the top-ups: the scanner confirms them
-                    # without re-running the order's delegation or reclaim
-                    s.add(
-                        stored_row(
-                            signed,
-                            purpose=purpose,
-                            owner=pool.tron_address,
-                            to=x.recipient_address,
-                            amount_sun=balance,
-                            pool_id=pool.id,
-                        )
-                    )
-                    txids.append(signed.txid)
+                    key = pool_key(d.box, pool)
+                    txids.append(resource_tx(s, d, ref, pool, key, x, purpose).txid)
                 if txids:
                     pkg.pending_txids = ",".join(txids)
                 else:
@@ -525,26 +480,6 @@ async def _idle_due(s: AsyncSession, period: int, head: int, now: datetime) -> l
             )
         ).scalars()
     )
-
-
-async def _delegations(
-    s: AsyncSession, order_ids: Sequence[str]
-) -> dict[str, list[EnergyDelegation]]:
-    rows = (
-        await s.execute(
-            select(EnergyDelegation)
-            .where(
-                EnergyDelegation.order_id.in_(sorted(set(order_ids))),
-                EnergyDelegation.status == DelegationStatus.SUCCESS,
-            )
-            .order_by(EnergyDelegation.id)
-            .with_for_update()
-        )
-    ).scalars()
-    out: dict[str, list[EnergyDelegation]] = defaultdict(list)
-    for x in rows:
-        out[x.order_id].append(x)
-    return out
 
 
 count_life = CountLife()
