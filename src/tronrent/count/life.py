@@ -185,7 +185,10 @@ class CountLife:
                 )
                 charged_now = False
                 fee = rt.count_idle_fee_counts
-                while not pkg.paused and fee and pkg.idle_charged < periods and pkg.remaining:
+                max_idle = rt.count_max_idle_days
+                # never beyond the period that ends the package
+                chargeable = min(periods, max_idle) if max_idle else periods
+                while not pkg.paused and fee and pkg.idle_charged < chargeable and pkg.remaining:
                     k = pkg.idle_charged + 1
                     counts = min(fee, pkg.remaining)
                     pkg.used_counts += counts
@@ -220,7 +223,6 @@ class CountLife:
                 # paused, no fee, or nothing left: the periods are over all the same (the
                 # package is not looked at again before the next one)
                 pkg.idle_charged = max(pkg.idle_charged, periods)
-                max_idle = rt.count_max_idle_days
                 if pkg.remaining == 0:
                     pkg.end_reason = pkg.end_reason or ("idle_fee" if charged_now else None)
                 elif max_idle and periods >= max_idle:
