@@ -344,6 +344,33 @@ class Settings(BaseSettings):
         ge=1,
         le=2,
     )
+    count_idle_fee_counts: int = _env(
+        1,
+        "a non-negative integer (counts; 0 = no idle fee)",
+        "counts an active, unpaused count package loses per idle period with no use (the "
+        "capacity it holds)",
+        ge=0,
+        le=100,
+    )
+    count_idle_period_blocks: int = _env(
+        28_800,
+        "a positive integer (blocks; 28,800 = one day of 3 s blocks)",
+        "length of a count package's idle period in chain time (block slots)",
+        ge=1,
+    )
+    count_max_idle_days: int = _env(
+        7,
+        "a non-negative integer (idle periods; 0 = never)",
+        "a count package unused (or paused) for this many idle periods ends",
+        ge=0,
+        le=3650,
+    )
+    count_unused_policy: Literal["forfeit", "refund"] = _env(
+        "forfeit",
+        "forfeit or refund",
+        "a count package that ends with counts unused: forfeit them, or refund their share of "
+        "the price to the customer's balance",
+    )
     rental_ending_notice_seconds: int = _env(
         600,
         "a positive integer (seconds)",

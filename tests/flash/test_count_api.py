@@ -6,6 +6,7 @@ adjustment with a reason)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select
 
@@ -36,6 +37,26 @@ async def count_package(api: Api, counts: int) -> str:
 async def energy_left(gateway: TronGateway, address: str) -> int:
     res = await gateway.get_account_resource(address)
     return int(res.energy_limit - res.energy_used)
+
+
+async def bought(shop: Api, package_id: str, customer: str) -> dict[str, Any]:
+    """A count package for ``customer`` bought over HTTP, paid by a USDT transfer, active."""
+    r = await shop.http.post(
+        "/api/orders",
+        json={
+            "packageId": package_id,
+            "quantity": 1,
+            "recipientAddress": customer,
+            "currency": "USDT",
+            "packageType": "count",
+        },
+        headers=shop.admin,
+    )
+    data: dict[str, Any] = r.json()["data"]
+    payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=10 * USDT)
+    send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
+    await wait_order(shop, data["orderId"], "active")
+    return data
 
 
 class TestBoughtAndUsedOverHttp:
@@ -98,21 +119,7 @@ class TestAdminRoutes:
     async def test_adjustment_needs_a_reason_and_is_bounded(self, shop: Api) -> None:
         package_id = await count_package(shop, 3)
         customer = funded_key(shop.devnet.chain, TRX).address_base58
-        r = await shop.http.post(
-            "/api/orders",
-            json={
-                "packageId": package_id,
-                "quantity": 1,
-                "recipientAddress": customer,
-                "currency": "USDT",
-                "packageType": "count",
-            },
-            headers=shop.admin,
-        )
-        data = r.json()["data"]
-        payer = funded_key(shop.devnet.chain, 100 * TRX, usdt_units=10 * USDT)
-        send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
-        await wait_order(shop, data["orderId"], "active")
+        data = await bought(shop, package_id, customer)
         url = f"{ADMIN}/{data['orderId']}/adjustments"
         r = await shop.http.post(url, json={"deltaCounts": 2, "reason": " "}, headers=shop.admin)
         assert r.status_code == 422 and r.json()["error"]["code"] == "REASON_REQUIRED"
@@ -146,3 +153,54 @@ class TestAdminRoutes:
             (change,) = (await s.execute(select(CountPackageChange))).scalars()
             assert (change.total_before, change.total_after, change.reason) == (3, 5, "goodwill")
             assert change.actor.startswith("admin:")
+
+
+class TestPauseResumeRoutes:
+    async def test_operator_pauses_and_resumes_with_a_reason(
+        self, shop: Api, gateway: TronGateway
+    ) -> None:
+        package_id = await count_package(shop, 2)
+        customer = funded_key(shop.devnet.chain, TRX).address_base58
+        data = await bought(shop, package_id, customer)
+        url = f"{ADMIN}/{data['orderId']}"
+        r = await shop.http.post(f"{url}/pause", json={"reason": " "}, headers=shop.admin)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "REASON_REQUIRED"
+        r = await shop.http.post(f"{url}/pause", json={"reason": "customer asked"})
+        assert r.status_code == 401
+        r = await shop.http.post(
+            f"{ADMIN}/ORD_1700000000000_aaaaaaaaa/pause", json={"reason": "x"}, headers=shop.admin
+        )
+        assert r.status_code == 404 and r.json()["error"]["code"] == "COUNT_PACKAGE_NOT_FOUND"
+        r = await shop.http.post(
+            f"{url}/pause", json={"reason": "customer asked"}, headers=shop.admin
+        )
+        assert r.status_code == 200, r.text
+        view = r.json()["data"]
+        assert view["paused"] is True and view["pendingAction"] == "pause"
+        # the undelegation goes out (the periodic count.life): the address holds none of ours
+        for _ in range(400):
+            if (await gateway.get_account_resource(customer)).energy_limit == 0:
+                r = await shop.http.get(url, headers=shop.admin)
+                if r.json()["data"]["pendingAction"] is None:
+                    break
+            await asyncio.sleep(0.05)
+        assert r.json()["data"]["pendingAction"] is None
+        r = await shop.http.post(f"{url}/resume", json={"reason": "back"}, headers=shop.admin)
+        assert r.status_code == 200 and r.json()["data"]["paused"] is False
+        for _ in range(400):
+            if await energy_left(gateway, customer) >= 64_285:
+                break
+            await asyncio.sleep(0.05)
+        assert await energy_left(gateway, customer) >= 64_285
+        async with sessions(shop)() as s:
+            kinds = (
+                await s.execute(
+                    select(CountPackageChange.kind, CountPackageChange.reason).order_by(
+                        CountPackageChange.id
+                    )
+                )
+            ).all()
+        assert [(k.value, why) for k, why in kinds] == [
+            ("pause", "customer asked"),
+            ("resume", "back"),
+        ]

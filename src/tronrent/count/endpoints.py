@@ -1,6 +1,6 @@
-"""Count-package routes: the operators' list of active packages, a package with its uses, and
-manual adjustment with a reason. (The customer's view is the order's: `GET /api/orders/{id}`
-carries ``countPackage`` for a count-package order.)"""
+"""Count-package routes: the operators' list of active packages, a package with its uses,
+manual adjustment with a reason, pause and resume. (The customer's view is the order's:
+`GET /api/orders/{id}` carries ``countPackage`` for a count-package order.)"""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import OperatorDep, actor_of
 from tronrent.count import service as count_service
 from tronrent.count.schemas import CountPackageOut, package_view
-from tronrent.kit.audit import MAX_REASON
+from tronrent.kit.audit import MAX_REASON, require_reason
 from tronrent.order.schemas import OrderId
 
 router = APIRouter(
     prefix="/api/admin/count-packages", tags=["count-packages"], responses=ERROR_RESPONSES
 )
+
+
+class PauseRequest(ApiModel):
+    reason: str = Field(min_length=1, max_length=MAX_REASON, description="why (recorded)")
 
 
 class CountPackagePage(ApiModel):
@@ -68,4 +72,36 @@ async def adjust(
     pkg = await count_service.adjust(
         session, order_id, body.delta_counts, actor=actor_of(op), reason=body.reason
     )
+    return ok(package_view(pkg))
+
+
+@router.post("/{order_id}/pause")
+async def pause(
+    order_id: Annotated[OrderId, Path()],
+    body: PauseRequest,
+    session: SessionDep,
+    op: OperatorDep,
+) -> Envelope[CountPackageOut]:
+    """Pause an active package (operator JWT): its energy is reclaimed (``pendingAction``
+    ``pause`` until the undelegation is sent), no idle fee while paused, its transfers are not
+    followed. Idempotent. 404 COUNT_PACKAGE_NOT_FOUND; 409 COUNT_PACKAGE_NOT_ACTIVE,
+    COUNT_PACKAGE_BUSY (a transfer being topped up, or a resume on its way: retry);
+    422 REASON_REQUIRED."""
+    why = require_reason(body.reason, "count package pause")
+    pkg = await count_service.pause(session, order_id, actor=actor_of(op), reason=why)
+    return ok(package_view(pkg))
+
+
+@router.post("/{order_id}/resume")
+async def resume(
+    order_id: Annotated[OrderId, Path()],
+    body: PauseRequest,
+    session: SessionDep,
+    op: OperatorDep,
+) -> Envelope[CountPackageOut]:
+    """Resume a paused package (operator JWT): one transfer's energy is delegated again
+    (``pendingAction`` ``resume`` until it is sent), the idle clock restarts. Idempotent.
+    Errors as for pause."""
+    why = require_reason(body.reason, "count package resume")
+    pkg = await count_service.resume(session, order_id, actor=actor_of(op), reason=why)
     return ok(package_view(pkg))

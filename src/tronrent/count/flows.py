@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.adapters.tron.port import BlockHeader
+from tronrent.adapters.tron.port import BlockHeader, SignedTx
 from tronrent.count import auto
 from tronrent.count.rules import counts_for
 from tronrent.delegation import record
@@ -88,9 +88,11 @@ async def _locked_uses(s: AsyncSession, use_ids: Sequence[int]) -> list[CountUse
     return list((await s.execute(stmt)).scalars())
 
 
-async def _locked_orders(
+async def locked_orders(
     s: AsyncSession, order_ids: Sequence[str]
 ) -> tuple[dict[str, Order], dict[str, CountPackage]]:
+    """The orders, then their count packages, locked in id order (every count step locks in
+    this order: no deadlock between them)."""
     ids = sorted(set(order_ids))
     orders = (
         await s.execute(
@@ -113,9 +115,11 @@ async def _locked_orders(
     return {o.id: o for o in orders}, {p.order_id: p for p in pkgs}
 
 
-async def _live_delegations(
+async def live_delegations(
     s: AsyncSession, order_ids: Sequence[str]
 ) -> dict[str, list[EnergyDelegation]]:
+    """Order id -> its delegations on chain (``success``), by id (the caller holds the orders'
+    locks)."""
     rows = (
         await s.execute(
             select(EnergyDelegation)
@@ -130,6 +134,51 @@ async def _live_delegations(
     for x in rows:
         out[x.order_id].append(x)
     return out
+
+
+def resource_tx(
+    s: AsyncSession,
+    d: FlowDeps,
+    ref: BlockHeader,
+    pool: EnergyPool,
+    key: Secret,
+    x: EnergyDelegation,
+    purpose: ChainTxPurpose,
+) -> SignedTx:
+    """An undelegation of delegation ``x``'s whole balance, or a delegation of the same balance
+    (unlocked: the next top-up or a pause undelegates it at once) from the same pool to the
+    same address, built locally, signed and added to the session (STORED before anything is
+    sent). No order_id: the scanner confirms it without re-running the order's delegation or
+    reclaim; no delegation_id: one still on its way when the next use comes would count as a
+    second live delegation of ``x`` (the use rows and the package hold the txids)."""
+    balance = x.balance_sun or 0
+    permission = pool.permission_id or 0
+    if purpose is ChainTxPurpose.UNDELEGATE:
+        tx = d.chain.build_undelegate_local(
+            ref, pool.tron_address, x.recipient_address, balance, permission_id=permission
+        )
+    else:
+        tx = d.chain.build_delegate_local(
+            ref,
+            pool.tron_address,
+            x.recipient_address,
+            balance,
+            lock=False,
+            lock_period=0,
+            permission_id=permission,
+        )
+    signed = d.chain.sign(tx, key.reveal())
+    s.add(
+        stored_row(
+            signed,
+            purpose=purpose,
+            owner=pool.tron_address,
+            to=x.recipient_address,
+            amount_sun=balance,
+            pool_id=pool.id,
+        )
+    )
+    return signed
 
 
 class CountFlows:
@@ -147,7 +196,7 @@ class CountFlows:
         ending: list[str] = []
         async with d.session_maker() as s:
             uses = await _locked_uses(s, use_ids)
-            orders, pkgs = await _locked_orders(s, [u.order_id for u in uses])
+            orders, pkgs = await locked_orders(s, [u.order_id for u in uses])
             autos = await auto.locked(s, [u.order_id for u in uses])
             fresh: dict[str, list[CountUse]] = defaultdict(list)
             events: list[tuple[OrderEvent, str]] = []
@@ -172,8 +221,16 @@ class CountFlows:
                     continue
                 pkg.used_counts += u.counts
                 pkg.last_use_at = now
-                u.status = CountUseStatus.TOPPING_UP
-                fresh[order.id].append(u)
+                # a use restarts the idle clock (chain time: its block)
+                pkg.idle_since_block = max(pkg.idle_since_block or 0, u.block_number)
+                pkg.idle_charged = 0
+                if pkg.paused:
+                    # made before the pause's undelegation landed: counted, nothing to top up
+                    # (count.life ends a package left with nothing)
+                    u.status = CountUseStatus.COUNTED
+                else:
+                    u.status = CountUseStatus.TOPPING_UP
+                    fresh[order.id].append(u)
                 used = {
                     "used": pkg.used_counts,
                     "total": pkg.total_counts,
@@ -190,7 +247,7 @@ class CountFlows:
                 for order_id in weighed.ending:  # billed for what it drew; nothing topped up
                     for u in fresh.pop(order_id, []):
                         u.status = CountUseStatus.LAST
-            live = await _live_delegations(s, list(fresh))
+            live = await live_delegations(s, list(fresh))
             to_top_up: list[tuple[list[CountUse], list[EnergyDelegation]]] = []
             for order_id, batch in fresh.items():
                 pkg = pkgs.get(order_id)
@@ -239,48 +296,12 @@ class CountFlows:
                 pool = pools[x.pool_account_id]
                 if pool.id not in keys:
                     keys[pool.id] = pool_key(d.box, pool)
-                key = keys[pool.id]
-                balance = x.balance_sun or 0
-                undo = d.chain.sign(
-                    d.chain.build_undelegate_local(
-                        ref,
-                        pool.tron_address,
-                        x.recipient_address,
-                        balance,
-                        permission_id=pool.permission_id or 0,
-                    ),
-                    key.reveal(),
-                )
-                redo = d.chain.sign(
-                    d.chain.build_delegate_local(
-                        ref,
-                        pool.tron_address,
-                        x.recipient_address,
-                        balance,
-                        lock=False,
-                        lock_period=0,
-                        permission_id=pool.permission_id or 0,
-                    ),
-                    key.reveal(),
-                )
+                undo = resource_tx(s, d, ref, pool, keys[pool.id], x, ChainTxPurpose.UNDELEGATE)
+                redo = resource_tx(s, d, ref, pool, keys[pool.id], x, ChainTxPurpose.DELEGATE)
                 for tx, purpose in (
                     (undo, ChainTxPurpose.UNDELEGATE),
                     (redo, ChainTxPurpose.DELEGATE),
                 ):
-                    # no order_id: the scanner confirms them without re-running the order's
-                    # delegation or reclaim; no delegation_id: a pair still on its way when
-                    # the next use comes would count as a second live delegation of it (the
-                    # use rows hold the txids)
-                    s.add(
-                        stored_row(
-                            tx,
-                            purpose=purpose,
-                            owner=pool.tron_address,
-                            to=x.recipient_address,
-                            amount_sun=balance,
-                            pool_id=pool.id,
-                        )
-                    )
                     # seed 001's record: operators see every top-up
                     kind = EnergyTransactionType(purpose.value)
                     entries.append(record.of_delegation(kind, x, pool, tx.txid))

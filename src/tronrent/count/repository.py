@@ -12,6 +12,7 @@ from tronrent.kit.db import insert_new_rows
 from tronrent.models.auto_top_up import AutoTopUp
 from tronrent.models.count_package import CountPackage, CountUse, CountUseStatus
 from tronrent.models.order import Order, OrderStatus
+from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.scanner.blocks import CountUseSeen
 
 
@@ -33,6 +34,13 @@ async def followed_addresses(session: AsyncSession) -> dict[str, str]:
         .order_by(CountPackage.created_at.desc(), CountPackage.order_id.desc())
     )
     return {address: order_id for address, order_id in [*autos, *rows]}
+
+
+async def scanned_block(session: AsyncSession, scanner: str = "main") -> int | None:
+    """The last block the scanner processed: the chain time idle periods are measured in
+    (None: it never ran)."""
+    row = await session.get(ScannerCheckpoint, scanner)
+    return int(row.block_number) if row is not None else None
 
 
 async def record_uses(

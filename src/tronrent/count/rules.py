@@ -22,3 +22,20 @@ def counts_for(
         return 0
     weight = new_holder_counts if energy_used > energy_per_count else 1
     return min(weight, remaining)
+
+
+def idle_periods(*, since_block: int, head_block: int, period_blocks: int) -> int:
+    """Whole idle periods between ``since_block`` (the last use, resume or start) and the
+    scanned ``head_block``: chain time in block slots, never negative."""
+    if period_blocks <= 0 or head_block <= since_block:
+        return 0
+    return (head_block - since_block) // period_blocks
+
+
+def unused_refund(*, price_units: int, unused: int, bought: int) -> int:
+    """The share of the price (integer units, rounded down: never more than was paid) of
+    ``unused`` counts out of the ``bought`` ones; counts an operator added beyond those bought
+    refund nothing."""
+    if price_units <= 0 or unused <= 0 or bought <= 0:
+        return 0
+    return price_units * min(unused, bought) // bought

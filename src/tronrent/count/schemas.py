@@ -32,6 +32,14 @@ class CountPackageOut(ApiModel):
     new_holder_counts: int
     paused: bool
     last_use_at: str | None
+    #: chain time of the idle clock: idle since this block, idle periods charged since
+    idle_since_block: int | None = None
+    idle_periods_charged: int = 0
+    #: "pause" / "resume" still on its way to the chain
+    pending_action: str | None = None
+    #: why it ended early (idle, idle_fee), and what its unused counts refunded
+    end_reason: str | None = None
+    refunded_units: int | None = None
     uses: list[CountUseOut] | None = None
 
 
@@ -61,5 +69,10 @@ def package_view(p: CountPackage, uses: list[CountUse] | None = None) -> CountPa
         new_holder_counts=p.new_holder_counts,
         paused=p.paused,
         last_use_at=isoformat(p.last_use_at) if p.last_use_at else None,
+        idle_since_block=p.idle_since_block,
+        idle_periods_charged=p.idle_charged,
+        pending_action=p.pending_action,
+        end_reason=p.end_reason,
+        refunded_units=p.refunded_units,
         uses=None if uses is None else [use_view(u) for u in uses],
     )

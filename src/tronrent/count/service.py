@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.kit.audit import Actor, require_reason
-from tronrent.kit.errors import NotFound, ValidationFailed
-from tronrent.models.count_package import CountPackage, CountPackageChange, CountUse
+from tronrent.count.repository import scanned_block
+from tronrent.kit.audit import MAX_REASON, Actor, require_reason
+from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
+from tronrent.kit.time import utcnow
+from tronrent.models.count_package import (
+    CountChangeKind,
+    CountPackage,
+    CountPackageChange,
+    CountUse,
+    CountUseStatus,
+)
+from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
+from tronrent.worker import enqueue_job, has_job_scope
 
 #: uses listed per order view (newest first)
 MAX_USES = 500
@@ -23,6 +34,21 @@ class CountPackageNotFound(NotFound):
 
 class InvalidCountAdjustment(ValidationFailed):
     default_code = "INVALID_COUNT_ADJUSTMENT"
+
+
+class CountPackageNotActive(Conflict):
+    default_code = "COUNT_PACKAGE_NOT_ACTIVE"
+
+
+class CountPackageBusy(Conflict):
+    """A use is being topped up, or the previous pause / resume is still on its way."""
+
+    default_code = "COUNT_PACKAGE_BUSY"
+
+
+#: the job storing and delivering a pause's undelegations / a resume's delegations
+PENDING_JOB = "count.apply_pending"
+PAUSE, RESUME = "pause", "resume"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,4 +152,141 @@ async def adjust(
     pkg.total_counts = after
     order.transaction_count = after
     await session.flush()
+    return pkg
+
+
+async def _locked_package(
+    session: AsyncSession, order_id: str, user_id: uuid.UUID | None
+) -> tuple[CountPackage, Order]:
+    pkg = (
+        await session.execute(
+            select(CountPackage)
+            .where(CountPackage.order_id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    order = await session.get(Order, order_id) if pkg is not None else None
+    if pkg is None or order is None or (user_id is not None and order.user_id != user_id):
+        raise CountPackageNotFound(f"order {order_id} is not a count package")
+    if order.status is not OrderStatus.ACTIVE:
+        raise CountPackageNotActive(
+            f"the package is {order.status.value}: only an active package can be paused or resumed"
+        )
+    return pkg, order
+
+
+async def _live_delegations(session: AsyncSession, order_id: str) -> list[EnergyDelegation]:
+    return list(
+        (
+            await session.execute(
+                select(EnergyDelegation)
+                .where(
+                    EnergyDelegation.order_id == order_id,
+                    EnergyDelegation.status == DelegationStatus.SUCCESS,
+                )
+                .order_by(EnergyDelegation.id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+
+
+def _record(
+    session: AsyncSession, pkg: CountPackage, kind: CountChangeKind, actor: Actor, reason: str
+) -> None:
+    session.add(
+        CountPackageChange(
+            order_id=pkg.order_id,
+            actor=actor.name,
+            actor_id=actor.admin_id,
+            total_before=pkg.total_counts,
+            total_after=pkg.total_counts,
+            reason=reason.strip()[:MAX_REASON] or kind.value,
+            kind=kind,
+        )
+    )
+
+
+def _send(order_id: str) -> None:
+    # the bot's updates run in a job scope (sent after the commit); elsewhere the periodic
+    # count.life picks the pending action up (a couple of seconds)
+    if has_job_scope():
+        enqueue_job(PENDING_JOB, order_id)
+
+
+async def pause(
+    session: AsyncSession,
+    order_id: str,
+    *,
+    actor: Actor,
+    reason: str = "",
+    user_id: uuid.UUID | None = None,
+) -> CountPackage:
+    """Pause an active package: its energy is reclaimed (the undelegations are stored and
+    delivered by `PENDING_JOB`, exactly once), no idle fee is charged while paused, uses are
+    not followed. Idempotent (a paused package is returned as it is). ``user_id``: the
+    customer asking (another customer's package is not found).
+
+    Raises:
+        CountPackageNotFound (404). CountPackageNotActive (409): not active.
+        CountPackageBusy (409): a use is being topped up (a pause now could cross the top-up
+        on chain) or a resume is still on its way.
+    """
+    pkg, order = await _locked_package(session, order_id, user_id)
+    if pkg.paused:
+        return pkg
+    if pkg.pending_action is not None:
+        raise CountPackageBusy("the previous resume is still on its way: try again shortly")
+    in_flight = (
+        await session.execute(
+            select(func.count())
+            .select_from(CountUse)
+            .where(
+                CountUse.order_id == order_id,
+                CountUse.status.in_((CountUseStatus.SEEN, CountUseStatus.TOPPING_UP)),
+            )
+        )
+    ).scalar_one()
+    if in_flight:
+        raise CountPackageBusy("a transfer is being topped up: try again in a few seconds")
+    for x in await _live_delegations(session, order_id):
+        x.expires_at = None  # not due while paused: the pause reclaims it, not the sweeper
+    pkg.paused = True
+    pkg.paused_at = utcnow()
+    pkg.pending_action = PAUSE
+    pkg.pending_txids = None
+    _record(session, pkg, CountChangeKind.PAUSE, actor, reason)
+    await session.flush()
+    _send(order.id)
+    return pkg
+
+
+async def resume(
+    session: AsyncSession,
+    order_id: str,
+    *,
+    actor: Actor,
+    reason: str = "",
+    user_id: uuid.UUID | None = None,
+) -> CountPackage:
+    """Resume a paused package: one transfer's energy is delegated again (`PENDING_JOB`, the
+    next block), uses are followed again, the idle clock starts again at the scanned block.
+    Idempotent. Same errors as `pause` (CountPackageBusy: its pause is still on its way)."""
+    pkg, order = await _locked_package(session, order_id, user_id)
+    if not pkg.paused:
+        return pkg
+    if pkg.pending_action is not None:
+        raise CountPackageBusy("the pause is still on its way: try again shortly")
+    for x in await _live_delegations(session, order_id):
+        x.expires_at = order.expires_at
+    pkg.paused = False
+    pkg.paused_at = None
+    pkg.pending_action = RESUME
+    pkg.pending_txids = None
+    pkg.idle_since_block = await scanned_block(session)
+    pkg.idle_charged = 0
+    _record(session, pkg, CountChangeKind.RESUME, actor, reason)
+    await session.flush()
+    _send(order.id)
     return pkg

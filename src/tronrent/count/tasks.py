@@ -1,5 +1,7 @@
 """Count-package jobs: apply the uses the scanner recorded; the sweep re-drives what a crash
-left (uses recorded but not applied, top-ups stored but not accepted by a node)."""
+left (uses recorded but not applied, top-ups stored but not accepted by a node); the life job
+charges idle fees, ends unused packages, settles their unused counts and carries pauses and
+resumes to the chain (`count.life`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tronrent.count.flows import count_flows
+from tronrent.count.life import count_life
+from tronrent.count.service import PENDING_JOB
 from tronrent.delegation.deps import flow_deps
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.count_package import CountUse, CountUseStatus
@@ -15,6 +19,7 @@ from tronrent.worker import Priority, actor, enqueue_job, split_on_failure
 
 APPLY_JOB = "count.apply_uses"
 SWEEP_JOB = "count.sweep"
+LIFE_JOB = "count.life"
 #: a use untouched this long while seen / topping up is re-driven
 STUCK_AFTER_S = 6.0
 #: uses re-driven per sweep
@@ -61,3 +66,17 @@ async def sweep(left_before_ms: int | None = None) -> None:
             # session closed it was silently dropped, and the sweep re-drove nothing
             enqueue_job(APPLY_JOB, *ids)
             await s.commit()
+
+
+@actor(PENDING_JOB, priority=Priority.HIGH, max_retries=3, max_backoff_s=5)
+async def apply_pending(*order_ids: str) -> None:
+    """A pause or resume just asked: store and deliver its transactions now (the periodic
+    `life` job does it too, and re-drives what this one left)."""
+    await count_life.apply_pending(flow_deps(), [str(x) for x in order_ids])
+
+
+@actor(LIFE_JOB, priority=Priority.LOW, max_retries=0, period_s=2.0)
+async def life() -> None:
+    """Pending pauses / resumes, idle fees and ends (chain time: the scanned block), and the
+    settlement of completed packages' unused counts."""
+    await count_life.run(flow_deps())

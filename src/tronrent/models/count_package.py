@@ -58,6 +58,23 @@ class CountPackage(TimestampMixin, Base):
     new_holder_counts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     last_use_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: idle bookkeeping in chain time (block numbers): idle since this block (the last use, the
+    #: resume, or the first lifecycle run after delivery; NULL until then) and the idle
+    #: periods charged since it (one fee per period, exactly once: the row is locked)
+    idle_since_block: Mapped[int | None] = mapped_column(BigInteger)
+    idle_charged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: a pause or resume whose transactions are still to be stored / delivered ("pause" or
+    #: "resume"), and their txids once stored (comma-separated, in delivery order)
+    pending_action: Mapped[str | None] = mapped_column(String(10))
+    pending_txids: Mapped[str | None] = mapped_column(String(700))
+    #: why it ended early (``idle_fee``: the fees used the last counts; ``idle``: unused too
+    #: long); NULL: used up or at its lifetime
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    #: the unused counts were dealt with (forfeited or refunded) after the order completed
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: what was refunded to the balance for the unused counts (the order's currency)
+    refunded_units: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def remaining(self) -> int:
@@ -70,6 +87,7 @@ class CountUseStatus(enum.StrEnum):
     TOPPED_UP = "topped_up"  # the pair was accepted by the node (the scanner confirms it)
     LAST = "last"  # counted; the package is used up: reclaimed, no top-up
     NOT_COUNTED = "not_counted"  # drew no energy from the address (TRX burnt): no top-up
+    COUNTED = "counted"  # counted; no top-up: the package was paused meanwhile
 
 
 class CountUse(TimestampMixin, Base):
@@ -103,12 +121,25 @@ class CountUse(TimestampMixin, Base):
     top_up_tx_hash: Mapped[str | None] = mapped_column(String(100))
 
 
+class CountChangeKind(enum.StrEnum):
+    ADJUST = "adjust"  # an operator added or removed counts (total_before -> total_after)
+    IDLE_FEE = "idle_fee"  # an idle period used ``counts`` (actor "system")
+    PAUSE = "pause"
+    RESUME = "resume"
+    ENDED = "ended"  # ended early (idle) or settled: ``counts`` unused, forfeited or refunded
+
+
 class CountPackageChange(CreatedAtMixin, Base):
-    """An operator's manual adjustment of a count package: who, why, before and after
-    (append-only)."""
+    """What changed a count package besides its uses: an operator's adjustment, an idle fee,
+    a pause or resume, the settlement of unused counts - who, why, before and after
+    (append-only). ``dedupe_key``: a system change happens once (e.g. one idle fee per
+    package, idle start and period)."""
 
     __tablename__ = "count_package_changes"
-    __table_args__ = (Index("idx_count_package_changes_order_id", "order_id", "created_at"),)
+    __table_args__ = (
+        Index("idx_count_package_changes_order_id", "order_id", "created_at"),
+        CheckConstraint(enum_check("kind", CountChangeKind), name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[str] = mapped_column(String(100), ForeignKey("orders.id"))
@@ -119,3 +150,11 @@ class CountPackageChange(CreatedAtMixin, Base):
     total_before: Mapped[int] = mapped_column(Integer)
     total_after: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
+    kind: Mapped[CountChangeKind] = mapped_column(
+        StrEnumType(CountChangeKind),
+        default=CountChangeKind.ADJUST,
+        server_default=CountChangeKind.ADJUST.value,
+    )
+    #: counts an idle fee used, or the unused counts at the end
+    counts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dedupe_key: Mapped[str | None] = mapped_column(String(150), unique=True)

@@ -44,6 +44,11 @@ class NotificationEvent(enum.StrEnum):
     AUTO_TOP_UP_CHARGED = "auto_top_up_charged"  # order_id, price, transfers, top_ups, tx_hash
     AUTO_TOP_UP_STOPPED = "auto_top_up_stopped"  # order_id, reason (balance|operator), price,
     #                                              tx_hash
+    #: an idle period (no use) used ``counts``: order_id, counts, used, total, remaining, period
+    COUNT_PACKAGE_IDLE_FEE = "count_package_idle_fee"
+    #: a count package ended with counts unused: order_id, reason (idle | idle_fee | lifetime),
+    #: unused, used, total, refund (an amount with its currency, when refunded to the balance)
+    COUNT_PACKAGE_ENDED = "count_package_ended"
     # --- operator alerts (chat_id and user_id NULL: sent to TELEGRAM_ADMIN_CHAT_ID) -------------
     POOL_LOW = "pool_low"  # pool_name, pool_address, available_energy, threshold
     POOL_UNUSABLE = "pool_unusable"  # pool_name, pool_address, reason (flag), detail
@@ -75,6 +80,8 @@ CUSTOMER_EVENTS = frozenset(
         NotificationEvent.COUNT_PACKAGE_USED,
         NotificationEvent.AUTO_TOP_UP_CHARGED,
         NotificationEvent.AUTO_TOP_UP_STOPPED,
+        NotificationEvent.COUNT_PACKAGE_IDLE_FEE,
+        NotificationEvent.COUNT_PACKAGE_ENDED,
     }
 )
 OPERATOR_EVENTS = frozenset(
@@ -142,6 +149,12 @@ PAYLOADS: dict[NotificationEvent, Payload] = {
         (*_ORDER, "price", "transfers", "top_ups"), ("tx_hash",)
     ),
     NotificationEvent.AUTO_TOP_UP_STOPPED: Payload((*_ORDER, "reason"), ("price", "tx_hash")),
+    NotificationEvent.COUNT_PACKAGE_IDLE_FEE: Payload(
+        (*_ORDER, "counts", "used", "total", "remaining")
+    ),
+    NotificationEvent.COUNT_PACKAGE_ENDED: Payload(
+        (*_ORDER, "reason", "unused", "total"), ("refund",)
+    ),
     NotificationEvent.POOL_LOW: Payload(
         ("pool_name", "pool_address", "available_energy", "threshold")
     ),

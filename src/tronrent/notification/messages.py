@@ -219,6 +219,17 @@ CATALOG: Catalog = {
         ),
         "reason.balance": "余额不足，请充值后重新开通",
         "reason.operator": "已由管理员停止",
+        E.COUNT_PACKAGE_IDLE_FEE: (
+            "⏳ 笔数套餐 <code>{order_id}</code> 闲置一天未使用，扣除闲置费 <b>{counts}</b> 笔"
+            "（已用 {used} / {total}，剩余 {remaining}）。不用时可暂停套餐，暂停期间不收闲置费。"
+        ),
+        E.COUNT_PACKAGE_ENDED: (
+            "🏁 笔数套餐 <code>{order_id}</code> 已结束：{reason}。未使用 {unused} / {total} 笔。\n"
+            "已退回余额：<b>{refund}</b>"
+        ),
+        "reason.idle": "长期未使用",
+        "reason.idle_fee": "闲置费已扣完剩余笔数",
+        "reason.lifetime": "套餐有效期已满",
         "reason.recipient_not_activated": "接收地址尚未在链上激活",
         "reason.recipient_is_contract": "接收地址是合约地址，不能接收能量",
         "reason.recipient_is_owner": "接收地址与能量池地址相同",
@@ -352,6 +363,18 @@ CATALOG: Catalog = {
         "reason.balance": "your balance does not cover the next top-up; top it up and ask "
         "for auto top-up again",
         "reason.operator": "stopped by the operator",
+        E.COUNT_PACKAGE_IDLE_FEE: (
+            "⏳ Count package <code>{order_id}</code> was not used for a day: an idle fee of "
+            "<b>{counts}</b> transfer(s) was deducted ({used} of {total} used, {remaining} "
+            "left). Pause the package when you do not need it: no idle fee while paused."
+        ),
+        E.COUNT_PACKAGE_ENDED: (
+            "🏁 Count package <code>{order_id}</code> has ended: {reason}. {unused} of {total} "
+            "transfers were unused.\nRefunded to your balance: <b>{refund}</b>"
+        ),
+        "reason.idle": "not used for too long",
+        "reason.idle_fee": "the idle fees used the last transfers",
+        "reason.lifetime": "its lifetime is over",
         "reason.recipient_not_activated": "the receiving address is not activated on chain",
         "reason.recipient_is_contract": "the receiving address is a contract and cannot receive "
         "energy",

@@ -41,6 +41,12 @@ class FlashRuntime:
     usdt_contract: str | None = None
     #: a count-package use drawing more than one transfer's energy counts this many (1 or 2)
     count_new_holder_counts: int = 1
+    #: count packages: counts an idle period uses (0: none), its length in blocks, the idle
+    #: periods after which an unused package ends (0: never), the unused counts then
+    count_idle_fee_counts: int = 1
+    count_idle_period_blocks: int = 28_800
+    count_max_idle_days: int = 7
+    count_unused_policy: str = "forfeit"
 
     @property
     def activates_recipients(self) -> bool:
@@ -72,6 +78,10 @@ class FlashRuntime:
             rental_ending_notice_s=float(settings.rental_ending_notice_seconds),
             usdt_contract=settings.usdt_contract,
             count_new_holder_counts=settings.count_new_holder_counts,
+            count_idle_fee_counts=settings.count_idle_fee_counts,
+            count_idle_period_blocks=settings.count_idle_period_blocks,
+            count_max_idle_days=settings.count_max_idle_days,
+            count_unused_policy=settings.count_unused_policy,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

@@ -21,6 +21,14 @@ class EnergyPackageCb(CallbackData, prefix="energy_package"):
     package_id: str
 
 
+class CountCb(CallbackData, prefix="count"):
+    """Count packages (笔数套餐): ``list`` (the catalogue), ``pause`` / ``resume`` the package
+    of ``order_id``."""
+
+    action: str
+    order_id: str = ""
+
+
 class PackageQtyCb(CallbackData, prefix="package_qty"):
     """A quantity in ``selecting_package`` (0: the customer types one)."""
 

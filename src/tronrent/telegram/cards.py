@@ -41,7 +41,7 @@ class OrderCardEditor:
         if view is None:
             return
         t = translator_for(language)
-        markup = keyboards.order_card(t, view.order_id, pending=view.status == render.PENDING)
+        markup = keyboards.card_buttons(t, view)
         await self.transport.edit_html(
             bot_id, chat_id, message_id, render.order_card(t, view), reply_markup=markup
         )

@@ -11,12 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.models import EnergyPackage, Order
+from tronrent.models.count_package import CountPackage
 from tronrent.models.order import OrderType
 from tronrent.order.errors import OrderNotFound
 from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
-from tronrent.telegram.ports import FLASH, PACKAGE, TOP_UP, FlashTerms, OrderPage, OrderView
+from tronrent.telegram.ports import (
+    FLASH,
+    PACKAGE,
+    TOP_UP,
+    CountState,
+    FlashTerms,
+    OrderPage,
+    OrderView,
+)
 
 
 def order_kind(order: Order) -> str:
@@ -28,7 +37,15 @@ def order_kind(order: Order) -> str:
     return PACKAGE
 
 
-def order_view(order: Order, package_name: str | None = None) -> OrderView:
+def count_state(pkg: CountPackage | None) -> CountState | None:
+    if pkg is None:
+        return None
+    return CountState(pkg.total_counts, pkg.used_counts, pkg.paused, pkg.pending_action)
+
+
+def order_view(
+    order: Order, package_name: str | None = None, count: CountPackage | None = None
+) -> OrderView:
     return OrderView(
         order_id=order.id,
         status=order.status.value,
@@ -49,6 +66,7 @@ def order_view(order: Order, package_name: str | None = None) -> OrderView:
         package_name=package_name,
         duration_hours=order.duration_hours if order.package_id is not None else None,
         payment_method=order.payment_method,
+        count=count_state(count),
     )
 
 
@@ -69,7 +87,12 @@ async def owned_order_view(
     package = (
         await session.get(EnergyPackage, order.package_id) if order.package_id is not None else None
     )
-    return order_view(order, package.name if package is not None else None)
+    count = (
+        await session.get(CountPackage, order.id, populate_existing=True)
+        if order.order_type == OrderType.TRANSACTION_PACKAGE
+        else None
+    )
+    return order_view(order, package.name if package is not None else None, count)
 
 
 RuntimeSource = FlashRuntime | Callable[[], FlashRuntime | None]
@@ -160,11 +183,12 @@ class ServiceFlashOrders(EngineSources):
             select(func.count()).select_from(Order).where(Order.user_id == user_id)
         )
         rows = await session.execute(
-            select(Order, EnergyPackage.name)
+            select(Order, EnergyPackage.name, CountPackage)
             .outerjoin(EnergyPackage, EnergyPackage.id == Order.package_id)
+            .outerjoin(CountPackage, CountPackage.order_id == Order.id)
             .where(Order.user_id == user_id)
             .order_by(Order.created_at.desc(), Order.id.desc())
             .offset(offset)
             .limit(limit)
         )
-        return OrderPage([order_view(o, name) for o, name in rows], int(total or 0))
+        return OrderPage([order_view(o, name, c) for o, name, c in rows], int(total or 0))

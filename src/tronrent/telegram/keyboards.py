@@ -12,6 +12,7 @@ from tronrent.telegram.callbacks import (
     CancelCb,
     CheckPaymentCb,
     ConfirmOrderCb,
+    CountCb,
     EnergyPackageCb,
     FlashCb,
     LangCb,
@@ -22,15 +23,18 @@ from tronrent.telegram.callbacks import (
     PackageQtyCb,
     TopUpCb,
 )
-from tronrent.telegram.ports import PackageOffer
+from tronrent.telegram.ports import CountState, OrderView, PackageOffer
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data)
 
 
-def main_menu(t: Translator, offers: Sequence[PackageOffer] = ()) -> InlineKeyboardMarkup:
-    """The main menu; with ``offers``, one button per energy package above it."""
+def main_menu(
+    t: Translator, offers: Sequence[PackageOffer] = (), *, counts: bool = False
+) -> InlineKeyboardMarkup:
+    """The main menu; with ``offers``, one button per energy package above it; ``counts``: the
+    count packages' button (some are for sale)."""
     packages = [
         [
             _button(
@@ -41,6 +45,8 @@ def main_menu(t: Translator, offers: Sequence[PackageOffer] = ()) -> InlineKeybo
         ]
         for offer in offers
     ]
+    if counts:
+        packages.append([_button(t("btn.counts"), CountCb(action="list").pack())])
     return InlineKeyboardMarkup(
         inline_keyboard=[
             *packages,
@@ -77,8 +83,16 @@ def confirm_order(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-def order_card(t: Translator, order_id: str, *, pending: bool) -> InlineKeyboardMarkup:
+def order_card(
+    t: Translator, order_id: str, *, pending: bool, count: CountState | None = None
+) -> InlineKeyboardMarkup:
+    """The order card's buttons; ``count``: an active count package's pause / resume."""
     rows = []
+    if count is not None:
+        action = "resume" if count.paused else "pause"
+        rows.append(
+            [_button(t(f"btn.count_{action}"), CountCb(action=action, order_id=order_id).pack())]
+        )
     if pending:
         rows.append(
             [
@@ -88,6 +102,31 @@ def order_card(t: Translator, order_id: str, *, pending: bool) -> InlineKeyboard
         )
     rows.append([_button(t("btn.my_order"), MyOrderCb(order_id=order_id).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def card_buttons(t: Translator, view: OrderView) -> InlineKeyboardMarkup:
+    """`order_card` for a view: pause / resume while a count package is active."""
+    active = view.count is not None and view.status == "active"
+    return order_card(
+        t,
+        view.order_id,
+        pending=view.status == "pending",
+        count=view.count if active else None,
+    )
+
+
+def count_packages(t: Translator, offers: Sequence[PackageOffer]) -> InlineKeyboardMarkup:
+    """One button per count package, then the menu."""
+    rows = [
+        [
+            _button(
+                unescape(t("btn.package", name=offer.name)),
+                EnergyPackageCb(package_id=offer.package_id).pack(),
+            )
+        ]
+        for offer in offers
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
 
 
 def orders_pager(t: Translator, page: int, pages: int) -> InlineKeyboardMarkup | None:

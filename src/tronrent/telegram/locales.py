@@ -242,6 +242,41 @@ CATALOG: Catalog = {
         ),
         "package.balance_short": "{currency} 余额 {balance} 不足 {total}，请先充值或选择转账支付。",
         "package.paid": "✅ 已用余额支付。",
+        "btn.counts": "🔁 笔数套餐",
+        "btn.count_pause": "⏸ 暂停套餐",
+        "btn.count_resume": "▶️ 恢复套餐",
+        "counts.title": (
+            "🔁 <b>笔数套餐</b>\n按笔购买 USDT 转账所需能量：地址每转出一笔，"
+            "下一个区块自动补足下一笔的能量。闲置一天未使用会扣除闲置费（暂停期间不扣），"
+            "长期未使用套餐将结束。"
+        ),
+        "counts.item": "\n• {name}：{counts} 笔 · {trx} TRX / {usdt} USDT",
+        "counts.empty": "暂无在售的笔数套餐。",
+        "count.detail": (
+            "🔁 <b>{name}</b>\n{counts} 笔 USDT 转账的能量（每笔 {energy} 能量，用后自动补充）\n"
+            "有效期：{duration}\n价格：{trx} TRX / {usdt} USDT"
+        ),
+        "count.ask_address": (
+            "🎯 请发送使用套餐的 TRON 地址（T 开头，34 位）：从该地址转出的 USDT 计为使用。"
+            "\n/cancel 取消"
+        ),
+        "count.confirm": (
+            "请确认订单：\n🔁 {name} · {counts} 笔 · 有效期 {duration}\n"
+            "地址：<code>{recipient}</code>"
+        ),
+        "order.what.count": "🔁 {name}（{counts} 笔）",
+        "order.card.count": "\n\n🔁 已用 <b>{used}</b> / {total}，剩余 {remaining} · {state}",
+        "count.state.ready": "能量就绪",
+        "count.state.paused": "已暂停",
+        "count.state.pausing": "正在暂停…",
+        "count.state.resuming": "正在恢复…",
+        "count.paused": "⏸ 已暂停：能量将被回收，暂停期间不扣闲置费。",
+        "count.resumed": "▶️ 已恢复：能量将在下一个区块重新委托。",
+        "error.COUNT_PACKAGE_BUSY": (
+            "正在为上一笔转账补充能量，或上一次操作尚未完成，请几秒后再试。"
+        ),
+        "error.COUNT_PACKAGE_NOT_ACTIVE": "该套餐尚未生效或已经结束。",
+        "error.COUNT_PACKAGE_NOT_FOUND": "找不到该笔数套餐。",
         "payment.qr_caption": "收款地址（点按复制）：\n<code>{address}</code>",
         "top_up.choose_currency": "➕ <b>充值</b>\n请选择充值币种：",
         "top_up.choose_amount": "➕ <b>充值 {currency}</b>\n请选择金额：",
@@ -529,6 +564,44 @@ CATALOG: Catalog = {
             "Your {currency} balance ({balance}) does not cover {total}. Top up or pay by transfer."
         ),
         "package.paid": "✅ Paid from your balance.",
+        "btn.counts": "🔁 Transfer packages",
+        "btn.count_pause": "⏸ Pause package",
+        "btn.count_resume": "▶️ Resume package",
+        "counts.title": (
+            "🔁 <b>Transfer packages</b>\nEnergy for a number of USDT transfers: after each "
+            "transfer from your address the next one's energy is there in the next block. A day "
+            "with no use costs an idle fee (none while paused); a package unused for long ends."
+        ),
+        "counts.item": "\n• {name}: {counts} transfers · {trx} TRX / {usdt} USDT",
+        "counts.empty": "No transfer packages are for sale right now.",
+        "count.detail": (
+            "🔁 <b>{name}</b>\nEnergy for {counts} USDT transfers ({energy} energy each, topped "
+            "up after every transfer)\nValid for: {duration}\nPrice: {trx} TRX / {usdt} USDT"
+        ),
+        "count.ask_address": (
+            "🎯 Send the TRON address that will use the package (starts with T, 34 characters): "
+            "its USDT transfers are counted.\n/cancel to stop"
+        ),
+        "count.confirm": (
+            "Please confirm:\n🔁 {name} · {counts} transfers · valid for {duration}\n"
+            "Address: <code>{recipient}</code>"
+        ),
+        "order.what.count": "🔁 {name} ({counts} transfers)",
+        "order.card.count": "\n\n🔁 <b>{used}</b> of {total} used, {remaining} left · {state}",
+        "count.state.ready": "energy ready",
+        "count.state.paused": "paused",
+        "count.state.pausing": "pausing…",
+        "count.state.resuming": "resuming…",
+        "count.paused": "⏸ Paused: the energy is taken back, no idle fee while paused.",
+        "count.resumed": "▶️ Resumed: the energy is delegated again in the next block.",
+        "error.COUNT_PACKAGE_BUSY": (
+            "A transfer is being topped up or the last change is still on its way: try again in "
+            "a few seconds."
+        ),
+        "error.COUNT_PACKAGE_NOT_ACTIVE": (
+            "This package is not active (not delivered yet, or over)."
+        ),
+        "error.COUNT_PACKAGE_NOT_FOUND": "This transfer package was not found.",
         "payment.qr_caption": "Payment address (tap to copy):\n<code>{address}</code>",
         "top_up.choose_currency": "➕ <b>Top up</b>\nChoose the currency:",
         "top_up.choose_amount": "➕ <b>Top up {currency}</b>\nChoose the amount:",

@@ -7,19 +7,29 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.count import service as count_service
+from tronrent.kit.audit import Actor
 from tronrent.models import EnergyPackage
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import PackageType
 from tronrent.order.errors import OrderNotFound
 from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.pricing.quote import catalogue_prices, quote_order
+from tronrent.product.count import create_count_order
 from tronrent.product.package import create_package_order
 from tronrent.product.topup import create_top_up
-from tronrent.telegram.flash_gateway import EngineSources, order_view, owned_order
+from tronrent.telegram.flash_gateway import (
+    EngineSources,
+    order_view,
+    owned_order,
+    owned_order_view,
+)
 from tronrent.telegram.ports import OrderView, PackageOffer, PackageQuote
 
 #: quantity bounds when a package sets none
 DEFAULT_MAX_QUANTITY = 10
+#: what the bot sells: energy packages and count packages (笔数套餐)
+SOLD = (PackageType.ENERGY, PackageType.TRANSACTION_COUNT)
 
 
 def _parse_id(package_id: str) -> uuid.UUID | None:
@@ -45,27 +55,51 @@ class ServicePackageOrders(EngineSources):
             usdt_price_units=prices[Currency.USDT],
             min_quantity=low,
             max_quantity=max(low, package.max_order_amount or DEFAULT_MAX_QUANTITY),
+            counts=(
+                package.transaction_count or 1
+                if package.package_type == PackageType.TRANSACTION_COUNT
+                else None
+            ),
         )
 
     async def _package(self, session: AsyncSession, package_id: str) -> EnergyPackage | None:
         key = _parse_id(package_id)
         package = await session.get(EnergyPackage, key) if key is not None else None
-        if package is None or not package.is_active or package.package_type != PackageType.ENERGY:
+        if package is None or not package.is_active or package.package_type not in SOLD:
             return None
         return package
+
+    async def _list(
+        self, session: AsyncSession, kind: PackageType, bot_id: uuid.UUID | None
+    ) -> list[PackageOffer]:
+        rows = await session.execute(
+            select(EnergyPackage)
+            .where(EnergyPackage.is_active.is_(True), EnergyPackage.package_type == kind)
+            .order_by(EnergyPackage.sort_order, EnergyPackage.name)
+        )
+        return [await self._offer(session, package, bot_id) for package in rows.scalars()]
 
     async def list_packages(
         self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
     ) -> list[PackageOffer]:
-        rows = await session.execute(
-            select(EnergyPackage)
-            .where(
-                EnergyPackage.is_active.is_(True),
-                EnergyPackage.package_type == PackageType.ENERGY,
-            )
-            .order_by(EnergyPackage.sort_order, EnergyPackage.name)
+        return await self._list(session, PackageType.ENERGY, bot_id)
+
+    async def list_count_packages(
+        self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
+    ) -> list[PackageOffer]:
+        return await self._list(session, PackageType.TRANSACTION_COUNT, bot_id)
+
+    async def pause_count(
+        self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID, pause: bool
+    ) -> OrderView:
+        change = count_service.pause if pause else count_service.resume
+        await change(
+            session, order_id, actor=Actor(f"user:{user_id}"), reason="bot", user_id=user_id
         )
-        return [await self._offer(session, package, bot_id) for package in rows.scalars()]
+        view = await owned_order_view(session, order_id, user_id)
+        if view is None:  # pragma: no cover - the service found it owned
+            raise OrderNotFound(f"order {order_id} not found")
+        return view
 
     async def get_package(
         self, session: AsyncSession, package_id: str, *, bot_id: uuid.UUID | None = None
@@ -133,7 +167,12 @@ class ServicePackageOrders(EngineSources):
         state = None
         if check is not None and rt.enabled:
             state = await check.check(recipient.strip(), activates=rt.activates_recipients)
-        order = await create_package_order(
+        create = (
+            create_count_order
+            if package.package_type == PackageType.TRANSACTION_COUNT
+            else create_package_order
+        )
+        order = await create(
             session,
             rt,
             package_id=package.id,

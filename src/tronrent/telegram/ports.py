@@ -30,6 +30,21 @@ FLASH, PACKAGE, TOP_UP = "flash", "package", "top_up"
 
 
 @dataclass(frozen=True)
+class CountState:
+    """A count package's counts as the card shows them ("3 of 10 used, energy ready")."""
+
+    total: int
+    used: int
+    paused: bool
+    #: "pause" / "resume" on its way to the chain
+    pending_action: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.used
+
+
+@dataclass(frozen=True)
 class OrderView:
     """One order as the bot shows it (any order type). Amounts are integer base units of
     ``currency`` (sun for TRX, micro-units for USDT)."""
@@ -55,6 +70,8 @@ class OrderView:
     package_name: str | None = None
     duration_hours: int | None = None
     payment_method: str | None = None
+    #: a count package's counts (None: not a count package, or not read)
+    count: CountState | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,8 @@ class PackageOffer:
     usdt_price_units: int | None
     min_quantity: int
     max_quantity: int
+    #: a count package's transfers (None: an energy package)
+    counts: int | None = None
 
     @property
     def currencies(self) -> tuple[str, ...]:
@@ -134,6 +153,19 @@ class PackageOrders(Protocol):
         self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
     ) -> list[PackageOffer]:
         """The packages for sale at the prices of ``bot_id`` (None: the operator's)."""
+        ...
+
+    async def list_count_packages(
+        self, session: AsyncSession, *, bot_id: uuid.UUID | None = None
+    ) -> list[PackageOffer]:
+        """The count packages for sale (``counts`` set) at the prices of ``bot_id``."""
+        ...
+
+    async def pause_count(
+        self, session: AsyncSession, *, order_id: str, user_id: uuid.UUID, pause: bool
+    ) -> OrderView:
+        """Pause (``pause``) or resume the user's active count package; the card's view.
+        ``COUNT_PACKAGE_NOT_FOUND``, ``COUNT_PACKAGE_NOT_ACTIVE``, ``COUNT_PACKAGE_BUSY``."""
         ...
 
     async def get_package(

@@ -44,7 +44,14 @@ def duration(t: Translator, hours: int) -> str:
 
 
 def what(t: Translator, view: OrderView) -> str:
-    """What the order sells: the package with its energy and duration, a top-up, flash."""
+    """What the order sells: the package with its energy and duration (a count package: its
+    transfers), a top-up, flash."""
+    if view.kind == PACKAGE and view.order_type == "transaction_package":
+        return t(
+            "order.what.count",
+            name=view.package_name or "-",
+            counts=view.count.total if view.count else view.transaction_count or 0,
+        )
     if view.kind == PACKAGE:
         return t(
             "order.what.package",
@@ -76,6 +83,8 @@ def order_card(t: Translator, view: OrderView) -> str:
             text += t("order.card.activation", fee=format_trx(view.activation_fee_sun))
     elif view.kind == TOP_UP:
         pass
+    elif view.count is not None:
+        text += count_line(t, view)
     elif view.energy and view.transaction_count:
         count = format_count("transaction_count", view.transaction_count, t.language)
         text += t("order.card.delivered", energy=f"{view.energy:,}", count=count)
@@ -84,8 +93,33 @@ def order_card(t: Translator, view: OrderView) -> str:
     return text
 
 
+def count_line(t: Translator, view: OrderView) -> str:
+    """A count package's counts and state: "3 of 10 used, 7 left · energy ready"."""
+    count = view.count
+    assert count is not None
+    if count.pending_action == "pause":
+        state = "pausing"
+    elif count.pending_action == "resume":
+        state = "resuming"
+    elif count.paused:
+        state = "paused"
+    elif view.status == "active":
+        state = "ready"
+    else:
+        state = ""
+    return t(
+        "order.card.count",
+        used=count.used,
+        total=count.total,
+        remaining=count.remaining,
+        state=Html(t(f"count.state.{state}") if state else status_text(t, view.status)),
+    )
+
+
 def order_line(t: Translator, view: OrderView) -> str:
     extra = ""
+    if view.count is not None:
+        extra = "\n" + count_line(t, view).lstrip("\n")
     if view.payment_tx_hash:
         extra += t("orders.tx", tx=tx_link(view.payment_tx_hash))
     if view.delegate_tx_hash:
@@ -120,19 +154,44 @@ def package_list(t: Translator, offers: Sequence[PackageOffer]) -> str:
     )
 
 
+def count_list(t: Translator, offers: Sequence[PackageOffer]) -> str:
+    """The count packages for sale: name, transfers, TRX and USDT price."""
+    if not offers:
+        return t("counts.empty")
+    return t("counts.title") + "".join(
+        t(
+            "counts.item",
+            name=offer.name,
+            counts=offer.counts or 0,
+            trx=money(offer.trx_price_units, Currency.TRX),
+            usdt=money(offer.usdt_price_units, Currency.USDT),
+        )
+        for offer in offers
+    )
+
+
 def package_quote(
     t: Translator, quotes: Sequence[PackageQuote], recipient: str, activation_fee_sun: int
 ) -> str:
     """The ``confirming_order`` breakdown: package, recipient, then per currency the unit price,
     quantity, discount and total (TRX total with the activation fee when there is one)."""
     offer = quotes[0].offer
-    text = t(
-        "package.confirm",
-        name=offer.name,
-        energy=f"{offer.energy * quotes[0].quantity:,}",
-        duration=duration(t, offer.duration_hours),
-        recipient=recipient,
-    )
+    if offer.counts:
+        text = t(
+            "count.confirm",
+            name=offer.name,
+            counts=offer.counts * quotes[0].quantity,
+            duration=duration(t, offer.duration_hours),
+            recipient=recipient,
+        )
+    else:
+        text = t(
+            "package.confirm",
+            name=offer.name,
+            energy=f"{offer.energy * quotes[0].quantity:,}",
+            duration=duration(t, offer.duration_hours),
+            recipient=recipient,
+        )
     for quote in quotes:
         fee = activation_fee_sun if quote.currency == Currency.TRX else 0
         text += t(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025_auto_topup"
-down_revision: str | Sequence[str] | None = "0022_pool_keys"
+down_revision: str | Sequence[str] | None = "0024_count_life"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,6 +8,7 @@ from tronrent.telegram.handlers import (
     agent,
     apikey,
     balance,
+    count,
     errors,
     fallback,
     flash,
@@ -27,5 +28,9 @@ def get_routers(*, packages: bool = True) -> list[Router]:
         for module in (errors, start, language, balance, orders, apikey, agent)
     ]
     if packages:
-        routers += [package.create_router(), balance.create_top_up_router()]
+        routers += [
+            package.create_router(),
+            count.create_router(),
+            balance.create_top_up_router(),
+        ]
     return [*routers, flash.create_router(), fallback.create_router()]

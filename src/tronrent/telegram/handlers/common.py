@@ -17,7 +17,7 @@ from tronrent.models import BotUser, User
 from tronrent.product.customer import ensure_not_blocked
 from tronrent.product.errors import UserBlocked
 from tronrent.telegram import render
-from tronrent.telegram.keyboards import main_menu, order_card
+from tronrent.telegram.keyboards import card_buttons, main_menu
 from tronrent.telegram.ports import OrderView, PackageOrders
 
 _ADDRESS_SHAPE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
@@ -63,9 +63,10 @@ async def home(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The energy packages for sale through ``bot_id`` (its prices: an agent's bot adds the
     agent's markup) as text to add below a title, and the main menu with one button per
-    package."""
+    package (and the count packages' button when some are for sale)."""
     offers = await packages.list_packages(session, bot_id=bot_id) if packages is not None else []
-    return render.package_list(t, offers), main_menu(t, offers)
+    counts = bool(await packages.list_count_packages(session)) if packages is not None else False
+    return render.package_list(t, offers), main_menu(t, offers, counts=counts)
 
 
 def address_problem(t: Translator, text: str) -> str | None:
@@ -113,6 +114,6 @@ async def send_payment_card(
     card = await bot.send_message(
         chat_id,
         render.order_card(t, view),
-        reply_markup=order_card(t, view.order_id, pending=pending),
+        reply_markup=card_buttons(t, view),
     )
     await remember_card(session, bot_user, view.order_id, card.message_id)

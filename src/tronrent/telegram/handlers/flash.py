@@ -31,7 +31,7 @@ from tronrent.telegram.handlers.common import (
     show,
 )
 from tronrent.telegram.handlers.errors import error_text
-from tronrent.telegram.keyboards import confirm_order, flash_menu, main_menu, order_card
+from tronrent.telegram.keyboards import card_buttons, confirm_order, flash_menu, main_menu
 from tronrent.telegram.ports import FlashOrders, OrderView
 from tronrent.telegram.states import Conversation
 from tronrent.user.service import user as user_service
@@ -137,9 +137,7 @@ async def cb_confirm(
         return
     await state.clear()
     await user_service.bind_tron_address(session, user, recipient)
-    card = await show(
-        callback, render.order_card(t, view), order_card(t, view.order_id, pending=True)
-    )
+    card = await show(callback, render.order_card(t, view), card_buttons(t, view))
     if card is not None:
         await remember_card(session, bot_user, view.order_id, card.message_id)
     await callback.answer()
@@ -171,7 +169,7 @@ async def cb_check_payment(
     if view is None:
         return
     pending = view.status == render.PENDING
-    await show(callback, render.order_card(t, view), order_card(t, view.order_id, pending=pending))
+    await show(callback, render.order_card(t, view), card_buttons(t, view))
     if pending:
         await callback.answer(t("order.not_paid_yet"), show_alert=True)
     else:
@@ -194,7 +192,7 @@ async def cb_cancel(
     except AppError as exc:
         await callback.answer(error_text(t, exc), show_alert=True)
         return
-    await show(callback, render.order_card(t, view), order_card(t, view.order_id, pending=False))
+    await show(callback, render.order_card(t, view), card_buttons(t, view))
     await callback.answer(t("order.cancelled"))
 
 
@@ -209,10 +207,7 @@ async def cb_my_order(
     view = await _owned_order(callback, session, flash, user, callback_data.order_id, t)
     if view is None or callback.message is None:
         return
-    pending = view.status == render.PENDING
-    await callback.message.answer(
-        render.order_card(t, view), reply_markup=order_card(t, view.order_id, pending=pending)
-    )
+    await callback.message.answer(render.order_card(t, view), reply_markup=card_buttons(t, view))
     await callback.answer()
 
 

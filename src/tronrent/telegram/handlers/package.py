@@ -69,6 +69,14 @@ async def cb_package(
         await callback.answer(t("packages.unavailable"), show_alert=True)
         return
     await state.clear()
+    if offer.counts and isinstance(callback.message, Message):
+        # a count package is bought one at a time: straight to the address
+        await state.set_state(Conversation.selecting_package)
+        await state.update_data(flow=FLOW, package_id=offer.package_id)
+        await show(callback, count_detail(t, offer), None)
+        await _take_quantity(callback.message, state, offer, 1, user, t)
+        await callback.answer()
+        return
     await state.set_state(Conversation.selecting_package)
     await state.update_data(flow=FLOW, package_id=offer.package_id)
     text = t(
@@ -85,6 +93,18 @@ async def cb_package(
     await callback.answer()
 
 
+def count_detail(t: Translator, offer: PackageOffer) -> str:
+    return t(
+        "count.detail",
+        name=offer.name,
+        counts=offer.counts or 0,
+        energy=f"{offer.energy:,}",
+        duration=render.duration(t, offer.duration_hours),
+        trx=render.money(offer.trx_price_units, Currency.TRX),
+        usdt=render.money(offer.usdt_price_units, Currency.USDT),
+    )
+
+
 async def _take_quantity(
     answer: Message,
     state: FSMContext,
@@ -95,10 +115,12 @@ async def _take_quantity(
 ) -> None:
     await state.set_state(Conversation.entering_address)
     await state.update_data(quantity=quantity)
-    await answer.answer(
-        t("package.ask_address", energy=f"{offer.energy * quantity:,}"),
-        reply_markup=recipient_choice(t, user.tron_address),
+    text = (
+        t("count.ask_address")
+        if offer.counts
+        else t("package.ask_address", energy=f"{offer.energy * quantity:,}")
     )
+    await answer.answer(text, reply_markup=recipient_choice(t, user.tron_address))
 
 
 async def cb_quantity(
