@@ -97,7 +97,7 @@ async def active_packages(
         .limit(limit)
         .offset(offset)
     )
-    return [(p, o) for p, o in rows.tuples()], total
+    return [(p, o) for p, o in rows], total
 
 
 #: the most counts one adjustment may add or remove
