@@ -157,9 +157,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _postgres_only(request: pytest.FixtureRequest) -> None:
+def _servers_needed(request: pytest.FixtureRequest) -> None:
+    """``postgres`` / ``redis`` tests fail (never skip) without their server's URL."""
     if request.node.get_closest_marker("postgres") and not TEST_DATABASE_URL:
         pytest.fail("this test needs PostgreSQL: set TEST_DATABASE_URL (README, Tests)")
+    if request.node.get_closest_marker("redis") and not os.environ.get("TEST_REDIS_URL"):
+        pytest.fail("this test needs Redis: set TEST_REDIS_URL (README, Tests)")
 
 
 @pytest.fixture(scope="session", params=DB_BACKENDS)
@@ -355,6 +358,29 @@ _loop_holder: list[asyncio.AbstractEventLoop] = []
 async def _session_loop() -> AsyncIterator[None]:
     _loop_holder.append(asyncio.get_running_loop())
     yield
+
+
+#: tasks no test may leave behind: jobs of an in-memory queue (taskiq's ``Receiver.callback``)
+#: and the flash engine's loops. A test that fails half-way (a timeout) may not stop its engine;
+#: its jobs would go on retrying against a dropped database and count into the process-wide
+#: metrics later tests read (``tronrent_errors_total``). No session fixture runs either.
+_ENGINE_TASKS = ("Receiver.callback",)
+
+
+def _engine_task(task: asyncio.Task[object]) -> bool:
+    name = getattr(task.get_coro(), "__qualname__", "")
+    return name in _ENGINE_TASKS or task.get_name().startswith("flash-")
+
+
+@pytest.fixture(autouse=True)
+async def _no_stray_engine_tasks() -> AsyncIterator[None]:
+    before = asyncio.all_tasks()
+    yield
+    stray = [t for t in asyncio.all_tasks() - before if not t.done() and _engine_task(t)]
+    for task in stray:
+        task.cancel()
+    if stray:
+        await asyncio.wait(stray, timeout=10)
 
 
 def _task_names() -> dict[int, str]:

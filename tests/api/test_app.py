@@ -290,7 +290,7 @@ class TestHealth:
         assert _error(response)["details"]["checks"]["chain"]["error"] == "ConnectionError"
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+@pytest.mark.redis
 class TestWithRedis:
     async def test_health_reports_redis(self, settings: Settings, run_app: Any) -> None:
         configured = settings.model_copy(update={"redis_url": os.environ["TEST_REDIS_URL"]})

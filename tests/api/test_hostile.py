@@ -111,7 +111,7 @@ class TestMovingWindow:
         assert "per account" in statuses[3].json()["error"]["message"]
         assert anonymous.status_code == 404
 
-    @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+    @pytest.mark.redis
     async def test_shared_through_redis(self, serve: Any) -> None:
         redis_url = os.environ["TEST_REDIS_URL"]
         peer = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
@@ -247,7 +247,7 @@ class TestLoginThrottle:
         assert int(blocked.headers["retry-after"]) <= 2
         assert allowed.status_code == 200
 
-    @pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+    @pytest.mark.redis
     async def test_with_redis(self, serve: Any, make_admin: Any) -> None:
         username, _ = await make_admin("admin")
         async with serve(redis_url=os.environ["TEST_REDIS_URL"], login_failures_per_username=2) as (

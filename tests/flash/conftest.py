@@ -16,6 +16,7 @@ from tronproto.keys import PrivateKey
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.flash.engine import FlashEngine
 from tronrent.kit.crypto import SecretBox, generate_key
+from tronrent.kit.db import read_only
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.order import Order, OrderStatus
 from tronrent.order.runtime import FlashRuntime
@@ -119,6 +120,7 @@ class Flash:
 
         while True:
             async with self.session_maker() as s:
+                await read_only(s)  # a poll must not take SQLite's write lock from the engine
                 stmt = select(Order)
                 if order_id:
                     stmt = stmt.where(Order.id == order_id)
@@ -164,6 +166,7 @@ async def flash(
     box_key: str,
 ) -> AsyncIterator[FlashFactory]:
     engines: list[FlashEngine] = []
+    made: list[Flash] = []
 
     async def start(
         *,
@@ -194,10 +197,12 @@ async def flash(
         )
         await engine.start()
         engines.append(engine)
-        return Flash(devnet, gateway, session_maker, box, engine, key, pool, box_key)
+        made.append(Flash(devnet, gateway, session_maker, box, engine, key, pool, box_key))
+        return made[-1]
 
     yield start
-    for e in engines:
+    # and the engines `restart_engine` put in their place (stopping one twice is harmless)
+    for e in [*engines, *(f.engine for f in made if f.engine not in engines)]:
         await e.stop()
 
 
@@ -218,7 +223,8 @@ def resource_contracts_to(f: Flash, customer: PrivateKey) -> list[str]:
 
 async def restart_engine(f: Flash, **overrides: Any) -> FlashEngine:
     """Stop the flash engine and start another on the same database, chain and settings, with
-    ``overrides`` (FlashEngine keyword arguments); the caller stops it."""
+    ``overrides`` (FlashEngine keyword arguments); the ``flash`` fixture stops it at the end
+    of the test (the caller may stop it sooner)."""
     old = f.engine
     await old.stop()
     f.engine = FlashEngine(

@@ -29,10 +29,7 @@ from tronrent.storage.migrations import upgrade_async
 
 from .conftest import TRX, FlashFactory, active, send_trx
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TEST_DATABASE_URL"),
-    reason="the application role exists on PostgreSQL only (TEST_DATABASE_URL)",
-)
+pytestmark = pytest.mark.postgres  # the application role exists on PostgreSQL only
 
 
 @pytest.fixture

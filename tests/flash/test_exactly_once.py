@@ -9,6 +9,7 @@ from sqlalchemy import select
 from trondevnet.node import FaultRule
 from trondevnet.testing import funded_key
 from tronrent.flash.engine import FlashEngine
+from tronrent.kit.db import read_only
 from tronrent.models.order import OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 
@@ -32,28 +33,13 @@ async def wait_all(f: Flash, n: int, status: OrderStatus, wait_s: float = 60) ->
         from tronrent.models.order import Order
 
         async with f.session_maker() as s:
+            await read_only(s)
             statuses = (await s.execute(select(Order.status))).scalars().all()
         if sum(1 for x in statuses if x is status) >= n:
             return
         if loop.time() > deadline:
             raise AssertionError(f"{statuses}\n{await f.debug()}")
         await asyncio.sleep(0.1)
-
-
-async def restart(f: Flash) -> FlashEngine:
-    old = f.engine
-    await old.stop()
-    engine = FlashEngine(
-        session_maker=old.session_maker,
-        chain=old.chain,
-        box=old.box,
-        rt=old.rt,
-        scanner_config=old.scanner_config,
-        periodic_speedup=old.periodic_speedup,
-    )
-    await engine.start()
-    f.engine = engine
-    return engine
 
 
 class TestNodeFaults:

@@ -501,7 +501,7 @@ class TestCreateOrderRecipient:
         assert round(known["exampleAmount"] * TRX) == single + round(known["paymentTail"] * TRX)
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+@pytest.mark.redis
 async def test_the_address_check_cache_is_shared_through_redis(
     devnet: DevnetServer, gateway: TronGateway
 ) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from trondevnet.testing import funded_key, submit
 from tronproto.address import to_hex
+from tronrent.kit.db import read_only
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.notification_outbox import NotificationOutbox
@@ -24,6 +25,7 @@ async def payment_of(f, tx_hash: str, *statuses: PaymentStatus, wait_s: float = 
     deadline = loop.time() + wait_s
     while True:
         async with f.session_maker() as s:
+            await read_only(s)
             p = (
                 await s.execute(select(Payment).where(Payment.tx_hash == tx_hash))
             ).scalar_one_or_none()

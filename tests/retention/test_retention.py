@@ -231,9 +231,8 @@ async def test_zero_days_keeps_the_table(session_maker: Maker) -> None:
     assert "payment_monitoring_logs: kept (retention 0 days)" in report.lines()
 
 
-async def test_partitions_made_ahead_and_dropped(db_backend: str, session_maker: Maker) -> None:
-    if db_backend != "postgres":
-        pytest.skip("SQLite keeps a plain table")
+@pytest.mark.postgres  # SQLite keeps a plain table
+async def test_partitions_made_ahead_and_dropped(session_maker: Maker) -> None:
     today = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     async with session_maker() as s:
         assert await partitions.is_partitioned(s)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tronrent.kit.db import create_engine, normalize_database_url
+from tronrent.kit.db import create_engine, normalize_database_url, read_only
 from tronrent.models import EnergyPool
 
 
@@ -45,6 +46,26 @@ class TestSqliteEngine:
                 busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
             assert (fk, mode, busy) == (1, "wal", 5000)
             assert (tmp_path / "nested" / "dir" / "x.db").exists()
+        finally:
+            await engine.dispose()
+
+    async def test_a_read_only_transaction_does_not_wait_for_the_writer(
+        self, tmp_path: Path
+    ) -> None:
+        engine = create_engine(f"sqlite:///{tmp_path}/r.db", connect_args={"timeout": 0.2})
+        try:
+            async with engine.begin() as c:
+                await c.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+                await c.exec_driver_sql("INSERT INTO t VALUES (1)")
+            maker = async_sessionmaker(engine)
+            async with maker() as writer, maker() as reader, maker() as other:
+                await writer.execute(text("INSERT INTO t VALUES (2)"))  # holds the write lock
+                await read_only(reader)
+                # a snapshot from before the writer's uncommitted row, at once
+                assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+                with pytest.raises(OperationalError, match="locked"):
+                    await other.execute(text("SELECT count(*) FROM t"))  # BEGIN IMMEDIATE
+                await writer.commit()
         finally:
             await engine.dispose()
 

@@ -27,6 +27,7 @@ from tgemulator.server import ChatMessage
 from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
+from tronrent.kit.db import read_only
 from tronrent.kit.money import format_usdt
 from tronrent.models import EnergyDelegation, EnergyPackage, Order, OrderStatus
 from tronrent.models.common import Currency
@@ -121,6 +122,7 @@ def clean(*texts: str) -> None:
 
 async def order_of(shop: Shop, match: Callable[[Order], bool]) -> Order:
     async with shop.f.session_maker() as s:
+        await read_only(s)
         orders = (await s.execute(select(Order))).scalars().all()
     [order] = [o for o in orders if match(o)]
     return order

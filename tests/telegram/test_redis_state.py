@@ -26,7 +26,7 @@ from .conftest import FLASH_ADDRESS, RECIPIENT, Harness
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+pytestmark = pytest.mark.redis
 
 
 def _manager(

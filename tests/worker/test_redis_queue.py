@@ -30,7 +30,7 @@ async def stream_job(token: str) -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+@pytest.mark.redis
 async def test_jobs_go_through_redis() -> None:
     queue = JobQueue.redis(REDIS_URL, prefix=f"tronrent-test-{uuid.uuid4().hex[:8]}")
     await queue.startup()
@@ -77,7 +77,7 @@ async def _spawn(prefix: str, key: str, mode: str) -> asyncio.subprocess.Process
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+@pytest.mark.redis
 async def test_job_of_a_killed_worker_is_redelivered() -> None:
     """A worker takes a job and dies (SIGKILL) before acknowledging it: the stream keeps it
     pending and another worker claims it once it has been idle long enough."""
@@ -115,7 +115,7 @@ async def test_job_of_a_killed_worker_is_redelivered() -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL not set")
+@pytest.mark.redis
 async def test_depth_counts_jobs_not_yet_done() -> None:
     """/api/health's queue depth: messages not delivered yet plus delivered but unacknowledged."""
     queue = JobQueue.redis(REDIS_URL, prefix=f"tronrent-test-{uuid.uuid4().hex[:8]}")

@@ -169,12 +169,28 @@ def _sqlite_pragmas(foreign_keys: bool) -> Callable[[Any, ConnectionPoolEntry], 
     return on_connect
 
 
+#: execution option of a connection whose transactions only read (`read_only`)
+READ_ONLY = "tronrent_read_only"
+
+
 def _sqlite_on_begin(connection: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front. A DEFERRED transaction that reads and then
     # writes fails at once with "database is locked" when another writer got in between - the
     # busy timeout cannot help there - so read-then-write code (reservations, state machines)
     # would see spurious errors under concurrency. SQLite has a single writer anyway.
+    # A transaction declared read-only (`read_only`) begins DEFERRED: in WAL mode it reads a
+    # snapshot without waiting for, or holding up, the writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Declare the session's coming transaction read-only: on SQLite it then takes no write
+    lock (see `_sqlite_on_begin`); on PostgreSQL nothing changes. Call it before the first
+    statement; a write in such a transaction may fail with "database is locked" on SQLite."""
+    await session.connection(execution_options={READ_ONLY: True})
 
 
 def create_engine(
