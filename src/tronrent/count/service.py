@@ -158,15 +158,29 @@ async def adjust(
 async def _locked_package(
     session: AsyncSession, order_id: str, user_id: uuid.UUID | None
 ) -> tuple[CountPackage, Order]:
-    pkg = (
+    # the order, then its package: the lock order of every count step (`flows.locked_orders`).
+    # Locking the package first deadlocked with count.life / the engine, which hold the order
+    # and wait for the package, while this waited for the order (the change row's foreign key)
+    order = (
         await session.execute(
-            select(CountPackage)
-            .where(CountPackage.order_id == order_id)
+            select(Order)
+            .where(Order.id == order_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
-    order = await session.get(Order, order_id) if pkg is not None else None
+    pkg = (
+        (
+            await session.execute(
+                select(CountPackage)
+                .where(CountPackage.order_id == order_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        if order is not None
+        else None
+    )
     if pkg is None or order is None or (user_id is not None and order.user_id != user_id):
         raise CountPackageNotFound(f"order {order_id} is not a count package")
     if order.status is not OrderStatus.ACTIVE:
