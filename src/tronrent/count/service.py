@@ -120,17 +120,9 @@ async def adjust(
         raise InvalidCountAdjustment(
             f"deltaCounts must be non-zero and at most {MAX_ADJUSTMENT} either way"
         )
-    pkg = (
-        await session.execute(
-            select(CountPackage)
-            .where(CountPackage.order_id == order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+    order, pkg = await _lock(session, order_id)
     if pkg is None:
         raise CountPackageNotFound(f"order {order_id} is not a count package")
-    order = await session.get(Order, order_id)
     if order is None or order.status is not OrderStatus.ACTIVE:
         raise InvalidCountAdjustment("only an active count package can be adjusted")
     after = pkg.total_counts + delta_counts
@@ -155,12 +147,11 @@ async def adjust(
     return pkg
 
 
-async def _locked_package(
-    session: AsyncSession, order_id: str, user_id: uuid.UUID | None
-) -> tuple[CountPackage, Order]:
-    # the order, then its package: the lock order of every count step (`flows.locked_orders`).
-    # Locking the package first deadlocked with count.life / the engine, which hold the order
-    # and wait for the package, while this waited for the order (the change row's foreign key)
+async def _lock(session: AsyncSession, order_id: str) -> tuple[Order | None, CountPackage | None]:
+    """The order, then its package, locked: the lock order of every count step
+    (`flows.locked_orders`). Locking the package first deadlocked with count.life / the engine,
+    which hold the order and wait for the package, while that waited for the order (a change
+    row's foreign key)."""
     order = (
         await session.execute(
             select(Order)
@@ -169,18 +160,23 @@ async def _locked_package(
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
+    if order is None:
+        return None, None
     pkg = (
-        (
-            await session.execute(
-                select(CountPackage)
-                .where(CountPackage.order_id == order_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
-        if order is not None
-        else None
-    )
+        await session.execute(
+            select(CountPackage)
+            .where(CountPackage.order_id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    return order, pkg
+
+
+async def _locked_package(
+    session: AsyncSession, order_id: str, user_id: uuid.UUID | None
+) -> tuple[CountPackage, Order]:
+    order, pkg = await _lock(session, order_id)
     if pkg is None or order is None or (user_id is not None and order.user_id != user_id):
         raise CountPackageNotFound(f"order {order_id} is not a count package")
     if order.status is not OrderStatus.ACTIVE:
