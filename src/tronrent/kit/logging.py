@@ -173,6 +173,9 @@ _NOISY: Final = (
     "httpx",
     "httpcore",
     "aiogram.event",
+    # one INFO line per job run: the periodic jobs (count.life every 2 s) would flood the log;
+    # our queue logs what fails
+    "taskiq.receiver.receiver",
 )
 
 
