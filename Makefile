@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit promtool bench clean
+.PHONY: run test lint typecheck unit promtool chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ promtool:
 	           apt-get install -y --no-install-recommends prometheus; }; \
 	  else echo "promtool missing: install Prometheus (apt-get install prometheus)" >&2; exit 1; fi; }
 
+## The console's browser tests drive Debian's chromium through Playwright (never a downloaded
+## browser): installed from Debian's chromium package when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y --no-install-recommends chromium; }; \
+	  else echo "chromium missing: install Debian's chromium package (apt-get install chromium)" >&2; exit 1; fi; }
+
 ## The suite on PYTEST_WORKERS processes (pytest-xdist; most tests wait on blocks, databases and
 ## subprocesses; see docs/testing.md). Default 2 on this 2-core machine: 28 min instead of 57 in
 ## one process (PYTEST_WORKERS=0). PostgreSQL and Redis are the local servers unless
@@ -45,7 +55,7 @@ TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 export TEST_DATABASE_URL TEST_REDIS_URL
 
-unit: $(STAMP) promtool
+unit: $(STAMP) promtool chromium
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 ## Install what is needed and run lint, types and the whole test suite (SQLite, PostgreSQL and

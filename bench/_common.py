@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import math
 import os
@@ -54,27 +55,37 @@ class Conn:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> Any:
+        return (await self.request(path, body))[1]
+
+    async def request(
+        self, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """``(status, JSON answer)`` of ``POST path`` with ``body`` and extra ``headers``."""
         try:
-            return await self._post(path, body)
+            return await self._post(path, body, headers)
         except (asyncio.IncompleteReadError, ConnectionError):
             self.writer = None  # idle keep-alive connection closed by the server: reconnect
-            return await self._post(path, body)
+            return await self._post(path, body, headers)
 
-    async def _post(self, path: str, body: bytes) -> Any:
+    async def _post(
+        self, path: str, body: bytes, extra: Mapping[str, str] | None
+    ) -> tuple[int, Any]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
+        more = "".join(f"{k}: {v}\r\n" for k, v in (extra or {}).items())
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{more}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         self.writer.write(head + body)
         headers = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(headers.split(b" ", 2)[1])
         length = 0
         for line in headers.split(b"\r\n"):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":")[1])
-        return json.loads(await self.reader.readexactly(length))
+        return status, json.loads(await self.reader.readexactly(length))
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -231,6 +242,7 @@ async def platform(
     run_engine: bool = True,
     usdt_contract: str | None = None,
     redis_url: str | None = None,
+    secret_key: str | None = None,
 ) -> AsyncIterator[Platform]:
     from tronrent.adapters.tron.gateway import TronGateway
     from tronrent.demo.devnet import DevnetControl
@@ -245,7 +257,7 @@ async def platform(
     session_maker = create_session_maker(engine)
     counter = StatementCounter()
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    box = SecretBox([generate_key()])
+    box = SecretBox([secret_key or generate_key()])
     async with TronGateway([devnet_url], timeout_s=10) as gateway:
         async with DevnetControl(devnet_url) as control:
             pool = await ensure_demo_pool(session_maker, box, gateway, control, stake_trx=stake_trx)
@@ -289,6 +301,25 @@ async def engine_on_devnet(
         ):
             p.devnet_pid = pid
             yield p, port
+
+
+def signed_headers(key_id: str, secret: str, path: str, body: bytes) -> dict[str, str]:
+    """Headers of a merchant API ``POST path`` with ``body``, signed now with a fresh nonce."""
+    import secrets
+
+    from tronrent.merchant import signing
+
+    ts, nonce = str(int(time.time())), secrets.token_hex(12)
+    sig = signing.sign_request(
+        secret, timestamp=ts, method="POST", path=path, nonce=nonce, body=body
+    )
+    return {
+        "X-Api-Key": key_id,
+        "X-Timestamp": ts,
+        "X-Nonce": nonce,
+        "X-Signature": sig,
+        "Content-Type": "application/json",
+    }
 
 
 def customer_keys(n: int) -> list[PrivateKey]:
@@ -443,6 +474,107 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(name: str) -> dict[int, float]:
+    """pid -> CPU seconds so far of every process named ``name`` (e.g. ``postgres``: the
+    server and its backends, whoever they serve)."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == name:
+                out[int(entry.name)] = cpu_seconds(int(entry.name))
+    return out
+
+
+def cpu_spent(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """CPU seconds spent between two :func:`server_cpu_seconds` readings (a process started
+    in between counts from zero; one that exited in between is missed)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def block_times(port: int, first: int) -> list[int]:
+    """Timestamps (ms) of blocks ``first``.. up to the head (headers only), in order."""
+    conn = Conn("127.0.0.1", port)
+    try:
+        last = block_number(await head_block(conn))
+        out = []
+        for n in range(first, last + 1):
+            block = await conn.post(
+                "/wallet/getblock", json.dumps({"id_or_num": str(n), "detail": False}).encode()
+            )
+            out.append(int(block["block_header"]["raw_data"]["timestamp"]))
+        return out
+    finally:
+        await conn.close()
+
+
+def head_at(first: int, stamps: Sequence[int], wall: float) -> int:
+    """The head block at ``wall`` (epoch s): the last block stamped at or before it (the
+    devnet stamps a block with the wall clock of the moment it makes it, on this machine)."""
+    return first + max(0, bisect.bisect_right(stamps, int(wall * 1000)) - 1)
+
+
+def read_json(path: str) -> Any:
+    """The JSON in ``path`` (None if there is no such file)."""
+    file = Path(path)
+    return json.loads(file.read_text()) if file.exists() else None
+
+
+def write_json(path: str, value: Any) -> None:
+    Path(path).write_text(json.dumps(value))
+
+
+async def clear_streams(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter("tronrent:stream:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+async def start_helpers(
+    script: str, flag: str, specs: Sequence[Path]
+) -> tuple[list[asyncio.subprocess.Process], float]:
+    """``python SCRIPT FLAG SPEC`` per spec: a bench's helper processes (payers, a client),
+    each printing ``ready`` once started, then reading the common start time (epoch s) from
+    stdin (:func:`wait_for_start`); the processes and that time, sent once every one is ready
+    (imports and connections take seconds on a busy machine)."""
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            script,
+            flag,
+            str(spec),
+            cwd=Path(script).parent,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for spec in specs
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # "ready" (or EOF if it died)
+    t0 = time.time() + 0.2
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{t0}\n".encode())
+        await proc.stdin.drain()
+    return procs, t0
+
+
+async def wait_for_start() -> float:
+    """In a helper of :func:`start_helpers`: say ``ready``, then the start time it sends."""
+    print("ready", flush=True)
+    return float(await asyncio.to_thread(sys.stdin.readline))
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -6,7 +6,8 @@ Beforehand: ``--users`` users with a TRX balance (ledger top-ups) and one pendin
 per recipient (an activated account). Then the orders are paid from the balance
 (``payment.balance_pay.pay_from_balance``, one transaction each, ``--concurrency`` at once per
 payer) at ``--rate`` per second for ``--seconds``; a payment sends no job: the engine's pickup
-(``delegation.pickup``) delegates the paid orders in batches several times a block.
+(``delegation.pickup``), woken by the payment's commit (PostgreSQL NOTIFY), delegates the paid
+orders in batches.
 
 The payments run in this process (``--payer-processes 0``: one event loop for the API work and
 the engine), or in N processes of their own, like API workers beside a worker process; the
@@ -15,8 +16,14 @@ engine's job queue is then Redis (``--redis-url``, a database of its own: its
 
 Figures: payments committed per second; orders delivered (delegation confirmed on chain) per
 second; per order the latency in blocks from its payment to its delegation: the delegation's
-block (read from the chain) minus the head block when the payment committed (the head is polled
-every 50 ms, so a payment right at a block boundary may count one block more).
+block (read from the chain) minus the head block when the payment committed. The payers only
+note the wall time of each commit (no chain polling of their own: that would be measurement
+overhead in the API workers' CPU); afterwards the main process reads the timestamp of every
+block of the run (the devnet stamps a block with the wall clock of the moment it makes it, on
+this machine) and the head at a commit is the last block stamped at or before it. For the
+orders that missed the next block: how long before it they were paid (a payment in the last
+moments of a slot cannot make it). CPU per order: payer processes, engine process, devnet, and
+this machine's PostgreSQL (all its processes).
 
     .venv/bin/python bench/balance_orders.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
@@ -27,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -42,15 +48,25 @@ from _common import (
     Conn,
     bench_parser,
     block_number,
+    block_times,
+    clear_streams,
+    cpu_seconds,
+    cpu_spent,
     customer_keys,
     engine_on_devnet,
     fund,
+    head_at,
     head_block,
     load_average,
     parse_quietly,
     percentile,
     quiet_logs,
+    read_json,
+    server_cpu_seconds,
+    start_helpers,
     tx_blocks,
+    wait_for_start,
+    write_json,
 )
 from sqlalchemy import func, select
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -71,37 +87,27 @@ ENERGY = 66_300
 
 async def pay_orders(
     session_maker: async_sessionmaker[AsyncSession],
-    devnet_port: int,
     order_ids: Sequence[str],
     *,
     rate: float,
     start_wall: float,
     concurrency: int,
-) -> tuple[dict[str, int], Counter[str]]:
+) -> tuple[dict[str, float], Counter[str]]:
     """Pay ``order_ids`` from the balance at ``rate`` per second from ``start_wall`` (epoch s);
-    order id -> head block when its payment committed, and the errors by type."""
-    conn = Conn("127.0.0.1", devnet_port)
-    head = block_number(await head_block(conn))
-    paid_at_block: dict[str, int] = {}
+    order id -> wall time (epoch s) when its payment committed, and the errors by type."""
+    paid_at: dict[str, float] = {}
     failed: Counter[str] = Counter()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def follow_head() -> None:
-        nonlocal head
-        while True:
-            head = block_number(await head_block(conn))
-            await asyncio.sleep(0.05)
 
     async def payer() -> None:
         while (oid := await queue.get()) is not None:
             try:
                 async with job_scope(), transaction_scope(session_maker) as s:
                     await pay_from_balance(s, oid, actor="bench")
-                paid_at_block[oid] = head
+                paid_at[oid] = time.time()
             except Exception as exc:  # counted and shown: the bench goes on
                 failed[type(exc).__name__] += 1
 
-    follower = asyncio.create_task(follow_head())
     payers = [asyncio.create_task(payer()) for _ in range(concurrency)]
     step = max(1, round(rate / 10))  # a tenth of a second's worth at a time
     for i in range(0, len(order_ids), step):
@@ -111,19 +117,7 @@ async def pay_orders(
     for _ in payers:
         queue.put_nowait(None)
     await asyncio.gather(*payers)
-    follower.cancel()
-    await conn.close()
-    return paid_at_block, failed
-
-
-def read_json(path: str) -> Any:
-    """The JSON in ``path`` (None if there is no such file)."""
-    file = Path(path)
-    return json.loads(file.read_text()) if file.exists() else None
-
-
-def write_json(path: str, value: Any) -> None:
-    Path(path).write_text(json.dumps(value))
+    return paid_at, failed
 
 
 async def payer_process(spec_path: str) -> None:
@@ -137,12 +131,10 @@ async def payer_process(spec_path: str) -> None:
     set_job_queue(queue)
     engine = create_engine(spec["database_url"], pool_size=spec["concurrency"])
     try:
-        # ready: the go (the common start time) comes on stdin
-        print("ready", flush=True)
-        start_wall = float(await asyncio.to_thread(sys.stdin.readline))
+        start_wall = await wait_for_start()
+        cpu0 = time.process_time()
         paid, failed = await pay_orders(
             create_session_maker(engine),
-            spec["devnet_port"],
             spec["order_ids"],
             rate=spec["rate"],
             start_wall=start_wall,
@@ -151,30 +143,20 @@ async def payer_process(spec_path: str) -> None:
     finally:
         await engine.dispose()
         await queue.shutdown()
-    write_json(spec_path + ".out", {"paid": paid, "failed": failed})
-
-
-async def clear_streams(redis_url: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in redis.scan_iter("tronrent:stream:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    cpu_s = time.process_time() - cpu0
+    write_json(spec_path + ".out", {"paid": paid, "failed": failed, "cpu_s": cpu_s})
 
 
 async def pay_in_processes(
     args: argparse.Namespace,
     database_url: str,
-    port: int,
     order_ids: list[str],
     started: asyncio.Future[float],
-) -> tuple[dict[str, int], Counter[str]]:
+    payer_cpu: list[float],
+) -> tuple[dict[str, float], Counter[str]]:
     """Pay in ``--payer-processes`` processes; ``started`` gets the common start time once
-    every payer is ready (imports and connections take seconds on a busy machine)."""
+    every payer is ready (imports and connections take seconds on a busy machine);
+    ``payer_cpu`` gets the CPU seconds each payer spent paying."""
     n = args.payer_processes
     with tempfile.TemporaryDirectory(prefix="tronrent-bench-payers-") as tmp:
         specs = []
@@ -183,36 +165,16 @@ async def pay_in_processes(
             spec = {
                 "database_url": database_url,
                 "redis_url": args.redis_url,
-                "devnet_port": port,
                 "order_ids": order_ids[i::n],
                 "rate": args.rate / n,
                 "concurrency": args.concurrency,
             }
             write_json(str(path), spec)
             specs.append(path)
-        procs = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "--payer-of",
-                str(path),
-                cwd=Path(__file__).parent,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
-            for path in specs
-        ]
-        for proc in procs:
-            assert proc.stdout is not None
-            await proc.stdout.readline()  # "ready" (or EOF if it died)
-        t0 = time.time() + 0.2
+        procs, t0 = await start_helpers(__file__, "--payer-of", specs)
         started.set_result(t0)
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(f"{t0}\n".encode())
-            await proc.stdin.drain()
         codes = [await proc.wait() for proc in procs]
-        paid: dict[str, int] = {}
+        paid: dict[str, float] = {}
         failed: Counter[str] = Counter()
         for path, code in zip(specs, codes, strict=True):
             result = read_json(f"{path}.out") if code == 0 else None
@@ -221,6 +183,7 @@ async def pay_in_processes(
                 continue
             paid.update(result["paid"])
             failed.update(result["failed"])
+            payer_cpu.append(result["cpu_s"])
     return paid, failed
 
 
@@ -267,16 +230,21 @@ async def main() -> None:
                 ]
                 s.add_all(batch)
                 order_ids += [o.id for o in batch]
+        conn = Conn("127.0.0.1", port)
+        first_block = block_number(await head_block(conn))  # the head before any payment
+        await conn.close()
         started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        payer_cpu: list[float] = []
         if args.payer_processes:
             db_url = p.engine.url.render_as_string(hide_password=False)
-            paying = asyncio.create_task(pay_in_processes(args, db_url, port, order_ids, started))
+            paying = asyncio.create_task(
+                pay_in_processes(args, db_url, order_ids, started, payer_cpu)
+            )
         else:
             started.set_result(time.time())
             paying = asyncio.create_task(
                 pay_orders(
                     p.session_maker,
-                    port,
                     order_ids,
                     rate=args.rate,
                     start_wall=started.result(),
@@ -284,6 +252,9 @@ async def main() -> None:
                 )
             )
         t0 = await started
+        cpu0 = time.process_time()  # this process: the engine (and the payments in-process)
+        devnet_cpu0 = cpu_seconds(p.devnet_pid)
+        pg_cpu0 = server_cpu_seconds("postgres")
         samples: list[tuple[float, int, int]] = []  # (t, paid, delivered)
         paid_now = done = 0
         while time.time() < t0 + args.seconds + args.max_wait:
@@ -296,8 +267,11 @@ async def main() -> None:
             samples.append((time.time() - t0, paid_now, done))
             if paying.done() and done >= paid_now:
                 break
-        paid_at_block, failed = await paying
-        paid_s = next((t for t, n, _ in samples if n >= len(paid_at_block)), samples[-1][0])
+        main_cpu = time.process_time() - cpu0
+        devnet_cpu = cpu_seconds(p.devnet_pid) - devnet_cpu0
+        pg_cpu = cpu_spent(pg_cpu0, server_cpu_seconds("postgres"))
+        paid_at, failed = await paying
+        paid_s = next((t for t, n, _ in samples if n >= len(paid_at)), samples[-1][0])
         last_t = next((t for t, _, n in samples if n >= done), samples[-1][0])
         async with p.session_maker() as s:
             failures = Counter(
@@ -328,12 +302,20 @@ async def main() -> None:
                 ).all()
             ]
         blocks = await tx_blocks(port, [t for t in delegations.values() if t])
+        stamps = await block_times(port, first_block)
+    paid_at_block = {oid: head_at(first_block, stamps, t) for oid, t in paid_at.items()}
     latencies = [
         float(blocks[delegations[oid]] - b)
         if oid in delegations and delegations[oid] in blocks
         else float("inf")
         for oid, b in paid_at_block.items()
     ]
+    # how close to the next block the orders that missed it were paid (ms before its stamp)
+    missed_slack = sorted(
+        stamps[b - first_block + 1] - paid_at[oid] * 1000
+        for (oid, b), late in zip(paid_at_block.items(), latencies, strict=True)
+        if late > 1 and b - first_block + 1 < len(stamps)
+    )
     paid = len(paid_at_block)
     where = f"{args.payer_processes} payer processes" if args.payer_processes else "in-process"
     print(
@@ -346,6 +328,30 @@ async def main() -> None:
             "ledger_mismatches": len(mismatches),
             "timeline (s, paid, delivered)": [(round(t), n, d) for t, n, d in samples[::5]],
             "latency_blocks": dict(sorted(Counter(latencies).items())),
+            "CPU ms per payment (payer processes)": (
+                round(1000 * sum(payer_cpu) / paid, 2) if payer_cpu and paid else None
+            ),
+            "CPU ms per delivered order (engine process"
+            + (")" if args.payer_processes else " + payments)"): (
+                round(1000 * main_cpu / done, 2) if done else None
+            ),
+            "CPU ms per delivered order (devnet)": round(1000 * devnet_cpu / done, 2)
+            if done
+            else None,
+            "missed the next block: paid ms before it p50/p99/max": (
+                (
+                    round(percentile(missed_slack, 50)),
+                    round(percentile(missed_slack, 99)),
+                    round(missed_slack[-1]),
+                )
+                if missed_slack
+                else None
+            ),
+            "CPU ms per delivered order (PostgreSQL, this machine's)": round(
+                1000 * pg_cpu / done, 2
+            )
+            if done
+            else None,
             "paid -> delegation stored (s) p50/p99": (
                 round(percentile(stored_s, 50), 3),
                 round(percentile(stored_s, 99), 3),

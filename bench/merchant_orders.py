@@ -1,38 +1,61 @@
 """Signed merchant orders per second (POST /api/v1/orders, paid from the balance), each
 delegated in the block after its request, and their callbacks to a receiver failing 10 %.
 
-Runs the real engine (scanner + workers + tronpy gateway) and the API app (ASGI, in this
-process, through httpx) on a PostgreSQL database of its own against a devnet process. Each
-request is signed (HMAC-SHA256, fresh nonce); ``--merchants`` customers with a key each and a
-TRX balance; one receiver (an activated account) per order. The callback sender delivers to a
-local HTTP receiver that answers 500 to every 10th request (retries after ``--retry-s``
+Runs the real engine (scanner + workers + tronpy gateway) on a PostgreSQL database of its own
+against a devnet process, and the API one of two ways:
+
+- ``--api-processes 0`` (the default): the API app in this process, through httpx's ASGI
+  transport, beside the engine and the client (one event loop for everything);
+- ``--api-processes N``: N real ``tronrent serve --role api`` processes (uvicorn on
+  127.0.0.1, the production app and middleware, ``LOG_LEVEL`` info to a file) on the same
+  database, the job queue in Redis (``--redis-url``, a database of its own: its
+  ``tronrent:stream:*`` keys are deleted first); the engine and the callback sender stay in
+  this process, like a ``--role engine`` process; the signed-request client runs in a process
+  of its own (``--client main``: in this one), keep-alive connections spread over the API
+  processes.
+
+Each request is signed (HMAC-SHA256, fresh nonce); ``--merchants`` customers with a key each
+and a TRX balance; one receiver (an activated account) per order. The callback sender delivers
+to a local HTTP receiver that answers 500 to every 10th request (retries after ``--retry-s``
 instead of the 15 s..30 min production schedule, so the run ends).
 
 Figures:
-- ``accepted_per_s``: orders answered 201 per second of offering (first request to last answer);
+- ``accepted_per_s``: orders answered 201 per second of offering (start to last answer);
 - ``blocks_p50`` / ``blocks_p99`` / ``in_next_block_pct``: per order, the delegation's block
-  minus the head block when its request was sent (1 = the block after the request), read
-  from the chain; an order never delegated counts as infinite;
+  (read from the chain) minus the head block when its request was sent (1 = the block after
+  the request; the head at a wall time is the last block the devnet stamped at or before it);
+  an order never delegated counts as infinite;
 - ``callbacks_delivered_pct``: callbacks delivered / queued, and duplicates the receiver saw;
-- where the time goes: CPU seconds per order of this process (API + engine + client) and of
-  the devnet, SQL statements per order, request latency p50/p99; ``--profile FILE`` writes a
-  cProfile of the offering phase (``python -m pstats FILE``).
+- where the CPU goes, in ms per order created: the API processes, this process (the engine,
+  the callback sender and receiver; with ``--api-processes 0`` also the API and the client),
+  the client process, the devnet, and the PostgreSQL and Redis servers (every process of
+  theirs on the machine, whoever it serves), from the start of the offering until every order
+  is delegated and every callback settled; SQL statements per order of this process; request
+  latency p50/p99; ``--profile FILE`` writes a cProfile of this process's offering phase.
 
     .venv/bin/python bench/merchant_orders.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
-        [--rate 200] [--seconds 60] [--block-interval-ms 3000] [--profile /tmp/m.prof]
+        [--rate 200] [--seconds 60] [--block-interval-ms 3000] [--api-processes 2] \\
+        [--profile /tmp/m.prof]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import cProfile
 import json
+import os
 import secrets
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import httpx
 from _common import (
@@ -41,20 +64,32 @@ from _common import (
     Conn,
     bench_parser,
     block_number,
+    block_times,
+    clear_streams,
     cpu_seconds,
+    cpu_spent,
     customer_keys,
     engine_on_devnet,
     fund,
+    head_at,
     head_block,
     load_average,
     parse_quietly,
     percentile,
+    quiet_logs,
+    read_json,
+    server_cpu_seconds,
+    signed_headers,
+    start_helpers,
     tx_blocks,
+    wait_for_start,
+    write_json,
 )
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from package_orders import new_user
+from subprocesses import clean_env, free_port, start_serve, stop, wait_ready
 from tronrent.api.app import create_app
 from tronrent.api.state import AppState
 from tronrent.config import Settings
@@ -62,11 +97,14 @@ from tronrent.flash.api_deps import CHAIN_COMPONENT, RUNTIME_COMPONENT
 from tronrent.kit.crypto import generate_key
 from tronrent.kit.db import transaction_scope
 from tronrent.merchant import endpoints as merchant_endpoints
-from tronrent.merchant import signing
 from tronrent.merchant.callbacks import CallbackSender
 from tronrent.merchant.keys import merchant_keys
 from tronrent.models.merchant import CallbackStatus, MerchantCallback
 from tronrent.models.order import Order
+
+ORDERS = "/api/v1/orders"
+#: sends one signed request on connection slot ``slot``: (status, JSON answer)
+Send = Callable[[int, bytes, dict[str, str]], Awaitable[tuple[int, Any]]]
 
 
 class Receiver:
@@ -106,149 +144,335 @@ async def receiving(receiver: Receiver) -> AsyncIterator[str]:
         server.close()
 
 
+async def offer(
+    send: Send,
+    clients: Sequence[Sequence[str]],
+    receivers: Sequence[str],
+    *,
+    rate: float,
+    start_wall: float,
+    concurrency: int,
+) -> dict[str, Any]:
+    """Offer one order per receiver at ``rate`` per second from ``start_wall`` (epoch s),
+    ``concurrency`` requests in flight: the created orders (order id -> wall time its request
+    was sent), request seconds, errors by status and code, the wall time of the last answer."""
+    requested: dict[str, float] = {}
+    took: list[float] = []
+    errors: Counter[str] = Counter()
+    last_answer = start_wall
+    queue: asyncio.Queue[int | None] = asyncio.Queue()
+
+    async def worker(slot: int) -> None:
+        nonlocal last_answer
+        while (i := await queue.get()) is not None:
+            key_id, secret = clients[i % len(clients)]
+            body = json.dumps(
+                {
+                    "clientOrderId": f"bench-{i}",
+                    "receiver": receivers[i],
+                    "energy": 65_000,
+                    "durationHours": 1,
+                }
+            ).encode()
+            headers = signed_headers(key_id, secret, ORDERS, body)
+            sent = time.time()
+            try:
+                status, answer = await send(slot, body, headers)
+            except Exception as exc:  # counted and shown: the bench goes on
+                errors[type(exc).__name__] += 1
+                continue
+            last_answer = time.time()
+            took.append(last_answer - sent)
+            if status == 201:
+                requested[answer["data"]["orderId"]] = sent
+            else:
+                errors[f"{status} {answer['error']['code']}"] += 1
+
+    workers = [asyncio.create_task(worker(slot)) for slot in range(concurrency)]
+    step = max(1, round(rate / 50))  # a 50th of a second's worth at a time
+    for i in range(0, len(receivers), step):
+        await asyncio.sleep(max(0.0, start_wall + i / rate - time.time()))
+        for j in range(i, min(len(receivers), i + step)):
+            queue.put_nowait(j)
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    return {"requested": requested, "took": took, "errors": errors, "last_answer": last_answer}
+
+
+def conn_sender(ports: Sequence[int], concurrency: int) -> tuple[Send, list[Conn]]:
+    """A :data:`Send` over ``concurrency`` keep-alive connections, spread over ``ports``."""
+    conns = [Conn("127.0.0.1", ports[slot % len(ports)]) for slot in range(concurrency)]
+
+    async def send(slot: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        return await conns[slot].request(ORDERS, body, headers)
+
+    return send, conns
+
+
+async def client_process(spec_path: str) -> None:
+    """The client of its own (``--client-of``): offers its orders, writes the results beside."""
+    quiet_logs()
+    spec: dict[str, Any] = read_json(spec_path)
+    send, conns = conn_sender(spec["ports"], spec["concurrency"])
+    start_wall = await wait_for_start()
+    cpu0 = time.process_time()
+    try:
+        result = await offer(
+            send,
+            spec["clients"],
+            spec["receivers"],
+            rate=spec["rate"],
+            start_wall=start_wall,
+            concurrency=spec["concurrency"],
+        )
+    finally:
+        for conn in conns:
+            await conn.close()
+    write_json(spec_path + ".out", result | {"cpu_s": time.process_time() - cpu0})
+
+
+async def offer_from_process(
+    spec: dict[str, Any], tmp: Path, started: asyncio.Future[float]
+) -> dict[str, Any]:
+    """:func:`offer` in a client process of its own; ``started`` gets the start time once
+    the client is ready."""
+    path = tmp / "client.json"
+    write_json(str(path), spec)
+    (proc,), t0 = await start_helpers(__file__, "--client-of", [path])
+    started.set_result(t0)
+    code = await proc.wait()
+    result = read_json(f"{path}.out") if code == 0 else None
+    if result is None:
+        return {
+            "requested": {},
+            "took": [],
+            "errors": {f"client process exit {code}": 1},
+            "last_answer": t0,
+            "cpu_s": 0.0,
+        }
+    return dict(result)
+
+
+@contextlib.contextmanager
+def api_processes(
+    n: int, tmp: Path, **settings: str
+) -> Iterator[tuple[list[int], list[subprocess.Popen[bytes]]]]:
+    """``(ports, processes)`` of ``n`` ``tronrent serve --role api`` processes with
+    ``settings`` (environment variables); stopped on exit."""
+    # this checkout's code, whatever the venv's ``tronrent`` points at
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = clean_env(tmp / "data", **settings)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    ports = [free_port() for _ in range(n)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for port in ports:
+            procs.append(start_serve(port, env, tmp / "serve.log", "--role", "api"))
+        yield ports, procs
+    finally:
+        for proc in procs:
+            stop(proc, 10)
+
+
+@contextlib.asynccontextmanager
+async def in_process_api(p: Any, block_interval_ms: int) -> AsyncIterator[Send]:
+    """The API app in this process (the merchant routes), through httpx's ASGI transport."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        secret_keys=[SecretStr(generate_key())],
+        jwt_secret=SecretStr("x" * 40),
+        rate_limit_per_minute=0,
+        merchant_rate_limit_per_minute=0,
+        block_interval_ms=block_interval_ms,
+    )
+
+    @contextlib.asynccontextmanager
+    async def wire(state: AppState) -> AsyncIterator[None]:
+        state.secret_box = p.flash.box
+        state.components[RUNTIME_COMPONENT] = p.flash.rt
+        state.components[CHAIN_COMPONENT] = p.gateway
+        yield
+
+    app = create_app(
+        settings, engine=p.engine, routers=[merchant_endpoints.router], lifespan_hooks=[wire]
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
+    ):
+
+        async def send(slot: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+            r = await http.post(ORDERS, content=body, headers=headers)
+            return r.status_code, r.json()
+
+        yield send
+
+
+async def offer_orders(
+    args: argparse.Namespace,
+    p: Any,
+    api_ports: list[int],
+    api_pids: list[int],
+    tmp: Path,
+    clients: list[tuple[str, str]],
+    receivers: list[str],
+) -> dict[str, Any]:
+    """The offering: :func:`offer`'s results, its length (s), the CPU readings at its start,
+    the client process's CPU seconds (None: no such process) and this process's statements."""
+    loop = asyncio.get_running_loop()
+    started: asyncio.Future[float] = loop.create_future()
+    client_cpu_s: float | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        if not args.api_processes or args.client == "main":
+            if args.api_processes:
+                send, conns = conn_sender(api_ports, args.concurrency)
+                for conn in conns:
+                    stack.push_async_callback(conn.close)
+            else:
+                send = await stack.enter_async_context(in_process_api(p, args.block_interval_ms))
+            started.set_result(time.time())
+            offering = asyncio.create_task(
+                offer(
+                    send,
+                    clients,
+                    receivers,
+                    rate=args.rate,
+                    start_wall=started.result(),
+                    concurrency=args.concurrency,
+                )
+            )
+        else:
+            spec = {
+                "ports": api_ports,
+                "clients": clients,
+                "receivers": receivers,
+                "rate": args.rate,
+                "concurrency": args.concurrency,
+            }
+            offering = asyncio.create_task(offer_from_process(spec, tmp, started))
+        t0 = await started
+        cpu0 = {
+            "main": time.process_time(),
+            "devnet": cpu_seconds(p.devnet_pid),
+            "postgres": server_cpu_seconds("postgres"),
+            "redis": server_cpu_seconds("redis-server"),
+        }
+        api_cpu0 = sum(cpu_seconds(pid) for pid in api_pids)
+        sql0 = p.statements.count
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        result = await offering
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        client_cpu_s = result.pop("cpu_s", None)
+    return result | {
+        "offered_s": max(result["last_answer"] - t0, 1e-9),
+        "cpu0": cpu0,
+        "api_cpu0": api_cpu0,
+        "client_cpu_s": client_cpu_s,
+        "statements": p.statements.count - sql0,
+    }
+
+
 async def main() -> None:
     ap = bench_parser(__doc__, block_interval_ms=3000, database_url=PG_DEFAULT)
     ap.add_argument("--rate", type=int, default=200, help="orders offered per second")
     ap.add_argument("--seconds", type=int, default=60, help="how long orders are offered")
     ap.add_argument("--merchants", type=int, default=20, help="customers with a key each")
     ap.add_argument("--concurrency", type=int, default=64, help="requests in flight")
+    ap.add_argument("--api-processes", type=int, default=0, help="0: the API in this process")
+    ap.add_argument(
+        "--client",
+        choices=("process", "main"),
+        default="process",
+        help="with --api-processes: the client in a process of its own or in this one",
+    )
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="with API processes")
     ap.add_argument("--retry-s", type=float, default=0.5, help="callback retry delay")
     ap.add_argument("--max-wait", type=float, default=120.0, help="wait for deliveries (s)")
     ap.add_argument("--profile", default="", help="cProfile the offering phase to this file")
     args = parse_quietly(ap)
     total = args.rate * args.seconds
-    async with engine_on_devnet(args, stake_trx=200_000_000, pool_size=30) as (p, port):
-        keys = customer_keys(total)
-        await fund(p.devnet_url, keys, TRX)
-        receiver = Receiver()
-        async with receiving(receiver) as url:
-            clients = []
-            async with transaction_scope(p.session_maker) as s:
-                for _ in range(args.merchants):
-                    user = await new_user(s, trx_sun=(total // args.merchants + 1) * 2 * TRX)
-                    made = await merchant_keys.create(
-                        s,
-                        p.flash.box,
-                        user_id=user.id,
-                        name="bench",
-                        actor="bench",
-                        callback_url=url,
+    redis_url = args.redis_url if args.api_processes else None
+    if redis_url:
+        await clear_streams(redis_url)
+    secret_key = generate_key()
+    platform_kw: dict[str, Any] = {
+        "stake_trx": 200_000_000,
+        "pool_size": 30,
+        "redis_url": redis_url,
+        "secret_key": secret_key,
+    }
+    with tempfile.TemporaryDirectory(prefix="tronrent-bench-merchant-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        (tmp / "data").mkdir()
+        async with engine_on_devnet(args, **platform_kw) as (p, port):
+            print(json.dumps(await run(args, p, port, tmp, secret_key, total), indent=1))
+
+
+async def run(
+    args: argparse.Namespace, p: Any, port: int, tmp: Path, secret_key: str, total: int
+) -> dict[str, Any]:
+    keys = customer_keys(total)
+    await fund(p.devnet_url, keys, TRX)
+    receivers = [k.address_base58 for k in keys]
+    receiver = Receiver()
+    async with receiving(receiver) as url:
+        clients = []
+        async with transaction_scope(p.session_maker) as s:
+            for _ in range(args.merchants):
+                user = await new_user(s, trx_sun=(total // args.merchants + 1) * 2 * TRX)
+                made = await merchant_keys.create(
+                    s,
+                    p.flash.box,
+                    user_id=user.id,
+                    name="bench",
+                    actor="bench",
+                    callback_url=url,
+                )
+                clients.append((made.key.key_id, made.secret.reveal()))
+        sender = CallbackSender(
+            p.session_maker,
+            p.flash.box,
+            allow_private=True,
+            schedule=(args.retry_s,) * 7,
+            batch_size=500,
+        )
+        stop_sending = asyncio.Event()
+        sending = asyncio.create_task(sender.run(stop_sending))
+        conn = Conn("127.0.0.1", port)
+        first_block = block_number(await head_block(conn))  # the head before any request
+        await conn.close()
+        with contextlib.ExitStack() as stack:
+            api_ports: list[int] = []
+            api_pids: list[int] = []
+            if args.api_processes:
+                api_ports, procs = stack.enter_context(
+                    api_processes(
+                        args.api_processes,
+                        tmp,
+                        DATABASE_URL=p.engine.url.render_as_string(hide_password=False),
+                        REDIS_URL=args.redis_url,
+                        TRON_NODE_URLS=p.devnet_url,
+                        TRON_PAYMENT_ADDRESS=p.address,
+                        SECRET_KEYS=secret_key,
+                        JWT_SECRET=secrets.token_urlsafe(48),
+                        BLOCK_INTERVAL_MS=str(args.block_interval_ms),
+                        RATE_LIMIT_PER_MINUTE="0",
+                        MERCHANT_RATE_LIMIT_PER_MINUTE="0",
                     )
-                    clients.append((made.key.key_id, made.secret.reveal()))
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                secret_keys=[SecretStr(generate_key())],
-                jwt_secret=SecretStr("x" * 40),
-                rate_limit_per_minute=0,
-                merchant_rate_limit_per_minute=0,
-                block_interval_ms=args.block_interval_ms,
-            )
-
-            @contextlib.asynccontextmanager
-            async def wire(state: AppState) -> AsyncIterator[None]:
-                state.secret_box = p.flash.box
-                state.components[RUNTIME_COMPONENT] = p.flash.rt
-                state.components[CHAIN_COMPONENT] = p.gateway
-                yield
-
-            app = create_app(
-                settings,
-                engine=p.engine,
-                routers=[merchant_endpoints.router],
-                lifespan_hooks=[wire],
-            )
-            sender = CallbackSender(
-                p.session_maker,
-                p.flash.box,
-                allow_private=True,
-                schedule=(args.retry_s,) * 7,
-                batch_size=500,
-            )
-            stop = asyncio.Event()
-            sending = asyncio.create_task(sender.run(stop))
-            conn = Conn("127.0.0.1", port)
-            head = block_number(await head_block(conn))
-
-            async def follow() -> None:
-                nonlocal head
-                while True:
-                    with contextlib.suppress(Exception):
-                        head = block_number(await head_block(conn))
-                    await asyncio.sleep(0.05)
-
-            following = asyncio.create_task(follow())
-            #: order id -> head block when its request was sent
-            requested: dict[str, int] = {}
-            took: list[float] = []
-            errors: Counter[str] = Counter()
-            transport = httpx.ASGITransport(app=app)
-            profiler = cProfile.Profile() if args.profile else None
-            async with (
-                app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
-            ):
-                gate = asyncio.Semaphore(args.concurrency)
-                cpu0, devnet0 = time.process_time(), cpu_seconds(p.devnet_pid)
-                sql0 = p.statements.count
-                if profiler is not None:
-                    profiler.enable()
-                t0 = time.monotonic()
-                last_answer = t0
-
-                async def order(i: int) -> None:
-                    nonlocal last_answer
-                    key_id, secret = clients[i % len(clients)]
-                    body = json.dumps(
-                        {
-                            "clientOrderId": f"bench-{i}",
-                            "receiver": keys[i].address_base58,
-                            "energy": 65_000,
-                            "durationHours": 1,
-                        }
-                    ).encode()
-                    async with gate:
-                        ts, nonce = str(int(time.time())), secrets.token_hex(12)
-                        sig = signing.sign_request(
-                            secret,
-                            timestamp=ts,
-                            method="POST",
-                            path="/api/v1/orders",
-                            nonce=nonce,
-                            body=body,
-                        )
-                        headers = {
-                            "X-Api-Key": key_id,
-                            "X-Timestamp": ts,
-                            "X-Nonce": nonce,
-                            "X-Signature": sig,
-                            "Content-Type": "application/json",
-                        }
-                        sent_head, sent = head, time.monotonic()
-                        r = await http.post("/api/v1/orders", content=body, headers=headers)
-                        last_answer = time.monotonic()
-                        took.append(last_answer - sent)
-                    if r.status_code == 201:
-                        requested[r.json()["data"]["orderId"]] = sent_head
-                    else:
-                        errors[f"{r.status_code} {r.json()['error']['code']}"] += 1
-
-                tasks = []
-                for i in range(total):
-                    due = t0 + i / args.rate
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    tasks.append(asyncio.create_task(order(i)))
-                await asyncio.gather(*tasks)
-                offered_s = max(last_answer - t0, 1e-9)
-                if profiler is not None:
-                    profiler.disable()
-                    profiler.dump_stats(args.profile)
-                cpu_s = time.process_time() - cpu0
-                devnet_cpu_s = cpu_seconds(p.devnet_pid) - devnet0
-                statements = p.statements.count - sql0
+                )
+                for api_port, proc in zip(api_ports, procs, strict=True):
+                    await wait_ready(api_port, proc)
+                api_pids = [proc.pid for proc in procs]
+            offered = await offer_orders(args, p, api_ports, api_pids, tmp, clients, receivers)
             deadline = time.monotonic() + args.max_wait
             delivered: dict[str, str] = {}
+            requested: dict[str, float] = offered["requested"]
             while time.monotonic() < deadline:
                 async with p.session_maker() as s:
                     rows = await s.execute(
@@ -265,56 +489,80 @@ async def main() -> None:
                 if len(delivered) >= len(requested) and not pending:
                     break
                 await asyncio.sleep(1.0)
-            stop.set()
-            await sending
-            following.cancel()
-            blocks = await tx_blocks(port, list(delivered.values()))
-            lat = [
-                blocks[t] - requested[o] if t in blocks else float("inf")
-                for o, t in delivered.items()
-            ] + [float("inf")] * (len(requested) - len(delivered))
-            async with p.session_maker() as s:
-                by_status = dict(
-                    (
-                        await s.execute(
-                            select(MerchantCallback.status, func.count()).group_by(
-                                MerchantCallback.status
-                            )
-                        )
-                    ).all()
+            cpu = offered["cpu0"]
+            main_cpu_s = time.process_time() - cpu["main"]
+            devnet_cpu_s = cpu_seconds(p.devnet_pid) - cpu["devnet"]
+            pg_cpu_s = cpu_spent(cpu["postgres"], server_cpu_seconds("postgres"))
+            redis_cpu_s = cpu_spent(cpu["redis"], server_cpu_seconds("redis-server"))
+            api_cpu_s = sum(cpu_seconds(pid) for pid in api_pids) - offered["api_cpu0"]
+        stop_sending.set()
+        await sending
+    blocks = await tx_blocks(port, list(delivered.values()))
+    stamps = await block_times(port, first_block)
+    lat = [
+        blocks[t] - head_at(first_block, stamps, requested[o]) if t in blocks else float("inf")
+        for o, t in delivered.items()
+    ] + [float("inf")] * (len(requested) - len(delivered))
+    async with p.session_maker() as s:
+        by_status = dict(
+            (
+                await s.execute(
+                    select(MerchantCallback.status, func.count()).group_by(MerchantCallback.status)
                 )
-        created = len(requested)
-        queued = sum(by_status.values())
-        delivered_cb = by_status.get(CallbackStatus.DELIVERED, 0)
-        print(
-            json.dumps(
-                {
-                    "offered": total,
-                    "offered_per_s": args.rate,
-                    "created": created,
-                    "errors": dict(errors),
-                    "accepted_per_s": round(created / offered_s, 1),
-                    "request_ms_p50": round(1000 * percentile(took, 50)),
-                    "request_ms_p99": round(1000 * percentile(took, 99)),
-                    "delegated": len(delivered),
-                    "blocks_p50": percentile(lat, 50),
-                    "blocks_p99": percentile(lat, 99),
-                    "in_next_block_pct": round(100 * sum(x <= 1 for x in lat) / max(1, created), 1),
-                    "callbacks_queued": queued,
-                    "callbacks_delivered": delivered_cb,
-                    "callbacks_delivered_pct": round(100 * delivered_cb / max(1, queued), 3),
-                    "callback_requests": receiver.requests,
-                    "callback_duplicates": sum(n - 1 for n in receiver.events.values() if n > 1),
-                    "cpu_ms_per_order": round(1000 * cpu_s / max(1, created), 1),
-                    "devnet_cpu_ms_per_order": round(1000 * devnet_cpu_s / max(1, created), 1),
-                    "sql_per_order": round(statements / max(1, created), 1),
-                    "block_interval_ms": args.block_interval_ms,
-                    "load": load_average(),
-                },
-                indent=1,
-            )
+            ).all()
         )
+    created = len(requested)
+    queued = sum(by_status.values())
+    delivered_cb = by_status.get(CallbackStatus.DELIVERED, 0)
+    took = offered["took"]
+
+    def per_order(cpu_s: float) -> float:
+        return round(1000 * cpu_s / max(1, created), 2)
+
+    api = f"{args.api_processes} API processes" if args.api_processes else "API in-process"
+    client = (
+        "client in-process"
+        if not args.api_processes or args.client == "main"
+        else ("client process")
+    )
+    return {
+        "setup": f"{api}, {client}",
+        "offered": total,
+        "offered_per_s": args.rate,
+        "created": created,
+        "errors": dict(offered["errors"]),
+        "accepted_per_s": round(created / offered["offered_s"], 1),
+        "request_ms_p50": round(1000 * percentile(took, 50)),
+        "request_ms_p99": round(1000 * percentile(took, 99)),
+        "delegated": len(delivered),
+        "blocks_p50": percentile(lat, 50),
+        "blocks_p99": percentile(lat, 99),
+        "in_next_block_pct": round(100 * sum(x <= 1 for x in lat) / max(1, created), 1),
+        "callbacks_queued": queued,
+        "callbacks_delivered": delivered_cb,
+        "callbacks_delivered_pct": round(100 * delivered_cb / max(1, queued), 3),
+        "callback_requests": receiver.requests,
+        "callback_duplicates": sum(n - 1 for n in receiver.events.values() if n > 1),
+        "cpu_ms_per_order": {
+            "api_processes": per_order(api_cpu_s) if args.api_processes else None,
+            "main (engine" + (")" if args.api_processes else " + API + client)"): per_order(
+                main_cpu_s
+            ),
+            "client_process": per_order(offered["client_cpu_s"])
+            if offered["client_cpu_s"] is not None
+            else None,
+            "devnet": per_order(devnet_cpu_s),
+            "postgres": per_order(pg_cpu_s),
+            "redis": per_order(redis_cpu_s),
+        },
+        "sql_per_order_main": round(offered["statements"] / max(1, created), 1),
+        "block_interval_ms": args.block_interval_ms,
+        "load": load_average(),
+    }
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if len(sys.argv) == 3 and sys.argv[1] == "--client-of":
+        asyncio.run(client_process(sys.argv[2]))
+    else:
+        asyncio.run(main())

@@ -62,11 +62,13 @@ def stop(process: subprocess.Popen[Any], timeout_s: float) -> None:
         process.wait()
 
 
-def start_serve(port: int, env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
-    """``tronrent serve --port port`` with ``env``; its output appended to ``output``."""
+def start_serve(
+    port: int, env: dict[str, str], output: Path, *args: str
+) -> subprocess.Popen[bytes]:
+    """``tronrent serve --port port ARGS`` with ``env``; its output appended to ``output``."""
     with output.open("ab") as out:
         return subprocess.Popen(
-            [*COMMAND, "serve", "--port", str(port)],
+            [*COMMAND, "serve", "--port", str(port), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

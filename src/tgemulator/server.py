@@ -20,6 +20,9 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from tgemulator.html import EntityParseError, html_to_text
 
 JSON = dict[str, Any]
+#: how long the waits for the bot wait by default (s): a hang detector, not a speed bar - a
+#: bot answering on a loaded CI machine takes seconds, not 30
+WAIT_S = 30.0
 _TOKEN = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{10,}$")
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _SENDING_METHODS = frozenset(
@@ -365,7 +368,7 @@ class TelegramEmulator:
         """The user blocks the bot: sending to ``chat_id`` answers 403."""
         self.bots[token].blocked_chats.add(chat_id)
 
-    async def wait_for(self, predicate: Callable[[], bool], seconds: float = 5.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], seconds: float = WAIT_S) -> None:
         """Wait until ``predicate()`` holds (checked after every change); TimeoutError otherwise."""
         if predicate():
             return
@@ -377,7 +380,7 @@ class TelegramEmulator:
             self._waiters.remove(entry)
 
     async def wait_messages(
-        self, token: str, chat_id: int, count: int, seconds: float = 5.0
+        self, token: str, chat_id: int, count: int, seconds: float = WAIT_S
     ) -> list[ChatMessage]:
         """Wait until the bot has sent at least ``count`` messages to ``chat_id``; return them."""
         bot = self.bots[token]

@@ -17,7 +17,13 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import SecretStr, ValidationError
 
-from tronrent.config import Settings, ensure_local_secrets, format_validation_error, load_settings
+from tronrent.config import (
+    Settings,
+    ensure_local_secrets,
+    format_validation_error,
+    load_settings,
+    parse_roles,
+)
 from tronrent.kit.errors import AppError
 from tronrent.kit.logging import configure_logging
 
@@ -83,9 +89,26 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="port (default API_PORT)", min=1, max=65535)
     ] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="what this process runs: api, engine, bots or all (repeat the option or "
+            "separate with commas; default SERVE_ROLES, which defaults to all)"
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (and the components started with it) until interrupted."""
+    """Run the HTTP API and the components of its roles (default: all) until interrupted."""
     settings = load(with_secrets=True, service=True)
+    if role:
+        try:
+            settings = settings.model_copy(update={"serve_roles": parse_roles(role)})
+        except ValueError as exc:
+            typer.echo(f"configuration error: --role: {exc}", err=True)
+            raise typer.Exit(2) from None
+    problem = settings.roles_problem()
+    if problem:
+        typer.echo(f"configuration error: {problem}", err=True)
+        raise typer.Exit(2)
     run_async(lambda: _check_migrated(settings))
     from tronrent.entrypoints.api import run
 

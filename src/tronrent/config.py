@@ -37,6 +37,8 @@ LOCAL_SECRETS_FILE = "secrets.json"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg")
 _LOG_LEVELS = {"debug", "info", "warn", "warning", "error", "critical"}
+#: what one ``tronrent serve`` process can run (SERVE_ROLES, ``serve --role``); ``all`` = each
+SERVE_ROLES: tuple[str, ...] = ("api", "engine", "bots")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,19 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
+def parse_roles(values: Any) -> list[str]:
+    """``serve`` roles from names or comma-separated lists of them (``all`` = every role), in
+    ``SERVE_ROLES`` order; ValueError on an unknown name or none."""
+    items = [values] if isinstance(values, str) else list(values)
+    names = {p.strip().lower() for item in items for p in str(item).split(",") if p.strip()}
+    unknown = sorted(names - {*SERVE_ROLES, "all"})
+    if unknown:
+        raise ValueError(f"unknown role {unknown[0]!r}")
+    if not names:
+        raise ValueError("no role")
+    return [r for r in SERVE_ROLES if r in names or "all" in names]
+
+
 def _check_http_url(url: str) -> str:
     if not re.match(r"^https?://[^\s/]+", url):
         raise ValueError(f"not an http(s) URL: {url!r}")
@@ -181,6 +196,14 @@ class Settings(BaseSettings):
     )
     login_failure_window_seconds: int = _env(
         900, "a positive integer (seconds)", "moving window of the failed-login counts", ge=1
+    )
+    serve_roles: Annotated[list[str], NoDecode] = _env(
+        ["all"],
+        "a comma-separated list of api, engine, bots or all",
+        "what `tronrent serve` runs in this process: api (the HTTP API), engine (job workers, "
+        "block scanner, periodic jobs, merchant callbacks), bots (Telegram bots, notifications, "
+        "their webhook route); all = everything in one process. Anything but all needs "
+        "PostgreSQL, REDIS_URL and TRON_NODE_URLS (docs/operations.md, Scale-out)",
     )
     max_request_body_bytes: int = _env(
         1_048_576,
@@ -541,6 +564,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return value
 
+    @field_validator("serve_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("serve_roles")
+    @classmethod
+    def _check_roles(cls, value: list[str]) -> list[str]:
+        return parse_roles(value)
+
     @field_validator("telegram_api_url")
     @classmethod
     def _check_telegram_url(cls, value: str) -> str:
@@ -683,6 +716,38 @@ class Settings(BaseSettings):
     @property
     def database_is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def all_roles(self) -> bool:
+        """``serve`` runs every role in this one process (SERVE_ROLES=all, the default)."""
+        return set(self.serve_roles) == set(SERVE_ROLES)
+
+    def roles_problem(self) -> str | None:
+        """Why this configuration cannot run ``serve`` as part of several processes (None: it
+        can, or it runs every role): the processes share one database, one job queue and one
+        node, so SQLite, the in-process queue and the in-process devnet are refused."""
+        if self.all_roles:
+            return None
+        missing = [
+            what
+            for what, bad in (
+                ("PostgreSQL (DATABASE_URL is SQLite)", self.database_is_sqlite),
+                (
+                    "Redis (REDIS_URL is empty: the job queue would be in-process)",
+                    not self.redis_url,
+                ),
+                ("TRON_NODE_URLS (the devnet would start in-process)", self.embedded_chain),
+            )
+            if bad
+        ]
+        if not missing:
+            return None
+        return (
+            f"serve role {','.join(self.serve_roles)} shares its work with other processes and "
+            f"needs {', '.join(missing[:-1]) + ' and ' if missing[1:] else ''}{missing[-1]}; "
+            "run every role in one process with --role all "
+            "(SERVE_ROLES=all, the default)"
+        )
 
     @property
     def payment_timeout_seconds(self) -> float:

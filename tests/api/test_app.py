@@ -352,3 +352,34 @@ class TestStartup:
         with pytest.raises(DatabaseNotMigrated, match="run `tronrent migrate`"):
             async with application.router.lifespan_context(application):
                 pass
+
+
+def test_routers_are_disjoint() -> None:
+    """No path of one router's route matches a route of another router, whatever the
+    method: `create_app` orders the routers for matching cost (the per-order routes first),
+    and that order must decide nothing about which route answers (or 405's Allow)."""
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from tronrent.api.app import CORE_ROUTERS
+    from tronrent.console.routers import CONSOLE_ROUTERS
+    from tronrent.entrypoints.telegram import telegram_routers
+    from tronrent.flash.routers import FLASH_ROUTERS
+
+    routes = [
+        (i, route)
+        for i, router in enumerate(
+            (*FLASH_ROUTERS, *CONSOLE_ROUTERS, *telegram_routers(), *CORE_ROUTERS)
+        )
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+    assert len(routes) > 100
+    overlaps = [
+        f"{a.path} ~ {b.path}"
+        for i, a in routes
+        for j, b in routes
+        if i != j and a.path_regex.match(re.sub(r"\{[^}]+\}", "x1", b.path))
+    ]
+    assert overlaps == []

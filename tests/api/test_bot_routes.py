@@ -320,3 +320,60 @@ class TestAgentBots:
             f"/api/admin/bots/{operator_bot}/approve", json=bounds, headers=admin_headers
         )
         assert not_agents.status_code == 409
+
+    async def test_markup_below_the_floor_is_refused_and_never_applied(
+        self,
+        client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        emulator: TelegramEmulator,
+        state: AppState,
+    ) -> None:
+        """An agent's price is never below the operator's: a negative markup or bound is a
+        422 at every door, and nothing changes."""
+        from agent.helpers import make_agent, new_admin, new_user
+        from tronrent.bot.agent_bots import agent_bots
+        from tronrent.bot.errors import MarkupOutOfBounds
+
+        async with state.session_maker() as s, s.begin():
+            agent = await make_agent(s, await new_admin(s), await new_user(s))
+        tg = emulator.add_bot(username="floor_shop_bot")
+        body = {
+            "agentId": str(agent.id),
+            "token": tg.token,
+            "username": "@floor_shop_bot",
+            "reason": "asked by phone",
+        }
+        for bad in (-1, -2000):
+            refused = await client.post(
+                "/api/admin/bots/agent", json={**body, "markupBps": bad}, headers=admin_headers
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["code"] == "VALIDATION_ERROR"
+        created = await client.post("/api/admin/bots/agent", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        url = f"/api/admin/bots/{created.json()['data']['botId']}"
+        for bounds in (
+            {"minMarkupBps": -500, "maxMarkupBps": 1000},
+            {"minMarkupBps": 0, "maxMarkupBps": -1},
+        ):
+            refused = await client.post(
+                f"{url}/approve", json={**bounds, "reason": "try"}, headers=admin_headers
+            )
+            assert refused.status_code == 422, refused.text
+        ok = {"minMarkupBps": 0, "maxMarkupBps": 1000, "reason": "ok"}
+        assert (await client.post(f"{url}/approve", json=ok, headers=admin_headers)).is_success
+        refused = await client.put(
+            f"{url}/markup-bounds",
+            json={"minMarkupBps": -100, "maxMarkupBps": 1000, "reason": "discount"},
+            headers=admin_headers,
+        )
+        assert refused.status_code == 422, refused.text
+        # nor may the agent set it (the bot's /agent bot markup, through the service)
+        bot_id = uuid.UUID(created.json()["data"]["botId"])
+        async with state.session_maker() as s, s.begin():
+            with pytest.raises(MarkupOutOfBounds, match="never below the operator's price"):
+                await agent_bots.set_markup(s, user_id=agent.user_id, bot_id=bot_id, markup_bps=-1)
+        data = (await client.get(url, headers=admin_headers)).json()["data"]
+        assert (data["agentMarkupBps"], data["minMarkupBps"], data["maxMarkupBps"]) == (0, 0, 1000)
+        changes = (await client.get(f"{url}/changes", headers=admin_headers)).json()["data"]
+        assert [c["reason"] for c in changes] == ["ok", "asked by phone"]

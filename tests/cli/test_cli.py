@@ -69,6 +69,21 @@ def test_bad_setting_is_one_clear_line(env: dict[str, str], tmp_path: Path) -> N
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_serve_refuses_a_role_of_several_processes_on_sqlite(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = tronrent("serve", "--role", "api", "--role", "bots", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "configuration error: serve role api,bots shares its work with other processes and "
+        "needs PostgreSQL (DATABASE_URL is SQLite), Redis"
+    )
+    result = tronrent("serve", "--role", "engine,scanner", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("configuration error: --role: unknown role 'scanner'")
+
+
 def test_serve_refuses_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
     result = tronrent("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
     assert result.returncode == 1

@@ -258,3 +258,39 @@ def test_env_example_values_are_valid(tmp_path: Path) -> None:
     text = (REPO / ".env.example").read_text(encoding="utf-8")
     env = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
     settings(**env)
+
+
+class TestServeRoles:
+    def test_all_by_default_and_lists_in_role_order(self) -> None:
+        assert settings().serve_roles == ["api", "engine", "bots"]
+        assert settings().all_roles
+        assert settings(SERVE_ROLES=" Bots, api ").serve_roles == ["api", "bots"]
+        assert settings(SERVE_ROLES="engine,all").all_roles
+
+    def test_unknown_or_no_role_is_one_line(self) -> None:
+        assert error_line(SERVE_ROLES="api,worker") == (
+            "SERVE_ROLES: must be a comma-separated list of api, engine, bots or all, "
+            "got 'api,worker' (unknown role 'worker')"
+        )
+        assert "SERVE_ROLES" in error_line(SERVE_ROLES=",")
+
+    def test_one_process_may_run_on_sqlite_and_the_in_process_queue(self) -> None:
+        assert settings().roles_problem() is None
+
+    def test_a_role_of_several_processes_needs_postgres_redis_and_a_node(self) -> None:
+        problem = settings(SERVE_ROLES="api").roles_problem()
+        assert problem is not None
+        assert "PostgreSQL" in problem and "Redis" in problem and "TRON_NODE_URLS" in problem
+        shared = settings(
+            SERVE_ROLES="engine",
+            DATABASE_URL="postgresql://u@db/tron",
+            REDIS_URL="redis://redis:6379",
+            TRON_NODE_URLS="http://node:8090",
+        )
+        assert shared.roles_problem() is None
+        no_redis = settings(
+            SERVE_ROLES="engine",
+            DATABASE_URL="postgresql://u@db/tron",
+            TRON_NODE_URLS="http://node:8090",
+        ).roles_problem()
+        assert no_redis is not None and "Redis" in no_redis and "PostgreSQL" not in no_redis

@@ -6,12 +6,17 @@ adjustment with a reason)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
 
 from trondevnet.testing import funded_key
 from tronrent.adapters.tron.gateway import TronGateway
+from tronrent.flash.api_deps import ENGINE_COMPONENT
+from tronrent.flash.engine import FlashEngine
 from tronrent.models.common import Currency
 from tronrent.models.count_package import CountPackageChange
 from tronrent.models.energy_package import PackageType
@@ -57,6 +62,22 @@ async def bought(shop: Api, package_id: str, customer: str) -> dict[str, Any]:
     send_usdt(shop, payer, data["paymentAddress"], units(data["totalAmount"]))
     await wait_order(shop, data["orderId"], "active")
     return data
+
+
+@asynccontextmanager
+async def without_periodic_jobs(api: Api) -> AsyncIterator[FlashEngine]:
+    """The app's engine replaced by one on the same database and chain with no periodic jobs
+    (no count.life): what happens is what the request itself started."""
+    assert api.state is not None
+    old: FlashEngine = api.state.components[ENGINE_COMPONENT]
+    await old.stop()
+    new = dataclasses.replace(old, run_periodic_jobs=False)
+    await new.start()
+    api.state.components[ENGINE_COMPONENT] = new
+    try:
+        yield new
+    finally:
+        await new.stop()
 
 
 class TestBoughtAndUsedOverHttp:
@@ -177,7 +198,7 @@ class TestPauseResumeRoutes:
         assert r.status_code == 200, r.text
         view = r.json()["data"]
         assert view["paused"] is True and view["pendingAction"] == "pause"
-        # the undelegation goes out (the periodic count.life): the address holds none of ours
+        # the undelegation goes out (the job the pause enqueued): the address holds none of ours
         for _ in range(400):
             if (await gateway.get_account_resource(customer)).energy_limit == 0:
                 r = await shop.http.get(url, headers=shop.admin)
@@ -204,3 +225,42 @@ class TestPauseResumeRoutes:
             ("pause", "customer asked"),
             ("resume", "back"),
         ]
+
+    async def test_pause_and_resume_reach_the_chain_without_count_life(
+        self, shop: Api, gateway: TronGateway
+    ) -> None:
+        """The pause's undelegation and the resume's delegation are sent by the job the request
+        enqueued in its own transaction: no periodic count.life runs here."""
+        package_id = await count_package(shop, 2)
+        customer = funded_key(shop.devnet.chain, TRX).address_base58
+        data = await bought(shop, package_id, customer)
+        url = f"{ADMIN}/{data['orderId']}"
+        async with without_periodic_jobs(shop):
+            r = await shop.http.post(f"{url}/pause", json={"reason": "away"}, headers=shop.admin)
+            assert r.status_code == 200, r.text
+            assert r.json()["data"]["pendingAction"] == "pause"
+            for _ in range(400):
+                r = await shop.http.get(url, headers=shop.admin)
+                if r.json()["data"]["pendingAction"] is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert r.json()["data"]["pendingAction"] is None
+            for _ in range(200):  # sent: in the next block
+                if (await gateway.get_account_resource(customer)).energy_limit == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await gateway.get_account_resource(customer)).energy_limit == 0
+            r = await shop.http.post(f"{url}/resume", json={"reason": "back"}, headers=shop.admin)
+            assert r.status_code == 200, r.text
+            assert r.json()["data"]["pendingAction"] == "resume"
+            for _ in range(400):
+                if await energy_left(gateway, customer) >= 64_285:
+                    break
+                await asyncio.sleep(0.05)
+            assert await energy_left(gateway, customer) >= 64_285
+            for _ in range(400):
+                r = await shop.http.get(url, headers=shop.admin)
+                if r.json()["data"]["pendingAction"] is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert r.json()["data"]["pendingAction"] is None and not r.json()["data"]["paused"]

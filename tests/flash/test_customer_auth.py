@@ -324,3 +324,43 @@ class TestChatId:
             CREATE, json={"recipientAddress": api.pool.tron_address, "chatId": chat_id}
         )
         assert r.status_code == 422 and r.json()["error"]["code"] == "CHAT_NOT_STARTED"
+
+    async def test_chat_of_an_agents_bot_gets_the_agents_price(
+        self,
+        api: Api,  # noqa: F811
+        database_url: str,
+    ) -> None:
+        """Over HTTP too, an order told by an agent's own bot is the agent's, at the agent's
+        flash price (docs/agents.md): the answer quotes it."""
+        from agent.helpers import make_agent, new_admin, new_user
+        from tronrent.models.bot import Bot, BotStatus
+
+        bot_id = await start_chat(database_url, 555_006)
+        engine = create_engine(database_url)
+        try:
+            async with create_session_maker(engine)() as s, s.begin():
+                agent = await make_agent(s, await new_admin(s), await new_user(s))
+                await s.execute(
+                    update(Bot)
+                    .where(Bot.id == bot_id)
+                    .values(
+                        owner_agent_id=agent.id,
+                        agent_markup_bps=2000,
+                        max_markup_bps=2500,
+                        approved_at=func.now(),
+                        status=BotStatus.ACTIVE,
+                    )
+                )
+        finally:
+            await engine.dispose()
+        data = await create(api, chat_id=555_006)
+        assert data["priceConfig"]["single_price"] == 1.8  # 1.5 TRX + 20 %
+        tail = round(data["paymentTail"] * TRX)
+        assert exact(data) == 1_800_000 + tail
+        order = await stored(database_url, data["orderId"])
+        assert (order.bot_id, order.agent_id) == (bot_id, agent.id)
+        assert order.expected_amount_units == 1_800_000 + tail
+        # a chat of the operator's bot: the operator's price
+        await start_chat(database_url, 555_007)
+        plain = await create(api, chat_id=555_007)
+        assert plain["priceConfig"]["single_price"] == 1.5

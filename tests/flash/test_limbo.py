@@ -26,7 +26,12 @@ from tronproto.keys import PrivateKey
 from tronrent.adapters.tron.gateway import TronGateway
 from tronrent.adapters.tron.port import BlockHeader
 from tronrent.delegation.chain_tx import Delivery, deliver, record_delivery, stored_row
-from tronrent.delegation.limbo import alert_orders_in_limbo, orders_in_limbo, paid_before
+from tronrent.delegation.limbo import (
+    alert_orders_in_limbo,
+    limbo_figures,
+    orders_in_limbo,
+    paid_before,
+)
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose, ChainTxStatus
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -311,11 +316,11 @@ class TestRejections:
             )
             first = await s.get(EnergyPool, bad.id)
         assert first is not None
-        if first.flag == "key_mismatch":
+        if [d.pool_account_id for d in ds] == [f.pool.id]:
             # the pool sync saw the foreign owner permission first and flagged the pool: it was
             # never planned, and operators were told by the pool_unusable alert
-            assert [d.pool_account_id for d in ds] == [f.pool.id]
-        else:
+            assert first.flag == "key_mismatch"
+        else:  # tried first and refused (the sync may flag it afterwards as well)
             assert [d.pool_account_id for d in ds] == [bad.id, f.pool.id]
             assert (ds[0].error_message or "").startswith("pool_key_mismatch")
             assert first.recent_failures == 1
@@ -454,6 +459,37 @@ class TestInvariant:
             assert await alert_orders_in_limbo(s, paid_before=utcnow(), blocks=50) == [order.id]
             assert await alert_orders_in_limbo(s, paid_before=utcnow(), blocks=50) == []
             await s.commit()
+
+    async def test_figures_in_one_read(
+        self, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """In limbo at the cutoff, without an outcome now, the oldest payment: one statement
+        (the console's alerts page and every sweep read it)."""
+        rt = FlashRuntime(payment_address=PrivateKey.random().address_base58, block_interval_ms=100)
+        now = utcnow()
+        async with session_maker() as s:
+            paid: dict[str, tuple[OrderStatus, timedelta]] = {}
+            for status, ago in (
+                (OrderStatus.PAID, timedelta(seconds=100)),  # in limbo
+                (OrderStatus.FAILED, timedelta(seconds=10)),  # no outcome, not in limbo yet
+                (OrderStatus.COMPLETED, timedelta(seconds=200)),  # delivered: an outcome
+            ):
+                order, _ = await order_service.create_order(
+                    s, rt, recipient_address=PrivateKey.random().address_base58, chat_id=None
+                )
+                await s.flush()
+                paid[order.id] = (status, ago)
+            for oid, (status, ago) in paid.items():
+                await s.execute(
+                    update(Order).where(Order.id == oid).values(status=status, paid_at=now - ago)
+                )
+            await s.commit()
+            found = await limbo_figures(s, paid_before=now - timedelta(seconds=50), now=now)
+            assert (found.in_limbo, found.unsettled) == (1, 2)
+            assert found.oldest is not None
+            assert abs((found.oldest - (now - timedelta(seconds=100))).total_seconds()) < 1e-3
+            none = await limbo_figures(s, paid_before=now - timedelta(hours=1), now=now)
+            assert (none.in_limbo, none.unsettled) == (0, 2)
 
 
 async def create_order(api: Api, recipient: str) -> dict[str, Any]:  # noqa: F811

@@ -230,7 +230,9 @@ class TestRejected:
                     "balance": 10 * TRX,
                     "resource": "ENERGY",
                     "lock": True,
-                    "lock_period": 40,  # 4 s of 100 ms blocks
+                    # 15 s of 100 ms blocks: still locked when the sweep comes, however
+                    # slow the machine (4 s was not always enough under load)
+                    "lock_period": 150,
                 },
             )
             async with f.session_maker() as s:
@@ -264,7 +266,16 @@ class TestRejected:
                 async with job_scope(collect(jobs)):
                     await delegation.reclaim_orders(d, [a])
             # once the chain's lock is over, a new undelegation goes through
-            await asyncio.sleep(4.0)
+            to = bytes.fromhex(locked.address_hex)
+            expires_ms = max(
+                rec.expire_energy
+                for (_, receiver, is_locked), rec in f.devnet.chain.delegations.items()
+                if is_locked and receiver == to
+            )
+            for _ in range(300):
+                if f.devnet.chain.head.timestamp > expires_ms:
+                    break
+                await asyncio.sleep(0.2)
             async with job_scope(collect(jobs)):
                 assert await delegation.reclaim_order(d, a) == "broadcast"
             for oid in (a, b):  # the scanner sees both and completes the orders

@@ -214,3 +214,32 @@ def test_docker_compose() -> None:
     assert "tronrent_service" in env["DATABASE_URL"] and app["command"] == ["tronrent", "serve"]
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert any("postgres-init.sh" in v for v in services["db"]["volumes"])
+
+
+def test_docker_compose_scale_out_layout() -> None:
+    """The ``scaleout`` profile: one role per service, on the app's settings, least privilege
+    and start order, each role valid for several processes (PostgreSQL, Redis, a node)."""
+    from tronrent.config import SERVE_ROLES, Settings
+
+    services = load("docker-compose.yml")["services"]
+    app = services["app"]
+    assert "SERVE_ROLES" not in app["environment"]  # the default app runs every role
+    for role in SERVE_ROLES:
+        service = services[role]
+        assert service["profiles"] == ["scaleout"]
+        assert service["build"] == app["build"] and service["command"] == app["command"]
+        assert service["depends_on"] == app["depends_on"]
+        env = service["environment"]
+        assert env["SERVE_ROLES"] == role
+        assert env["DATABASE_URL"] == app["environment"]["DATABASE_URL"]
+        shared = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            serve_roles=role,  # type: ignore[arg-type]
+            database_url="postgresql://tronrent_service:x@db:5432/tron_energy",
+            redis_url=env["REDIS_URL"],
+            tron_network="mainnet",
+        )
+        assert shared.roles_problem() is None
+    assert services["api"]["deploy"]["replicas"] >= 2
+    assert services["engine"]["deploy"]["replicas"] >= 2
+    assert "deploy" not in services["bots"]  # one copy: polling bots must not run twice

@@ -124,3 +124,20 @@ def test_stdlib_logs_use_same_shape(captured: io.StringIO) -> None:
         "service": "uvicorn.error",
         "action": "port 8000 busy",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        (f"token {BOT_TOKEN} here", BOT_TOKEN),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "eyJhbGci"),
+        ("sent BASIC dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("sent bearer\tabc.def", "abc.def"),
+        ("redis://:hunter2@cache:6379/0 and more", "hunter2"),
+    ],
+)
+def test_each_secret_value_redacted_alone(captured: io.StringIO, value: str, secret: str) -> None:
+    """Each secret-looking value on its own (the quick pre-check must let every kind through
+    to the patterns)."""
+    get_logger("tronrent.api").info("event", note=value)
+    assert secret not in captured.getvalue()

@@ -90,6 +90,13 @@ class TestPayFromBalance:
         assert paid.payment_status is OrderPaymentStatus.PAID
         assert paid.payment_method == BALANCE
         assert paid.paid_amount_units == 5 * TRX and paid.paid_at is not None
+        await session.refresh(paid)  # the row as written, not the loaded object
+        assert (paid.status, paid.payment_status, paid.payment_method) == (
+            OrderStatus.PAID,
+            OrderPaymentStatus.PAID,
+            BALANCE,
+        )
+        assert paid.paid_amount_units == 5 * TRX and paid.paid_at is not None
         # no job: the engine's pickup takes the paid order (`delegation.pickup`)
         assert collected.sent == []
         assert await paid_balance_orders(session, 10) == [order.id]

@@ -6,22 +6,32 @@ block): tests/flash/test_balance_orders.py."""
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from package_orders import TRX, insert_package_order, new_user
 from tronrent.delegation.pickup import (
+    BALANCE_PAID_CHANNEL,
     DELEGATE_JOB,
     MAX_PICKUP,
+    MIN_GAP_S,
     PICKUP_BATCHES,
+    RELAXED_READS_PER_BLOCK,
+    URGENT_SHARE,
     BalancePickup,
     paid_balance_orders,
 )
 from tronrent.kit.db import transaction_scope
 from tronrent.models.order import Order, OrderStatus
-from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.payment.balance_pay import BALANCE, pay_from_balance
+from tronrent.storage import notify
 from tronrent.worker import PendingJob, Retry, job_scope
 
 
@@ -161,3 +171,103 @@ class TestLoop:
         stop.set()
         await asyncio.wait_for(loop, timeout=5)
         assert rec.batches == [paid]
+
+
+async def taken_within(rec: Recorder, n: int, seconds: float = 20.0) -> list[str]:
+    """The ids of the first ``n`` orders the recorder got, waiting up to ``seconds``."""
+    for _ in range(int(seconds / 0.05)):
+        taken = [x for b in rec.batches for x in b]
+        if len(taken) >= n:
+            return sorted(taken)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not taken: {rec.batches}")
+
+
+async def running(p: BalancePickup, body: Callable[[], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.create_task(p.run(stop))
+    try:
+        await asyncio.sleep(0.2)  # its first read (nothing yet), then the wait
+        await body()
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, timeout=10)
+
+
+class TestWakeUp:
+    """The timer reads once an hour here (a block of 14,400 s / 4): only a wake-up explains an
+    order taken within seconds."""
+
+    async def test_a_payment_committed_in_this_process_wakes_it(
+        self, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        rec = Recorder(session_maker)
+        p = BalancePickup(session_maker, rec, block_interval_s=14_400.0)
+
+        async def pay() -> None:
+            paid = await paid_orders(session_maker, 2)
+            assert await taken_within(rec, 2) == paid
+
+        await running(p, pay)
+
+    @pytest.mark.postgres
+    async def test_a_payment_of_another_process_wakes_it_by_notify(
+        self, engine: AsyncEngine, session_maker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """Marked paid by a bare UPDATE (no commit hook of this process): the trigger's NOTIFY
+        on commit is the only wake-up (without the listener this test fails); a rolled-back
+        payment sends none."""
+        async with transaction_scope(session_maker) as s:
+            user = await new_user(s, trx_sun=10 * TRX)
+            orders = [await insert_package_order(s, user, watch=False) for _ in range(2)]
+        rec = Recorder(session_maker)
+        p = BalancePickup(
+            session_maker,
+            rec,
+            block_interval_s=14_400.0,
+            listen=functools.partial(notify.listen, engine, BALANCE_PAID_CHANNEL),
+        )
+
+        def mark_paid(order: Order) -> object:
+            return (
+                update(Order)
+                .where(Order.id == order.id)
+                .values(status=OrderStatus.PAID, payment_method=BALANCE)
+            )
+
+        async def pay() -> None:
+            await asyncio.sleep(1.0)  # the listener connected
+            async with session_maker() as s:
+                await s.execute(mark_paid(orders[0]))  # type: ignore[call-overload]
+                await s.rollback()
+            async with transaction_scope(session_maker) as s:
+                await s.execute(mark_paid(orders[1]))  # type: ignore[call-overload]
+            assert await taken_within(rec, 1) == [orders[1].id]
+
+        await running(p, pay)
+
+
+class TestGap:
+    """When the loop reads next: at once close to the block, spaced out before it, never past
+    the start of the last stretch."""
+
+    @given(
+        interval=st.floats(min_value=0.1, max_value=10.0),
+        share=st.floats(min_value=0.0, max_value=1.0),
+        known=st.booleans(),
+    )
+    def test_gap(self, interval: float, share: float, known: bool) -> None:
+        left = share * interval if known else None
+        p = BalancePickup(
+            None,  # type: ignore[arg-type]
+            Recorder(None),  # type: ignore[arg-type]
+            block_interval_s=interval,
+            next_block_in=lambda: left,
+        )
+        gap = p._gap()
+        urgent = URGENT_SHARE * interval
+        assert MIN_GAP_S <= gap <= max(MIN_GAP_S, interval / RELAXED_READS_PER_BLOCK)
+        if left is None or left <= urgent:
+            assert gap == MIN_GAP_S
+        else:
+            assert gap <= max(MIN_GAP_S, left - urgent)

@@ -262,6 +262,50 @@ class TestExactlyOnce:
         assert [r.status for r in stored] == [ChainTxStatus.CONFIRMED] * 2
         assert [r.amount_sun for r in stored] == [7 * TRX, 3 * TRX]
 
+    async def test_left_in_flight_is_settled_by_the_periodic_job(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        devnet: DevnetServer,
+        gateway: TronGateway,
+        box: SecretBox,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A crash after the commit, before the broadcast (SIGNED), and a broadcast that
+        missed its block (BROADCAST): the next settle delivers both, once, with no operator
+        call, and syncs the pools."""
+        _, crashed = await add_pool(session_maker, devnet, gateway, box)
+        _, unseen = await add_pool(session_maker, devnet, gateway, box)
+
+        async def crash(row_id: int) -> None:
+            raise RuntimeError("killed between storing and broadcasting")
+
+        st = staking(session_maker, gateway, box, wait_s=0.3)
+        monkeypatch.setattr(st, "_deliver", crash)
+        with pytest.raises(RuntimeError):
+            await st.run(crashed.tron_address, StakeOp.STAKE, 5 * TRX, actor=ACTOR, reason="a")
+        devnet.node.paused = True
+        later = staking(session_maker, gateway, box, wait_s=0.3)
+        pending = await later.run(
+            unseen.tron_address, StakeOp.STAKE, 9 * TRX, actor=ACTOR, reason="b"
+        )
+        assert pending.status == "pending"
+        assert [r.status for r in await rows(session_maker, crashed)] == [ChainTxStatus.SIGNED]
+        assert [r.status for r in await rows(session_maker, unseen)] == [ChainTxStatus.BROADCAST]
+        # young rows are left to the call delivering them
+        assert await later.settle_in_flight(older_than_s=60) == []
+        devnet.node.paused = False
+        settled = await staking(session_maker, gateway, box).settle_in_flight(older_than_s=0)
+        assert [r.status.value for r in settled] == ["confirmed", "confirmed"]
+        assert await staking(session_maker, gateway, box).settle_in_flight(older_than_s=0) == []
+        for pool, amount in ((crashed, 5), (unseen, 9)):
+            (row,) = await rows(session_maker, pool)
+            assert row.status is ChainTxStatus.CONFIRMED and row.amount_sun == amount * TRX
+            staked = await figures(gateway, pool.tron_address)
+            assert staked.staked_energy_sun == (1_000 + amount) * TRX
+            async with session_maker() as s:
+                synced = await s.get(EnergyPool, pool.id)
+                assert synced is not None and synced.last_synced_at is not None
+
     async def test_one_staking_transaction_in_flight_per_pool(
         self, session_maker: async_sessionmaker[AsyncSession]
     ) -> None:

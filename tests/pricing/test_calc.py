@@ -16,6 +16,7 @@ from tronrent.pricing.calc import (
     PriceContext,
     PriceRule,
     QuantityTier,
+    agent_flash_markup_sun,
     classify_flash_payment,
     decide_refund,
     quote_best,
@@ -23,6 +24,7 @@ from tronrent.pricing.calc import (
     refund_amount_sun,
     select_rule,
     unit_price,
+    with_flash_markup,
 )
 
 SEED = {
@@ -168,6 +170,50 @@ class TestClassifyFlashPayment:
     def test_count_monotonic(self, price: FlashPrice, a: int, b: int) -> None:
         lo, hi = sorted((a, b))
         assert classify_flash_payment(lo, price).count <= classify_flash_payment(hi, price).count
+
+
+class TestAgentFlashMarkup:
+    """An agent's markup on flash: per transaction, a multiple of the tail granularity, never
+    negative (never below the operator's price)."""
+
+    def test_rounded_down_to_the_granularity(self) -> None:
+        assert agent_flash_markup_sun(1_500_000, 2000, 10_000) == 300_000
+        assert agent_flash_markup_sun(1_500_000, 100, 10_000) == 10_000  # 15,000 -> 10,000
+        assert agent_flash_markup_sun(1_500_000, 50, 10_000) == 0  # 7,500: below one step
+        assert agent_flash_markup_sun(1_500_000, 0, 10_000) == 0
+
+    def test_negative_is_none(self) -> None:
+        assert agent_flash_markup_sun(1_500_000, -2000, 10_000) == 0
+        with pytest.raises(ValueError, match="never negative"):
+            with_flash_markup(PRICE, -1)
+
+    def test_price_follows_cap_and_dust_do_not_move(self) -> None:
+        marked = with_flash_markup(PRICE, 300_000)
+        assert marked.single_price_sun == 1_800_000 and marked.cap_sun == 18_000_000
+        assert marked.min_amount_sun == PRICE.min_amount_sun
+        assert with_flash_markup(PRICE, 0) is PRICE
+        # the operator's price on an agent's order buys nothing
+        q = classify_flash_payment(1_500_123, marked, tail_tolerance_sun=9_999)
+        assert q.kind is FlashPaymentKind.UNDERPAID and q.count == 0
+
+    @given(
+        steps=st.integers(1, 10**6),
+        bps=st.lists(st.integers(-10_000, 10_000), min_size=2, max_size=2),
+        fees=st.lists(st.integers(0, 1000), min_size=2, max_size=2),
+        tails=st.lists(st.integers(1, 9_999), min_size=2, max_size=2, unique=True),
+    )
+    def test_expected_amounts_stay_unique_and_keep_their_tail(
+        self, steps: int, bps: list[int], fees: list[int], tails: list[int]
+    ) -> None:
+        g, price = 10_000, steps * 10_000
+        amounts = []
+        for markup_bps, fee_steps, tail in zip(bps, fees, tails, strict=True):
+            markup = agent_flash_markup_sun(price, markup_bps, g)
+            assert 0 <= markup <= max(0, price * markup_bps // 10_000) and markup % g == 0
+            amount = price + markup + fee_steps * g + tail
+            assert amount % g == tail  # the tail match still finds the order
+            amounts.append(amount)
+        assert amounts[0] != amounts[1]  # two open orders never expect the same amount
 
 
 class TestDecideRefund:

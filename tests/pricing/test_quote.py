@@ -10,12 +10,21 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models import Agent, AgentStatus, Currency, EnergyPackage, PriceConfig, User
 from tronrent.pricing.calc import PriceConditions, QuantityTier
 from tronrent.pricing.errors import NotSoldInCurrency, QuantityOutOfRange
-from tronrent.pricing.quote import PackagePrices, RuleRow, price_package, quote_order
+from tronrent.pricing.quote import (
+    PackagePrices,
+    RuleRow,
+    buyer_agent_columns,
+    buyer_agents,
+    buyer_agents_of,
+    price_package,
+    quote_order,
+)
 from tronrent.pricing.schemas import ConditionsSpec
 
 PKG = uuid.UUID(int=1)
@@ -344,6 +353,51 @@ class TestQuoteOrder:
         x.status = AgentStatus.SUSPENDED  # a suspended agent's referrals lose the discount
         await session.flush()
         assert await final("of_x") == 4_000_000
+
+    async def test_buyer_agents_read_with_the_users_row(self, session: AsyncSession) -> None:
+        """`buyer_agent_columns` on the buyer's row (the merchant API's locking read) finds
+        what `buyer_agents` finds: an agent's own level, an active referrer, nothing for a
+        suspended referrer or none."""
+        from tronrent.user.service import new_referral_code
+
+        users = {}
+        for name, referrer in (("agent", None), ("ref_active", "agent"), ("none", None)):
+            users[name] = User(
+                id=uuid.uuid4(),
+                referral_code=new_referral_code(),
+                referred_by=users[referrer].id if referrer else None,
+            )
+            session.add(users[name])
+            await session.flush()
+        session.add(
+            Agent(user_id=users["agent"].id, agent_code="BA", level=2, status=AgentStatus.ACTIVE)
+        )
+        suspended = User(id=uuid.uuid4(), referral_code=new_referral_code())
+        session.add(suspended)
+        await session.flush()
+        session.add(
+            Agent(user_id=suspended.id, agent_code="BS", level=1, status=AgentStatus.SUSPENDED)
+        )
+        users["ref_suspended"] = User(id=uuid.uuid4(), referred_by=suspended.id)
+        session.add(users["ref_suspended"])
+        await session.flush()
+        agent_id = await session.scalar(select(Agent.id).where(Agent.agent_code == "BA"))
+        expected = {
+            "agent": (2, None),
+            "ref_active": (None, agent_id),
+            "none": (None, None),
+            "ref_suspended": (None, None),
+        }
+        for name, user in users.items():
+            row = (
+                await session.execute(
+                    select(User.id, *buyer_agent_columns())
+                    .where(User.id == user.id)
+                    .with_for_update(of=User)
+                )
+            ).one()
+            assert buyer_agents_of(row[1], row[2]) == expected[name], name
+            assert await buyer_agents(session, user.id) == expected[name], name
 
     async def test_flash_row_and_deleted_rules_do_not_price_packages(
         self, session: AsyncSession

@@ -5,7 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tronrent.models.order import Order, OrderType
+from tronrent.order.flash_config import parse_flash_config
 from tronrent.pricing.calc import FlashPaymentKind
+from tronrent.product.base import SettleContext
+from tronrent.product.flash import flash
 from tronrent.product.package import settle_package_payment
 from tronrent.product.registry import STRATEGIES
 from tronrent.product.tail import lift_to_tail
@@ -53,3 +57,36 @@ class TestLiftToTail:
 
 def test_every_order_type_with_a_product_has_one_strategy() -> None:
     assert {s.order_type for s in STRATEGIES.values()} == set(STRATEGIES)
+
+
+class TestAgentFlashOrder:
+    """A flash order of an agent's bot is weighed at its frozen price (docs/agents.md)."""
+
+    @staticmethod
+    def ctx() -> SettleContext:
+        cfg = parse_flash_config(None, None, default_energy=65_000, default_margin_bp=200)
+        return SettleContext(cfg, GRANULARITY)
+
+    @staticmethod
+    def order(snapshot: dict[str, object]) -> Order:
+        return Order(order_type=OrderType.ENERGY_FLASH, price_config=snapshot)
+
+    def test_weighed_at_the_agents_price(self) -> None:
+        order = self.order({"agent_markup_bps": 2000, "agent_markup_sun": 300_000})
+        got = flash.settle(order, 2 * 1_800_000 + 123, self.ctx())
+        assert (got.quote.kind, got.quote.count) == (FlashPaymentKind.EXACT, 2)
+        assert got.paid_values["final_price_units"] == 3_600_000
+        assert got.paid_values["agent_markup_units"] == 600_000
+        short = flash.settle(order, 1_500_123, self.ctx())  # the operator's price
+        assert short.quote.kind is FlashPaymentKind.UNDERPAID
+        assert "costs 1.8 TRX" in short.underpaid_reason
+
+    def test_no_or_unreadable_markup_is_the_operators_price(self) -> None:
+        for snapshot in (
+            {},
+            {"agent_markup_sun": -5},
+            {"agent_markup_sun": "9"},
+            {"agent_markup_sun": True},
+        ):
+            got = flash.settle(self.order(snapshot), 1_500_123, self.ctx())
+            assert got.quote.count == 1 and got.paid_values["agent_markup_units"] == 0

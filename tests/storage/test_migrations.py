@@ -156,6 +156,8 @@ class TestAppRoleGrants:
             assert await can("DELETE", "merchant_nonces")
             assert not await can("UPDATE", "merchant_orders")
             assert not await can("UPDATE", "merchant_callback_attempts")
+            assert await can("INSERT", "user_status_changes")  # 0032_console_biz
+            assert not await can("UPDATE", "user_status_changes")
             assert not await can("DELETE", "payments")
             assert not await can("INSERT", "alembic_version")
             assert not await can("TRUNCATE", "orders")

@@ -20,6 +20,8 @@ from tronrent.models.common import Currency
 from tronrent.models.order import OrderStatus, OrderType
 from tronrent.models.payment import PaymentStatus
 from tronrent.order.admin import OrderFilter, order_admin
+from tronrent.order.figures import figures
+from tronrent.order.figures import sales_statement as figures_sales_statement
 from tronrent.payment.admin import PROBLEM_STATUSES, PaymentFilter, payment_admin
 
 N = 100_000
@@ -130,3 +132,42 @@ async def test_every_filter_reads_indexes(db_backend: str, engine: AsyncEngine) 
         assert all(o.created_at < LATER for o in page.items)
         stamps = [o.created_at for o in page.items]
         assert stamps == sorted(stamps, reverse=True) and page.next_cursor
+
+
+@pytest.mark.postgres
+async def test_overview_sales_read_is_index_only(db_backend: str, engine: AsyncEngine) -> None:
+    """The overview's sales read (orders per day, product and currency) takes every column
+    from ``idx_orders_created_at_id`` (0033_console_bench): no heap fetch per order."""
+    async with engine.begin() as conn:
+        for sql in _LOAD[:2]:
+            await conn.execute(text(sql))
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text("VACUUM ANALYZE orders"))
+    async with create_session_maker(engine)() as s:
+        stmt = figures_sales_statement("postgresql", NOW - timedelta(hours=2), NOW)
+        plan = await _plan(s, stmt)
+        assert "Index Only Scan using idx_orders_created_at_id on orders" in plan, plan
+        # and it answers: 2 hours of the load's orders (one a second), by product
+        rows = (await s.execute(stmt)).all()
+        assert sum(r[3] for r in rows) == 7200
+        assert {r[1] for r in rows} == {"energy_flash", "energy_rental"}
+
+
+@pytest.mark.postgres
+async def test_overview_sales_are_planned_for_their_dates(
+    db_backend: str, engine: AsyncEngine
+) -> None:
+    """The sales read runs with a custom plan every time (asyncpg prepares it; PostgreSQL's
+    generic plan after 5 executions guesses ~500 orders for the month and sorts them all)
+    and enough work_mem to group the month in memory - for its transaction only."""
+    async with create_session_maker(engine)() as s:
+        async with s.begin():
+            for _ in range(7):
+                await figures.sales(s, since=(NOW - timedelta(days=29)).date(), now=NOW)
+            assert (await s.execute(text("SHOW plan_cache_mode"))).scalar_one() == (
+                "force_custom_plan"
+            )
+            assert (await s.execute(text("SHOW work_mem"))).scalar_one() == "32MB"
+        async with s.begin():
+            assert (await s.execute(text("SHOW plan_cache_mode"))).scalar_one() == "auto"

@@ -29,6 +29,34 @@ async def make_agent(h: Harness, chat: int) -> Agent:
         )
 
 
+async def run_agent_bot(
+    h: Harness, agent: Agent, username: str, *, markup_bps: int = 0, max_bps: int = 0
+) -> tuple[Bot, str]:
+    """``agent``'s own bot registered (``markup_bps`` asked), approved within ``0..max_bps``
+    and started by the manager without a restart: its row and token."""
+    state = h.emulator.add_bot(username=username)
+    async with h.session_maker() as s, s.begin():
+        row = await agent_bots.register(
+            s,
+            box=h.box,
+            agent_id=agent.id,
+            token=state.token,
+            username=username,
+            markup_bps=markup_bps,
+        )
+        await agent_bots.approve(
+            s,
+            row.id,
+            min_markup_bps=0,
+            max_markup_bps=max_bps,
+            actor=await new_admin(s),
+            reason="ok",
+        )
+    await h.manager.reload()
+    assert row.id in h.manager.running
+    return row, state.token
+
+
 async def buy_one(shop: Shop, package_id: object) -> Order:
     """One package bought by transfer through ``shop``'s bot: the pending order."""
     from tronrent.models import EnergyPackage
@@ -89,6 +117,12 @@ class TestAgentBot:
             -1
         ].text
         assert "within 0..2500" in refused
+        below = (await h.say(shop_token, "/agent bot markup @y_energy_bot -5", user_id=y_chat))[
+            -1
+        ].text
+        assert "never below the operator's price" in below  # not applied: still 20 %
+        async with h.session_maker() as s:
+            assert (await s.get(Bot, row.id, populate_existing=True)).agent_markup_bps == 2000
 
         # the same customer buys once in each bot
         operator_order = await buy_one(Shop(h, shop_token, customer), package.id)
@@ -127,20 +161,14 @@ class TestAgentBot:
         await h.manager.start()
         await h.say(shop_token, "/start", user_id=3201)
         agent = await make_agent(h, 3201)
-        state = h.emulator.add_bot(username="z_energy_bot")
-        async with h.session_maker() as s, s.begin():
-            row = await agent_bots.register(
-                s, box=h.box, agent_id=agent.id, token=state.token, username="z_energy_bot"
-            )
-            actor = await new_admin(s)
-            await agent_bots.approve(
-                s, row.id, min_markup_bps=0, max_markup_bps=0, actor=actor, reason="ok"
-            )
-        await h.manager.reload()
-        assert row.id in h.manager.running
+        row, _ = await run_agent_bot(h, agent, "z_energy_bot")
         async with h.session_maker() as s, s.begin():
             await agent_service.edit(
-                s, agent.id, actor=actor, reason="fraud", status=type(agent.status)("suspended")
+                s,
+                agent.id,
+                actor=await new_admin(s),
+                reason="fraud",
+                status=type(agent.status)("suspended"),
             )
         await h.manager.reload()
         assert row.id not in h.manager.running

@@ -140,3 +140,45 @@ async def test_depth_counts_jobs_not_yet_done() -> None:
             await asyncio.wait_for(listener, 10)
     finally:
         await queue.shutdown()
+
+
+async def _seen(token: str, wait_s: float = 20.0) -> bool:
+    for _ in range(int(wait_s / 0.05)):
+        if token in seen:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.mark.redis
+async def test_workers_go_on_after_redis_lost_its_streams() -> None:
+    """Redis restarted without persistence (or its keys deleted): the streams and their
+    consumer group are gone. The workers declare the group again and go on consuming (before,
+    their read failed with NOGROUP and they stopped for good)."""
+    from redis.asyncio import Redis
+
+    prefix = f"tronrent-test-{uuid.uuid4().hex[:8]}"
+    queue = JobQueue.redis(REDIS_URL, prefix=prefix, poll_ms=100)
+    await queue.startup()
+    stop = asyncio.Event()
+    listener = asyncio.create_task(queue.listen(stop))
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        first = uuid.uuid4().hex
+        await queue.send(PendingJob("test.redis_record", (first,)))
+        assert await _seen(first)
+        keys = [k async for k in redis.scan_iter(f"{prefix}:stream:*")]
+        assert keys
+        await redis.delete(*keys)
+        after = uuid.uuid4().hex
+        await queue.send(PendingJob("test.redis_record", (after,)))  # a new stream, no group
+        assert await _seen(after)
+        assert not listener.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(listener, 10)
+        await queue.shutdown()
+        keys = [k async for k in redis.scan_iter(f"{prefix}:stream:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()

@@ -17,6 +17,7 @@ from tronrent.agent.withdrawal import withdrawal as withdrawal_service
 from tronrent.api.deps import SessionDep, SettingsDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
+from tronrent.flash.api_deps import JOB_SCOPE
 from tronrent.kit.audit import Actor
 from tronrent.models import (
     AdminUser,
@@ -245,7 +246,7 @@ class WithdrawalRequest(ApiModel):
     to_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
 
-@router.post("/api/agent-withdrawals", status_code=201)
+@router.post("/api/agent-withdrawals", status_code=201, dependencies=[JOB_SCOPE])
 async def request_withdrawal(
     body: WithdrawalRequest, session: SessionDep, settings: SettingsDep, _op: OperatorDep
 ) -> Envelope[WithdrawalOut]:
@@ -370,7 +371,7 @@ async def list_withdrawals(
     return ok([withdrawal_out(w) for w in rows])
 
 
-@router.post("/api/admin/agent-withdrawals/{withdrawal_id}/approve")
+@router.post("/api/admin/agent-withdrawals/{withdrawal_id}/approve", dependencies=[JOB_SCOPE])
 async def approve_withdrawal(
     withdrawal_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     body: DecisionRequest,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.keyset import Page, Position, newest_first, page, uuid_position
 from tronrent.models import (
     Agent,
     AgentApplication,
@@ -18,26 +19,72 @@ from tronrent.models import (
     EarningStatus,
     User,
 )
+from tronrent.models.agent_change import AgentChange
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.common import Currency
+
+
+def _position(row: Agent | AgentApplication | AgentEarning) -> Position[str]:
+    return Position(row.created_at, str(row.id))
+
+
+async def application_page(
+    session: AsyncSession,
+    status: ApplicationStatus | None,
+    limit: int,
+    after: Position[str] | None = None,
+) -> Page[AgentApplication]:
+    """Applications, newest first (keyset: ``idx_agent_applications_created_at``)."""
+    stmt = select(AgentApplication)
+    if status is not None:
+        stmt = stmt.where(AgentApplication.status == status)
+    stmt = newest_first(
+        stmt, AgentApplication.created_at, AgentApplication.id, uuid_position(after), limit
+    )
+    return page((await session.execute(stmt)).scalars().all(), limit, _position)
 
 
 async def applications(
     session: AsyncSession, status: ApplicationStatus | None, limit: int
 ) -> Sequence[AgentApplication]:
-    stmt = select(AgentApplication)
-    if status is not None:
-        stmt = stmt.where(AgentApplication.status == status)
-    stmt = stmt.order_by(AgentApplication.created_at.desc(), AgentApplication.id).limit(limit)
-    return (await session.execute(stmt)).scalars().all()
+    return (await application_page(session, status, limit)).items
 
 
-async def agents(session: AsyncSession, status: AgentStatus | None, limit: int) -> Sequence[Agent]:
+async def agent_page(
+    session: AsyncSession,
+    status: AgentStatus | None,
+    limit: int,
+    after: Position[str] | None = None,
+) -> Page[Agent]:
+    """Agents, newest first (keyset: ``idx_agents_created_at``)."""
     stmt = select(Agent)
     if status is not None:
         stmt = stmt.where(Agent.status == status)
-    stmt = stmt.order_by(Agent.created_at.desc(), Agent.id).limit(limit)
-    return (await session.execute(stmt)).scalars().all()
+    stmt = newest_first(stmt, Agent.created_at, Agent.id, uuid_position(after), limit)
+    return page((await session.execute(stmt)).scalars().all(), limit, _position)
+
+
+async def agents(session: AsyncSession, status: AgentStatus | None, limit: int) -> Sequence[Agent]:
+    return (await agent_page(session, status, limit)).items
+
+
+async def earning_page(
+    session: AsyncSession,
+    *,
+    agent_id: uuid.UUID | None,
+    status: EarningStatus | None,
+    limit: int,
+    after: Position[str] | None = None,
+) -> Page[AgentEarning]:
+    """Earnings, newest first (keyset: ``idx_agent_earnings_created_at``, or
+    ``idx_agent_earnings_agent_created`` for one agent's)."""
+    stmt = select(AgentEarning)
+    if agent_id is not None:
+        stmt = stmt.where(AgentEarning.agent_id == agent_id)
+    if status is not None:
+        stmt = stmt.where(AgentEarning.status == status)
+    stmt = newest_first(stmt, AgentEarning.created_at, AgentEarning.id, uuid_position(after), limit)
+    return page((await session.execute(stmt)).scalars().all(), limit, _position)
 
 
 async def earnings(
@@ -47,13 +94,7 @@ async def earnings(
     status: EarningStatus | None,
     limit: int,
 ) -> Sequence[AgentEarning]:
-    stmt = select(AgentEarning)
-    if agent_id is not None:
-        stmt = stmt.where(AgentEarning.agent_id == agent_id)
-    if status is not None:
-        stmt = stmt.where(AgentEarning.status == status)
-    stmt = stmt.order_by(AgentEarning.created_at.desc(), AgentEarning.id).limit(limit)
-    return (await session.execute(stmt)).scalars().all()
+    return (await earning_page(session, agent_id=agent_id, status=status, limit=limit)).items
 
 
 async def withdrawals(
@@ -62,13 +103,33 @@ async def withdrawals(
     agent_id: uuid.UUID | None,
     status: WithdrawalStatus | None,
     limit: int,
+    before_id: int | None = None,
 ) -> Sequence[AgentWithdrawal]:
+    """Withdrawals, newest first (by id; ``before_id``: the older ones, a keyset page)."""
     stmt = select(AgentWithdrawal)
     if agent_id is not None:
         stmt = stmt.where(AgentWithdrawal.agent_id == agent_id)
     if status is not None:
         stmt = stmt.where(AgentWithdrawal.status == status)
+    if before_id is not None:
+        stmt = stmt.where(AgentWithdrawal.id < before_id)
     stmt = stmt.order_by(AgentWithdrawal.id.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def changes(
+    session: AsyncSession, subjects: Sequence[str], limit: int = 100
+) -> Sequence[AgentChange]:
+    """The decisions about ``subjects`` (``agent:<id>``, ``withdrawal:<id>``...), newest first
+    (``idx_agent_changes_subject``)."""
+    if not subjects:
+        return []
+    stmt = (
+        select(AgentChange)
+        .where(AgentChange.subject.in_(list(subjects)))
+        .order_by(AgentChange.created_at.desc(), AgentChange.id)
+        .limit(limit)
+    )
     return (await session.execute(stmt)).scalars().all()
 
 

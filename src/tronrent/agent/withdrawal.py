@@ -37,7 +37,7 @@ from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
 from tronrent.user.balance import balance as balance_service
-from tronrent.worker import enqueue_job, has_job_scope
+from tronrent.worker import enqueue_job, has_job_queue, has_job_scope
 
 PAY_JOB = "agent.pay_withdrawal"
 
@@ -60,7 +60,10 @@ async def _move_available(
 
 
 def _send(withdrawal_id: int) -> None:
-    if has_job_scope():
+    """The payout job, sent once the transaction commits (a request or a bot update of a
+    served process); without a job queue the ``agent.settle_earnings`` sweep (every minute)
+    hands the approved withdrawal over instead."""
+    if has_job_scope() and has_job_queue():
         enqueue_job(PAY_JOB, withdrawal_id)
 
 

@@ -1,4 +1,8 @@
-"""FastAPI dependencies shared by every router."""
+"""FastAPI dependencies shared by every router.
+
+Every dependency is ``async def``, even when it awaits nothing: FastAPI runs a plain ``def``
+dependency in a worker thread (a thread hand-off per call, several per request), an
+``async def`` one inline on the event loop."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-def get_app_state(request: Request) -> AppState:
+async def get_app_state(request: Request) -> AppState:
     state: AppState | None = getattr(request.app.state, "tronrent", None)
     if state is None:
         raise ServiceUnavailable("service is starting", "NOT_READY")
@@ -27,7 +31,7 @@ def get_app_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
@@ -48,7 +52,7 @@ async def get_db_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-def get_redis(state: StateDep) -> Redis | None:
+async def get_redis(state: StateDep) -> Redis | None:
     """The Redis client, or None on the embedded default."""
     return state.redis
 

@@ -24,7 +24,7 @@ class SearchWindow:
     limit: int
 
 
-def search_window(
+async def search_window(
     created_from: Annotated[
         AwareDatetime | None,
         Query(alias="createdFrom", description="ISO 8601 with a time zone; inclusive"),

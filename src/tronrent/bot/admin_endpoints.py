@@ -160,7 +160,7 @@ def bot_out(b: Bot) -> BotOut:
     )
 
 
-def _schedule_reload(state: Any, tasks: BackgroundTasks) -> None:
+def schedule_reload(state: Any, tasks: BackgroundTasks) -> None:
     """Reload the running bots once the response (after the commit) is sent."""
     reload: Callable[[], Awaitable[None]] | None = state.components.get(RELOAD_COMPONENT)
     if reload is None:
@@ -203,7 +203,7 @@ async def add_bot(
     bot = await bot_service.add(
         session, box=state.secret_box, actor=actor_of(admin), reason=body.reason, **fields
     )
-    _schedule_reload(state, tasks)
+    schedule_reload(state, tasks)
     return ok(bot_out(bot))
 
 
@@ -234,7 +234,7 @@ async def edit_bot(
     bot = await bot_service.edit(
         session, bot_id, changes, box=state.secret_box, actor=actor_of(admin), reason=body.reason
     )
-    _schedule_reload(state, tasks)
+    schedule_reload(state, tasks)
     return ok(bot_out(bot))
 
 
@@ -251,7 +251,7 @@ async def remove_bot(
     token and `bot_users` are deleted. 409 `BOT_IN_USE` when orders were made through it (they
     reference it): disable it instead (`status: inactive`)."""
     await bot_service.remove(session, bot_id, actor=actor_of(admin), reason=reason)
-    _schedule_reload(state, tasks)
+    schedule_reload(state, tasks)
     return ok(None)
 
 
@@ -318,7 +318,7 @@ async def approve_agent_bot(
         actor=actor_of(admin),
         reason=body.reason,
     )
-    _schedule_reload(state, tasks)
+    schedule_reload(state, tasks)
     return ok(bot_out(bot))
 
 

@@ -52,6 +52,14 @@ def agent_actor(agent: Agent) -> Actor:
 
 
 def _check_markup(markup_bps: int, low: int, high: int) -> None:
+    """``MarkupOutOfBounds`` (422) outside ``low..high``; the floor is never below 0: an agent's
+    price is never below the operator's (a discount is the operator's price rules' business)."""
+    if markup_bps < 0:
+        raise MarkupOutOfBounds(
+            f"markup must not be negative (got {markup_bps}): an agent's price is never below "
+            "the operator's price",
+            details={"minMarkupBps": max(0, low), "maxMarkupBps": high},
+        )
     if not low <= markup_bps <= high:
         raise MarkupOutOfBounds(
             f"markup must be within {low}..{high} basis points (set by the operator), "
@@ -222,12 +230,24 @@ class AgentBotService:
 
     async def owner_of(self, session: AsyncSession, bot_id: uuid.UUID | None) -> uuid.UUID | None:
         """The agent who owns the bot (None: the operator's bot, or no bot)."""
+        return (await self.seller(session, bot_id))[0]
+
+    async def seller(
+        self, session: AsyncSession, bot_id: uuid.UUID | None
+    ) -> tuple[uuid.UUID | None, int]:
+        """The agent who owns the bot and its markup in basis points (``(None, 0)``: the
+        operator's bot, or no bot). The markup is never negative (CHECK
+        ``bots_agent_markup_check``)."""
         if bot_id is None:
-            return None
-        owner: uuid.UUID | None = await session.scalar(
-            select(Bot.owner_agent_id).where(Bot.id == bot_id)
-        )
-        return owner
+            return None, 0
+        row = (
+            await session.execute(
+                select(Bot.owner_agent_id, Bot.agent_markup_bps).where(Bot.id == bot_id)
+            )
+        ).first()
+        if row is None or row.owner_agent_id is None:
+            return None, 0
+        return row.owner_agent_id, max(0, int(row.agent_markup_bps))
 
     @staticmethod
     def _terms(bot: Bot) -> dict[str, Any]:

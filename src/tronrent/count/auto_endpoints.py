@@ -61,6 +61,10 @@ class AutoTopUpOut(ApiModel):
     billed_units: int
     stopped_reason: str | None
     stop_note: str | None
+    #: paused by the customer (our energy taken back, nothing followed or billed)
+    paused: bool
+    #: ``pause`` / ``resume`` on its way to the chain
+    pending_action: str | None
     created_at: str
     uses: list[CountUseOut] | None = None
 
@@ -70,7 +74,7 @@ class AutoTopUpPage(ApiModel):
     total: int
 
 
-def _view(state: auto.AutoState, uses: list[CountUseOut] | None = None) -> AutoTopUpOut:
+def auto_view(state: auto.AutoState, uses: list[CountUseOut] | None = None) -> AutoTopUpOut:
     a = state.auto
     return AutoTopUpOut(
         order_id=a.order_id,
@@ -87,6 +91,8 @@ def _view(state: auto.AutoState, uses: list[CountUseOut] | None = None) -> AutoT
         billed_units=a.billed_units,
         stopped_reason=a.stopped_reason.value if a.stopped_reason else None,
         stop_note=a.stop_note,
+        paused=a.paused,
+        pending_action=a.pending_action,
         created_at=isoformat(a.created_at),
         uses=uses,
     )
@@ -110,7 +116,7 @@ async def create(
         price_units=body.price_units,
         actor=actor_of(op),
     )
-    return ok(_view(await auto.get(session, created.order_id)))
+    return ok(auto_view(await auto.get(session, created.order_id)))
 
 
 @router.get("")
@@ -123,7 +129,7 @@ async def list_auto(
 ) -> Envelope[AutoTopUpPage]:
     """Auto top-ups, newest first (``active=false``: stopped and ended ones too)."""
     rows, total = await auto.listing(session, active=active, limit=limit, offset=offset)
-    return ok(AutoTopUpPage(items=[_view(r) for r in rows], total=total))
+    return ok(AutoTopUpPage(items=[auto_view(r) for r in rows], total=total))
 
 
 @router.get("/{order_id}")
@@ -134,7 +140,7 @@ async def get_auto(
     404 AUTO_TOP_UP_NOT_FOUND."""
     state = await auto.get(session, order_id)
     uses = await count_service.uses_of(session, order_id)
-    return ok(_view(state, [use_view(u) for u in uses]))
+    return ok(auto_view(state, [use_view(u) for u in uses]))
 
 
 @router.post("/{order_id}/stop")
@@ -146,4 +152,4 @@ async def stop(
     ended, not delegated yet, or a top-up on its way); 422 REASON_REQUIRED."""
     state = await auto.stop(session, order_id, actor=actor_of(op), reason=body.reason)
     await notify_orders(session, [auto.stopped_event(state)])
-    return ok(_view(state))
+    return ok(auto_view(state))

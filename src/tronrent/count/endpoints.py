@@ -14,11 +14,16 @@ from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import OperatorDep, actor_of
 from tronrent.count import service as count_service
 from tronrent.count.schemas import CountPackageOut, package_view
+from tronrent.flash.api_deps import JOB_SCOPE
 from tronrent.kit.audit import MAX_REASON, require_reason
 from tronrent.order.schemas import OrderId
 
 router = APIRouter(
-    prefix="/api/admin/count-packages", tags=["count-packages"], responses=ERROR_RESPONSES
+    prefix="/api/admin/count-packages",
+    tags=["count-packages"],
+    # a pause / resume enqueues its chain work, sent once the request's transaction commits
+    dependencies=[JOB_SCOPE],
+    responses=ERROR_RESPONSES,
 )
 
 

@@ -4,9 +4,9 @@ package and the settlement of its unused counts (docs/count-packages.md).
 Time is chain time: idle periods are block slots (``count_idle_period_blocks``) counted from
 ``idle_since_block`` (the last use's block, the resume, or the scanned block when the package
 was first seen active) to the last block the scanner processed. Everything here runs from the
-periodic ``count.life`` job (and ``count.apply_pending`` right after a pause or resume asked
-in the bot); each step is its own transaction with the rows locked, and every change is
-recorded once:
+periodic ``count.life`` job (and ``count.apply_pending``, enqueued in the transaction of a pause
+or resume asked through HTTP or the bot); each step is its own transaction with the rows locked,
+and every change is recorded once:
 
 - **Idle fee**: per whole period with no use, ``count_idle_fee_counts`` counts are used
   (``idle_charged`` counts the periods charged since ``idle_since_block`` under the row lock;
@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.count import auto
 from tronrent.count.flows import (
     BROADCAST_CONCURRENCY,
     RECLAIM_JOB,
@@ -59,6 +60,7 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.time import utcnow
+from tronrent.models.auto_top_up import AutoTopUp
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
 from tronrent.models.count_package import (
@@ -119,6 +121,21 @@ async def _lock(s: AsyncSession, order_ids: Sequence[str]) -> list[tuple[Order, 
     return [(orders[oid], p) for oid, p in sorted(pkgs.items()) if oid in orders]
 
 
+#: what carries a pause / resume to the chain: a count package or an auto top-up
+Pausable = CountPackage | AutoTopUp
+
+
+async def _lock_pausable(
+    s: AsyncSession, model: type[Pausable], order_ids: Sequence[str]
+) -> list[tuple[Order, Pausable]]:
+    """Orders, then their count packages / auto top-ups, locked in id order."""
+    if model is CountPackage:
+        return list(await _lock(s, order_ids))
+    orders, _ = await locked_orders(s, order_ids)
+    autos = await auto.locked(s, order_ids)
+    return [(orders[oid], a) for oid, a in sorted(autos.items()) if oid in orders]
+
+
 class CountLife:
     async def run(self, d: FlowDeps) -> LifeOutcome:
         """One round: pending pauses / resumes, idle fees and ends, settlements. What is due
@@ -128,12 +145,30 @@ class CountLife:
         now = utcnow()
         async with d.session_maker() as s:
             head = await scanned_block(s)
-            pending = list(
+            pending = [
+                oid
+                for model in (CountPackage, AutoTopUp)
+                for oid in (
+                    await s.execute(
+                        select(model.order_id)
+                        .where(model.pending_action.is_not(None))
+                        .order_by(model.order_id)
+                        .limit(BATCH)
+                    )
+                ).scalars()
+            ]
+            paused_autos = list(
                 (
                     await s.execute(
-                        select(CountPackage.order_id)
-                        .where(CountPackage.pending_action.is_not(None))
-                        .order_by(CountPackage.order_id)
+                        select(AutoTopUp.order_id)
+                        .join(Order, Order.id == AutoTopUp.order_id)
+                        .where(
+                            AutoTopUp.paused.is_(True),
+                            AutoTopUp.pending_action.is_(None),
+                            Order.status == OrderStatus.ACTIVE,
+                            Order.expires_at <= now,
+                        )
+                        .order_by(AutoTopUp.order_id)
                         .limit(BATCH)
                     )
                 ).scalars()
@@ -157,6 +192,8 @@ class CountLife:
             )
         if pending:
             out.pending = await self.apply_pending(d, pending)
+        if paused_autos:
+            await self._end_paused_autos(d, out, paused_autos)
         if idle and head is not None:
             await self._idle(d, out, idle, head)
         if settle:
@@ -270,6 +307,25 @@ class CountLife:
             {"duration_s": d.rt.rental_ms(order.duration_hours) // 1000, "tx_hashes": []},
         )
 
+    async def _end_paused_autos(self, d: FlowDeps, out: LifeOutcome, ids: Sequence[str]) -> None:
+        """Paused auto top-ups past their order's lifetime complete (nothing of ours is on the
+        address)."""
+        now = utcnow()
+        async with d.session_maker() as s:
+            events: list[OrderEvent] = []
+            for order, a in await _lock_pausable(s, AutoTopUp, ids):
+                expires = order.expires_at
+                if order.status is not OrderStatus.ACTIVE or a.pending_action is not None:
+                    continue
+                if not a.paused or expires is None or expires > now:
+                    continue
+                await auto.close_paused(s, order, now)
+                duration_s = d.rt.rental_ms(order.duration_hours) // 1000
+                events.append((order, "rental_ended", {"duration_s": duration_s, "tx_hashes": []}))
+                out.ended.append(order.id)
+            await notify_orders(s, events)
+            await s.commit()
+
     # --- unused counts of a completed package ----------------------------------------------
 
     async def _settle(self, d: FlowDeps, out: LifeOutcome, ids: Sequence[str]) -> None:
@@ -334,24 +390,28 @@ class CountLife:
         """Store then deliver the pending pauses / resumes (all, or ``order_ids``'s); order id
         -> "sent", "failed", "expired" (built again next time), "pending" (no node took it
         yet) or "none" (nothing to send: no live delegation)."""
-        states = await self._store_pending(d, order_ids)
-        states.update(await self._deliver_pending(d, order_ids))
+        states: dict[str, str] = {}
+        for model in (CountPackage, AutoTopUp):
+            states.update(await self._store_pending(d, model, order_ids))
+            states.update(await self._deliver_pending(d, model, order_ids))
         return states
 
-    async def _store_pending(self, d: FlowDeps, order_ids: Sequence[str] | None) -> dict[str, str]:
+    async def _store_pending(
+        self, d: FlowDeps, model: type[Pausable], order_ids: Sequence[str] | None
+    ) -> dict[str, str]:
         states: dict[str, str] = {}
         async with d.session_maker() as s:
-            stmt = select(CountPackage.order_id).where(
-                CountPackage.pending_action.is_not(None), CountPackage.pending_txids.is_(None)
+            stmt = select(model.order_id).where(
+                model.pending_action.is_not(None), model.pending_txids.is_(None)
             )
             if order_ids is not None:
-                stmt = stmt.where(CountPackage.order_id.in_(sorted(set(order_ids))))
+                stmt = stmt.where(model.order_id.in_(sorted(set(order_ids))))
             ids = list((await s.execute(stmt.limit(BATCH))).scalars())
             if not ids:
                 return states
             work = [
                 (o, p)
-                for o, p in await _lock(s, ids)
+                for o, p in await _lock_pausable(s, model, ids)
                 if p.pending_action is not None and p.pending_txids is None
             ]
             live = await live_delegations(s, [o.id for o, _ in work])
@@ -389,14 +449,14 @@ class CountLife:
         return states
 
     async def _deliver_pending(
-        self, d: FlowDeps, order_ids: Sequence[str] | None
+        self, d: FlowDeps, model: type[Pausable], order_ids: Sequence[str] | None
     ) -> dict[str, str]:
         async with d.session_maker() as s:
-            stmt = select(
-                CountPackage.order_id, CountPackage.pending_action, CountPackage.pending_txids
-            ).where(CountPackage.pending_txids.is_not(None))
+            stmt = select(model.order_id, model.pending_action, model.pending_txids).where(
+                model.pending_txids.is_not(None)
+            )
             if order_ids is not None:
-                stmt = stmt.where(CountPackage.order_id.in_(sorted(set(order_ids))))
+                stmt = stmt.where(model.order_id.in_(sorted(set(order_ids))))
             todo = [
                 (oid, str(a), str(t)) for oid, a, t in (await s.execute(stmt.limit(BATCH))).all()
             ]
@@ -441,7 +501,7 @@ class CountLife:
                 by_result[(r.status, r.error)].append(row_id)
             for row_ids in by_result.values():
                 await record_delivery(s, row_ids, results[row_ids[0]])
-            for order, pkg in await _lock(s, list(states)):
+            for order, pkg in await _lock_pausable(s, model, list(states)):
                 st = states[order.id]
                 if pkg.pending_txids is None or st == "pending":
                     continue

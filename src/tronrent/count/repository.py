@@ -17,14 +17,18 @@ from tronrent.scanner.blocks import CountUseSeen
 
 
 async def followed_addresses(session: AsyncSession) -> dict[str, str]:
-    """Address -> order id of every active, unpaused count package and every active auto
-    top-up (two queries). An address with two active packages is followed for the older one
+    """Address -> order id of every active, unpaused count package and every active, unpaused
+    auto top-up (two queries). An address with two active packages is followed for the older one
     (its uses count there first); a count package comes before an auto top-up (creating an
     auto top-up for a followed address is refused, buying a package for it is not)."""
     autos = await session.execute(
         select(AutoTopUp.address, AutoTopUp.order_id)
         .join(Order, Order.id == AutoTopUp.order_id)
-        .where(Order.status == OrderStatus.ACTIVE, AutoTopUp.stopped_reason.is_(None))
+        .where(
+            Order.status == OrderStatus.ACTIVE,
+            AutoTopUp.stopped_reason.is_(None),
+            AutoTopUp.paused.is_(False),
+        )
         .order_by(AutoTopUp.created_at.desc(), AutoTopUp.order_id.desc())
     )
     rows = await session.execute(

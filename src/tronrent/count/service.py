@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.count.repository import scanned_block
 from tronrent.kit.audit import MAX_REASON, Actor, require_reason
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
+from tronrent.kit.keyset import Page, Position, newest_first, page
 from tronrent.kit.time import utcnow
 from tronrent.models.count_package import (
     CountChangeKind,
@@ -22,7 +23,7 @@ from tronrent.models.count_package import (
 )
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.order import Order, OrderStatus
-from tronrent.worker import enqueue_job, has_job_scope
+from tronrent.worker import enqueue_job
 
 #: uses listed per order view (newest first)
 MAX_USES = 500
@@ -98,6 +99,42 @@ async def active_packages(
         .offset(offset)
     )
     return [(p, o) for p, o in rows], total
+
+
+async def active_page(
+    session: AsyncSession, *, limit: int = 50, after: Position[str] | None = None
+) -> Page[tuple[CountPackage, Order]]:
+    """Active count packages, newest first, after ``after`` (keyset over the package's
+    ``(created_at, order_id)``: ``idx_count_packages_created_at``)."""
+    stmt = newest_first(
+        select(CountPackage, Order)
+        .join(Order, Order.id == CountPackage.order_id)
+        .where(Order.status == OrderStatus.ACTIVE),
+        CountPackage.created_at,
+        CountPackage.order_id,
+        after,
+        limit,
+    )
+    rows = [(p, o) for p, o in await session.execute(stmt)]
+    return page(rows, limit, lambda row: Position(row[0].created_at, row[0].order_id))
+
+
+async def changes_of(
+    session: AsyncSession, order_id: str, *, limit: int = 100
+) -> Sequence[CountPackageChange]:
+    """The package's recorded changes (adjustments, pauses, idle fees...), newest first."""
+    return (
+        (
+            await session.execute(
+                select(CountPackageChange)
+                .where(CountPackageChange.order_id == order_id)
+                .order_by(CountPackageChange.created_at.desc(), CountPackageChange.id.desc())
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 #: the most counts one adjustment may add or remove
@@ -186,7 +223,8 @@ async def _locked_package(
     return pkg, order
 
 
-async def _live_delegations(session: AsyncSession, order_id: str) -> list[EnergyDelegation]:
+async def locked_live_delegations(session: AsyncSession, order_id: str) -> list[EnergyDelegation]:
+    """The order's delegations on chain, rows locked (the caller holds the order's lock)."""
     return list(
         (
             await session.execute(
@@ -219,10 +257,10 @@ def _record(
 
 
 def _send(order_id: str) -> None:
-    # the bot's updates run in a job scope (sent after the commit); elsewhere the periodic
-    # count.life picks the pending action up (a couple of seconds)
-    if has_job_scope():
-        enqueue_job(PENDING_JOB, order_id)
+    """The pause's / resume's chain work, enqueued in the same transaction: sent once it
+    commits (dropped if it rolls back), so it starts at once; the periodic count.life re-drives
+    it if that job fails. The caller runs in a job scope (the HTTP routes, the bot's updates)."""
+    enqueue_job(PENDING_JOB, order_id)
 
 
 async def pause(
@@ -260,7 +298,7 @@ async def pause(
     ).scalar_one()
     if in_flight:
         raise CountPackageBusy("a transfer is being topped up: try again in a few seconds")
-    for x in await _live_delegations(session, order_id):
+    for x in await locked_live_delegations(session, order_id):
         x.expires_at = None  # not due while paused: the pause reclaims it, not the sweeper
     pkg.paused = True
     pkg.paused_at = utcnow()
@@ -288,7 +326,7 @@ async def resume(
         return pkg
     if pkg.pending_action is not None:
         raise CountPackageBusy("the pause is still on its way: try again shortly")
-    for x in await _live_delegations(session, order_id):
+    for x in await locked_live_delegations(session, order_id):
         x.expires_at = order.expires_at
     pkg.paused = False
     pkg.paused_at = None

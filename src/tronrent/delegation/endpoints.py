@@ -14,7 +14,6 @@ from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep
 from tronrent.delegation import record
 from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RuntimeDep
-from tronrent.kit.errors import Conflict, NotFound
 from tronrent.kit.money import sun_to_trx
 from tronrent.kit.time import isoformat, now_ms
 from tronrent.models.energy_transaction import EnergyTransaction, EnergyTransactionStatus
@@ -24,7 +23,7 @@ from tronrent.order.errors import OrderNotFound
 from tronrent.order.ids import new_flash_order_id
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.energy import EnergyRatio
-from tronrent.worker import enqueue_job, retry_failure
+from tronrent.worker import enqueue_job, retry_dead_letter
 
 router = APIRouter(prefix="/api/tron", tags=["tron"], responses=ERROR_RESPONSES)
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
@@ -250,12 +249,5 @@ async def retry_job_failure(
 ) -> Envelope[dict[str, Any]]:
     """Re-enqueue a dead-lettered job (once; a repeated call changes nothing) and mark the
     failure resolved."""
-    outcome = await retry_failure(session, failure_id, by=admin.id)
-    if outcome.failure is None:
-        raise NotFound(f"job failure {failure_id} not found", "JOB_FAILURE_NOT_FOUND")
-    if not outcome.known_job:
-        raise Conflict(
-            f"job {outcome.failure.job_name!r} no longer exists; it cannot be retried",
-            "UNKNOWN_JOB",
-        )
-    return ok({**_failure_out(outcome.failure), "retried": outcome.enqueued})
+    failure, enqueued = await retry_dead_letter(session, failure_id, by=admin.id)
+    return ok({**_failure_out(failure), "retried": enqueued})

@@ -12,9 +12,10 @@ end of the flash scenarios.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.time import utcnow
@@ -77,18 +78,31 @@ async def orders_in_limbo(
     return (await session.execute(stmt)).scalars().all()
 
 
+@dataclass(frozen=True, slots=True)
+class LimboFigures:
+    #: paid before the alert cutoff, no outcome (alerted or not): in limbo
+    in_limbo: int
+    #: paid before now, no outcome yet (in limbo or on the way)
+    unsettled: int
+    #: the payment time of the oldest of those
+    oldest: datetime | None
+
+
 async def limbo_figures(
-    session: AsyncSession, *, paid_before: datetime
-) -> tuple[int, datetime | None]:
-    """How many orders are in limbo (alerted or not), and the oldest one's payment time."""
+    session: AsyncSession, *, paid_before: datetime, now: datetime
+) -> LimboFigures:
+    """How many orders are in limbo at ``paid_before`` (alerted or not), how many are without
+    an outcome at ``now`` and the oldest one's payment time: one read of the orders without
+    an outcome (those in limbo are the ones of them paid before ``paid_before``)."""
+    in_limbo = func.coalesce(func.sum(case((Order.paid_at < paid_before, 1), else_=0)), 0)
     row = (
         await session.execute(
-            select(func.count(), func.min(Order.paid_at)).where(
-                *_in_limbo(paid_before, include_alerted=True)  # type: ignore[arg-type]
+            select(in_limbo, func.count(), func.min(Order.paid_at)).where(
+                *_in_limbo(now, include_alerted=True)  # type: ignore[arg-type]
             )
         )
     ).one()
-    return int(row[0] or 0), row[1]
+    return LimboFigures(int(row[0] or 0), int(row[1] or 0), row[2])
 
 
 async def alert_orders_in_limbo(
@@ -108,4 +122,10 @@ async def alert_orders_in_limbo(
     return [o.id for o in found]
 
 
-__all__ = ["alert_orders_in_limbo", "limbo_figures", "orders_in_limbo", "paid_before"]
+__all__ = [
+    "LimboFigures",
+    "alert_orders_in_limbo",
+    "limbo_figures",
+    "orders_in_limbo",
+    "paid_before",
+]

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tronrent.delegation import limbo
 from tronrent.delegation.deps import flow_deps
 from tronrent.delegation.flows import delegation
-from tronrent.delegation.pickup import PICKUPS_PER_BLOCK, SQLITE_PICKUPS_PER_BLOCK, BalancePickup
+from tronrent.delegation.pickup import (
+    BALANCE_PAID_CHANNEL,
+    MIN_GAP_S,
+    PICKUPS_PER_BLOCK,
+    SQLITE_MIN_GAP_S,
+    SQLITE_PICKUPS_PER_BLOCK,
+    BalancePickup,
+)
 from tronrent.kit.metrics import ORDERS_IN_LIMBO, ORDERS_OLDEST_UNPROCESSED_AGE
 from tronrent.kit.time import from_ms, utcnow
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
@@ -19,6 +28,7 @@ from tronrent.models.order import Order, OrderStatus
 from tronrent.models.payment import Payment, PaymentStatus
 from tronrent.order.service import order as order_service
 from tronrent.order.service import time_out_watches
+from tronrent.storage import notify
 from tronrent.worker import Coalescer, Priority, actor, enqueue_job, split_on_failure
 
 log = logging.getLogger("tronrent.delegation")
@@ -40,6 +50,10 @@ RECLAIMS_PER_SWEEP = 2000
 #: paid one at a time (from the balance) are delegated a batch per slot turn, like a block's
 #: payments, instead of one flow run each (the flows cost a few statements per batch)
 _delegations = Coalescer(slots=2, max_ids=MAX_DELEGATION_BATCH)
+#: the balance pickup's batches have slots of their own: right after a block the scanner's
+#: confirmations of its delegations (jobs, above) take a few hundred milliseconds, and a
+#: payment committed meanwhile must not wait for them to make the next block
+_picked_up = Coalescer(slots=2, max_ids=MAX_DELEGATION_BATCH)
 
 
 @actor("delegation.delegate_order", priority=Priority.HIGH, max_retries=8, max_backoff_s=10)
@@ -54,19 +68,24 @@ async def delegate_order(*order_ids: str) -> None:
     await _delegations.run([str(x) for x in order_ids], delegate)
 
 
-def balance_pickup(active: Callable[[], bool]) -> BalancePickup:
+def balance_pickup(
+    active: Callable[[], bool], next_block_in: Callable[[], float | None] = lambda: None
+) -> BalancePickup:
     """The pickup of orders paid from the balance (`delegation.pickup`) for this process's
-    worker context; its batches share the delegation jobs' slots (`Coalescer`)."""
+    worker context; its batches merge while they wait for a slot (`Coalescer`)."""
     d = flow_deps()
 
     async def delegate(ids: list[str]) -> None:
         async def batch(merged: list[str]) -> None:
             await delegation.delegate_orders(d, merged)
 
-        await _delegations.run(ids, batch)
+        await _picked_up.run(ids, batch)
 
     bind = d.session_maker.kw.get("bind")
     sqlite = bind is not None and bind.dialect.name == "sqlite"
+    listen = None
+    if isinstance(bind, AsyncEngine) and notify.supports_listen(bind):
+        listen = functools.partial(notify.listen, bind, BALANCE_PAID_CHANNEL)
     return BalancePickup(
         d.session_maker,
         delegate,
@@ -74,6 +93,9 @@ def balance_pickup(active: Callable[[], bool]) -> BalancePickup:
         active=active,
         stuck_after_s=STUCK_AFTER_S,
         pickups_per_block=SQLITE_PICKUPS_PER_BLOCK if sqlite else PICKUPS_PER_BLOCK,
+        min_gap_s=SQLITE_MIN_GAP_S if sqlite else MIN_GAP_S,
+        listen=listen,
+        next_block_in=next_block_in,
     )
 
 
@@ -198,8 +220,8 @@ async def sweep(left_before_ms: int | None = None) -> None:
         blocks = d.rt.paid_order_alert_blocks
         cutoff = limbo.paid_before(d.rt.block_interval_ms, blocks, now)
         in_limbo = await limbo.alert_orders_in_limbo(s, paid_before=cutoff, blocks=blocks)
-        count, _ = await limbo.limbo_figures(s, paid_before=cutoff)
-        _, oldest = await limbo.limbo_figures(s, paid_before=now)
+        found = await limbo.limbo_figures(s, paid_before=cutoff, now=now)
+        count, oldest = found.in_limbo, found.oldest
         await s.commit()
     ORDERS_IN_LIMBO.set(count)
     ORDERS_OLDEST_UNPROCESSED_AGE.set((now - oldest).total_seconds() if oldest else 0)

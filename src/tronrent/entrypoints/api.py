@@ -1,5 +1,8 @@
 """The ``tronrent serve`` process: the API app plus everything started alongside it.
 
+Which parts run is ``SERVE_ROLES`` (``serve --role``): ``api``, ``engine``, ``bots`` or ``all``
+(every one, the default; docs/operations.md, Scale-out).
+
 Hook point for later issues: :func:`lifespan_hooks` returns the async context managers entered
 (in order) after the database, Redis and auth state exist - start the in-process devnet when
 ``settings.embedded_chain``, the chain gateway (register ``state.health.register("chain", ...)``),
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -49,32 +53,51 @@ async def chain_health_lifespan(state: AppState) -> AsyncIterator[None]:
 
 
 def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
-    """Components started with the API, in start order: the devnet (embedded chain) and its
-    demo pool, the chain gateway with the flash engine (workers, scanner, sweeper), the banner."""
+    """Components started with the API, in start order, for the roles of this process
+    (``SERVE_ROLES``, all by default): the devnet (embedded chain) and its demo pool, the chain
+    gateway with the flash engine (engine: workers, scanner, sweeper, periodic jobs; otherwise
+    only the gateway, runtime and the Redis job queue to send to), the merchant callbacks
+    (engine), health checks, the Telegram bots (bots), the banner (api)."""
     from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
     from tronrent.entrypoints.health import components_health_lifespan
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
     from tronrent.merchant.lifespan import merchant_lifespan
 
-    return [
+    roles = set(settings.serve_roles)
+    engine = "engine" in roles
+    hooks: list[LifespanHook] = [
         devnet_lifespan,
-        flash_lifespan,
-        merchant_lifespan,
-        chain_health_lifespan,
-        components_health_lifespan,
-        telegram_lifespan,
-        banner_lifespan,
+        flash_lifespan if engine else partial(flash_lifespan, engine=False),
     ]
+    if engine:
+        hooks.append(merchant_lifespan)
+    hooks += [chain_health_lifespan, components_health_lifespan]
+    if "bots" in roles:
+        hooks.append(telegram_lifespan)
+    if "api" in roles:
+        hooks.append(banner_lifespan)
+    return hooks
 
 
 def build_app(settings: Settings) -> FastAPI:
+    """The app of this process's roles: the whole API and the console with ``api``, the
+    Telegram webhook route with ``bots``; a process without ``api`` serves only its probes
+    (health, metrics) beside."""
+    from tronrent.api.app import CORE_ROUTERS, PROBE_ROUTERS
+    from tronrent.console.routers import CONSOLE_ROUTERS
     from tronrent.entrypoints.telegram import telegram_routers
     from tronrent.flash.routers import FLASH_ROUTERS
 
+    roles = set(settings.serve_roles)
+    api = "api" in roles
     return create_app(
         settings,
-        routers=(*FLASH_ROUTERS, *telegram_routers()),
+        core_routers=CORE_ROUTERS if api else PROBE_ROUTERS,
+        routers=(
+            *(FLASH_ROUTERS + CONSOLE_ROUTERS if api else ()),
+            *(telegram_routers() if "bots" in roles else ()),
+        ),
         lifespan_hooks=lifespan_hooks(settings),
     )
 

@@ -37,22 +37,34 @@ def get_runtime(state: StateDep) -> FlashRuntime:
     return rt
 
 
-def get_recipient_check(state: StateDep) -> RecipientCheck | None:
+async def get_recipient_check(state: StateDep) -> RecipientCheck | None:
     """The recipient account check (None when the engine runs without one)."""
     check: RecipientCheck | None = state.components.get(RECIPIENT_CHECK_COMPONENT)
     return check
 
 
-def block_interval_ms(state: StateDep) -> int:
+async def block_interval_ms(state: StateDep) -> int:
     """The chain's block interval: the running engine's, else the configured one."""
     rt: FlashRuntime | None = state.components.get(RUNTIME_COMPONENT)
     return rt.block_interval_ms if rt is not None else state.settings.block_interval_ms
 
 
-ChainDep = Annotated[ChainPort, Depends(get_chain)]
+# `get_chain` and `get_runtime` are called by routes too; their dependencies are `async def`
+# (a plain `def` dependency runs in a worker thread: api.deps)
+
+
+async def _chain_dep(state: StateDep) -> ChainPort:
+    return get_chain(state)
+
+
+async def _runtime_dep(state: StateDep) -> FlashRuntime:
+    return get_runtime(state)
+
+
+ChainDep = Annotated[ChainPort, Depends(_chain_dep)]
 BlockIntervalDep = Annotated[int, Depends(block_interval_ms)]
 RecipientCheckDep = Annotated[RecipientCheck | None, Depends(get_recipient_check)]
-RuntimeDep = Annotated[FlashRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[FlashRuntime, Depends(_runtime_dep)]
 
 
 async def request_job_scope() -> AsyncIterator[None]:

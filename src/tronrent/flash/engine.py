@@ -2,7 +2,9 @@
 
 `FlashEngine` installs the worker context (session maker, chain, secret box, runtime), starts
 the job queue (in-memory, or Redis when a URL is given: then this process also consumes it),
-the block scanner and the periodic jobs, and stops them in reverse order.
+the block scanner and the periodic jobs, and stops them in reverse order. Several engines may
+share one database and Redis queue: one scanner leads (the checkpoint's lease) and its
+process alone sends the periodic jobs and picks up balance-paid orders; every one runs jobs.
 """
 
 from __future__ import annotations
@@ -86,12 +88,23 @@ class FlashEngine:
             await self.scanner.acquire()  # the first run's checkpoint is the head at start-up
             self._spawn(self.scanner.run(self._stop), "scanner")
             if self.run_workers:  # orders paid from the balance: by the scanner's leader
-                pickup = balance_pickup(self.scanner.holds_lease)
+                pickup = balance_pickup(self.scanner.holds_lease, self.scanner.next_block_in)
                 self._spawn(pickup.run(self._stop), "balance-pickup")
         if self.run_periodic_jobs:
             await self._start_up_sweep(started_ms)
-            self._spawn(run_periodic(self.queue, self._stop, self.periodic_speedup), "periodic")
+            self._spawn(
+                run_periodic(self.queue, self._stop, self.periodic_speedup, self._schedules),
+                "periodic",
+            )
         return self
+
+    def _schedules(self) -> bool:
+        """Whether this process sends the periodic jobs now: always to its own in-memory
+        queue; to the shared Redis queue only while it holds the scanner lease, so several
+        engine processes (``serve --role engine``) send each run once."""
+        if self.queue.is_in_memory or self.scanner is None:
+            return True
+        return self.scanner.holds_lease()
 
     async def _start_up_sweep(self, started_ms: int) -> None:
         """The delegation sweep, at once and before the periodic one: what a killed process

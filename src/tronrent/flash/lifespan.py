@@ -4,6 +4,8 @@
 chain is embedded) or `TRON_NODE_URLS`; the flash address is `TRON_PAYMENT_ADDRESS` or the
 first pool's address. The engine's jobs get their own connection pool (`DB_POOL_SIZE` +
 `DB_MAX_OVERFLOW`, like the API's): a burst of jobs can never take the API's connections.
+With ``engine=False`` (``serve`` without the engine role) no job runs here: the engine is
+started without workers, scanner or periodic jobs, only to send jobs to the Redis queue.
 """
 
 from __future__ import annotations
@@ -96,7 +98,10 @@ async def _tron_api_key(state: AppState) -> str | None:
 
 
 @asynccontextmanager
-async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
+async def flash_lifespan(state: AppState, *, engine: bool = True) -> AsyncIterator[None]:
+    """``engine``: this process runs the engine (workers, scanner, sweeper, periodic jobs);
+    False (``serve`` without the engine role): only the gateway, runtime, address check and
+    the Redis job queue, so the jobs its requests enqueue reach the engine processes."""
     settings = state.settings
     urls = settings.node_urls or [str(state.components.get("devnet_url", ""))]
     if not urls[0]:
@@ -120,8 +125,8 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
         state.components[RECIPIENT_CHECK_COMPONENT] = RecipientCheck(
             gateway, cache, ttl_s=settings.address_check_cache_ttl
         )
-        engine = FlashEngine(
-            session_maker=await _engine_sessions(state, stack),
+        flash = FlashEngine(
+            session_maker=(await _engine_sessions(state, stack) if engine else state.session_maker),
             chain=gateway,
             box=state.secret_box,
             rt=rt,
@@ -134,8 +139,11 @@ async def flash_lifespan(state: AppState) -> AsyncIterator[None]:
                 # USDT transfers to the payment address pay USDT orders and top-ups
                 usdt_contract=settings.usdt_contract,
             ),
+            run_scanner=engine,
+            run_workers=engine,
+            run_periodic_jobs=engine,
         )
-        async with engine:
-            state.components[ENGINE_COMPONENT] = engine
-            _log.info("flash.started", payment_address=address)
+        async with flash:
+            state.components[ENGINE_COMPONENT] = flash
+            _log.info("flash.started", payment_address=address, engine=engine)
             yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tronrent.count import auto_endpoints
+from tronrent.count import auto_endpoints, customer_endpoints
 from tronrent.count import endpoints as count_endpoints
 from tronrent.delegation import endpoints as delegation_endpoints
 from tronrent.merchant import admin_endpoints as merchant_admin_endpoints
@@ -17,10 +17,12 @@ from tronrent.payment import endpoints as payment_endpoints
 from tronrent.pool import endpoints as pool_endpoints
 from tronrent.product import endpoints as product_endpoints
 
+#: the routes hit per order first (requests are matched against the routes in order: create_app)
 FLASH_ROUTERS: tuple[APIRouter, ...] = (
-    order_endpoints.router,
+    merchant_endpoints.router,
     order_endpoints.orders_router,
     product_endpoints.router,
+    order_endpoints.router,
     product_endpoints.top_ups_router,
     payment_endpoints.router,
     payment_endpoints.payments_router,
@@ -30,8 +32,8 @@ FLASH_ROUTERS: tuple[APIRouter, ...] = (
     notification_endpoints.router,
     order_admin_endpoints.router,
     payment_admin_endpoints.router,
-    merchant_endpoints.router,
     merchant_admin_endpoints.router,
     count_endpoints.router,
     auto_endpoints.router,
+    customer_endpoints.router,
 )

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -23,7 +24,7 @@ from tronrent.kit.errors import ValidationFailed
 
 K = TypeVar("K", int, str)
 T = TypeVar("T")
-R = TypeVar("R")
+Ts = TypeVarTuple("Ts")
 
 #: the longest cursor accepted (a timestamp and an id of at most 100 characters, encoded)
 MAX_CURSOR_LENGTH = 300
@@ -63,13 +64,26 @@ def decode_cursor(cursor: str, id_type: type[K]) -> Position[K]:
         ) from exc
 
 
+def uuid_position(after: Position[str] | None) -> Position[Any] | None:
+    """A decoded cursor of a listing keyed by UUID, its id as the UUID the column compares
+    with (InvalidCursor, 422, when it is not one)."""
+    if after is None:
+        return None
+    try:
+        return Position(after.created_at, uuid.UUID(after.id))
+    except ValueError:
+        raise InvalidCursor(
+            "cursor is not valid: pass the nextCursor of the previous page unchanged"
+        ) from None
+
+
 def newest_first(
-    stmt: Select[R],
+    stmt: Select[*Ts],
     created_at: InstrumentedAttribute[datetime],
     id_column: InstrumentedAttribute[Any],
     after: Position[Any] | None,
     limit: int,
-) -> Select[R]:
+) -> Select[*Ts]:
     """``stmt`` ordered newest first, after ``after``, with one row more than ``limit`` (the
     caller learns whether a next page exists from it: see :func:`page`)."""
     if after is not None:

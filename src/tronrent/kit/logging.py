@@ -20,6 +20,7 @@ Logger names (``service`` is the name without ``tronrent.``) that the LOG_* swit
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -66,16 +67,24 @@ _LEVELS: Final = {"warning": "warn", "critical": "error", "exception": "error", 
 _DROP: Final = ("logger", "_record", "_from_structlog", "exc_info", "stack_info", "positional_args")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True when a mapping key names something that must never be logged."""
     return bool(_SECRET_KEY.search(key))
 
 
-_URL_PASSWORD: Final = re.compile(r"(://[^:/@\s]+):[^@\s/]+@")
+_URL_PASSWORD: Final = re.compile(r"(://[^:/@\s]*):[^@\s/]+@")
+#: what every secret-looking value contains (a bot token's "12345:", a JWT's "eyJ", "bearer "
+#: or "basic ", a URL's "://"): text without any of it is returned as it is after one scan
+_MAY_HOLD_SECRET: Final = re.compile(r"\d{5}:|eyJ|(?i:bearer|basic)\s|://")
+#: values that are never secret and never hold one (the common case: counts, amounts, flags)
+_PLAIN_TYPES: Final = (int, float, bool, type(None))
 
 
 def redact_text(text: str) -> str:
     """Mask secret-looking substrings (bot tokens, JWTs, bearer credentials, URL passwords)."""
+    if not _MAY_HOLD_SECRET.search(text):
+        return text
     for pattern in _SECRET_VALUES:
         text = pattern.sub(REDACTED, text)
     return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
@@ -83,6 +92,10 @@ def redact_text(text: str) -> str:
 
 def redact(value: Any) -> Any:
     """Recursively redact secret keys and secret-looking values."""
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if type(value) is str:
+        return redact_text(value)
     if isinstance(value, Secret) or _is_pydantic_secret(value):
         return REDACTED
     if isinstance(value, str):

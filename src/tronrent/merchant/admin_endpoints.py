@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
-from sqlalchemy import select
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
 from tronrent.kit.audit import require_reason
+from tronrent.merchant import deliveries
 from tronrent.merchant.keys import UNSET, merchant_keys
-from tronrent.models.merchant import MerchantApiKey, MerchantCallback, MerchantCallbackAttempt
+from tronrent.models.merchant import MerchantApiKey
 
 router = APIRouter(prefix="/api/admin/merchant", tags=["admin-merchant"], responses=ERROR_RESPONSES)
 
@@ -191,33 +191,10 @@ async def callbacks(
     order_id: Annotated[str, Query(alias="orderId", min_length=1, max_length=100)],
 ) -> Envelope[list[CallbackOut]]:
     """An order's callbacks with their delivery log, in order."""
-    rows = (
-        (
-            await session.execute(
-                select(MerchantCallback)
-                .where(MerchantCallback.order_id == order_id)
-                .order_by(MerchantCallback.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    attempts = (
-        (
-            await session.execute(
-                select(MerchantCallbackAttempt)
-                .where(MerchantCallbackAttempt.callback_id.in_([r.id for r in rows]))
-                .order_by(MerchantCallbackAttempt.id)
-            )
-        )
-        .scalars()
-        .all()
-        if rows
-        else []
-    )
-    out = []
-    for r in rows:
-        out.append(
+    rows = await deliveries.for_order(session, order_id)
+    log = await deliveries.attempts(session, rows)
+    return ok(
+        [
             CallbackOut(
                 event_id=r.event_id,
                 event_type=r.event_type,
@@ -234,9 +211,9 @@ async def callbacks(
                         error=a.error,
                         duration_ms=a.duration_ms,
                     )
-                    for a in attempts
-                    if a.callback_id == r.id
+                    for a in log[r.id]
                 ],
             )
-        )
-    return ok(out)
+            for r in rows
+        ]
+    )

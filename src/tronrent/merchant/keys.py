@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.crypto import Secret, SecretBox
+from tronrent.kit.keyset import Page, Position, newest_first, page, uuid_position
 from tronrent.kit.time import utcnow
 from tronrent.merchant import signing
 from tronrent.merchant.errors import ApiKeyNotFound, InvalidAllowlist, KeyRevoked, TooManyKeys
@@ -121,6 +122,24 @@ class MerchantKeyService:
         if user_id is not None:
             stmt = stmt.where(MerchantApiKey.user_id == user_id)
         return (await session.execute(stmt)).scalars().all()
+
+    async def page(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID | None = None,
+        limit: int = 50,
+        after: Position[str] | None = None,
+    ) -> Page[MerchantApiKey]:
+        """Keys newest first, after ``after`` (keyset: ``idx_merchant_api_keys_created_at``)."""
+        stmt = select(MerchantApiKey)
+        if user_id is not None:
+            stmt = stmt.where(MerchantApiKey.user_id == user_id)
+        stmt = newest_first(
+            stmt, MerchantApiKey.created_at, MerchantApiKey.id, uuid_position(after), limit
+        )
+        rows = (await session.execute(stmt)).scalars().all()
+        return page(rows, limit, lambda k: Position(k.created_at, str(k.id)))
 
     async def get(
         self, session: AsyncSession, key: uuid.UUID | str, *, user_id: uuid.UUID | None = None

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.merchant.errors import ClientOrderIdReused, NoMatchingPackage
@@ -38,10 +38,12 @@ from tronrent.models.merchant import MerchantApiKey, MerchantOrder
 from tronrent.models.order import Order, OrderType
 from tronrent.models.user import User
 from tronrent.order.errors import OrderNotFound
+from tronrent.order.flash_config import flash_config_columns
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
-from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.payment.balance_pay import pay_new_order
+from tronrent.pricing.quote import buyer_agent_columns, buyer_agents_of
 from tronrent.product.count import create_count_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable
 from tronrent.product.package import DEFAULT_MAX_QUANTITY, create_package_order
@@ -195,11 +197,28 @@ async def create_merchant_order(
             **({"packageType": package_type} if package_type != "energy" else {}),
         }
     )
-    # serializes this customer's merchant orders: a concurrent twin waits, then finds the first
-    user = await session.get(User, key.user_id, with_for_update=True)
-    if user is None:
+    # serializes this customer's merchant orders: a concurrent twin waits, then finds the
+    # first; the customer locked and the client order id looked up in one statement
+    # (and, for the order's price, the buyer's agents - `pricing.quote.buyer_agents` - and
+    # the flash config - `order_service.config`: two statements less)
+    row = (
+        await session.execute(
+            select(User, MerchantOrder, *buyer_agent_columns(), *flash_config_columns())
+            .outerjoin(
+                MerchantOrder,
+                and_(
+                    MerchantOrder.user_id == User.id,
+                    MerchantOrder.client_order_id == client_order_id,
+                ),
+            )
+            .where(User.id == key.user_id)
+            .with_for_update(of=User)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
         raise UserNotFound("user not found")
-    existing = await find(session, key.user_id, client_order_id)
+    existing: MerchantOrder | None = row[1]
     if existing is not None:
         if existing.request_hash != fingerprint:
             raise ClientOrderIdReused(
@@ -217,19 +236,17 @@ async def create_merchant_order(
         duration_hours=duration_hours,
         kind=package_type,
     )
-    create = create_count_order if package_type == "count" else create_package_order
-    order = await create(
-        session,
-        rt,
-        package_id=chosen.package.id,
-        quantity=chosen.quantity,
-        recipient_address=receiver,
-        currency=currency,
-        payment_method=payment_method,
-        user_id=key.user_id,
-        recipient_state=recipient_state if payment_method == "transfer" else None,
+    actor = f"merchant:{key.key_id}"
+    args: dict[str, Any] = {
+        "package_id": chosen.package.id,
+        "quantity": chosen.quantity,
+        "recipient_address": receiver,
+        "currency": currency,
+        "payment_method": payment_method,
+        "user_id": key.user_id,
+        "recipient_state": recipient_state if payment_method == "transfer" else None,
         # written with the order (no UPDATE after): the callback tap reads it
-        extra_config={
+        "extra_config": {
             "merchant": {
                 "apiKeyId": str(key.id),
                 "clientOrderId": client_order_id,
@@ -237,7 +254,20 @@ async def create_merchant_order(
                 "callbackUrl": url,
             }
         },
-    )
+    }
+    # an energy package paid from the balance is written paid (no UPDATE after its INSERT)
+    paid_at_creation = payment_method == "balance" and package_type == "energy"
+    if package_type == "count":
+        order = await create_count_order(session, rt, **args)
+    else:
+        order = await create_package_order(
+            session,
+            rt,
+            **args,
+            paid_by=actor if paid_at_creation else None,
+            agents=buyer_agents_of(row[2], row[3]),
+            flash_config=order_service.config_of(rt, row[4], row[5]),
+        )
     merchant = MerchantOrder(
         order_id=order.id,
         user_id=key.user_id,
@@ -248,8 +278,8 @@ async def create_merchant_order(
     )
     session.add(merchant)
     await session.flush()
-    if payment_method == "balance":
-        order = await pay_from_balance(session, order.id, actor=f"merchant:{key.key_id}")
+    if payment_method == "balance" and not paid_at_creation:
+        order = await pay_new_order(session, order, actor=actor)
     return Created(order, merchant, True)
 
 

@@ -68,6 +68,7 @@ from tronrent.models.scanner_checkpoint import ScannerCheckpoint
 from tronrent.models.system_config import ConfigType, SystemConfig
 from tronrent.models.system_config_history import SystemConfigHistory
 from tronrent.models.user import LoginType, User, UserRole, UserStatus
+from tronrent.models.user_status_change import UserStatusChange
 
 __all__ = [
     "ENERGY_FLASH_MODE",
@@ -153,5 +154,6 @@ __all__ = [
     "User",
     "UserRole",
     "UserStatus",
+    "UserStatusChange",
     "WithdrawalStatus",
 ]

@@ -38,6 +38,7 @@ class Agent(TimestampMixin, Base):
         CheckConstraint(enum_check("status", AgentStatus), name="status"),
         Index("idx_agents_parent_agent_id", "parent_agent_id"),
         Index("idx_agents_status", "status"),
+        Index("idx_agents_created_at", "created_at", "id"),  # console pages (0031)
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=uuid.uuid4)

@@ -33,6 +33,7 @@ class AgentApplication(TimestampMixin, Base):
         CheckConstraint(enum_check("status", ApplicationStatus), name="status"),
         CheckConstraint("expected_volume_sun >= 0", name="expected_volume"),
         Index("idx_agent_applications_status", "status"),
+        Index("idx_agent_applications_created_at", "created_at", "id"),  # console (0031)
         # at most one application under review per user
         Index(
             "uq_agent_applications_pending_user",

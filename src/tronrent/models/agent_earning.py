@@ -48,6 +48,9 @@ class AgentEarning(TimestampMixin, Base):
         CheckConstraint(enum_check("currency", Currency), name="currency"),
         Index("idx_agent_earnings_order_id", "order_id"),
         Index("idx_agent_earnings_status", "status"),
+        # console pages (0031)
+        Index("idx_agent_earnings_created_at", "created_at", "id"),
+        Index("idx_agent_earnings_agent_created", "agent_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=uuid.uuid4)

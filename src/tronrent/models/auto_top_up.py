@@ -7,7 +7,8 @@ since our last top-up (from their receipts: no polling); when ``held_energy - dr
 falls below ``threshold_energy`` the address is topped up (undelegate + re-delegate the same
 balance) and the transfers' worth is billed to the user's balance (ledger cause
 ``auto_top_up``, cause id = the triggering transfer's hash). ``stopped_reason`` says why it
-ended (``balance``: the balance ran out; ``operator``: stopped by an operator).
+ended (``balance``: the balance ran out; ``operator``: stopped by an operator; ``customer``:
+stopped by the customer).
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tronrent.kit.db import Base, StrEnumType, TimestampMixin, UUIDType, enum_check
@@ -25,6 +36,7 @@ from tronrent.models.common import Currency
 class AutoStopReason(enum.StrEnum):
     BALANCE = "balance"  # the balance did not cover a top-up
     OPERATOR = "operator"  # stopped through the admin route (who and why in ``stop_note``)
+    CUSTOMER = "customer"  # stopped by the customer (merchant API or bot; who in ``stop_note``)
 
 
 class AutoTopUp(TimestampMixin, Base):
@@ -61,3 +73,9 @@ class AutoTopUp(TimestampMixin, Base):
     billed_units: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     stopped_reason: Mapped[AutoStopReason | None] = mapped_column(StrEnumType(AutoStopReason))
     stop_note: Mapped[str | None] = mapped_column(Text)
+    #: paused by the customer: our energy taken back, the address not followed, nothing billed
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+    #: a pause's undelegation / a resume's delegation on its way (``pause`` / ``resume``) and
+    #: the txids of its stored transactions, like a count package's (`count.life`)
+    pending_action: Mapped[str | None] = mapped_column(String(10))
+    pending_txids: Mapped[str | None] = mapped_column(String(700))

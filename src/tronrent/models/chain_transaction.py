@@ -69,6 +69,7 @@ class ChainTxStatus(enum.StrEnum):
 LIVE_CHAIN_TX_STATUSES = (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST, ChainTxStatus.CONFIRMED)
 _LIVE_SQL = "status IN ('signed', 'broadcast', 'confirmed')"
 _REFUND_SQL = "purpose IN ('refund', 'refund_rest')"
+_MONEY_OUT_SQL = "purpose IN ('refund', 'refund_rest', 'activate')"
 _STAKING_SQL = (
     "purpose IN ('freeze', 'unfreeze', 'withdraw', 'cancel_unfreeze')"
     " AND status IN ('signed', 'broadcast')"
@@ -130,6 +131,20 @@ class ChainTransaction(TimestampMixin, Base):
             unique=True,
             postgresql_where=text(f"withdrawal_id IS NOT NULL AND {_LIVE_SQL}"),
             sqlite_where=text(f"withdrawal_id IS NOT NULL AND {_LIVE_SQL}"),
+        ),
+        # an order's story: the transactions of its payments (0029_console_cover)
+        Index(
+            "idx_chain_transactions_payment_id",
+            "payment_id",
+            postgresql_where=text("payment_id IS NOT NULL"),
+            sqlite_where=text("payment_id IS NOT NULL"),
+        ),
+        # the overview's refunds and activations of the last days (0029_console_cover)
+        Index(
+            "idx_chain_transactions_money_out",
+            "created_at",
+            postgresql_where=text(_MONEY_OUT_SQL),
+            sqlite_where=text(_MONEY_OUT_SQL),
         ),
     )
 

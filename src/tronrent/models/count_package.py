@@ -45,6 +45,7 @@ class CountPackage(TimestampMixin, Base):
         CheckConstraint("energy_per_count > 0", name="energy_per_count"),
         CheckConstraint("new_holder_counts IN (1, 2)", name="new_holder_counts"),
         Index("idx_count_packages_address", "address"),
+        Index("idx_count_packages_created_at", "created_at", "order_id"),  # console (0031)
     )
 
     order_id: Mapped[str] = mapped_column(String(100), ForeignKey("orders.id"), primary_key=True)

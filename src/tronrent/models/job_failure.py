@@ -18,6 +18,7 @@ class JobFailure(Base):
     __table_args__ = (
         Index("idx_job_failures_job_name", "job_name", "failed_at"),
         Index("idx_job_failures_resolved_at", "resolved_at"),  # retention (0028)
+        Index("idx_job_failures_failed_at", "failed_at", "id"),  # console pages (0030)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -51,6 +51,7 @@ class MerchantApiKey(CreatedAtMixin, Base):
     __table_args__ = (
         CheckConstraint(enum_check("status", ApiKeyStatus), name="status"),
         Index("idx_merchant_api_keys_user_id", "user_id"),
+        Index("idx_merchant_api_keys_created_at", "created_at", "id"),  # console (0031)
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=uuid.uuid4)

@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tronrent.kit.db import (
@@ -21,6 +31,9 @@ from tronrent.kit.db import (
     enum_check,
 )
 from tronrent.kit.time import utcnow
+
+#: an operator alert: no customer to send it to (it goes to TELEGRAM_ADMIN_CHAT_ID)
+OPERATOR_ALERT_SQL = "user_id IS NULL AND chat_id IS NULL"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -40,6 +53,14 @@ class NotificationOutbox(CreatedAtMixin, Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("idx_notification_outbox_due", "status", "next_attempt_at"),
         Index("idx_notification_outbox_created_at", "created_at"),  # retention (0028)
+        # the console's operator alerts, newest first (0030): a few rows among the customers'
+        Index(
+            "idx_notification_outbox_operator",
+            "created_at",
+            "id",
+            postgresql_where=text(OPERATOR_ALERT_SQL),
+            sqlite_where=text(OPERATOR_ALERT_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -45,6 +45,7 @@ class User(TimestampMixin, Base):
         Index("idx_users_status", "status"),
         Index("idx_users_login_type", "login_type"),
         Index("idx_users_tron_address", "tron_address"),
+        Index("idx_users_created_at", "created_at", "id"),  # console pages (0031)
         Index(
             "idx_users_password_reset_token",
             "password_reset_token",

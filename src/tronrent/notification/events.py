@@ -42,7 +42,9 @@ class NotificationEvent(enum.StrEnum):
     USDT_REFUND = "usdt_refund"  # order_id, amount ("2.5 USDT"), tx_hash (a USDT refund)
     COUNT_PACKAGE_USED = "count_package_used"  # order_id, used, total, remaining, tx_hash
     AUTO_TOP_UP_CHARGED = "auto_top_up_charged"  # order_id, price, transfers, top_ups, tx_hash
-    AUTO_TOP_UP_STOPPED = "auto_top_up_stopped"  # order_id, reason (balance|operator), price,
+    AUTO_TOP_UP_STOPPED = (
+        "auto_top_up_stopped"  # order_id, reason (balance|operator|customer), price,
+    )
     #                                              tx_hash
     #: an idle period (no use) used ``counts``: order_id, counts, used, total, remaining, period
     COUNT_PACKAGE_IDLE_FEE = "count_package_idle_fee"

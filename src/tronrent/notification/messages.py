@@ -219,6 +219,7 @@ CATALOG: Catalog = {
         ),
         "reason.balance": "余额不足，请充值后重新开通",
         "reason.operator": "已由管理员停止",
+        "reason.customer": "已按您的要求停止，剩余能量已收回",
         E.COUNT_PACKAGE_IDLE_FEE: (
             "⏳ 笔数套餐 <code>{order_id}</code> 闲置一天未使用，扣除闲置费 <b>{counts}</b> 笔"
             "（已用 {used} / {total}，剩余 {remaining}）。不用时可暂停套餐，暂停期间不收闲置费。"
@@ -363,6 +364,7 @@ CATALOG: Catalog = {
         "reason.balance": "your balance does not cover the next top-up; top it up and ask "
         "for auto top-up again",
         "reason.operator": "stopped by the operator",
+        "reason.customer": "stopped as you asked; our energy was taken back",
         E.COUNT_PACKAGE_IDLE_FEE: (
             "⏳ Count package <code>{order_id}</code> was not used for a day: an idle fee of "
             "<b>{counts}</b> transfer(s) was deducted ({used} of {total} used, {remaining} "

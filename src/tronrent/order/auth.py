@@ -75,8 +75,13 @@ async def authorize_order(
 ) -> Order:
     """The order (404 if unknown) if the caller may act on it, else 401/403 (order.access)."""
     order = await order_service.get(session, order_id, lock=lock)
-    require_owner(creds.token, order.access_token_hash, operator=creds.operator is not None)
+    authorize_loaded(order, creds)
     return order
+
+
+def authorize_loaded(order: Order, creds: OrderCredentials) -> Access:
+    """`authorize_order` for an order the caller has read: 401/403 unless it may act on it."""
+    return require_owner(creds.token, order.access_token_hash, operator=creds.operator is not None)
 
 
 async def get_customer_order(

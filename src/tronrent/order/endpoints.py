@@ -32,6 +32,7 @@ from tronrent.order.auth import (
     CustomerOrderDep,
     OrderCredentialsDep,
     ViewedOrderDep,
+    authorize_loaded,
     authorize_order,
 )
 from tronrent.order.schemas import (
@@ -241,12 +242,15 @@ async def pay_order(
 
     `{"method": "transfer", "txHash": ...}`: the transfer that paid it, verified on chain (as
     `POST /api/energy-flash/confirm-payment`; idempotent)."""
-    await authorize_order(session, order_id, creds)
     tx_hash = None
     if isinstance(body, BalancePaymentRequest):
         actor = f"admin:{creds.operator.username}" if creds.operator is not None else "customer"
-        order = await pay_from_balance(session, order_id, actor=actor)
+        # authorized on the row the payment locks: the order is read once
+        order = await pay_from_balance(
+            session, order_id, actor=actor, authorize=lambda o: authorize_loaded(o, creds)
+        )
     else:
+        await authorize_order(session, order_id, creds)
         result = await confirm_payment(
             session, get_runtime(state), get_chain(state), order_id=order_id, tx_hash=body.tx_hash
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models.price_config import ENERGY_FLASH_MODE, PriceConfig
@@ -99,25 +99,32 @@ def parse_flash_config(
     )
 
 
+def flash_config_columns() -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The two rows of the active flash config (each UNIQUE by its mode / resource type) as
+    scalar subqueries: for `load_flash_config`, or a caller that reads another row anyway
+    (one statement for both; `parse_flash_config` makes them a `FlashConfig`)."""
+    price = (
+        select(PriceConfig.config)
+        .where(PriceConfig.mode_type == ENERGY_FLASH_MODE, PriceConfig.is_active.is_(True))
+        .scalar_subquery()
+    )
+    energy = (
+        select(ResourceConsumptionConfig.config)
+        .where(
+            ResourceConsumptionConfig.resource_type == ENERGY_RESOURCE_TYPE,
+            ResourceConsumptionConfig.is_active.is_(True),
+        )
+        .scalar_subquery()
+    )
+    return price, energy
+
+
 async def load_flash_config(
     session: AsyncSession, *, default_energy: int = 65_000, default_margin_bp: int = 200
 ) -> FlashConfig:
-    """The active flash config (defaults where the tables have no row)."""
-    price = (
-        await session.execute(
-            select(PriceConfig.config).where(
-                PriceConfig.mode_type == ENERGY_FLASH_MODE, PriceConfig.is_active.is_(True)
-            )
-        )
-    ).scalar_one_or_none()
-    energy = (
-        await session.execute(
-            select(ResourceConsumptionConfig.config).where(
-                ResourceConsumptionConfig.resource_type == ENERGY_RESOURCE_TYPE,
-                ResourceConsumptionConfig.is_active.is_(True),
-            )
-        )
-    ).scalar_one_or_none()
+    """The active flash config (defaults where the tables have no row): both rows read in
+    one statement."""
+    row = (await session.execute(select(*flash_config_columns()))).one()
     return parse_flash_config(
-        price, energy, default_energy=default_energy, default_margin_bp=default_margin_bp
+        row[0], row[1], default_energy=default_energy, default_margin_bp=default_margin_bp
     )

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
@@ -30,12 +30,13 @@ from tronrent.order.errors import (
     OrderNotCancellable,
     OrderNotFound,
 )
-from tronrent.order.flash_config import FlashConfig, load_flash_config
+from tronrent.order.flash_config import FlashConfig, load_flash_config, parse_flash_config
 from tronrent.order.notify import notify_order
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.state import transition
 from tronrent.payment.matching import TailsExhausted, choose_tail
+from tronrent.pricing.calc import agent_flash_markup_sun, with_flash_markup
 
 
 def validate_address(address: str, what: str = "recipientAddress") -> str:
@@ -48,11 +49,48 @@ def validate_address(address: str, what: str = "recipientAddress") -> str:
     return address
 
 
+@dataclass(frozen=True, slots=True)
+class FlashOffer:
+    """What a flash order through one bot sells at (`FlashOrderService.offer`).
+
+    ``config``: the flash config, its price the agent's when the bot is an agent's own;
+    ``agent_id``: that agent (None: the operator's bot, or no bot); ``markup_sun``: the agent's
+    markup per transaction (a multiple of ``granularity``, the payment-tail granularity)."""
+
+    config: FlashConfig
+    agent_id: uuid.UUID | None
+    markup_sun: int
+    granularity: int
+
+
 class FlashOrderService:
     async def config(self, session: AsyncSession, rt: FlashRuntime) -> FlashConfig:
         return await load_flash_config(
             session, default_energy=rt.default_energy, default_margin_bp=rt.margin_bp
         )
+
+    @staticmethod
+    def config_of(rt: FlashRuntime, price: Any, energy: Any) -> FlashConfig:
+        """`config` from the values of `flash_config.flash_config_columns`, read by the
+        caller with another row (one statement less)."""
+        return parse_flash_config(
+            price, energy, default_energy=rt.default_energy, default_margin_bp=rt.margin_bp
+        )
+
+    async def offer(
+        self, session: AsyncSession, rt: FlashRuntime, bot_id: uuid.UUID | None
+    ) -> FlashOffer:
+        """Flash rental as sold through ``bot_id``: the operator's config, with an agent's
+        markup per transaction on the price when it is an agent's own bot (frozen in the
+        config's ``raw`` snapshot as ``agent_markup_bps`` / ``agent_markup_sun``)."""
+        cfg = await self.config(session, rt)
+        granularity = min(rt.tail_granularity_sun, cfg.price.single_price_sun)
+        agent_id, markup_bps = await agent_bots.seller(session, bot_id)
+        markup = agent_flash_markup_sun(cfg.price.single_price_sun, markup_bps, granularity)
+        if markup:
+            raw = {**cfg.raw, "agent_markup_bps": markup_bps, "agent_markup_sun": markup}
+            cfg = replace(cfg, price=with_flash_markup(cfg.price, markup), raw=raw)
+        return FlashOffer(cfg, agent_id, markup, granularity)
 
     async def get(self, session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
         stmt = select(Order).where(Order.id == order_id)
@@ -139,12 +177,18 @@ class FlashOrderService:
         with no account on chain gets the activation fee added to the quote when the policy
         activates, rounded up to the tail granularity so the tail still identifies the payment.
         ``access_token_hash``: the hash of the HTTP customer's order token (see order.access).
+
+        Through an agent's own bot (``bot_id``) the order is the agent's and sells at the
+        agent's flash price: the operator's ``single_price`` plus the agent's markup per
+        transaction (`agent_flash_markup_sun`, a multiple of the tail granularity), frozen on
+        the order (``price_config["agent_markup_sun"]``) and used when its payment is weighed
+        (product.flash). The returned config carries the price this order sells at.
         """
         if not rt.enabled:
             raise FlashDisabled("energy flash rental is disabled")
         recipient = validate_address(recipient_address)
-        cfg = await self.config(session, rt)
-        granularity = min(rt.tail_granularity_sun, cfg.price.single_price_sun)
+        offer = await self.offer(session, rt, bot_id)
+        cfg, granularity = offer.config, offer.granularity
         fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
         if fee:
             fee = -(-fee // granularity) * granularity
@@ -162,8 +206,9 @@ class FlashOrderService:
             payment_status=OrderPaymentStatus.PENDING,
             user_id=user_id,
             bot_id=bot_id,
-            # an agent's own bot: the order is the agent's (flash sells at the operator's price)
-            agent_id=await agent_bots.owner_of(session, bot_id),
+            # an agent's own bot: the order is the agent's, at the agent's price (its markup
+            # in the final price, agent_markup_units, is written when the payment is weighed)
+            agent_id=offer.agent_id,
             chat_id=chat_id,
             target_address=recipient,
             payment_address=rt.payment_address,
@@ -328,6 +373,27 @@ class Detected:
     sender: str | None
 
 
+def stop_monitoring_statement(
+    order_ids: Collection[str], status: MonitoringStatus, message: str | None
+) -> Update:
+    """The UPDATE closing the open payment watches of ``order_ids`` (`stop_monitoring_many`
+    without ``detected``), for a caller that sends it along with another statement."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "monitoring_stopped_at": now, "updated_at": now}
+    if message and status is MonitoringStatus.ERROR:
+        values["error_message"] = message
+    columns = PaymentMonitoringLog.__table__.c
+    return (
+        update(PaymentMonitoringLog)
+        .where(
+            PaymentMonitoringLog.order_id.in_(sorted(order_ids)),
+            PaymentMonitoringLog.status == MonitoringStatus.MONITORING,
+        )
+        # anonymous binds: the statement may be a CTE of another UPDATE (same column names)
+        .values({name: literal(value, columns[name].type) for name, value in values.items()})
+    )
+
+
 async def stop_monitoring_many(
     session: AsyncSession,
     order_ids: Collection[str],
@@ -343,17 +409,7 @@ async def stop_monitoring_many(
         return 0
     now = utcnow()
     if not detected:
-        values: dict[str, Any] = {"status": status, "monitoring_stopped_at": now}
-        if message and status is MonitoringStatus.ERROR:
-            values["error_message"] = message
-        result = await session.execute(
-            update(PaymentMonitoringLog)
-            .where(
-                PaymentMonitoringLog.order_id.in_(sorted(order_ids)),
-                PaymentMonitoringLog.status == MonitoringStatus.MONITORING,
-            )
-            .values(values)
-        )
+        result = await session.execute(stop_monitoring_statement(order_ids, status, message))
         return int(getattr(result, "rowcount", 0))
     rows = (
         (

@@ -4,8 +4,11 @@ No chain payment to wait for: one transaction locks the order, debits the balanc
 ledger (``balance.apply``, cause ``order_payment`` / the order id), moves the order to paid,
 closes its payment watch and queues ``payment_received``. No job: the engine's pickup
 (`delegation.pickup`, in the process holding the scanner lease) reads the paid balance orders
-several times a block and delegates them in batches - the energy is delegated in the next
-block, and a payment costs the engine a share of a batch, not a job of its own.
+as soon as it commits and delegates them in batches - the energy is delegated in the next
+block, and a payment costs the engine a share of a batch, not a job of its own. What wakes
+the pickup: on PostgreSQL a NOTIFY sent by a trigger on ``orders`` (migration
+0034_balance_paid_notify: any process, any path); in this process also the payment's commit
+(``paid_listeners``: SQLite has no NOTIFY).
 
 Which orders: pending, with a user, in TRX or USDT, with a price already set on the order
 (``final_price_units > 0``) and energy to deliver (``energy_amount``) - package orders are
@@ -28,12 +31,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tronrent.agent import commission
+from tronrent.kit.db import after_commit
 from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
 from tronrent.models import User
@@ -42,10 +48,10 @@ from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus
 from tronrent.models.payment_monitoring_log import MonitoringStatus
 from tronrent.order.errors import OrderNotFound
-from tronrent.order.notify import notify_order
-from tronrent.order.service import stop_monitoring
-from tronrent.order.state import move
-from tronrent.product.customer import ensure_status_not_blocked
+from tronrent.order.notify import OrderEvent, notify_order, notify_orders
+from tronrent.order.service import stop_monitoring, stop_monitoring_statement
+from tronrent.order.state import check_transition, move
+from tronrent.product.customer import ensure_may_order, ensure_status_not_blocked
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
 
@@ -55,6 +61,19 @@ log = logging.getLogger("tronrent.payment")
 BALANCE: Final = "balance"
 #: the ``refund`` event's reason for a refund to the balance
 REFUNDED_TO_BALANCE: Final = "refunded_to_balance"
+
+#: called (no arguments, on the event loop) once a transaction that paid an order from the
+#: balance commits in this process: the engine's pickup adds its wake-up here
+paid_listeners: set[Callable[[], None]] = set()
+
+
+def _paid_committed() -> None:
+    for listener in tuple(paid_listeners):
+        try:
+            listener()
+        except Exception:  # a listener of an event loop that is gone: it never hears again
+            log.exception("balance payment listener failed; removed")
+            paid_listeners.discard(listener)
 
 
 class OrderNotPayable(Conflict):
@@ -81,14 +100,22 @@ def _payable(order: Order) -> None:
 
 
 async def pay_from_balance(
-    session: AsyncSession, order_id: str, *, actor: str | None = None
+    session: AsyncSession,
+    order_id: str,
+    *,
+    actor: str | None = None,
+    authorize: Callable[[Order], object] | None = None,
 ) -> Order:
     """Pay a pending order from its user's balance (see the module docstring); the order.
 
     ``actor``: who asked (``admin:<name>``, ``customer``), kept in the ledger entry's note.
+    ``authorize``: called with the order once it is read (and locked), before anything else:
+    it raises when the caller may not pay it (the route's order-token check), so the route
+    reads the order once.
 
     Raises:
         OrderNotFound (404)
+        whatever ``authorize`` raises (401/403)
         OrderNotPayable (409): not pending (and not paid from the balance before), no user,
             no price.
         InsufficientBalance (409): the balance does not cover the price; nothing changed.
@@ -107,13 +134,49 @@ async def pay_from_balance(
     if row is None:
         raise OrderNotFound(f"order {order_id} not found")
     order, user_status = row
+    if authorize is not None:
+        authorize(order)
     if order.payment_method == BALANCE and order.status is not OrderStatus.PENDING:
         return order  # paid before: the same answer, nothing changes
     _payable(order)
-    # an order created to be paid from the balance never opened a payment watch
-    watched = order.payment_method != BALANCE
     assert order.user_id is not None
     ensure_status_not_blocked(order.user_id, user_status)
+    return await _pay(session, order, actor)
+
+
+async def pay_new_order(session: AsyncSession, order: Order, *, actor: str) -> Order:
+    """Pay from the balance an order this transaction has just created (``payment_method``
+    balance, flushed, not committed): no other transaction can see it, so there is nothing to
+    lock and nothing to read back - one statement less than `pay_from_balance`. Its user is
+    checked again (a blocked user cannot pay: `ensure_may_order`, from the identity map when
+    the creation loaded the user). Raises as `pay_from_balance`."""
+    _payable(order)
+    await ensure_may_order(session, order.user_id)
+    return await _pay(session, order, actor)
+
+
+async def pay_unsaved_order(session: AsyncSession, order: Order, *, actor: str) -> OrderEvent:
+    """Pay from the balance an order built but not written yet (pending, ``payment_method``
+    balance, not in the session): the ledger debit first, then the order is marked paid, so
+    its INSERT writes it paid - no UPDATE after (`pay_new_order`'s), and the trigger of
+    migration 0034 wakes the pickup on that INSERT. The caller adds and flushes the order and
+    queues the returned ``payment_received`` event after its creation's (one INSERT for
+    both). Exactly once as `pay_new_order`: the ledger's UNIQUE cause, and a failed debit
+    (409 INSUFFICIENT_BALANCE) rolls the caller's transaction back with nothing written.
+    Raises as `pay_from_balance`."""
+    _payable(order)
+    await ensure_may_order(session, order.user_id)
+    amount = await _debit(session, order, actor)
+    move(order, OrderStatus.PAID, **_paid_values(amount))
+    after_commit(session, _paid_committed)
+    log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
+    return _paid_event(order, amount)
+
+
+async def _debit(session: AsyncSession, order: Order, actor: str | None) -> int:
+    """The ledger debit of ``order``'s price (pending, never debited: locked or new); the
+    amount."""
+    assert order.user_id is not None
     amount = order.final_price_units
     await balance_service.apply(
         session,
@@ -123,27 +186,28 @@ async def pay_from_balance(
         cause_type=LedgerCause.ORDER_PAYMENT,
         cause_id=order.id,
         note=json.dumps({"by": actor or "customer"}),
-        # the order is locked and pending: its payment was never debited
+        # the order is locked (or new) and pending: its payment was never debited
         fresh=True,
         # the user's counters (`totals.orders_paid`) in the debit's UPDATE
         user_values=totals.paid_values(order),
     )
-    move(
-        order,
-        OrderStatus.PAID,
-        payment_status=OrderPaymentStatus.PAID,
-        payment_method=BALANCE,
-        paid_at=utcnow(),
-        paid_amount_units=amount,
-        status_reason=None,
-    )
-    await session.flush()
-    if watched:
-        await stop_monitoring(
-            session, order.id, MonitoringStatus.COMPLETED, "paid from the balance"
-        )
-    await notify_order(
-        session,
+    return amount
+
+
+def _paid_values(amount: int) -> dict[str, Any]:
+    """The order's columns once paid from the balance (besides its status)."""
+    return {
+        "payment_status": OrderPaymentStatus.PAID,
+        "payment_method": BALANCE,
+        "paid_at": utcnow(),
+        "paid_amount_units": amount,
+        "status_reason": None,
+    }
+
+
+def _paid_event(order: Order, amount: int) -> OrderEvent:
+    """The customer's ``payment_received`` event of a payment from the balance."""
+    return (
         order,
         "payment_received",
         {
@@ -154,6 +218,39 @@ async def pay_from_balance(
             "energy": order.energy_amount,
         },
     )
+
+
+async def _pay(session: AsyncSession, order: Order, actor: str | None) -> Order:
+    """The payment of a pending, payable ``order`` this transaction holds (locked, or created
+    by it): ledger debit, paid, watch closed, customer told."""
+    # an order created to be paid from the balance never opened a payment watch
+    watched = order.payment_method != BALANCE
+    amount = await _debit(session, order, actor)
+    paid = _paid_values(amount)
+    closing = "paid from the balance"
+    if watched and session.get_bind().dialect.name == "postgresql":
+        # one round trip: the order's UPDATE carries the closing of its watches (a CTE)
+        check_transition((order.status,), OrderStatus.PAID)
+        paid |= {"status": OrderStatus.PAID, "updated_at": paid["paid_at"]}
+        columns = Order.__table__.c
+        watches = stop_monitoring_statement([order.id], MonitoringStatus.COMPLETED, closing)
+        await session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            # anonymous binds: the CTE's UPDATE has columns of the same names
+            .values({name: literal(value, columns[name].type) for name, value in paid.items()})
+            .add_cte(watches.cte("closed"))
+            .execution_options(synchronize_session=False)
+        )
+        for name, value in paid.items():  # the loaded order as written, nothing left to flush
+            set_committed_value(order, name, value)
+    else:
+        move(order, OrderStatus.PAID, **paid)
+        await session.flush()
+        if watched:
+            await stop_monitoring(session, order.id, MonitoringStatus.COMPLETED, closing)
+    await notify_orders(session, [_paid_event(order, amount)])
+    after_commit(session, _paid_committed)
     log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
     return order
 

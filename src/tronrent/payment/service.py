@@ -256,6 +256,7 @@ _ORDER_FIELDS = (
     "energy_per_transaction",
     "final_price_units",
     "price_units",
+    "agent_markup_units",
     "completed_at",
 )
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
+from tronrent.api.state import AppState
 from tronrent.auth.dependencies import AdminDep, OperatorDep, actor_of
 from tronrent.flash.api_deps import CHAIN_COMPONENT, BlockIntervalDep, ChainDep
 from tronrent.kit.audit import MAX_REASON
@@ -24,7 +25,7 @@ from tronrent.models.energy_pool import EnergyPool, PoolStatus
 from tronrent.order.schemas import TronAddress
 from tronrent.pool.allocation import AllocationPriority, part_cost, plan_allocation, weights_for
 from tronrent.pool.service import pool as pool_service
-from tronrent.pool.staking import StakeFigures, StakeOp, Staking, StakingRefused
+from tronrent.pool.staking import StakeFigures, StakeOp, Staking
 
 router = APIRouter(prefix="/api/energy-pools", tags=["energy-pools"], responses=ERROR_RESPONSES)
 
@@ -378,7 +379,7 @@ def staking_out(pool_id: uuid.UUID, f: StakeFigures, in_flight: list[str]) -> St
     )
 
 
-async def _staking(session: AsyncSession, state: StateDep, chain: ChainPort) -> Staking:
+async def open_staking(session: AsyncSession, state: AppState, chain: ChainPort) -> Staking:
     """A ``Staking`` (it commits between its steps in sessions of its own): the request's
     session, which only authenticated the admin, ends its transaction first (SQLite has one
     writer: a second session would wait for it)."""
@@ -392,7 +393,7 @@ async def pool_staking(
 ) -> Envelope[StakingOut]:
     """The pool account's staking figures as the chain reports them now: staked for energy,
     delegated, pending unstakes with when each can be withdrawn, withdrawable, energy."""
-    pool, figs, rows = await (await _staking(session, state, chain)).show(str(pool_id))
+    pool, figs, rows = await (await open_staking(session, state, chain)).show(str(pool_id))
     return ok(staking_out(pool.id, figs, [r.txid for r in rows]))
 
 
@@ -406,14 +407,10 @@ async def _run(
     amount: int | None,
     reason: str,
 ) -> Envelope[StakeResultOut]:
-    staking = await _staking(session, state, chain)
-    result = await staking.run(str(pool_id), op, amount, actor=actor_of(admin), reason=reason)
-    if result.status in ("failed", "expired"):
-        raise StakingRefused(
-            f"the chain did not take it: {result.error or result.status}",
-            "STAKING_FAILED",
-            details={"txid": result.txid},
-        )
+    staking = await open_staking(session, state, chain)
+    result = await staking.run_settled(
+        str(pool_id), op, amount, actor=actor_of(admin), reason=reason
+    )
     return ok(
         StakeResultOut(
             operation=op.value,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ from tronrent.delegation.chain_tx import (
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
 from tronrent.kit.errors import Conflict, ValidationFailed
+from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
     STAKING_PURPOSES,
     ChainTransaction,
@@ -319,6 +321,49 @@ class Staking:
         return StakeResult(
             op, pool_id, row.txid, result.status.value, result.error, amount_sun, after
         )
+
+    async def settle_in_flight(self, *, older_than_s: float = 15.0) -> list[DeliveryResult]:
+        """Deliver every pool's staking transactions left in flight (a crash between storing
+        and broadcasting, or a broadcast not in a block yet) and sync the pools whose one
+        confirmed; run by the periodic job ``pool.settle_staking``, so none waits for the next
+        staking call. Rows younger than ``older_than_s`` are left to the call delivering them
+        (delivering twice would be harmless: the same signed transaction, looked up first)."""
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        async with self._sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChainTransaction.id, ChainTransaction.pool_id)
+                    .where(
+                        ChainTransaction.purpose.in_(STAKING_PURPOSES),
+                        ChainTransaction.status.in_(
+                            (ChainTxStatus.SIGNED, ChainTxStatus.BROADCAST)
+                        ),
+                        ChainTransaction.created_at < cutoff,
+                    )
+                    .order_by(ChainTransaction.id)
+                )
+            ).all()
+        results: list[DeliveryResult] = []
+        for row_id, pool_id in rows:
+            result = await self._deliver(row_id)
+            if result.status is Delivery.CONFIRMED and pool_id is not None:
+                await self._sync(pool_id)
+            results.append(result)
+        return results
+
+    async def run_settled(
+        self, ref: str, op: StakeOp, amount_sun: int | None, *, actor: Actor, reason: str
+    ) -> StakeResult:
+        """``run``, with a transaction the chain did not take (failed, expired) raised as
+        ``StakingRefused`` (``STAKING_FAILED``); a confirmed or still pending one returned."""
+        result = await self.run(ref, op, amount_sun, actor=actor, reason=reason)
+        if result.status in ("failed", "expired"):
+            raise StakingRefused(
+                f"the chain did not take it: {result.error or result.status}",
+                "STAKING_FAILED",
+                details={"txid": result.txid},
+            )
+        return result
 
     async def _resume(self, ref: str) -> None:
         """Deliver the pool's staking transactions still in flight; ``StakingInFlight`` when

@@ -163,3 +163,19 @@ async def sync_pools() -> None:
     async with ctx.session_maker() as s:
         await sync_all(s, chain, box=ctx.maybe(SecretBox))
         await s.commit()
+
+
+@actor("pool.settle_staking", priority=Priority.LOW, max_retries=2, period_s=30.0)
+async def settle_staking() -> None:
+    """Deliver staking transactions left in flight (``Staking.settle_in_flight``): after a
+    crash between storing and broadcasting, or a broadcast that missed its block, the stake
+    lands without waiting for the operator's next staking call."""
+    from tronrent.pool.staking import Staking  # it imports this module
+
+    ctx = get_worker_context()
+    box = ctx.maybe(SecretBox)
+    if box is None:
+        return
+    staking = Staking(ctx.session_maker, ctx.get(ChainPort), box, wait_s=5.0)  # type: ignore[type-abstract]
+    for result in await staking.settle_in_flight():
+        log.info("pool.staking_settled status=%s", result.status.value)

@@ -139,6 +139,38 @@ class FlashPrice:
         )
 
 
+def agent_flash_markup_sun(single_price_sun: int, markup_bps: int, granularity_sun: int) -> int:
+    """An agent's markup on one flash transaction: ``floor(single_price x markup / 10000)``
+    rounded DOWN to a multiple of the payment-tail granularity, never negative.
+
+    A multiple of the granularity keeps every open order's expected amount unique (the tails
+    are unique and below one granularity step, the activation fees are multiples of it) and
+    keeps ``amount % granularity == tail`` true, so the amount-tail matching of
+    `tronrent.payment.matching` finds an agent's order as it finds any other. Rounding down
+    never charges more than the agent's percentage; a markup that rounds to 0 is none."""
+    if single_price_sun < 1 or granularity_sun < 1:
+        raise ValueError("price and granularity must be positive")
+    if markup_bps <= 0:
+        return 0
+    raw = _mul_bp_floor(single_price_sun, markup_bps)
+    return raw - raw % granularity_sun
+
+
+def with_flash_markup(price: FlashPrice, markup_sun: int) -> FlashPrice:
+    """The flash price an agent's bot sells at: ``markup_sun`` more per transaction (the
+    cap follows; ``min_amount``, the dust threshold, stays the operator's)."""
+    if markup_sun < 0:
+        raise ValueError("an agent's markup is never negative")
+    if markup_sun == 0:
+        return price
+    return FlashPrice(
+        single_price_sun=price.single_price_sun + markup_sun,
+        max_transactions=price.max_transactions,
+        expiry_hours=price.expiry_hours,
+        min_amount_sun=price.min_amount_sun,
+    )
+
+
 class FlashPaymentKind(StrEnum):
     """What a payment to the flash address buys.
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import ScalarSelect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import ValidationFailed
@@ -287,26 +287,47 @@ async def load_rules(
     return rows
 
 
-async def agent_level(session: AsyncSession, user_id: uuid.UUID | None) -> int | None:
-    """The level of the user's active agent account; None for everyone else."""
-    if user_id is None:
-        return None
-    level = await session.scalar(
-        select(Agent.level).where(Agent.user_id == user_id, Agent.status == AgentStatus.ACTIVE)
+#: the level of the buyer's own active agent account (None: not an agent) and the active agent
+#: who referred the buyer (None: no one)
+BuyerAgents = tuple[int | None, uuid.UUID | None]
+
+
+def buyer_agent_columns() -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """`buyer_agents` as two scalar subqueries on the ``users`` row of the enclosing SELECT:
+    for a caller that reads the buyer's row anyway (one statement for both); the columns'
+    values are made a `BuyerAgents` by `buyer_agents_of`."""
+    level = (
+        select(Agent.level)
+        .where(Agent.user_id == User.id, Agent.status == AgentStatus.ACTIVE)
+        .correlate(User)
+        .scalar_subquery()
     )
-    return None if level is None else int(level)
+    referrer = (
+        select(Agent.id)
+        .where(Agent.user_id == User.referred_by, Agent.status == AgentStatus.ACTIVE)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    return level, referrer
 
 
-async def referrer_agent(session: AsyncSession, user_id: uuid.UUID | None) -> uuid.UUID | None:
-    """The active agent who referred the user (``users.referred_by``); None for no one."""
+def buyer_agents_of(level: Any, referrer: Any) -> BuyerAgents:
+    return (None if level is None else int(level)), referrer
+
+
+async def buyer_agents(session: AsyncSession, user_id: uuid.UUID | None) -> BuyerAgents:
+    """The level of the user's active agent account (None for everyone else) and the active
+    agent who referred the user (``users.referred_by``; None for no one), in one statement."""
     if user_id is None:
-        return None
-    agent_id = await session.scalar(
+        return None, None
+    level = select(Agent.level).where(Agent.user_id == user_id, Agent.status == AgentStatus.ACTIVE)
+    referrer = (
         select(Agent.id)
         .join(User, User.referred_by == Agent.user_id)
         .where(User.id == user_id, Agent.status == AgentStatus.ACTIVE)
     )
-    return agent_id
+    row = (await session.execute(select(level.scalar_subquery(), referrer.scalar_subquery()))).one()
+    return buyer_agents_of(row[0], row[1])
 
 
 async def agent_markup_bps(session: AsyncSession, bot_id: uuid.UUID | None) -> int:
@@ -331,22 +352,26 @@ async def quote_order(
     currency: Currency | str,
     user_id: uuid.UUID | None = None,
     bot_id: uuid.UUID | None = None,
+    agents: BuyerAgents | None = None,
 ) -> OrderPrice:
     """Price an order of ``quantity`` units of ``package`` for ``user_id`` through ``bot_id``.
+    ``agents``: ``user_id``'s `buyer_agents` when the caller read them already (with the
+    user's row, `buyer_agent_columns`), else read here.
 
     Does not check that the package is active (the caller decides who may buy what).
     Raises `QuantityOutOfRange`, `NotSoldInCurrency`, `ValidationFailed` (bad currency).
     """
     money = _currency(currency)
     rules = await load_rules(session, currency=money, package_ids=[package.id], bot_id=bot_id)
+    level, referrer = agents if agents is not None else await buyer_agents(session, user_id)
     price = price_package(
         PackagePrices.of(package),
         rules,
         quantity=quantity,
         currency=money,
         bot_id=bot_id,
-        agent_level=await agent_level(session, user_id),
-        referrer_agent_id=await referrer_agent(session, user_id),
+        agent_level=level,
+        referrer_agent_id=referrer,
     )
     return price.with_markup(await agent_markup_bps(session, bot_id))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import Field
@@ -26,7 +26,7 @@ from tronrent.models import User
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderType
 from tronrent.order.schemas import TronAddress, TrxAmount
-from tronrent.payment.balance_pay import pay_from_balance
+from tronrent.payment.balance_pay import pay_new_order
 from tronrent.product.count import create_count_order
 from tronrent.product.customer import customer_chat
 from tronrent.product.package import create_package_order
@@ -163,22 +163,25 @@ async def create_order(
     state = None
     if recipients is not None and body.payment_method == "transfer":
         state = await recipients.check(body.recipient_address, activates=rt.activates_recipients)
-    create = create_count_order if body.package_type == "count" else create_package_order
-    order = await create(
-        session,
-        rt,
-        package_id=body.package_id,
-        quantity=body.quantity,
-        recipient_address=body.recipient_address,
-        currency=body.currency,
-        payment_method=body.payment_method,
-        user_id=body.user_id,
-        bot_id=chat.bot_id,
-        chat_id=chat.chat_id,
-        recipient_state=state,
-    )
-    if body.payment_method == "balance":
-        order = await pay_from_balance(session, order.id, actor=f"admin:{op.username}")
+    args: dict[str, Any] = {
+        "package_id": body.package_id,
+        "quantity": body.quantity,
+        "recipient_address": body.recipient_address,
+        "currency": body.currency,
+        "payment_method": body.payment_method,
+        "user_id": body.user_id,
+        "bot_id": chat.bot_id,
+        "chat_id": chat.chat_id,
+        "recipient_state": state,
+    }
+    actor = f"admin:{op.username}"
+    if body.package_type == "count":
+        order = await create_count_order(session, rt, **args)
+        if body.payment_method == "balance":
+            order = await pay_new_order(session, order, actor=actor)
+    else:  # paid from the balance: written paid (no UPDATE after its INSERT)
+        paid_by = actor if body.payment_method == "balance" else None
+        order = await create_package_order(session, rt, **args, paid_by=paid_by)
     return ok(_package_view(order))
 
 

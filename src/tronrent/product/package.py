@@ -23,14 +23,16 @@ from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
 from tronrent.order import ids
-from tronrent.order.notify import notify_order
+from tronrent.order.flash_config import FlashConfig
+from tronrent.order.notify import OrderEvent, notify_orders
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import open_watch, validate_address
 from tronrent.order.service import order as order_service
+from tronrent.payment.balance_pay import pay_unsaved_order
 from tronrent.pool.energy import energy_per_transaction
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
-from tronrent.pricing.quote import quote_order
+from tronrent.pricing.quote import BuyerAgents, quote_order
 from tronrent.product.base import (
     Delivery,
     SettleContext,
@@ -180,28 +182,45 @@ async def create_package_order(
     recipient_state: RecipientState | None = None,
     shape: OrderShape = ENERGY_SHAPE,
     extra_config: Mapping[str, Any] | None = None,
+    paid_by: str | None = None,
+    agents: BuyerAgents | None = None,
+    flash_config: FlashConfig | None = None,
 ) -> Order:
     """A pending package order with its price frozen (``shape``: energy package by default).
 
     Transfer: pay ``expected_amount_units`` (price + activation fee + a unique tail) in
     ``currency`` to ``rt.payment_address`` before ``expires_at``. Balance: no tail, paid from
     the user's balance (payment_method "balance"). ``extra_config``: more ``price_config``
-    entries, written with the order (the merchant API's ``merchant``).
+    entries, written with the order (the merchant API's ``merchant``). ``paid_by`` (with
+    payment method balance): paid from the balance at creation by that actor
+    (`balance_pay.pay_unsaved_order`: the debit, then the order written paid, its
+    ``package_order_created`` and ``payment_received`` events queued together). ``agents``:
+    the user's `pricing.quote.BuyerAgents` when the caller read them (with the user's row);
+    ``flash_config``: the flash config (`order_service.config`), likewise.
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
         package. QuantityOutOfRange (422). InvalidRecipient (422). CurrencyNotOffered (422).
-        NoPaymentTailAvailable (503). UserBlocked (403): the user is blocked.
+        NoPaymentTailAvailable (503). UserBlocked (403): the user is blocked. With ``paid_by``
+        what `pay_from_balance` raises (409 INSUFFICIENT_BALANCE: nothing written).
     """
+    if paid_by is not None and payment_method != "balance":
+        raise ValueError("paid_by needs payment_method balance")
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
     await ensure_may_order(session, user_id)
     pkg = await _package(session, package_id, shape.kind)
     _check_quantity(pkg, quantity)
     price = await quote_order(
-        session, package=pkg, quantity=quantity, currency=currency, user_id=user_id, bot_id=bot_id
+        session,
+        package=pkg,
+        quantity=quantity,
+        currency=currency,
+        user_id=user_id,
+        bot_id=bot_id,
+        agents=agents,
     )
-    cfg = await order_service.config(session, rt)
+    cfg = flash_config or await order_service.config(session, rt)
     per_unit = energy_per_transaction(pkg.energy_amount, cfg.margin_bp)
     now = utcnow()
     order_id = ids.new_order_id(ids.PACKAGE_PREFIX, now_ms())
@@ -240,6 +259,10 @@ async def create_package_order(
         },
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )
+    # the event as of its creation (pending), even when it is written paid
+    events: list[OrderEvent] = [(order, "package_order_created", {"status": order.status.value})]
+    if paid_by is not None:
+        events.append(await pay_unsaved_order(session, order, actor=paid_by))
     session.add(order)
     if payment_method == "transfer":
         granularity = rt.tail_granularity_sun
@@ -252,10 +275,7 @@ async def create_package_order(
         )
         open_watch(session, order, now)
     await session.flush()
-    await notify_order(
-        session,
-        order,
-        "package_order_created",
+    events[0][2].update(
         {
             **package.describe(order),
             "package_name": pkg.name,
@@ -267,6 +287,7 @@ async def create_package_order(
                 else None
             ),
             "expires_at": order.expires_at.isoformat() if order.expires_at else None,
-        },
+        }
     )
+    await notify_orders(session, events)
     return order

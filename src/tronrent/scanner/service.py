@@ -630,6 +630,14 @@ class BlockScanner:
             len(gone),
         )
 
+    def next_block_in(self) -> float | None:
+        """Seconds until the next block is due by the last block seen (blocks come every
+        interval: one seen late counts from its own time); None before any."""
+        if not self._last_block_ms:
+            return None
+        interval = self.config.block_interval_s
+        return (self._last_block_ms / 1000 + interval - time.time()) % interval
+
     def _idle_wait(self, interval: float) -> float:
         """Sleep until just after the next block is due (one request per block, low latency)."""
         if not self._last_block_ms:

@@ -58,6 +58,21 @@ KEYS: Final[dict[str, ConfigKey]] = {
             is_public=True,
         ),
         ConfigKey(
+            "auto_top_up.price_trx_sun",
+            ConfigType.INTEGER,
+            "auto_top_up",
+            "price of one transfer's worth of auto top-up a customer sets up (merchant API, "
+            "bot), billed in TRX, in sun; unset: not offered in TRX",
+            validation_rule="int:1..1000000000000",
+        ),
+        ConfigKey(
+            "auto_top_up.price_usdt_units",
+            ConfigType.INTEGER,
+            "auto_top_up",
+            "the same, billed in USDT, in units of 1e-6 USDT; unset: not offered in USDT",
+            validation_rule="int:1..1000000000000",
+        ),
+        ConfigKey(
             "tron.api_key",
             ConfigType.STRING,
             "chain",

@@ -29,6 +29,15 @@ class CountCb(CallbackData, prefix="count"):
     order_id: str = ""
 
 
+class AutoCb(CallbackData, prefix="auto"):
+    """Auto top-up: ``show`` (status, or how it works), ``new`` (ask the address),
+    ``threshold`` (set it up with ``energy``), ``stop`` the auto top-up of ``order_id``."""
+
+    action: str
+    energy: int = 0
+    order_id: str = ""
+
+
 class PackageQtyCb(CallbackData, prefix="package_qty"):
     """A quantity in ``selecting_package`` (0: the customer types one)."""
 

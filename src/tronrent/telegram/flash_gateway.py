@@ -127,8 +127,12 @@ class EngineSources:
 class ServiceFlashOrders(EngineSources):
     """Reads and writes through ``tronrent.order.service`` with the process's ``FlashRuntime``."""
 
-    async def flash_terms(self, session: AsyncSession) -> FlashTerms:
-        cfg = await order_service.config(session, self.runtime)
+    async def flash_terms(
+        self, session: AsyncSession, bot_id: uuid.UUID | None = None
+    ) -> FlashTerms:
+        """The terms as sold through ``bot_id`` (an agent's own bot: the agent's price)."""
+        offer = await order_service.offer(session, self.runtime, bot_id)
+        cfg = offer.config
         return FlashTerms(
             payment_address=self.runtime.payment_address,
             single_price_sun=cfg.price.single_price_sun,
@@ -137,6 +141,7 @@ class ServiceFlashOrders(EngineSources):
             min_amount_sun=cfg.price.min_amount_sun,
             energy_per_transaction=cfg.energy_per_transaction,
             rental_seconds=self.runtime.rental_ms(cfg.price.expiry_hours) // 1000,
+            walk_in=offer.agent_id is None,
         )
 
     async def create_flash_order(

@@ -9,6 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from tronrent.kit.i18n import Translator
 from tronrent.telegram.callbacks import (
+    AutoCb,
     CancelCb,
     CheckPaymentCb,
     ConfirmOrderCb,
@@ -23,7 +24,7 @@ from tronrent.telegram.callbacks import (
     PackageQtyCb,
     TopUpCb,
 )
-from tronrent.telegram.ports import CountState, OrderView, PackageOffer
+from tronrent.telegram.ports import AutoOffer, CountState, OrderView, PackageOffer
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -125,6 +126,35 @@ def count_packages(t: Translator, offers: Sequence[PackageOffer]) -> InlineKeybo
             )
         ]
         for offer in offers
+    ]
+    auto = [_button(t("btn.auto"), AutoCb(action="show").pack())]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, auto, _home_row(t)])
+
+
+#: the thresholds the bot offers: one transfer to a holder, one to a new holder, three
+AUTO_THRESHOLDS = (65_000, 131_000, 200_000)
+
+
+def auto_menu(t: Translator, offer: AutoOffer) -> InlineKeyboardMarkup:
+    """Stop the running auto top-up, or set one up (when offered); then the menu."""
+    rows = []
+    if offer.running is not None:
+        stop = AutoCb(action="stop", order_id=offer.running.order_id).pack()
+        rows.append([_button(t("btn.auto_stop"), stop)])
+    elif offer.price_units is not None:
+        rows.append([_button(t("btn.auto_start"), AutoCb(action="new").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
+
+
+def auto_thresholds(t: Translator) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _button(
+                t("btn.auto_threshold", energy=f"{energy:,}"),
+                AutoCb(action="threshold", energy=energy).pack(),
+            )
+        ]
+        for energy in AUTO_THRESHOLDS
     ]
     return InlineKeyboardMarkup(inline_keyboard=[*rows, _home_row(t)])
 

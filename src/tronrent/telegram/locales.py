@@ -162,6 +162,13 @@ CATALOG: Catalog = {
             "<code>{address}</code>\n例：转 {price} TRX = 1 笔，转 {price2} TRX = 2 笔。\n\n"
             "<b>方式二：为指定地址租用</b>\n从交易所付款或为他人租用时使用，能量发到您指定的地址。"
         ),
+        "flash.intro_order": (
+            "⚡ <b>能量闪租</b>\n"
+            "单价：<b>{price} TRX</b> / 笔（每笔 {energy} 能量，{duration}后自动回收）\n"
+            "一次最多 {max} 笔。\n\n"
+            "点击下方「为指定地址租用」并发送接收能量的地址：订单会给出您的专属付款金额和地址，"
+            "按该金额付款即可（2 笔：{price2} TRX 加同样尾数）。"
+        ),
         "flash.qr_caption": "闪租收款地址（点按复制）：\n<code>{address}</code>",
         "flash.ask_address": "🎯 请发送接收能量的 TRON 地址（T 开头，34 位）。\n/cancel 取消",
         "flash.invalid_address": (
@@ -245,6 +252,33 @@ CATALOG: Catalog = {
         "btn.counts": "🔁 笔数套餐",
         "btn.count_pause": "⏸ 暂停套餐",
         "btn.count_resume": "▶️ 恢复套餐",
+        "btn.auto": "⚡ 自动补能",
+        "btn.auto_start": "⚡ 开通自动补能",
+        "btn.auto_stop": "⛔ 停止自动补能",
+        "btn.auto_threshold": "能量低于 {energy} 时补充",
+        "auto.intro": (
+            "⚡ <b>自动补能</b>\n为您的地址保持能量：每笔 USDT 转账后能量低于您设定的阈值时，"
+            "下一个区块自动补足，每补一笔的能量从余额扣除 {price} {currency}。开通时先支付第一笔；"
+            "余额不足时自动停止并通知您。"
+        ),
+        "auto.not_offered": "⚡ 暂未开放自动补能。",
+        "auto.ask_address": "🎯 请发送需要保持能量的 TRON 地址（T 开头，34 位）：\n/cancel 取消",
+        "auto.ask_threshold": "地址：<code>{address}</code>\n能量低于多少时补充？",
+        "auto.card": (
+            "⚡ <b>自动补能</b> · {state}\n地址：<code>{address}</code>\n阈值：{threshold} 能量\n"
+            "价格：每笔 {price} {currency}\n已补能 {top_ups} 次 · 共扣除 {billed} {currency}"
+        ),
+        "auto.state.starting": "正在开通…",
+        "auto.state.active": "能量保持中",
+        "auto.state.stopped": "已停止",
+        "auto.started": "⚡ 已开通：第一笔已从余额支付，能量将在下一个区块到账。",
+        "auto.stopped": "⛔ 已停止：能量将被收回，不再扣费。",
+        "error.AUTO_TOP_UP_NOT_OFFERED": "暂未开放自动补能。",
+        "error.AUTO_TOP_UP_NOT_ACTIVE": (
+            "该自动补能未在运行（尚未开通、已停止，或正在补能：请几秒后再试）。"
+        ),
+        "error.AUTO_TOP_UP_NOT_FOUND": "找不到该自动补能。",
+        "error.ADDRESS_ALREADY_FOLLOWED": "该地址已有笔数套餐或自动补能。",
         "counts.title": (
             "🔁 <b>笔数套餐</b>\n按笔购买 USDT 转账所需能量：地址每转出一笔，"
             "下一个区块自动补足下一笔的能量。闲置一天未使用会扣除闲置费（暂停期间不扣），"
@@ -471,6 +505,14 @@ CATALOG: Catalog = {
             "<b>2. Rent for an address</b>\nPaying from an exchange or for someone else? "
             "The energy goes to the address you name."
         ),
+        "flash.intro_order": (
+            "⚡ <b>Energy flash rental</b>\n"
+            "Price: <b>{price} TRX</b> per transfer ({energy} energy each, reclaimed after "
+            "{duration})\nUp to {max} transfers at once.\n\n"
+            "Press <b>Rent for an address</b> and send the address that should receive the "
+            "energy: the order gives you the exact amount to pay and where (2 transfers: "
+            "{price2} TRX plus the same tail)."
+        ),
         "flash.qr_caption": "Flash payment address (tap to copy):\n<code>{address}</code>",
         "flash.ask_address": (
             "🎯 Send the TRON address that should receive the energy (starts with T, 34 "
@@ -567,6 +609,43 @@ CATALOG: Catalog = {
         "btn.counts": "🔁 Transfer packages",
         "btn.count_pause": "⏸ Pause package",
         "btn.count_resume": "▶️ Resume package",
+        "btn.auto": "⚡ Auto top-up",
+        "btn.auto_start": "⚡ Set up auto top-up",
+        "btn.auto_stop": "⛔ Stop auto top-up",
+        "btn.auto_threshold": "Top up below {energy} energy",
+        "auto.intro": (
+            "⚡ <b>Auto top-up</b>\nKeep energy on your address: when a USDT transfer leaves "
+            "it below your threshold, it is topped up in the next block and each transfer's "
+            "worth costs {price} {currency} from your balance. The first transfer's worth is "
+            "paid when you set it up; it stops with a notice when your balance runs out."
+        ),
+        "auto.not_offered": "⚡ Auto top-up is not offered yet.",
+        "auto.ask_address": (
+            "🎯 Send the TRON address to keep topped up (starts with T, 34 characters).\n"
+            "/cancel to cancel"
+        ),
+        "auto.ask_threshold": (
+            "Address: <code>{address}</code>\nTop it up when its energy falls below:"
+        ),
+        "auto.card": (
+            "⚡ <b>Auto top-up</b> · {state}\nAddress: <code>{address}</code>\n"
+            "Threshold: {threshold} energy\nPrice: {price} {currency} per transfer\n"
+            "Top-ups: {top_ups} · billed {billed} {currency}"
+        ),
+        "auto.state.starting": "starting…",
+        "auto.state.active": "energy kept",
+        "auto.state.stopped": "stopped",
+        "auto.started": "⚡ Set up: the first transfer's worth is paid, energy in the next block.",
+        "auto.stopped": "⛔ Stopped: our energy is taken back, nothing more is billed.",
+        "error.AUTO_TOP_UP_NOT_OFFERED": "Auto top-up is not offered yet.",
+        "error.AUTO_TOP_UP_NOT_ACTIVE": (
+            "This auto top-up is not running (not started yet, stopped, or a top-up is on its "
+            "way: try again in a few seconds)."
+        ),
+        "error.AUTO_TOP_UP_NOT_FOUND": "Auto top-up not found.",
+        "error.ADDRESS_ALREADY_FOLLOWED": (
+            "This address already has a transfer package or an auto top-up."
+        ),
         "counts.title": (
             "🔁 <b>Transfer packages</b>\nEnergy for a number of USDT transfers: after each "
             "transfer from your address the next one's energy is there in the next block. A day "

@@ -7,12 +7,14 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.count import auto
 from tronrent.count import service as count_service
 from tronrent.kit.audit import Actor
 from tronrent.models import EnergyPackage
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import PackageType
 from tronrent.order.errors import OrderNotFound
+from tronrent.order.notify import notify_orders
 from tronrent.payment.balance_pay import pay_from_balance
 from tronrent.pricing.quote import catalogue_prices, quote_order
 from tronrent.product.count import create_count_order
@@ -24,7 +26,13 @@ from tronrent.telegram.flash_gateway import (
     owned_order,
     owned_order_view,
 )
-from tronrent.telegram.ports import OrderView, PackageOffer, PackageQuote
+from tronrent.telegram.ports import (
+    AutoOffer,
+    AutoTopUpView,
+    OrderView,
+    PackageOffer,
+    PackageQuote,
+)
 
 #: quantity bounds when a package sets none
 DEFAULT_MAX_QUANTITY = 10
@@ -203,3 +211,65 @@ class ServicePackageOrders(EngineSources):
             session, self.runtime, user_id=user_id, currency=currency, amount_units=amount_units
         )
         return order_view(order)
+
+    async def auto_offer(self, session: AsyncSession, *, user_id: uuid.UUID) -> AutoOffer:
+        price, currency = None, Currency.TRX
+        for c in (Currency.TRX, Currency.USDT):  # the bot offers the first currency priced
+            try:
+                price, currency = await auto.customer_price(session, c), c
+                break
+            except auto.AutoTopUpNotOffered:
+                continue
+        rows, _ = await auto.listing(session, active=True, limit=1, offset=0, user_id=user_id)
+        return AutoOffer(currency.value, price, _auto_view(rows[0]) if rows else None)
+
+    async def start_auto(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        address: str,
+        threshold_energy: int,
+        bot_id: uuid.UUID,
+        chat_id: int,
+    ) -> AutoTopUpView:
+        offer = await self.auto_offer(session, user_id=user_id)
+        # created and paid together or not at all: a short balance leaves no order behind
+        async with session.begin_nested():
+            created = await auto.create(
+                session,
+                self.runtime,
+                user_id=user_id,
+                address=address,
+                threshold_energy=threshold_energy,
+                currency=offer.currency,
+                price_units=offer.price_units,
+                actor=Actor(f"user:{user_id}"),
+                bot_id=bot_id,
+                chat_id=chat_id,
+            )
+        return _auto_view(await auto.get(session, created.order_id))
+
+    async def stop_auto(
+        self, session: AsyncSession, *, user_id: uuid.UUID, order_id: str
+    ) -> AutoTopUpView:
+        state = await auto.stop(
+            session, order_id, actor=Actor(f"user:{user_id}"), reason="bot", user_id=user_id
+        )
+        await notify_orders(session, [auto.stopped_event(state)])
+        return _auto_view(state)
+
+
+def _auto_view(state: auto.AutoState) -> AutoTopUpView:
+    a = state.auto
+    return AutoTopUpView(
+        order_id=a.order_id,
+        address=a.address,
+        status=state.order.status.value,
+        threshold_energy=a.threshold_energy,
+        price_units=a.price_units,
+        currency=a.currency.value,
+        top_ups=a.top_ups,
+        billed_units=a.billed_units,
+        stopped_reason=a.stopped_reason.value if a.stopped_reason else None,
+    )

@@ -23,6 +23,9 @@ class FlashTerms:
     energy_per_transaction: int
     #: the rental's true length (``ENERGY_FLASH_RENTAL_SECONDS`` overrides ``expiry_hours``)
     rental_seconds: int = 0
+    #: a bare payment to ``payment_address`` buys at this price (a walk-in); False in an agent's
+    #: own bot, whose price only an order (its exact amount) carries: walk-ins have no bot
+    walk_in: bool = True
 
 
 #: what an order sells, as the bot tells them apart
@@ -83,7 +86,9 @@ class OrderPage:
 class FlashOrders(Protocol):
     """Flash rental as the bot uses it. Errors are ``AppError`` subclasses (shown localized)."""
 
-    async def flash_terms(self, session: AsyncSession) -> FlashTerms: ...
+    async def flash_terms(
+        self, session: AsyncSession, bot_id: uuid.UUID | None = None
+    ) -> FlashTerms: ...
 
     async def create_flash_order(
         self,
@@ -130,6 +135,33 @@ class PackageOffer:
         """The currencies the package is sold in ("TRX", "USDT")."""
         prices = (("TRX", self.trx_price_units), ("USDT", self.usdt_price_units))
         return tuple(currency for currency, price in prices if price is not None)
+
+
+@dataclass(frozen=True)
+class AutoTopUpView:
+    """A customer's auto top-up as the bot shows it (amounts in base units of ``currency``)."""
+
+    order_id: str
+    address: str
+    #: the order's status: paid / delegating (starting), active, completed
+    status: str
+    threshold_energy: int
+    price_units: int
+    currency: str
+    top_ups: int
+    billed_units: int
+    #: why it stopped (balance, operator, customer); None while it runs
+    stopped_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AutoOffer:
+    """Auto top-up for this customer: the price of one transfer's worth (None: not offered)
+    and their running one, if any."""
+
+    currency: str
+    price_units: int | None
+    running: AutoTopUpView | None
 
 
 @dataclass(frozen=True)
@@ -216,6 +248,31 @@ class PackageOrders(Protocol):
     async def create_top_up(
         self, session: AsyncSession, *, user_id: uuid.UUID, currency: str, amount_units: int
     ) -> OrderView: ...
+
+    async def auto_offer(self, session: AsyncSession, *, user_id: uuid.UUID) -> AutoOffer:
+        """The auto top-up price and the user's running auto top-up."""
+        ...
+
+    async def start_auto(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        address: str,
+        threshold_energy: int,
+        bot_id: uuid.UUID,
+        chat_id: int,
+    ) -> AutoTopUpView:
+        """Set one up, the first transfer's worth paid from the balance
+        (``INSUFFICIENT_BALANCE``, ``ADDRESS_ALREADY_FOLLOWED``, ``AUTO_TOP_UP_NOT_OFFERED``,
+        ``INVALID_ADDRESS``)."""
+        ...
+
+    async def stop_auto(
+        self, session: AsyncSession, *, user_id: uuid.UUID, order_id: str
+    ) -> AutoTopUpView:
+        """Stop the user's auto top-up (``AUTO_TOP_UP_NOT_FOUND``, ``AUTO_TOP_UP_NOT_ACTIVE``)."""
+        ...
 
 
 @dataclass(frozen=True)

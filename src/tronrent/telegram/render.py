@@ -18,6 +18,8 @@ from tronrent.telegram.ports import (
     PACKAGE,
     TOP_UP,
     AddressBalance,
+    AutoOffer,
+    AutoTopUpView,
     OrderView,
     PackageOffer,
     PackageQuote,
@@ -168,6 +170,34 @@ def count_list(t: Translator, offers: Sequence[PackageOffer]) -> str:
         )
         for offer in offers
     )
+
+
+def auto_card(t: Translator, view: AutoTopUpView) -> str:
+    """An auto top-up: state, address, threshold, price, top-ups so far and what they cost."""
+    if view.stopped_reason is not None or view.status not in ("paid", "delegating", "active"):
+        state = t("auto.state.stopped")
+    else:
+        state = t("auto.state.active" if view.status == "active" else "auto.state.starting")
+    return t(
+        "auto.card",
+        state=state,
+        address=view.address,
+        threshold=f"{view.threshold_energy:,}",
+        price=money(view.price_units, view.currency),
+        currency=view.currency,
+        top_ups=view.top_ups,
+        billed=money(view.billed_units, view.currency),
+    )
+
+
+def auto_status(t: Translator, offer: AutoOffer) -> str:
+    """The customer's running auto top-up, else how it works and its price (or that it is
+    not offered)."""
+    if offer.running is not None:
+        return auto_card(t, offer.running)
+    if offer.price_units is None:
+        return t("auto.not_offered")
+    return t("auto.intro", price=money(offer.price_units, offer.currency), currency=offer.currency)
 
 
 def package_quote(

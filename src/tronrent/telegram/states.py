@@ -13,3 +13,5 @@ class Conversation(StatesGroup):
     confirming_order = State()
     #: ours: a balance top-up of a typed amount
     entering_top_up_amount = State()
+    #: ours: the address an auto top-up keeps topped up
+    entering_auto_address = State()

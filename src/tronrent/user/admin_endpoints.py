@@ -191,8 +191,8 @@ async def search_users(
     search: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Envelope[list[UserSummary]]:
-    """Users by Telegram id (exact), username (substring) or referral code (exact); newest
-    first. Without `search`: the newest users."""
+    """Users by Telegram id (exact), TRON address (exact), username (substring) or referral
+    code (exact); newest first. Without `search`: the newest users."""
     users = await user_admin.search(session, search, limit=limit)
     return ok([UserSummary.model_validate(summary_fields(u)) for u in users])
 

@@ -23,14 +23,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NoReturn, cast
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import Table, and_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tronrent.kit.time import utcnow
 from tronrent.models import User
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.common import Currency
@@ -214,38 +215,72 @@ class BalanceService:
         """`apply` of a cause never applied (``fresh``), without a savepoint: a debit the
         balance does not cover matches no row (``WHERE balance >= -delta``), so a refusal
         leaves nothing to roll back and the caller's transaction usable. Two statements (the
-        UPDATE, the ledger INSERT) instead of four. A race on the cause, which the caller's lock
+        UPDATE, the ledger INSERT; on PostgreSQL one: the UPDATE in a CTE of the INSERT) instead
+        of four. A race on the cause, which the caller's lock
         rules out, still hits the UNIQUE cause: the INSERT fails and so does the caller's
         transaction as a whole (nothing is applied twice)."""
         column = balance_column(currency)
         stmt = update(User).where(User.id == user_id)
         if delta_units < 0:
             stmt = stmt.where(column >= -delta_units)
+        stmt = stmt.values({**(user_values or {}), column: column + delta_units})
+        values = {
+            "user_id": user_id,
+            "currency": currency,
+            "delta_units": delta_units,
+            "cause_type": cause_type,
+            "cause_id": cause_id,
+            "note": note,
+        }
+        if session.get_bind().dialect.name == "postgresql":
+            # one round trip: the UPDATE in a CTE feeds the INSERT (no row updated, no row
+            # inserted); a UNIQUE cause violation fails the statement as a whole
+            values["created_at"] = utcnow()
+            updated = stmt.returning(column.label("after")).cte("debited")
+            table = cast(Table, BalanceLedgerEntry.__table__)
+            row = (
+                await session.execute(
+                    insert(table)
+                    .from_select(
+                        [*values, "balance_after_units"],
+                        select(
+                            *(literal(v, table.c[k].type) for k, v in values.items()),
+                            updated.c.after,
+                        ),
+                    )
+                    .returning(table.c.id, table.c.balance_after_units)
+                )
+            ).first()
+            if row is None:
+                await self._refused(session, user_id, currency, delta_units)
+            entry = BalanceLedgerEntry(id=row.id, balance_after_units=row.balance_after_units)
+            for key, value in values.items():
+                setattr(entry, key, value)
+            make_transient_to_detached(entry)
+            session.add(entry)  # persistent: the row the statement inserted
+            return entry, int(row.balance_after_units)
         result = await session.execute(
-            stmt.values({**(user_values or {}), column: column + delta_units})
-            .returning(column)
-            .execution_options(synchronize_session=False)
+            stmt.returning(column).execution_options(synchronize_session=False)
         )
         after = result.scalar_one_or_none()
         if after is None:
-            if await session.scalar(select(User.id).where(User.id == user_id)) is None:
-                raise UserNotFound("user not found")
-            raise InsufficientBalance(
-                f"the {currency.value} balance does not cover {-delta_units} units",
-                details={"currency": currency.value, "deltaUnits": delta_units},
-            )
-        entry = BalanceLedgerEntry(
-            user_id=user_id,
-            currency=currency,
-            delta_units=delta_units,
-            balance_after_units=after,
-            cause_type=cause_type,
-            cause_id=cause_id,
-            note=note,
-        )
+            await self._refused(session, user_id, currency, delta_units)
+        entry = BalanceLedgerEntry(**values, balance_after_units=after)
         session.add(entry)
         await session.flush()
         return entry, int(after)
+
+    @staticmethod
+    async def _refused(
+        session: AsyncSession, user_id: uuid.UUID, currency: Currency, delta_units: int
+    ) -> NoReturn:
+        """Raise why a conditional balance UPDATE matched no row: no such user, or too little."""
+        if await session.scalar(select(User.id).where(User.id == user_id)) is None:
+            raise UserNotFound("user not found")
+        raise InsufficientBalance(
+            f"the {currency.value} balance does not cover {-delta_units} units",
+            details={"currency": currency.value, "deltaUnits": delta_units},
+        )
 
     @staticmethod
     def _replay(

@@ -12,7 +12,8 @@ however often a job or a request is retried:
   never became active, so there is no energy to take back); never below zero.
 
 Orders without a user (walk-ins, transfers with no account) change nothing. One UPDATE per user
-and hook, not per order, so a batch of orders stays a few statements.
+and hook, not per order, so a batch of orders stays a few statements (``orders_delivered``:
+one executemany for the batch).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, update
+from sqlalchemy import Table, bindparam, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.models import User
@@ -107,10 +108,23 @@ async def orders_refunded(session: AsyncSession, orders: Iterable[Order]) -> Non
     await _apply(session, _paid_deltas(orders, -1))
 
 
+#: ``orders_delivered``'s UPDATE, one parameter set per user (sent as one executemany)
+_USERS = cast(Table, User.__table__)
+_ADD_ENERGY = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("uid"))
+    .values(total_energy_used=_USERS.c.total_energy_used + bindparam("energy"))
+)
+
+
 async def orders_delivered(session: AsyncSession, orders: Iterable[Order]) -> None:
-    """The orders just became active: their energy counts as used."""
-    deltas: dict[uuid.UUID, _Delta] = defaultdict(_Delta)
+    """The orders just became active: their energy counts as used. One statement for the
+    batch: an executemany of one UPDATE per user, in the users' order (no deadlock)."""
+    energy: dict[uuid.UUID, int] = defaultdict(int)
     for order in orders:
         if order.user_id is not None and order.energy_amount:
-            deltas[order.user_id].energy += order.energy_amount
-    await _apply(session, deltas)
+            energy[order.user_id] += order.energy_amount
+    if energy:
+        await session.execute(
+            _ADD_ENERGY, [{"uid": uid, "energy": energy[uid]} for uid in sorted(energy)]
+        )

@@ -10,8 +10,11 @@ from tronrent.worker._context import (
 from tronrent.worker._cron import run_periodic
 from tronrent.worker._deadletter import (
     RetryOutcome,
+    failures_page,
     list_failures,
+    open_failures_of,
     record_failure,
+    retry_dead_letter,
     retry_failure,
 )
 from tronrent.worker._enqueue import (
@@ -31,6 +34,7 @@ from tronrent.worker._queue import (
     all_actors,
     get_actor,
     get_job_queue,
+    has_job_queue,
     run_job,
     set_job_queue,
 )
@@ -51,14 +55,18 @@ __all__ = [
     "actor",
     "all_actors",
     "enqueue_job",
+    "failures_page",
     "get_actor",
     "get_job_queue",
     "get_worker_context",
+    "has_job_queue",
     "has_job_scope",
     "install_session_events",
     "job_scope",
     "list_failures",
+    "open_failures_of",
     "record_failure",
+    "retry_dead_letter",
     "retry_failure",
     "run_job",
     "run_periodic",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.errors import Conflict, NotFound
+from tronrent.kit.keyset import Page, Position, newest_first, page
 from tronrent.kit.time import utcnow
 from tronrent.models.job_failure import JobFailure
 from tronrent.notification import alerts
@@ -43,6 +45,44 @@ async def list_failures(limit: int = 100, *, unresolved_only: bool = True) -> li
         if unresolved_only:
             stmt = stmt.where(JobFailure.resolved_at.is_(None))
         return list((await session.execute(stmt)).scalars().all())
+
+
+async def failures_page(
+    session: AsyncSession,
+    *,
+    unresolved: bool | None = None,
+    job_name: str | None = None,
+    limit: int = 50,
+    after: Position[int] | None = None,
+) -> Page[JobFailure]:
+    """One page of the dead letter, newest first (``unresolved``: True open ones only, False
+    resolved ones only, None all); read along ``idx_job_failures_failed_at``."""
+    conditions: list[ColumnElement[bool]] = []
+    if unresolved is True:
+        conditions.append(JobFailure.resolved_at.is_(None))
+    elif unresolved is False:
+        conditions.append(JobFailure.resolved_at.is_not(None))
+    if job_name:
+        conditions.append(JobFailure.job_name == job_name)
+    stmt = newest_first(
+        select(JobFailure).where(*conditions), JobFailure.failed_at, JobFailure.id, after, limit
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return page(rows, limit, lambda f: Position(f.failed_at, f.id))
+
+
+async def open_failures_of(session: AsyncSession, key: str, *, scan: int = 500) -> list[JobFailure]:
+    """The open failures among the ``scan`` newest whose job was called with ``key`` (an order
+    id, a payment id...): what an order's page offers to retry. The open dead letter is small
+    (an incident when it is not), so it is read newest first and filtered here."""
+    stmt = (
+        select(JobFailure)
+        .where(JobFailure.resolved_at.is_(None))
+        .order_by(JobFailure.failed_at.desc(), JobFailure.id.desc())
+        .limit(scan)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    return [f for f in rows if isinstance(f.args, list) and any(str(a) == key for a in f.args)]
 
 
 RETRIED = "retried"
@@ -81,3 +121,25 @@ async def retry_failure(
         enqueue_job(failure.job_name, *args)
     await session.refresh(failure)
     return RetryOutcome(failure, enqueued)
+
+
+class JobFailureNotFound(NotFound):
+    default_code = "JOB_FAILURE_NOT_FOUND"
+
+
+class UnknownJob(Conflict):
+    default_code = "UNKNOWN_JOB"
+
+
+async def retry_dead_letter(
+    session: AsyncSession, failure_id: int, *, by: uuid.UUID | None
+) -> tuple[JobFailure, bool]:
+    """``retry_failure`` for an operator: the failure and whether the job was sent now.
+
+    Raises: JobFailureNotFound (404); UnknownJob (409: this code has no such job any more)."""
+    outcome = await retry_failure(session, failure_id, by=by)
+    if outcome.failure is None:
+        raise JobFailureNotFound(f"job failure {failure_id} not found")
+    if not outcome.known_job:
+        raise UnknownJob(f"job {outcome.failure.job_name!r} no longer exists; it cannot be retried")
+    return outcome.failure, outcome.enqueued

@@ -336,6 +336,11 @@ def set_job_queue(queue: JobQueue | None) -> None:
         _queue.append(queue)
 
 
+def has_job_queue() -> bool:
+    """Whether this process has a job queue to send to (every served process has one)."""
+    return bool(_queue)
+
+
 def get_job_queue() -> JobQueue:
     if not _queue:
         raise RuntimeError("job queue not configured (set_job_queue)")

@@ -5,7 +5,11 @@
   for ``Retry-After`` seconds on a 429, else an exponential backoff - and the call moves on to
   the next node; when every node is cooling down the call waits for the first to come back.
   After ``max_attempts`` failed attempts: ``ChainUnavailable``.
-- One shared ``httpx.AsyncClient`` carries our own ``TRON-PRO-API-KEY`` header. tronpy's own key
+- Broadcasts (one per delegation, the engine's hottest call) go over aiohttp's kept-alive
+  connections (`keepalive`: ~4x less CPU per POST than httpx), unless the gateway was given a
+  client; the rest goes through tronpy.
+- One shared ``httpx.AsyncClient`` carries our own ``TRON-PRO-API-KEY`` header (so does the
+  broadcast client). tronpy's own key
   handling is switched off: it drops keys for non-TronGrid URLs and, for TronGrid URLs, sends
   shared public keys of its own that would override ours.
 - Transactions are built by tronpy (which asks the node for the txID via ``getsignweight``); the
@@ -38,7 +42,9 @@ from tronpy.providers.async_http import AsyncHTTPProvider
 from tronproto.address import InvalidAddressError, to_base58, to_hex
 from tronproto.permission import operations_hex, operations_of
 from tronproto.tx import TYPE_URL_PREFIX
+from tronrent.adapters.tron import keepalive
 from tronrent.adapters.tron.errors import ChainUnavailable, InvalidChainInput, TransactionRejected
+from tronrent.adapters.tron.keepalive import KeepAlivePoster
 from tronrent.adapters.tron.port import (
     DELEGATE_RESOURCE,
     UNDELEGATE_RESOURCE,
@@ -203,6 +209,15 @@ class TronGateway:
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
         if api_key:
             self._client.headers[API_KEY_HEADER] = api_key
+        # broadcasts (one per delegation) over the lean client, unless a client was given
+        self._poster = (
+            KeepAlivePoster(
+                timeout_s=timeout_s,
+                headers={API_KEY_HEADER: api_key} if api_key else None,
+            )
+            if client is None
+            else None
+        )
         self._nodes = [self._make_node(normalize_node_url(url)) for url in node_urls]
         self._preferred = 0
         self._max_attempts = max_attempts
@@ -229,6 +244,8 @@ class TronGateway:
         return [n.url for n in self._nodes]
 
     async def aclose(self) -> None:
+        if self._poster is not None:
+            await self._poster.aclose()
         if self._owns_client:
             await self._client.aclose()
 
@@ -888,7 +905,14 @@ class TronGateway:
         }
 
         async def op(tron: AsyncTron) -> BroadcastResult:
-            data = await tron.provider.make_request("wallet/broadcasttransaction", body)
+            provider = tron.provider
+            if self._poster is not None and keepalive.usable(provider.endpoint_uri):
+                url = provider.endpoint_uri + "wallet/broadcasttransaction"
+                data = await self._poster.post(url, body)
+            else:
+                data = await provider.make_request("wallet/broadcasttransaction", body)
+            if not isinstance(data, dict):
+                raise _NodeFailure(f"broadcast: unexpected {type(data).__name__} answer")
             _check_error(data)
             if data.get("result") is True:
                 return BroadcastResult(txid)

@@ -7,6 +7,7 @@ from aiogram import Router
 from tronrent.telegram.handlers import (
     agent,
     apikey,
+    auto,
     balance,
     count,
     errors,
@@ -31,6 +32,7 @@ def get_routers(*, packages: bool = True) -> list[Router]:
         routers += [
             package.create_router(),
             count.create_router(),
+            auto.create_router(),
             balance.create_top_up_router(),
         ]
     return [*routers, flash.create_router(), fallback.create_router()]

@@ -174,6 +174,12 @@ def _percent(bps: int) -> str:
     return format_units(bps, 2)
 
 
+def _markup_bps(text: str) -> int:
+    """``"12.5%"`` -> 1250 basis points; a negative one is parsed so that the service refuses
+    it with its reason (never below the operator's price), not with the usage text."""
+    return parse_units(text.rstrip("%"), 2, allow_negative=True)
+
+
 def _bot_line(t: Translator, bot: BotRow) -> str:
     state = "pending" if bot.approved_at is None else bot.status.value
     return t(
@@ -198,7 +204,7 @@ async def _bots(
     verb = parts[0].lower() if parts else ""
     try:
         if verb == "add" and len(parts) in (3, 4):
-            markup = parse_units(parts[3].rstrip("%"), 2) if len(parts) == 4 else 0
+            markup = _markup_bps(parts[3]) if len(parts) == 4 else 0
             if message.text and parts[1] in message.text:
                 # the token should not stay in the chat history
                 with contextlib.suppress(TelegramAPIError):
@@ -215,7 +221,7 @@ async def _bots(
             await message.answer(t("agent.bot_registered", username=escape(bot.username)))
             return
         if verb == "markup" and len(parts) == 3:
-            markup = parse_units(parts[2].rstrip("%"), 2)
+            markup = _markup_bps(parts[2])
             name = parts[1].lstrip("@").lower()
             mine = await agent_bots.list_for_user(session, user.id)
             found = next((b for b in mine if b.username.lower() == name), None)

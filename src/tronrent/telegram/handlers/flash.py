@@ -38,22 +38,28 @@ from tronrent.user.service import user as user_service
 
 
 async def cb_flash(
-    callback: CallbackQuery, session: AsyncSession, flash: FlashOrders, t: Translator
+    callback: CallbackQuery,
+    session: AsyncSession,
+    flash: FlashOrders,
+    bot_config: BotConfig,
+    t: Translator,
 ) -> None:
     await callback.answer()
     if callback.message is None:
         return
-    terms = await flash.flash_terms(session)
+    terms = await flash.flash_terms(session, bot_config.id)
     chat_id = callback.message.chat.id
     bot = callback.bot
     assert bot is not None
-    await send_qr(
-        bot, chat_id, terms.payment_address, t("flash.qr_caption", address=terms.payment_address)
-    )
+    if terms.walk_in:
+        caption = t("flash.qr_caption", address=terms.payment_address)
+        await send_qr(bot, chat_id, terms.payment_address, caption)
+    # an agent's own bot: no bare address - a walk-in payment has no bot, so it would be
+    # neither at the agent's price nor the agent's; its orders carry both
     await bot.send_message(
         chat_id,
         t(
-            "flash.intro",
+            "flash.intro" if terms.walk_in else "flash.intro_order",
             price=format_trx(terms.single_price_sun),
             price2=format_trx(2 * terms.single_price_sun),
             energy=f"{terms.energy_per_transaction:,}",
@@ -85,6 +91,7 @@ async def on_address(
     state: FSMContext,
     session: AsyncSession,
     flash: FlashOrders,
+    bot_config: BotConfig,
     t: Translator,
 ) -> None:
     text = (message.text or "").strip()
@@ -92,7 +99,7 @@ async def on_address(
     if problem is not None:
         await message.answer(problem)
         return
-    terms = await flash.flash_terms(session)
+    terms = await flash.flash_terms(session, bot_config.id)
     await state.set_state(Conversation.confirming_order)
     await state.update_data(recipient=text)
     await message.answer(
