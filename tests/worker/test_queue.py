@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
+from subprocesses import free_port
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from tronrent.kit.metrics import REGISTRY
@@ -161,3 +162,25 @@ class TestPriorities:
         assert "test.record" in names[Priority.HIGH]
         assert "test.chain" in names[Priority.LOW]
         assert "test.record" not in names[Priority.LOW]
+
+
+class TestRedisAway:
+    """A request or job whose transaction committed is answered as done even when its
+    follow-up jobs cannot be queued (Redis away): the sweeps re-drive them from the database."""
+
+    async def test_commit_stands_and_the_scope_ends_cleanly(self, sessions) -> None:
+        dead = JobQueue.redis(f"redis://127.0.0.1:{free_port()}/0", prefix="tronrent-away")
+        before = worker_errors()
+        try:
+            async with job_scope(dead.send):
+                async with sessions() as s:
+                    await s.execute(text("INSERT INTO t VALUES ('away')"))
+                    enqueue_job("test.record", "away-1")
+                    enqueue_job("test.record", "away-2")
+                    await s.commit()
+        finally:
+            await dead.shutdown()
+        async with sessions() as s:
+            assert (await s.execute(text("SELECT id FROM t"))).scalars().all() == ["away"]
+        assert worker_errors() == before + 2  # each lost send counted, none raised
+        assert calls == []

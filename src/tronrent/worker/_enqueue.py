@@ -5,6 +5,11 @@ events move the buffered jobs to "ready" when a session commits and drop them wh
 back; the owner of the scope (`job_scope`: request middleware, job runner, scanner loop) sends
 the ready ones when the scope ends. A job enqueued outside any scope is an error: it would be
 sent before its rows exist, or after a rollback.
+
+A job that cannot be sent when the scope ends (Redis away) is logged and counted
+(``tronrent_errors_total{component="worker"}``), never raised: its transaction has committed,
+so the caller's work is done and must be answered as done, and every job is a step the
+periodic sweeps find again in the database (docs/operations.md, "Redis restarting").
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from tronrent.kit.metrics import ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +97,17 @@ async def job_scope(send: Sender | None = None) -> AsyncIterator[JobBuffer]:
 
                 send = get_job_queue().send
             for job in jobs:
-                await send(job)
+                try:
+                    await send(job)
+                except Exception as exc:  # noqa: BLE001 - committed work; the sweeps re-drive it
+                    ERRORS.labels(component="worker").inc()
+                    log.warning(
+                        "job %s%s not queued (%s: %s): the periodic sweep re-drives it",
+                        job.name,
+                        job.args,
+                        type(exc).__name__,
+                        exc,
+                    )
 
 
 def _on_commit(session: Session) -> None:
