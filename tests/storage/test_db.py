@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tronrent.kit.db import create_engine, normalize_database_url, read_only
+from tronrent.kit.db import create_engine, normalize_database_url, read_only, release_write_lock
 from tronrent.models import EnergyPool
 
 
@@ -44,7 +44,7 @@ class TestSqliteEngine:
                 fk = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
                 mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
                 busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
-            assert (fk, mode, busy) == (1, "wal", 5000)
+            assert (fk, mode, busy) == (1, "wal", 15_000)
             assert (tmp_path / "nested" / "dir" / "x.db").exists()
         finally:
             await engine.dispose()
@@ -68,6 +68,59 @@ class TestSqliteEngine:
                 await writer.commit()
         finally:
             await engine.dispose()
+
+
+class TestReleaseWriteLock:
+    """Before a network wait, a unit of work that has only read lets other writers in."""
+
+    async def test_sqlite_a_reader_lets_writers_in_a_writer_keeps_its_lock(
+        self, tmp_path: Path
+    ) -> None:
+        engine = create_engine(f"sqlite:///{tmp_path}/w.db")
+        try:
+            async with engine.begin() as c:
+                await c.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+
+            impatient = create_engine(f"sqlite:///{tmp_path}/w.db", connect_args={"timeout": 0})
+
+            async def other_writer_gets_in() -> bool:
+                async with impatient.connect() as raw:
+                    try:
+                        await raw.exec_driver_sql("INSERT INTO t VALUES (9)")  # BEGIN IMMEDIATE
+                    except OperationalError as exc:
+                        assert "locked" in str(exc)
+                        return False
+                    await raw.rollback()
+                    return True
+
+            async with maker() as reader:
+                await reader.execute(text("SELECT count(*) FROM t"))
+                assert not await other_writer_gets_in()  # the read holds the lock
+                await release_write_lock(reader)
+                assert not reader.in_transaction()
+                assert await other_writer_gets_in()
+                await reader.execute(text("INSERT INTO t VALUES (1)"))  # a new transaction
+                await reader.commit()
+            async with maker() as writer:
+                await writer.execute(text("INSERT INTO t VALUES (2)"))
+                await release_write_lock(writer)
+                assert writer.in_transaction()  # its write belongs with what follows
+                assert not await other_writer_gets_in()
+                await writer.rollback()
+            async with maker() as s:
+                assert (await s.execute(text("SELECT x FROM t"))).scalars().all() == [1]
+            await impatient.dispose()
+        finally:
+            await engine.dispose()
+
+    async def test_postgresql_keeps_the_transaction(
+        self, session_maker: async_sessionmaker[AsyncSession], db_backend: str
+    ) -> None:
+        async with session_maker() as s:
+            await s.execute(text("SELECT 1"))
+            await release_write_lock(s)
+            assert s.in_transaction() is (db_backend == "postgres")
 
 
 class TestConcurrentReservations:

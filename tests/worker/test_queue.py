@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from subprocesses import free_port
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from subprocesses import free_port
 from tronrent.kit.metrics import REGISTRY
 from tronrent.worker import (
     ActorSpec,
@@ -172,12 +172,11 @@ class TestRedisAway:
         dead = JobQueue.redis(f"redis://127.0.0.1:{free_port()}/0", prefix="tronrent-away")
         before = worker_errors()
         try:
-            async with job_scope(dead.send):
-                async with sessions() as s:
-                    await s.execute(text("INSERT INTO t VALUES ('away')"))
-                    enqueue_job("test.record", "away-1")
-                    enqueue_job("test.record", "away-2")
-                    await s.commit()
+            async with job_scope(dead.send), sessions() as s:
+                await s.execute(text("INSERT INTO t VALUES ('away')"))
+                enqueue_job("test.record", "away-1")
+                enqueue_job("test.record", "away-2")
+                await s.commit()
         finally:
             await dead.shutdown()
         async with sessions() as s:

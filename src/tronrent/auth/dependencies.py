@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.auth.service import admin as admin_service
 from tronrent.kit.audit import Actor
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import Forbidden, Unauthorized
 from tronrent.models.admin_user import AdminRole, AdminUser
 
@@ -39,6 +40,9 @@ async def get_current_admin(
     user = await admin_service.get_active(session, claims.admin_id)
     if user is None:
         raise Unauthorized("account not found or disabled", "ACCOUNT_DISABLED")
+    # SQLite: this read does not keep the write lock through what the route does next (a
+    # node call, for several admin routes); the route's own statements begin anew
+    await release_write_lock(session)
     return user
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from tronrent.adapters.tron.port import ChainPort
-from tronrent.api.deps import StateDep
+from tronrent.api.deps import SessionDep, StateDep
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.order.recipient import RecipientCheck
 from tronrent.order.runtime import FlashRuntime
@@ -37,10 +37,11 @@ def get_runtime(state: StateDep) -> FlashRuntime:
     return rt
 
 
-async def get_recipient_check(state: StateDep) -> RecipientCheck | None:
-    """The recipient account check (None when the engine runs without one)."""
+async def get_recipient_check(state: StateDep, session: SessionDep) -> RecipientCheck | None:
+    """The recipient account check (None when the engine runs without one), for the request's
+    unit of work (SQLite: its write lock is not held while the node answers)."""
     check: RecipientCheck | None = state.components.get(RECIPIENT_CHECK_COMPONENT)
-    return check
+    return None if check is None else check.within(session)
 
 
 async def block_interval_ms(state: StateDep) -> int:

@@ -40,7 +40,11 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "%(table_name)s_pkey",
 }
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
+#: how long a SQLite writer waits for the single write lock before "database is locked" (then
+#: answered 503 ``DATABASE_BUSY`` with ``Retry-After``). No transaction waits on the network
+#: while holding it (`release_write_lock`), so a wait this long means a machine overloaded
+#: for seconds - a writer should then wait, not fail.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 class Base(DeclarativeBase):
@@ -152,7 +156,9 @@ def normalize_database_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme {scheme!r}: use postgresql:// or sqlite://")
 
 
-def _sqlite_pragmas(foreign_keys: bool) -> Callable[[Any, ConnectionPoolEntry], None]:
+def _sqlite_pragmas(
+    foreign_keys: bool, busy_timeout_ms: int
+) -> Callable[[Any, ConnectionPoolEntry], None]:
     def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the driver (it would BEGIN lazily, DEFERRED, and
         # never around DDL); ``_sqlite_on_begin`` emits the BEGIN instead.
@@ -160,7 +166,7 @@ def _sqlite_pragmas(foreign_keys: bool) -> Callable[[Any, ConnectionPoolEntry], 
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
@@ -180,10 +186,42 @@ def _sqlite_on_begin(connection: Connection) -> None:
     # would see spurious errors under concurrency. SQLite has a single writer anyway.
     # A transaction declared read-only (`read_only`) begins DEFERRED: in WAL mode it reads a
     # snapshot without waiting for, or holding up, the writer.
+    connection.info.pop(_WROTE, None)
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: ``Connection.info`` key: the SQLite transaction on this connection has written
+_WROTE = "tronrent_wrote"
+
+
+def _sqlite_note_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN")):
+        connection.info[_WROTE] = True
+
+
+async def release_write_lock(session: AsyncSession) -> None:
+    """Call before waiting on the network (a node, an HTTP peer) in the middle of a unit of
+    work: on SQLite, ends the session's transaction if it has only read so far.
+
+    Every SQLite transaction holds the database's single write lock from its first statement
+    (``BEGIN IMMEDIATE``, see `_sqlite_on_begin`), so a node call inside one stalls every
+    other writer of the process - for the node's whole timeout when it is down, and past the
+    busy timeout they fail. Objects loaded stay readable (``expire_on_commit=False``); the
+    next statement begins a new transaction, so what was read may have changed by then (the
+    writes that follow must not depend on it beyond what their own constraints check).
+    A transaction that has written is left open (its writes belong with what follows).
+    Nothing happens on PostgreSQL, where a transaction holds only the rows it wrote."""
+    if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    connection = await session.connection()
+    if connection.info.get(_WROTE):
+        return
+    await session.commit()
 
 
 async def read_only(session: AsyncSession) -> None:
@@ -225,8 +263,10 @@ def create_engine(
             kwargs.setdefault("pool_size", pool_size)
             kwargs.setdefault("max_overflow", max_overflow)
         engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
+        busy_ms = int(connect_args["timeout"] * 1000)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys, busy_ms))
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_note_write)
         return engine
     return create_async_engine(
         sa_url,

@@ -17,11 +17,14 @@ bandwidth, ``getCreateAccountFee`` (burnt for the bandwidth of an account-creati
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainError
 from tronrent.adapters.tron.port import ChainParameters, ChainPort
+from tronrent.kit.db import release_write_lock
 
 log = logging.getLogger("tronrent.order")
 
@@ -70,6 +73,17 @@ class RecipientCheck:
     not_activated_ttl_s: float = NOT_ACTIVATED_TTL_S
     #: the keys' namespace (one Redis may serve several deployments, or test runs)
     key_prefix: str = "tronrent:"
+    #: the unit of work the check runs in (`within`): on SQLite its write lock is released,
+    #: when it has only read, before the node is asked (``kit.db.release_write_lock``)
+    session: AsyncSession | None = None
+
+    def within(self, session: AsyncSession) -> RecipientCheck:
+        """This check for a unit of work that may hold the SQLite write lock."""
+        return replace(self, session=session)
+
+    async def _before_node(self) -> None:
+        if self.session is not None:
+            await release_write_lock(self.session)
 
     async def activated(self, address: str) -> bool | None:
         """Whether ``address`` has an account on chain (cached), None if the node cannot tell."""
@@ -77,6 +91,7 @@ class RecipientCheck:
         hit = await self.cache.get(key)
         if hit is not None:
             return bool(hit)
+        await self._before_node()
         try:
             exists = await self.chain.get_account(address) is not None
         except ChainError as exc:
@@ -91,6 +106,7 @@ class RecipientCheck:
         hit = await self.cache.get(key)
         if hit is not None:
             return int(hit)
+        await self._before_node()
         fee = activation_fee_sun(await self.chain.get_chain_parameters())
         await self.cache.set(key, fee, expire=PARAMETERS_TTL_S)
         return fee

@@ -25,6 +25,7 @@ from tronrent.adapters.tron.errors import ChainUnavailable
 from tronrent.adapters.tron.port import DELEGATE_RESOURCE, UNDELEGATE_RESOURCE, ChainPort
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxStatus
@@ -197,6 +198,7 @@ class PoolService:
         )
         result = PoolCheck()
         if check:
+            await release_write_lock(session)  # not held while the node answers
             result = await self.check_account(
                 chain, address, force=force, signer=signer, permission_id=permission_id
             )

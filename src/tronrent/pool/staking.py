@@ -41,6 +41,7 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import Conflict, ValidationFailed
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
@@ -398,6 +399,7 @@ class Staking:
             pool = await s.get(EnergyPool, pool_id)
             if pool is None:
                 return None
+            await release_write_lock(s)  # not held while the node answers
             await sync_pool(self._chain, pool, box=self._box)
             await s.commit()
             address = pool.tron_address

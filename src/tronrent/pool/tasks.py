@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainError
-from tronrent.adapters.tron.port import ChainPort
+from tronrent.adapters.tron.port import Account, AccountResource, ChainPort
 from tronrent.kit.crypto import SecretBox
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.metrics import set_pool_energy
 from tronrent.kit.time import utcnow
 from tronrent.models.energy_pool import EnergyPool, PoolStatus
@@ -47,6 +48,32 @@ class SyncOutcome:
     cleared: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ChainFigures:
+    """What one pool sync reads from the chain (``error``: the node failed)."""
+
+    account: Account | None = None
+    resource: AccountResource | None = None
+    can_delegate_sun: int = 0
+    error: str | None = None
+
+
+async def read_pool_figures(chain: ChainPort, address: str) -> ChainFigures:
+    """The account, its resources and getcandelegatedmaxsize; never raises for a chain
+    failure (it comes back as ``error``). Call it with no write transaction open (SQLite: see
+    ``kit.db.release_write_lock``)."""
+    try:
+        account = await chain.get_account(address)
+        if account is None:
+            return ChainFigures()
+        resource = await chain.get_account_resource(address)
+        can_sun = await chain.can_delegate_max_size(address)
+    except ChainError as exc:
+        log.warning("pool.sync_failed address=%s error=%s", address, exc.message)
+        return ChainFigures(error=exc.message)
+    return ChainFigures(account, resource, can_sun)
+
+
 async def sync_pool(
     chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
 ) -> SyncOutcome:
@@ -55,22 +82,25 @@ async def sync_pool(
 
     Never raises for a chain failure: it is recorded on the pool and returned.
     """
+    return apply_figures(pool, await read_pool_figures(chain, pool.tron_address), box=box)
+
+
+def apply_figures(
+    pool: EnergyPool, figures: ChainFigures, *, box: SecretBox | None = None
+) -> SyncOutcome:
+    """Write what `read_pool_figures` read onto the pool, and its flag."""
     address = pool.tron_address
-    try:
-        account = await chain.get_account(address)
-        if account is not None:
-            resource = await chain.get_account_resource(address)
-            can_sun = await chain.can_delegate_max_size(address)
-    except ChainError as exc:
-        pool.last_sync_error = exc.message[:500]
-        log.warning("pool.sync_failed address=%s error=%s", address, exc.message)
-        return SyncOutcome(SyncState.ERROR, exc.message)
-    if account is None:
+    if figures.error is not None:
+        pool.last_sync_error = figures.error[:500]
+        return SyncOutcome(SyncState.ERROR, figures.error)
+    account, resource = figures.account, figures.resource
+    if account is None or resource is None:
         pool.chain_energy_limit = pool.chain_energy_used = 0
         pool.chain_delegated_energy_sun = pool.can_delegate_max_sun = 0
         pool.trx_balance_sun = pool.available_energy = pool.delegated_energy = 0
         pool.total_energy = 0
     else:
+        can_sun = figures.can_delegate_sun
         ratio = EnergyRatio(resource.total_energy_limit, resource.total_energy_weight)
         available = ratio.energy_for_stake_sun(can_sun)
         pool.chain_energy_limit = resource.energy_limit
@@ -97,11 +127,12 @@ async def sync_pool(
     return SyncOutcome(SyncState.FLAGGED, check.reason or "", flagged=change.flagged)
 
 
-async def sync_and_alert(
-    session: AsyncSession, chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
+async def apply_and_alert(
+    session: AsyncSession, pool: EnergyPool, figures: ChainFigures, *, box: SecretBox | None
 ) -> SyncOutcome:
-    """:func:`sync_pool`, then the operator alerts: pool unusable (deduplicated) or pool low."""
-    outcome = await sync_pool(chain, pool, box=box)
+    """:func:`apply_figures`, then the operator alerts: pool unusable (deduplicated) or pool
+    low."""
+    outcome = apply_figures(pool, figures, box=box)
     if pool.flag is not None:
         await alerts.pool_unusable(
             session,
@@ -138,10 +169,14 @@ async def sync_all(
         .scalars()
         .all()
     )
+    # the node is read with no transaction open: on SQLite one would hold every other
+    # writer back for as long as the node takes (its whole timeout when it is down)
+    await release_write_lock(session)
+    read = [await read_pool_figures(chain, pool.tron_address) for pool in pools]
     results: list[tuple[EnergyPool, SyncOutcome]] = []
-    for pool in pools:
+    for pool, figures in zip(pools, read, strict=True):
         try:
-            outcome = await sync_and_alert(session, chain, pool, box=box)
+            outcome = await apply_and_alert(session, pool, figures, box=box)
         except Exception as exc:  # a bug for one pool must not stop the others
             log.exception("pool.sync_crashed address=%s", pool.tron_address)
             detail = f"sync failed: {type(exc).__name__}"

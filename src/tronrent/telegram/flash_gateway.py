@@ -157,7 +157,9 @@ class ServiceFlashOrders(EngineSources):
         check = self.recipients
         state = None
         if check is not None and rt.enabled:
-            state = await check.check(recipient.strip(), activates=rt.activates_recipients)
+            state = await check.within(session).check(
+                recipient.strip(), activates=rt.activates_recipients
+            )
         order, _cfg = await order_service.create_order(
             session,
             rt,

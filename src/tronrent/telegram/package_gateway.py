@@ -174,7 +174,9 @@ class ServicePackageOrders(EngineSources):
         check = self.recipients
         state = None
         if check is not None and rt.enabled:
-            state = await check.check(recipient.strip(), activates=rt.activates_recipients)
+            state = await check.within(session).check(
+                recipient.strip(), activates=rt.activates_recipients
+            )
         create = (
             create_count_order
             if package.package_type == PackageType.TRANSACTION_COUNT

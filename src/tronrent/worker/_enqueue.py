@@ -99,7 +99,7 @@ async def job_scope(send: Sender | None = None) -> AsyncIterator[JobBuffer]:
             for job in jobs:
                 try:
                     await send(job)
-                except Exception as exc:  # noqa: BLE001 - committed work; the sweeps re-drive it
+                except Exception as exc:  # committed work: the sweeps re-drive it
                     ERRORS.labels(component="worker").inc()
                     log.warning(
                         "job %s%s not queued (%s: %s): the periodic sweep re-drives it",

@@ -12,6 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import AppError
 from tronrent.kit.i18n import Translator
 from tronrent.kit.money import AmountError, format_trx, format_usdt, parse_units
@@ -57,6 +58,7 @@ async def balance_text(
         return text + t("balance.no_address")
     if chain is None:
         return text + t("balance.chain_unavailable", address=address)
+    await release_write_lock(session)  # not held while the node answers
     try:
         async with asyncio.timeout(CHAIN_TIMEOUT_S):
             balance = await chain.address_balance(address)
