@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -74,14 +75,29 @@ async def while_the_node_hangs(node: HangingNode, work: Any, then: Any) -> Any:
     return await task
 
 
-async def test_pool_sync(
+@dataclass
+class Env:
+    session_maker: Maker
+    impatient: Maker
+    devnet: DevnetServer
+    gateway: TronGateway
+    box: SecretBox
+
+
+@pytest.fixture
+def env(
     session_maker: Maker,
     impatient: Maker,
     devnet: DevnetServer,
     gateway: TronGateway,
     box: SecretBox,
-) -> None:
-    _, pool = await add_pool(session_maker, devnet, gateway, box)
+) -> Env:
+    return Env(session_maker, impatient, devnet, gateway, box)
+
+
+async def test_pool_sync(env: Env) -> None:
+    session_maker, impatient, gateway, box = env.session_maker, env.impatient, env.gateway, env.box
+    _, pool = await add_pool(session_maker, env.devnet, gateway, box)
     node = HangingNode(gateway)
 
     async def sync() -> Any:
@@ -96,13 +112,9 @@ async def test_pool_sync(
     assert synced.id == pool.id and synced.last_synced_at is not None
 
 
-async def test_adding_a_pool(
-    session_maker: Maker,
-    impatient: Maker,
-    devnet: DevnetServer,
-    gateway: TronGateway,
-    box: SecretBox,
-) -> None:
+async def test_adding_a_pool(env: Env) -> None:
+    session_maker, impatient, gateway, box = env.session_maker, env.impatient, env.gateway, env.box
+    devnet = env.devnet
     _, other = await add_pool(session_maker, devnet, gateway, box)
     node = HangingNode(gateway)
     key = funded_key(devnet.chain, 1_000_000_000)
@@ -126,14 +138,9 @@ async def test_adding_a_pool(
     assert added.tron_address == key.address_base58
 
 
-async def test_the_recipient_check_of_an_order(
-    session_maker: Maker,
-    impatient: Maker,
-    devnet: DevnetServer,
-    gateway: TronGateway,
-    box: SecretBox,
-) -> None:
-    _, pool = await add_pool(session_maker, devnet, gateway, box)
+async def test_the_recipient_check_of_an_order(env: Env) -> None:
+    session_maker, impatient, gateway, box = env.session_maker, env.impatient, env.gateway, env.box
+    _, pool = await add_pool(session_maker, env.devnet, gateway, box)
     node = HangingNode(gateway)
     cache = Cache()
     cache.setup("mem://")
