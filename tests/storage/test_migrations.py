@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import tronrent.models  # noqa: F401
-from tronrent.kit.db import Base, create_engine
+from tronrent.kit.db import Base, create_engine, include_object_for
 from tronrent.kit.errors import AppError
 from tronrent.retention.partitions import include_name
 from tronrent.storage.migrations import (
@@ -82,7 +82,12 @@ class TestRoundTrip:
 def _diffs(connection: Connection) -> list[object]:
     # the day partitions of payment_monitoring_logs (PostgreSQL) are made at run time
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_name": include_name}
+        connection,
+        opts={
+            "compare_type": True,
+            "include_name": include_name,
+            "include_object": include_object_for(connection.dialect.name),
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -132,6 +132,22 @@ def enum_check(column: str, enum_class: type[enum.StrEnum]) -> str:
     return in_check(column, (member.value for member in enum_class))
 
 
+#: ``Index(info={ONLY_ON: ("postgresql",)})``: the database kinds that have this index (give it
+#: ``.ddl_if(dialect=...)`` as well); the others leave it out of schema comparisons
+ONLY_ON = "tronrent_only_on"
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for a ``dialect`` database: the models' indexes marked
+    ``ONLY_ON`` other databases are not expected there."""
+
+    def include_object(obj: Any, _name: Any, type_: str, reflected: bool, _other: Any) -> bool:
+        only = obj.info.get(ONLY_ON) if type_ == "index" and not reflected else None
+        return only is None or dialect in only
+
+    return include_object
+
+
 # --- engines and sessions --------------------------------------------------------------------
 
 
@@ -187,41 +203,57 @@ def _sqlite_on_begin(connection: Connection) -> None:
     # A transaction declared read-only (`read_only`) begins DEFERRED: in WAL mode it reads a
     # snapshot without waiting for, or holding up, the writer.
     connection.info.pop(_WROTE, None)
+    connection.info.pop(_REBEGIN, None)
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-#: ``Connection.info`` key: the SQLite transaction on this connection has written
+#: ``Connection.info`` keys: the SQLite transaction on this connection has written; it was
+#: ended under the session by `release_write_lock` (the next statement begins it again)
 _WROTE = "tronrent_wrote"
+_REBEGIN = "tronrent_rebegin"
 
 
-def _sqlite_note_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+def _sqlite_before_execute(
+    connection: Connection, cursor: Any, statement: str, *_args: Any
+) -> None:
+    info = connection.info
+    if info.pop(_REBEGIN, False):
+        cursor.execute("BEGIN IMMEDIATE")
     if not statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN")):
-        connection.info[_WROTE] = True
+        info[_WROTE] = True
 
 
 async def release_write_lock(session: AsyncSession) -> None:
     """Call before waiting on the network (a node, an HTTP peer) in the middle of a unit of
-    work: on SQLite, ends the session's transaction if it has only read so far.
+    work: on SQLite, lets other writers in while it waits, if it has only read so far.
 
     Every SQLite transaction holds the database's single write lock from its first statement
     (``BEGIN IMMEDIATE``, see `_sqlite_on_begin`), so a node call inside one stalls every
     other writer of the process - for the node's whole timeout when it is down, and past the
-    busy timeout they fail. Objects loaded stay readable (``expire_on_commit=False``); the
-    next statement begins a new transaction, so what was read may have changed by then (the
-    writes that follow must not depend on it beyond what their own constraints check).
-    A transaction that has written is left open (its writes belong with what follows).
-    Nothing happens on PostgreSQL, where a transaction holds only the rows it wrote."""
+    busy timeout they fail. This ends SQLite's transaction under the session; the session's
+    own stays open (its context managers, after-commit hooks and loaded objects are
+    untouched), and its next statement begins SQLite's anew with ``BEGIN IMMEDIATE``. What was
+    read before may have changed by then: the writes that follow must not depend on it beyond
+    what their own statements and constraints check. A transaction that has written keeps its
+    lock (its writes belong with what follows). Nothing happens on PostgreSQL, where a
+    transaction holds only the rows it wrote."""
     if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
         return
     if session.new or session.dirty or session.deleted:
         return
     connection = await session.connection()
-    if connection.info.get(_WROTE):
+    info = connection.info
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    if info.get(_WROTE) or info.get(_REBEGIN) or options.get(READ_ONLY):
         return
-    await session.commit()
+    await connection.exec_driver_sql("COMMIT")  # only reads: nothing is committed
+    info.pop(_WROTE, None)
+    info[_REBEGIN] = True
 
 
 async def read_only(session: AsyncSession) -> None:
@@ -266,7 +298,7 @@ def create_engine(
         busy_ms = int(connect_args["timeout"] * 1000)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys, busy_ms))
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
-        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_note_write)
+        event.listen(engine.sync_engine, "before_cursor_execute", _sqlite_before_execute)
         return engine
     return create_async_engine(
         sa_url,

@@ -7,11 +7,11 @@ import asyncio
 from typing import Any
 
 from alembic import context
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.types import TypeDecorator
 
 import tronrent.models  # noqa: F401  (registers every table on Base.metadata)
-from tronrent.kit.db import Base, create_engine
+from tronrent.kit.db import Base, create_engine, include_object_for, normalize_database_url
 from tronrent.retention.partitions import include_name  # ignores run-time partitions
 
 config = context.config
@@ -26,19 +26,20 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
-def _configure_kwargs() -> dict[str, Any]:
+def _configure_kwargs(dialect: str) -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
         "render_item": render_item,
         "compare_type": True,
         "include_name": include_name,
+        "include_object": include_object_for(dialect),
         # SQLite needs table rebuilds ("batch") for most ALTERs; autogenerate emits them.
         "render_as_batch": True,
     }
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, **_configure_kwargs())
+    context.configure(connection=connection, **_configure_kwargs(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -53,11 +54,12 @@ async def _run_async() -> None:
 
 
 def run_migrations_offline() -> None:
+    url = config.get_main_option("sqlalchemy.url") or ""
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=url,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        **_configure_kwargs(),
+        **_configure_kwargs(make_url(normalize_database_url(url)).get_backend_name()),
     )
     with context.begin_transaction():
         context.run_migrations()

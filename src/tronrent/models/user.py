@@ -9,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tronrent.kit.db import Base, StrEnumType, TimestampMixin, UTCDateTime, UUIDType, enum_check
+from tronrent.kit.db import (
+    ONLY_ON,
+    Base,
+    StrEnumType,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDType,
+    enum_check,
+)
 
 
 class UserRole(enum.StrEnum):
@@ -46,6 +54,14 @@ class User(TimestampMixin, Base):
         Index("idx_users_login_type", "login_type"),
         Index("idx_users_tron_address", "tron_address"),
         Index("idx_users_created_at", "created_at", "id"),  # console pages (0031)
+        # user search by a part of the username (0035; PostgreSQL only: see that migration)
+        Index(
+            "idx_users_username_trgm",
+            "username",
+            postgresql_using="gin",
+            postgresql_ops={"username": "gin_trgm_ops"},
+            info={ONLY_ON: ("postgresql",)},
+        ).ddl_if(dialect="postgresql"),
         Index(
             "idx_users_password_reset_token",
             "password_reset_token",
