@@ -31,11 +31,13 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -342,6 +344,65 @@ async def session(
         finally:
             await session.close()
             await outer.rollback()
+
+
+# --- long SQLite write locks -------------------------------------------------------------------
+# Every SQLite transaction of the service holds the database's single write lock from its first
+# statement (kit/db.py), so one that waits on the node or another task holds every other writer
+# back ("database is locked" past the busy timeout). With TRONRENT_TEST_LOCKS=<file>, each
+# SQLite transaction held longer than TRONRENT_TEST_LOCKS_S seconds (default 1) is written to
+# that file: how long, the test, and where in our code it began (docs/testing.md).
+
+_LOCK_FILE = os.environ.get("TRONRENT_TEST_LOCKS", "")
+
+
+def _our_stack() -> str:
+    """Where the current task is, in our code: in a SQLAlchemy event the frames of the awaiting
+    coroutines are those of the greenlet that runs the event loop (the parent of this one)."""
+    import traceback
+
+    import greenlet
+
+    parent = greenlet.getcurrent().parent
+    frame = parent.gr_frame if parent is not None else None
+    if frame is None:
+        return ""
+    ours = [
+        f
+        for f in traceback.extract_stack(frame)
+        if "/src/tronrent/" in f.filename or "/tests/" in f.filename
+    ]
+    return "".join(traceback.format_list(ours))
+
+
+if _LOCK_FILE:
+    from sqlalchemy import event as _event
+    from sqlalchemy.engine import Engine as _Engine
+
+    _LOCK_MIN_S = float(os.environ.get("TRONRENT_TEST_LOCKS_S", "1"))
+
+    @_event.listens_for(_Engine, "after_cursor_execute")
+    def _lock_taken(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # after the BEGIN IMMEDIATE ran: the lock is held from here (the wait for it not counted)
+        if connection.dialect.name != "sqlite":
+            return
+        if statement == "BEGIN IMMEDIATE":
+            connection.info["_test_lock"] = (time.monotonic(), _our_stack())
+        elif statement == "COMMIT":  # kit.db.release_write_lock: let go before a network wait
+            _lock_released(connection)
+
+    def _lock_released(connection: Any) -> None:
+        taken = connection.info.pop("_test_lock", None)
+        if taken is None:
+            return
+        held = time.monotonic() - taken[0]
+        if held >= _LOCK_MIN_S:
+            test = os.environ.get("PYTEST_CURRENT_TEST", "")
+            with open(_LOCK_FILE, "a") as f:
+                f.write(f"=== {held:.2f} s  {test}\n{taken[1]}\n")
+
+    _event.listen(_Engine, "commit", _lock_released)
+    _event.listen(_Engine, "rollback", _lock_released)
 
 
 # --- leaked tasks ----------------------------------------------------------------------------
