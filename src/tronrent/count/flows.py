@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tronrent.adapters.tron.errors import ChainError, ChainUnavailable
 from tronrent.adapters.tron.port import BlockHeader, SignedTx
 from tronrent.count import auto
 from tronrent.count.rules import counts_for
@@ -181,6 +182,15 @@ def resource_tx(
     return signed
 
 
+async def reference_block_or_none(d: FlowDeps) -> BlockHeader | None:
+    """The reference block to build transactions on (cached per block), or None when the
+    node does not answer: read before a transaction opens, raised in it only if needed."""
+    try:
+        return await d.chain.reference_block(d.rt.block_interval_ms / 1000)
+    except ChainError:
+        return None
+
+
 class CountFlows:
     async def apply_uses(self, d: FlowDeps, use_ids: Sequence[int]) -> CountOutcome:
         """Count the uses, store the top-ups (commit), deliver them (commit)."""
@@ -194,6 +204,9 @@ class CountFlows:
     async def _count_and_store(self, d: FlowDeps, use_ids: Sequence[int]) -> dict[int, str]:
         now = utcnow()
         ending: list[str] = []
+        # the reference block (cached per block) is read before the rows are locked: no
+        # transaction waits on the node (SQLite: it would hold every other writer back)
+        ref = await reference_block_or_none(d)
         async with d.session_maker() as s:
             uses = await _locked_uses(s, use_ids)
             orders, pkgs = await locked_orders(s, [u.order_id for u in uses])
@@ -264,7 +277,9 @@ class CountFlows:
                 else:
                     log.warning("count package %s has no live delegation to top up", order_id)
             if to_top_up:
-                await self._store_pairs(s, d, to_top_up)
+                if ref is None:  # the node was down: nothing is kept (rolled back), retried
+                    raise ChainUnavailable("no reference block: the node did not answer")
+                await self._store_pairs(s, d, to_top_up, ref)
             # one notice per use: its dedupe key names the use's transaction
             await notify_orders(s, [e for e, _ in events], suffixes=[x for _, x in events])
             statuses = {u.id: u.status.value for u in uses}
@@ -278,8 +293,8 @@ class CountFlows:
         s: AsyncSession,
         d: FlowDeps,
         work: Sequence[tuple[list[CountUse], list[EnergyDelegation]]],
+        ref: BlockHeader,
     ) -> None:
-        ref: BlockHeader = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
         pool_ids = sorted({x.pool_account_id for _, xs in work for x in xs})
         pools: dict[uuid.UUID, EnergyPool] = {
             p.id: p
