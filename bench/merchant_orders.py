@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 from _common import (
     PG_DEFAULT,
     TRX,
@@ -562,7 +563,8 @@ async def run(
 
 
 if __name__ == "__main__":
+    # uvloop, as in `tronrent serve` (uvicorn picks it when installed): the engine runs there
     if len(sys.argv) == 3 and sys.argv[1] == "--client-of":
-        asyncio.run(client_process(sys.argv[2]))
+        uvloop.run(client_process(sys.argv[2]))
     else:
-        asyncio.run(main())
+        uvloop.run(main())

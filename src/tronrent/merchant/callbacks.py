@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-import httpx
-from sqlalchemy import and_, exists, select, update
+import aiohttp
+from sqlalchemy import Table, and_, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -129,6 +129,10 @@ def install() -> None:
 install()
 
 
+_CALLBACKS = cast(Table, MerchantCallback.__table__)
+_ATTEMPTS = cast(Table, MerchantCallbackAttempt.__table__)
+
+
 @dataclass
 class SendReport:
     delivered: int = 0
@@ -167,7 +171,7 @@ class CallbackSender:
         session_maker: async_sessionmaker[AsyncSession],
         box: SecretBox,
         *,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
         allow_private: bool = False,
         schedule: Sequence[float] = RETRY_SCHEDULE_S,
         timeout_s: float = 10.0,
@@ -195,7 +199,8 @@ class CallbackSender:
     async def run(self, stop: asyncio.Event) -> None:
         own = self.client is None
         if own:
-            self.client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+            # no cookies kept between receivers; no proxy from the environment
+            self.client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         try:
             while not stop.is_set():
                 try:
@@ -209,7 +214,7 @@ class CallbackSender:
                         await asyncio.wait_for(stop.wait(), self.poll_interval)
         finally:
             if own and self.client is not None:
-                await self.client.aclose()
+                await self.client.close()
                 self.client = None
 
     async def _housekeeping(self) -> None:
@@ -254,11 +259,14 @@ class CallbackSender:
                 .execution_options(synchronize_session=False)
             )
             claimed = []
+            secrets: dict[uuid.UUID, str] = {}  # each key's secret decrypted once a round
             for cb, key in rows:
-                try:
-                    secret = self.box.decrypt(key.secret_encrypted).reveal()
-                except SecretDecryptionError:
-                    secret = ""
+                if (secret := secrets.get(key.id)) is None:
+                    try:
+                        secret = self.box.decrypt(key.secret_encrypted).reveal()
+                    except SecretDecryptionError:
+                        secret = ""
+                    secrets[key.id] = secret
                 claimed.append(
                     _Claimed(
                         cb.id,
@@ -315,50 +323,72 @@ class CallbackSender:
         assert self.client is not None, "run() or a client passed in"
         started = time.monotonic()
         try:
-            response = await post_pinned(
+            status = await post_pinned(
                 self.client, target, content=body, headers=headers, timeout_s=self.timeout_s
             )
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             took = int((time.monotonic() - started) * 1000)
-            return item, _Outcome(None, f"{type(exc).__name__}: {exc}"[:500], took), False
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return item, _Outcome(None, why[:500], took), False
         took = int((time.monotonic() - started) * 1000)
-        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        return item, _Outcome(response.status_code, error, took), False
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return item, _Outcome(status, error, took), False
 
     async def _settle(
         self, results: Sequence[tuple[_Claimed, _Outcome, bool]], report: SendReport
     ) -> None:
+        """The round's outcomes in two statements: the attempts logged (one multi-row
+        INSERT) and each callback's new state (one UPDATE per row, sent as one batch; a
+        callback no longer pending - settled by another sender after a lost lease - is left
+        as it is)."""
         now = utcnow()
+        attempts: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for item, outcome, final in results:
+            attempts.append(
+                {
+                    "callback_id": item.id,
+                    "attempted_at": now,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "duration_ms": outcome.duration_ms,
+                }
+            )
+            tries = item.attempts + 1
+            change = {
+                "b_id": item.id,
+                "b_attempts": tries,
+                "b_last_error": outcome.error,
+                "b_status": CallbackStatus.PENDING,
+                "b_delivered_at": None,
+                "b_next_attempt_at": now,
+            }
+            if outcome.ok:
+                change |= {"b_status": CallbackStatus.DELIVERED, "b_delivered_at": now}
+                report.delivered += 1
+            elif final or tries > len(self.schedule):
+                change["b_status"] = CallbackStatus.FAILED
+                report.failed += 1
+                log.warning("merchant callback %s failed: %s", item.event_id, outcome.error)
+            else:
+                change["b_next_attempt_at"] = now + timedelta(seconds=self.schedule[tries - 1])
+                report.retried += 1
+            changes.append(change)
+        table = _CALLBACKS
         async with self.session_maker() as session, session.begin():
-            for item, outcome, final in results:
-                session.add(
-                    MerchantCallbackAttempt(
-                        callback_id=item.id,
-                        attempted_at=now,
-                        status_code=outcome.status_code,
-                        error=outcome.error,
-                        duration_ms=outcome.duration_ms,
-                    )
+            await session.execute(insert(_ATTEMPTS), attempts)
+            await session.execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("b_id"),
+                    table.c.status == CallbackStatus.PENDING,
                 )
-                attempts = item.attempts + 1
-                values: dict[str, Any] = {"attempts": attempts, "last_error": outcome.error}
-                if outcome.ok:
-                    values |= {"status": CallbackStatus.DELIVERED, "delivered_at": now}
-                    report.delivered += 1
-                elif final or attempts > len(self.schedule):
-                    values["status"] = CallbackStatus.FAILED
-                    report.failed += 1
-                    log.warning("merchant callback %s failed: %s", item.event_id, outcome.error)
-                else:
-                    delay = self.schedule[attempts - 1]
-                    values["next_attempt_at"] = now + timedelta(seconds=delay)
-                    report.retried += 1
-                await session.execute(
-                    update(MerchantCallback)
-                    .where(
-                        MerchantCallback.id == item.id,
-                        MerchantCallback.status == CallbackStatus.PENDING,
-                    )
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+                .values(
+                    attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_last_error"),
+                    status=bindparam("b_status"),
+                    delivered_at=bindparam("b_delivered_at"),
+                    next_attempt_at=bindparam("b_next_attempt_at"),
+                ),
+                changes,
+            )

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from tronrent.merchant.errors import InvalidCallbackUrl
 
@@ -96,31 +97,39 @@ async def resolve_target(
 
 
 async def post_pinned(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     target: Target,
     *,
     content: bytes,
     headers: Mapping[str, str],
     timeout_s: float,
-) -> httpx.Response:
+) -> int:
     """POST to the target's checked addresses, in order, until one connects (the next only
-    when a connection could not be made: nothing was sent). The name is never resolved
-    again: the URL carries the address; ``Host`` and, for https, the TLS server name (SNI and
-    the certificate check) stay the name."""
-    url = httpx.URL(target.url)
-    sent_headers = {**headers, "Host": url.netloc.decode("ascii")}
-    extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-    failure: httpx.ConnectError | None = None
+    when a connection could not be made: nothing was sent); the answer's status code (its
+    body is not read). The name is never resolved again: the URL carries the address;
+    ``Host`` and, for https, the TLS server name (SNI and the certificate check) stay the
+    name. Raises `aiohttp.ClientConnectorError` when no address connects (a certificate
+    refused: `aiohttp.ClientConnectorCertificateError`), `aiohttp.ClientError` or
+    `TimeoutError` for a request that failed after connecting."""
+    url = URL(target.url)
+    host = url.host or target.host
+    sent_headers = {**headers, "Host": url.host_port_subcomponent or host}
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    failure: aiohttp.ClientConnectorError | None = None
     for address in target.addresses:
         try:
-            return await client.post(
-                url.copy_with(host=address),
-                content=content,
+            async with client.post(
+                url.with_host(address),
+                data=content,
                 headers=sent_headers,
-                timeout=timeout_s,
-                extensions=extensions,
-            )
-        except httpx.ConnectError as exc:
+                timeout=timeout,
+                allow_redirects=False,
+                server_hostname=host if url.scheme == "https" else None,
+            ) as response:
+                return response.status
+        except aiohttp.ClientConnectorCertificateError:
+            raise  # the address answered with a certificate not for the name: no other try
+        except aiohttp.ClientConnectorError as exc:
             failure = exc
     assert failure is not None
     raise failure
