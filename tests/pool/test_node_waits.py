@@ -48,6 +48,11 @@ class HangingNode:
         await self.answer.wait()
         return await self.real.get_account(address)
 
+    async def trc20_balance(self, contract: str, address: str) -> int:
+        self.asked.set()
+        await self.answer.wait()
+        return int(await self.real.trc20_balance(contract, address))
+
 
 @pytest.fixture
 async def impatient(database_url: str) -> AsyncIterator[Maker]:

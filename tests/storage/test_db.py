@@ -10,7 +10,13 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tronrent.kit.db import create_engine, normalize_database_url, read_only, release_write_lock
+from tronrent.kit.db import (
+    STANDALONE,
+    create_engine,
+    normalize_database_url,
+    read_only,
+    release_write_lock,
+)
 from tronrent.models import EnergyPool
 
 
@@ -113,8 +119,17 @@ class TestReleaseWriteLock:
                 assert writer.in_transaction()  # its write belongs with what follows
                 assert not await other_writer_gets_in()
                 await writer.rollback()
+            async with maker() as standalone:  # a nonce, a last use: committed by a release
+                await standalone.execute(
+                    text("INSERT INTO t VALUES (4)").execution_options(**{STANDALONE: True})
+                )
+                await release_write_lock(standalone)
+                assert await other_writer_gets_in()
+                await standalone.execute(text("INSERT INTO t VALUES (5)"))
+                await standalone.rollback()  # undoes what followed the release only
             async with maker() as s:
-                assert (await s.execute(text("SELECT x FROM t"))).scalars().all() == [1]
+                got = (await s.execute(text("SELECT x FROM t ORDER BY x"))).scalars().all()
+                assert got == [1, 4]
             await impatient.dispose()
         finally:
             await engine.dispose()

@@ -59,6 +59,7 @@ from tronrent.delegation.chain_tx import (
     record_delivery,
 )
 from tronrent.delegation.flows import FlowDeps
+from tronrent.kit.db import read_only
 from tronrent.kit.time import utcnow
 from tronrent.models.auto_top_up import AutoTopUp
 from tronrent.models.balance_ledger import LedgerCause
@@ -400,21 +401,29 @@ class CountLife:
         self, d: FlowDeps, model: type[Pausable], order_ids: Sequence[str] | None
     ) -> dict[str, str]:
         states: dict[str, str] = {}
+        stmt = select(model.order_id).where(
+            model.pending_action.is_not(None), model.pending_txids.is_(None)
+        )
+        if order_ids is not None:
+            stmt = stmt.where(model.order_id.in_(sorted(set(order_ids))))
         async with d.session_maker() as s:
-            stmt = select(model.order_id).where(
-                model.pending_action.is_not(None), model.pending_txids.is_(None)
-            )
-            if order_ids is not None:
-                stmt = stmt.where(model.order_id.in_(sorted(set(order_ids))))
+            await read_only(s)
             ids = list((await s.execute(stmt.limit(BATCH))).scalars())
-            if not ids:
-                return states
+            signing = bool(ids) and bool(await live_delegations(s, ids))
+        if not ids:
+            return states
+        # asked before the rows are locked: no node wait inside the transaction (SQLite's
+        # single write lock); cached per block
+        ref = await d.chain.reference_block(d.rt.block_interval_ms / 1000) if signing else None
+        async with d.session_maker() as s:
             work = [
                 (o, p)
                 for o, p in await _lock_pausable(s, model, ids)
                 if p.pending_action is not None and p.pending_txids is None
             ]
             live = await live_delegations(s, [o.id for o, _ in work])
+            if ref is None:  # none were live a moment ago: those that are wait a round
+                work = [(o, p) for o, p in work if o.id not in live]
             pools = {
                 p.id: p
                 for p in (
@@ -427,7 +436,6 @@ class CountLife:
                     )
                 ).scalars()
             }
-            ref = await d.chain.reference_block(d.rt.block_interval_ms / 1000) if live else None
             for order, pkg in work:
                 txids: list[str] = []
                 purpose = (

@@ -214,15 +214,27 @@ def _sqlite_on_begin(connection: Connection) -> None:
 #: ended under the session by `release_write_lock` (the next statement begins it again)
 _WROTE = "tronrent_wrote"
 _REBEGIN = "tronrent_rebegin"
+#: execution option of a write that stands on its own - final whatever the rest of its unit of
+#: work does (a request's nonce, a key's last use): it does not keep `release_write_lock` from
+#: releasing, and a release commits it
+STANDALONE = "tronrent_standalone"
 
 
 def _sqlite_before_execute(
-    connection: Connection, cursor: Any, statement: str, *_args: Any
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
 ) -> None:
     info = connection.info
     if info.pop(_REBEGIN, False):
         cursor.execute("BEGIN IMMEDIATE")
-    if not statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN")):
+    if statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN")):
+        return
+    options = getattr(context, "execution_options", None) or {}
+    if not options.get(STANDALONE):
         info[_WROTE] = True
 
 
@@ -238,7 +250,8 @@ async def release_write_lock(session: AsyncSession) -> None:
     untouched), and its next statement begins SQLite's anew with ``BEGIN IMMEDIATE``. What was
     read before may have changed by then: the writes that follow must not depend on it beyond
     what their own statements and constraints check. A transaction that has written keeps its
-    lock (its writes belong with what follows). Nothing happens on PostgreSQL, where a
+    lock (its writes belong with what follows), unless its writes were all `STANDALONE`
+    (committed by the release: they hold whatever follows). Nothing happens on PostgreSQL, where a
     transaction holds only the rows it wrote."""
     if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
         return
@@ -375,6 +388,7 @@ async def insert_new_rows(
     *,
     conflict: Sequence[str],
     returning: Sequence[str],
+    standalone: bool = False,
 ) -> list[tuple[Any, ...]]:
     """INSERT the rows, skipping those that conflict on the unique ``conflict`` columns; the
     ``returning`` columns of the rows inserted.
@@ -382,6 +396,7 @@ async def insert_new_rows(
     Executed as one executemany of a cached single-row statement, which SQLAlchemy sends as
     multi-row INSERTs ("insertmanyvalues"): ~10x less CPU than a ``.values([...])`` statement,
     which is compiled afresh for every number of rows. Every row must carry the same keys.
+    ``standalone``: the rows are `STANDALONE` writes.
     """
     if not rows:
         return []
@@ -391,6 +406,8 @@ async def insert_new_rows(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*(table.c[name] for name in returning))
     )
+    if standalone:
+        stmt = stmt.execution_options(**{STANDALONE: True})
     return [tuple(r) for r in await session.execute(stmt, [dict(r) for r in rows])]
 
 

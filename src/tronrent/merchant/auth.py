@@ -7,8 +7,10 @@ key's allowlist (``IP_NOT_ALLOWED``), the timestamp within the window (``REQUEST
 signature (``SIGNATURE_INVALID``), then the nonce, recorded only for a correctly signed request
 so nobody can burn another's nonces (``REQUEST_REPLAYED``). Nonces are kept for twice the
 window: in Redis (``SET NX EX``) when configured, else in ``merchant_nonces`` inside the
-request's transaction (a request that fails and rolls back leaves no nonce: repeating it is
-harmless, it changed nothing).
+request's transaction (a request that fails and rolls back before any node wait leaves no nonce;
+on SQLite a route that waits on the node - a quote, an order's recipient check, the estimate -
+commits it at that wait with the key's last use, as Redis keeps it at once: repeat a refused
+request with a fresh nonce).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class DbNonceStore:
             [{"key_id": key_id, "nonce": nonce, "seen_at": utcnow()}],
             conflict=["key_id", "nonce"],
             returning=["nonce"],
+            standalone=True,  # a later node wait may commit it (SQLite: `release_write_lock`)
         )
         return bool(rows)
 

@@ -14,6 +14,7 @@ from tronrent.api.deps import SessionDep
 from tronrent.api.envelope import ERROR_RESPONSES, ApiModel, Envelope, ok
 from tronrent.count.schemas import CountPackageOut, package_view
 from tronrent.flash.api_deps import JOB_SCOPE, ChainDep, RecipientCheckDep, RuntimeDep
+from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import ServiceUnavailable
 from tronrent.kit.time import isoformat
 from tronrent.merchant import callbacks as _callbacks  # noqa: F401 - the event tap
@@ -323,6 +324,7 @@ async def quote(
 
 @router.get("/estimate/usdt-transfer")
 async def estimate_usdt_transfer(
+    session: SessionDep,
     chain: ChainDep,
     recipients: RecipientCheckDep,
     rt: RuntimeDep,
@@ -334,6 +336,7 @@ async def estimate_usdt_transfer(
     about 130,285 when it holds none (read from the USDT contract, cached)."""
     if recipients is None or rt.usdt_contract is None:
         raise ServiceUnavailable("the chain is not connected", "CHAIN_UNAVAILABLE")
+    await release_write_lock(session)  # SQLite: not held while the node answers
     est = await usdt_transfer_energy(
         chain,
         recipients.cache,

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.crypto import Secret, SecretBox
+from tronrent.kit.db import STANDALONE
 from tronrent.kit.keyset import Page, Position, newest_first, page, uuid_position
 from tronrent.kit.time import utcnow
 from tronrent.merchant import signing
@@ -254,7 +255,7 @@ class MerchantKeyService:
                 | (MerchantApiKey.last_used_at < now - LAST_USED_RESOLUTION),
             )
             .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **{STANDALONE: True})
         )
 
 
