@@ -61,6 +61,13 @@ class ClientOrderIdReused(Conflict):
     default_code = "CLIENT_ORDER_ID_REUSED"
 
 
+class ClientOrderIdInFlight(Conflict):
+    """Another request with the same client order id was being written at the same moment (it
+    won): repeat the request to get its order."""
+
+    default_code = "CLIENT_ORDER_ID_IN_FLIGHT"
+
+
 class NoMatchingPackage(ValidationFailed):
     """No energy package on sale sells that energy for that duration."""
 

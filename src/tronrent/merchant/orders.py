@@ -22,14 +22,20 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.merchant.errors import ClientOrderIdReused, NoMatchingPackage
+from tronrent.merchant.errors import (
+    ClientOrderIdInFlight,
+    ClientOrderIdReused,
+    NoMatchingPackage,
+)
 from tronrent.merchant.urls import check_callback_url
 from tronrent.models.common import Currency
 from tronrent.models.count_package import CountPackage
@@ -46,7 +52,11 @@ from tronrent.payment.balance_pay import pay_new_order
 from tronrent.pricing.quote import buyer_agent_columns, buyer_agents_of
 from tronrent.product.count import create_count_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable
-from tronrent.product.package import DEFAULT_MAX_QUANTITY, create_package_order
+from tronrent.product.package import (
+    DEFAULT_MAX_QUANTITY,
+    create_package_order,
+    new_package_order_id,
+)
 from tronrent.user.errors import UserNotFound
 
 PaymentMethod = Literal["balance", "transfer"]
@@ -197,10 +207,11 @@ async def create_merchant_order(
             **({"packageType": package_type} if package_type != "energy" else {}),
         }
     )
-    # serializes this customer's merchant orders: a concurrent twin waits, then finds the
-    # first; the customer locked and the client order id looked up in one statement
-    # (and, for the order's price, the buyer's agents - `pricing.quote.buyer_agents` - and
-    # the flash config - `order_service.config`: two statements less)
+    # the customer and the client order id looked up in one statement (and, for the order's
+    # price, the buyer's agents - `pricing.quote.buyer_agents` - and the flash config -
+    # `order_service.config`: two statements less). The customer's row is not locked here:
+    # only the debit, last before the commit, locks it (orders of one customer wait for each
+    # other that long only); a concurrent twin is stopped by the UNIQUE client order id
     row = (
         await session.execute(
             select(User, MerchantOrder, *buyer_agent_columns(), *flash_config_columns())
@@ -212,7 +223,6 @@ async def create_merchant_order(
                 ),
             )
             .where(User.id == key.user_id)
-            .with_for_update(of=User)
             .execution_options(populate_existing=True)
         )
     ).first()
@@ -257,30 +267,53 @@ async def create_merchant_order(
     }
     # an energy package paid from the balance is written paid (no UPDATE after its INSERT)
     paid_at_creation = payment_method == "balance" and package_type == "energy"
-    if package_type == "count":
-        order = await create_count_order(session, rt, **args)
-    else:
-        order = await create_package_order(
-            session,
-            rt,
-            **args,
-            paid_by=actor if paid_at_creation else None,
-            agents=buyer_agents_of(row[2], row[3]),
-            flash_config=order_service.config_of(rt, row[4], row[5]),
-        )
+    order_id = None if package_type == "count" else new_package_order_id()
     merchant = MerchantOrder(
-        order_id=order.id,
+        order_id=order_id,
         user_id=key.user_id,
         api_key_id=key.id,
         client_order_id=client_order_id,
         request_hash=fingerprint,
         callback_url=url,
     )
-    session.add(merchant)
-    await session.flush()
+    with _twin_stopped(client_order_id):
+        if package_type == "count":
+            order = await create_count_order(session, rt, **args)
+            merchant.order_id = order.id
+            session.add(merchant)
+            await session.flush()
+        else:
+            # written in the order's flush (after it: the foreign key), before the debit
+            session.add(merchant)
+            order = await create_package_order(
+                session,
+                rt,
+                **args,
+                paid_by=actor if paid_at_creation else None,
+                agents=buyer_agents_of(row[2], row[3]),
+                flash_config=order_service.config_of(rt, row[4], row[5]),
+                order_id=order_id,
+            )
     if payment_method == "balance" and not paid_at_creation:
         order = await pay_new_order(session, order, actor=actor)
     return Created(order, merchant, True)
+
+
+@contextmanager
+def _twin_stopped(client_order_id: str) -> Iterator[None]:
+    """A concurrent request with the same client order id that got its row in first: its
+    twin's INSERT waited for it (the UNIQUE index) and fails - 409, the transaction rolls
+    back. (On SQLite, the single writer, the twin finds the first order instead.)"""
+    try:
+        yield
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if "uq_merchant_orders_client_id" in text or "merchant_orders.client_order_id" in text:
+            raise ClientOrderIdInFlight(
+                f"another request with clientOrderId {client_order_id!r} was being processed: "
+                "repeat the request to get its order"
+            ) from None
+        raise
 
 
 async def list_orders(

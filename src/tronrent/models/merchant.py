@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tronrent.kit.db import (
     Base,
@@ -31,6 +31,9 @@ from tronrent.kit.db import (
     enum_check,
 )
 from tronrent.kit.time import utcnow
+
+if TYPE_CHECKING:
+    from tronrent.models.order import Order
 
 
 class ApiKeyStatus(enum.StrEnum):
@@ -103,6 +106,8 @@ class MerchantOrder(CreatedAtMixin, Base):
     client_order_id: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(String(500))
+    #: never loaded (``raise``): it makes a flush write the order before this row
+    order: Mapped[Order] = relationship(lazy="raise")
 
 
 class CallbackStatus(enum.StrEnum):

@@ -155,26 +155,33 @@ async def pay_new_order(session: AsyncSession, order: Order, *, actor: str) -> O
     return await _pay(session, order, actor)
 
 
-async def pay_unsaved_order(session: AsyncSession, order: Order, *, actor: str) -> OrderEvent:
-    """Pay from the balance an order built but not written yet (pending, ``payment_method``
-    balance, not in the session): the ledger debit first, then the order is marked paid, so
-    its INSERT writes it paid - no UPDATE after (`pay_new_order`'s), and the trigger of
-    migration 0034 wakes the pickup on that INSERT. The caller adds and flushes the order and
-    queues the returned ``payment_received`` event after its creation's (one INSERT for
-    both). Exactly once as `pay_new_order`: the ledger's UNIQUE cause, and a failed debit
-    (409 INSUFFICIENT_BALANCE) rolls the caller's transaction back with nothing written.
-    Raises as `pay_from_balance`."""
+def mark_unsaved_paid(session: AsyncSession, order: Order) -> OrderEvent:
+    """Mark paid from the balance an order built but not written yet (pending, ``payment_method``
+    balance, not in the session), so that its INSERT writes it paid - no UPDATE after
+    (`pay_new_order`'s), and the trigger of migration 0034 wakes the pickup on that INSERT.
+    The caller adds and flushes the order, queues the returned ``payment_received`` event after
+    its creation's (one INSERT for both), and then, **in the same transaction, last before its
+    commit**, calls `debit_unsaved` - the debit's UPDATE locks the user's row, so the later it
+    comes, the less another order of the same customer waits for it. Exactly once as
+    `pay_new_order`: the ledger's UNIQUE cause, and a failed debit (409 INSUFFICIENT_BALANCE)
+    rolls the caller's transaction back with nothing written."""
     _payable(order)
-    await ensure_may_order(session, order.user_id)
-    amount = await _debit(session, order, actor)
+    amount = order.final_price_units
     move(order, OrderStatus.PAID, **_paid_values(amount))
     after_commit(session, _paid_committed)
-    log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
     return _paid_event(order, amount)
 
 
+async def debit_unsaved(session: AsyncSession, order: Order, *, actor: str) -> None:
+    """The ledger debit of an order `mark_unsaved_paid` marked (and the caller wrote). Raises
+    as `pay_from_balance` (the caller's transaction must then roll back)."""
+    await ensure_may_order(session, order.user_id)
+    amount = await _debit(session, order, actor)
+    log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
+
+
 async def _debit(session: AsyncSession, order: Order, actor: str | None) -> int:
-    """The ledger debit of ``order``'s price (pending, never debited: locked or new); the
+    """The ledger debit of ``order``'s price (never debited: pending and locked, or new); the
     amount."""
     assert order.user_id is not None
     amount = order.final_price_units

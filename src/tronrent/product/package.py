@@ -29,7 +29,7 @@ from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import open_watch, validate_address
 from tronrent.order.service import order as order_service
-from tronrent.payment.balance_pay import pay_unsaved_order
+from tronrent.payment.balance_pay import debit_unsaved, mark_unsaved_paid
 from tronrent.pool.energy import energy_per_transaction
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
 from tronrent.pricing.quote import BuyerAgents, quote_order
@@ -167,6 +167,10 @@ def _snapshot(pkg: EnergyPackage) -> dict[str, Any]:
     }
 
 
+def new_package_order_id() -> str:
+    return ids.new_order_id(ids.PACKAGE_PREFIX, now_ms())
+
+
 async def create_package_order(
     session: AsyncSession,
     rt: FlashRuntime,
@@ -185,6 +189,7 @@ async def create_package_order(
     paid_by: str | None = None,
     agents: BuyerAgents | None = None,
     flash_config: FlashConfig | None = None,
+    order_id: str | None = None,
 ) -> Order:
     """A pending package order with its price frozen (``shape``: energy package by default).
 
@@ -192,11 +197,13 @@ async def create_package_order(
     ``currency`` to ``rt.payment_address`` before ``expires_at``. Balance: no tail, paid from
     the user's balance (payment_method "balance"). ``extra_config``: more ``price_config``
     entries, written with the order (the merchant API's ``merchant``). ``paid_by`` (with
-    payment method balance): paid from the balance at creation by that actor
-    (`balance_pay.pay_unsaved_order`: the debit, then the order written paid, its
-    ``package_order_created`` and ``payment_received`` events queued together). ``agents``:
+    payment method balance): paid from the balance at creation by that actor (the order
+    written paid, its ``package_order_created`` and ``payment_received`` events queued
+    together, the debit last: `balance_pay.mark_unsaved_paid`); a caller that writes more
+    after it keeps the customer's row locked that much longer. ``agents``:
     the user's `pricing.quote.BuyerAgents` when the caller read them (with the user's row);
-    ``flash_config``: the flash config (`order_service.config`), likewise.
+    ``flash_config``: the flash config (`order_service.config`), likewise. ``order_id``: the
+    id the caller chose (`new_package_order_id`), to write rows naming it in the same flush.
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
@@ -223,7 +230,7 @@ async def create_package_order(
     cfg = flash_config or await order_service.config(session, rt)
     per_unit = energy_per_transaction(pkg.energy_amount, cfg.margin_bp)
     now = utcnow()
-    order_id = ids.new_order_id(ids.PACKAGE_PREFIX, now_ms())
+    order_id = order_id or new_package_order_id()
     order = Order(
         id=order_id,
         order_number=order_id,
@@ -262,7 +269,7 @@ async def create_package_order(
     # the event as of its creation (pending), even when it is written paid
     events: list[OrderEvent] = [(order, "package_order_created", {"status": order.status.value})]
     if paid_by is not None:
-        events.append(await pay_unsaved_order(session, order, actor=paid_by))
+        events.append(mark_unsaved_paid(session, order))
     session.add(order)
     if payment_method == "transfer":
         granularity = rt.tail_granularity_sun
@@ -290,4 +297,6 @@ async def create_package_order(
         }
     )
     await notify_orders(session, events)
+    if paid_by is not None:  # last: its UPDATE locks the customer's row until the commit
+        await debit_unsaved(session, order, actor=paid_by)
     return order
