@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.crypto import Secret, SecretBox
@@ -62,6 +62,10 @@ def _allowlist(entries: Sequence[str]) -> list[str]:
         raise InvalidAllowlist(
             "ipAllowlist entries must be IP addresses or networks (1.2.3.4, 10.0.0.0/8)"
         ) from None
+
+
+#: a signed request's key (every merchant request): built once, bound per request
+_BY_KEY_ID = select(MerchantApiKey).where(MerchantApiKey.key_id == bindparam("key_id"))
 
 
 class MerchantKeyService:
@@ -158,9 +162,7 @@ class MerchantKeyService:
     async def get_by_key_id(self, session: AsyncSession, key_id: str) -> MerchantApiKey | None:
         if not signing.KEY_ID_RE.match(key_id):
             return None
-        return (
-            await session.execute(select(MerchantApiKey).where(MerchantApiKey.key_id == key_id))
-        ).scalar_one_or_none()
+        return (await session.execute(_BY_KEY_ID, {"key_id": key_id})).scalar_one_or_none()
 
     async def revoke(
         self,

@@ -19,6 +19,7 @@ The order carries ``price_config["merchant"]`` (key id, callback wanted): the ca
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,19 +79,15 @@ async def on_sale(
     session: AsyncSession, kinds: Sequence[PackageType] = (PackageType.ENERGY,)
 ) -> Sequence[EnergyPackage]:
     """Packages of these types on sale (energy packages by default), in catalogue order."""
+    return (await session.execute(_on_sale(tuple(kinds)))).scalars().all()
+
+
+@functools.cache
+def _on_sale(kinds: tuple[PackageType, ...]) -> Select[EnergyPackage]:
     return (
-        (
-            await session.execute(
-                select(EnergyPackage)
-                .where(
-                    EnergyPackage.is_active.is_(True),
-                    EnergyPackage.package_type.in_(list(kinds)),
-                )
-                .order_by(EnergyPackage.sort_order, EnergyPackage.energy_amount)
-            )
-        )
-        .scalars()
-        .all()
+        select(EnergyPackage)
+        .where(EnergyPackage.is_active.is_(True), EnergyPackage.package_type.in_(list(kinds)))
+        .order_by(EnergyPackage.sort_order, EnergyPackage.energy_amount)
     )
 
 
@@ -162,6 +159,24 @@ async def find(
     ).scalar_one_or_none()
 
 
+@functools.cache  # built once: the route's hot statement, parameters bound per request
+def _customer_and_client_order() -> Select[Any]:
+    """The customer, its merchant order of a client order id (or NULLs), the buyer's agents
+    and the flash config: ``user_id``, ``client_order_id``."""
+    return (
+        select(User, MerchantOrder, *buyer_agent_columns(), *flash_config_columns())
+        .outerjoin(
+            MerchantOrder,
+            and_(
+                MerchantOrder.user_id == User.id,
+                MerchantOrder.client_order_id == bindparam("client_order_id"),
+            ),
+        )
+        .where(User.id == bindparam("user_id"))
+        .execution_options(populate_existing=True)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Created:
     order: Order
@@ -214,16 +229,8 @@ async def create_merchant_order(
     # other that long only); a concurrent twin is stopped by the UNIQUE client order id
     row = (
         await session.execute(
-            select(User, MerchantOrder, *buyer_agent_columns(), *flash_config_columns())
-            .outerjoin(
-                MerchantOrder,
-                and_(
-                    MerchantOrder.user_id == User.id,
-                    MerchantOrder.client_order_id == client_order_id,
-                ),
-            )
-            .where(User.id == key.user_id)
-            .execution_options(populate_existing=True)
+            _customer_and_client_order(),
+            {"user_id": key.user_id, "client_order_id": client_order_id},
         )
     ).first()
     if row is None:

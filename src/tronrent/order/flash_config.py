@@ -8,6 +8,7 @@ settings as defaults.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,7 @@ def parse_flash_config(
     )
 
 
+@functools.cache  # a constant expression: built once
 def flash_config_columns() -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
     """The two rows of the active flash config (each UNIQUE by its mode / resource type) as
     scalar subqueries: for `load_flash_config`, or a caller that reads another row anyway

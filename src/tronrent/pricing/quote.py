@@ -22,6 +22,7 @@ docs/agents.md).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -292,6 +293,7 @@ async def load_rules(
 BuyerAgents = tuple[int | None, uuid.UUID | None]
 
 
+@functools.cache  # a constant expression: built once
 def buyer_agent_columns() -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
     """`buyer_agents` as two scalar subqueries on the ``users`` row of the enclosing SELECT:
     for a caller that reads the buyer's row anyway (one statement for both); the columns'
