@@ -392,6 +392,11 @@ if _LOCK_FILE:
             _lock_released(connection)
 
     def _lock_released(connection: Any) -> None:
+        # SQLite only, and never on an invalidated connection (a cancelled statement): its
+        # ``info`` raises there, and an exception out of a rollback listener would turn a
+        # task's cancellation into an error the task's own handlers swallow
+        if connection.dialect.name != "sqlite" or connection.invalidated:
+            return
         taken = connection.info.pop("_test_lock", None)
         if taken is None:
             return

@@ -28,7 +28,7 @@ from tronrent.flash.api_deps import (
     RUNTIME_COMPONENT,
 )
 from tronrent.flash.engine import FlashEngine
-from tronrent.kit.db import create_engine, create_session_maker
+from tronrent.kit.db import create_engine, create_session_maker, read_only
 from tronrent.kit.logging import get_logger
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.order.recipient import RecipientCheck
@@ -90,6 +90,7 @@ def address_cache(redis_url: str | None) -> Cache:
 async def _tron_api_key(state: AppState) -> str | None:
     """The ``tron.api_key`` system config when set, else ``TRON_API_KEY``."""
     async with state.session_maker() as session:
+        await read_only(session)  # SQLite: no write lock for a read
         stored = await system_config.value(session, "tron.api_key", state.secret_box)
     if stored:
         return str(stored)

@@ -6,8 +6,11 @@ that duration whose energy divides the amount (``quantity = energy / package ene
 largest such package), or the package named. Paid from the balance at creation (or by transfer
 with a unique tail, like ``POST /api/orders``). ``merchant_orders`` keeps the client order id
 (UNIQUE per customer): the same id again returns the first order, the same id with a different
-request is 409 ``CLIENT_ORDER_ID_REUSED``. The customer's row is locked first, so two
-concurrent requests with one id cannot both create (SQLite: the single writer).
+request is 409 ``CLIENT_ORDER_ID_REUSED``; of two concurrent requests with one id, the one
+whose row lands second waits for the first on the UNIQUE index and is 409
+``CLIENT_ORDER_ID_IN_FLIGHT`` with nothing written (SQLite: the single writer runs them one
+after the other). The customer's row is locked by the balance debit only, last before the
+commit (`product.package.create_package_order`).
 
 A count package (``package_type`` ``count``: N USDT transfers' energy, `product.count`) is
 named by its package id and bought the same way; each counted use is an ``order.count_used``
