@@ -374,14 +374,13 @@ class CallbackSender:
                 change["b_next_attempt_at"] = now + timedelta(seconds=self.schedule[tries - 1])
                 report.retried += 1
             changes.append(change)
-        table = _CALLBACKS
         async with self.session_maker() as session, session.begin():
             await session.execute(insert(_ATTEMPTS), attempts)
             await session.execute(
-                update(table)
+                update(_CALLBACKS)
                 .where(
-                    table.c.id == bindparam("b_id"),
-                    table.c.status == CallbackStatus.PENDING,
+                    _CALLBACKS.c.id == bindparam("b_id"),
+                    _CALLBACKS.c.status == CallbackStatus.PENDING,
                 )
                 .values(
                     attempts=bindparam("b_attempts"),

@@ -173,9 +173,9 @@ def mark_unsaved_paid(session: AsyncSession, order: Order) -> OrderEvent:
 
 
 async def debit_unsaved(session: AsyncSession, order: Order, *, actor: str) -> None:
-    """The ledger debit of an order `mark_unsaved_paid` marked (and the caller wrote). Raises
-    as `pay_from_balance` (the caller's transaction must then roll back)."""
-    await ensure_may_order(session, order.user_id)
+    """The ledger debit of an order `mark_unsaved_paid` marked (and the caller wrote, having
+    checked its user may order in this transaction: `create_package_order`). Raises as
+    `pay_from_balance` (the caller's transaction must then roll back)."""
     amount = await _debit(session, order, actor)
     log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
 
