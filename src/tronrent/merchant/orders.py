@@ -54,6 +54,7 @@ from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.payment.balance_pay import pay_new_order
 from tronrent.pricing.quote import buyer_agent_columns, buyer_agents_of
+from tronrent.product.catalogue import Catalogue, catalogue_token, catalogues
 from tronrent.product.count import create_count_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable
 from tronrent.product.package import (
@@ -102,10 +103,12 @@ async def choose_package(
     energy: int | None,
     duration_hours: int | None,
     kind: PackageKind = "energy",
+    catalogue: Catalogue | None = None,
 ) -> Chosen:
     """The package and quantity a request buys: ``package_id`` (+ ``quantity``, default 1), or
     ``energy`` + ``duration_hours`` as the largest package of that duration dividing it (energy
-    packages only: a count package is named by its id).
+    packages only: a count package is named by its id). ``catalogue``: the process's
+    catalogue checked against this transaction's token (`product.catalogue`), else read.
 
     Raises:
         NoMatchingPackage (422): neither form given, or no package sells that energy.
@@ -113,7 +116,11 @@ async def choose_package(
         (inactive: at creation).
     """
     if package_id is not None:
-        found = await session.get(EnergyPackage, package_id)
+        found = (
+            catalogue.package(package_id)
+            if catalogue is not None
+            else await session.get(EnergyPackage, package_id)
+        )
         if found is None:
             raise PackageNotFound(f"package {package_id} not found")
         if found.package_type is not KINDS[kind]:
@@ -127,7 +134,8 @@ async def choose_package(
     if energy is None or duration_hours is None:
         raise NoMatchingPackage("give packageId, or energy and durationHours")
     offers = []
-    fitting = [p for p in await on_sale(session) if p.duration_hours == duration_hours]
+    selling = catalogue.on_sale() if catalogue is not None else await on_sale(session)
+    fitting = [p for p in selling if p.duration_hours == duration_hours]
     for pkg in sorted(fitting, key=lambda p: (-p.energy_amount, p.sort_order)):
         if pkg.energy_amount <= 0:
             continue
@@ -164,10 +172,16 @@ async def find(
 
 @functools.cache  # built once: the route's hot statement, parameters bound per request
 def _customer_and_client_order() -> Select[Any]:
-    """The customer, its merchant order of a client order id (or NULLs), the buyer's agents
-    and the flash config: ``user_id``, ``client_order_id``."""
+    """The customer, its merchant order of a client order id (or NULLs), the buyer's agents,
+    the flash config and the catalogue's token: ``user_id``, ``client_order_id``."""
     return (
-        select(User, MerchantOrder, *buyer_agent_columns(), *flash_config_columns())
+        select(
+            User,
+            MerchantOrder,
+            *buyer_agent_columns(),
+            *flash_config_columns(),
+            catalogue_token().label("catalogue_token"),
+        )
         .outerjoin(
             MerchantOrder,
             and_(
@@ -226,10 +240,11 @@ async def create_merchant_order(
         }
     )
     # the customer and the client order id looked up in one statement (and, for the order's
-    # price, the buyer's agents - `pricing.quote.buyer_agents` - and the flash config -
-    # `order_service.config`: two statements less). The customer's row is not locked here:
-    # only the debit, last before the commit, locks it (orders of one customer wait for each
-    # other that long only); a concurrent twin is stopped by the UNIQUE client order id
+    # price, the buyer's agents - `pricing.quote.buyer_agents` -, the flash config -
+    # `order_service.config` - and the catalogue's token: three statements less). The
+    # customer's row is not locked here: only the debit, last before the commit, locks it
+    # (orders of one customer wait for each other that long only); a concurrent twin is
+    # stopped by the UNIQUE client order id
     row = (
         await session.execute(
             _customer_and_client_order(),
@@ -248,6 +263,8 @@ async def create_merchant_order(
             )
         return Created(await order_service.get(session, existing.order_id), existing, False)
     url = check_callback_url(callback_url)
+    # the packages and price rules this process holds, if still current (`product.catalogue`)
+    catalogue = await catalogues.get(session, row.catalogue_token)
     chosen = await choose_package(
         session,
         package_id=package_id,
@@ -255,6 +272,7 @@ async def create_merchant_order(
         energy=energy,
         duration_hours=duration_hours,
         kind=package_type,
+        catalogue=catalogue,
     )
     actor = f"merchant:{key.key_id}"
     args: dict[str, Any] = {
@@ -303,6 +321,7 @@ async def create_merchant_order(
                 agents=buyer_agents_of(row[2], row[3]),
                 flash_config=order_service.config_of(rt, row[4], row[5]),
                 order_id=order_id,
+                catalogue=catalogue,
             )
     if payment_method == "balance" and not paid_at_creation:
         order = await pay_new_order(session, order, actor=actor)

@@ -12,6 +12,7 @@ from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.bot import Bot, BotStatus
 from tronrent.models.bot_change import BotAction, BotChange
 from tronrent.models.bot_user import BotUser, BotUserStatus
+from tronrent.models.cache_version import CacheVersion
 from tronrent.models.catalog_change import CatalogAction, CatalogChange, CatalogEntity
 from tronrent.models.chain_transaction import (
     LIVE_CHAIN_TX_STATUSES,
@@ -95,6 +96,7 @@ __all__ = [
     "BotStatus",
     "BotUser",
     "BotUserStatus",
+    "CacheVersion",
     "CallbackStatus",
     "CatalogAction",
     "CatalogChange",

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from sqlalchemy import ScalarSelect, or_, select
+from sqlalchemy import ScalarSelect, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.kit.errors import ValidationFailed
@@ -266,11 +266,7 @@ async def load_rules(
     """Active, undeleted package price rules (not the per-mode configs such as
     ``energy_flash``) that can apply: to these packages or every package, to this bot or every
     bot (``bot_id`` None: only rules for every bot). Unreadable rules are logged and skipped."""
-    stmt = select(PriceConfig).where(
-        PriceConfig.mode_type.is_(None),
-        PriceConfig.is_active.is_(True),
-        PriceConfig.deleted_at.is_(None),
-    )
+    stmt = _rules_stmt()
     if currency is not None:
         stmt = stmt.where(PriceConfig.currency == currency)
     if package_ids is not None:
@@ -279,6 +275,42 @@ async def load_rules(
         )
     bot_scope = PriceConfig.bot_id.is_(None)
     stmt = stmt.where(bot_scope if bot_id is None else or_(bot_scope, PriceConfig.bot_id == bot_id))
+    return await _read_rules(session, stmt)
+
+
+async def load_all_rules(session: AsyncSession) -> list[RuleRow]:
+    """Every active, undeleted package price rule (every currency, package and bot): what
+    `applicable_rules` picks from (the cached catalogue's rules, `product.catalogue`)."""
+    return await _read_rules(session, _rules_stmt())
+
+
+def applicable_rules(
+    rules: Iterable[RuleRow],
+    *,
+    currency: Currency,
+    package_ids: Sequence[uuid.UUID],
+    bot_id: uuid.UUID | None = None,
+) -> list[RuleRow]:
+    """The rules of ``rules`` that `load_rules` would read for these arguments (pure)."""
+    return [
+        r
+        for r in rules
+        if r.currency is currency
+        and (r.package_id is None or r.package_id in package_ids)
+        and (r.bot_id is None or r.bot_id == bot_id)
+    ]
+
+
+@functools.cache  # built once: filters are added per call
+def _rules_stmt() -> Select[PriceConfig]:
+    return select(PriceConfig).where(
+        PriceConfig.mode_type.is_(None),
+        PriceConfig.is_active.is_(True),
+        PriceConfig.deleted_at.is_(None),
+    )
+
+
+async def _read_rules(session: AsyncSession, stmt: Select[PriceConfig]) -> list[RuleRow]:
     rows = []
     for config in (await session.execute(stmt)).scalars():
         try:
@@ -355,16 +387,22 @@ async def quote_order(
     user_id: uuid.UUID | None = None,
     bot_id: uuid.UUID | None = None,
     agents: BuyerAgents | None = None,
+    rules: Iterable[RuleRow] | None = None,
 ) -> OrderPrice:
     """Price an order of ``quantity`` units of ``package`` for ``user_id`` through ``bot_id``.
     ``agents``: ``user_id``'s `buyer_agents` when the caller read them already (with the
-    user's row, `buyer_agent_columns`), else read here.
+    user's row, `buyer_agent_columns`), else read here. ``rules``: every rule the caller
+    holds (a cached catalogue's, `product.catalogue`; those that apply are picked here),
+    else the ones that apply are read.
 
     Does not check that the package is active (the caller decides who may buy what).
     Raises `QuantityOutOfRange`, `NotSoldInCurrency`, `ValidationFailed` (bad currency).
     """
     money = _currency(currency)
-    rules = await load_rules(session, currency=money, package_ids=[package.id], bot_id=bot_id)
+    if rules is None:
+        rules = await load_rules(session, currency=money, package_ids=[package.id], bot_id=bot_id)
+    else:
+        rules = applicable_rules(rules, currency=money, package_ids=[package.id], bot_id=bot_id)
     level, referrer = agents if agents is not None else await buyer_agents(session, user_id)
     price = price_package(
         PackagePrices.of(package),

@@ -40,6 +40,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
+from tronrent.product.catalogue import Catalogue
 from tronrent.product.customer import ensure_may_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
 from tronrent.product.tail import expected_amount
@@ -111,9 +112,16 @@ package = PackageStrategy()
 
 
 async def _package(
-    session: AsyncSession, package_id: uuid.UUID, kind: PackageType = PackageType.ENERGY
+    session: AsyncSession,
+    package_id: uuid.UUID,
+    kind: PackageType = PackageType.ENERGY,
+    catalogue: Catalogue | None = None,
 ) -> EnergyPackage:
-    found = await session.get(EnergyPackage, package_id)
+    found = (
+        catalogue.package(package_id)
+        if catalogue is not None
+        else await session.get(EnergyPackage, package_id)
+    )
     if found is None:
         raise PackageNotFound(f"package {package_id} not found")
     if not found.is_active:
@@ -190,6 +198,7 @@ async def create_package_order(
     agents: BuyerAgents | None = None,
     flash_config: FlashConfig | None = None,
     order_id: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Order:
     """A pending package order with its price frozen (``shape``: energy package by default).
 
@@ -204,6 +213,9 @@ async def create_package_order(
     the user's `pricing.quote.BuyerAgents` when the caller read them (with the user's row);
     ``flash_config``: the flash config (`order_service.config`), likewise. ``order_id``: the
     id the caller chose (`new_package_order_id`), to write rows naming it in the same flush.
+    ``catalogue``: the package and the price rules from the process's catalogue
+    (`product.catalogue`, checked by the caller against the token in this transaction)
+    instead of reading them.
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
@@ -216,7 +228,7 @@ async def create_package_order(
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
     await ensure_may_order(session, user_id)
-    pkg = await _package(session, package_id, shape.kind)
+    pkg = await _package(session, package_id, shape.kind, catalogue)
     _check_quantity(pkg, quantity)
     price = await quote_order(
         session,
@@ -226,6 +238,7 @@ async def create_package_order(
         user_id=user_id,
         bot_id=bot_id,
         agents=agents,
+        rules=None if catalogue is None else catalogue.rules,
     )
     cfg = flash_config or await order_service.config(session, rt)
     per_unit = energy_per_transaction(pkg.energy_amount, cfg.margin_bp)
