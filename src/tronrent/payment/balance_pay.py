@@ -196,7 +196,7 @@ async def _debit(session: AsyncSession, order: Order, actor: str | None) -> int:
         # the order is locked (or new) and pending: its payment was never debited
         fresh=True,
         # the user's counters (`totals.orders_paid`) in the debit's UPDATE
-        user_values=totals.paid_values(order),
+        user_additions=totals.paid_additions(order),
     )
     return amount
 

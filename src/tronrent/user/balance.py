@@ -20,12 +20,24 @@ conditional UPDATE instead of failing the CHECK (`BalanceService._apply_fresh`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, cast
 
-from sqlalchemy import Table, and_, func, insert, literal, select, update
+from sqlalchemy import (
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
@@ -89,6 +101,54 @@ class Mismatch:
     ledger_sum_units: int
 
 
+_USERS = cast(Table, User.__table__)
+_LEDGER = cast(Table, BalanceLedgerEntry.__table__)
+_LEDGER_KEYS: Final = (
+    "user_id",
+    "currency",
+    "delta_units",
+    "cause_type",
+    "cause_id",
+    "note",
+    "created_at",
+)
+
+
+@functools.cache
+def _fresh_update(currency: Currency, debit: bool, additions: tuple[str, ...]) -> Update:
+    """``UPDATE users`` of a fresh change (`BalanceService._apply_fresh`), built once per
+    shape: parameters ``f_uid``, ``f_delta``, ``f_need`` (a debit: the balance it needs) and
+    ``f_<column>`` per column of ``additions``; returns the balance after."""
+    column = _USERS.c[balance_column(currency).key]
+    stmt = update(_USERS).where(_USERS.c.id == bindparam("f_uid"))
+    if debit:
+        stmt = stmt.where(column >= bindparam("f_need"))
+    return stmt.values(
+        {
+            column: column + bindparam("f_delta"),
+            **{_USERS.c[k]: _USERS.c[k] + bindparam(f"f_{k}") for k in additions},
+        }
+    ).returning(column.label("after"))
+
+
+@functools.cache
+def _fresh_insert(currency: Currency, debit: bool, additions: tuple[str, ...]) -> Insert:
+    """PostgreSQL: the ledger INSERT fed by `_fresh_update` in a CTE (one statement; more
+    parameters: ``l_<column>`` per ledger column); returns the entry's id and balance."""
+    debited = _fresh_update(currency, debit, additions).cte("debited")
+    return (
+        insert(_LEDGER)
+        .from_select(
+            [*_LEDGER_KEYS, "balance_after_units"],
+            select(
+                *(bindparam(f"l_{k}", type_=_LEDGER.c[k].type) for k in _LEDGER_KEYS),
+                debited.c.after,
+            ),
+        )
+        .returning(_LEDGER.c.id, _LEDGER.c.balance_after_units)
+    )
+
+
 class BalanceService:
     async def apply(
         self,
@@ -101,7 +161,7 @@ class BalanceService:
         cause_id: str,
         note: str | None = None,
         fresh: bool = False,
-        user_values: Mapping[Any, Any] | None = None,
+        user_additions: Mapping[str, int] | None = None,
     ) -> LedgerApplication:
         """Apply one change for a cause, exactly once.
 
@@ -109,8 +169,8 @@ class BalanceService:
         the cause belongs to, in the state before the change): the look-up of an earlier entry
         and the savepoint are skipped (`_apply_fresh`) - four statements less on a hot path. A
         race is still caught by the UNIQUE cause (then the caller's transaction fails).
-        ``user_values``: other ``users`` columns to set in the same UPDATE (the user's order
-        counters, `totals.paid_values`), changed only with the balance.
+        ``user_additions``: amounts (>= 0) to add to other ``users`` columns in the same UPDATE
+        (the user's order counters, `totals.paid_additions`), changed only with the balance.
 
         Raises:
             InvalidLedgerChange (422): delta 0 or too large, empty or too long cause id.
@@ -145,7 +205,7 @@ class BalanceService:
                 cause_type=cause_type,
                 cause_id=cause_id,
                 note=note,
-                user_values=user_values,
+                user_additions=user_additions,
             )
             self._sync_loaded(session, user_id, column, fresh_after)
             return LedgerApplication(entry, created=True)
@@ -155,7 +215,15 @@ class BalanceService:
                     result = await session.execute(
                         update(User)
                         .where(User.id == user_id)
-                        .values({**(user_values or {}), column: column + delta_units})
+                        .values(
+                            {
+                                **{
+                                    _USERS.c[k]: _USERS.c[k] + v
+                                    for k, v in (user_additions or {}).items()
+                                },
+                                column: column + delta_units,
+                            }
+                        )
                         .returning(column)
                         .execution_options(synchronize_session=False)
                     )
@@ -210,7 +278,7 @@ class BalanceService:
         cause_type: LedgerCause,
         cause_id: str,
         note: str | None,
-        user_values: Mapping[Any, Any] | None,
+        user_additions: Mapping[str, int] | None,
     ) -> tuple[BalanceLedgerEntry, int]:
         """`apply` of a cause never applied (``fresh``), without a savepoint: a debit the
         balance does not cover matches no row (``WHERE balance >= -delta``), so a refusal
@@ -218,12 +286,13 @@ class BalanceService:
         UPDATE, the ledger INSERT; on PostgreSQL one: the UPDATE in a CTE of the INSERT) instead
         of four. A race on the cause, which the caller's lock
         rules out, still hits the UNIQUE cause: the INSERT fails and so does the caller's
-        transaction as a whole (nothing is applied twice)."""
-        column = balance_column(currency)
-        stmt = update(User).where(User.id == user_id)
-        if delta_units < 0:
-            stmt = stmt.where(column >= -delta_units)
-        stmt = stmt.values({**(user_values or {}), column: column + delta_units})
+        transaction as a whole (nothing is applied twice). The statements are built once per
+        shape (`_fresh_update`, `_fresh_insert`) and bound per call: building the PostgreSQL
+        one and its cache key cost ~0.45 ms of CPU, more than its execution."""
+        additions = dict(sorted((user_additions or {}).items()))
+        params: dict[str, Any] = {"f_uid": user_id, "f_delta": delta_units, "f_need": -delta_units}
+        params.update({f"f_{k}": v for k, v in additions.items()})
+        shape = (currency, delta_units < 0, tuple(additions))
         values = {
             "user_id": user_id,
             "currency": currency,
@@ -236,21 +305,8 @@ class BalanceService:
             # one round trip: the UPDATE in a CTE feeds the INSERT (no row updated, no row
             # inserted); a UNIQUE cause violation fails the statement as a whole
             values["created_at"] = utcnow()
-            updated = stmt.returning(column.label("after")).cte("debited")
-            table = cast(Table, BalanceLedgerEntry.__table__)
-            row = (
-                await session.execute(
-                    insert(table)
-                    .from_select(
-                        [*values, "balance_after_units"],
-                        select(
-                            *(literal(v, table.c[k].type) for k, v in values.items()),
-                            updated.c.after,
-                        ),
-                    )
-                    .returning(table.c.id, table.c.balance_after_units)
-                )
-            ).first()
+            params.update({f"l_{k}": v for k, v in values.items()})
+            row = (await session.execute(_fresh_insert(*shape), params)).first()
             if row is None:
                 await self._refused(session, user_id, currency, delta_units)
             entry = BalanceLedgerEntry(id=row.id, balance_after_units=row.balance_after_units)
@@ -259,10 +315,7 @@ class BalanceService:
             make_transient_to_detached(entry)
             session.add(entry)  # persistent: the row the statement inserted
             return entry, int(row.balance_after_units)
-        result = await session.execute(
-            stmt.returning(column).execution_options(synchronize_session=False)
-        )
-        after = result.scalar_one_or_none()
+        after = (await session.execute(_fresh_update(*shape), params)).scalar_one_or_none()
         if after is None:
             await self._refused(session, user_id, currency, delta_units)
         entry = BalanceLedgerEntry(**values, balance_after_units=after)

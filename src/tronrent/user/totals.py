@@ -90,12 +90,19 @@ async def _apply(session: AsyncSession, deltas: dict[uuid.UUID, _Delta]) -> None
             )
 
 
-def paid_values(order: Order) -> dict[Any, Any]:
-    """``orders_paid`` of one order as the SET clause of its user's row, for a caller that
+def paid_additions(order: Order) -> dict[str, int]:
+    """``orders_paid`` of one order as amounts to add to its user's columns, for a caller that
     updates that row anyway (a payment from the balance: the debit's UPDATE, one statement
-    for both). Empty for an order without a user."""
-    deltas = _paid_deltas([order], +1)
-    return _values(deltas[order.user_id]) if order.user_id in deltas else {}
+    for both; `user.balance`'s ``user_additions``). The same columns whatever the price (a
+    free order adds 0): one statement shape per currency. Empty for an order without a user."""
+    if order.user_id is None:
+        return {}
+    spent = (
+        User.total_spent_usdt_units
+        if Currency(order.currency) is Currency.USDT
+        else User.total_spent_sun
+    )
+    return {User.total_orders.key: 1, spent.key: order.final_price_units or 0}
 
 
 async def orders_paid(session: AsyncSession, orders: Iterable[Order]) -> None:
