@@ -12,7 +12,8 @@ against a devnet process, and the API one of two ways:
   ``tronrent:stream:*`` keys are deleted first); the engine and the callback sender stay in
   this process, like a ``--role engine`` process; the signed-request client runs in a process
   of its own (``--client main``: in this one), keep-alive connections spread over the API
-  processes.
+  processes. ``--api-nice N``: the API processes run N nicer than the engine (on one machine
+  short of CPU, the deliveries of paid orders go first and new requests wait: docs/operations.md).
 
 Each request is signed (HMAC-SHA256, fresh nonce); ``--merchants`` customers with a key each
 and a TRX balance; one receiver (an activated account) per order. The callback sender delivers
@@ -36,7 +37,7 @@ Figures:
     .venv/bin/python bench/merchant_orders.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
         [--rate 200] [--seconds 60] [--block-interval-ms 3000] [--api-processes 2] \\
-        [--profile /tmp/m.prof]
+        [--api-nice 10] [--profile /tmp/m.prof]
 """
 
 from __future__ import annotations
@@ -257,10 +258,10 @@ async def offer_from_process(
 
 @contextlib.contextmanager
 def api_processes(
-    n: int, tmp: Path, **settings: str
+    n: int, tmp: Path, nice: int = 0, **settings: str
 ) -> Iterator[tuple[list[int], list[subprocess.Popen[bytes]]]]:
     """``(ports, processes)`` of ``n`` ``tronrent serve --role api`` processes with
-    ``settings`` (environment variables); stopped on exit."""
+    ``settings`` (environment variables), ``nice`` added to their niceness; stopped on exit."""
     # this checkout's code, whatever the venv's ``tronrent`` points at
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = clean_env(tmp / "data", **settings)
@@ -270,6 +271,8 @@ def api_processes(
     try:
         for port in ports:
             procs.append(start_serve(port, env, tmp / "serve.log", "--role", "api"))
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, procs[-1].pid, nice)
         yield ports, procs
     finally:
         for proc in procs:
@@ -392,6 +395,12 @@ async def main() -> None:
         default="process",
         help="with --api-processes: the client in a process of its own or in this one",
     )
+    ap.add_argument(
+        "--api-nice",
+        type=int,
+        default=0,
+        help="with --api-processes: niceness added to them (the engine first when CPU is short)",
+    )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/7", help="with API processes")
     ap.add_argument("--retry-s", type=float, default=0.5, help="callback retry delay")
     ap.add_argument("--max-wait", type=float, default=120.0, help="wait for deliveries (s)")
@@ -456,6 +465,7 @@ async def run(
                     api_processes(
                         args.api_processes,
                         tmp,
+                        args.api_nice,
                         DATABASE_URL=p.engine.url.render_as_string(hide_password=False),
                         REDIS_URL=args.redis_url,
                         TRON_NODE_URLS=p.devnet_url,
@@ -521,6 +531,8 @@ async def run(
         return round(1000 * cpu_s / max(1, created), 2)
 
     api = f"{args.api_processes} API processes" if args.api_processes else "API in-process"
+    if args.api_processes and args.api_nice:
+        api += f" (nice +{args.api_nice})"
     client = (
         "client in-process"
         if not args.api_processes or args.client == "main"
