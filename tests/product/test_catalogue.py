@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,7 +34,7 @@ async def a_package(maker: Maker) -> uuid.UUID:
 
 
 def rule(**kw: Any) -> PriceConfig:
-    return PriceConfig(config_name="rule", currency="TRX", base_price_units=1_000_000, **kw)
+    return PriceConfig(**{"config_name": "rule", "currency": "TRX", "base_price_units": 1, **kw})
 
 
 async def change(maker: Maker, work: Callable[[AsyncSession], Awaitable[Any]]) -> None:
@@ -156,3 +157,54 @@ class TestCache:
         got = loaded.package(pkg_id)
         assert got is not None and changed
         assert loaded.token == new_token and got.base_price_units == old_price + 7
+
+
+class TestLocking:
+    @pytest.mark.postgres  # SQLite has one writer and no row locks
+    async def test_two_catalogue_changes_queue_and_never_deadlock(
+        self, session_maker: Maker
+    ) -> None:
+        """A changes a package, B a price rule (waiting for A: the token's row is locked
+        before the catalogue's rows), A the same rule: both commit. With the token replaced
+        after the statement, B would hold the rule and wait for the token, A the token and
+        wait for the rule: a deadlock, one of them refused."""
+        await change(session_maker, lambda s: _add(s, rule(config_name="shared")))
+        pkg_id = await a_package(session_maker)
+        rule_sql = text("UPDATE price_configs SET priority = priority + 1 WHERE config_name = :n")
+        async with session_maker() as a, session_maker() as b:
+            await a.execute(
+                text("UPDATE energy_packages SET sort_order = sort_order WHERE id = :id"),
+                {"id": pkg_id},
+            )
+            b_done = asyncio.create_task(_then_commit(b, rule_sql))
+            await asyncio.sleep(0.3)
+            assert not b_done.done()  # B waits for A's token row
+            await a.execute(rule_sql, {"n": "shared"})
+            await a.commit()
+            await asyncio.wait_for(b_done, 10)
+        async with session_maker() as s:
+            assert (
+                await s.scalar(
+                    select(PriceConfig.priority).where(PriceConfig.config_name == "shared")
+                )
+                == 2
+            )
+
+    async def test_without_the_token_row_nothing_is_kept(self, session_maker: Maker) -> None:
+        await change(session_maker, lambda s: s.execute(text("DELETE FROM cache_versions")))
+        cache = CatalogueCache()
+        for _ in range(2):
+            async with session_maker() as s:
+                token_now = await s.scalar(select(catalogue_token()))
+                got = await cache.get(s, token_now)
+            assert token_now is None and got.token is None and got.packages
+        assert cache.loads == 2  # read each time, as before the cache
+
+
+async def _add(s: AsyncSession, row: Any) -> None:
+    s.add(row)
+
+
+async def _then_commit(s: AsyncSession, stmt: Any) -> None:
+    await s.execute(stmt, {"n": "shared"})
+    await s.commit()

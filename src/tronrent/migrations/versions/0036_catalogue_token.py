@@ -8,8 +8,10 @@ Every order created from a package read the packages on sale and the price rules
 statements, their rows loaded as objects) although they change only when an operator edits
 them. ``cache_versions`` holds one row per cached data set; the row ``catalogue`` gets a new
 random token from triggers on ``energy_packages`` and ``price_configs`` in every transaction
-that inserts, updates or deletes rows of them (PostgreSQL: once per statement, TRUNCATE too;
-SQLite: once per row). A process keeps the catalogue it read with its token
+that inserts, updates or deletes rows of them (PostgreSQL: once per statement, TRUNCATE too,
+*before* the statement: the token's row is locked before any row of the catalogue, so two
+transactions changing the catalogue queue on it and never deadlock over it; SQLite: once per
+row, one writer at a time). A process keeps the catalogue it read with its token
 (`tronrent.product.catalogue`) and uses it while the row, read in a statement the order's
 route runs anyway, still holds that token: a committed change is seen by the next order.
 
@@ -55,7 +57,7 @@ def create_triggers(dialect: str) -> None:
             op.execute(
                 f"""
                 CREATE TRIGGER {table}_catalogue_changed
-                AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+                BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
                 FOR EACH STATEMENT EXECUTE FUNCTION tronrent_catalogue_changed()
                 """
             )
