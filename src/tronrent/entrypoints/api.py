@@ -102,6 +102,11 @@ def build_app(settings: Settings) -> FastAPI:
     )
 
 
+#: seconds an idle HTTP/1.1 connection is kept open: longer than load balancers' idle timeouts
+#: (AWS ALB and nginx: 60 s) and clients' pool expiry (httpx 5 s, aiohttp 15 s)
+KEEP_ALIVE_S = 75
+
+
 def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn, our JSON logging, no uvicorn access log)."""
     settings = settings.model_copy(
@@ -117,5 +122,10 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
         # X-Forwarded-For is read by the app's own middleware, from TRUSTED_PROXIES only
         proxy_headers=False,
         lifespan="on",
+        # an idle keep-alive connection is closed by the client or the load balancer first:
+        # when the server closes it (uvicorn's default: after 5 s, httpx's own expiry) just
+        # as a request is sent on it, the client gets "server disconnected" and a load
+        # balancer a 502
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     uvicorn.Server(config).run()
