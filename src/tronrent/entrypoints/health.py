@@ -45,11 +45,15 @@ def scanner_check(state: AppState) -> HealthCheck:
         chain: ChainPort | None = state.components.get(CHAIN_COMPONENT)
         if chain is None:
             raise RuntimeError("chain gateway not started")
-        head = await chain.get_head_block_number()
+        # the checkpoint first, the head after: a block scanned between the two reads cannot
+        # put the scanner ahead of the head (and a node a little behind the one the scanner
+        # read from is not a lag: the head is at least the block scanned)
         async with state.session_maker() as s:
             position = await scanner_position(s)
+        head = await chain.get_head_block_number()
         if position is None:
             return _verdict(["the scanner never ran"], {"headBlock": head})
+        head = max(head, position.block_number)
         lag = max(0, head - state.settings.confirmations - position.block_number)
         limit = max(
             SCANNER_LAG_DEGRADED_BLOCKS, SCANNER_LAG_DEGRADED_MS // state.settings.block_interval_ms
