@@ -145,6 +145,7 @@ class TestCountPurchase:
             pkg = await s.get(CountPackage, order.id)
             assert pkg is not None and not pkg.paused and pkg.used_counts == 0
 
-        orders = await me.say("/orders")
-        assert "3 USDT transfers (3 transfers)" in orders.body
+        # the resumed delivery's notification may come after the command's answer
+        await me.say("/orders")
+        orders = await me.wait("3 USDT transfers (3 transfers)")
         assert "0 of 3 used, 3 left" in orders.body
