@@ -54,7 +54,7 @@ from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.payment.balance_pay import pay_new_order
 from tronrent.pricing.quote import buyer_agent_columns, buyer_agents_of
-from tronrent.product.catalogue import Catalogue, catalogue_token, catalogues
+from tronrent.product.catalogue import Catalogue, catalogue_token, catalogues, find_package
 from tronrent.product.count import create_count_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable
 from tronrent.product.package import (
@@ -116,11 +116,7 @@ async def choose_package(
         (inactive: at creation).
     """
     if package_id is not None:
-        found = (
-            catalogue.package(package_id)
-            if catalogue is not None
-            else await session.get(EnergyPackage, package_id)
-        )
+        found = await find_package(session, package_id, catalogue)
         if found is None:
             raise PackageNotFound(f"package {package_id} not found")
         if found.package_type is not KINDS[kind]:

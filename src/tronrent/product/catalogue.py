@@ -87,6 +87,15 @@ class CatalogueCache:
 catalogues = CatalogueCache()
 
 
+async def find_package(
+    session: AsyncSession, package_id: uuid.UUID, catalogue: Catalogue | None
+) -> EnergyPackage | None:
+    """The package from ``catalogue`` when the caller holds one, else read."""
+    if catalogue is not None:
+        return catalogue.package(package_id)
+    return await session.get(EnergyPackage, package_id)
+
+
 async def load_catalogue(session: AsyncSession) -> Catalogue:
     """The catalogue read now (see the module docstring: its token is None when a change was
     committed during each of `_ATTEMPTS` reads, or the table has no row)."""

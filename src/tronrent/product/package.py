@@ -40,7 +40,7 @@ from tronrent.product.base import (
     format_amount,
     policies_for,
 )
-from tronrent.product.catalogue import Catalogue
+from tronrent.product.catalogue import Catalogue, find_package
 from tronrent.product.customer import ensure_may_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
 from tronrent.product.tail import expected_amount
@@ -117,11 +117,7 @@ async def _package(
     kind: PackageType = PackageType.ENERGY,
     catalogue: Catalogue | None = None,
 ) -> EnergyPackage:
-    found = (
-        catalogue.package(package_id)
-        if catalogue is not None
-        else await session.get(EnergyPackage, package_id)
-    )
+    found = await find_package(session, package_id, catalogue)
     if found is None:
         raise PackageNotFound(f"package {package_id} not found")
     if not found.is_active:
