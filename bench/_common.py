@@ -120,15 +120,23 @@ def load_average() -> str:
 
 
 def quiet_logs() -> None:
+    """Only critical records, except with ``BENCH_LOG=FILE``: this process's ``tronrent``
+    records of INFO and up written to FILE (what the engine did, to explain a figure)."""
     import logging
 
     import structlog
 
     logging.basicConfig(level=logging.CRITICAL)
+    log_file = os.environ.get("BENCH_LOG")
     # structlog's default logger prints to stdout whatever the stdlib levels say
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     for name in ("httpx", "taskiq", "tronrent", "sqlalchemy", "aiosqlite", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    if log_file:
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.getLogger("tronrent").addHandler(handler)
+        logging.getLogger("tronrent").setLevel(logging.INFO)
 
 
 @contextmanager
@@ -250,6 +258,7 @@ async def platform(
     from tronrent.flash.engine import FlashEngine
     from tronrent.kit.crypto import SecretBox, generate_key
     from tronrent.kit.db import create_engine, create_session_maker
+    from tronrent.kit.heap import freeze_startup_heap
     from tronrent.order.runtime import FlashRuntime
     from tronrent.scanner.service import ScannerConfig
 
@@ -281,6 +290,8 @@ async def platform(
             redis_url=redis_url,
         )
         await flash.start()
+        # as `tronrent serve` does once started (`entrypoints.api.lifespan_hooks`)
+        freeze_startup_heap()
         try:
             yield Platform(engine, session_maker, gateway, flash, pool.address, devnet_url, counter)
         finally:

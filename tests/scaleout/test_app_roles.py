@@ -16,6 +16,7 @@ from tronrent.entrypoints.devnet_bootstrap import banner_lifespan
 from tronrent.entrypoints.telegram import telegram_lifespan
 from tronrent.flash.lifespan import flash_lifespan
 from tronrent.kit.crypto import generate_key
+from tronrent.kit.heap import frozen_heap_lifespan
 from tronrent.merchant.lifespan import merchant_lifespan
 
 CREATE_ORDER = "/api/energy-flash/create-order"
@@ -83,3 +84,6 @@ def test_each_role_starts_its_components(tmp_path: Path) -> None:
         (sender,) = [h for h in hooks if isinstance(h, partial)]
         assert sender.func is flash_lifespan and sender.keywords == {"engine": False}
         assert (telegram_lifespan in hooks) is (roles == "bots")
+    for roles in ("all", "api", "engine", "bots"):
+        # entered last, once everything of the process exists
+        assert lifespan_hooks(settings(tmp_path, roles))[-1] is frozen_heap_lifespan

@@ -57,11 +57,13 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
     (``SERVE_ROLES``, all by default): the devnet (embedded chain) and its demo pool, the chain
     gateway with the flash engine (engine: workers, scanner, sweeper, periodic jobs; otherwise
     only the gateway, runtime and the Redis job queue to send to), the merchant callbacks
-    (engine), health checks, the Telegram bots (bots), the banner (api)."""
+    (engine), health checks, the Telegram bots (bots), the banner (api); then the startup
+    heap frozen (`kit.heap`)."""
     from tronrent.entrypoints.devnet_bootstrap import banner_lifespan, devnet_lifespan
     from tronrent.entrypoints.health import components_health_lifespan
     from tronrent.entrypoints.telegram import telegram_lifespan
     from tronrent.flash.lifespan import flash_lifespan
+    from tronrent.kit.heap import frozen_heap_lifespan
     from tronrent.merchant.lifespan import merchant_lifespan
 
     roles = set(settings.serve_roles)
@@ -77,6 +79,8 @@ def lifespan_hooks(settings: Settings) -> list[LifespanHook]:
         hooks.append(telegram_lifespan)
     if "api" in roles:
         hooks.append(banner_lifespan)
+    # last: every startup object exists - kept out of the collector's scans (`kit.heap`)
+    hooks.append(frozen_heap_lifespan)
     return hooks
 
 
