@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +22,7 @@ from tronrent.kit.db import (
     release_write_lock,
 )
 from tronrent.models import EnergyPool
+from tronrent.storage import notify
 
 
 class TestNormalizeDatabaseUrl:
@@ -30,6 +33,10 @@ class TestNormalizeDatabaseUrl:
             ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
             ("postgresql+psycopg2://u@h/db", "postgresql+asyncpg://u@h/db"),
             ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+            (
+                "postgresql://u@/db?host=/var/run/postgresql",
+                "postgresql+asyncpg://u@/db?host=/var/run/postgresql",
+            ),
             ("sqlite:///./data/x.db", "sqlite+aiosqlite:///./data/x.db"),
             ("sqlite+aiosqlite:////abs/x.db", "sqlite+aiosqlite:////abs/x.db"),
             ("/var/lib/tronrent/x.db", "sqlite+aiosqlite:////var/lib/tronrent/x.db"),
@@ -245,3 +252,45 @@ class TestPooledConnectionsPing:
             assert await self.backend_pid(engine) != pid  # the next checkout connects afresh
         finally:
             await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_on_the_same_host_through_its_unix_socket(database_url: str) -> None:
+    """``DATABASE_URL=postgresql://USER@/DB?host=/var/run/postgresql`` (docs/operations.md,
+    "PostgreSQL on the same host"): the pool's connections and the LISTEN connection of
+    `storage.notify` (made from the engine's own connect arguments) both go through the
+    socket - no TCP address on the server's side - and a NOTIFY reaches the listener."""
+    tcp = create_engine(database_url)
+    try:
+        async with tcp.connect() as c:
+            dirs = (await c.exec_driver_sql("SHOW unix_socket_directories")).scalar_one()
+        socket_dir = str(dirs).split(",")[0].strip()
+        url = make_url(database_url)
+        operators_form = (
+            f"postgresql://{url.username}@/{url.database}?host={socket_dir}"  # as written
+        )
+        assert normalize_database_url(operators_form).startswith("postgresql+asyncpg://")
+        engine = create_engine(operators_form)
+        try:
+            async with engine.connect() as c:
+                addr = (await c.exec_driver_sql("SELECT inet_server_addr()")).scalar_one()
+            assert addr is None  # a Unix-socket connection has no server address
+            heard = asyncio.Event()
+            stop = asyncio.Event()
+            listening = asyncio.create_task(
+                notify.listen(engine, "tronrent_socket_test", heard.set, stop)
+            )
+            try:
+                async with asyncio.timeout(10):
+                    while not heard.is_set():  # until the listener is connected
+                        async with tcp.begin() as c:
+                            await c.exec_driver_sql("NOTIFY tronrent_socket_test")
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(heard.wait(), 0.2)
+            finally:
+                stop.set()
+                await listening
+        finally:
+            await engine.dispose()
+    finally:
+        await tcp.dispose()
