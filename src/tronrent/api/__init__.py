@@ -1,5 +1,6 @@
-"""HTTP API: app factory, envelope, exception handlers, middleware, health, metrics."""
+"""HTTP API: app factory (`tronrent.api.app.create_app`), envelope, exception handlers,
+middleware, health, metrics.
 
-from tronrent.api.app import create_app
-
-__all__ = ["create_app"]
+Nothing is imported here: a module that needs only ``tronrent.api.deps`` (a domain's routes)
+must not pull in the whole app, whose routers import those very domains.
+"""
