@@ -7,6 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tronrent.order.ids import (
+    BASE36_ALPHABET,
+    SUFFIX_LENGTH,
+    base36_suffix,
     flash_order_id_timestamp_ms,
     is_flash_order_id,
     new_flash_order_id,
@@ -36,6 +39,28 @@ class TestNewFlashOrderId:
         oid = new_flash_order_id(now, random.Random(seed))
         assert is_flash_order_id(oid)
         assert flash_order_id_timestamp_ms(oid) == now
+
+
+class TestSuffix:
+    @given(n=st.integers(0, 36**9 - 1))
+    def test_every_number_is_its_own_suffix(self, n: int) -> None:
+        suffix = base36_suffix(n)
+        assert len(suffix) == SUFFIX_LENGTH and set(suffix) <= set(BASE36_ALPHABET)
+        assert int(suffix, 36) == n  # a bijection onto the 36**9 suffixes: uniform stays so
+
+    def test_ends(self) -> None:
+        assert (base36_suffix(0), base36_suffix(36**9 - 1)) == ("000000000", "zzzzzzzzz")
+
+    @pytest.mark.parametrize("n", [-1, 36**9])
+    def test_out_of_range(self, n: int) -> None:
+        with pytest.raises(ValueError):
+            base36_suffix(n)
+
+    def test_each_character_is_drawn_across_the_alphabet(self) -> None:
+        """The default (CSPRNG) draw covers every character at every position."""
+        suffixes = [new_flash_order_id(NOW).rsplit("_", 1)[1] for _ in range(2000)]
+        for i in range(SUFFIX_LENGTH):
+            assert {s[i] for s in suffixes} == set(BASE36_ALPHABET)
 
 
 class TestIsFlashOrderId:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 from typing import Final
 
 FLASH_PREFIX: Final = "FLASH_"
@@ -22,15 +23,29 @@ MAX_FLASH_ORDER_ID_LENGTH: Final = len("FLASH_") + 13 + 1 + SUFFIX_LENGTH
 _ORDER_ID = re.compile(r"(FLASH|ORD|TOPUP)_[1-9][0-9]{12}_[0-9a-z]{9}")
 
 
+_SUFFIXES: Final = len(BASE36_ALPHABET) ** SUFFIX_LENGTH
+
+
+def base36_suffix(n: int) -> str:
+    """``n`` (0 <= n < 36**9) as the 9 base36 digits of an id's suffix, zero-padded."""
+    if not 0 <= n < _SUFFIXES:
+        raise ValueError("suffix number out of range")
+    digits = []
+    for _ in range(SUFFIX_LENGTH):
+        n, d = divmod(n, 36)
+        digits.append(BASE36_ALPHABET[d])
+    return "".join(reversed(digits))
+
+
 def new_order_id(prefix: str, now_ms: int, rng: random.Random | None = None) -> str:
-    """A new id such as ``ORD_1704067200000_abc123def`` (suffix from a CSPRNG by default)."""
+    """A new id such as ``ORD_1704067200000_abc123def``: the suffix one uniform draw among the
+    36**9 suffixes, from the OS CSPRNG by default (one read of it, not one per character)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown order id prefix {prefix!r}")
     if not 10**12 <= now_ms < 10**13:
         raise ValueError("now_ms must be a 13-digit millisecond timestamp")
-    rng = rng or random.SystemRandom()
-    suffix = "".join(rng.choice(BASE36_ALPHABET) for _ in range(SUFFIX_LENGTH))
-    return f"{prefix}{now_ms}_{suffix}"
+    n = rng.randrange(_SUFFIXES) if rng is not None else secrets.randbelow(_SUFFIXES)
+    return f"{prefix}{now_ms}_{base36_suffix(n)}"
 
 
 def new_flash_order_id(now_ms: int, rng: random.Random | None = None) -> str:
