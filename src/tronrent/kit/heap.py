@@ -8,6 +8,11 @@ cyclic collector scans every tracked object at each full collection: measured in
 each - ~15 % of the process's CPU. ``gc.freeze()`` moves the objects alive at that moment to a
 permanent generation the collector never scans (the technique of the CPython docs' ``freeze``
 note); objects made later are collected as before. docs/performance.md.
+
+What it costs: a frozen object freed by reference counting is freed as before; only a
+reference cycle among frozen objects that is dropped later (a bot replaced at reload, a pooled
+connection recycled) is never collected. Only objects alive at the freeze can be kept that way,
+each once: the cost is bounded by the startup heap and never grows with the time served.
 """
 
 from __future__ import annotations
