@@ -22,6 +22,10 @@ async def test_the_startup_objects_are_frozen_while_serving_and_unfrozen_after()
 
 def test_freeze_reports_how_many_objects() -> None:
     try:
-        assert freeze_startup_heap() == gc.get_freeze_count() > 0
+        frozen = freeze_startup_heap()
+        # not equal to a later count: a frozen object freed by reference counting leaves
+        # the permanent generation (another thread of a test worker frees some in between)
+        assert frozen > 100 and gc.get_freeze_count() > 100
     finally:
         gc.unfreeze()
+    assert gc.get_freeze_count() == 0
