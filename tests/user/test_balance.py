@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tronrent.kit.db import transaction_scope
+from tronrent.kit.db import NewRows, new_rows, transaction_scope, write_rows
 from tronrent.models import User
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.common import Currency
+from tronrent.models.notification_outbox import NotificationOutbox, OutboxStatus
 from tronrent.user.balance import balance as balance_service
 from tronrent.user.errors import (
     InsufficientBalance,
@@ -379,3 +381,144 @@ class TestLedgerProperty:
                 assert balances.usdt_units == model.balances[Currency.USDT] >= 0
                 assert await balance_service.reconcile(session, user_id=user.id) == []
                 assert await entry_count(session, user.id) == len(model.applied)
+
+
+def _outbox_rows(user_id: uuid.UUID, *keys: str) -> NewRows:
+    return new_rows(
+        NotificationOutbox,
+        [
+            {"event_type": "test", "user_id": user_id, "payload": {"k": k}, "dedupe_key": k}
+            for k in keys
+        ],
+        conflict=["dedupe_key"],
+    )
+
+
+async def _outbox_keys(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    rows = await session.execute(
+        select(NotificationOutbox.dedupe_key)
+        .where(NotificationOutbox.user_id == user_id)
+        .order_by(NotificationOutbox.dedupe_key)
+    )
+    return list(rows.scalars())
+
+
+class TestRowsAlong:
+    """``along``: rows written with a fresh change - in its statement on PostgreSQL."""
+
+    async def _funded(self, session: AsyncSession, units: int) -> User:
+        user = await new_user(session)
+        await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=units,
+            cause_type="top_up",
+            cause_id=f"top-{user.id}",
+        )
+        return user
+
+    async def test_written_with_the_debit_in_one_statement_on_postgresql(
+        self, session: AsyncSession
+    ) -> None:
+        user = await self._funded(session, 3 * TRX)
+        counted: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            counted.append(statement)
+
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            applied = await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=-TRX,
+                cause_type="order_payment",
+                cause_id=f"order-{user.id}",
+                fresh=True,
+                along=[_outbox_rows(user.id, f"a-{user.id}", f"b-{user.id}")],
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert applied.entry.balance_after_units == 2 * TRX
+        assert await _outbox_keys(session, user.id) == [f"a-{user.id}", f"b-{user.id}"]
+        # the defaults `new_rows` added were written
+        row = await session.scalar(
+            select(NotificationOutbox).where(NotificationOutbox.dedupe_key == f"a-{user.id}")
+        )
+        assert row is not None and row.status is OutboxStatus.PENDING and row.attempts == 0
+        assert row.payload == {"k": f"a-{user.id}"}
+        assert len(counted) == (1 if engine.dialect.name == "postgresql" else 3), counted
+        assert await balance_service.reconcile(session, user_id=user.id) == []
+
+    async def test_a_refused_debit_writes_none_of_them(self, session: AsyncSession) -> None:
+        user = await self._funded(session, TRX)
+        with pytest.raises(InsufficientBalance):
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=-2 * TRX,
+                cause_type="order_payment",
+                cause_id=f"order-{user.id}",
+                fresh=True,
+                along=[_outbox_rows(user.id, f"x-{user.id}")],
+            )
+        # the transaction goes on, with nothing of the refused change in it
+        assert await _outbox_keys(session, user.id) == []
+        assert (await balance_service.get_balances(session, user.id)).trx_sun == TRX
+
+    async def test_rows_already_there_are_skipped_on_their_conflict_keys(
+        self, session: AsyncSession
+    ) -> None:
+        user = await self._funded(session, 3 * TRX)
+        key = f"dup-{user.id}"
+        await write_rows(session, [_outbox_rows(user.id, key)])
+        await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=-TRX,
+            cause_type="order_payment",
+            cause_id=f"order-{user.id}",
+            fresh=True,
+            along=[_outbox_rows(user.id, key, f"new-{user.id}")],
+        )
+        assert await _outbox_keys(session, user.id) == sorted([key, f"new-{user.id}"])
+
+    async def test_only_with_a_fresh_change(self, session: AsyncSession) -> None:
+        user = await self._funded(session, TRX)
+        with pytest.raises(ValueError, match="fresh"):
+            await balance_service.apply(
+                session,
+                user_id=user.id,
+                currency="TRX",
+                delta_units=-TRX,
+                cause_type="order_payment",
+                cause_id="o",
+                along=[_outbox_rows(user.id, "k")],
+            )
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"event_type": st.just("e"), "dedupe_key": st.text(min_size=1, max_size=8)},
+            optional={"chat_id": st.integers(), "attempts": st.integers(0, 9)},
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_new_rows_have_the_same_keys_and_the_python_defaults(rows: list[dict[str, Any]]) -> None:
+    batch = new_rows(NotificationOutbox, rows)
+    keys = set(batch.rows[0])
+    assert all(set(r) == keys for r in batch.rows)
+    for given_row, row in zip(rows, batch.rows, strict=True):
+        assert {k: row[k] for k in given_row} == given_row  # what was given is kept
+        assert row["status"] == OutboxStatus.PENDING  # the column's default
+        assert row["attempts"] == given_row.get("attempts", 0)
+        assert row["created_at"] is not None  # a callable default, run per row
+    assert batch.shape == (NotificationOutbox.__table__, len(rows), tuple(sorted(keys)), ())

@@ -1012,12 +1012,14 @@ class DelegationFlows:
                         },
                     )
                 )
-            await totals.orders_delivered(s, [order for order, _, _ in events])
             await notify_orders(s, events)
             _observe_processing(s, [order.paid_at for order, _, _ in events], utcnow())
             sold = [order.id for order, _, _ in events if order.user_id is not None]
             if sold:  # the agents above the buyers earn their commission (agent.commission)
                 enqueue_job(RECORD_COMMISSIONS_JOB, *sold)
+            # last before the commit: it locks the buyers' rows, which their next orders'
+            # balance debits wait for (`balance_pay.mark_unsaved_paid`)
+            await totals.orders_delivered(s, [order for order, _, _ in events])
             await s.commit()
         for order, _, payload in events:
             log.info(

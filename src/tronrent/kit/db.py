@@ -12,11 +12,26 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Uuid, event, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    event,
+    func,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
@@ -438,6 +453,92 @@ async def insert_new_rows(
     if standalone:
         stmt = stmt.execution_options(**{STANDALONE: True})
     return [tuple(r) for r in await session.execute(stmt, [dict(r) for r in rows])]
+
+
+@dataclass(frozen=True, slots=True)
+class NewRows:
+    """Rows of one table to INSERT later in the transaction: by `write_rows`, or on
+    PostgreSQL in the same statement as another write (`along_ctes`: one round trip less per
+    table). Build with `new_rows`. ``conflict``: rows conflicting on these unique columns are
+    skipped (ON CONFLICT DO NOTHING); empty: a conflict fails the statement."""
+
+    table: Table
+    rows: tuple[dict[str, Any], ...]
+    conflict: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[Table, int, tuple[str, ...], tuple[str, ...]]:
+        """What the statement writing them depends on (not the values)."""
+        return (self.table, len(self.rows), tuple(self.rows[0]), self.conflict)
+
+
+def new_rows(
+    model: Any, rows: Iterable[Mapping[str, Any]], conflict: Sequence[str] = ()
+) -> NewRows:
+    """`NewRows` of ``model``, each row completed with the columns' Python-side defaults (a
+    statement built once for many rows does not run them) and given the same keys."""
+    table: Table = model.__table__
+    done = []
+    for row in rows:
+        full = dict(row)
+        for column in table.columns:
+            default = column.default
+            if column.key in full or default is None or not hasattr(default, "arg"):
+                continue
+            if getattr(default, "is_scalar", False):
+                full[column.key] = default.arg
+            elif getattr(default, "is_callable", False):
+                full[column.key] = default.arg(None)
+        done.append(full)
+    keys = sorted(set().union(*done)) if done else []
+    return NewRows(table, tuple({k: r.get(k) for k in keys} for r in done), tuple(conflict))
+
+
+async def write_rows(session: AsyncSession, batches: Sequence[NewRows]) -> None:
+    """INSERT each batch (one statement per table) - where `along_ctes` is not used."""
+    for batch in batches:
+        if not batch.rows:
+            continue
+        stmt = upsert_insert(session, batch.table)
+        if batch.conflict:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(batch.conflict))
+        await session.execute(stmt, [dict(r) for r in batch.rows])
+
+
+def along_shape(batches: Sequence[NewRows]) -> tuple[Any, ...]:
+    """The part of a statement's cache key that `along_ctes` adds."""
+    return tuple(b.shape for b in batches if b.rows)
+
+
+def along_ctes(shape: tuple[Any, ...], gate: Any = None) -> tuple[Any, ...]:
+    """PostgreSQL: one INSERT CTE per batch of ``shape`` (`along_shape`), to add to another
+    statement (``stmt.add_cte(*ctes)``), written by that statement, in its round trip.
+    ``gate``: a CTE of that statement; the rows are written only if it yields a row (a CTE
+    that writes runs whatever the rest of the statement finds). Costly to build: call from a
+    statement builder that is cached per shape; the values are bound by `along_params`."""
+    ctes = []
+    for i, (table, count, keys, conflict) in enumerate(shape):
+        # INSERT ... SELECT of bound parameters (a multi-row VALUES is never cached)
+        rows = []
+        for r in range(count):
+            row = select(*(bindparam(f"w{i}_{r}_{k}", type_=table.c[k].type) for k in keys))
+            rows.append(row if gate is None else row.select_from(gate))
+        stmt = postgresql.insert(table).from_select(
+            list(keys), rows[0] if count == 1 else union_all(*rows)
+        )
+        if conflict:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+        ctes.append(stmt.cte(f"w{i}"))
+    return tuple(ctes)
+
+
+def along_params(batches: Sequence[NewRows]) -> dict[str, Any]:
+    """The parameters of `along_ctes` for these batches."""
+    params: dict[str, Any] = {}
+    for i, batch in enumerate(b for b in batches if b.rows):
+        for r, row in enumerate(batch.rows):
+            params.update({f"w{i}_{r}_{k}": v for k, v in row.items()})
+    return params
 
 
 def dialect_name(engine: AsyncEngine) -> str:

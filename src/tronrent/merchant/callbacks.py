@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from tronrent.kit.crypto import SecretBox
-from tronrent.kit.db import insert_new_rows
+from tronrent.kit.db import NewRows, new_rows, write_rows
 from tronrent.kit.errors import SecretDecryptionError
 from tronrent.kit.time import isoformat, utcnow
 from tronrent.merchant import signing
@@ -95,8 +95,14 @@ def event_body(
 async def on_order_events(
     session: AsyncSession, events: list[tuple[Order, str, dict[str, Any], str]]
 ) -> None:
-    """The order event tap: queue a callback for each event of a merchant order that wants
-    callbacks (no query for other orders: the order carries ``price_config["merchant"]``)."""
+    """Queue the callbacks of these events now (`callback_rows`)."""
+    await write_rows(session, callback_rows(events))
+
+
+def callback_rows(events: list[tuple[Order, str, dict[str, Any], str]]) -> list[NewRows]:
+    """The order event tap: a callback for each event of a merchant order that wants
+    callbacks (no query for other orders: the order carries ``price_config["merchant"]``),
+    skipped if its event id was queued before."""
     rows = []
     for order, event, payload, event_id in events:
         info = _merchant(order)
@@ -115,15 +121,12 @@ async def on_order_events(
                 "next_attempt_at": utcnow(),
             }
         )
-    if rows:
-        await insert_new_rows(
-            session, MerchantCallback, rows, conflict=["event_id"], returning=["id"]
-        )
+    return [new_rows(MerchantCallback, rows, conflict=["event_id"])] if rows else []
 
 
 def install() -> None:
     """Listen to order events (every process that changes orders calls this at start)."""
-    add_event_tap(on_order_events)
+    add_event_tap(callback_rows)
 
 
 install()

@@ -34,7 +34,10 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
+from tronrent.kit.db import new_rows
+from tronrent.kit.time import utcnow
 from tronrent.merchant.errors import (
     ClientOrderIdInFlight,
     ClientOrderIdReused,
@@ -292,36 +295,56 @@ async def create_merchant_order(
     # an energy package paid from the balance is written paid (no UPDATE after its INSERT)
     paid_at_creation = payment_method == "balance" and package_type == "energy"
     order_id = None if package_type == "count" else new_package_order_id()
-    merchant = MerchantOrder(
-        order_id=order_id,
-        user_id=key.user_id,
-        api_key_id=key.id,
-        client_order_id=client_order_id,
-        request_hash=fingerprint,
-        callback_url=url,
-    )
+    merchant_row = {
+        "order_id": order_id,
+        "user_id": key.user_id,
+        "api_key_id": key.id,
+        "client_order_id": client_order_id,
+        "request_hash": fingerprint,
+        "callback_url": url,
+        "created_at": utcnow(),
+    }
+    merchant = MerchantOrder(**merchant_row)
     with _twin_stopped(client_order_id):
         if package_type == "count":
             order = await create_count_order(session, rt, **args)
             merchant.order_id = order.id
             session.add(merchant)
             await session.flush()
-        else:
-            # written in the order's flush (after it: the foreign key), before the debit
-            session.add(merchant)
+        elif paid_at_creation:
+            # written with the debit, in its statement on PostgreSQL (after the order's
+            # INSERT: the foreign key), then known to the session as the row it wrote
             order = await create_package_order(
                 session,
                 rt,
                 **args,
-                paid_by=actor if paid_at_creation else None,
-                agents=buyer_agents_of(row[2], row[3]),
-                flash_config=order_service.config_of(rt, row[4], row[5]),
-                order_id=order_id,
-                catalogue=catalogue,
+                **_known(rt, row, catalogue, order_id),
+                paid_by=actor,
+                along=[new_rows(MerchantOrder, [merchant_row])],
+            )
+            make_transient_to_detached(merchant)
+            session.add(merchant)
+        else:
+            # written in the order's flush (after it: the foreign key)
+            session.add(merchant)
+            order = await create_package_order(
+                session, rt, **args, **_known(rt, row, catalogue, order_id)
             )
     if payment_method == "balance" and not paid_at_creation:
         order = await pay_new_order(session, order, actor=actor)
     return Created(order, merchant, True)
+
+
+def _known(
+    rt: FlashRuntime, row: Any, catalogue: Catalogue | None, order_id: str | None
+) -> dict[str, Any]:
+    """What `create_package_order` would read, read with the customer's row."""
+    return {
+        "agents": buyer_agents_of(row[2], row[3]),
+        "flash_config": order_service.config_of(rt, row[4], row[5]),
+        "order_id": order_id,
+        "catalogue": catalogue,
+    }
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from sqlalchemy import literal, select, update
@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tronrent.agent import commission
-from tronrent.kit.db import after_commit
+from tronrent.kit.db import NewRows, after_commit
 from tronrent.kit.errors import Conflict
 from tronrent.kit.time import utcnow
 from tronrent.models import User
@@ -172,15 +172,20 @@ def mark_unsaved_paid(session: AsyncSession, order: Order) -> OrderEvent:
     return _paid_event(order, amount)
 
 
-async def debit_unsaved(session: AsyncSession, order: Order, *, actor: str) -> None:
+async def debit_unsaved(
+    session: AsyncSession, order: Order, *, actor: str, along: Sequence[NewRows] = ()
+) -> None:
     """The ledger debit of an order `mark_unsaved_paid` marked (and the caller wrote, having
-    checked its user may order in this transaction: `create_package_order`). Raises as
-    `pay_from_balance` (the caller's transaction must then roll back)."""
-    amount = await _debit(session, order, actor)
+    checked its user may order in this transaction: `create_package_order`). ``along``: rows
+    written with the debit (in its statement on PostgreSQL: `BalanceService.apply`). Raises
+    as `pay_from_balance` (the caller's transaction must then roll back)."""
+    amount = await _debit(session, order, actor, along)
     log.info("order %s paid from the balance: %d %s", order.id, amount, order.currency.value)
 
 
-async def _debit(session: AsyncSession, order: Order, actor: str | None) -> int:
+async def _debit(
+    session: AsyncSession, order: Order, actor: str | None, along: Sequence[NewRows] = ()
+) -> int:
     """The ledger debit of ``order``'s price (never debited: pending and locked, or new); the
     amount."""
     assert order.user_id is not None
@@ -197,6 +202,7 @@ async def _debit(session: AsyncSession, order: Order, actor: str | None) -> int:
         fresh=True,
         # the user's counters (`totals.orders_paid`) in the debit's UPDATE
         user_additions=totals.paid_additions(order),
+        along=along,
     )
     return amount
 

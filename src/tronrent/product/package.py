@@ -10,7 +10,7 @@ a payment is weighed against that price by `settle_package_payment`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
@@ -18,13 +18,14 @@ from typing import Any, ClassVar, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.bot.agent_bots import agent_bots
+from tronrent.kit.db import NewRows
 from tronrent.kit.time import now_ms, utcnow
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage, PackageType
 from tronrent.models.order import Order, OrderPaymentStatus, OrderStatus, OrderType
 from tronrent.order import ids
 from tronrent.order.flash_config import FlashConfig
-from tronrent.order.notify import OrderEvent, notify_orders
+from tronrent.order.notify import OrderEvent, new_order_event_rows, notify_orders
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import open_watch, validate_address
@@ -195,6 +196,7 @@ async def create_package_order(
     flash_config: FlashConfig | None = None,
     order_id: str | None = None,
     catalogue: Catalogue | None = None,
+    along: Sequence[NewRows] = (),
 ) -> Order:
     """A pending package order with its price frozen (``shape``: energy package by default).
 
@@ -211,7 +213,9 @@ async def create_package_order(
     id the caller chose (`new_package_order_id`), to write rows naming it in the same flush.
     ``catalogue``: the package and the price rules from the process's catalogue
     (`product.catalogue`, checked by the caller against the token in this transaction)
-    instead of reading them.
+    instead of reading them. ``along`` (with ``paid_by``): more rows naming the order
+    (`kit.db.new_rows`), written with its debit - like its events' outbox rows: on
+    PostgreSQL in the debit's statement, one round trip per table less.
 
     Raises:
         PackageNotFound (404), PackageUnavailable (422): unknown, inactive or not an energy
@@ -221,6 +225,8 @@ async def create_package_order(
     """
     if paid_by is not None and payment_method != "balance":
         raise ValueError("paid_by needs payment_method balance")
+    if along and paid_by is None:
+        raise ValueError("rows along with the order need paid_by")
     currency = Currency(currency)
     recipient = validate_address(recipient_address)
     await ensure_may_order(session, user_id)
@@ -305,7 +311,11 @@ async def create_package_order(
             "expires_at": order.expires_at.isoformat() if order.expires_at else None,
         }
     )
-    await notify_orders(session, events)
-    if paid_by is not None:  # last: its UPDATE locks the customer's row until the commit
-        await debit_unsaved(session, order, actor=paid_by)
+    if paid_by is None:
+        await notify_orders(session, events)
+        return order
+    # last: its UPDATE locks the customer's row until the commit; the events' rows (and the
+    # caller's) in its statement
+    rows = [*along, *new_order_event_rows(events)]
+    await debit_unsaved(session, order, actor=paid_by, along=rows)
     return order

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, cast
 
@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tronrent.kit.db import NewRows, along_ctes, along_params, along_shape, write_rows
 from tronrent.kit.time import utcnow
 from tronrent.models import User
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
@@ -117,8 +118,8 @@ _LEDGER_KEYS: Final = (
 @functools.cache
 def _fresh_update(currency: Currency, debit: bool, additions: tuple[str, ...]) -> Update:
     """``UPDATE users`` of a fresh change (`BalanceService._apply_fresh`), built once per
-    shape: parameters ``f_uid``, ``f_delta``, ``f_need`` (a debit: the balance it needs) and
-    ``f_<column>`` per column of ``additions``; returns the balance after."""
+    shape: parameters ``f_uid``, ``f_delta``, ``f_updated_at``, ``f_need`` (a debit: the balance
+    it needs) and ``f_<column>`` per column of ``additions``; returns the balance after."""
     column = _USERS.c[balance_column(currency).key]
     stmt = update(_USERS).where(_USERS.c.id == bindparam("f_uid"))
     if debit:
@@ -127,16 +128,22 @@ def _fresh_update(currency: Currency, debit: bool, additions: tuple[str, ...]) -
         {
             column: column + bindparam("f_delta"),
             **{_USERS.c[k]: _USERS.c[k] + bindparam(f"f_{k}") for k in additions},
+            # bound, not the column's onupdate: SQLAlchemy computes no default for an UPDATE
+            # in a CTE next to other writing CTEs (`kit.db.along_ctes`)
+            _USERS.c.updated_at: bindparam("f_updated_at"),
         }
     ).returning(column.label("after"))
 
 
 @functools.cache
-def _fresh_insert(currency: Currency, debit: bool, additions: tuple[str, ...]) -> Insert:
+def _fresh_insert(
+    currency: Currency, debit: bool, additions: tuple[str, ...], along: tuple[Any, ...] = ()
+) -> Insert:
     """PostgreSQL: the ledger INSERT fed by `_fresh_update` in a CTE (one statement; more
-    parameters: ``l_<column>`` per ledger column); returns the entry's id and balance."""
+    parameters: ``l_<column>`` per ledger column), with the rows of ``along``
+    (`kit.db.along_shape`) in CTEs of their own; returns the entry's id and balance."""
     debited = _fresh_update(currency, debit, additions).cte("debited")
-    return (
+    stmt = (
         insert(_LEDGER)
         .from_select(
             [*_LEDGER_KEYS, "balance_after_units"],
@@ -147,6 +154,8 @@ def _fresh_insert(currency: Currency, debit: bool, additions: tuple[str, ...]) -
         )
         .returning(_LEDGER.c.id, _LEDGER.c.balance_after_units)
     )
+    # written only if the change is (``debited`` yields its row)
+    return stmt.add_cte(*along_ctes(along, gate=debited)) if along else stmt
 
 
 class BalanceService:
@@ -162,6 +171,7 @@ class BalanceService:
         note: str | None = None,
         fresh: bool = False,
         user_additions: Mapping[str, int] | None = None,
+        along: Sequence[NewRows] = (),
     ) -> LedgerApplication:
         """Apply one change for a cause, exactly once.
 
@@ -171,6 +181,9 @@ class BalanceService:
         race is still caught by the UNIQUE cause (then the caller's transaction fails).
         ``user_additions``: amounts (>= 0) to add to other ``users`` columns in the same UPDATE
         (the user's order counters, `totals.paid_additions`), changed only with the balance.
+        ``along`` (with ``fresh``): rows to write with the change, in its statement on
+        PostgreSQL (one round trip per table less: `kit.db.along_ctes`), just before it
+        elsewhere; a conflict on their unique keys fails the change too.
 
         Raises:
             InvalidLedgerChange (422): delta 0 or too large, empty or too long cause id.
@@ -196,6 +209,8 @@ class BalanceService:
                 return self._replay(existing, user_id=user_id, delta_units=delta_units)
 
         column = balance_column(currency)
+        if along and not fresh:
+            raise ValueError("rows along with a change need fresh=True")
         if fresh:
             entry, fresh_after = await self._apply_fresh(
                 session,
@@ -206,6 +221,7 @@ class BalanceService:
                 cause_id=cause_id,
                 note=note,
                 user_additions=user_additions,
+                along=along,
             )
             self._sync_loaded(session, user_id, column, fresh_after)
             return LedgerApplication(entry, created=True)
@@ -279,6 +295,7 @@ class BalanceService:
         cause_id: str,
         note: str | None,
         user_additions: Mapping[str, int] | None,
+        along: Sequence[NewRows] = (),
     ) -> tuple[BalanceLedgerEntry, int]:
         """`apply` of a cause never applied (``fresh``), without a savepoint: a debit the
         balance does not cover matches no row (``WHERE balance >= -delta``), so a refusal
@@ -290,7 +307,11 @@ class BalanceService:
         shape (`_fresh_update`, `_fresh_insert`) and bound per call: building the PostgreSQL
         one and its cache key cost ~0.45 ms of CPU, more than its execution."""
         additions = dict(sorted((user_additions or {}).items()))
-        params: dict[str, Any] = {"f_uid": user_id, "f_delta": delta_units}
+        params: dict[str, Any] = {
+            "f_uid": user_id,
+            "f_delta": delta_units,
+            "f_updated_at": utcnow(),
+        }
         if delta_units < 0:
             params["f_need"] = -delta_units
         params.update({f"f_{k}": v for k, v in additions.items()})
@@ -308,7 +329,9 @@ class BalanceService:
             # inserted); a UNIQUE cause violation fails the statement as a whole
             values["created_at"] = utcnow()
             params.update({f"l_{k}": v for k, v in values.items()})
-            row = (await session.execute(_fresh_insert(*shape), params)).first()
+            params.update(along_params(along))
+            stmt = _fresh_insert(*shape, along_shape(along))
+            row = (await session.execute(stmt, params)).first()
             if row is None:
                 await self._refused(session, user_id, currency, delta_units)
             entry = BalanceLedgerEntry(id=row.id, balance_after_units=row.balance_after_units)
@@ -320,6 +343,7 @@ class BalanceService:
         after = (await session.execute(_fresh_update(*shape), params)).scalar_one_or_none()
         if after is None:
             await self._refused(session, user_id, currency, delta_units)
+        await write_rows(session, along)  # after the refusal: it leaves nothing written
         entry = BalanceLedgerEntry(**values, balance_after_units=after)
         session.add(entry)
         await session.flush()
