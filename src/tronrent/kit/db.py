@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
@@ -42,7 +43,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -492,6 +499,40 @@ def new_rows(
         done.append(full)
     keys = sorted(set().union(*done)) if done else []
     return NewRows(table, tuple({k: r.get(k) for k in keys} for r in done), tuple(conflict))
+
+
+def object_rows(*objects: Any) -> NewRows:
+    """`NewRows` of new ORM objects of one class (to write with `write_rows` or `along_ctes`
+    instead of a flush), every mapped column given: its value, else its Python default, else
+    NULL - set on the object too, so that the object and its row agree. Then `adopt` them."""
+    mapper = sa_inspect(type(objects[0]))
+    rows = []
+    for obj in objects:
+        row: dict[str, Any] = {}
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            if prop.key in obj.__dict__:
+                value = obj.__dict__[prop.key]
+            else:
+                default = column.default
+                if default is not None and getattr(default, "is_scalar", False):
+                    value = default.arg
+                elif default is not None and getattr(default, "is_callable", False):
+                    value = default.arg(None)
+                else:
+                    value = None
+                setattr(obj, prop.key, value)
+            row[column.key] = value
+        rows.append(row)
+    return NewRows(mapper.local_table, tuple(rows))
+
+
+def adopt(session: AsyncSession, *objects: Any) -> None:
+    """Make new objects whose rows this transaction wrote without the ORM (`object_rows`)
+    persistent in ``session``, as if a flush had written them."""
+    for obj in objects:
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 async def write_rows(session: AsyncSession, batches: Sequence[NewRows]) -> None:

@@ -34,10 +34,8 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
-from tronrent.kit.db import new_rows
-from tronrent.kit.time import utcnow
+from tronrent.kit.db import adopt, object_rows
 from tronrent.merchant.errors import (
     ClientOrderIdInFlight,
     ClientOrderIdReused,
@@ -295,16 +293,14 @@ async def create_merchant_order(
     # an energy package paid from the balance is written paid (no UPDATE after its INSERT)
     paid_at_creation = payment_method == "balance" and package_type == "energy"
     order_id = None if package_type == "count" else new_package_order_id()
-    merchant_row = {
-        "order_id": order_id,
-        "user_id": key.user_id,
-        "api_key_id": key.id,
-        "client_order_id": client_order_id,
-        "request_hash": fingerprint,
-        "callback_url": url,
-        "created_at": utcnow(),
-    }
-    merchant = MerchantOrder(**merchant_row)
+    merchant = MerchantOrder(
+        order_id=order_id,
+        user_id=key.user_id,
+        api_key_id=key.id,
+        client_order_id=client_order_id,
+        request_hash=fingerprint,
+        callback_url=url,
+    )
     with _twin_stopped(client_order_id):
         if package_type == "count":
             order = await create_count_order(session, rt, **args)
@@ -312,18 +308,17 @@ async def create_merchant_order(
             session.add(merchant)
             await session.flush()
         elif paid_at_creation:
-            # written with the debit, in its statement on PostgreSQL (after the order's
-            # INSERT: the foreign key), then known to the session as the row it wrote
+            # written with the order and its debit (in one statement on PostgreSQL), then
+            # known to the session as the row it wrote
             order = await create_package_order(
                 session,
                 rt,
                 **args,
                 **_known(rt, row, catalogue, order_id),
                 paid_by=actor,
-                along=[new_rows(MerchantOrder, [merchant_row])],
+                along=[object_rows(merchant)],
             )
-            make_transient_to_detached(merchant)
-            session.add(merchant)
+            adopt(session, merchant)
         else:
             # written in the order's flush (after it: the foreign key)
             session.add(merchant)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.bot.agent_bots import agent_bots
-from tronrent.kit.db import NewRows
+from tronrent.kit.db import NewRows, adopt, object_rows
 from tronrent.kit.time import now_ms, utcnow
 from tronrent.models.common import Currency
 from tronrent.models.energy_package import EnergyPackage, PackageType
@@ -285,18 +285,19 @@ async def create_package_order(
     events: list[OrderEvent] = [(order, "package_order_created", {"status": order.status.value})]
     if paid_by is not None:
         events.append(mark_unsaved_paid(session, order))
-    session.add(order)
-    if payment_method == "transfer":
-        granularity = rt.tail_granularity_sun
-        fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
-        if fee and currency is Currency.TRX:
-            order.activation_fee_sun = -(-fee // granularity) * granularity
-        order.payment_address = rt.payment_address
-        order.expected_amount_units, order.amount_tail_units = await expected_amount(
-            session, rt.payment_address, amount_due(order), granularity
-        )
-        open_watch(session, order, now)
-    await session.flush()
+    else:
+        session.add(order)
+        if payment_method == "transfer":
+            granularity = rt.tail_granularity_sun
+            fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
+            if fee and currency is Currency.TRX:
+                order.activation_fee_sun = -(-fee // granularity) * granularity
+            order.payment_address = rt.payment_address
+            order.expected_amount_units, order.amount_tail_units = await expected_amount(
+                session, rt.payment_address, amount_due(order), granularity
+            )
+            open_watch(session, order, now)
+        await session.flush()
     events[0][2].update(
         {
             **package.describe(order),
@@ -314,8 +315,10 @@ async def create_package_order(
     if paid_by is None:
         await notify_orders(session, events)
         return order
-    # last: its UPDATE locks the customer's row until the commit; the events' rows (and the
-    # caller's) in its statement
-    rows = [*along, *new_order_event_rows(events)]
+    # paid from the balance: the order's row, the caller's and the events' are written with
+    # the debit (on PostgreSQL in its statement: one round trip), last before the commit - its
+    # UPDATE locks the customer's row until then
+    rows = [object_rows(order), *along, *new_order_event_rows(events)]
     await debit_unsaved(session, order, actor=paid_by, along=rows)
+    adopt(session, order)
     return order
