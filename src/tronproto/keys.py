@@ -92,6 +92,15 @@ class PrivateKey:
     @property
     def public_key(self) -> bytes:
         """64-byte uncompressed public key without the 0x04 prefix."""
+        if _lib is not None:
+            # direct libsecp256k1 calls: coincurve's PrivateKey derives the key pair twice
+            pub = _ffi.new("secp256k1_pubkey *")
+            if not _lib.secp256k1_ec_pubkey_create(_CTX, pub, self.secret):
+                raise InvalidPrivateKeyError("not a valid secp256k1 private key")
+            out = _ffi.new("unsigned char[65]")
+            outlen = _ffi.new("size_t *", 65)
+            _lib.secp256k1_ec_pubkey_serialize(_CTX, out, outlen, pub, _UNCOMPRESSED)
+            return bytes(_ffi.buffer(out, 65))[1:]
         return _CCPrivateKey(self.secret).public_key.format(compressed=False)[1:]
 
     @property
@@ -121,6 +130,20 @@ def sign_hash(secret: bytes, msg_hash: bytes) -> bytes:
     """Sign a 32-byte hash; returns 65 bytes r||s||v with v in {0, 1}."""
     if len(msg_hash) != 32:
         raise ValueError("message hash must be 32 bytes")
+    if _lib is not None:
+        # direct libsecp256k1 calls (RFC 6979 nonces, as coincurve's): coincurve's PrivateKey
+        # would derive the public key and the key pair first, ~2/3 of the cost
+        if len(secret) != 32:
+            raise ValueError("a private key must be 32 bytes")
+        sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        if not _lib.secp256k1_ecdsa_sign_recoverable(
+            _CTX, sig, msg_hash, secret, _ffi.NULL, _ffi.NULL
+        ):
+            raise ValueError("not a valid secp256k1 private key")
+        out = _ffi.new("unsigned char[64]")
+        recid = _ffi.new("int *")
+        _lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(_CTX, out, recid, sig)
+        return bytes(_ffi.buffer(out, 64)) + bytes([recid[0]])
     return bytes(_CCPrivateKey(secret).sign_recoverable(msg_hash, hasher=None))
 
 

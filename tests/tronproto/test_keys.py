@@ -6,11 +6,12 @@ from __future__ import annotations
 import string
 
 import pytest
+from coincurve import PrivateKey as CoincurvePrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 from tronpy.keys import PrivateKey as TronpyKey
 
-from tronproto.keys import SECP256K1_ORDER, InvalidPrivateKeyError, PrivateKey
+from tronproto.keys import SECP256K1_ORDER, InvalidPrivateKeyError, PrivateKey, sign_hash
 
 valid_scalars = st.integers(min_value=1, max_value=SECP256K1_ORDER - 1)
 out_of_range = st.one_of(st.just(0), st.integers(min_value=SECP256K1_ORDER, max_value=2**256 - 1))
@@ -62,3 +63,17 @@ class TestFromHex:
         assert PrivateKey.from_hex(f"{SECP256K1_ORDER - 1:064x}").address_base58.startswith("T")
         with pytest.raises(InvalidPrivateKeyError):
             PrivateKey.from_hex(f"{SECP256K1_ORDER:064x}")
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_direct_signing_is_coincurves(secret: bytes, msg_hash: bytes) -> None:
+    """`sign_hash` and `PrivateKey.public_key` call libsecp256k1 directly: the same bytes as
+    coincurve's wrappers (RFC 6979: deterministic), and the same refusal of a bad key."""
+    try:
+        theirs = CoincurvePrivateKey(secret)
+    except ValueError:
+        with pytest.raises(ValueError):
+            sign_hash(secret, msg_hash)
+        return
+    assert sign_hash(secret, msg_hash) == bytes(theirs.sign_recoverable(msg_hash, hasher=None))
+    assert PrivateKey(secret).public_key == theirs.public_key.format(compressed=False)[1:]
