@@ -17,8 +17,9 @@ against a devnet process, and the API one of two ways:
 
 Each request is signed (HMAC-SHA256, fresh nonce); ``--merchants`` customers with a key each
 and a TRX balance; one receiver (an activated account) per order. The callback sender delivers
-to a local HTTP receiver that answers 500 to every 10th request (retries after ``--retry-s``
-instead of the 15 s..30 min production schedule, so the run ends).
+to a local HTTP receiver (a process of its own) that answers 500 to every 10th request
+(retries after ``--retry-s`` instead of the 15 s..30 min production schedule, so the run
+ends).
 
 Figures:
 - ``accepted_per_s``: orders answered 201 per second of offering (start to last answer);
@@ -28,9 +29,10 @@ Figures:
   an order never delegated counts as infinite;
 - ``callbacks_delivered_pct``: callbacks delivered / queued, and duplicates the receiver saw;
 - where the CPU goes, in ms per order created: the API processes, this process (the engine,
-  the callback sender and receiver; with ``--api-processes 0`` also the API and the client),
-  the client process, the devnet, and the PostgreSQL and Redis servers (every process of
-  theirs on the machine, whoever it serves), from the start of the offering until every order
+  the callback sender; with ``--api-processes 0`` also the API and the client), the client
+  process, the callback receiver's process (the merchants' servers: not ours), the devnet,
+  and the PostgreSQL and Redis servers (every process of theirs on the machine, whoever it
+  serves), from the start of the offering until every order
   is delegated and every callback settled; SQL statements per order of this process; request
   latency p50/p99; ``--profile FILE`` writes a cProfile of this process's offering phase.
 
@@ -144,6 +146,53 @@ async def receiving(receiver: Receiver) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/cb"
     finally:
         server.close()
+
+
+async def receiver_process(out_path: str) -> None:
+    """The callback receiver of its own (``--receiver-of``; the merchant's server, not ours):
+    prints its URL, serves until a line comes on stdin, writes what it saw to ``out_path``."""
+    receiver = Receiver()
+    async with receiving(receiver) as url:
+        print(url, flush=True)
+        cpu0 = time.process_time()
+        await asyncio.to_thread(sys.stdin.readline)
+        seen = {
+            "requests": receiver.requests,
+            "duplicates": sum(n - 1 for n in receiver.events.values() if n > 1),
+            "cpu_s": time.process_time() - cpu0,
+        }
+    write_json(out_path, seen)
+
+
+@contextlib.asynccontextmanager
+async def receiver_elsewhere(tmp: Path) -> AsyncIterator[tuple[str, Callable[[], Awaitable[Any]]]]:
+    """`receiver_process` started: its URL, and a call that stops it and returns what it saw
+    (requests, duplicate event ids, its CPU seconds)."""
+    out = tmp / "receiver.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--receiver-of",
+        str(out),
+        cwd=Path(__file__).parent,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    async def stop() -> Any:
+        stdin.write(b"stop\n")
+        await stdin.drain()
+        await proc.wait()
+        return read_json(str(out))
+
+    try:
+        yield (await proc.stdout.readline()).decode().strip(), stop
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def offer(
@@ -430,8 +479,7 @@ async def run(
     keys = customer_keys(total)
     await fund(p.devnet_url, keys, TRX)
     receivers = [k.address_base58 for k in keys]
-    receiver = Receiver()
-    async with receiving(receiver) as url:
+    async with receiver_elsewhere(tmp) as (url, stop_receiver):
         clients = []
         async with transaction_scope(p.session_maker) as s:
             for _ in range(args.merchants):
@@ -513,6 +561,7 @@ async def run(
             api_cpu_s = sum(cpu_seconds(pid) for pid in api_pids) - offered["api_cpu0"]
         stop_sending.set()
         await sending
+        received = await stop_receiver()
     blocks = await tx_blocks(port, list(delivered.values()))
     stamps = await block_times(port, first_block)
     lat = [
@@ -559,8 +608,8 @@ async def run(
         "callbacks_queued": queued,
         "callbacks_delivered": delivered_cb,
         "callbacks_delivered_pct": round(100 * delivered_cb / max(1, queued), 3),
-        "callback_requests": receiver.requests,
-        "callback_duplicates": sum(n - 1 for n in receiver.events.values() if n > 1),
+        "callback_requests": received["requests"],
+        "callback_duplicates": received["duplicates"],
         "cpu_ms_per_order": {
             "api_processes": per_order(api_cpu_s) if args.api_processes else None,
             "main (engine" + (")" if args.api_processes else " + API + client)"): per_order(
@@ -569,6 +618,7 @@ async def run(
             "client_process": per_order(offered["client_cpu_s"])
             if offered["client_cpu_s"] is not None
             else None,
+            "callback_receiver_process": per_order(received["cpu_s"]),
             "devnet": per_order(devnet_cpu_s),
             "postgres": per_order(pg_cpu_s),
             "redis": per_order(redis_cpu_s),
@@ -583,5 +633,7 @@ if __name__ == "__main__":
     # uvloop, as in `tronrent serve` (uvicorn picks it when installed): the engine runs there
     if len(sys.argv) == 3 and sys.argv[1] == "--client-of":
         uvloop.run(client_process(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--receiver-of":
+        uvloop.run(receiver_process(sys.argv[2]))
     else:
         uvloop.run(main())
