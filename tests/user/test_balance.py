@@ -418,6 +418,20 @@ class TestRowsAlong:
         )
         return user
 
+    async def _debit(
+        self, session: AsyncSession, user: User, units: int, *rows: NewRows, fresh: bool = True
+    ) -> Any:
+        return await balance_service.apply(
+            session,
+            user_id=user.id,
+            currency="TRX",
+            delta_units=-units,
+            cause_type="order_payment",
+            cause_id=f"order-{user.id}",
+            fresh=fresh,
+            along=list(rows),
+        )
+
     async def test_written_with_the_debit_in_one_statement_on_postgresql(
         self, session: AsyncSession
     ) -> None:
@@ -430,15 +444,8 @@ class TestRowsAlong:
         engine = session.get_bind()
         event.listen(engine, "before_cursor_execute", count)
         try:
-            applied = await balance_service.apply(
-                session,
-                user_id=user.id,
-                currency="TRX",
-                delta_units=-TRX,
-                cause_type="order_payment",
-                cause_id=f"order-{user.id}",
-                fresh=True,
-                along=[_outbox_rows(user.id, f"a-{user.id}", f"b-{user.id}")],
+            applied = await self._debit(
+                session, user, TRX, _outbox_rows(user.id, f"a-{user.id}", f"b-{user.id}")
             )
         finally:
             event.remove(engine, "before_cursor_execute", count)
@@ -456,16 +463,7 @@ class TestRowsAlong:
     async def test_a_refused_debit_writes_none_of_them(self, session: AsyncSession) -> None:
         user = await self._funded(session, TRX)
         with pytest.raises(InsufficientBalance):
-            await balance_service.apply(
-                session,
-                user_id=user.id,
-                currency="TRX",
-                delta_units=-2 * TRX,
-                cause_type="order_payment",
-                cause_id=f"order-{user.id}",
-                fresh=True,
-                along=[_outbox_rows(user.id, f"x-{user.id}")],
-            )
+            await self._debit(session, user, 2 * TRX, _outbox_rows(user.id, f"x-{user.id}"))
         # the transaction goes on, with nothing of the refused change in it
         assert await _outbox_keys(session, user.id) == []
         assert (await balance_service.get_balances(session, user.id)).trx_sun == TRX
@@ -476,30 +474,13 @@ class TestRowsAlong:
         user = await self._funded(session, 3 * TRX)
         key = f"dup-{user.id}"
         await write_rows(session, [_outbox_rows(user.id, key)])
-        await balance_service.apply(
-            session,
-            user_id=user.id,
-            currency="TRX",
-            delta_units=-TRX,
-            cause_type="order_payment",
-            cause_id=f"order-{user.id}",
-            fresh=True,
-            along=[_outbox_rows(user.id, key, f"new-{user.id}")],
-        )
+        await self._debit(session, user, TRX, _outbox_rows(user.id, key, f"new-{user.id}"))
         assert await _outbox_keys(session, user.id) == sorted([key, f"new-{user.id}"])
 
     async def test_only_with_a_fresh_change(self, session: AsyncSession) -> None:
         user = await self._funded(session, TRX)
         with pytest.raises(ValueError, match="fresh"):
-            await balance_service.apply(
-                session,
-                user_id=user.id,
-                currency="TRX",
-                delta_units=-TRX,
-                cause_type="order_payment",
-                cause_id="o",
-                along=[_outbox_rows(user.id, "k")],
-            )
+            await self._debit(session, user, TRX, _outbox_rows(user.id, "k"), fresh=False)
 
 
 @given(
