@@ -519,6 +519,12 @@ def object_rows(*objects: Any) -> NewRows:
                     value = default.arg
                 elif default is not None and getattr(default, "is_callable", False):
                     value = default.arg(None)
+                elif column.server_default is not None and not column.primary_key:
+                    # NULL would be written where a flush lets the server fill it in
+                    raise ValueError(
+                        f"{mapper.local_table.name}.{column.key} has only a server default: "
+                        "give it a value (or a Python default) to write it with object_rows"
+                    )
                 else:
                     value = None
                 setattr(obj, prop.key, value)
