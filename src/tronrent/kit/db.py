@@ -489,16 +489,24 @@ def new_rows(
     for row in rows:
         full = dict(row)
         for column in table.columns:
-            default = column.default
-            if column.key in full or default is None or not hasattr(default, "arg"):
-                continue
-            if getattr(default, "is_scalar", False):
-                full[column.key] = default.arg
-            elif getattr(default, "is_callable", False):
-                full[column.key] = default.arg(None)
+            if column.key not in full:
+                found, value = _python_default(column)
+                if found:
+                    full[column.key] = value
         done.append(full)
     keys = sorted(set().union(*done)) if done else []
     return NewRows(table, tuple({k: r.get(k) for k in keys} for r in done), tuple(conflict))
+
+
+def _python_default(column: Any) -> tuple[bool, Any]:
+    """(True, the value a flush would give the column) if it has a Python-side default (a
+    scalar, or a callable run now), else (False, None)."""
+    default = column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        return True, default.arg
+    if default is not None and getattr(default, "is_callable", False):
+        return True, default.arg(None)
+    return False, None
 
 
 def object_rows(*objects: Any) -> NewRows:
@@ -514,19 +522,13 @@ def object_rows(*objects: Any) -> NewRows:
             if prop.key in obj.__dict__:
                 value = obj.__dict__[prop.key]
             else:
-                default = column.default
-                if default is not None and getattr(default, "is_scalar", False):
-                    value = default.arg
-                elif default is not None and getattr(default, "is_callable", False):
-                    value = default.arg(None)
-                elif column.server_default is not None and not column.primary_key:
+                found, value = _python_default(column)
+                if not found and column.server_default is not None and not column.primary_key:
                     # NULL would be written where a flush lets the server fill it in
                     raise ValueError(
                         f"{mapper.local_table.name}.{column.key} has only a server default: "
                         "give it a value (or a Python default) to write it with object_rows"
                     )
-                else:
-                    value = None
                 setattr(obj, prop.key, value)
             row[column.key] = value
         rows.append(row)

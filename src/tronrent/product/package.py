@@ -214,7 +214,7 @@ async def create_package_order(
     ``catalogue``: the package and the price rules from the process's catalogue
     (`product.catalogue`, checked by the caller against the token in this transaction)
     instead of reading them. ``along`` (with ``paid_by``): more rows naming the order
-    (`kit.db.new_rows`), written with its debit - like its events' outbox rows: on
+    (`kit.db.NewRows`), written with its debit - like its events' outbox rows: on
     PostgreSQL in the debit's statement, one round trip per table less.
 
     Raises:
