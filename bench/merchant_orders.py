@@ -91,6 +91,7 @@ from _common import (
 )
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from package_orders import new_user
 from subprocesses import clean_env, free_port, start_serve, stop, wait_ready
@@ -103,6 +104,7 @@ from tronrent.kit.db import transaction_scope
 from tronrent.merchant import endpoints as merchant_endpoints
 from tronrent.merchant.callbacks import CallbackSender
 from tronrent.merchant.keys import merchant_keys
+from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
 from tronrent.models.merchant import CallbackStatus, MerchantCallback
 from tronrent.models.order import Order
 
@@ -473,6 +475,51 @@ async def main() -> None:
             print(json.dumps(await run(args, p, port, tmp, secret_key, total), indent=1))
 
 
+async def delivery_stages(s: AsyncSession) -> dict[str, tuple[float, float, float]]:
+    """Order id -> when it was paid, its delegation signed and stored, and broadcast (the
+    batch's results recorded: an upper bound), in epoch seconds."""
+    rows = await s.execute(
+        select(Order.id, Order.paid_at, ChainTransaction.created_at, ChainTransaction.broadcast_at)
+        .join(ChainTransaction, ChainTransaction.order_id == Order.id)
+        .where(ChainTransaction.purpose == ChainTxPurpose.DELEGATE)
+    )
+    return {
+        o: (paid.timestamp(), stored.timestamp(), (sent or stored).timestamp())
+        for o, paid, stored, sent in rows
+        if paid is not None
+    }
+
+
+def stage_figures(
+    first_block: int,
+    stamps: Sequence[int],
+    requested: dict[str, float],
+    lat_by_order: dict[str, float],
+    stages: dict[str, tuple[float, float, float]],
+) -> dict[str, Any]:
+    """Where an order's time goes: the request's commit -> its delegation stored -> broadcast
+    (ms, p50/p99 over every order), and for those that missed the next block how long before
+    that block each step came (ms, p50/max: negative = after it)."""
+    steps = {"paid_to_stored": [], "stored_to_broadcast": []}  # type: dict[str, list[float]]
+    before: dict[str, list[float]] = {"requested": [], "paid": [], "stored": [], "broadcast": []}
+    for o, (paid, stored, sent) in stages.items():
+        steps["paid_to_stored"].append(1000 * (stored - paid))
+        steps["stored_to_broadcast"].append(1000 * (sent - stored))
+        b = head_at(first_block, stamps, requested[o]) - first_block + 1
+        if lat_by_order.get(o, float("inf")) <= 1 or b >= len(stamps):
+            continue
+        for name, t in zip(before, (requested[o], paid, stored, sent), strict=True):
+            before[name].append(stamps[b] - 1000 * t)
+    return {
+        "stage_ms_p50_p99": {
+            k: (round(percentile(v, 50)), round(percentile(v, 99))) for k, v in steps.items() if v
+        },
+        "missed_ms_before_block_p50_max": {
+            k: (round(percentile(v, 50)), round(max(v))) for k, v in before.items() if v
+        },
+    }
+
+
 async def run(
     args: argparse.Namespace, p: Any, port: int, tmp: Path, secret_key: str, total: int
 ) -> dict[str, Any]:
@@ -564,11 +611,13 @@ async def run(
         received = await stop_receiver()
     blocks = await tx_blocks(port, list(delivered.values()))
     stamps = await block_times(port, first_block)
-    lat = [
-        blocks[t] - head_at(first_block, stamps, requested[o]) if t in blocks else float("inf")
+    lat_by_order = {
+        o: blocks[t] - head_at(first_block, stamps, requested[o]) if t in blocks else float("inf")
         for o, t in delivered.items()
-    ] + [float("inf")] * (len(requested) - len(delivered))
+    }
+    lat = [*lat_by_order.values()] + [float("inf")] * (len(requested) - len(delivered))
     async with p.session_maker() as s:
+        stages = await delivery_stages(s)
         by_status = dict(
             (
                 await s.execute(
@@ -624,6 +673,7 @@ async def run(
             "redis": per_order(redis_cpu_s),
         },
         "sql_per_order_main": round(offered["statements"] / max(1, created), 1),
+        **stage_figures(first_block, stamps, requested, lat_by_order, stages),
         "block_interval_ms": args.block_interval_ms,
         "load": load_average(),
     }

@@ -239,6 +239,9 @@ async def _rejections(session: AsyncSession, order_ids: Collection[str]) -> dict
     single pool waiting for capacity forever. A transient rejection is retried with the same
     bytes (see chain_tx.deliver) and never gets here.
     """
+    out: dict[str, _Rejections] = defaultdict(_Rejections)
+    if not order_ids:
+        return out
     rows = await session.execute(
         select(
             EnergyDelegation.order_id,
@@ -257,7 +260,6 @@ async def _rejections(session: AsyncSession, order_ids: Collection[str]) -> dict
         )
         .order_by(ChainTransaction.id)
     )
-    out: dict[str, _Rejections] = defaultdict(_Rejections)
     for order_id, pool_id, tx_id, error, owner, to in rows:
         r = classify_rejection(error, owner=owner, recipient=to)
         mine = out[order_id]
@@ -497,13 +499,13 @@ class DelegationFlows:
         unsent: str | None = None
         todo = ids
         for _ in range(d.rt.max_pool_attempts + 1):
-            prepared = await self._prepare(d, todo)
+            prepared, stored = await self._prepare(d, todo)
             waiting += [oid for oid in todo if prepared[oid] == "waiting"]
             reached.update(prepared)
             activating = [oid for oid in todo if prepared[oid] == ACTIVATING]
             unsent = await self._deliver_activations(d, activating) or unsent
             ready = [oid for oid in todo if prepared[oid] == "deliver"]
-            settled, error = await self._deliver(d, ready)
+            settled, error = await self._deliver(d, ready, stored)
             unsent = unsent or error
             reached.update({oid: "broadcast" for oid in ready if oid not in settled})
             states = await self._settle(d, settled)
@@ -521,17 +523,21 @@ class DelegationFlows:
             raise Retry(f"no pool capacity for {len(waiting)} order(s)", delay_s=5.0)
         return reached
 
-    async def _prepare(self, d: FlowDeps, order_ids: Sequence[str]) -> dict[str, str]:
+    async def _prepare(
+        self, d: FlowDeps, order_ids: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, list[ChainTransaction]]]:
         """Lock the orders; plan, sign and store the delegations of those that need one.
 
         Order id -> "deliver" (stored transactions to deliver, or enough energy delivered),
         "waiting" (no pool capacity: back to paid, customer told), "activating" (the
         recipient's account is being created first, see `_recipient_step`), or the status it
-        is in.
+        is in; and order id -> the delegation transactions stored here (committed: the only
+        live ones of those orders, which had none).
         """
         states = dict.fromkeys(order_ids, "missing")
+        stored: dict[str, list[ChainTransaction]] = defaultdict(list)
         if not order_ids:
-            return states
+            return states, stored
         block_s = d.rt.block_interval_ms / 1000
         ratio = await energy_ratio(d.chain, d.rt.payment_address, block_s)
         ref = await d.chain.reference_block(block_s)
@@ -545,33 +551,46 @@ class DelegationFlows:
                     states[order.id] = order.status.value
                     continue
                 open_orders.append(order)
-            holding = await _delegations_by_order(s, [o.id for o in open_orders], HOLDING)
+            # every delegation of the orders in one read: those holding energy, and whether
+            # any failed (only then are its rejections read)
+            theirs = await _delegations_by_order(s, [o.id for o in open_orders])
+            failed = {
+                o
+                for o, xs in theirs.items()
+                if any(x.status is DelegationStatus.FAILED for x in xs)
+            }
             short: list[tuple[Order, int]] = []
             for order in open_orders:
-                mine = holding.get(order.id, [])
+                mine = [x for x in theirs.get(order.id, []) if x.status in HOLDING]
                 need = (order.energy_amount or 0) - sum(x.energy_amount for x in mine)
                 if need > 0 and not any(x.status in LIVE for x in mine):
                     short.append((order, need))
                 else:
                     states[order.id] = "deliver"  # to deliver, or settled already
             if short:
-                await self._plan_and_store(s, d, short, ratio, ref, states, give_up)
+                rows = await self._plan_and_store(s, d, short, failed, ratio, ref, states, give_up)
+                for row in rows:
+                    stored[row.order_id or ""].append(row)
             await s.commit()
         for oid, why in give_up.items():
             states[oid] = await self._give_up(d, oid, why)
-        return states
+        return states, stored
 
     async def _plan_and_store(
         self,
         s: AsyncSession,
         d: FlowDeps,
         short: Sequence[tuple[Order, int]],
+        failed: Collection[str],
         ratio: EnergyRatio,
         ref: BlockHeader,
         states: dict[str, str],
         give_up: dict[str, _GiveUp],
-    ) -> None:
-        rejected = await _rejections(s, [o.id for o, _ in short])
+    ) -> list[ChainTransaction]:
+        """Plan, sign and store the delegations of the ``short`` orders (with the energy each
+        still needs); ``failed``: those of them with a failed delegation (rejections read).
+        The delegation transactions stored (their ids set when the session flushes)."""
+        rejected = await _rejections(s, [o.id for o, _ in short if o.id in failed])
         # only orders with a recipient to activate cost a query (none in the common case)
         activations = await _activations(
             s,
@@ -582,8 +601,9 @@ class DelegationFlows:
             ],
         )
         locking = await _pools_locking(s, [o for o, _ in short])
-        pools = {str(p.id): p for p in await pool_service.list_pools(s, active_only=True)}
-        candidates = {c.pool_id: c for c in await pool_service.candidates(s)}
+        active = await pool_service.list_pools(s, active_only=True)
+        pools = {str(p.id): p for p in active}
+        candidates = {c.pool_id: c for c in pool_service.candidates_of(active)}
         # a second locked delegation from the same pool to the same receiver resets the lock
         # of the whole amount (FACTS.md): prefer another pool, also within this batch
         planned_to: dict[str, set[str]] = defaultdict(set)
@@ -684,7 +704,7 @@ class DelegationFlows:
         ]
         s.add_all(delegations)
         await s.flush()
-        s.add_all(
+        txs = [
             stored_row(
                 x.tx,
                 purpose=ChainTxPurpose.DELEGATE,
@@ -696,7 +716,8 @@ class DelegationFlows:
                 pool_id=x.pool.id,
             )
             for x, delegation in zip(signed, delegations, strict=True)
-        )
+        ]
+        s.add_all(txs)
         await record.add(
             s,
             [
@@ -727,6 +748,7 @@ class DelegationFlows:
             # the rest of the batch goes on; these try again in a job of their own (which
             # retries with a delay while no pool has capacity)
             enqueue_job(DELEGATE_JOB, *(o.id for o, _, _ in waiting))
+        return txs
 
     async def _store_activations(
         self,
@@ -824,17 +846,27 @@ class DelegationFlows:
             await s.commit()
         return error
 
-    async def _deliver(self, d: FlowDeps, order_ids: Sequence[str]) -> tuple[list[str], str | None]:
+    async def _deliver(
+        self,
+        d: FlowDeps,
+        order_ids: Sequence[str],
+        stored: Mapping[str, list[ChainTransaction]],
+    ) -> tuple[list[str], str | None]:
         """Deliver the orders' stored live delegations, concurrently and with no lock held.
 
         Delegations are broadcast without waiting for their block (the scanner confirms them,
         see scanner/service.py); one the scanner already confirmed is applied without a node
-        call. Returns the orders with nothing left in flight (to settle) and the error of a
+        call. ``stored``: the transactions the prepare step just stored, per order - when
+        every order has them (the common case) they are those to deliver, with no read.
+        Returns the orders with nothing left in flight (to settle) and the error of a
         transaction no node accepted, if any.
         """
         if not order_ids:
             return [], None
-        rows = await _stored_txs(d, order_ids, ChainTxPurpose.DELEGATE, LIVE)
+        if all(stored.get(oid) for oid in order_ids):
+            rows = sorted((r for oid in order_ids for r in stored[oid]), key=lambda r: r.id)
+        else:
+            rows = await _stored_txs(d, order_ids, ChainTxPurpose.DELEGATE, LIVE)
         found = await _broadcast(d, rows, leave_recent=False, retry_unsent=True)
         results = [(row, r) for row, r in zip(rows, found, strict=True) if r is not None]
         async with d.session_maker() as s:

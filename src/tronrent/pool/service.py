@@ -11,7 +11,7 @@ with the actor, in the same transaction as the change.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -505,8 +505,14 @@ class PoolService:
         self, session: AsyncSession, *, exclude: Collection[str] = ()
     ) -> list[PoolCandidate]:
         """Active pools as the allocator sees them, in ENERGY units (unit 1)."""
+        return self.candidates_of(await self.list_pools(session, active_only=True), exclude)
+
+    @staticmethod
+    def candidates_of(
+        rows: Iterable[EnergyPool], exclude: Collection[str] = ()
+    ) -> list[PoolCandidate]:
+        """``rows`` (active pools, as read) as the allocator sees them (see `candidates`)."""
         today = utcnow().date()
-        rows = await self.list_pools(session, active_only=True)
         out: list[PoolCandidate] = []
         for p in rows:
             if str(p.id) in exclude:
