@@ -530,6 +530,35 @@ def head_at(first: int, stamps: Sequence[int], wall: float) -> int:
     return first + max(0, bisect.bisect_right(stamps, int(wall * 1000)) - 1)
 
 
+#: the pipeline's least latency at 200 orders/s (read, sign, store, broadcast; ms): an order
+#: requested closer than this to the next block cannot be in it on any machine
+REACHABLE_MS = 100
+
+
+def reachable_share(
+    first: int,
+    stamps: Sequence[int],
+    at: Mapping[str, float],
+    blocks: Mapping[str, float],
+    slack_ms: int = REACHABLE_MS,
+) -> dict[str, Any]:
+    """Of the orders requested (``at``: epoch s) at least ``slack_ms`` before the next block,
+    how many were delegated in it (``blocks``: id -> blocks from the request's head to the
+    delegation's block; a missing id counts as late); those nearer the block are counted
+    apart (they are what no engine can deliver in time)."""
+    far = [
+        oid
+        for oid, t in at.items()
+        if (n := head_at(first, stamps, t) - first + 1) < len(stamps)
+        and stamps[n] - t * 1000 >= slack_ms
+    ]
+    on_time = sum(1 for oid in far if blocks.get(oid, float("inf")) <= 1)
+    return {
+        f"requested_{slack_ms}ms_or_more_before_the_block": len(far),
+        "of_them_in_the_next_block_pct": round(100 * on_time / max(1, len(far)), 2),
+    }
+
+
 def read_json(path: str) -> Any:
     """The JSON in ``path`` (None if there is no such file)."""
     file = Path(path)

@@ -61,6 +61,7 @@ from _common import (
     parse_quietly,
     percentile,
     quiet_logs,
+    reachable_share,
     read_json,
     server_cpu_seconds,
     start_helpers,
@@ -328,6 +329,9 @@ async def main() -> None:
             "ledger_mismatches": len(mismatches),
             "timeline (s, paid, delivered)": [(round(t), n, d) for t, n, d in samples[::5]],
             "latency_blocks": dict(sorted(Counter(latencies).items())),
+            **reachable_share(
+                first_block, stamps, paid_at, dict(zip(paid_at_block, latencies, strict=True))
+            ),
             "CPU ms per payment (payer processes)": (
                 round(1000 * sum(payer_cpu) / paid, 2) if payer_cpu and paid else None
             ),

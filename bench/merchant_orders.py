@@ -81,6 +81,7 @@ from _common import (
     parse_quietly,
     percentile,
     quiet_logs,
+    reachable_share,
     read_json,
     server_cpu_seconds,
     signed_headers,
@@ -674,6 +675,7 @@ async def run(
         },
         "sql_per_order_main": round(offered["statements"] / max(1, created), 1),
         **stage_figures(first_block, stamps, requested, lat_by_order, stages),
+        **reachable_share(first_block, stamps, requested, lat_by_order),
         "block_interval_ms": args.block_interval_ms,
         "load": load_average(),
     }
