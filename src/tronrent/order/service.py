@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, literal, select, update
+from sqlalchemy import Update, and_, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
@@ -149,11 +149,19 @@ class FlashOrderService:
             " first, then create the order again (or send chatId 0 for no Telegram messages)"
         )
 
-    async def open_tails(self, session: AsyncSession, payment_address: str) -> set[int]:
+    async def open_tails(self, session: AsyncSession, rt: FlashRuntime) -> set[int]:
+        """The tails a new order on ``rt.payment_address`` may not draw: those of the open
+        orders, and of the orders whose window closed within the grace period - a payment
+        may still come for them (`payment.service` matches it by its tail), and a new order
+        with the same tail would take it."""
+        since = utcnow() - timedelta(seconds=rt.late_payment_grace_s)
         rows = await session.execute(
             select(Order.amount_tail_units).where(
-                Order.status == OrderStatus.PENDING,
-                Order.payment_address == payment_address,
+                or_(
+                    Order.status == OrderStatus.PENDING,
+                    and_(Order.status == OrderStatus.EXPIRED, Order.expires_at >= since),
+                ),
+                Order.payment_address == rt.payment_address,
                 Order.amount_tail_units.is_not(None),
             )
         )
@@ -193,7 +201,7 @@ class FlashOrderService:
         if fee:
             fee = -(-fee // granularity) * granularity
         try:
-            tail = choose_tail(await self.open_tails(session, rt.payment_address), granularity)
+            tail = choose_tail(await self.open_tails(session, rt), granularity)
         except TailsExhausted:
             raise NoPaymentTailAvailable("too many open orders, try again shortly") from None
         now = utcnow()

@@ -120,10 +120,25 @@ class _Candidates:
     payment gets that far). An order taken by a payment of the batch is offered to no later
     payment: processed one by one, the later payment would have found it paid."""
 
-    def __init__(self, session: AsyncSession, rt: FlashRuntime, currency: Currency) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        rt: FlashRuntime,
+        currency: Currency,
+        now: datetime,
+        at: datetime,
+    ) -> None:
         self.session = session
         self.rt = rt
         self.currency = currency
+        self.now = now
+        #: the earliest time a payment of the batch was made (its block's time; catching up
+        #: after downtime, long before now): the tiers are read as of then, each payment
+        #: then judged at its own time (`paid_at`)
+        self.at = at
+        #: the orders of the grace tier still in their grace when a payment was made, by
+        #: that time less the grace (a batch's payments come from a few blocks)
+        self._in_grace: dict[datetime, list[OpenOrder]] = {}
         self.taken: set[str] = set()
         self.orders: dict[str, Order] = {}
         self._open: tuple[list[OpenOrder], list[OpenOrder]] | None = None
@@ -150,9 +165,10 @@ class _Candidates:
         return [_open_order(o) for o in found]
 
     async def open_tiers(self) -> tuple[list[OpenOrder], list[OpenOrder]]:
-        """Pending orders, and orders whose window closed within the grace period (one query)."""
+        """Pending orders, and orders whose window closed within the grace period before the
+        batch's earliest payment (one query)."""
         if self._open is None:
-            since = utcnow() - timedelta(seconds=self.rt.late_payment_grace_s)
+            since = self.at - timedelta(seconds=self.rt.late_payment_grace_s)
             both = await self._load(
                 or_(
                     Order.status == OrderStatus.PENDING,
@@ -166,7 +182,7 @@ class _Candidates:
 
     async def late_tier(self) -> list[OpenOrder]:
         if self._late is None:
-            since = utcnow() - timedelta(seconds=LATE_LOOKBACK_S)
+            since = self.at - timedelta(seconds=LATE_LOOKBACK_S)
             self._late = await self._load(
                 and_(Order.status == OrderStatus.EXPIRED, Order.expires_at >= since)
             )
@@ -186,7 +202,9 @@ class _Candidates:
         return [o for o in tier if o.order_id not in self.taken]
 
     async def match(self, payment: Payment) -> tuple[MatchResult, Order | None]:
-        """Open orders first; then orders whose window closed within the grace period."""
+        """Open orders first, then orders whose window closed within the grace period before
+        the payment was made - an exact amount in either before a tail or a sender in either;
+        then orders closed longer ago (see below)."""
         transfer = IncomingTransfer(
             txid=payment.tx_hash,
             from_address=payment.from_address,
@@ -195,29 +213,56 @@ class _Candidates:
             block_number=payment.block_number,
         )
         granularity = self.rt.tail_granularity_sun
-        for tier in await self.open_tiers():
+        pending, closed = await self.open_tiers()
+        since = paid_at(payment, self.now) - timedelta(seconds=self.rt.late_payment_grace_s)
+        in_grace = self._in_grace.get(since)
+        if in_grace is None:
+            in_grace = [o for o in closed if _expired_since(self.orders[o.order_id], since)]
+            self._in_grace[since] = in_grace
+        loose: MatchResult | None = None  # the first match by tail or sender
+        for tier in (pending, in_grace):
             result = match_payment(transfer, self._offer(tier), tail_granularity_sun=granularity)
-            if not result.is_walk_in:
+            if result.kind in (MatchKind.ALREADY_MATCHED, MatchKind.AMOUNT):
                 assert result.order_id is not None
                 return result, self.orders[result.order_id]
+            if loose is None and not result.is_walk_in:
+                loose = result
         # past the grace: only an exact amount or tail proves the payment was meant for an
         # order; paid by its recipient, the walk-in rule already delivers where the customer
-        # wanted
+        # wanted. An exact amount there also beats a tail or sender match above: the tail of
+        # an order closed past the grace may have been drawn again by a newer order, and the
+        # amount proves whose payment this is (matched to it: a late payment, refunded)
         late = self._offer(await self.late_tier())
         result = match_payment(transfer, late, tail_granularity_sun=granularity)
-        if result.kind in (MatchKind.AMOUNT, MatchKind.TAIL):
+        if result.kind is MatchKind.AMOUNT or (loose is None and result.kind is MatchKind.TAIL):
             assert result.order_id is not None
             order = self.orders[result.order_id]
             if order.target_address != payment.from_address:
                 return result, order
+        if loose is not None:
+            assert loose.order_id is not None
+            return loose, self.orders[loose.order_id]
         return MatchResult(MatchKind.WALK_IN, None, payment.from_address), None
 
 
-def _past_grace(order: Order, rt: FlashRuntime) -> bool:
+def paid_at(payment: Payment, now: datetime) -> datetime:
+    """When ``payment`` was made: its block's time (recorded by the scanner), never later than
+    ``now`` (a node's clock ahead of ours); ``now`` when unknown."""
+    stamp = payment.block_timestamp
+    return now if stamp is None else min(stamp, now)
+
+
+def _expired_since(order: Order, since: datetime) -> bool:
+    return order.expires_at is not None and order.expires_at >= since
+
+
+def _past_grace(order: Order, rt: FlashRuntime, at: datetime) -> bool:
+    """Whether ``order`` had expired more than the grace period before ``at`` (when the
+    payment was made)."""
     return (
         order.status is OrderStatus.EXPIRED
         and order.expires_at is not None
-        and order.expires_at < utcnow() - timedelta(seconds=rt.late_payment_grace_s)
+        and order.expires_at < at - timedelta(seconds=rt.late_payment_grace_s)
     )
 
 
@@ -318,7 +363,9 @@ class PaymentService:
         writes: dict[int, tuple[Payment, dict[str, Any]]] = {}
         paid: list[_Paid] = []
         cfg: FlashConfig | None = None
-        candidates = {c: _Candidates(session, rt, c) for c in Currency}
+        made = [paid_at(p, now) for p in payments]
+        at = min(made, default=now)
+        candidates = {c: _Candidates(session, rt, c, now, at) for c in Currency}
         for payment in payments:
             if payment.status is PaymentStatus.ORPHANED:
                 continue
@@ -363,7 +410,11 @@ class PaymentService:
                     # flash rental is off: a payment with no order is never delegated
                     outcome, values = self._disabled(payment, rt)
                 # an operator's match pays the order even past the grace period
-                elif order is None or match.kind is MatchKind.MANUAL or not _past_grace(order, rt):
+                elif (
+                    order is None
+                    or match.kind is MatchKind.MANUAL
+                    or not _past_grace(order, rt, paid_at(payment, now))
+                ):
                     if order is None:  # a flash walk-in
                         settlement = flash_strategy.settlement(quote, ctx)
                     else:

@@ -294,7 +294,7 @@ async def create_package_order(
                 order.activation_fee_sun = -(-fee // granularity) * granularity
             order.payment_address = rt.payment_address
             order.expected_amount_units, order.amount_tail_units = await expected_amount(
-                session, rt.payment_address, amount_due(order), granularity
+                session, rt, amount_due(order), granularity
             )
             open_watch(session, order, now)
         await session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.order.errors import NoPaymentTailAvailable
+from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.payment.matching import TailsExhausted, choose_tail
 
@@ -19,13 +20,14 @@ def lift_to_tail(price_units: int, tail: int, granularity: int) -> int:
 
 
 async def expected_amount(
-    session: AsyncSession, payment_address: str, price_units: int, granularity: int
+    session: AsyncSession, rt: FlashRuntime, price_units: int, granularity: int
 ) -> tuple[int, int]:
-    """(expected amount, tail) for a new transfer order on ``payment_address``: the tail is
-    unique among its open orders, so a payment of any amount with that tail finds the order.
-    Raises `NoPaymentTailAvailable` (503) when every tail is taken."""
+    """(expected amount, tail) for a new transfer order on ``rt.payment_address``: the tail is
+    unique among its open orders (and those still in their grace period), so a payment of any
+    amount with that tail finds the order. Raises `NoPaymentTailAvailable` (503) when every
+    tail is taken."""
     try:
-        tail = choose_tail(await order_service.open_tails(session, payment_address), granularity)
+        tail = choose_tail(await order_service.open_tails(session, rt), granularity)
     except TailsExhausted:
         raise NoPaymentTailAvailable("too many open orders, try again shortly") from None
     return lift_to_tail(price_units, tail, granularity), tail

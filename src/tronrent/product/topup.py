@@ -110,9 +110,7 @@ async def create_top_up(
     chat = await customer_chat(session, user_id)
     now = utcnow()
     order_id = ids.new_order_id(ids.TOP_UP_PREFIX, now_ms())
-    expected, tail = await expected_amount(
-        session, rt.payment_address, amount_units, rt.tail_granularity_sun
-    )
+    expected, tail = await expected_amount(session, rt, amount_units, rt.tail_granularity_sun)
     order = Order(
         id=order_id,
         order_number=order_id,
