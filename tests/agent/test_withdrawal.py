@@ -100,7 +100,13 @@ class TestRequest:
 
     @pytest.mark.parametrize(
         ("amount", "address"),
-        [(5 * TRX, ADDRESS), (10 * TRX, "not-an-address"), (10 * TRX, ADDRESS[:-1] + "8")],
+        [
+            (5 * TRX, ADDRESS),
+            (10 * TRX, "not-an-address"),
+            (10 * TRX, ADDRESS[:-1] + "8"),
+            # beyond what a ledger entry holds (the bot's free text): refused, no database error
+            (10**26, ADDRESS),
+        ],
     )
     async def test_refused(self, session: AsyncSession, amount: int, address: str) -> None:
         agent = await earning_agent(session, 100 * TRX)

@@ -36,6 +36,7 @@ from tronrent.models.agent_change import AgentAction
 from tronrent.models.agent_withdrawal import AgentWithdrawal, WithdrawalStatus
 from tronrent.models.balance_ledger import LedgerCause
 from tronrent.models.common import Currency
+from tronrent.user.balance import MAX_DELTA_UNITS
 from tronrent.user.balance import balance as balance_service
 from tronrent.worker import enqueue_job, has_job_queue, has_job_scope
 
@@ -90,6 +91,11 @@ class WithdrawalService:
             raise NotAnActiveAgent(f"the agent is {agent.status.value}")
         if not is_valid_base58(to_address):
             raise WithdrawalRefused("toAddress is not a TRON address")
+        if not 0 < amount_units <= MAX_DELTA_UNITS:  # the ledger's bound, for every caller
+            raise WithdrawalRefused(
+                f"a withdrawal is at most {MAX_DELTA_UNITS} units",
+                details={"maximumUnits": MAX_DELTA_UNITS},
+            )
         rules = cfg.withdrawal[currency]
         quote = quote_withdrawal(
             amount_units,
