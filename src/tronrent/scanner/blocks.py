@@ -97,6 +97,18 @@ class ScannedBlock:
     def needs_infos(self) -> bool:
         return bool(self.pending_trc20 or self.count_calls)
 
+    def missing_infos(self, infos: Iterable[Mapping[str, Any]]) -> set[str]:
+        """Hashes of the block's watched TRC20 calls and count calls that have no info among
+        ``infos`` (its ``gettransactioninfobyblocknum``); empty when the infos are complete. A
+        node answers ``{}`` or part of the infos for a block it does not fully have yet (the
+        gateway's block and infos requests reached nodes at different heights): such a block
+        must not be committed, or its payments and uses would be lost."""
+        needed = set(self.pending_trc20)
+        needed.update(call.tx_hash for call in self.count_calls)
+        if not needed:
+            return set()
+        return needed - {str(info.get("id", "")) for info in infos}
+
 
 def _addr(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
@@ -209,8 +221,9 @@ def parse_block(
 def count_uses_from_infos(
     block: ScannedBlock, infos: Iterable[Mapping[str, Any]]
 ) -> list[CountUseSeen]:
-    """The block's `CountCall`s with their receipts (``gettransactioninfobyblocknum``); a call
-    with no info (the node did not answer for it) is reported with zero energy."""
+    """The block's `CountCall`s with their receipts (``gettransactioninfobyblocknum``). A call
+    with no info would be reported with zero energy: callers check `ScannedBlock.missing_infos`
+    first (the scanner does not commit a block whose infos are incomplete)."""
     if not block.count_calls:
         return []
     by_id = {str(i.get("id", "")): i for i in infos}
@@ -242,7 +255,8 @@ def trc20_transfers_from_infos(
     watched: frozenset[str] | set[str],
     trc20_contracts: frozenset[str] | set[str],
 ) -> list[Transfer]:
-    """TRC20 `Transfer` events to watched addresses from `gettransactioninfobyblocknum`."""
+    """TRC20 `Transfer` events to watched addresses from `gettransactioninfobyblocknum`. A call
+    with no info is skipped: callers check `ScannedBlock.missing_infos` first."""
     wanted = set(block.pending_trc20)
     out: list[Transfer] = []
     for info in infos:

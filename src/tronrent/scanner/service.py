@@ -12,6 +12,10 @@ undelegations seen in the batch, and our refunds (TRX transfers sent by our own 
 stored `chain_transactions` txID in a scanned block: one UPDATE per block holding any - and
 enqueues their orders' settlement, reclaim completion and refund completion, one job each per
 block - nobody polls the node per transaction.
+
+A block whose transaction infos come back incomplete (a node answers ``{}`` or part of them for
+a block it does not fully have yet) is never committed: the blocks before it are, and the poll
+fails like a node error (`InfosIncomplete`), so the next poll reads that block again.
 """
 
 from __future__ import annotations
@@ -94,6 +98,17 @@ class LeaseLost(RuntimeError):
     """Another scanner took the lease; this one must stop writing."""
 
 
+class InfosIncomplete(RuntimeError):
+    """The node's transaction infos of a block lack some of the calls the scanner must read (its
+    payments, its count uses): the blocks before it were committed, the checkpoint stays before
+    it and the next poll reads it again (a transient node error)."""
+
+    def __init__(self, block_number: int, missing: int) -> None:
+        super().__init__(f"block {block_number}: {missing} transaction info(s) missing")
+        self.block_number = block_number
+        self.missing = missing
+
+
 def _chunks(ids: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -137,6 +152,7 @@ class ScanStats:
     payments: int = 0
     forks: int = 0
     orphaned: int = 0
+    incomplete: int = 0  # polls stopped at a block whose transaction infos were incomplete
 
 
 @dataclass
@@ -200,6 +216,7 @@ class BlockScanner:
     _watched: frozenset[str] = frozenset()
     _followed: dict[str, str] = field(default_factory=dict)
     _last_block_ms: int = 0
+    _stalled_at: int | None = None  # the block last found with incomplete infos (logged once)
     _token: str | None = None
     _valid_until: float = 0.0
 
@@ -361,7 +378,9 @@ class BlockScanner:
 
     async def poll(self) -> int:
         """Scan what is new; the number of blocks processed (0: caught up or not the leader).
-        Each leader's poll is one payment monitoring check (metrics: success or failure)."""
+        Each leader's poll is one payment monitoring check (metrics: success or failure).
+        Raises `InfosIncomplete` (a failure) after committing the blocks before a block whose
+        transaction infos the node did not fully give."""
         self.stats.polls += 1
         try:
             if (not self.holds_lease() or self._cursor is None) and not await self.acquire():
@@ -414,24 +433,53 @@ class BlockScanner:
             expected_parent = b.block_hash
         transfers: list[Transfer] = []
         uses: list[CountUseSeen] = []
-        for b in usable:
-            transfers.extend(b.transfers)
+        incomplete: InfosIncomplete | None = None
+        for i, b in enumerate(usable):
             if b.needs_infos:  # one request serves the block's payments and count uses
                 self.stats.node_requests += 1
-                infos = await self.source.get_transaction_infos(b.number)
+                infos = list(await self.source.get_transaction_infos(b.number))
+                missing = b.missing_infos(infos)
+                if missing:  # the node does not fully have it yet: stop before it
+                    incomplete = InfosIncomplete(b.number, len(missing))
+                    usable = usable[:i]
+                    break
+                transfers.extend(b.transfers)
                 transfers.extend(trc20_transfers_from_infos(b, infos, self._watched, self._trc20))
                 uses.extend(count_uses_from_infos(b, infos))
-        delegations = {
-            b.number: (b.delegations, b.undelegations, b.own_transfers)
-            for b in usable
-            if b.delegations or b.undelegations or b.own_transfers
-        }
-        new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
-        await self._commit_batch(cursor, new_cursor, transfers, delegations, uses)
+            else:
+                transfers.extend(b.transfers)
+        if usable:
+            delegations = {
+                b.number: (b.delegations, b.undelegations, b.own_transfers)
+                for b in usable
+                if b.delegations or b.undelegations or b.own_transfers
+            }
+            new_cursor = _Cursor(usable[-1].number, usable[-1].block_hash)
+            await self._commit_batch(cursor, new_cursor, transfers, delegations, uses)
+            self.stats.blocks += len(usable)
         self._last_block_ms = blocks[-1].timestamp_ms
-        self.stats.blocks += len(usable)
         self._report_lag(head)
+        if incomplete is not None:
+            self._stalled(incomplete)
+            raise incomplete
+        if self._stalled_at is not None and usable[-1].number >= self._stalled_at:
+            log.info("block %d: transaction infos complete, scanned", self._stalled_at)
+            self._stalled_at = None
         return len(usable)
+
+    def _stalled(self, incomplete: InfosIncomplete) -> None:
+        """Count a poll stopped at a block with incomplete infos; warn once per block."""
+        self.stats.incomplete += 1
+        if self._stalled_at == incomplete.block_number:
+            log.debug("%s; retrying", incomplete)
+            return
+        self._stalled_at = incomplete.block_number
+        log.warning(
+            "block %d: %d transaction info(s) missing from the node's answer; the checkpoint "
+            "stays before it and the next poll reads it again",
+            incomplete.block_number,
+            incomplete.missing,
+        )
 
     @property
     def _trc20(self) -> frozenset[str]:
@@ -669,6 +717,10 @@ class BlockScanner:
                     n = await self.poll()
                 except LeaseLost:
                     log.warning("scanner %s lost its lease; standing by", self.scanner_id)
+                    n = 0
+                except InfosIncomplete:
+                    # a transient node error (logged by the scan): retried at the next poll
+                    ERRORS.labels(component="scanner").inc()
                     n = 0
                 except Exception:
                     log.exception("scanner poll failed; retrying")
