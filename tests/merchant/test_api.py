@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -119,6 +120,29 @@ class TestSignedRequests:
         assert r.status_code == 200 and r.json()["data"]["revokedBy"].startswith("admin:")
         assert await get(m.headers("GET", path, b"")) == "API_KEY_REVOKED"
 
+    async def test_non_ascii_headers_are_401s_not_500s(self, api: Api) -> None:
+        """Header bytes outside ASCII (read as latin-1): an ``X-Signature`` of ``é`` made
+        ``hmac.compare_digest`` raise ``TypeError``, an ``X-Timestamp`` of ``²`` passed
+        ``str.isdigit`` and made ``int`` raise - both were 500s."""
+        m = await new_merchant(api)
+        path = "/api/v1/balance"
+
+        async def get(**changed: bytes) -> str:
+            headers: dict[str, str | bytes] = {**m.headers("GET", path, b""), **changed}
+            r = await api.http.get(path, headers=headers)
+            assert r.status_code == 401, r.text
+            return error(r)
+
+        assert await get(**{"X-Signature": "\xe9".encode("latin-1") * 64}) == "SIGNATURE_INVALID"
+        assert await get(**{"X-Signature": b"\xe9"}) == "SIGNATURE_INVALID"
+        assert await get(**{"X-Timestamp": b"\xb2"}) == "SIGNATURE_HEADERS_MISSING"
+        stamp = str(int(time.time())).encode()
+        assert await get(**{"X-Timestamp": stamp + b"\xb9"}) == "SIGNATURE_HEADERS_MISSING"
+        # hex in either case is still a signature
+        good = m.headers("GET", path, b"")
+        r = await api.http.get(path, headers={**good, "X-Signature": good["X-Signature"].upper()})
+        assert r.status_code == 200, r.text
+
     async def test_per_key_rate_limit(
         self, devnet: Any, gateway: Any, database_url: str, tmp_path: Any
     ) -> None:
@@ -184,6 +208,58 @@ class TestOrders:
         stranger = await new_merchant(api)
         r = await stranger.call("GET", f"/api/v1/orders/{data['orderId']}")
         assert r.status_code == 404
+
+    async def test_path_signed_as_sent(self, api: Api) -> None:
+        """The signature covers the path exactly as sent, percent-encoding and all: a client
+        order id ``50%off`` is fetched as ``/api/v1/orders/50%25off``, signed over that
+        (it was checked against the decoded ``/api/v1/orders/50%off``: a 401)."""
+        m = await new_merchant(api, trx_sun=20 * TRX)
+        receiver = funded_key(api.devnet.chain, TRX).address_base58
+        r = await m.call("POST", "/api/v1/orders", order_body("50%off", receiver))
+        assert r.status_code == 201, r.text
+        order_id = r.json()["data"]["orderId"]
+        sent = f"/api/v1/orders/{quote('50%off', safe='')}"
+        assert sent == "/api/v1/orders/50%25off"
+        r = await m.call("GET", sent)
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["orderId"] == order_id
+        assert r.json()["data"]["clientOrderId"] == "50%off"
+        # signed over the decoded path: not what was sent
+        r = await api.http.get(sent, headers=m.headers("GET", "/api/v1/orders/50%off", b""))
+        assert r.status_code == 401 and error(r) == "SIGNATURE_INVALID"
+        # the query string as sent, too
+        query = f"/api/v1/orders?clientOrderId={quote('50%off', safe='')}&limit=5"
+        r = await m.call("GET", query)
+        assert r.status_code == 200, r.text
+        assert [o["orderId"] for o in r.json()["data"]["items"]] == [order_id]
+
+    async def test_callback_host_not_a_dns_name_refused(self, api: Api) -> None:
+        """Hosts the resolver cannot encode (``a..b``, a 64-character label) are refused when
+        set - by an order, a new key or a key's settings - as any bad callback URL is: they
+        used to pass here and make every delivery round raise."""
+        m = await new_merchant(api, trx_sun=20 * TRX)
+        receiver = funded_key(api.devnet.chain, TRX).address_base58
+        long_label = f"http://{'a' * 64}.example/cb"
+        for url in ("http://a..b/cb", long_label):
+            body = order_body("bad-cb", receiver, callbackUrl=url)
+            r = await m.call("POST", "/api/v1/orders", body)
+            assert r.status_code == 422 and error(r) == "INVALID_CALLBACK_URL", r.text
+            r = await api.http.post(
+                "/api/admin/merchant/keys",
+                json={"userId": m.user_id, "reason": "x", "callbackUrl": url},
+                headers=api.admin,
+            )
+            assert r.status_code == 422 and error(r) == "INVALID_CALLBACK_URL"
+            r = await api.http.patch(
+                f"/api/admin/merchant/keys/{m.key_id}",
+                json={"callbackUrl": url, "reason": "x"},
+                headers=api.admin,
+            )
+            assert r.status_code == 422 and error(r) == "INVALID_CALLBACK_URL"
+        r = await m.call("GET", "/api/v1/balance")
+        assert r.json()["data"]["trxSun"] == 20 * TRX  # nothing charged
+        r = await m.call("POST", "/api/v1/orders", order_body("good-cb", receiver))
+        assert r.status_code == 201, r.text
 
     async def test_short_balance_creates_nothing(self, api: Api) -> None:
         m = await new_merchant(api, trx_sun=TRX)

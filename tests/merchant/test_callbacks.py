@@ -1,6 +1,8 @@
 """Merchant callbacks end to end on the devnet (real engine; SQLite and PostgreSQL) to a real
 HTTP receiver that fails 10 % of the time: every event delivered once per event id, in order
-per order, signed; the delivery log; SSRF refusal and the retry schedule running out."""
+per order, signed; the delivery log; SSRF refusal and the retry schedule running out; one
+callback that cannot be sent (a bad URL stored before it was refused, a crash) never holds up
+the others of its round."""
 
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flash.conftest import Flash, FlashFactory, active
 from flash.test_count_packages import USDT, _enough, _used, usdt_with_tronpy, uses_of, wait_until
@@ -22,7 +27,9 @@ from package_orders import new_user
 from trondevnet.server import DevnetServer
 from trondevnet.testing import funded_key
 from tronproto.keys import PrivateKey
+from tronrent.kit.crypto import SecretBox
 from tronrent.kit.db import transaction_scope
+from tronrent.kit.time import utcnow
 from tronrent.merchant import signing
 from tronrent.merchant.callbacks import CallbackSender
 from tronrent.merchant.keys import merchant_keys
@@ -360,3 +367,115 @@ class TestCountUsed:
                 )
             )
         assert told == 2  # the customer is told each use, not only the first
+
+
+async def _queued(
+    session_maker: async_sessionmaker[AsyncSession], box: SecretBox, receiver: Receiver, bad: str
+) -> None:
+    """A key whose URL is the receiver, and two due callbacks of two orders: ``good`` (the
+    key's URL) and ``bad`` (its own URL ``bad``, written directly: `check_callback_url` would
+    refuse it now, but a row may predate that check)."""
+    async with transaction_scope(session_maker) as s:
+        user = await new_user(s)
+        made = await merchant_keys.create(
+            s, box, user_id=user.id, name="shop", actor="test", callback_url=receiver.url
+        )
+        for event_id, url in (("bad", bad), ("good", None)):
+            s.add(
+                MerchantCallback(
+                    event_id=event_id,
+                    event_type="order.paid",
+                    order_id=f"order-{event_id}",
+                    api_key_id=made.key.id,
+                    url=url,
+                    payload={"eventId": event_id, "type": "order.paid"},
+                    status=CallbackStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=utcnow(),
+                )
+            )
+    receiver.secret = made.secret.reveal()
+
+
+async def _two_rounds(
+    session_maker: async_sessionmaker[AsyncSession], box: SecretBox, **sender_kw: Any
+) -> dict[str, tuple[MerchantCallback, list[MerchantCallbackAttempt]]]:
+    """Two rounds of a sender whose lease is 0 (a callback left unsettled by a round is due
+    again at once - what the 60 s lease only delays) and whose retries wait an hour; each
+    callback with its attempts after them."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+        sender = CallbackSender(
+            session_maker,
+            box,
+            client=client,
+            allow_private=True,
+            schedule=(3600.0,) * 7,
+            lease=timedelta(0),
+            **sender_kw,
+        )
+        first = await sender.run_once()
+        assert (first.delivered, first.retried, first.failed) == (1, 1, 0)
+        second = await sender.run_once()
+        assert (second.delivered, second.retried, second.failed) == (0, 0, 0)
+    async with session_maker() as s:
+        out = {}
+        for cb in (await s.execute(select(MerchantCallback))).scalars().all():
+            tries = await s.execute(
+                select(MerchantCallbackAttempt).where(MerchantCallbackAttempt.callback_id == cb.id)
+            )
+            out[cb.event_id] = (cb, list(tries.scalars().all()))
+    return out
+
+
+class TestOneBadCallback:
+    @pytest.mark.parametrize(
+        "bad",
+        ["http://a..b/cb", f"http://{'a' * 64}.example/cb", f"http://{'a.' * 130}example/cb"],
+    )
+    async def test_bad_url_is_a_failed_attempt_and_the_round_goes_on(
+        self, session_maker: async_sessionmaker[AsyncSession], box: SecretBox, bad: str
+    ) -> None:
+        """A host the resolver's IDNA encoding refuses (``UnicodeError``, not ``OSError``)
+        used to escape the round: nothing settled, the whole batch - other merchants'
+        callbacks too - re-claimed after the lease and POSTed again every round. Now: the
+        good callback is delivered once and marked in ONE round, the bad one's attempt is
+        logged as failed and retried on the schedule, and the next round sends nothing."""
+        async with serve(Receiver(fail_every=1_000_000)) as receiver:
+            await _queued(session_maker, box, receiver, bad)
+            rows = await _two_rounds(session_maker, box)
+        assert [d["eventId"] for d in receiver.delivered] == ["good"]
+        assert receiver.requests == 1 and receiver.bad_signatures == 0
+        good, good_tries = rows["good"]
+        assert good.status is CallbackStatus.DELIVERED and good.attempts == 1
+        assert [(t.status_code, t.error) for t in good_tries] == [(200, None)]
+        broken, broken_tries = rows["bad"]
+        assert broken.status is CallbackStatus.PENDING and broken.attempts == 1
+        assert broken.next_attempt_at > utcnow() + timedelta(minutes=50)  # on the schedule
+        [attempt] = broken_tries
+        assert attempt.status_code is None
+        assert attempt.error is not None and attempt.error.startswith("cannot resolve")
+        assert broken.last_error == attempt.error
+
+    async def test_unexpected_error_is_that_callbacks_failed_attempt(
+        self, session_maker: async_sessionmaker[AsyncSession], box: SecretBox
+    ) -> None:
+        """Whatever one delivery raises (here its resolver: a bug, not a network error) is
+        that callback's failed attempt, with the error; the others of the round are settled."""
+
+        async def resolve(host: str) -> list[str]:
+            if host == "boom.example":
+                raise RuntimeError("resolver bug\x00")
+            return ["127.0.0.1"]
+
+        async with serve(Receiver(fail_every=1_000_000)) as receiver:
+            await _queued(session_maker, box, receiver, "https://boom.example/cb")
+            rows = await _two_rounds(session_maker, box, resolve=resolve)
+        assert [d["eventId"] for d in receiver.delivered] == ["good"]
+        assert receiver.requests == 1
+        assert rows["good"][0].status is CallbackStatus.DELIVERED
+        broken, [attempt] = rows["bad"]
+        assert broken.status is CallbackStatus.PENDING and broken.attempts == 1
+        # NUL is kept out of the text column (PostgreSQL refuses it: the round's one INSERT)
+        assert (
+            attempt.error == broken.last_error == "internal error: RuntimeError: resolver bug\\x00"
+        )

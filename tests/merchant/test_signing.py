@@ -47,6 +47,27 @@ class TestRequestSignature:
         ):
             assert not signing.verify(secret, changed, sig)
 
+    @pytest.mark.parametrize(
+        "signature",
+        ["\xe9" * 64, "é" + "0" * 63, "０" * 64, "g" * 64, "0" * 63, "0" * 65, "", "  "],
+    )
+    def test_not_64_hex_digits_is_false_not_an_error(self, signature: str) -> None:
+        """``hmac.compare_digest`` raises ``TypeError`` for a non-ASCII string (a header such
+        as ``X-Signature: é...``, read as latin-1): refused before it, a 401 and not a 500."""
+        message = signing.request_message("1700000000", "GET", "/api/v1/balance", "n" * 8, b"")
+        assert not signing.verify("mks_example", message, signature)
+
+    @pytest.mark.parametrize("stamp", ["1700000000", "0", "9" * 12])
+    def test_timestamp_accepted(self, stamp: str) -> None:
+        assert signing.TIMESTAMP_RE.fullmatch(stamp)
+
+    @pytest.mark.parametrize(
+        "stamp", ["\xb2", "1700000000\xb9", "١٧٠٠", "１７", "9" * 13, "-1", ""]
+    )
+    def test_timestamp_refused(self, stamp: str) -> None:
+        """ASCII digits only: ``"²".isdigit()`` is True and ``int("²")`` raises."""
+        assert not signing.TIMESTAMP_RE.fullmatch(stamp)
+
     def test_known_vector(self) -> None:
         """The docs' example (docs/merchant-api.md): anyone can check their implementation."""
         msg = signing.request_message("1700000000", "post", "/api/v1/orders", "n0nce-0001", b"{}")
@@ -80,11 +101,41 @@ class TestCallbackUrl:
         with pytest.raises(InvalidCallbackUrl):
             check_callback_url(url)
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://a..b/cb",  # empty label
+            "http://.shop.example/cb",
+            f"http://{'a' * 64}.example/cb",  # a label > 63
+            f"http://{'a.' * 125}example/cb",  # > 253
+            "http://-shop.example/cb",
+            "http://shop-.example/cb",
+            "http://shop$.example/cb",
+            "http://shop..example:8080/cb",
+            "http://shop\u200b\u0080.example/cb",  # IDNA cannot encode it
+        ],
+    )
+    def test_host_not_a_dns_name_refused(self, url: str) -> None:
+        """Every such host passed before and made the resolver raise ``UnicodeError`` at each
+        delivery."""
+        with pytest.raises(InvalidCallbackUrl, match="valid DNS name"):
+            check_callback_url(url)
+
     def test_accepted(self) -> None:
         assert check_callback_url(" https://merchant.example/cb?x=1 ") == (
             "https://merchant.example/cb?x=1"
         )
         assert check_callback_url("  ") is None
+        for url in (
+            f"https://{'a' * 63}.example/cb",
+            f"https://{'a.' * 123}example./cb",  # 253 and the root's dot
+            "https://bücher.example/cb",  # IDNA
+            "http://_cb.shop-1.example:8443/cb",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1/cb",
+            "http://[2001:db8::1]:8080/cb",
+        ):
+            assert check_callback_url(url) == url
 
     @pytest.mark.parametrize(
         "url",

@@ -82,6 +82,36 @@ class TestResolveTarget:
         why = await resolve_target(url, allow_private=True, resolve=nothing)
         assert isinstance(why, str) and why.startswith("cannot resolve nowhere.example")
 
+    @pytest.mark.parametrize(
+        "error", [UnicodeError("label empty or too long"), ValueError("bad"), OSError()]
+    )
+    async def test_any_resolver_error_is_unresolvable(self, error: Exception) -> None:
+        """``getaddrinfo`` raises ``UnicodeError`` (a ``ValueError``) for a name IDNA cannot
+        encode: unresolvable like an ``OSError`` (an attempt logged as failed), never an
+        exception out of the sender's round."""
+
+        async def broken(_host: str) -> list[str]:
+            raise error
+
+        why = await resolve_target("https://shop.example/cb", allow_private=True, resolve=broken)
+        assert isinstance(why, str) and why.startswith("cannot resolve shop.example")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://a..b/cb",
+            f"http://{'a' * 64}.example/cb",
+            f"http://{'a.' * 130}example/cb",
+            "http://[not-an-address/cb",
+        ],
+    )
+    async def test_invalid_host_stored_earlier(self, url: str) -> None:
+        """A URL `check_callback_url` refuses now may be stored from before: the system
+        resolver is not even asked (it would raise ``UnicodeError``)."""
+        why = await resolve_target(url, allow_private=True)
+        assert isinstance(why, str)
+        assert "not a valid DNS name" in why or "malformed" in why
+
 
 class TestPinned:
     async def test_request_goes_to_the_checked_address(self) -> None:

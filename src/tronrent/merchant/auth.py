@@ -116,7 +116,7 @@ async def authenticate(
         )
     if not signing.NONCE_RE.match(req.nonce):
         raise SignatureMissing("X-Nonce must be 8-64 characters of A-Z a-z 0-9 _ -")
-    if not req.timestamp.isdigit() or len(req.timestamp) > 12:
+    if not signing.TIMESTAMP_RE.fullmatch(req.timestamp):
         raise SignatureMissing("X-Timestamp must be Unix time in seconds")
     key = await merchant_keys.get_by_key_id(session, req.key_id)
     if key is None:

@@ -166,6 +166,18 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _why(exc: BaseException, prefix: str = "") -> str:
+    """An exception as an attempt's error: type and text, at most 500 characters, without
+    what a text column refuses (NUL; PostgreSQL) - the round's outcomes are written in one
+    statement, so one unwritable error would lose them all."""
+    why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return _storable(f"{prefix}: {why}" if prefix else why)
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()[:500]
+
+
 class CallbackSender:
     """``await sender.run_once()`` delivers what is due; ``run(stop)`` loops."""
 
@@ -292,8 +304,18 @@ class CallbackSender:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(item: _Claimed) -> tuple[_Claimed, _Outcome, bool]:
+            # one callback's unexpected error is its own failed attempt (retried on the
+            # schedule), never the round's: an exception escaping `gather` would skip
+            # `_settle`, so every callback of the round would be re-claimed after the lease
+            # and the delivered ones POSTed again, round after round
             async with gate:
-                return await self._deliver(item)
+                started = time.monotonic()
+                try:
+                    return await self._deliver(item)
+                except Exception as exc:
+                    log.exception("merchant.callback_delivery_crashed %s", item.event_id)
+                    took = int((time.monotonic() - started) * 1000)
+                    return item, _Outcome(None, _why(exc, "internal error"), took), False
 
         results = await asyncio.gather(*(one(item) for item in claimed))
         await self._settle(results, report)
@@ -331,8 +353,7 @@ class CallbackSender:
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             took = int((time.monotonic() - started) * 1000)
-            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return item, _Outcome(None, why[:500], took), False
+            return item, _Outcome(None, _why(exc), took), False
         took = int((time.monotonic() - started) * 1000)
         error = None if 200 <= status < 300 else f"HTTP {status}"
         return item, _Outcome(status, error, took), False
@@ -348,12 +369,13 @@ class CallbackSender:
         attempts: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
         for item, outcome, final in results:
+            error = None if outcome.error is None else _storable(outcome.error)
             attempts.append(
                 {
                     "callback_id": item.id,
                     "attempted_at": now,
                     "status_code": outcome.status_code,
-                    "error": outcome.error,
+                    "error": error,
                     "duration_ms": outcome.duration_ms,
                 }
             )
@@ -361,7 +383,7 @@ class CallbackSender:
             change = {
                 "b_id": item.id,
                 "b_attempts": tries,
-                "b_last_error": outcome.error,
+                "b_last_error": error,
                 "b_status": CallbackStatus.PENDING,
                 "b_delivered_at": None,
                 "b_next_attempt_at": now,
@@ -372,7 +394,7 @@ class CallbackSender:
             elif final or tries > len(self.schedule):
                 change["b_status"] = CallbackStatus.FAILED
                 report.failed += 1
-                log.warning("merchant callback %s failed: %s", item.event_id, outcome.error)
+                log.warning("merchant callback %s failed: %s", item.event_id, error)
             else:
                 change["b_next_attempt_at"] = now + timedelta(seconds=self.schedule[tries - 1])
                 report.retried += 1

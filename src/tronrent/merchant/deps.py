@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from limits import RateLimitItemPerMinute
+from starlette.types import Scope
 
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.api.middleware import client_ip
@@ -42,11 +43,28 @@ def _nonces(state: AppState) -> NonceStore:
     return store
 
 
+def signed_path(scope: Scope) -> str:
+    """The path and query string the signature covers, exactly as sent: ``raw_path`` (not the
+    percent-decoded ``path``: ``/api/v1/orders/50%25off`` is signed as that), then ``?`` and
+    the raw query string when there is one. ``path`` only from a server that gives no
+    ``raw_path`` (the ASGI spec makes it optional); a query string some servers leave in
+    ``raw_path`` is cut there (``query_string`` carries it). The bytes are read as UTF-8, so
+    the message (`signing.request_message` encodes it as UTF-8) holds the bytes that were
+    sent; bytes that are not UTF-8 match no signature (a 401, not a decoding error)."""
+    raw = scope.get("raw_path")
+    if raw:
+        path = bytes(raw).split(b"?", 1)[0].decode("utf-8", "replace")
+    else:
+        path = str(scope.get("root_path", "")) + str(scope["path"])
+    query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
+    return f"{path}?{query}" if query else path
+
+
 async def signed_key(request: Request, state: StateDep, session: SessionDep) -> MerchantApiKey:
     """The API key that signed this request (401 with the reason's code otherwise); 429 with
     Retry-After once the key's per-minute budget is used."""
     headers = request.headers
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    path = signed_path(request.scope)
     key = await authenticate(
         session,
         state.secret_box,

@@ -19,6 +19,11 @@ KEY_ID_PREFIX: Final = "mk_"
 SECRET_PREFIX: Final = "mks_"  # noqa: S105 - a prefix, not a secret
 NONCE_RE: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEY_ID_RE: Final = re.compile(r"^mk_[0-9a-f]{24}$")
+#: a signature as sent: 64 hex digits, either case (surrounding blanks ignored)
+SIGNATURE_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
+#: a timestamp as sent: Unix seconds, ASCII digits only (``str.isdigit`` accepts ``"²"``,
+#: which ``int`` then refuses)
+TIMESTAMP_RE: Final = re.compile(r"[0-9]{1,12}")
 
 
 def new_key_id() -> str:
@@ -48,9 +53,13 @@ def sign_request(
 
 
 def verify(secret: str, message: bytes, signature: str) -> bool:
-    """Constant-time comparison of ``signature`` with the expected one."""
-    expected = sign(secret, message)
-    return hmac.compare_digest(expected, signature.strip().lower())
+    """Constant-time comparison of ``signature`` (hex, either case) with the expected one;
+    False for anything that is not 64 hex digits (``compare_digest`` raises ``TypeError`` for
+    a non-ASCII string: a header such as ``X-Signature: é...`` must be a 401, not a 500)."""
+    given = signature.strip()
+    if not SIGNATURE_RE.fullmatch(given):
+        return False
+    return hmac.compare_digest(sign(secret, message), given.lower())
 
 
 def callback_message(timestamp: str, event_id: str, body: bytes) -> bytes:

@@ -1,6 +1,8 @@
 """Callback URLs: shape checked when set, targets checked before every delivery (SSRF).
 
-A callback URL must be ``http`` or ``https`` with a host and no credentials. Before each
+A callback URL must be ``http`` or ``https`` with no credentials and a host that is an IP
+literal or a valid DNS name (`valid_host`: the resolver's IDNA encoding would refuse anything
+else at delivery - a ``UnicodeError``, not an ``OSError``). Before each
 delivery the host is resolved **once** (`resolve_target`) and refused when any of its addresses
 is private, loopback, link-local, multicast, reserved or unspecified, unless
 ``MERCHANT_CALLBACK_ALLOW_PRIVATE`` is set (tests, a receiver on the operator's own network).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +30,29 @@ from tronrent.merchant.errors import InvalidCallbackUrl
 Resolver = Callable[[str], Awaitable[list[str]]]
 
 MAX_URL = 500
+MAX_HOST = 253  # a DNS name's text form, without the root's trailing dot
+#: one DNS label once IDNA-encoded (host names; ``_`` too: service names use it)
+_LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def valid_host(host: str) -> bool:
+    """True for an IP literal or a DNS name the resolver can encode: labels of 1-63 letters,
+    digits, ``-`` or ``_`` (not starting or ending with ``-``) once IDNA-encoded, at most 253
+    characters (one trailing dot allowed). ``a..b``, a 64-character label or a name IDNA
+    cannot encode would otherwise pass and fail only at ``getaddrinfo``."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    name = host.lower().removesuffix(".")
+    try:
+        encoded = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    if not encoded or len(encoded) > MAX_HOST:
+        return False
+    return all(_LABEL_RE.fullmatch(label) for label in encoded.split("."))
 
 
 def check_callback_url(url: str | None) -> str | None:
@@ -47,6 +73,8 @@ def check_callback_url(url: str | None) -> str | None:
         raise InvalidCallbackUrl("callback URL must not carry credentials")
     if port == 0 or any(c in text for c in "\x00\r\n \t"):
         raise InvalidCallbackUrl("callback URL is malformed")
+    if not valid_host(parts.hostname):
+        raise InvalidCallbackUrl("callback URL's host is not a valid DNS name or IP address")
     return text
 
 
@@ -76,17 +104,26 @@ async def resolve_target(
     url: str, *, allow_private: bool, resolve: Resolver = system_resolve
 ) -> Target | str:
     """The URL's host resolved once and every address checked: a `Target`, or why the URL
-    must not be called now (unresolvable; a non-public address while ``allow_private`` is
-    off)."""
-    host = urlsplit(url).hostname or ""
+    must not be called now (malformed or unresolvable; a non-public address while
+    ``allow_private`` is off). Never raises for a bad URL or a resolver error: a URL stored
+    before `check_callback_url` refused its kind is an unresolvable target (the attempt
+    logged as failed, retried on the schedule), not an exception that stops the round."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return "callback URL is malformed"
     try:
         ipaddress.ip_address(host)
         addresses = [host]
     except ValueError:
+        if not valid_host(host):
+            return f"cannot resolve {host!r}: not a valid DNS name"
         try:
             addresses = await resolve(host)
         except OSError as exc:
             return f"cannot resolve {host}: {exc.strerror or type(exc).__name__}"
+        except ValueError as exc:  # UnicodeError (IDNA) included
+            return f"cannot resolve {host}: {type(exc).__name__}: {exc}"
     if not addresses:
         return f"cannot resolve {host}: no address"
     if not allow_private:
