@@ -101,6 +101,10 @@ class TestSearchAndDetail:
     ) -> None:
         response = await client.get(BASE, params={"search": "bob%"}, headers=operator_headers)
         assert response.json()["data"] == []
+        # "²" and "٣" are digits to str.isdigit() but not to int(): a search, not a 500
+        for query in ("²", "١٢٣"):
+            response = await client.get(BASE, params={"search": query}, headers=operator_headers)
+            assert response.status_code == 200 and response.json()["data"] == []
 
     async def test_detail_and_unknown(
         self, client: Any, customer: User, operator_headers: dict[str, str]

@@ -110,4 +110,5 @@ def optional_int(text: str | None) -> int | str | None:
     value = (text or "").strip().replace(",", "")
     if not value:
         return None
-    return int(value) if value.lstrip("-").isdigit() else value
+    digits = value.lstrip("-")
+    return int(value) if digits.isascii() and digits.isdigit() else value

@@ -64,7 +64,7 @@ def matching(query: str | None) -> list[ColumnElement[bool]]:
         User.username.ilike(f"%{escaped}%", escape="\\"),
         User.referral_code == query.upper(),
     ]
-    if query.isdigit() and len(query) <= 18:
+    if query.isascii() and query.isdigit() and len(query) <= 18:  # "²".isdigit() too
         conditions.append(User.telegram_id == int(query))
     if is_valid_base58(query):
         conditions.append(User.tron_address == query)

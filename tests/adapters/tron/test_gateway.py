@@ -104,6 +104,8 @@ class TestConfiguration:
         assert retry_after_seconds(resp("3")) == 3
         assert retry_after_seconds(resp("Wed, 21 Oct 2015 07:28:00 GMT"), now=1445412470) == 10
         assert retry_after_seconds(resp("soon")) is None
+        # "²" (latin-1 0xb2): a digit to str.isdigit(), not to int()
+        assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": b"\xb2"})) is None
         assert retry_after_seconds(httpx.Response(429)) is None
 
 

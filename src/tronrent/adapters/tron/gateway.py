@@ -121,7 +121,7 @@ def retry_after_seconds(response: httpx.Response, *, now: float | None = None) -
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(int(value))
     try:
         when = email.utils.parsedate_to_datetime(value)
