@@ -185,10 +185,23 @@ async def test_bad_input_is_a_4xx_page(console: Console) -> None:
         {"currency": "TRX", "amount": "1.0000001", "reference": "r", "reason": "typo"},
         {"currency": "BTC", "amount": "1", "reference": "r", "reason": "typo"},
         {"currency": "TRX", "amount": "1", "reference": "r", "reason": ""},
+        {"currency": "TRX", "amount": "1", "reference": "r", "reason": " \t  "},
     ):
         answer = await Console.post(http, f"{page}/adjust", page, **form)
         assert answer.status_code == 422, (form, answer.text[:200])
         assert "<html" in answer.text
+    # a reason of blanks is no reason: nothing changes
+    for path in ("block", "unblock"):
+        answer = await Console.post(http, f"{page}/{path}", page, reason="     ")
+        assert answer.status_code == 422 and "reason" in answer.text, path
+    async with console.state.session_maker() as s:
+        assert (await s.get(User, alice)).status is UserStatus.ACTIVE  # type: ignore[union-attr]
+        assert (await balance_service.get_balances(s, alice)).trx_sun == 5 * TRX
+    # a date the search cannot go one day past is a 422 page, not a 500
+    for listing in ("/admin/orders", "/admin/payments"):
+        for query in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
+            answer = await http.get(listing, params=query)
+            assert answer.status_code == 422 and "<html" in answer.text, (listing, query)
     assert (await http.get("/admin/users", params={"cursor": "garbage"})).status_code == 422
     assert (await http.get(page, params={"cursor": "x"})).status_code == 422
     assert (await http.get(page, params={"currency": "BTC"})).status_code == 422

@@ -15,8 +15,7 @@ from tronrent.auth.dependencies import actor_of
 from tronrent.bot.admin_endpoints import AddBotRequest, EditBotRequest, schedule_reload
 from tronrent.bot.service import bot as bot_service
 from tronrent.console import session as console_session
-from tronrent.console.forms import blank, checked, optional_int, optional_text
-from tronrent.console.orders import Reason
+from tronrent.console.forms import Reason, blank, checked, optional_int, optional_text
 from tronrent.console.session import ConsoleAdmin, ConsoleUser
 from tronrent.console.web import nav, page_router, redirect, render
 

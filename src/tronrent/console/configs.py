@@ -12,7 +12,7 @@ from fastapi import Form, Path, Query, Request, Response
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.auth.dependencies import actor_of
 from tronrent.console import session as console_session
-from tronrent.console.orders import Reason
+from tronrent.console.forms import Reason
 from tronrent.console.session import ConsoleAdmin, ConsoleUser
 from tronrent.console.web import nav, page_router, redirect, render
 from tronrent.kit.errors import ValidationFailed

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import Form
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from tronrent.api.exception_handlers import validation_message
 from tronrent.kit.errors import ValidationFailed
@@ -19,8 +19,17 @@ from tronrent.kit.money import AmountError, parse_units
 
 #: a form field that may be left blank
 Field = Annotated[str, Form(max_length=500)]
-#: the reason every change needs (recorded with who made it)
-Reason = Annotated[str, Form(min_length=3, max_length=500)]
+
+
+def _reason(value: str) -> str:
+    text = value.strip()
+    if len(text) < 3:
+        raise ValueError("a reason of at least 3 characters (not blanks) is required")
+    return text
+
+
+#: the reason every change needs (recorded with who made it), stripped: blanks are no reason
+Reason = Annotated[str, Form(min_length=3, max_length=500), AfterValidator(_reason)]
 PAGE_SIZE: Final = 50
 MAX_INT: Final = 2**63 - 1
 

@@ -6,11 +6,11 @@ import re
 from datetime import timedelta
 from typing import Annotated, Final
 
-from fastapi import Depends, Form, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from tronrent.api.deps import SessionDep
 from tronrent.console import session as console_session
-from tronrent.console.forms import optional_text
+from tronrent.console.forms import Reason, optional_text
 from tronrent.console.session import ConsoleAdmin, ConsoleUser
 from tronrent.console.web import choice, day, nav, page_router, redirect, render
 from tronrent.flash.api_deps import JOB_SCOPE
@@ -30,7 +30,6 @@ _TX_HASH: Final = re.compile(r"^[0-9a-fA-F]{64}$")
 _ADDRESS: Final = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
 
 OrderId = Annotated[str, Path(min_length=1, max_length=100)]
-Reason = Annotated[str, Form(min_length=3, max_length=500)]
 
 
 class OrderQuery:

@@ -11,8 +11,7 @@ from fastapi import Depends, Form, Path, Query, Request, Response
 
 from tronrent.api.deps import SessionDep
 from tronrent.console import session as console_session
-from tronrent.console.forms import optional_text
-from tronrent.console.orders import Reason
+from tronrent.console.forms import Reason, optional_text
 from tronrent.console.session import ConsoleAdmin, ConsoleUser
 from tronrent.console.web import choice, day, nav, page_router, redirect, render
 from tronrent.flash.api_deps import JOB_SCOPE

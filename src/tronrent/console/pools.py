@@ -14,8 +14,7 @@ from tronrent.adapters.tron.port import ChainPort
 from tronrent.api.deps import SessionDep, StateDep
 from tronrent.auth.dependencies import actor_of
 from tronrent.console import session as console_session
-from tronrent.console.forms import checked, optional_int, trx_to_sun
-from tronrent.console.orders import Reason
+from tronrent.console.forms import Reason, checked, optional_int, trx_to_sun
 from tronrent.console.session import ConsoleAdmin, ConsoleUser
 from tronrent.console.web import nav, page_router, redirect, render
 from tronrent.flash.api_deps import CHAIN_COMPONENT, ChainDep

@@ -124,14 +124,24 @@ def choice(kind: type[E], value: str | None, field: str) -> E | None:
         raise ValidationFailed(f"{field}: {value!r} is not one of {allowed}") from None
 
 
+#: the dates a date box takes: a day after the last one is still a date (a "to" day is
+#: searched up to the next midnight)
+FIRST_DAY: Final = date(1970, 1, 1)
+LAST_DAY: Final = date(9998, 12, 31)
+
+
 def day(value: str | None, field: str) -> datetime | None:
-    """A date box's value (YYYY-MM-DD) as midnight UTC; empty is None."""
+    """A date box's value (YYYY-MM-DD, ``FIRST_DAY`` .. ``LAST_DAY``) as midnight UTC; empty
+    is None."""
     if not value:
         return None
     try:
-        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        found = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise ValidationFailed(f"{field}: {value!r} is not between {FIRST_DAY} and {LAST_DAY}")
+    return datetime.combine(found, time(), tzinfo=UTC)
 
 
 def query(request: Request, **changes: Any) -> str:
