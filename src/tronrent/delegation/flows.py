@@ -91,6 +91,8 @@ log = logging.getLogger("tronrent.delegation")
 LIVE = (DelegationStatus.PENDING, DelegationStatus.BROADCAST)
 HOLDING = (*LIVE, DelegationStatus.SUCCESS)
 REFUND_JOB = "payment.refund_payment"
+#: the note of an orphaned payment whose order failed: not refunded unless it is back on chain
+ORPHANED_FAILED_NOTE = "order failed while orphaned: refunded if its transaction is back on chain"
 DELEGATE_JOB = "delegation.delegate_order"
 RECLAIM_JOB = "delegation.reclaim_order"
 #: broadcasts of one batch in flight at once
@@ -1083,12 +1085,25 @@ class DelegationFlows:
                     return OrderStatus.REFUNDED.value
                 pay = (
                     await s.execute(
-                        select(Payment).where(
-                            Payment.order_id == order_id, Payment.tx_hash == order.tron_tx_hash
-                        )
+                        select(Payment)
+                        .where(Payment.order_id == order_id, Payment.tx_hash == order.tron_tx_hash)
+                        # locked: a restore of an orphaned payment (the scanner) is decided
+                        # before or after this, never beside it
+                        .with_for_update()
                     )
                 ).scalar_one_or_none()
-                if pay is not None:
+                if pay is not None and pay.status is PaymentStatus.ORPHANED:
+                    # its block left the chain: we may never receive that TRX. No refund now;
+                    # if its transaction comes back, the scanner's restore makes it refunding
+                    # (payment.repository.restore_orphaned_many)
+                    pay.note = f"{pay.note or ''}; {ORPHANED_FAILED_NOTE}".strip("; ")
+                    log.warning(
+                        "order %s failed with its payment %s orphaned: refunded only if its "
+                        "transaction is back on chain",
+                        order_id,
+                        pay.id,
+                    )
+                elif pay is not None:
                     # even after its excess was refunded: the refund job sends the rest, never
                     # more than was paid in total (see payment.refund)
                     pay.status = PaymentStatus.REFUNDING

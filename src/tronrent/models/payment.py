@@ -56,7 +56,10 @@ class Payment(TimestampMixin, Base):
     (insert ... ON CONFLICT DO NOTHING; act only when the row is new). ``event_index`` is 0 for a
     native TRX transfer (TRON transactions carry one contract) and the log index of the
     ``Transfer`` event for TRC20. ``amount_units`` is sun (TRX) or USDT micro-units; zero-value
-    TRC20 transfers (address-poisoning spam) are recorded as dust."""
+    TRC20 transfers (address-poisoning spam) are recorded as dust.
+
+    ``status_before_orphan``: while ``ORPHANED``, the status the payment had when its block
+    left the canonical chain (restored when its transaction is seen again; NULL otherwise)."""
 
     __tablename__ = "payments"
     __table_args__ = (
@@ -66,6 +69,10 @@ class Payment(TimestampMixin, Base):
         CheckConstraint("block_number >= 0", name="block_number"),
         CheckConstraint(enum_check("asset", Currency), name="asset"),
         CheckConstraint(enum_check("status", PaymentStatus), name="status"),
+        CheckConstraint(
+            "status_before_orphan IS NULL OR " + enum_check("status_before_orphan", PaymentStatus),
+            name="status_before_orphan",
+        ),
         CheckConstraint(
             "match_method IS NULL OR " + enum_check("match_method", MatchMethod),
             name="match_method",
@@ -101,6 +108,7 @@ class Payment(TimestampMixin, Base):
         default=PaymentStatus.RECEIVED,
         server_default=PaymentStatus.RECEIVED.value,
     )
+    status_before_orphan: Mapped[PaymentStatus | None] = mapped_column(StrEnumType(PaymentStatus))
     match_method: Mapped[MatchMethod | None] = mapped_column(StrEnumType(MatchMethod))
     order_id: Mapped[str | None] = mapped_column(String(100), ForeignKey("orders.id"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType, ForeignKey("users.id"))

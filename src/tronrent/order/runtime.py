@@ -47,6 +47,9 @@ class FlashRuntime:
     count_idle_period_blocks: int = 28_800
     count_max_idle_days: int = 7
     count_unused_policy: str = "forfeit"
+    #: blocks on top of a payment before it is acted on (``CONFIRMATIONS``; the scanner's
+    #: too): a confirm-payment of a transaction less deep is refused until it is deep enough
+    confirmations: int = 0
 
     @property
     def activates_recipients(self) -> bool:
@@ -82,6 +85,7 @@ class FlashRuntime:
             count_idle_period_blocks=settings.count_idle_period_blocks,
             count_max_idle_days=settings.count_max_idle_days,
             count_unused_policy=settings.count_unused_policy,
+            confirmations=settings.confirmations,
             rental_duration_s=(
                 float(settings.energy_flash_rental_seconds)
                 if settings.energy_flash_rental_seconds

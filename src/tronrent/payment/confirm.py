@@ -1,20 +1,25 @@
 """Manual payment confirmation (`POST /api/energy-flash/confirm-payment`), verified on chain.
 
-The transaction must exist in a block, have succeeded, be a TRX transfer to the flash address
+The transaction must exist in a block with the configured confirmations on top of it
+(``CONFIRMATIONS``, as the scanner waits for; fewer: 404 ``TX_NOT_FOUND`` "try again", with
+``details.confirmations``/``required``), have succeeded, be a TRX transfer to the flash address
 paying at least `min_amount`, and not have been used for another order; it is then recorded
-exactly like a scanned payment (same unique key) and must match the given order by its amount
-tail or its sender (= the order's recipient) - a customer cannot claim someone else's payment.
-Idempotent: confirming the same payment for the same order again changes nothing.
+exactly like a scanned payment (same unique key, with its block's number, id and time, so a
+fork rewind orphans it only if that block left the chain) and must match the given order by its
+amount tail or its sender (= the order's recipient) - a customer cannot claim someone else's
+payment. Idempotent: confirming the same payment for the same order again changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronrent.adapters.tron.errors import ChainError
-from tronrent.adapters.tron.port import ChainPort
+from tronrent.adapters.tron.port import ChainPort, TxState
 from tronrent.kit.errors import Conflict, NotFound, ValidationFailed
 from tronrent.kit.metrics import PAYMENT_MONITORING_CHECKS
 from tronrent.kit.money import format_trx
@@ -36,6 +41,12 @@ class PaymentNotAcceptable(ValidationFailed):
 
 class PaymentAlreadyUsed(Conflict):
     default_code = "PAYMENT_ALREADY_USED"
+
+
+class PaymentNotConfirmed(PaymentNotOnChain):
+    """In a block, but fewer than the configured confirmations on top of it: the customer tries
+    again a few blocks later (the scanner records it anyway once it is deep enough). The same
+    404 ``TX_NOT_FOUND`` as a transaction not in a block yet, with ``details``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +88,7 @@ async def confirm_payment(
             f"paid {format_trx(amount)} TRX, below the minimum "
             f"{format_trx(cfg.price.min_amount_sun)} TRX"
         )
-    info = await chain.get_transaction_info(tx_hash)
-    if info is None:
-        raise PaymentNotOnChain("transaction not found in a block yet")
+    block_number, block_id, block_ms = await _confirmed_block(chain, tx_hash, rt.confirmations)
     if existing is None:
         await payment_repo.insert_payment_if_new(
             session,
@@ -89,8 +98,9 @@ async def confirm_payment(
             from_address=str(tx.parameter.get("owner_address", "")),
             to_address=to,
             amount_units=amount,
-            block_number=info.block_number,
-            block_timestamp=from_ms(info.block_timestamp_ms) if info.block_timestamp_ms else None,
+            block_number=block_number,
+            block_id=block_id,
+            block_timestamp=from_ms(block_ms) if block_ms else None,
         )
     payment = await payment_repo.get_by_tx(session, tx_hash)
     assert payment is not None
@@ -107,3 +117,48 @@ async def confirm_payment(
         )
     await session.refresh(order)
     return Confirmation(order_id, tx_hash, order.status.value, already=outcome is None)
+
+
+async def _confirmed_block(
+    chain: ChainPort, tx_hash: str, confirmations: int
+) -> tuple[int, str, int]:
+    """The block holding ``tx_hash`` (number, id, timestamp ms) once it has ``confirmations``
+    blocks on top of it; `PaymentNotOnChain` (not in a block) or `PaymentNotConfirmed` (not
+    deep enough, or its block changed while we looked: a fork) otherwise."""
+    found = await chain.find_transaction(tx_hash, confirmations=confirmations)
+    if found.state is TxState.ABSENT or found.block_number is None:
+        raise PaymentNotOnChain("transaction not found in a block yet")
+    if found.state is TxState.FAILED:
+        raise PaymentNotAcceptable(f"the transaction failed ({found.message or 'FAILED'})")
+    if found.state is TxState.PENDING:
+        raise PaymentNotConfirmed(
+            f"the transaction has {found.confirmations} of {confirmations} confirmations: "
+            "try again in a few blocks",
+            details={"confirmations": found.confirmations, "required": confirmations},
+        )
+    # its block's id, so a fork rewind orphans the payment only if that very block is gone
+    blocks = await chain.get_blocks(found.block_number, found.block_number + 1)
+    block = next(
+        (
+            b
+            for b in blocks
+            if _block_number(b) == found.block_number
+            and any(_txid_of(t) == found.txid.lower() for t in b.get("transactions") or ())
+        ),
+        None,
+    )
+    if block is None:  # the node moved to another branch between the two reads
+        raise PaymentNotConfirmed(
+            "the transaction's block is changing (a fork?): try again in a few blocks",
+            details={"confirmations": 0, "required": confirmations},
+        )
+    header = (block.get("block_header") or {}).get("raw_data") or {}
+    return found.block_number, str(block["blockID"]), int(header.get("timestamp") or 0)
+
+
+def _block_number(block: Mapping[str, Any]) -> int:
+    return int(((block.get("block_header") or {}).get("raw_data") or {}).get("number") or 0)
+
+
+def _txid_of(tx: Mapping[str, Any]) -> str:
+    return str(tx.get("txID", "")).lower()
