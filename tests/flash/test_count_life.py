@@ -6,6 +6,10 @@ unused package with each policy for its unused counts."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
@@ -17,6 +21,7 @@ from tronrent.count.repository import scanned_block
 from tronrent.delegation.flows import FlowDeps
 from tronrent.kit.audit import Actor
 from tronrent.kit.db import transaction_scope
+from tronrent.kit.time import utcnow
 from tronrent.models.balance_ledger import BalanceLedgerEntry, LedgerCause
 from tronrent.models.chain_transaction import ChainTransaction, ChainTxPurpose
 from tronrent.models.count_package import (
@@ -27,7 +32,7 @@ from tronrent.models.count_package import (
 )
 from tronrent.models.energy_delegation import DelegationStatus, EnergyDelegation
 from tronrent.models.notification_outbox import NotificationOutbox
-from tronrent.models.order import OrderStatus
+from tronrent.models.order import Order, OrderStatus
 from tronrent.worker import job_scope
 
 from .conftest import TRX, Flash
@@ -112,6 +117,7 @@ async def life_flash(
     fee: int,
     max_idle: int,
     policy: str = "forfeit",
+    **rt_kw: Any,
 ) -> Flash:
     """The engine following USDT transfers, with these idle settings (COUNT_*)."""
     return await flash(
@@ -121,6 +127,7 @@ async def life_flash(
         count_idle_fee_counts=fee,
         count_max_idle_days=max_idle,
         count_unused_policy=policy,
+        **rt_kw,
     )
 
 
@@ -187,7 +194,9 @@ class TestPauseResume:
         self, flash: FlashFactory, devnet: DevnetServer
     ) -> None:
         period = 10
-        f = await life_flash(flash, devnet, period=period, fee=1, max_idle=0)
+        # a 2 s payment window: the pause comes after it (the package's lifetime is its rental,
+        # 1 h, not the window it was paid in - paused then, it ended at once, counts forfeited)
+        f = await life_flash(flash, devnet, period=period, fee=1, max_idle=0, payment_timeout_s=2)
         customer = funded_key(f.devnet.chain, 50 * TRX, usdt_units=100 * USDT)
         holder = funded_key(f.devnet.chain, TRX, usdt_units=USDT).address_base58
         address = customer.address_base58
@@ -195,6 +204,13 @@ class TestPauseResume:
         order = await new_count_order(f, 20, address)
         await started(f, order.id)
         await wait_until(lambda: _enough(f, address))
+        async with f.session_maker() as s:
+            active = await s.get(Order, order.id)
+            assert active is not None and active.expires_at is not None
+            assert active.expires_at > utcnow() + timedelta(minutes=50)  # the rental's end
+        await asyncio.sleep(
+            max(0.0, (order.created_at + timedelta(seconds=2.5) - utcnow()).total_seconds())
+        )
         for _ in range(2):  # the second asks again: nothing more happens
             async with job_scope(), transaction_scope(f.session_maker) as s:
                 pkg = await count_service.pause(s, order.id, actor=OPERATOR, reason="holiday")
@@ -214,8 +230,11 @@ class TestPauseResume:
         await wait_until(lambda: scanned_to(f, since + 3 * period))
         await count_life.run(deps(f))
         pkg = await package(f, order.id)
-        assert (pkg.used_counts, pkg.paused) == (used_at_pause, True)
+        assert (pkg.used_counts, pkg.paused, pkg.end_reason) == (used_at_pause, True, None)
         assert len(await events_of(f, order.id, IDLE_FEE_EVENT)) == fees_at_pause
+        async with f.session_maker() as s:
+            still = await s.get(Order, order.id)
+            assert still is not None and still.status is OrderStatus.ACTIVE
         async with f.session_maker() as s:
             (x,) = (
                 await s.execute(
@@ -230,6 +249,16 @@ class TestPauseResume:
         await wait_until(lambda: _enough(f, address))
         await wait_until(lambda: _no_pending(f, order.id))
         assert await txs_to(f, address, ChainTxPurpose.DELEGATE) == 1
+        async with f.session_maker() as s:
+            (x,) = (
+                await s.execute(
+                    select(EnergyDelegation).where(
+                        EnergyDelegation.order_id == order.id,
+                        EnergyDelegation.status == DelegationStatus.SUCCESS,
+                    )
+                )
+            ).scalars()
+            assert x.expires_at is not None and x.expires_at > utcnow() + timedelta(minutes=50)
         # followed again: a transfer counts and is topped up
         await usdt_with_tronpy(f, customer, holder, USDT)
 

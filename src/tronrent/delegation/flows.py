@@ -1025,12 +1025,17 @@ class DelegationFlows:
                 if delivered < (order.energy_amount or 0):
                     states[order.id] = "again"
                     continue
+                ends_at = max(x.expires_at for x in ok if x.expires_at)
                 move(
                     order,
                     OrderStatus.ACTIVE,
                     delegation_result=delegation_result(ok, pools),
                     delegate_tx_hash=ok[0].tx_hash if ok else None,
                     status_reason=None,
+                    # from now on the order expires when its rental does (it was the end of
+                    # the payment window): a count package's or an auto top-up's lifetime,
+                    # which their pause / resume / idle steps read
+                    expires_at=ends_at,
                 )
                 states[order.id] = OrderStatus.ACTIVE.value
                 events.append(
@@ -1041,7 +1046,7 @@ class DelegationFlows:
                             "energy": delivered,
                             "transaction_count": order.transaction_count,
                             "tx_hashes": [x.tx_hash for x in ok if x.tx_hash],
-                            "ends_at": max(x.expires_at for x in ok if x.expires_at).isoformat(),
+                            "ends_at": ends_at.isoformat(),
                             "duration_s": d.rt.rental_ms(order.duration_hours) // 1000,
                         },
                     )
