@@ -128,6 +128,12 @@ class FlowDeps:
 
 
 _NOT_RECLAIMED = (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING)
+#: orders whose due delegations end their rental (reclaiming, then completed); an order in any
+#: other status has its delivered energy reclaimed when due, its status left as it is (see
+#: `DelegationFlows._begin_reclaim`)
+_RENTING = (OrderStatus.ACTIVE, OrderStatus.RECLAIMING)
+#: `_begin_reclaim`'s state of an order in another status with delivered energy to reclaim
+_LEFTOVER = "leftover"
 
 
 def _count(s: AsyncSession, operation: str, result: str, n: int) -> None:
@@ -1138,7 +1144,7 @@ class DelegationFlows:
         ids = list(dict.fromkeys(order_ids))
         now = utcnow()
         states, due, shared = await self._begin_reclaim(d, ids, now)
-        reclaiming = [oid for oid in ids if states[oid] == "reclaiming"]
+        reclaiming = [oid for oid in ids if states[oid] in ("reclaiming", _LEFTOVER)]
         head: BlockHeader | None = None  # one head read per batch: built from, delivered with
         if due:
             head = await d.chain.reference_block(d.rt.block_interval_ms / 1000)
@@ -1159,6 +1165,11 @@ class DelegationFlows:
     ) -> tuple[dict[str, str], set[int], dict[_Pair, str]]:
         """Active orders with a due delegation become reclaiming (customer told).
 
+        An order in any other status (failed, refunded, paid, delegating, ...) holding a
+        delivered delegation that is due - a part of a split order delivered before the order
+        gave up, or waits for the rest - has it reclaimed too, its status left as it is and its
+        customer not told: state "leftover" (also while its undelegation is on its way).
+
         Returns the states (reclaiming orders: "reclaiming"), the ids of their due delegations,
         and the (pool, receiver) pairs whose lock the node must be asked about (see
         `_sharing_a_lock`), with the pool's address.
@@ -1168,15 +1179,35 @@ class DelegationFlows:
             return states, set(), {}
         async with d.session_maker() as s:
             orders: list[Order] = []
+            others: list[Order] = []
             for order in await _lock_orders(s, order_ids):
-                if order.status in (OrderStatus.ACTIVE, OrderStatus.RECLAIMING):
+                if order.status in _RENTING:
                     orders.append(order)
                 else:
                     states[order.id] = order.status.value
+                    others.append(order)
             success = await _delegations_by_order(
                 s, [o.id for o in orders], (DelegationStatus.SUCCESS,)
             )
             due: list[EnergyDelegation] = []
+            if others:  # none in the common case: no query
+                theirs = await _delegations_by_order(
+                    s,
+                    [o.id for o in others],
+                    (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING),
+                )
+                for order in others:
+                    xs = theirs.get(order.id, [])
+                    mine = [
+                        x
+                        for x in xs
+                        if x.status is DelegationStatus.SUCCESS
+                        and x.expires_at is not None
+                        and x.expires_at <= now
+                    ]
+                    if mine or any(x.status is DelegationStatus.RECLAIMING for x in xs):
+                        states[order.id] = _LEFTOVER
+                        due += mine
             events: list[OrderEvent] = []
             for order in orders:
                 mine = [
@@ -1232,13 +1263,17 @@ class DelegationFlows:
         """Build, sign and store an undelegation for every due delegation of the (reclaiming)
         orders that has none live yet, in one transaction; the delegations become reclaiming.
         One still locked on chain by a later delegation is rescheduled to the end of that lock
-        instead (the customer's rental still ends now: the rest is a gift)."""
+        instead (the customer's rental still ends now: the rest is a gift). An order in another
+        status (a leftover, see `_begin_reclaim`) is undelegated alike, unless it became active
+        meanwhile (its rental's end reclaims it then)."""
         if not order_ids:
             return
         async with d.session_maker() as s:
-            orders = [
-                o.id for o in await _lock_orders(s, order_ids) if o.status is OrderStatus.RECLAIMING
+            locked = [
+                o for o in await _lock_orders(s, order_ids) if o.status is not OrderStatus.ACTIVE
             ]
+            orders = [o.id for o in locked]
+            leftover = {o.id: o.status for o in locked if o.status not in _RENTING}
             todo = [
                 x
                 for xs in (
@@ -1327,6 +1362,13 @@ class DelegationFlows:
                 )
                 x.status = DelegationStatus.RECLAIMING
                 x.undelegate_tx_hash = signed.txid
+                if x.order_id in leftover:
+                    log.info(
+                        "order %s (%s): undelegating its delivered part from pool %s (due)",
+                        x.order_id,
+                        leftover[x.order_id].value,
+                        pool.tron_address,
+                    )
             await s.flush()  # the delegations first, then the rows naming them
             await insert_stored(s, rows)
             await record.add(s, entries)
@@ -1426,23 +1468,37 @@ class DelegationFlows:
         left: the rental is over for the customer); "again" (a delegation to undelegate again:
         rejected, or not accepted by a node yet - a job of their own retries these unless they
         are the whole ``batch``, which the caller retries); "broadcast" (undelegations on their
-        way); or the status it is in.
+        way); or the status it is in. Only a reclaiming order is completed: a leftover (see
+        `_begin_reclaim`) keeps its status, which is its state once nothing due is left.
         """
         states: dict[str, str] = {}
         if not order_ids:
             return states
         async with d.session_maker() as s:
             orders = []
+            others = []
             for order in await _lock_orders(s, order_ids):
+                states[order.id] = order.status.value
                 if order.status is OrderStatus.RECLAIMING:
                     orders.append(order)
-                else:
-                    states[order.id] = order.status.value
+                elif order.status is not OrderStatus.ACTIVE:
+                    others.append(order)
             every = await _delegations_by_order(
                 s,
-                [o.id for o in orders],
+                [o.id for o in (*orders, *others)],
                 (DelegationStatus.SUCCESS, DelegationStatus.RECLAIMING, DelegationStatus.EXPIRED),
             )
+            for order in others:
+                xs = every.get(order.id, [])
+                if order.id in unsent or any(
+                    x.status is DelegationStatus.SUCCESS
+                    and x.expires_at is not None
+                    and x.expires_at <= now
+                    for x in xs
+                ):
+                    states[order.id] = "again"
+                elif any(x.status is DelegationStatus.RECLAIMING for x in xs):
+                    states[order.id] = "broadcast"
             events: list[OrderEvent] = []
             rescheduled = []
             for order in orders:

@@ -148,7 +148,10 @@ async def sweep(left_before_ms: int | None = None) -> None:
         )
         # rentals over; and undelegations stored or broadcast but not seen in a block by the
         # scanner for a while (a crash between store and broadcast, a lost job): the job looks
-        # those up at most once per confirm_timeout_s (see _deliver_undelegations)
+        # those up at most once per confirm_timeout_s (see _deliver_undelegations). Whatever
+        # the order's status: a delivered part of an order that failed (or waits for the rest)
+        # is reclaimed when due too, its order left as it is (see _begin_reclaim). No join:
+        # the delegations' own indexes (status, expires_at) find them
         stale_reclaim = and_(
             EnergyDelegation.status == DelegationStatus.RECLAIMING,
             EnergyDelegation.updated_at < stuck_before,
@@ -157,9 +160,7 @@ async def sweep(left_before_ms: int | None = None) -> None:
             (
                 await s.execute(
                     select(EnergyDelegation.order_id)
-                    .join(Order, Order.id == EnergyDelegation.order_id)
                     .where(
-                        Order.status.in_((OrderStatus.ACTIVE, OrderStatus.RECLAIMING)),
                         or_(EnergyDelegation.status == DelegationStatus.SUCCESS, stale_reclaim),
                         EnergyDelegation.expires_at <= now,
                     )
