@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from test_batch import new_address
 
-from tronproto.address import to_base58
 from tronrent.auth.service import admin as admin_service
 from tronrent.kit.errors import Conflict, NotFound
 from tronrent.kit.time import utcnow
@@ -36,15 +36,6 @@ from tronrent.worker._enqueue import JobBuffer
 
 TRX = 1_000_000
 PRICE = 1_500_000  # the default single price
-
-
-def new_address() -> str:
-    return to_base58(b"\x41" + os.urandom(20))
-
-
-@pytest.fixture
-def rt() -> FlashRuntime:
-    return FlashRuntime(payment_address=new_address())
 
 
 @pytest.fixture

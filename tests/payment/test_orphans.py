@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from test_batch import new_address
 
-from tronproto.address import to_base58
 from tronrent.kit.time import utcnow
 from tronrent.models.common import Currency
 from tronrent.models.order import Order, OrderStatus
@@ -29,15 +29,6 @@ from tronrent.worker._enqueue import JobBuffer
 TRX = 1_000_000
 BLOCK = 5_000_000  # far above any other test's payments in the shared database
 REFUND_JOB = "payment.refund_payment"
-
-
-def new_address() -> str:
-    return to_base58(b"\x41" + os.urandom(20))
-
-
-@pytest.fixture
-def rt() -> FlashRuntime:
-    return FlashRuntime(payment_address=new_address())
 
 
 @pytest.fixture

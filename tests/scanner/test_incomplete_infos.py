@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,18 +55,6 @@ class Lagging:
 
     async def get_head_block_number(self) -> int:
         return await self.inner.get_head_block_number()
-
-
-@pytest.fixture
-async def devnet() -> AsyncIterator[DevnetServer]:
-    async with DevnetServer(port=0, block_interval_ms=100, produce_blocks=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def gateway(devnet: DevnetServer) -> AsyncIterator[TronGateway]:
-    async with TronGateway([devnet.url], timeout_s=5, backoff_base_s=0.02) as gw:
-        yield gw
 
 
 def txid_of(rec: Any) -> str:

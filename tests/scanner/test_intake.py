@@ -4,9 +4,6 @@ seen again is restored (and re-driven only if it was never handled)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,18 +19,6 @@ from tronrent.scanner.service import BlockScanner, ScannerConfig
 from tronrent.worker import PendingJob, job_scope
 
 TRX = 1_000_000
-
-
-@pytest.fixture
-async def devnet() -> AsyncIterator[DevnetServer]:
-    async with DevnetServer(port=0, block_interval_ms=100, produce_blocks=False) as server:
-        yield server
-
-
-@pytest.fixture
-async def gateway(devnet: DevnetServer) -> AsyncIterator[TronGateway]:
-    async with TronGateway([devnet.url], timeout_s=5, backoff_base_s=0.02) as gw:
-        yield gw
 
 
 def send_trx(devnet: DevnetServer, key: PrivateKey, to: str, amount: int) -> str:

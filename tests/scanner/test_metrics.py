@@ -18,12 +18,6 @@ from tronrent.worker import PendingJob, job_scope
 
 
 @pytest.fixture
-async def devnet() -> AsyncIterator[DevnetServer]:
-    async with DevnetServer(port=0, block_interval_ms=100, produce_blocks=False) as server:
-        yield server
-
-
-@pytest.fixture
 async def gateway(devnet: DevnetServer) -> AsyncIterator[TronGateway]:
     async with TronGateway([devnet.url], timeout_s=5, max_attempts=1, max_wait_s=0.2) as gw:
         yield gw
