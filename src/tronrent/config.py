@@ -34,6 +34,8 @@ from tronproto.address import is_valid_base58
 _log = logging.getLogger("tronrent.config")
 
 LOCAL_SECRETS_FILE = "secrets.json"
+#: the longest a retention setting keeps rows (100 years: "now minus it" is still a date)
+MAX_RETENTION_DAYS = 36_500
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgres", "postgresql", "postgresql+asyncpg")
 _LOG_LEVELS = {"debug", "info", "warn", "warning", "error", "critical"}
@@ -479,30 +481,34 @@ class Settings(BaseSettings):
     # --- retention (issue 14, see docs/retention.md) ---------------------------------------------
     retention_payment_monitoring_days: int = _env(
         30,
-        "a non-negative integer (days)",
+        "an integer 0-36500 (days)",
         "finished payment watches (payment_monitoring_logs) kept this long (seed 000: 30; 0 = "
         "forever); PostgreSQL drops whole day partitions",
         ge=0,
+        le=MAX_RETENTION_DAYS,
     )
     retention_notification_days: int = _env(
         90,
-        "a non-negative integer (days)",
+        "an integer 0-36500 (days)",
         "sent or failed notification_outbox rows of settled orders kept this long (0 = forever)",
         ge=0,
+        le=MAX_RETENTION_DAYS,
     )
     retention_merchant_callback_days: int = _env(
         90,
-        "a non-negative integer (days)",
+        "an integer 0-36500 (days)",
         "delivered or failed merchant callbacks (and their delivery log) of settled orders kept "
         "this long (0 = forever)",
         ge=0,
+        le=MAX_RETENTION_DAYS,
     )
     retention_job_failure_days: int = _env(
         90,
-        "a non-negative integer (days)",
+        "an integer 0-36500 (days)",
         "resolved dead letters (job_failures) kept this long after resolution (0 = forever); "
         "unresolved ones are kept",
         ge=0,
+        le=MAX_RETENTION_DAYS,
     )
     retention_batch_size: int = _env(
         1000,

@@ -110,6 +110,12 @@ class TestBadValues:
             ("API_PORT", "70000", "API_PORT: must be a TCP port (1-65535), got '70000'"),
             ("LOG_LEVEL", "loud", "LOG_LEVEL: must be one of debug, info, warn, error"),
             ("CONFIRMATIONS", "500", "CONFIRMATIONS: must be an integer from 0 to 100"),
+            # "now minus 740,000 days" is before year 1: the retention job failed every run
+            (
+                "RETENTION_NOTIFICATION_DAYS",
+                "740000",
+                "RETENTION_NOTIFICATION_DAYS: must be an integer 0-36500 (days)",
+            ),
             ("TRON_NODE_URLS", "ftp://x", "TRON_NODE_URLS: must be a comma-separated list"),
             ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: must be a sqlite:// or postgresql://"),
             ("REDIS_URL", "localhost:6379", "REDIS_URL: must be a redis://, rediss:// or unix://"),
