@@ -262,6 +262,33 @@ class TestExactlyOnce:
         assert [r.status for r in stored] == [ChainTxStatus.CONFIRMED] * 2
         assert [r.amount_sun for r in stored] == [7 * TRX, 3 * TRX]
 
+    async def test_two_operators_at_once_one_is_told_in_flight(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        devnet: DevnetServer,
+        gateway: TronGateway,
+        box: SecretBox,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The second operator's call looked for a transaction in flight before the first
+        stored its own: the database's unique index refuses the second at the flush that
+        stores it - a 409 ``STAKING_IN_FLIGHT``, not a database error (500)."""
+        _, pool = await add_pool(session_maker, devnet, gateway, box)
+        devnet.node.paused = True
+        first = staking(session_maker, gateway, box, wait_s=0.3)
+        done = await first.run(pool.tron_address, StakeOp.STAKE, 7 * TRX, actor=ACTOR, reason="a")
+        assert done.status == "pending"
+        second = staking(session_maker, gateway, box, wait_s=0.3)
+
+        async def looked_before(ref: str) -> None:  # its look came before the first stored
+            return None
+
+        monkeypatch.setattr(second, "_resume", looked_before)
+        with pytest.raises(StakingInFlight):
+            await second.run(pool.tron_address, StakeOp.STAKE, 5 * TRX, actor=ACTOR, reason="b")
+        assert [r.amount_sun for r in await rows(session_maker, pool)] == [7 * TRX]
+        devnet.node.paused = False
+
     async def test_left_in_flight_is_settled_by_the_periodic_job(
         self,
         session_maker: async_sessionmaker[AsyncSession],

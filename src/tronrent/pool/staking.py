@@ -287,29 +287,31 @@ class Staking:
                 tx = await _build(self._chain, op, pool.tron_address, amount_sun)
             except TransactionRejected as exc:
                 raise StakingRefused(f"the node refused to build it: {exc.node_message}") from None
-            row = await sign_and_store(
-                s,
-                self._chain,
-                tx,
-                pool_key(self._box, pool),
-                purpose=PURPOSE[op],
-                owner=pool.tron_address,
-                to=None,
-                amount_sun=amount_sun,
-                pool_id=pool.id,
-            )
-            s.add(
-                PoolChange(
-                    pool_id=pool.id,
-                    actor=actor.name[:100],
-                    actor_id=actor.admin_id,
-                    action=ACTION[op],
-                    before=before.as_dict(),
-                    after={"amountSun": amount_sun, "txid": row.txid},
-                    reason=why,
-                )
-            )
+            # the unique index on a pool's staking transaction in flight fires at the flush
+            # that stores it (another operator's, signed at the same moment), or at the commit
             try:
+                row = await sign_and_store(
+                    s,
+                    self._chain,
+                    tx,
+                    pool_key(self._box, pool),
+                    purpose=PURPOSE[op],
+                    owner=pool.tron_address,
+                    to=None,
+                    amount_sun=amount_sun,
+                    pool_id=pool.id,
+                )
+                s.add(
+                    PoolChange(
+                        pool_id=pool.id,
+                        actor=actor.name[:100],
+                        actor_id=actor.admin_id,
+                        action=ACTION[op],
+                        before=before.as_dict(),
+                        after={"amountSun": amount_sun, "txid": row.txid},
+                        reason=why,
+                    )
+                )
                 await s.commit()
             except IntegrityError:
                 raise StakingInFlight(
