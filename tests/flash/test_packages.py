@@ -347,6 +347,62 @@ class TestCreateOrderInput:
         assert data["paymentAddress"] is None and data["totalAmount"] == 2.0
         assert data["status"] == "paid"
 
+    async def test_a_quoted_activation_fee_is_debited_when_paid_from_the_balance(
+        self, shop: Api
+    ) -> None:
+        """A TRX transfer order for an address with no account quotes its activation fee; paid
+        from the balance instead, the debit is the whole quoted amount (the fee was dodged:
+        the platform paid the activation)."""
+        package_id = await add_package(shop, Currency.TRX, 2 * TRX)
+        user_id = await add_user(shop)
+        async with sessions(shop)() as s:
+            await balance_service.apply(
+                s,
+                user_id=user_id,
+                currency=Currency.TRX,
+                delta_units=10 * TRX,
+                cause_type=LedgerCause.ADJUSTMENT,
+                cause_id=f"test-{user_id}",
+            )
+            await s.commit()
+        r = await shop.http.post(
+            "/api/orders",
+            json={
+                "packageId": package_id,
+                "quantity": 1,
+                "recipientAddress": PrivateKey.random().address_base58,  # no account yet
+                "userId": str(user_id),
+                "paymentMethod": "transfer",
+            },
+            headers=shop.admin,
+        )
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        fee = units(data["activationFee"])
+        assert fee > 0 and data["finalPrice"] == 2.0
+        r = await shop.http.post(
+            f"/api/orders/{data['orderId']}/payment",
+            json={"method": "balance"},
+            headers=shop.admin,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["paidAmountUnits"] == 2 * TRX + fee
+        async with sessions(shop)() as s:
+            debits = (
+                (
+                    await s.execute(
+                        select(BalanceLedgerEntry.delta_units).where(
+                            BalanceLedgerEntry.cause_id == data["orderId"],
+                            BalanceLedgerEntry.cause_type == LedgerCause.ORDER_PAYMENT,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert list(debits) == [-(2 * TRX + fee)]
+            assert (await balance_service.get_balances(s, user_id)).trx_sun == 8 * TRX - fee
+
     async def test_blocked_user_cannot_order_or_top_up(self, shop: Api) -> None:
         package_id = await add_package(shop, Currency.TRX, 2 * TRX)
         user_id = await add_user(shop)

@@ -51,6 +51,7 @@ from tronrent.order.errors import OrderNotFound
 from tronrent.order.notify import OrderEvent, notify_order, notify_orders
 from tronrent.order.service import stop_monitoring, stop_monitoring_statement
 from tronrent.order.state import check_transition, move
+from tronrent.product.base import amount_due
 from tronrent.product.customer import ensure_may_order, ensure_status_not_blocked
 from tronrent.user import totals
 from tronrent.user.balance import balance as balance_service
@@ -166,7 +167,7 @@ def mark_unsaved_paid(session: AsyncSession, order: Order) -> OrderEvent:
     `pay_new_order`: the ledger's UNIQUE cause, and a failed debit (409 INSUFFICIENT_BALANCE)
     rolls the caller's transaction back with nothing written."""
     _payable(order)
-    amount = order.final_price_units
+    amount = amount_due(order)
     move(order, OrderStatus.PAID, **_paid_values(amount))
     after_commit(session, _paid_committed)
     return _paid_event(order, amount)
@@ -186,10 +187,11 @@ async def debit_unsaved(
 async def _debit(
     session: AsyncSession, order: Order, actor: str | None, along: Sequence[NewRows] = ()
 ) -> int:
-    """The ledger debit of ``order``'s price (never debited: pending and locked, or new); the
-    amount."""
+    """The ledger debit of ``order``'s price (never debited: pending and locked, or new) and
+    of the recipient's activation fee a transfer order quoted with it (`amount_due`: the
+    platform pays that transfer when it delivers); the amount."""
     assert order.user_id is not None
-    amount = order.final_price_units
+    amount = amount_due(order)
     await balance_service.apply(
         session,
         user_id=order.user_id,

@@ -105,3 +105,10 @@ def format_amount(units: int, currency: Currency | str, *, exact: bool = False) 
 def dust_units(currency: Currency, flash: FlashConfig) -> int:
     """Payments below this are dust: the flash ``min_amount`` for TRX, `USDT_DUST_UNITS`."""
     return flash.price.min_amount_sun if currency is Currency.TRX else USDT_DUST_UNITS
+
+
+def amount_due(order: Order) -> int:
+    """What the order costs without its tail: the frozen final price plus the recipient's
+    activation fee quoted with it (a TRX transfer order for an address with no account; paid
+    from the balance, the same amount is debited)."""
+    return order.final_price_units + (order.activation_fee_sun or 0)

@@ -38,6 +38,7 @@ from tronrent.product.base import (
     Delivery,
     SettleContext,
     Settlement,
+    amount_due,
     format_amount,
     policies_for,
 )
@@ -63,11 +64,6 @@ def settle_package_payment(paid_units: int, *, price_units: int, expected_units:
     if paid_units <= max(expected_units, price_units):
         return FlashQuote(FlashPaymentKind.EXACT, paid_units, 1, price_units, 0)
     return FlashQuote(FlashPaymentKind.EXCESS, paid_units, 1, price_units, paid_units - price_units)
-
-
-def amount_due(order: Order) -> int:
-    """What the order costs without its tail: the frozen final price plus the activation fee."""
-    return order.final_price_units + (order.activation_fee_sun or 0)
 
 
 class PackageStrategy:
