@@ -28,7 +28,9 @@ from tronrent.models.common import Currency
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
 from tronrent.payment import repository as payment_repo
+from tronrent.payment.service import PaymentOutcome
 from tronrent.payment.service import payment as payment_service
+from tronrent.worker import Retry
 
 
 class PaymentNotOnChain(NotFound):
@@ -47,6 +49,34 @@ class PaymentNotConfirmed(PaymentNotOnChain):
     """In a block, but fewer than the configured confirmations on top of it: the customer tries
     again a few blocks later (the scanner records it anyway once it is deep enough). The same
     404 ``TX_NOT_FOUND`` as a transaction not in a block yet, with ``details``."""
+
+
+class OrderChangedMeanwhile(Conflict):
+    """The order kept changing while the payment was matched to it (another payment, a
+    balance payment, the expiry sweeper, at the same moment): 409, try again."""
+
+    default_code = "ORDER_CHANGED"
+
+
+#: matching attempts when the order changes under the payment (`worker.Retry`)
+MATCH_ATTEMPTS = 3
+
+
+async def _process(
+    session: AsyncSession, rt: FlashRuntime, payment_id: int
+) -> PaymentOutcome | None:
+    """`PaymentService.process` of the confirmed payment, matched again (in this transaction:
+    a deferred payment wrote nothing) when its order changed while it was matched - with the
+    order as it is now, the payment may find it paid by another and belong to none."""
+    for attempt in range(MATCH_ATTEMPTS):
+        try:
+            return await payment_service.process(session, rt, payment_id)
+        except Retry:
+            if attempt == MATCH_ATTEMPTS - 1:
+                raise OrderChangedMeanwhile(
+                    "the order changed while this payment was matched to it; try again"
+                ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +134,7 @@ async def confirm_payment(
         )
     payment = await payment_repo.get_by_tx(session, tx_hash)
     assert payment is not None
-    outcome = await payment_service.process(session, rt, payment.id)
+    outcome = await _process(session, rt, payment.id)
     if outcome is None:
         # handled meanwhile by the scanner (its row lock released, PostgreSQL skipped the row):
         # read what it decided instead of the copy loaded before
