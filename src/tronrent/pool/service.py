@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import InvalidAddressError, to_base58
@@ -230,7 +231,10 @@ class PoolService:
             pool = EnergyPool(tron_address=address, **settings)
             session.add(pool)
         apply_check(pool, result, utcnow())
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError:  # the only unique column: added by another call meanwhile
+            raise PoolExists(f"pool {address} already exists") from None
         return pool
 
     async def check_account(
