@@ -18,10 +18,15 @@ from tronrent.api.app import create_app
 from tronrent.api.state import AppState
 from tronrent.config import Settings
 from tronrent.entrypoints.telegram import TELEGRAM_COMPONENT, telegram_lifespan, telegram_routers
-from tronrent.models import Bot, BotChange
+from tronrent.kit.audit import Actor
+from tronrent.models import Bot, BotChange, PriceConfig
+from tronrent.pricing.rules import PriceConfigService, price_config_service
+from tronrent.pricing.schemas import PriceConfigSpec
 from tronrent.telegram.manager import BotManager
 
 REASON = "new shop bot"
+CONFIGS = "/api/admin/price-configs"
+CLI = Actor("cli:test")
 
 
 @pytest.fixture
@@ -248,6 +253,93 @@ class TestRemoveBot:
         changes = (await client.get(f"{url}/changes", headers=admin_headers)).json()["data"]
         assert [c["action"] for c in changes] == ["remove", "add"]
         assert not await answers(emulator, token, user_id=12)
+
+
+async def bot_rules(state: AppState, bot_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A live and a deleted price rule of the bot, made through the service (history rows)."""
+    async with state.session_maker() as s:
+        live = await price_config_service.create(
+            s,
+            PriceConfigSpec(config_name="Shop price", bot_id=uuid.UUID(bot_id), markup_bps=500),
+            actor=CLI,
+            reason="shop markup",
+        )
+        old = await price_config_service.create(
+            s,
+            PriceConfigSpec(config_name="Old price", bot_id=uuid.UUID(bot_id), markup_bps=100),
+            actor=CLI,
+            reason="launch",
+        )
+        await price_config_service.delete(s, old.id, actor=CLI, reason="too cheap")
+        await s.commit()
+        return live.id, old.id
+
+
+class TestRemoveBotWithPriceRules:
+    async def test_rules_deleted_history_kept(
+        self,
+        client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        emulator: TelegramEmulator,
+        state: AppState,
+    ) -> None:
+        bot_id, _ = await add(client, admin_headers, emulator)
+        live, old = await bot_rules(state, bot_id)
+        url = f"/api/admin/bots/{bot_id}"
+        gone = await client.delete(url, params={"reason": "shop closed"}, headers=admin_headers)
+        assert gone.status_code == 200, gone.text
+        assert (await client.get(url, headers=admin_headers)).status_code == 404
+        [change, _] = (await client.get(f"{url}/changes", headers=admin_headers)).json()["data"]
+        assert change["action"] == "remove"
+        async with state.session_maker() as s:
+            assert await s.get(Bot, uuid.UUID(bot_id)) is None
+            rules = {c.id: c for c in (await s.execute(select(PriceConfig))).scalars()}
+            assert all(c.bot_id is None for c in rules.values())
+            for rule_id in (live, old):  # kept, applying to nothing
+                assert not rules[rule_id].is_active and rules[rule_id].deleted_at is not None
+        listed = await client.get(CONFIGS, params={"botId": bot_id}, headers=admin_headers)
+        assert listed.status_code == 200 and listed.json()["data"] == []
+        assert (await client.get(f"{CONFIGS}/{live}", headers=admin_headers)).status_code == 404
+
+        history = await client.get(f"{CONFIGS}/{live}/history", headers=admin_headers)
+        assert history.status_code == 200, history.text
+        rows = history.json()["data"]
+        assert [h["changeType"] for h in rows] == ["delete", "create"]
+        assert rows[0]["oldValue"]["bot_id"] == bot_id and rows[0]["newValue"] is None
+        assert rows[0]["changedBy"] is not None  # the admin who removed the bot
+        assert "shop closed" in rows[0]["changeReason"]
+        assert rows[1]["newValue"]["bot_id"] == bot_id and "shop markup" in rows[1]["changeReason"]
+        deleted = await client.get(f"{CONFIGS}/{old}/history", headers=admin_headers)
+        assert [h["changeType"] for h in deleted.json()["data"]] == ["delete", "create"]
+        assert "too cheap" in deleted.json()["data"][0]["changeReason"]
+
+    async def test_a_reference_made_meanwhile_is_a_conflict(
+        self,
+        client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        emulator: TelegramEmulator,
+        state: AppState,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A rule (with history) made for the bot while it is removed: 409, nothing removed."""
+        bot_id, _ = await add(client, admin_headers, emulator)
+        live, _ = await bot_rules(state, bot_id)
+        detach = PriceConfigService.detach_bot
+
+        async def racing(self: PriceConfigService, session: Any, bot: Bot, **kw: Any) -> Any:
+            deleted = await detach(self, session, bot, **kw)
+            spec = PriceConfigSpec(config_name="Late", bot_id=bot.id)
+            await PriceConfigService.create(self, session, spec, actor=CLI, reason="late")
+            return deleted
+
+        monkeypatch.setattr(PriceConfigService, "detach_bot", racing)
+        url = f"/api/admin/bots/{bot_id}"
+        refused = await client.delete(url, params={"reason": "closed"}, headers=admin_headers)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "BOT_IN_USE"
+        assert (await client.get(url, headers=admin_headers)).status_code == 200
+        rule = await client.get(f"{CONFIGS}/{live}", headers=admin_headers)
+        assert rule.status_code == 200 and rule.json()["data"]["botId"] == bot_id
 
 
 class TestAgentBots:

@@ -248,8 +248,10 @@ async def remove_bot(
     reason: Annotated[str, Query(min_length=1, max_length=MAX_REASON)],
 ) -> Envelope[None]:
     """Remove a bot (`?reason=` required, recorded with who): it stops at once and its row,
-    token and `bot_users` are deleted. 409 `BOT_IN_USE` when orders were made through it (they
-    reference it): disable it instead (`status: inactive`)."""
+    token and `bot_users` are deleted. Its price rules are deleted (inactive, hidden, `delete`
+    in their `price_history`, which stays readable) and no longer refer to it. 409 `BOT_IN_USE`
+    when orders were made through it (they reference it), or when a row made meanwhile still
+    refers to it: disable it instead (`status: inactive`)."""
     await bot_service.remove(session, bot_id, actor=actor_of(admin), reason=reason)
     schedule_reload(state, tasks)
     return ok(None)

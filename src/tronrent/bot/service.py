@@ -37,6 +37,7 @@ from tronrent.models import (
     BotUser,
     Order,
 )
+from tronrent.pricing.rules import price_config_service
 
 _TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
 # A bot token carries ~200 random bits, so a hash of it cannot be brute-forced; the fixed key only
@@ -252,9 +253,12 @@ class BotService:
         """Delete a bot that no order references (else ``BotInUse``: disable it instead).
 
         Its ``bot_users`` go with it, its outbox rows keep no bot; ``bot_changes`` keeps the
-        history (the token is gone with the row)."""
+        history (the token is gone with the row). Its price rules are deleted (soft, as an
+        operator's delete: ``delete`` in their ``price_history``, which stays) and let go of
+        the bot. Any other row still referring to it (e.g. an order made meanwhile):
+        ``BotInUse``, nothing removed."""
         why = require_reason(reason, "bot change")
-        bot = await self.get(session, bot_id)
+        bot = await self.get(session, bot_id, lock=True)
         orders = await session.scalar(
             select(func.count()).select_from(Order).where(Order.bot_id == bot.id)
         )
@@ -265,10 +269,21 @@ class BotService:
                 details={"orders": int(orders)},
             )
         before = {"name": bot.name, "username": bot.username, "status": bot.status.value}
-        self.record(session, bot, BotAction.REMOVE, before, {"status": "removed"}, actor, why)
-        await session.execute(delete(BotUser).where(BotUser.bot_id == bot.id))
-        await session.delete(bot)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                rules = await price_config_service.detach_bot(session, bot, actor=actor, reason=why)
+                after: dict[str, Any] = {"status": "removed"}
+                if rules:
+                    after["price_configs_deleted"] = [str(rule.id) for rule in rules]
+                self.record(session, bot, BotAction.REMOVE, before, after, actor, why)
+                await session.execute(delete(BotUser).where(BotUser.bot_id == bot.id))
+                await session.delete(bot)
+                await session.flush()
+        except IntegrityError:
+            raise BotInUse(
+                "rows still refer to this bot (an order made meanwhile?); "
+                "disable it (status inactive) instead of removing it"
+            ) from None
 
     async def list_bots(self, session: AsyncSession) -> Sequence[Bot]:
         rows = await session.execute(select(Bot).order_by(Bot.created_at, Bot.id))
@@ -309,8 +324,8 @@ class BotService:
             )
         )
 
-    async def get(self, session: AsyncSession, bot_id: uuid.UUID) -> Bot:
-        bot = await session.get(Bot, bot_id)
+    async def get(self, session: AsyncSession, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:
+        bot = await session.get(Bot, bot_id, with_for_update=lock, populate_existing=lock)
         if bot is None:
             raise BotNotFound(f"bot {bot_id} not found")
         return bot

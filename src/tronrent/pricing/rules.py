@@ -214,6 +214,41 @@ class PriceConfigService:
         await session.flush()
         return config
 
+    async def detach_bot(
+        self, session: AsyncSession, bot: Bot, *, actor: Actor, reason: str
+    ) -> list[PriceConfig]:
+        """Before ``bot`` is removed: its live rules are deleted like ``delete`` does (``delete``
+        in their history, the old value naming the bot), and every rule of it - deleted ones
+        too - lets go of the bot (``bot_id`` NULL), so the bot's row can go while the rules
+        and their history stay readable. The rules deleted now, for the caller."""
+        why = require_reason(reason)
+        rows = await session.execute(
+            select(PriceConfig)
+            .where(PriceConfig.bot_id == bot.id)
+            .order_by(PriceConfig.created_at, PriceConfig.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        deleted: list[PriceConfig] = []
+        for config in rows.scalars():
+            if config.deleted_at is None:
+                old = rule_spec(config).stored()
+                config.is_active = False
+                config.deleted_at = utcnow()
+                record_price_change(
+                    session,
+                    config_id=config.id,
+                    change_type=PriceChangeType.DELETE,
+                    old=old,
+                    new=None,
+                    actor=actor,
+                    reason=f"bot @{bot.username} removed: {why}",
+                )
+                deleted.append(config)
+            config.bot_id = None
+        await session.flush()
+        return deleted
+
     async def history(self, session: AsyncSession, config_id: uuid.UUID) -> Sequence[PriceHistory]:
         """The rule's history, newest first (a deleted rule's too)."""
         found = await price_history(session, config_id)
