@@ -41,7 +41,6 @@ from tronrent.delegation.chain_tx import (
 )
 from tronrent.kit.audit import Actor, require_reason
 from tronrent.kit.crypto import SecretBox
-from tronrent.kit.db import release_write_lock
 from tronrent.kit.errors import Conflict, ValidationFailed
 from tronrent.kit.time import utcnow
 from tronrent.models.chain_transaction import (
@@ -53,7 +52,7 @@ from tronrent.models.chain_transaction import (
 from tronrent.models.energy_pool import EnergyPool
 from tronrent.models.pool_change import PoolAction, PoolChange
 from tronrent.pool.service import pool as pool_service
-from tronrent.pool.tasks import sync_pool
+from tronrent.pool.tasks import sync_one
 
 TRX: Final = 1_000_000
 #: java-tron: at most this many unstakes pending per account
@@ -401,8 +400,9 @@ class Staking:
             pool = await s.get(EnergyPool, pool_id)
             if pool is None:
                 return None
-            await release_write_lock(s)  # not held while the node answers
-            await sync_pool(self._chain, pool, box=self._box)
+            # the node read with no write lock held; a delegation confirmed meanwhile is not
+            # overwritten (its figures are left to the next sync)
+            await sync_one(s, self._chain, pool, box=self._box)
             await s.commit()
             address = pool.tron_address
         return await figures(self._chain, address)

@@ -3,6 +3,15 @@
 A pool whose account is unusable (missing, no stake, key not the owner's) is flagged (see
 ``pool.health``) and alerted (deduplicated, ``alerts.pool_unusable``); a node failure for one
 pool is recorded on that pool (``last_sync_error``) and the sync goes on with the next.
+
+The node is read with no write held (slow round trips), and the figures are written after. A
+delegation confirmed (``pool.service.confirm``) or reclaimed in between has already moved the
+pool's ``available_energy`` / ``delegated_energy``, and the chain figure read before may or may
+not include it - no delta is exact. So the pool's row is read again, locked, before writing, and
+when those two changed since the figures loaded before the chain read, the energy figures are
+left to the next sync (``SyncOutcome.deferred``); its health check is applied all the same.
+``reserve`` / ``release`` move only ``reserved_energy``, which the sync never writes: they do
+not defer it.
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ class SyncOutcome:
     #: a flag was set or changed by this sync / cleared by it
     flagged: bool = False
     cleared: bool = False
+    #: the energy figures were not written: the pool's bookkeeping changed during the chain
+    #: read (a delegation confirmed or reclaimed); the next sync writes them
+    deferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +92,63 @@ async def sync_pool(
     """Energy limit, used, delegated and getcandelegatedmaxsize from the chain, and the flag
     (with ``box``, the stored key is checked too).
 
-    Never raises for a chain failure: it is recorded on the pool and returned.
+    Never raises for a chain failure: it is recorded on the pool and returned. It writes the
+    figures it read whatever happened meanwhile: for a pool no delegation can use yet (just
+    added); otherwise `sync_one`.
     """
     return apply_figures(pool, await read_pool_figures(chain, pool.tron_address), box=box)
 
 
-def apply_figures(
-    pool: EnergyPool, figures: ChainFigures, *, box: SecretBox | None = None
+#: what a delegation's confirm / reclaim changes on a pool, and the sync overwrites
+Bookkeeping = tuple[int, int]
+
+
+def bookkeeping(pool: EnergyPool) -> Bookkeeping:
+    """The pool's ``(available_energy, delegated_energy)`` as loaded: taken before the chain
+    read, compared after `lock_current` (see the module docstring)."""
+    return (pool.available_energy, pool.delegated_energy)
+
+
+async def lock_current(session: AsyncSession, pool: EnergyPool) -> None:
+    """Re-read ``pool``'s row into it, locked until the commit (``FOR UPDATE`` on PostgreSQL;
+    on SQLite the statement begins the transaction that holds the write lock): no confirm or
+    reclaim can commit between this read and the sync's write."""
+    await session.execute(
+        select(EnergyPool)
+        .where(EnergyPool.id == pool.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def sync_one(
+    session: AsyncSession, chain: ChainPort, pool: EnergyPool, *, box: SecretBox | None = None
 ) -> SyncOutcome:
-    """Write what `read_pool_figures` read onto the pool, and its flag."""
+    """`sync_pool` for ``pool`` loaded in ``session``: the node read with no write lock held,
+    then the row locked and re-read; figures the pool's bookkeeping moved past in between are
+    left to the next sync. The caller commits."""
+    before = bookkeeping(pool)
+    await release_write_lock(session)  # not held while the node answers
+    figures = await read_pool_figures(chain, pool.tron_address)
+    await lock_current(session, pool)
+    return apply_figures(pool, figures, box=box, current=bookkeeping(pool) == before)
+
+
+def apply_figures(
+    pool: EnergyPool, figures: ChainFigures, *, box: SecretBox | None = None, current: bool = True
+) -> SyncOutcome:
+    """Write what `read_pool_figures` read onto the pool, and its flag. ``current=False``: the
+    pool's bookkeeping changed since the read (see the module docstring), only the flag and
+    the error are written."""
     address = pool.tron_address
     if figures.error is not None:
         pool.last_sync_error = figures.error[:500]
         return SyncOutcome(SyncState.ERROR, figures.error)
     account, resource = figures.account, figures.resource
-    if account is None or resource is None:
+    now = utcnow()
+    if not current:
+        log.info("pool.sync_deferred address=%s", address)
+    elif account is None or resource is None:
         pool.chain_energy_limit = pool.chain_energy_used = 0
         pool.chain_delegated_energy_sun = pool.can_delegate_max_sun = 0
         pool.trx_balance_sun = pool.available_energy = pool.delegated_energy = 0
@@ -111,8 +165,8 @@ def apply_figures(
         pool.available_energy = available
         pool.delegated_energy = ratio.energy_for_stake_sun(account.delegated_energy_sun)
         pool.total_energy = available + pool.delegated_energy
-    now = utcnow()
-    pool.last_synced_at = now
+    if current:
+        pool.last_synced_at = now
     pool.last_sync_error = None
     check = assess(address, account, signer=pool.signer_address, permission_id=pool.permission_id)
     if check.usable and box is not None:
@@ -122,17 +176,26 @@ def apply_figures(
         log.warning("pool.flagged address=%s flag=%s", address, check.flag)
     elif change.cleared:
         log.info("pool.flag_cleared address=%s", address)
+    deferred = not current
     if check.usable:
-        return SyncOutcome(SyncState.OK, cleared=change.cleared)
-    return SyncOutcome(SyncState.FLAGGED, check.reason or "", flagged=change.flagged)
+        detail = "energy figures left to the next sync (a delegation moved)" if deferred else ""
+        return SyncOutcome(SyncState.OK, detail, cleared=change.cleared, deferred=deferred)
+    return SyncOutcome(
+        SyncState.FLAGGED, check.reason or "", flagged=change.flagged, deferred=deferred
+    )
 
 
 async def apply_and_alert(
-    session: AsyncSession, pool: EnergyPool, figures: ChainFigures, *, box: SecretBox | None
+    session: AsyncSession,
+    pool: EnergyPool,
+    figures: ChainFigures,
+    *,
+    box: SecretBox | None,
+    current: bool = True,
 ) -> SyncOutcome:
     """:func:`apply_figures`, then the operator alerts: pool unusable (deduplicated) or pool
     low."""
-    outcome = apply_figures(pool, figures, box=box)
+    outcome = apply_figures(pool, figures, box=box, current=current)
     if pool.flag is not None:
         await alerts.pool_unusable(
             session,
@@ -157,7 +220,9 @@ async def sync_all(
     session: AsyncSession, chain: ChainPort, *, box: SecretBox | None = None
 ) -> list[tuple[EnergyPool, SyncOutcome]]:
     """Sync every pool (not removed ones), each on its own: an unexpected failure of one is
-    recorded and skipped."""
+    recorded and skipped. The node is read for all of them first, with no write lock held;
+    then each row is locked and re-read before its figures are written (one query a pool), and
+    a pool whose bookkeeping moved during the read keeps it (see the module docstring)."""
     pools = (
         (
             await session.execute(
@@ -171,12 +236,15 @@ async def sync_all(
     )
     # the node is read with no transaction open: on SQLite one would hold every other
     # writer back for as long as the node takes (its whole timeout when it is down)
+    before = [bookkeeping(pool) for pool in pools]
     await release_write_lock(session)
     read = [await read_pool_figures(chain, pool.tron_address) for pool in pools]
     results: list[tuple[EnergyPool, SyncOutcome]] = []
-    for pool, figures in zip(pools, read, strict=True):
+    for pool, figures, was in zip(pools, read, before, strict=True):
         try:
-            outcome = await apply_and_alert(session, pool, figures, box=box)
+            await lock_current(session, pool)
+            current = bookkeeping(pool) == was
+            outcome = await apply_and_alert(session, pool, figures, box=box, current=current)
         except Exception as exc:  # a bug for one pool must not stop the others
             log.exception("pool.sync_crashed address=%s", pool.tron_address)
             detail = f"sync failed: {type(exc).__name__}"
