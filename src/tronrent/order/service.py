@@ -6,12 +6,13 @@ Services take the session first and never commit; the caller owns the transactio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Update, and_, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tronproto.address import is_valid_base58
@@ -167,6 +168,67 @@ class FlashOrderService:
         )
         return {int(t) for (t,) in rows if t}
 
+    async def add_with_tail(
+        self,
+        session: AsyncSession,
+        rt: FlashRuntime,
+        order: Order,
+        granularity: int,
+        amount_of: Callable[[int], int],
+        started_at: datetime,
+    ) -> int:
+        """Write a new pending transfer ``order`` with a unique amount tail (see
+        payment.matching) and its payment watch (`open_watch`); the tail.
+
+        ``amount_tail_units``: a tail none of `open_tails` (read without a lock),
+        ``expected_amount_units``: ``amount_of(tail)``. Two orders created at once (on
+        PostgreSQL) may draw the same tail and, at one price, expect the same amount: the
+        second INSERT violates ``uq_orders_open_expected_amount``. So the order is written in
+        a SAVEPOINT (the caller's transaction survives it) and such a collision draws another
+        tail, `TAIL_ATTEMPTS` in all; any other integrity error propagates. The objects the
+        session holds unwritten (rows naming the order, like its merchant order) are written
+        with it in the savepoint's flush - never before it, as begin_nested() would.
+
+        Raises `NoPaymentTailAvailable` (503): every tail taken, or every attempt collided.
+        """
+        # out of the session until the savepoint: begin_nested() flushes what is pending,
+        # and a row naming the order may not be written before it
+        pending = list(session.new)
+        for o in pending:
+            session.expunge(o)
+        along = [o for o in pending if o is not order]
+        order.payment_address = rt.payment_address
+        written = False
+        taken: set[int] = set()
+        try:
+            for _ in range(TAIL_ATTEMPTS):
+                try:
+                    tail = choose_tail(await self.open_tails(session, rt) | taken, granularity)
+                except TailsExhausted:
+                    raise NoPaymentTailAvailable(
+                        "too many open orders, try again shortly"
+                    ) from None
+                order.amount_tail_units = tail
+                order.expected_amount_units = amount_of(tail)
+                try:
+                    # rolled back, the savepoint leaves the order and the rows with it unsaved
+                    async with session.begin_nested():
+                        session.add(order)
+                        session.add_all(along)
+                        open_watch(session, order, started_at)
+                        await session.flush()
+                except IntegrityError as exc:
+                    if not _is_tail_collision(exc):
+                        raise
+                    taken.add(tail)  # a concurrent order's, committed since the read
+                    continue
+                written = True
+                return tail
+            raise NoPaymentTailAvailable("too many orders at once, try again shortly")
+        finally:
+            if not written:  # as the caller left them
+                session.add_all(o for o in pending if o not in session)
+
     async def create_order(
         self,
         session: AsyncSession,
@@ -200,10 +262,6 @@ class FlashOrderService:
         fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
         if fee:
             fee = -(-fee // granularity) * granularity
-        try:
-            tail = choose_tail(await self.open_tails(session, rt), granularity)
-        except TailsExhausted:
-            raise NoPaymentTailAvailable("too many open orders, try again shortly") from None
         now = utcnow()
         order_id = ids.new_flash_order_id(now_ms())
         order = Order(
@@ -220,8 +278,6 @@ class FlashOrderService:
             chat_id=chat_id,
             target_address=recipient,
             payment_address=rt.payment_address,
-            expected_amount_units=cfg.price.single_price_sun + fee + tail,
-            amount_tail_units=tail,
             activation_fee_sun=fee or None,
             access_token_hash=access_token_hash,
             energy_per_transaction=cfg.energy_per_transaction,
@@ -229,9 +285,8 @@ class FlashOrderService:
             price_config=cfg.raw,
             expires_at=now + timedelta(seconds=rt.payment_timeout_s),
         )
-        session.add(order)
-        open_watch(session, order, now)
-        await session.flush()
+        price = cfg.price.single_price_sun + fee
+        tail = await self.add_with_tail(session, rt, order, granularity, lambda t: price + t, now)
         await notify_order(
             session,
             order,
@@ -328,6 +383,30 @@ class FlashOrderService:
                 await notify_order(session, order, "order_expired", {})
                 done.append(order.id)
         return done
+
+
+#: tails a new order draws when concurrent ones took each before it was written (then 503)
+TAIL_ATTEMPTS = 5
+#: SQLite names the columns of the unique index, PostgreSQL the index
+_TAIL_INDEX = "uq_orders_open_expected_amount"
+_TAIL_INDEX_SQLITE = (
+    "UNIQUE constraint failed: orders.payment_address, orders.currency, "
+    "orders.expected_amount_units"
+)
+
+
+def _is_tail_collision(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a violation of `_TAIL_INDEX`: an open order expects that amount."""
+    orig = exc.orig
+    # asyncpg (behind SQLAlchemy's adapter, its cause) / psycopg name the index
+    for err in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(err, "constraint_name", None) or getattr(
+            getattr(err, "diag", None), "constraint_name", None
+        )
+        if name:
+            return bool(name == _TAIL_INDEX)
+    text = str(orig)
+    return _TAIL_INDEX in text or _TAIL_INDEX_SQLITE in text
 
 
 def open_watch(session: AsyncSession, order: Order, started_at: datetime) -> None:

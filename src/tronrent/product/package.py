@@ -28,8 +28,8 @@ from tronrent.order.flash_config import FlashConfig
 from tronrent.order.notify import OrderEvent, new_order_event_rows, notify_orders
 from tronrent.order.recipient import RecipientState
 from tronrent.order.runtime import FlashRuntime
-from tronrent.order.service import open_watch, validate_address
 from tronrent.order.service import order as order_service
+from tronrent.order.service import validate_address
 from tronrent.payment.balance_pay import debit_unsaved, mark_unsaved_paid
 from tronrent.pool.energy import energy_per_transaction
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
@@ -45,7 +45,7 @@ from tronrent.product.base import (
 from tronrent.product.catalogue import Catalogue, find_package
 from tronrent.product.customer import ensure_may_order
 from tronrent.product.errors import PackageNotFound, PackageUnavailable, QuantityOutOfRange
-from tronrent.product.tail import expected_amount
+from tronrent.product.tail import add_with_tail
 
 PaymentMethod = Literal["transfer", "balance"]
 #: quantity bounds when the package sets none
@@ -281,18 +281,15 @@ async def create_package_order(
     events: list[OrderEvent] = [(order, "package_order_created", {"status": order.status.value})]
     if paid_by is not None:
         events.append(mark_unsaved_paid(session, order))
+    elif payment_method == "transfer":
+        granularity = rt.tail_granularity_sun
+        fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
+        if fee and currency is Currency.TRX:
+            order.activation_fee_sun = -(-fee // granularity) * granularity
+        # written with its watch (and the rows the caller added naming it)
+        await add_with_tail(session, rt, order, amount_due(order), granularity, now)
     else:
         session.add(order)
-        if payment_method == "transfer":
-            granularity = rt.tail_granularity_sun
-            fee = recipient_state.activation_fee_sun if recipient_state is not None else 0
-            if fee and currency is Currency.TRX:
-                order.activation_fee_sun = -(-fee // granularity) * granularity
-            order.payment_address = rt.payment_address
-            order.expected_amount_units, order.amount_tail_units = await expected_amount(
-                session, rt, amount_due(order), granularity
-            )
-            open_watch(session, order, now)
         await session.flush()
     events[0][2].update(
         {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tronrent.order.errors import NoPaymentTailAvailable
+from tronrent.models.order import Order
 from tronrent.order.runtime import FlashRuntime
 from tronrent.order.service import order as order_service
-from tronrent.payment.matching import TailsExhausted, choose_tail
 
 
 def lift_to_tail(price_units: int, tail: int, granularity: int) -> int:
@@ -19,15 +20,25 @@ def lift_to_tail(price_units: int, tail: int, granularity: int) -> int:
     return amount if amount > price_units else amount + granularity
 
 
-async def expected_amount(
-    session: AsyncSession, rt: FlashRuntime, price_units: int, granularity: int
-) -> tuple[int, int]:
-    """(expected amount, tail) for a new transfer order on ``rt.payment_address``: the tail is
-    unique among its open orders (and those still in their grace period), so a payment of any
-    amount with that tail finds the order. Raises `NoPaymentTailAvailable` (503) when every
-    tail is taken."""
-    try:
-        tail = choose_tail(await order_service.open_tails(session, rt), granularity)
-    except TailsExhausted:
-        raise NoPaymentTailAvailable("too many open orders, try again shortly") from None
-    return lift_to_tail(price_units, tail, granularity), tail
+async def add_with_tail(
+    session: AsyncSession,
+    rt: FlashRuntime,
+    order: Order,
+    price_units: int,
+    granularity: int,
+    started_at: datetime,
+) -> int:
+    """Write a new transfer ``order`` on ``rt.payment_address`` expecting ``price_units`` lifted
+    to a unique tail (`order_service.add_with_tail`: a tail unique among its open orders and
+    those still in their grace period, so a payment of any amount with that tail finds the
+    order; drawn again when a concurrent order took it), with its payment watch. Raises
+    `NoPaymentTailAvailable` (503) when every tail is taken. The amount the order expects."""
+    tail = await order_service.add_with_tail(
+        session,
+        rt,
+        order,
+        granularity,
+        lambda tail: lift_to_tail(price_units, tail, granularity),
+        started_at,
+    )
+    return lift_to_tail(price_units, tail, granularity)

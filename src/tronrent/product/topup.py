@@ -23,7 +23,6 @@ from tronrent.models.payment import Payment
 from tronrent.order import ids
 from tronrent.order.notify import notify_order
 from tronrent.order.runtime import FlashRuntime
-from tronrent.order.service import open_watch
 from tronrent.pricing.calc import FlashPaymentKind, FlashQuote
 from tronrent.product.base import (
     USDT_DUST_UNITS,
@@ -35,7 +34,7 @@ from tronrent.product.base import (
 )
 from tronrent.product.customer import customer_chat, ensure_not_blocked
 from tronrent.product.errors import InvalidTopUp
-from tronrent.product.tail import expected_amount
+from tronrent.product.tail import add_with_tail
 from tronrent.user.balance import MAX_DELTA_UNITS
 from tronrent.user.balance import balance as balance_service
 from tronrent.user.errors import UserNotFound
@@ -110,7 +109,6 @@ async def create_top_up(
     chat = await customer_chat(session, user_id)
     now = utcnow()
     order_id = ids.new_order_id(ids.TOP_UP_PREFIX, now_ms())
-    expected, tail = await expected_amount(session, rt, amount_units, rt.tail_granularity_sun)
     order = Order(
         id=order_id,
         order_number=order_id,
@@ -122,16 +120,11 @@ async def create_top_up(
         chat_id=chat.chat_id,
         currency=currency,
         payment_method="transfer",
-        payment_address=rt.payment_address,
-        expected_amount_units=expected,
-        amount_tail_units=tail,
         price_units=amount_units,
         final_price_units=amount_units,
         expires_at=now + timedelta(seconds=rt.payment_timeout_s),
     )
-    session.add(order)
-    open_watch(session, order, now)
-    await session.flush()
+    expected = await add_with_tail(session, rt, order, amount_units, rt.tail_granularity_sun, now)
     payload: dict[str, Any] = {
         "payment_address": rt.payment_address,
         "amount": format_amount(expected, currency, exact=True),
