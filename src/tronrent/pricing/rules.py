@@ -199,18 +199,7 @@ class PriceConfigService:
         """Deactivate and hide the rule; its history stays readable."""
         why = require_reason(reason)
         config = await self.get(session, config_id, lock=True)
-        old = rule_spec(config).stored()
-        config.is_active = False
-        config.deleted_at = utcnow()
-        record_price_change(
-            session,
-            config_id=config.id,
-            change_type=PriceChangeType.DELETE,
-            old=old,
-            new=None,
-            actor=actor,
-            reason=why,
-        )
+        _soft_delete(session, config, actor=actor, reason=why)
         await session.flush()
         return config
 
@@ -232,17 +221,8 @@ class PriceConfigService:
         deleted: list[PriceConfig] = []
         for config in rows.scalars():
             if config.deleted_at is None:
-                old = rule_spec(config).stored()
-                config.is_active = False
-                config.deleted_at = utcnow()
-                record_price_change(
-                    session,
-                    config_id=config.id,
-                    change_type=PriceChangeType.DELETE,
-                    old=old,
-                    new=None,
-                    actor=actor,
-                    reason=f"bot @{bot.username} removed: {why}",
+                _soft_delete(
+                    session, config, actor=actor, reason=f"bot @{bot.username} removed: {why}"
                 )
                 deleted.append(config)
             config.bot_id = None
@@ -255,6 +235,22 @@ class PriceConfigService:
         if not found:
             await self.get(session, config_id)
         return found
+
+
+def _soft_delete(session: AsyncSession, config: PriceConfig, *, actor: Actor, reason: str) -> None:
+    """Deactivate and hide ``config`` (locked by the caller), with its ``delete`` history row."""
+    old = rule_spec(config).stored()
+    config.is_active = False
+    config.deleted_at = utcnow()
+    record_price_change(
+        session,
+        config_id=config.id,
+        change_type=PriceChangeType.DELETE,
+        old=old,
+        new=None,
+        actor=actor,
+        reason=reason,
+    )
 
 
 price_config_service = PriceConfigService()
