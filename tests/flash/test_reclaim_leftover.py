@@ -124,7 +124,8 @@ async def test_a_failed_orders_delivered_part_is_reclaimed_once_when_due(
         assert states[oid] == OrderStatus.FAILED.value
         async with f.session_maker() as s:
             order = await s.get(Order, oid)
-            assert order is not None and order.status is OrderStatus.FAILED
+            # failed, and already refunding if the refund job (the engine's queue) ran
+            assert order is not None and order.status.value in GAVE_UP
             pay_row = (await s.execute(select(Payment).where(Payment.order_id == oid))).scalar_one()
             assert pay_row.status in (PaymentStatus.REFUNDING, PaymentStatus.REFUNDED)
             assert "full refund" in (pay_row.note or "")

@@ -265,6 +265,9 @@ class TestTakeover:
                 await until(lambda: standby.stats.payments >= 1, devnet)
             finally:
                 stop.set()
+                lead.cancel()  # already dead unless the test failed before killing it
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lead
                 await wait
             end = (await checkpoint(session_maker)).block_number
         # every block scanned once: the two scanners' batches never overlapped
