@@ -80,6 +80,20 @@ async def add_user(api: Api) -> uuid.UUID:
         return user.id
 
 
+async def credit(api: Api, user_id: uuid.UUID, trx_sun: int) -> None:
+    """An operator's adjustment crediting ``trx_sun`` to the user's TRX balance."""
+    async with sessions(api)() as s:
+        await balance_service.apply(
+            s,
+            user_id=user_id,
+            currency=Currency.TRX,
+            delta_units=trx_sun,
+            cause_type=LedgerCause.ADJUSTMENT,
+            cause_id=f"test-{user_id}",
+        )
+        await s.commit()
+
+
 def send_usdt(api: Api, key: PrivateKey, to: str, units: int) -> str:
     usdt = api.devnet.config.usdt_address
     data = "a9059cbb" + to_hex(to)[2:].rjust(64, "0") + f"{units:064x}"
@@ -333,15 +347,7 @@ class TestCreateOrderInput:
         assert r.status_code == 409 and r.json()["error"]["code"] == "INSUFFICIENT_BALANCE"
         async with sessions(shop)() as s:
             assert await s.scalar(select(func.count()).where(Order.user_id == user_id)) == 0
-            await balance_service.apply(
-                s,
-                user_id=user_id,
-                currency=Currency.TRX,
-                delta_units=3 * TRX,
-                cause_type=LedgerCause.ADJUSTMENT,
-                cause_id=f"test-{user_id}",
-            )
-            await s.commit()
+        await credit(shop, user_id, 3 * TRX)
         data = await order_package(shop, package_id, paymentMethod="balance", userId=str(user_id))
         assert data["paymentMethod"] == "balance" and data["paymentTail"] is None
         assert data["paymentAddress"] is None and data["totalAmount"] == 2.0
@@ -355,16 +361,7 @@ class TestCreateOrderInput:
         the platform paid the activation)."""
         package_id = await add_package(shop, Currency.TRX, 2 * TRX)
         user_id = await add_user(shop)
-        async with sessions(shop)() as s:
-            await balance_service.apply(
-                s,
-                user_id=user_id,
-                currency=Currency.TRX,
-                delta_units=10 * TRX,
-                cause_type=LedgerCause.ADJUSTMENT,
-                cause_id=f"test-{user_id}",
-            )
-            await s.commit()
+        await credit(shop, user_id, 10 * TRX)
         r = await shop.http.post(
             "/api/orders",
             json={
